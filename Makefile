@@ -1,0 +1,38 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DB ?= demo.db
+
+.PHONY: demo test install lint clean examples
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+
+$(VENV)/.test-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: install
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BIN)/adieu validate policies/default.yaml
+	$(BIN)/adieu evaluate policies/default.yaml --source csv:examples/customers.csv \
+		--as-of 2026-11-01 --db $(DEMO_DB)
+	@echo
+	@echo "Explain one decision:  $(BIN)/adieu explain CUST-0007 --db $(DEMO_DB)"
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+
+test: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+examples: install
+	$(BIN)/python examples/make_customers.py > examples/customers.csv
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo.db demo.db-wal demo.db-shm
