@@ -1,0 +1,47 @@
+"""The `adieu` command line: a click group, one module per command family."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import AdieuError
+
+
+class _AdieuGroup(click.Group):
+    """Turns adieu's errors into one clear line and the right exit code."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except AdieuError as exc:
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("ADIEU_RAISE_ERRORS") or "pytest" in sys.modules:
+                raise
+            raise click.ClickException(
+                f"unexpected error: {type(exc).__name__}: {exc} "
+                "(set ADIEU_RAISE_ERRORS=1 to see the traceback)") from None
+
+
+@click.group(cls=_AdieuGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="adieu")
+def cli() -> None:
+    """adieu: decide, by written policy, which customers to keep, watch, warn,
+    put on final notice or offboard, and keep the figures behind every decision.
+
+    Exit codes: 0 ok, 1 findings (invalid policy), 2 usage or input errors.
+    """
+
+
+from . import evaluate, explain, validate  # noqa: E402
+
+for module in (validate, evaluate, explain):
+    module.register(cli)

@@ -1,0 +1,103 @@
+"""adieu evaluate."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+
+import click
+
+from ..decide import SEVERITY_RANK, Decision
+from ..errors import InputError, PolicyErrors
+from ..run import RunResult, prepare, store
+from ..store import now
+from .common import as_of_option, csv_option, db_option, json_option, resolve_db
+from .validate import source_excerpt
+
+TOP = 10
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("policy", type=click.Path(dir_okay=False))
+    @click.option("--source", "source", required=True, metavar="KIND:LOCATION",
+                  help="Where the customer facts come from, e.g. csv:customers.csv.")
+    @as_of_option
+    @db_option
+    @json_option
+    @csv_option
+    @click.option("--strict", is_flag=True,
+                  help="Treat any rejected row as an error: exit 2, write nothing.")
+    def evaluate(policy: str, source: str, as_of: dt.date | None, db: str | None,
+                 as_json: bool, as_csv: bool, strict: bool) -> None:
+        """Decide every customer of SOURCE under POLICY and store the run.
+
+        Bad rows are rejected (listed on stderr and stored with the run) and
+        never stop the run; with --strict any reject means exit 2 and nothing
+        is written. The run, one decision per customer with its reasons and
+        figures, and the rejects are written in one transaction.
+        """
+        if as_json and as_csv:
+            raise click.UsageError("choose one of --json and --csv")
+        started = now()
+        as_of = as_of or dt.date.today()
+        try:
+            result = prepare(policy, source, as_of)
+        except PolicyErrors as exc:
+            for e in exc.errors:
+                click.echo(str(e), err=True)
+                for line in source_excerpt(e):
+                    click.echo(line, err=True)
+            raise SystemExit(1) from None
+        rejects = result.intake.rejects
+        for r in rejects[:20]:
+            click.echo(f"rejected: {r}", err=True)
+        if len(rejects) > 20:
+            click.echo(f"rejected: ... and {len(rejects) - 20} more (table rejects)", err=True)
+        if strict and rejects:
+            raise InputError(f"{len(rejects)} rejected row(s) with --strict; nothing written")
+        run_id = store(result, resolve_db(db), started)
+        if as_json:
+            click.echo(json.dumps([{"run_id": run_id, **d.to_dict()} for d in result.decisions],
+                                  indent=2, default=str))
+        elif as_csv:
+            write_csv(result.decisions, run_id)
+        else:
+            summary(result, resolve_db(db))
+
+
+def write_csv(decisions: list[Decision], run_id: int) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["run_id", "customer_id", "outcome", "base_outcome", "severity", "strikes",
+                     "reasons", "shielded", "missing", "effective_date", "referrals"])
+    for d in decisions:
+        writer.writerow([run_id, d.customer_id, d.outcome, d.base_outcome, d.severity or "",
+                         d.strikes, "; ".join(d.reasons),
+                         "; ".join(f"{r.rule} by {r.shielded_by}" for r in d.shielded),
+                         "; ".join(d.missing), d.effective_date or "", "; ".join(d.referrals)])
+
+
+def summary(result: RunResult, db: str) -> None:
+    p = result.policy
+    click.echo(f"Run {result.run_id}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
+               f"over {result.source} as of {result.as_of.isoformat()}")
+    click.echo(f"{len(result.decisions):,} customers decided, "
+               f"{len(result.intake.rejects):,} rows rejected; stored in {db}")
+    click.echo("")
+    width = max(len(k) for k in result.counts)
+    for outcome, n in result.counts.items():
+        click.echo(f"  {outcome:<{width}}  {n:>6,}")
+    candidates = [d for d in result.decisions if d.outcome == "offboard"]
+    candidates.sort(key=lambda d: (-SEVERITY_RANK.get(d.severity or "low", 0), -d.strikes,
+                                   -len(d.fired), d.customer_id))
+    if candidates:
+        click.echo("")
+        click.echo(f"Top offboard candidates ({min(TOP, len(candidates))} of "
+                   f"{len(candidates)}):")
+        for d in candidates[:TOP]:
+            click.echo(f"  {d.customer_id}  [{d.severity}] effective {d.effective_date}"
+                       f" ({d.timing_basis})")
+            for r in d.fired:
+                click.echo(f"      - {r.rule}: {r.explanation}")

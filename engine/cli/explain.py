@@ -1,0 +1,81 @@
+"""adieu explain."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..explain import condition_lines, explain_stored, fmt
+from ..plugins import registry
+from ..policy import compile_policy
+from ..store import get_decision, get_run, open_db
+from .common import db_option, json_option, resolve_db, run_option
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("customer_id")
+    @run_option
+    @db_option
+    @json_option
+    def explain(customer_id: str, run_id: int | None, db: str | None, as_json: bool) -> None:
+        """Show CUSTOMER_ID's decision and the figures behind it.
+
+        For every rule, each condition with the actual values, the threshold
+        (a param or a population figure such as "p90 over 2,000 customers"),
+        true/false/unknown and how far the value is from flipping it. Uses
+        the policy text, facts and population figures stored with the run.
+        """
+        store = open_db(resolve_db(db), create=False)
+        try:
+            run = get_run(store, run_id)
+            row = get_decision(store, run["id"], customer_id)
+        finally:
+            store.close()
+        policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
+                                registry().functions)
+        result = explain_stored(policy, run, row["facts"], json.loads(run["population"]))
+        decision = result["decision"]
+        if as_json:
+            click.echo(json.dumps({
+                "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
+                "policy_version": run["policy_version"], "stored_outcome": row["outcome"],
+                "decision": decision.to_dict(), "facts": row["facts"],
+                "derived": result["derived"], "rules": result["rules"]},
+                indent=2, default=str))
+            return
+        click.echo(f"{customer_id}: {decision.outcome.upper()}  (run {run['id']}, policy "
+                   f"{run['policy_name']!r} v{run['policy_version']}, as of {run['as_of']})")
+        if decision.outcome != decision.base_outcome:
+            click.echo(f"  rules alone say: {decision.base_outcome}")
+        click.echo(f"  strikes this run: {decision.strikes}")
+        if decision.effective_date:
+            click.echo(f"  effective {decision.effective_date} ({decision.timing_basis}), "
+                       f"phase-out from {decision.phase_out_start}")
+        if decision.referrals:
+            click.echo(f"  referrals: {', '.join(decision.referrals)}")
+        for note in decision.notes:
+            click.echo(f"  note: {note}")
+        for hold in decision.holds:
+            click.echo(f"  hold {hold['id']}: {hold['reason']}")
+        if decision.missing:
+            click.echo(f"  missing facts: {', '.join(decision.missing)}")
+        if result["derived"]:
+            click.echo("")
+            click.echo("Derived facts:")
+            for name, value in result["derived"].items():
+                click.echo(f"  {name} = {fmt(value)}")
+        click.echo("")
+        click.echo("Rules:")
+        for rule in result["rules"]:
+            status = rule["status"].upper()
+            if rule["shielded_by"]:
+                status += f" (would have fired; shielded by exemption {rule['shielded_by']})"
+            click.echo(f"  {rule['rule']} [{rule['action']}, {rule['severity']}]: {status}")
+            fired = next((r for r in decision.fired + decision.shielded
+                          if r.rule == rule["rule"]), None)
+            if fired is not None and fired.explanation:
+                click.echo(f"    \"{fired.explanation}\"")
+            for line in condition_lines(rule["condition"]):
+                click.echo(line)

@@ -1,0 +1,282 @@
+"""Evaluate a compiled policy over customers and decide an outcome for each.
+
+`decide` is a pure function of (policy, one customer's context, as-of date,
+prior strikes): rules -> exemptions -> strike ladder -> holds -> timing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .expr import UNKNOWN, Context
+from .facts import Record, to_json_value
+from .policy import OUTCOMES, Policy, Rule, Timing
+from .population import Population
+
+RANK = {name: i for i, name in enumerate(OUTCOMES)}
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+@dataclass
+class RuleResult:
+    """What one rule said about one customer."""
+
+    rule: str
+    title: str
+    action: str
+    severity: str
+    status: str                       # fired | passed | unknown
+    explanation: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    shielded_by: str | None = None
+
+
+@dataclass
+class Decision:
+    """The outcome for one customer in one run, with reasons and figures.
+
+    outcome is keep | watch | warn | final_notice | offboard, or the markers
+    exempt (exemptions lowered it to keep/watch) and held (a hold stopped an
+    action); base_outcome is what the rules alone said."""
+
+    customer_id: str
+    outcome: str
+    base_outcome: str
+    severity: str | None
+    strikes: int
+    fired: list[RuleResult] = field(default_factory=list)
+    shielded: list[RuleResult] = field(default_factory=list)
+    unknown: list[RuleResult] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    exemptions: list[dict[str, Any]] = field(default_factory=list)
+    expired_exemptions: list[dict[str, Any]] = field(default_factory=list)
+    holds: list[dict[str, Any]] = field(default_factory=list)
+    effective_date: str | None = None
+    phase_out_start: str | None = None
+    timing_basis: str | None = None
+    referrals: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [r.explanation or r.title for r in self.fired]
+
+
+class _Renderer(string.Formatter):
+    def __init__(self, ctx: Context, params: dict[str, Any]):
+        self.ctx, self.params = ctx, params
+
+    def get_value(self, key: Any, args: Any, kwargs: Any) -> Any:
+        if key in self.params:
+            return self.params[key]
+        return self.ctx.value_of(key)
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if value is UNKNOWN:
+            return "unknown"
+        try:
+            return format(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+def render(template: str, ctx: Context, params: dict[str, Any]) -> str:
+    """Render an explanation template with a customer's figures."""
+    return _Renderer(ctx, params).format(template)
+
+
+def make_contexts(policy: Policy, records: Iterable[Record], as_of: dt.date) \
+        -> tuple[list[Context], Population]:
+    """One context per customer, all sharing the run's population."""
+    population = Population(policy.population_calls)
+    derive_fns = policy.derive_fns
+    contexts = [Context(r.facts, as_of, population, derive_fns) for r in records]
+    population.contexts = contexts
+    return contexts, population
+
+
+def figures(policy: Policy, rule: Rule, ctx: Context) -> dict[str, Any]:
+    """The values a rule's condition rests on, by name."""
+    out: dict[str, Any] = {}
+    for name in sorted(rule.when.names):
+        value = policy.params[name] if name in policy.params else ctx.value_of(name)
+        out[name] = None if value is UNKNOWN else to_json_value(value)
+    for key in rule.when.population_keys:
+        value = ctx.population.value(key)
+        out[key] = None if value is UNKNOWN else value
+    return out
+
+
+def _evaluate(fn: Any, ctx: Context) -> tuple[Any, set[str], list[str]]:
+    ctx.missing, ctx.problems = set(), []
+    value = fn(ctx)
+    return value, ctx.missing, ctx.problems
+
+
+def decide(policy: Policy, ctx: Context, as_of: dt.date, prior_strikes: int = 0) -> Decision:
+    """Decide one customer's outcome. Pure: same inputs, same decision."""
+    cid = str(ctx.facts.get("customer_id"))
+    results: list[RuleResult] = []
+    for rule in policy.rules:
+        value, missing, problems = _evaluate(rule.when.fn, ctx)
+        status = "unknown" if value is UNKNOWN else ("fired" if value is True else "passed")
+        result = RuleResult(rule.id, rule.title, rule.action, rule.severity, status,
+                            missing=sorted(missing), problems=list(problems))
+        if status == "fired":
+            result.figures = figures(policy, rule, ctx)
+            result.explanation = render(rule.explain, ctx, policy.params) \
+                if rule.explain else rule.title
+        results.append(result)
+
+    decision = Decision(cid, "keep", "keep", None, 0)
+    applied = []
+    for ex in policy.exemptions:
+        matched_by_id = cid in ex.customers
+        matched = matched_by_id
+        if not matched and ex.when is not None:
+            value, _, _ = _evaluate(ex.when.fn, ctx)
+            matched = value is True
+        if not matched:
+            continue
+        info = {"id": ex.id, "reason": ex.reason, "approver": ex.approver,
+                "expires": ex.expires.isoformat(), "source": ex.source}
+        if as_of >= ex.expires:
+            decision.expired_exemptions.append(info)
+            decision.notes.append(f"exemption {ex.id} expired on {ex.expires.isoformat()}")
+        else:
+            applied.append(ex)
+            decision.exemptions.append(info)
+
+    for result in results:
+        if result.status == "fired":
+            shield = next((ex for ex in applied if ex.shields(result.rule)), None)
+            if shield is not None:
+                result.shielded_by = shield.id
+                decision.shielded.append(result)
+            else:
+                decision.fired.append(result)
+        elif result.status == "unknown":
+            decision.unknown.append(result)
+    decision.missing = sorted({m for r in decision.unknown for m in r.missing})
+
+    outcome, strikes = _ladder(policy, decision.fired, prior_strikes)
+    would_have, _ = _ladder(policy, decision.fired + decision.shielded, prior_strikes)
+    if decision.unknown and policy.on_missing == "watch" and RANK[outcome] < RANK["watch"]:
+        outcome = "watch"
+        decision.notes.append("on watch: rules could not be checked for missing data ("
+                              + ", ".join(r.rule for r in decision.unknown) + ")")
+    decision.strikes = strikes
+    decision.base_outcome = outcome
+    fired_severities = [r.severity for r in decision.fired]
+    decision.severity = max(fired_severities, key=SEVERITY_RANK.__getitem__) \
+        if fired_severities else None
+
+    final = outcome
+    if RANK[would_have] > RANK[outcome] and RANK[outcome] <= RANK["watch"]:
+        final = "exempt"
+        decision.notes.append(f"exempt: without exemptions the outcome would be {would_have}")
+    if RANK[outcome] >= RANK["warn"]:
+        for hold in policy.holds:
+            value, missing, _ = _evaluate(hold.when.fn, ctx)
+            if value is True:
+                decision.holds.append({"id": hold.id, "reason": hold.reason})
+            elif value is UNKNOWN:
+                decision.holds.append({"id": hold.id, "reason": hold.reason,
+                                       "unknown": sorted(missing)})
+        if decision.holds:
+            final = "held"
+            decision.notes.append(f"held: {outcome} waits until the hold is resolved")
+    decision.outcome = final
+    if final == "offboard":
+        _timing(policy.timing, ctx, as_of, decision)
+    else:  # a fit problem (e.g. outgrown) earns a referral whatever the outcome
+        decision.referrals = _referrals(policy.timing, ctx, conditional_only=True)
+    return decision
+
+
+def _ladder(policy: Policy, fired: list[RuleResult], prior_strikes: int) -> tuple[str, int]:
+    strikes = prior_strikes + sum(1 for r in fired if r.action == "strike")
+    if any(r.action == "offboard" for r in fired):
+        return "offboard", strikes
+    ladder = policy.strikes
+    if strikes >= ladder.offboard:
+        return "offboard", strikes
+    if strikes >= ladder.final_notice:
+        return "final_notice", strikes
+    if strikes >= ladder.warn:
+        return "warn", strikes
+    if fired:
+        return "watch", strikes
+    return "keep", strikes
+
+
+def _in_period(day: dt.date, start: tuple[int, int], end: tuple[int, int]) -> bool:
+    md = (day.month, day.day)
+    if start <= end:
+        return start <= md <= end
+    return md >= start or md <= end  # wraps the year end
+
+
+def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[dt.date, str]:
+    """When an offboarding takes effect, and why then."""
+    if isinstance(contract_end, dt.date) and \
+            0 < (contract_end - as_of).days <= timing.contract_end_within_days:
+        day, basis = contract_end, "contract end"
+    else:
+        day, basis = as_of + dt.timedelta(days=timing.notice_days), \
+            f"{timing.notice_days}-day notice period"
+    for _ in range(8):
+        moved = False
+        for start, end, reason in timing.avoid:
+            if _in_period(day, start, end):
+                last = dt.date(day.year if (day.month, day.day) <= end else day.year + 1, *end)
+                day = last + dt.timedelta(days=1)
+                basis += f", moved past {reason or 'an avoided period'}"
+                moved = True
+        if timing.weekdays_only and day.weekday() >= 5:
+            day += dt.timedelta(days=7 - day.weekday())
+            moved = True
+        if not moved:
+            break
+    return day, basis
+
+
+def _referrals(timing: Timing, ctx: Context, conditional_only: bool = False) -> list[str]:
+    out: list[str] = []
+    for ref in timing.referrals:
+        if ref.when is None and conditional_only:
+            continue
+        if ref.when is not None:
+            value, _, _ = _evaluate(ref.when.fn, ctx)
+            if value is not True:
+                continue
+        for vendor in ref.vendors:
+            if vendor not in out and len(out) < timing.max_referrals:
+                out.append(vendor)
+    return out
+
+
+def _timing(timing: Timing, ctx: Context, as_of: dt.date, decision: Decision) -> None:
+    day, basis = effective_date(timing, ctx.facts.get("contract_end"), as_of)
+    decision.effective_date = day.isoformat()
+    decision.timing_basis = basis
+    start = max(day - dt.timedelta(days=timing.phase_out_days), as_of + dt.timedelta(days=1))
+    decision.phase_out_start = start.isoformat()
+    decision.referrals = _referrals(timing, ctx)
+
+
+def evaluate_all(policy: Policy, records: list[Record], as_of: dt.date) \
+        -> tuple[list[Decision], Population]:
+    """Decide every customer; returns the decisions and the population used."""
+    contexts, population = make_contexts(policy, records, as_of)
+    population.compute_all()
+    decisions = [decide(policy, ctx, as_of) for ctx in contexts]
+    return decisions, population

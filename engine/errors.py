@@ -1,0 +1,76 @@
+"""Error types. Every error a user can cause carries a location."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Location:
+    """Where something is: a file and a line/column (YAML) or row/field (data)."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    row: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file or "<input>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        text = ":".join(parts)
+        if self.row is not None:
+            text += f": row {self.row}"
+        if self.field is not None:
+            text += f": field {self.field!r}" if self.row is None else f", field {self.field!r}"
+        return text
+
+
+class AdieuError(Exception):
+    """Base class: a message and, where known, a location."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, location: Location | None = None):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        if self.location is None:
+            return self.message
+        return f"{self.location}: {self.message}"
+
+
+class InputError(AdieuError):
+    """Bad input data or a bad command-line value: exit code 2."""
+
+
+class RecordError(InputError):
+    """One bad record; the run sets it aside as a reject."""
+
+
+class PolicyError(AdieuError):
+    """An invalid policy (one finding); exit code 1."""
+
+    exit_code = 1
+
+
+class PolicyErrors(AdieuError):
+    """All findings of one validation pass."""
+
+    exit_code = 1
+
+    def __init__(self, errors: list[PolicyError]):
+        super().__init__(f"{len(errors)} error(s) in policy")
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+class StoreError(AdieuError):
+    """A database problem (missing run, unreadable file)."""

@@ -1,0 +1,181 @@
+"""Explain a decision: every rule's condition, part by part, with the actual
+values, the threshold, the result and how far the value is from flipping it.
+
+Re-evaluates the stored facts with the stored policy text and population
+statistics of the run, so the explanation is exactly what the run saw."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from typing import Any
+
+from .decide import decide
+from .expr import CMP_SYMBOL, UNKNOWN, Context
+from .facts import from_json_facts
+from .policy import Policy
+from .population import Population
+
+
+def fmt(value: Any) -> str:
+    """A value in plain words: 12,345 / 0.42 / 2026-11-01 / unknown."""
+    if value is UNKNOWN or value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, frozenset):
+        return "[" + ", ".join(repr(v) for v in sorted(value, key=str)) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _status(value: Any) -> str:
+    if value is UNKNOWN:
+        return "unknown"
+    return "true" if value is True else ("false" if value is False else fmt(value))
+
+
+class Explainer:
+    """Breaks conditions into parts and evaluates each for one customer."""
+
+    def __init__(self, policy: Policy, ctx: Context):
+        self.policy = policy
+        self.ctx = ctx
+        self.compiler = policy.compiler
+
+    def value(self, node: ast.expr) -> tuple[Any, list[str]]:
+        fn, _ = self.compiler.compile_node(node)
+        self.ctx.missing, self.ctx.problems = set(), []
+        value = fn(self.ctx)
+        return value, sorted(self.ctx.missing)
+
+    def describe_operand(self, node: ast.expr) -> str | None:
+        """Where a threshold comes from: a param or a population statistic."""
+        if isinstance(node, ast.Name) and node.id in self.policy.params:
+            return f"param {node.id}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id in ("percentile", "mean", "share"):
+            return self.ctx.population.describe(ast.unparse(node))
+        calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name) and n.func.id in ("percentile", "mean", "share")]
+        if calls:
+            return "; ".join(self.ctx.population.describe(ast.unparse(c)) for c in calls)
+        return None
+
+    def condition(self, node: ast.expr) -> dict[str, Any]:
+        if isinstance(node, ast.BoolOp):
+            value, missing = self.value(node)
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            return {"text": ast.unparse(node), "op": op, "result": _status(value),
+                    "missing": missing, "parts": [self.condition(v) for v in node.values]}
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            value, missing = self.value(node)
+            return {"text": ast.unparse(node), "op": "not", "result": _status(value),
+                    "missing": missing, "parts": [self.condition(node.operand)]}
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            return self.comparison(node)
+        value, missing = self.value(node)
+        return {"text": ast.unparse(node), "result": _status(value), "missing": missing}
+
+    def comparison(self, node: ast.Compare) -> dict[str, Any]:
+        result, missing = self.value(node)
+        left, _ = self.value(node.left)
+        right, _ = self.value(node.comparators[0])
+        symbol = CMP_SYMBOL[type(node.ops[0])]
+        left_text, right_text = ast.unparse(node.left), ast.unparse(node.comparators[0])
+        out: dict[str, Any] = {
+            "text": ast.unparse(node), "result": _status(result), "missing": missing,
+            "left": left_text, "left_value": _plain(left), "op": symbol,
+            "right": right_text, "right_value": _plain(right),
+        }
+        source = self.describe_operand(node.comparators[0])
+        if source:
+            out["threshold"] = source
+        out["margin"] = margin(left, symbol, right, result)
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, frozenset):
+        return sorted(value, key=str)
+    return value
+
+
+def margin(left: Any, symbol: str, right: Any, result: Any) -> str | None:
+    """How far a comparison is from flipping, in plain words."""
+    if result is UNKNOWN or symbol not in ("<", "<=", ">", ">="):
+        return None
+    if isinstance(left, dt.date) and isinstance(right, dt.date):
+        diff, unit = (left - right).days, " days"
+    elif isinstance(left, (int, float)) and isinstance(right, (int, float)) and \
+            not isinstance(left, bool):
+        diff, unit = left - right, ""
+    else:
+        return None
+    gap = fmt(abs(diff)) + unit
+    if symbol in (">", ">="):
+        return f"exceeds by {gap}" if result is True else f"{gap} short of the threshold" \
+            if diff < 0 else "at the threshold"
+    return f"below by {gap}" if result is True else f"{gap} over the threshold" \
+        if diff > 0 else "at the threshold"
+
+
+def explain_stored(policy: Policy, run: dict[str, Any], stored_facts: dict[str, Any],
+                   population_stats: dict[str, Any]) -> dict[str, Any]:
+    """Re-evaluate one stored customer and break every condition down."""
+    as_of = dt.date.fromisoformat(run["as_of"])
+    facts = from_json_facts(stored_facts, policy.facts)
+    population = Population(policy.population_calls, stored=population_stats)
+    ctx = Context(facts, as_of, population, policy.derive_fns)
+    decision = decide(policy, ctx, as_of)
+    explainer = Explainer(policy, ctx)
+    rules = []
+    for rule in policy.rules:
+        breakdown = explainer.condition(rule.when.tree)
+        status = next((r.status for r in decision.fired + decision.shielded + decision.unknown
+                       if r.rule == rule.id), "passed")
+        shielded = next((r.shielded_by for r in decision.shielded if r.rule == rule.id), None)
+        rules.append({"rule": rule.id, "title": rule.title, "action": rule.action,
+                      "severity": rule.severity, "status": status, "shielded_by": shielded,
+                      "when": rule.when.text, "condition": breakdown})
+    derived = {name: _plain(ctx.value_of(name)) for name in policy.derive}
+    return {"decision": decision, "rules": rules, "derived": derived}
+
+
+def condition_lines(part: dict[str, Any], indent: int = 4) -> list[str]:
+    """The breakdown of one condition as indented text lines."""
+    pad = " " * indent
+    if "parts" in part:
+        head = f"{pad}{part['op']} -> {part['result']}"
+        lines = [head]
+        for sub in part["parts"]:
+            lines.extend(condition_lines(sub, indent + 2))
+        return lines
+    if "op" in part and "left" in part:
+        lv = fmt(part["left_value"]) if part["left_value"] is not None else "unknown"
+        rv = fmt(part["right_value"]) if part["right_value"] is not None else "unknown"
+        left = part["left"] if part["left"] == lv else f"{part['left']} {lv}"
+        right = rv if part["right"] in (rv, repr(part["right_value"])) \
+            else f"{part['right']} {rv}"
+        text = f"{pad}{left} {part['op']} {right}"
+        if part.get("threshold"):
+            text += f" ({part['threshold']})"
+        text += f": {part['result']}"
+        if part.get("margin"):
+            text += f", {part['margin']}"
+    else:
+        text = f"{pad}{part['text']}: {part['result']}"
+    if part.get("missing"):
+        text += f" (missing: {', '.join(part['missing'])})"
+    return [text]

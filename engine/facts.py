@@ -1,0 +1,173 @@
+"""Coerce raw customer records into typed facts, once, at the boundary.
+
+A record's values may be text (CSV cells) or already typed (JSON, plugins).
+An empty cell is a missing fact. Anything that does not fit its type is an
+error naming the field and what was expected; it never becomes a number
+silently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Location, RecordError
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TRUE = {"true", "yes", "y", "1", "t"}
+FALSE = {"false", "no", "n", "0", "f"}
+
+
+@dataclass
+class FieldProblem:
+    field: str
+    value: Any
+    reason: str
+
+
+@dataclass
+class Record:
+    """One customer's facts with where they came from."""
+
+    facts: dict[str, Any]
+    file: str | None = None
+    row: int | None = None
+    line: int | None = None
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def customer_id(self) -> str:
+        return self.facts["customer_id"]
+
+
+def _number(value: Any) -> float | int:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a true/false value")
+    if isinstance(value, (int, float)):
+        result = value
+    else:
+        text = str(value).strip()
+        if not _NUMBER.match(text):
+            raise ValueError(f"expected a number like 1234.5, got {value!r}")
+        result = float(text) if any(c in text for c in ".eE") else int(text)
+    if isinstance(result, float) and not math.isfinite(result):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return result
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, got a true/false value")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise ValueError(f"expected a whole number, got {value!r}")
+    text = str(value).strip()
+    if not _INTEGER.match(text):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return int(text.split(".")[0])
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    if not _DATE.match(text):
+        raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected a real calendar date YYYY-MM-DD, got {value!r}") from None
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError("expected text, got a structure")
+    return str(value).strip()
+
+
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "number": _number, "integer": _integer, "boolean": _boolean, "date": _date,
+    "string": _string,
+}
+
+
+class Coercer:
+    """Turns raw records into typed facts for a fixed set of fact types."""
+
+    def __init__(self, types: dict[str, str], minimums: dict[str, float] | None = None):
+        self.types = types
+        self.minimums = minimums or {}
+        self.converters = {name: CONVERTERS[t] for name, t in types.items()}
+
+    def coerce(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[FieldProblem]]:
+        facts: dict[str, Any] = {}
+        problems: list[FieldProblem] = []
+        for name, value in raw.items():
+            convert = self.converters.get(name)
+            if convert is None:
+                continue
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            try:
+                typed = convert(value)
+            except ValueError as exc:
+                problems.append(FieldProblem(name, value, str(exc)))
+                continue
+            low = self.minimums.get(name)
+            if low is not None and typed < low:
+                problems.append(FieldProblem(name, value, f"must be at least {low:g}, "
+                                                          f"got {value!r}"))
+                continue
+            facts[name] = typed
+        if not facts.get("customer_id"):
+            problems.insert(0, FieldProblem("customer_id", raw.get("customer_id"),
+                                            "customer_id is missing"))
+        return facts, problems
+
+
+def fact_minimums(schema: dict[str, Any]) -> dict[str, float]:
+    """Lower bounds the customer schema sets (hours and counts cannot be negative)."""
+    return {name: prop["minimum"] for name, prop in schema.get("properties", {}).items()
+            if "minimum" in prop}
+
+
+def record_error(record_file: str | None, row: int | None, problem: FieldProblem) -> RecordError:
+    return RecordError(problem.reason, Location(record_file, row=row, field=problem.field))
+
+
+def to_json_value(value: Any) -> Any:
+    """A fact as it is stored: dates as ISO text."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def from_json_facts(data: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
+    """Stored facts back into typed values (dates)."""
+    out = {}
+    for name, value in data.items():
+        if types.get(name) == "date" and isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        out[name] = value
+    return out

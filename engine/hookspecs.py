@@ -1,0 +1,31 @@
+"""Hook specifications: the reference for plugin authors (docs/plugins.md)."""
+
+from pluggy import HookimplMarker, HookspecMarker
+
+hookspec = HookspecMarker("adieu")
+hookimpl = HookimplMarker("adieu")
+
+
+@hookspec
+def register_sources(register):
+    """Register data-source kinds.
+
+    Call ``register(kind, reader, description)`` once per kind. ``kind`` is
+    the name used on the command line (``KIND:LOCATION``); ``reader`` is a
+    callable ``reader(location: str) -> Iterator[adieu.SourceRecord]`` that
+    yields one record per customer, streaming, each with its provenance
+    (file, row, line). A reader raises ``adieu.InputError`` with a location
+    for input it cannot read at all; a record with a bad value is yielded
+    as it is and the engine rejects it with the field named.
+    """
+
+
+@hookspec
+def register_functions(register):
+    """Register extra functions for policy expressions.
+
+    Call ``register(name, fn, returns="number", min_args=1, max_args=None)``.
+    ``fn`` is called with known argument values only (a missing argument
+    makes the result unknown without calling it); returning None, or
+    raising, makes the result unknown for that customer.
+    """

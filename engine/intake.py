@@ -1,0 +1,72 @@
+"""Read a source into typed customer records, setting bad ones aside."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import resources
+from .facts import Coercer, Record, fact_minimums
+from .sources import SourceRecord
+
+
+@dataclass
+class Reject:
+    """A record set aside, with where it came from and why."""
+
+    file: str | None
+    row: int | None
+    line: int | None
+    customer_id: str | None
+    field: str | None
+    value: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        detail = ", ".join(p for p in (f"row {self.row}" if self.row is not None else "",
+                                       f"field {self.field!r}" if self.field else "") if p)
+        return f"{where}: {detail}: {self.reason}" if detail else f"{where}: {self.reason}"
+
+
+@dataclass
+class Intake:
+    records: list[Record] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    columns_ignored: set[str] = field(default_factory=set)
+
+
+def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str]) -> Intake:
+    """Coerce every record once; reject bad ones and duplicates by id."""
+    schema = resources.load_schema("customer.schema.json")
+    coercer = Coercer(fact_types, fact_minimums(schema))
+    intake = Intake()
+    first_seen: dict[str, int | None] = {}
+    for src in source:
+        cid = src.values.get("customer_id")
+        cid_text = str(cid).strip() if cid is not None else None
+        if src.error:
+            intake.rejects.append(Reject(src.file, src.row, src.line, cid_text, None, None,
+                                         src.error))
+            continue
+        facts, problems = coercer.coerce(src.values)
+        for problem in problems:
+            intake.rejects.append(Reject(src.file, src.row, src.line, cid_text or None,
+                                         problem.field, _text(problem.value), problem.reason))
+        if problems:
+            continue
+        key = facts["customer_id"]
+        if key in first_seen:
+            intake.rejects.append(Reject(
+                src.file, src.row, src.line, key, "customer_id", key,
+                f"duplicate customer_id, first seen at row {first_seen[key]}"))
+            continue
+        first_seen[key] = src.row
+        intake.columns_ignored.update(k for k in src.values if k not in fact_types)
+        intake.records.append(Record(facts, src.file, src.row, src.line, src.provenance))
+    return intake
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

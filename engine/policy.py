@@ -1,0 +1,495 @@
+"""Load, validate and compile a policy file.
+
+load (YAML with positions) -> schema check -> semantic checks -> compile.
+Every finding carries file:line:col; all findings of a file are reported in
+one pass."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import difflib
+import hashlib
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from . import resources
+from .errors import Location, PolicyError, PolicyErrors
+from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
+from .yamlpos import Positions, load_with_positions
+
+OUTCOMES = ("keep", "watch", "warn", "final_notice", "offboard")
+MARKERS = ("exempt", "held")
+ACTIONS = ("flag", "strike", "offboard")
+
+
+@dataclass
+class Rule:
+    id: str
+    title: str
+    when: Compiled
+    action: str
+    severity: str
+    explain: str | None
+    location: Location
+
+
+@dataclass
+class Exemption:
+    id: str
+    when: Compiled | None
+    customers: frozenset[str]
+    rules: frozenset[str] | None  # None: all rules
+    reason: str
+    approver: str
+    expires: dt.date
+    source: str = "policy"
+
+    def shields(self, rule_id: str) -> bool:
+        return self.rules is None or rule_id in self.rules
+
+
+@dataclass
+class Hold:
+    id: str
+    when: Compiled
+    reason: str
+
+
+@dataclass
+class Referral:
+    when: Compiled | None
+    vendors: list[str]
+    note: str | None
+
+
+@dataclass
+class Strikes:
+    window_days: int = 365
+    cooldown_days: int = 30
+    warn: int = 1
+    final_notice: int = 2
+    offboard: int = 3
+
+
+@dataclass
+class Timing:
+    contract_end_within_days: int = 90
+    notice_days: int = 60
+    phase_out_days: int = 0
+    weekdays_only: bool = True
+    avoid: list[tuple[tuple[int, int], tuple[int, int], str]] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
+    max_referrals: int = 2
+
+
+@dataclass
+class Policy:
+    """A compiled policy: plain data plus compiled callables."""
+
+    name: str
+    version: str
+    file: str
+    text: str
+    sha256: str
+    on_missing: str
+    facts: dict[str, str]          # fact name -> declared JSON type (number, integer, ...)
+    params: dict[str, Any]
+    derive: dict[str, Compiled]    # in dependency order
+    rules: list[Rule]
+    exemptions: list[Exemption]
+    holds: list[Hold]
+    strikes: Strikes
+    timing: Timing
+    compiler: Compiler
+
+    @property
+    def derive_fns(self) -> dict[str, Any]:
+        return {name: c.fn for name, c in self.derive.items()}
+
+    @property
+    def population_calls(self) -> dict[str, Any]:
+        return self.compiler.population_calls
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def canonical_facts() -> dict[str, str]:
+    """Canonical fact name -> JSON type, from schemas/customer.schema.json."""
+    schema = resources.load_schema("customer.schema.json")
+    out = {}
+    for name, prop in schema["properties"].items():
+        out[name] = "date" if prop.get("format") == "date" else prop["type"]
+    return out
+
+
+def load_policy(path: str | Path, extra_functions: dict[str, ExtraFunction] | None = None) \
+        -> Policy:
+    """Read and compile a policy file; raise PolicyErrors with every finding."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise PolicyErrors([PolicyError(f"cannot read policy: {exc.strerror}",
+                                        Location(str(path)))]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PolicyErrors([PolicyError(f"policy is not UTF-8 text (byte {exc.start})",
+                                        Location(str(path)))]) from None
+    return compile_policy(text, str(path), extra_functions)
+
+
+def compile_policy(text: str, file: str = "<policy>",
+                   extra_functions: dict[str, ExtraFunction] | None = None) -> Policy:
+    """Validate and compile policy text; raise PolicyErrors with every finding."""
+    try:
+        doc, positions = load_with_positions(text, file)
+    except PolicyError as exc:
+        raise PolicyErrors([exc]) from None
+    errors = _schema_errors(doc, positions)
+    if not isinstance(doc, dict):
+        raise PolicyErrors(errors)
+    builder = _Builder(doc, positions, text, file, extra_functions or {})
+    policy = builder.build()
+    errors.extend(builder.errors)
+    if errors:
+        errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0)
+                    if e.location else (0, 0))
+        raise PolicyErrors(_dedupe(errors))
+    assert policy is not None
+    return policy
+
+
+def _dedupe(errors: list[PolicyError]) -> list[PolicyError]:
+    seen, out = set(), []
+    for e in errors:
+        if str(e) not in seen:
+            seen.add(str(e))
+            out.append(e)
+    return out
+
+
+def _schema_errors(doc: Any, positions: Positions) -> list[PolicyError]:
+    schema = resources.load_schema("policy.schema.json")
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    out: list[PolicyError] = []
+    for error in validator.iter_errors(doc):
+        if error.context:
+            error = jsonschema.exceptions.best_match(error.context)
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            for key in error.instance:
+                if key not in allowed:
+                    hint = _did_you_mean(str(key), allowed)
+                    out.append(PolicyError(f"unknown key {key!r}{hint}",
+                                           positions.at(path + (key,), key=True)))
+            continue
+        where = "/".join(str(p) for p in path) or "top level"
+        out.append(PolicyError(f"{where}: {_schema_message(error)}", positions.at(path)))
+    return out
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return f"{error.instance!r} is not one of {allowed}"
+    if error.validator == "pattern" and isinstance(error.instance, str):
+        return f"{error.instance!r} does not have the expected form"
+    return error.message
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Builder:
+    """Semantic checks and compilation, collecting every error."""
+
+    def __init__(self, doc: dict, positions: Positions, text: str, file: str,
+                 extra_functions: dict[str, ExtraFunction]):
+        self.doc = doc
+        self.pos = positions
+        self.text = text
+        self.file = file
+        self.extra = extra_functions
+        self.errors: list[PolicyError] = []
+
+    def error(self, message: str, path: tuple, key: bool = False) -> None:
+        self.errors.append(PolicyError(message, self.pos.at(path, key=key)))
+
+    def build(self) -> Policy | None:
+        doc = self.doc
+        facts = dict(canonical_facts())
+        declared = doc.get("facts") if isinstance(doc.get("facts"), dict) else {}
+        for name, spec in declared.items():
+            if name in facts:
+                self.error(f"fact {name!r} is already a canonical fact", ("facts", name), True)
+            elif isinstance(spec, dict) and spec.get("type") in FACT_TYPES:
+                facts[name] = spec["type"]
+        params = doc.get("params") if isinstance(doc.get("params"), dict) else {}
+        for name in params:
+            if name in facts:
+                self.error(f"param {name!r} has the name of a fact", ("params", name), True)
+        names = Names({n: FACT_TYPES[t] for n, t in facts.items()},
+                      {k: v for k, v in params.items() if k not in facts})
+        compiler = Compiler(names, self.extra)
+        derive = self._derive(compiler, names, facts, params)
+        rules = self._rules(compiler, names)
+        exemptions = self._exemptions(compiler, {r.id for r in rules} | self._rule_ids())
+        holds = self._holds(compiler)
+        strikes = self._strikes()
+        timing = self._timing(compiler)
+        on_missing = doc.get("on_missing", "watch")
+        if self.errors:
+            return None
+        version = doc.get("version")
+        return Policy(
+            name=str(doc.get("name")), version=str(version), file=self.file, text=self.text,
+            sha256=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
+            on_missing=on_missing, facts=facts, params=dict(params), derive=derive,
+            rules=rules, exemptions=exemptions, holds=holds, strikes=strikes, timing=timing,
+            compiler=compiler)
+
+    def _rule_ids(self) -> set[str]:
+        rules = self.doc.get("rules")
+        if not isinstance(rules, list):
+            return set()
+        return {r["id"] for r in rules if isinstance(r, dict) and isinstance(r.get("id"), str)}
+
+    def expr(self, compiler: Compiler, text: Any, path: tuple, want: str | None = BOOL) \
+            -> Compiled | None:
+        try:
+            return compiler.compile(text, want)
+        except ExprError as exc:
+            hint = ""
+            if exc.message.startswith("unknown name"):
+                bad = exc.message.split("'")[1]
+                hint = _did_you_mean(bad, [*compiler.names.facts, *compiler.names.params,
+                                           *compiler.names.derive_types])
+            self.errors.append(PolicyError(f"{exc.message}{hint}",
+                                           self.pos.in_scalar(path, exc.offset)))
+            return None
+
+    def _derive(self, compiler: Compiler, names: Names, facts: dict, params: dict) \
+            -> dict[str, Compiled]:
+        derive = self.doc.get("derive")
+        if not isinstance(derive, dict):
+            return {}
+        for name in derive:
+            if name in facts or name in params:
+                self.error(f"derived fact {name!r} has the name of a "
+                           f"{'fact' if name in facts else 'param'}", ("derive", name), True)
+        # Dependencies, from the names each expression mentions.
+        deps: dict[str, set[str]] = {}
+        for name, text in derive.items():
+            try:
+                tree = ast.parse(str(text).strip().replace("\n", " "), mode="eval")
+                used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            except SyntaxError:
+                used = set()
+            deps[name] = {u for u in used if u in derive and u != name} | \
+                ({name} if name in used else set())
+        order, cyclic = _topological(deps)
+        for cycle in cyclic:
+            self.error("derived facts depend on each other in a cycle: "
+                       + " -> ".join(cycle), ("derive", cycle[0]), True)
+        out: dict[str, Compiled] = {}
+        for name in order:
+            compiled = self.expr(compiler, derive[name], ("derive", name), want=None)
+            if compiled is not None:
+                names.derive_types[name] = compiled.type
+                out[name] = compiled
+        for name in derive:  # keep later errors about them from piling up
+            names.derive_types.setdefault(name, "any")
+        compiler.derive_fns = {n: c.fn for n, c in out.items()}
+        return out
+
+    def _rules(self, compiler: Compiler, names: Names) -> list[Rule]:
+        rules = self.doc.get("rules")
+        if not isinstance(rules, list):
+            return []
+        seen: dict[str, int] = {}
+        out = []
+        all_names = {*names.facts, *names.params, *names.derive_types}
+        for i, rule in enumerate(rules):
+            if not isinstance(rule, dict) or not isinstance(rule.get("id"), str):
+                continue
+            rid = rule["id"]
+            if rid in seen:
+                line = self.pos.at(("rules", seen[rid], "id")).line
+                self.error(f"rule id {rid!r} is used twice (first on line {line})",
+                           ("rules", i, "id"))
+            else:
+                seen[rid] = i
+            if "when" not in rule:
+                continue
+            compiled = self.expr(compiler, rule["when"], ("rules", i, "when"))
+            template = rule.get("explain")
+            if isinstance(template, str):
+                self._check_template(template, all_names, ("rules", i, "explain"))
+            if compiled is not None and rule.get("action") in ACTIONS:
+                out.append(Rule(rid, str(rule.get("title", rid)), compiled, rule["action"],
+                                rule.get("severity", "medium"),
+                                template if isinstance(template, str) else None,
+                                self.pos.at(("rules", i))))
+        return out
+
+    def _check_template(self, template: str, names: set[str], path: tuple) -> None:
+        try:
+            parsed = list(string.Formatter().parse(template))
+        except ValueError as exc:
+            self.error(f"explanation template: {exc}", path)
+            return
+        for _, field_name, spec, conversion in parsed:
+            if field_name is None:
+                continue
+            if not field_name.isidentifier() or field_name not in names:
+                hint = _did_you_mean(field_name, names)
+                offset = template.find("{" + field_name) + 1
+                self.errors.append(PolicyError(
+                    f"explanation template names {{{field_name}}}, which is not a fact, "
+                    f"param or derived fact{hint}", self.pos.in_scalar(path, max(offset, 0))))
+            elif conversion or (spec and "{" in spec):
+                self.error(f"explanation template field {{{field_name}}}: only a name and a "
+                           "format like {revenue_12m:,.0f} are allowed", path)
+
+    def _exemptions(self, compiler: Compiler, rule_ids: set[str]) -> list[Exemption]:
+        items = self.doc.get("exemptions")
+        if not isinstance(items, list):
+            return []
+        out, seen = [], set()
+        for i, ex in enumerate(items):
+            if not isinstance(ex, dict):
+                continue
+            eid = ex.get("id")
+            if eid in seen:
+                self.error(f"exemption id {eid!r} is used twice", ("exemptions", i, "id"))
+            seen.add(eid)
+            shielded = ex.get("rules", "all")
+            if isinstance(shielded, list):
+                for j, rid in enumerate(shielded):
+                    if rid not in rule_ids:
+                        self.error(f"exemption {eid!r} names rule {rid!r}, which does not "
+                                   f"exist{_did_you_mean(str(rid), rule_ids)}",
+                                   ("exemptions", i, "rules", j))
+            when = None
+            if "when" in ex:
+                when = self.expr(compiler, ex["when"], ("exemptions", i, "when"))
+            try:
+                expires = dt.date.fromisoformat(str(ex.get("expires")))
+            except ValueError:
+                continue  # reported by the schema
+            out.append(Exemption(
+                str(eid), when, frozenset(str(c) for c in ex.get("customers") or []),
+                None if shielded == "all" else frozenset(shielded if isinstance(shielded, list)
+                                                          else []),
+                str(ex.get("reason", "")), str(ex.get("approver", "")), expires))
+        return out
+
+    def _holds(self, compiler: Compiler) -> list[Hold]:
+        items = self.doc.get("holds")
+        if not isinstance(items, list):
+            return []
+        out, seen = [], set()
+        for i, hold in enumerate(items):
+            if not isinstance(hold, dict) or "when" not in hold:
+                continue
+            if hold.get("id") in seen:
+                self.error(f"hold id {hold.get('id')!r} is used twice", ("holds", i, "id"))
+            seen.add(hold.get("id"))
+            when = self.expr(compiler, hold["when"], ("holds", i, "when"))
+            if when is not None:
+                out.append(Hold(str(hold.get("id")), when, str(hold.get("reason", ""))))
+        return out
+
+    def _strikes(self) -> Strikes:
+        spec = self.doc.get("strikes") if isinstance(self.doc.get("strikes"), dict) else {}
+        ladder = spec.get("ladder") if isinstance(spec.get("ladder"), dict) else {}
+        s = Strikes()
+        for key in ("window_days", "cooldown_days"):
+            if isinstance(spec.get(key), int):
+                setattr(s, key, spec[key])
+        for key in ("warn", "final_notice", "offboard"):
+            if isinstance(ladder.get(key), int):
+                setattr(s, key, ladder[key])
+        if not s.warn <= s.final_notice <= s.offboard:
+            self.error("the strike ladder must climb: warn <= final_notice <= offboard "
+                       f"(got {s.warn}, {s.final_notice}, {s.offboard})", ("strikes", "ladder"))
+        if s.cooldown_days >= s.window_days:
+            self.error("strikes: cooldown_days must be shorter than window_days",
+                       ("strikes", "cooldown_days"))
+        return s
+
+    def _timing(self, compiler: Compiler) -> Timing:
+        spec = self.doc.get("timing") if isinstance(self.doc.get("timing"), dict) else {}
+        t = Timing()
+        for key in ("contract_end_within_days", "notice_days", "phase_out_days",
+                    "max_referrals"):
+            if isinstance(spec.get(key), int) and not isinstance(spec.get(key), bool):
+                setattr(t, key, spec[key])
+        if isinstance(spec.get("weekdays_only"), bool):
+            t.weekdays_only = spec["weekdays_only"]
+        for i, period in enumerate(spec.get("avoid") or []):
+            if not isinstance(period, dict):
+                continue
+            try:
+                bounds = []
+                for end in ("from", "to"):
+                    month, day = (int(x) for x in str(period.get(end)).split("-"))
+                    dt.date(2024, month, day)  # a leap year accepts 02-29
+                    bounds.append((month, day))
+            except (ValueError, TypeError):
+                self.error("timing.avoid: 'from' and 'to' must be month-days like 12-24",
+                           ("timing", "avoid", i))
+                continue
+            t.avoid.append((bounds[0], bounds[1], str(period.get("reason", ""))))
+        for i, ref in enumerate(spec.get("referrals") or []):
+            if not isinstance(ref, dict) or not isinstance(ref.get("vendors"), list):
+                continue
+            when = None
+            if "when" in ref:
+                when = self.expr(compiler, ref["when"], ("timing", "referrals", i, "when"))
+                if when is None:
+                    continue
+            t.referrals.append(Referral(when, [str(v) for v in ref["vendors"]],
+                                        ref.get("note")))
+        if t.phase_out_days > t.notice_days:
+            self.error("timing: phase_out_days cannot be longer than notice_days",
+                       ("timing", "phase_out_days"))
+        return t
+
+
+def _topological(deps: dict[str, set[str]]) -> tuple[list[str], list[list[str]]]:
+    """Order names so dependencies come first; also return each cycle found."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(name: str, stack: list[str]) -> None:
+        state[name] = 1
+        stack.append(name)
+        for dep in sorted(deps.get(name, ())):
+            if state.get(dep) == 1:
+                cycles.append(stack[stack.index(dep):] + [dep])
+            elif dep not in state:
+                visit(dep, stack)
+        stack.pop()
+        state[name] = 2
+        order.append(name)
+
+    for name in deps:
+        if name not in state:
+            visit(name, [])
+    in_cycle = {n for c in cycles for n in c}
+    return [n for n in order if n not in in_cycle], cycles

@@ -1,0 +1,99 @@
+"""Population statistics (percentile, mean, share) over a whole run.
+
+Computed lazily, once per run, the first time any customer's expression
+asks for them; the figures and how many customers they rest on are stored
+with the run so `explain` shows "p90 of 2,000 customers"."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .expr import UNKNOWN, Context, PopulationCall
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * p / 100.0
+    lo = math.floor(rank)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+
+
+class Population:
+    """The run's population statistics, computed on demand or loaded from a
+    stored run."""
+
+    def __init__(self, calls: dict[str, PopulationCall], contexts: list[Context] | None = None,
+                 stored: dict[str, dict[str, Any]] | None = None):
+        self.calls = calls
+        self.contexts = contexts if contexts is not None else []
+        self.stats: dict[str, dict[str, Any]] = dict(stored or {})
+        self._busy: set[str] = set()
+
+    def value(self, key: str) -> Any:
+        stat = self.stats.get(key)
+        if stat is None:
+            stat = self.stats[key] = self._compute(key)
+        value = stat["value"]
+        return UNKNOWN if value is None else value
+
+    def describe(self, key: str) -> str:
+        """Plain words for a statistic: 'p90 of 2,000 customers'."""
+        self.value(key)
+        stat = self.stats[key]
+        call = self.calls.get(key)
+        kind = stat.get("kind") or (call.kind if call else "")
+        n = stat.get("n", 0)
+        if kind == "percentile":
+            p = stat.get("p")
+            p_text = f"{p:g}" if isinstance(p, (int, float)) else "?"
+            return f"p{p_text} of {stat.get('name')} over {n:,} customers"
+        if kind == "mean":
+            return f"mean of {stat.get('name')} over {n:,} customers"
+        return f"share of {n:,} customers"
+
+    def compute_all(self) -> dict[str, dict[str, Any]]:
+        for key in self.calls:
+            self.value(key)
+        return self.stats
+
+    def _compute(self, key: str) -> dict[str, Any]:
+        call = self.calls.get(key)
+        if call is None:
+            return {"value": None, "n": 0, "kind": "unknown"}
+        if key in self._busy:  # guarded against by the validator; never loop
+            return {"value": None, "n": 0, "kind": call.kind}
+        self._busy.add(key)
+        try:
+            if call.kind == "share":
+                known = [_condition(call, ctx) for ctx in self.contexts]
+                known = [v for v in known if v is not UNKNOWN]
+                value = (sum(1 for v in known if v) / len(known)) if known else None
+                return {"value": value, "n": len(known), "kind": "share"}
+            values = []
+            for ctx in self.contexts:
+                v = ctx.value_of(call.name)
+                if v is not UNKNOWN and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    values.append(v)
+            stat: dict[str, Any] = {"kind": call.kind, "name": call.name, "n": len(values)}
+            if call.kind == "percentile":
+                stat["p"] = call.p
+                stat["value"] = percentile(values, call.p) if values else None
+            else:
+                stat["value"] = sum(values) / len(values) if values else None
+            return stat
+        finally:
+            self._busy.discard(key)
+
+
+def _condition(call: PopulationCall, ctx: Context) -> Any:
+    saved = ctx.missing, ctx.problems
+    ctx.missing, ctx.problems = set(), []
+    try:
+        return call.condition(ctx)
+    finally:
+        ctx.missing, ctx.problems = saved
