@@ -130,12 +130,20 @@ def canonical_facts() -> dict[str, str]:
 
 def load_policy(path: str | Path, extra_functions: dict[str, ExtraFunction] | None = None) \
         -> Policy:
-    """Read and compile a policy file; raise PolicyErrors with every finding."""
+    """Read and compile a policy file; raise PolicyErrors with every finding.
+
+    A bare name that is not a file ("default", "strict.yaml") names one of
+    the policies shipped with adieu."""
     p = Path(path)
+    if not p.exists() and p.name == str(path):
+        shipped = resources.policy_path(p.name if p.suffix else p.name + ".yaml")
+        if shipped.is_file():
+            p = path = shipped
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise PolicyErrors([PolicyError(f"cannot read policy: {exc.strerror}",
+        raise PolicyErrors([PolicyError(f"cannot read policy: {exc.strerror} (shipped "
+                                        "policies: default, strict)",
                                         Location(str(path)))]) from None
     try:
         text = raw.decode("utf-8-sig")

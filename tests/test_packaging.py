@@ -1,0 +1,75 @@
+"""The package installs and finds its schemas and policies both as an
+editable install (what `make test` uses) and from a built wheel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from adieu import resources
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_editable_install_finds_data_next_to_the_source():
+    assert resources.data_root() == ROOT
+    assert resources.load_schema("policy.schema.json")["title"] == "adieu policy"
+    assert resources.policy_path("default.yaml").is_file()
+
+
+def test_console_script_is_installed_next_to_python():
+    script = Path(sys.executable).parent / "adieu"
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert out.stdout.startswith("adieu, version ")
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "-w", str(tmp / "dist"), str(ROOT)],
+                   check=True, capture_output=True)
+    wheels = list((tmp / "dist").glob("adieu-*.whl"))
+    assert len(wheels) == 1
+    env_dir = tmp / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheels[0])],
+                   check=True, capture_output=True)
+    return env_dir
+
+
+def test_wheel_install_finds_schemas_and_policies(wheel_venv: Path, tmp_path: Path):
+    python = wheel_venv / "bin" / "python"
+    probe = ("import json; from adieu import resources; "
+             "print(json.dumps([str(resources.data_root()), "
+             "resources.policy_path('default.yaml').is_file()]))")
+    # Run from an empty folder so nothing of the checkout is on the path.
+    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""}, check=True)
+    root, has_default = json.loads(out.stdout)
+    assert Path(root).resolve() == (wheel_venv / "share" / "adieu").resolve()
+    assert has_default is True
+
+
+def test_wheel_console_script_validates_and_evaluates(wheel_venv: Path, tmp_path: Path):
+    adieu = str(wheel_venv / "bin" / "adieu")
+    env = {**os.environ, "PYTHONPATH": ""}
+    out = subprocess.run([adieu, "validate", "default"], capture_output=True, text=True,
+                         cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ok (" in out.stdout
+    out = subprocess.run(
+        [adieu, "evaluate", "default", "--source", f"csv:{ROOT / 'examples/customers.csv'}",
+         "--as-of", "2026-11-01", "--db", str(tmp_path / "w.db"), "--json"],
+        capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    outcomes = {d["outcome"] for d in json.loads(out.stdout)}
+    assert {"keep", "offboard"} <= outcomes
