@@ -276,6 +276,13 @@ def story_offboard(c: dict, rng: random.Random) -> None:
     c["escalations_12m"] = rng.choice([4, 5, 7])
 
 
+def story_offboard_contract_end(c: dict, rng: random.Random) -> None:
+    # Three strikes, and the contract ends within 90 days, after the
+    # holidays: the offboarding takes effect at the contract end.
+    story_offboard(c, rng)
+    c["contract_end"] = dt.date(2027, 1, 22)
+
+
 def story_offboard_outgrown(c: dict, rng: random.Random) -> None:
     # A large customer that needs far more than we can give: huge support
     # load, escalations, staff who asked to move. Referral to bigger vendors.
@@ -437,7 +444,7 @@ def story_late(c: dict, rng: random.Random) -> None:
 
 STORIES = {
     7: story_cust_0007,
-    23: story_offboard, 61: story_offboard, 277: story_offboard, 352: story_offboard,
+    23: story_offboard_contract_end, 61: story_offboard, 277: story_offboard, 352: story_offboard,
     148: story_offboard_outgrown,
     88: story_abuse, 199: story_abuse_strategic,
     15: story_final_notice, 54: story_final_notice, 97: story_final_notice,
