@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -273,10 +273,18 @@ def _timing(timing: Timing, ctx: Context, as_of: dt.date, decision: Decision) ->
     decision.referrals = _referrals(timing, ctx)
 
 
-def evaluate_all(policy: Policy, records: list[Record], as_of: dt.date) \
+def evaluate_all(policy: Policy, records: list[Record], as_of: dt.date,
+                 progress: Callable[[int], None] | None = None) \
         -> tuple[list[Decision], Population]:
-    """Decide every customer; returns the decisions and the population used."""
+    """Decide every customer; returns the decisions and the population used.
+    `progress(n)` is called after every n customers decided."""
     contexts, population = make_contexts(policy, records, as_of)
     population.compute_all()
-    decisions = [decide(policy, ctx, as_of) for ctx in contexts]
+    decisions = []
+    for i, ctx in enumerate(contexts, 1):
+        decisions.append(decide(policy, ctx, as_of))
+        if progress is not None and i % 1000 == 0:
+            progress(1000)
+    if progress is not None and len(contexts) % 1000:
+        progress(len(contexts) % 1000)
     return decisions, population

@@ -459,7 +459,7 @@ class Compiler:
 
     def _fn_round(self, node: ast.Call, args: list) -> tuple[Fn, str]:
         parts = self._args(node, 1, 2)
-        for arg, (_, t) in zip(node.args, parts):
+        for arg, (_, t) in zip(node.args, parts, strict=True):
             self._expect(arg, t, NUM, "round()")
         f = parts[0][0]
         digits = parts[1][0] if len(parts) == 2 else _const(0)

@@ -200,9 +200,22 @@ def _schema_errors(doc: Any, positions: Positions) -> list[PolicyError]:
                     out.append(PolicyError(f"unknown key {key!r}{hint}",
                                            positions.at(path + (key,), key=True)))
             continue
-        where = "/".join(str(p) for p in path) or "top level"
+        where = _describe_path(doc, path)
         out.append(PolicyError(f"{where}: {_schema_message(error)}", positions.at(path)))
     return out
+
+
+def _describe_path(doc: Any, path: tuple) -> str:
+    """rules/3/action -> "rule 'late-payments', action"."""
+    if len(path) >= 2 and path[0] in ("rules", "exemptions", "holds") and \
+            isinstance(path[1], int) and isinstance(doc, dict):
+        items = doc.get(path[0])
+        item = items[path[1]] if isinstance(items, list) and path[1] < len(items) else None
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            rest = "/".join(str(p) for p in path[2:])
+            head = f"{path[0][:-1]} {item['id']!r}"
+            return f"{head}, {rest}" if rest else head
+    return "/".join(str(p) for p in path) or "top level"
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:

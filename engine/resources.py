@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import sysconfig
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def schema_path(name: str) -> Path:
     return data_root() / "schemas" / name
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """Load one of the shipped JSON Schemas by file name."""
     return json.loads(schema_path(name).read_text(encoding="utf-8"))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,14 +31,17 @@ class RunResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def prepare(policy_file: str, source: str, as_of: dt.date) -> RunResult:
+def prepare(policy_file: str, source: str, as_of: dt.date,
+            progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Compile the policy, read and coerce the source, decide every customer.
     Nothing is written: a failure here leaves the store untouched."""
     reg = registry()
     kind, location = parse_source(source, reg.sources)  # usage errors before the work
     policy = load_policy(policy_file, reg.functions)
     intake = read_records(kind.reader(location), policy.facts)
-    decisions, population = evaluate_all(policy, intake.records, as_of)
+    total = len(intake.records)
+    step = (lambda n: progress(n, total)) if progress else None
+    decisions, population = evaluate_all(policy, intake.records, as_of, step)
     counts = Counter(d.outcome for d in decisions)
     ordered = {o: counts.get(o, 0) for o in (*OUTCOMES, *MARKERS)}
     return RunResult(policy, source, as_of, intake, decisions, population.stats,
@@ -58,7 +63,7 @@ def store(result: RunResult, db_file: str, started_at: str) -> int:
     records = result.intake.records
     decisions = [
         decision_row(d, {k: to_json_value(v) for k, v in r.facts.items()}, r.file, r.row)
-        for d, r in zip(result.decisions, records)]
+        for d, r in zip(result.decisions, records, strict=True)]
     rejects = [asdict(r) for r in result.intake.rejects]
     db = open_db(db_file)
     try:
@@ -70,5 +75,4 @@ def store(result: RunResult, db_file: str, started_at: str) -> int:
 
 
 def _dumps(value: Any) -> str:
-    import json
     return json.dumps(value, sort_keys=True)

@@ -54,7 +54,7 @@ def read_csv(location: str) -> Iterator[SourceRecord]:
                     yield SourceRecord(values, location, row, start, error=(
                         f"row has {len(cells)} cells, the header has {len(header)}"))
                     continue
-                yield SourceRecord(dict(zip(header, cells)), location, row, start)
+                yield SourceRecord(dict(zip(header, cells, strict=True)), location, row, start)
         except csv.Error as exc:
             raise InputError(f"malformed CSV: {exc}",
                              Location(location, line=reader.line_num)) from None

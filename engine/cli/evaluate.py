@@ -43,14 +43,17 @@ def register(cli: click.Group) -> None:
             raise click.UsageError("choose one of --json and --csv")
         started = now()
         as_of = as_of or dt.date.today()
+        bar = _Progress()
         try:
-            result = prepare(policy, source, as_of)
+            result = prepare(policy, source, as_of, bar.advance)
         except PolicyErrors as exc:
             for e in exc.errors:
                 click.echo(str(e), err=True)
                 for line in source_excerpt(e):
                     click.echo(line, err=True)
             raise SystemExit(1) from None
+        finally:
+            bar.close()
         rejects = result.intake.rejects
         for r in rejects[:20]:
             click.echo(f"rejected: {r}", err=True)
@@ -66,6 +69,25 @@ def register(cli: click.Group) -> None:
             write_csv(result.decisions, run_id)
         else:
             summary(result, resolve_db(db))
+
+
+class _Progress:
+    """A progress bar on stderr, shown only on a terminal for long runs."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def advance(self, n: int, total: int) -> None:
+        if self.bar is None:
+            if total < 5000 or not sys.stderr.isatty():
+                return
+            self.bar = click.progressbar(length=total, label="Deciding", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 def write_csv(decisions: list[Decision], run_id: int) -> None:
