@@ -184,7 +184,13 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, prior_strikes: int = 0)
         final = "exempt"
         decision.notes.append(f"exempt: without exemptions the outcome would be {would_have}")
     if RANK[outcome] >= RANK["warn"]:
+        fired_ids = {r.rule for r in decision.fired}
         for hold in policy.holds:
+            if hold.except_rules & fired_ids:
+                decision.notes.append(f"hold {hold.id} does not apply: "
+                                      + ", ".join(sorted(hold.except_rules & fired_ids))
+                                      + " fired")
+                continue
             value, missing, _ = _evaluate(hold.when.fn, ctx)
             if value is True:
                 decision.holds.append({"id": hold.id, "reason": hold.reason})

@@ -36,6 +36,11 @@ class Intake:
     rejects: list[Reject] = field(default_factory=list)
     columns_ignored: set[str] = field(default_factory=set)
 
+    @property
+    def rejected_rows(self) -> int:
+        """Rows set aside (a row with several bad fields counts once)."""
+        return len({(r.file, r.row, r.line) for r in self.rejects})
+
 
 def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str]) -> Intake:
     """Coerce every record once; reject bad ones and duplicates by id."""

@@ -58,6 +58,7 @@ class Hold:
     id: str
     when: Compiled
     reason: str
+    except_rules: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -268,7 +269,7 @@ class _Builder:
         derive = self._derive(compiler, names, facts, params)
         rules = self._rules(compiler, names)
         exemptions = self._exemptions(compiler, {r.id for r in rules} | self._rule_ids())
-        holds = self._holds(compiler)
+        holds = self._holds(compiler, {r.id for r in rules} | self._rule_ids())
         strikes = self._strikes()
         timing = self._timing(compiler)
         on_missing = doc.get("on_missing", "watch")
@@ -418,7 +419,7 @@ class _Builder:
                 str(ex.get("reason", "")), str(ex.get("approver", "")), expires))
         return out
 
-    def _holds(self, compiler: Compiler) -> list[Hold]:
+    def _holds(self, compiler: Compiler, rule_ids: set[str]) -> list[Hold]:
         items = self.doc.get("holds")
         if not isinstance(items, list):
             return []
@@ -430,8 +431,16 @@ class _Builder:
                 self.error(f"hold id {hold.get('id')!r} is used twice", ("holds", i, "id"))
             seen.add(hold.get("id"))
             when = self.expr(compiler, hold["when"], ("holds", i, "when"))
+            excepted = hold.get("except_rules") if isinstance(hold.get("except_rules"), list) \
+                else []
+            for j, rid in enumerate(excepted):
+                if rid not in rule_ids:
+                    self.error(f"hold {hold.get('id')!r} names rule {rid!r}, which does not "
+                               f"exist{_did_you_mean(str(rid), rule_ids)}",
+                               ("holds", i, "except_rules", j))
             if when is not None:
-                out.append(Hold(str(hold.get("id")), when, str(hold.get("reason", ""))))
+                out.append(Hold(str(hold.get("id")), when, str(hold.get("reason", "")),
+                                frozenset(str(r) for r in excepted)))
         return out
 
     def _strikes(self) -> Strikes:

@@ -56,7 +56,7 @@ def store(result: RunResult, db_file: str, started_at: str) -> int:
         "policy_sha256": policy.sha256, "policy_file": policy.file,
         "policy_text": policy.text, "source": result.source,
         "as_of": result.as_of.isoformat(), "customers": len(result.decisions),
-        "rejected": len(result.intake.rejects), "counts": _dumps(result.counts),
+        "rejected": result.intake.rejected_rows, "counts": _dumps(result.counts),
         "population": _dumps(result.population), "adieu_version": __version__,
         "started_at": started_at, "finished_at": now(),
     }

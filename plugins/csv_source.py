@@ -41,7 +41,7 @@ def read_csv(location: str) -> Iterator[SourceRecord]:
                 hint = " (is the delimiter right?)" if len(header) == 1 else ""
                 raise InputError(f"no customer_id column in the header{hint}; found: {found}",
                                  Location(location, line=1))
-            row = 1
+            row = 0  # data rows count from 1; the header is not a row
             line = reader.line_num + 1
             for cells in reader:
                 row += 1

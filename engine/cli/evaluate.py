@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import sys
+from dataclasses import asdict
 
 import click
 
@@ -60,11 +61,18 @@ def register(cli: click.Group) -> None:
         if len(rejects) > 20:
             click.echo(f"rejected: ... and {len(rejects) - 20} more (table rejects)", err=True)
         if strict and rejects:
-            raise InputError(f"{len(rejects)} rejected row(s) with --strict; nothing written")
+            raise InputError(f"{result.intake.rejected_rows} rejected row(s) with --strict; "
+                             "nothing written")
         run_id = store(result, resolve_db(db), started)
         if as_json:
-            click.echo(json.dumps([{"run_id": run_id, **d.to_dict()} for d in result.decisions],
-                                  indent=2, default=str))
+            click.echo(json.dumps({
+                "run": {"id": run_id, "policy": result.policy.name,
+                        "policy_version": result.policy.version, "source": source,
+                        "as_of": as_of.isoformat(), "counts": result.counts,
+                        "customers": len(result.decisions),
+                        "rejected_rows": result.intake.rejected_rows},
+                "decisions": [d.to_dict() for d in result.decisions],
+                "rejects": [asdict(r) for r in rejects]}, indent=2, default=str))
         elif as_csv:
             write_csv(result.decisions, run_id)
         else:
@@ -106,7 +114,7 @@ def summary(result: RunResult, db: str) -> None:
     click.echo(f"Run {result.run_id}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
                f"over {result.source} as of {result.as_of.isoformat()}")
     click.echo(f"{len(result.decisions):,} customers decided, "
-               f"{len(result.intake.rejects):,} rows rejected; stored in {db}")
+               f"{result.intake.rejected_rows:,} rows rejected; stored in {db}")
     click.echo("")
     width = max(len(k) for k in result.counts)
     for outcome, n in result.counts.items():
