@@ -50,8 +50,32 @@ class Positions:
             extra = 1 if node.style in ('"', "'") else 0
             return Location(self.file, m.line + 1, m.column + 1 + extra + offset)
         if node.style in ("|", ">"):
-            return Location(self.file, m.line + 2, None)
+            return _in_block(self.file, node, offset) or Location(self.file, m.line + 2, None)
         return Location(self.file, m.line + 1, m.column + 1)
+
+
+def _in_block(file: str, node: yaml.ScalarNode, offset: int) -> Location | None:
+    """Line and column of character `offset` of a block scalar (| or >).
+    Folding and chomping change only the line breaks, so each source line's
+    text appears in the value verbatim and in order."""
+    start, end = node.start_mark, node.end_mark
+    buffer = getattr(start, "buffer", None)
+    if not buffer:
+        return None
+    lines = buffer[start.pointer:end.pointer].split("\n")[1:]  # after the | or > line
+    value, cursor, last = node.value, 0, None
+    for number, line in enumerate(lines, start=start.line + 2):
+        text = line.strip()
+        if not text:
+            continue
+        pos = value.find(text, cursor)
+        if pos < 0:
+            return None
+        indent = len(line) - len(line.lstrip())
+        if offset < pos + len(text):
+            return Location(file, number, indent + 1 + max(offset - pos, 0))
+        cursor, last = pos + len(text), (number, indent + 1 + len(text))
+    return Location(file, *last) if last else None
 
 
 class _Loader(yaml.SafeLoader):
