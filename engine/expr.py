@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,6 +193,7 @@ class Compiler:
         if count > MAX_NODES:
             raise ExprError(f"expression too large ({count} parts, at most {MAX_NODES})")
         self._lead = lead
+        self._source = source
         self._names_used: set[str] = set()
         self._pop_keys: list[str] = []
         fn, typ = self._node(tree.body)
@@ -202,13 +204,17 @@ class Compiler:
     def compile_node(self, node: ast.expr) -> tuple[Fn, str]:
         """Compile a sub-tree of an already compiled expression (for explain)."""
         self._lead = 0
+        self._source = None
         self._names_used = set()
         self._pop_keys = []
         return self._node(node)
 
     # -- helpers ------------------------------------------------------
     def _err(self, node: ast.AST, message: str) -> ExprError:
-        return ExprError(message, getattr(node, "col_offset", 0) + self._lead)
+        col = getattr(node, "col_offset", 0)  # in UTF-8 bytes; the offset is in characters
+        if self._source is not None:
+            col = len(self._source.encode("utf-8")[:col].decode("utf-8", "ignore"))
+        return ExprError(message, col + self._lead)
 
     def _node(self, node: ast.expr) -> tuple[Fn, str]:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -255,7 +261,9 @@ class Compiler:
             if not isinstance(elt, ast.Constant) or isinstance(elt.value, bool) or \
                     not isinstance(elt.value, (str, int, float)):
                 if isinstance(elt, ast.UnaryOp) and isinstance(elt.op, ast.USub) and \
-                        isinstance(elt.operand, ast.Constant):
+                        isinstance(elt.operand, ast.Constant) and \
+                        isinstance(elt.operand.value, (int, float)) and \
+                        not isinstance(elt.operand.value, bool):
                     items.append(-elt.operand.value)
                     continue
                 raise self._err(elt, "a list may hold only literal numbers and strings")
@@ -304,13 +312,9 @@ class Compiler:
             return not_, BOOL
         if isinstance(node.op, (ast.USub, ast.UAdd)):
             self._expect(node.operand, typ, NUM, "a sign")
-            sign = -1 if isinstance(node.op, ast.USub) else 1
-
-            def neg(ctx: Context) -> Any:
-                v = fn(ctx)
-                return UNKNOWN if v is UNKNOWN else sign * v
-            return neg, NUM
-        raise self._err(node, f"operator {type(node.op).__name__} is not allowed")
+            how = operator.neg if isinstance(node.op, ast.USub) else operator.pos
+            return _unary(fn, how, ast.unparse(node)), NUM
+        raise self._err(node, f"operator {_describe(node.op)} is not allowed")
 
     def _BinOp(self, node: ast.BinOp) -> tuple[Fn, str]:
         symbol = _ARITH.get(type(node.op))
@@ -341,7 +345,10 @@ class Compiler:
             if b is UNKNOWN:
                 return UNKNOWN
             try:
-                return op(a, b)
+                result = op(a, b)
+                if isinstance(result, float) and not math.isfinite(result):
+                    raise ValueError("result is not a finite number")
+                return result
             except ZeroDivisionError:
                 ctx.problems.append(f"division by zero in {text}")
             except (TypeError, OverflowError, ValueError) as exc:
@@ -444,18 +451,19 @@ class Compiler:
         if len(types) > 1 or types & {BOOL, LIST}:
             raise self._err(node, f"{node.func.id}() needs numbers or dates of one kind")  # type: ignore[attr-defined]
         fns = [f for f, _ in parts]
+        text = ast.unparse(node)
 
         def reduce_(ctx: Context) -> Any:
             values = [f(ctx) for f in fns]
             if any(v is UNKNOWN for v in values):
                 return UNKNOWN
-            return how(values)
+            return _guarded(ctx, text, how, values)
         return reduce_, types.pop() if types else ANY
 
     def _fn_abs(self, node: ast.Call, args: list) -> tuple[Fn, str]:
         ((f, t),) = self._args(node, 1, 1)
         self._expect(node.args[0], t, NUM, "abs()")
-        return _unary(f, abs), NUM
+        return _unary(f, abs, ast.unparse(node)), NUM
 
     def _fn_round(self, node: ast.Call, args: list) -> tuple[Fn, str]:
         parts = self._args(node, 1, 2)
@@ -463,12 +471,13 @@ class Compiler:
             self._expect(arg, t, NUM, "round()")
         f = parts[0][0]
         digits = parts[1][0] if len(parts) == 2 else _const(0)
+        text = ast.unparse(node)
 
         def round_(ctx: Context) -> Any:
             v, d = f(ctx), digits(ctx)
             if v is UNKNOWN or d is UNKNOWN:
                 return UNKNOWN
-            return round(v, int(d))
+            return _guarded(ctx, text, _round, v, d)
         return round_, NUM
 
     def _fn_coalesce(self, node: ast.Call, args: list) -> tuple[Fn, str]:
@@ -507,12 +516,12 @@ class Compiler:
     def _fn_days_since(self, node: ast.Call, args: list) -> tuple[Fn, str]:
         ((f, t),) = self._args(node, 1, 1)
         self._expect(node.args[0], t, DATE, "days_since()")
-        return _unary_ctx(f, lambda v, ctx: (ctx.as_of - v).days), NUM
+        return _unary_ctx(f, lambda v, ctx: (ctx.as_of - v).days, ast.unparse(node)), NUM
 
     def _fn_days_until(self, node: ast.Call, args: list) -> tuple[Fn, str]:
         ((f, t),) = self._args(node, 1, 1)
         self._expect(node.args[0], t, DATE, "days_until()")
-        return _unary_ctx(f, lambda v, ctx: (v - ctx.as_of).days), NUM
+        return _unary_ctx(f, lambda v, ctx: (v - ctx.as_of).days, ast.unparse(node)), NUM
 
     def _fn_date(self, node: ast.Call, args: list) -> tuple[Fn, str]:
         if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) \
@@ -625,17 +634,39 @@ def _const(value: Any) -> Fn:
     return const
 
 
-def _unary(f: Fn, how: Callable[[Any], Any]) -> Fn:
+def _guarded(ctx: Context, text: str, how: Callable[..., Any], *args: Any) -> Any:
+    """Call `how`; a value it cannot take (a type only known at run time, a
+    number out of range) makes the result unknown, recorded as a problem."""
+    try:
+        return how(*args)
+    except (TypeError, ValueError, OverflowError) as exc:
+        ctx.problems.append(f"cannot compute {text}: {exc}")
+        return UNKNOWN
+
+
+# round() with more digits than this changes nothing (or gives 0); clamping
+# keeps round(x, -revenue_12m) from computing 10 ** revenue_12m.
+MAX_ROUND_DIGITS = 400
+
+
+def _round(value: Any, digits: Any) -> Any:
+    if isinstance(digits, float) and not math.isfinite(digits):
+        raise ValueError(f"round() digits must be a finite number, got {digits!r}")
+    n = max(-MAX_ROUND_DIGITS, min(MAX_ROUND_DIGITS, int(digits)))
+    return round(value, n)
+
+
+def _unary(f: Fn, how: Callable[[Any], Any], text: str) -> Fn:
     def unary(ctx: Context) -> Any:
         v = f(ctx)
-        return UNKNOWN if v is UNKNOWN else how(v)
+        return UNKNOWN if v is UNKNOWN else _guarded(ctx, text, how, v)
     return unary
 
 
-def _unary_ctx(f: Fn, how: Callable[[Any, Context], Any]) -> Fn:
+def _unary_ctx(f: Fn, how: Callable[[Any, Context], Any], text: str) -> Fn:
     def unary(ctx: Context) -> Any:
         v = f(ctx)
-        return UNKNOWN if v is UNKNOWN else how(v, ctx)
+        return UNKNOWN if v is UNKNOWN else _guarded(ctx, text, how, v, ctx)
     return unary
 
 
@@ -650,14 +681,8 @@ def _arith_fn(symbol: str) -> Callable[[Any, Any], Any]:
             return (a - b).days if isinstance(b, dt.date) else a - dt.timedelta(days=b)
         return a - b
 
-    def div(a: Any, b: Any) -> Any:
-        result = a / b
-        if math.isinf(result) or math.isnan(result):
-            raise ValueError("result is not a finite number")
-        return result
-
     return {
-        "+": add, "-": sub, "*": lambda a, b: a * b, "/": div,
+        "+": add, "-": sub, "*": lambda a, b: a * b, "/": lambda a, b: a / b,
         "%": lambda a, b: a % b, "//": lambda a, b: a // b,
     }[symbol]
 
