@@ -115,16 +115,18 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 class Coercer:
     """Turns raw records into typed facts for a fixed set of fact types."""
 
-    def __init__(self, types: dict[str, str], minimums: dict[str, float] | None = None):
+    def __init__(self, types: dict[str, str], minimums: dict[str, float] | None = None,
+                 keep_undeclared: bool = False):
         self.types = types
         self.minimums = minimums or {}
         self.converters = {name: CONVERTERS[t] for name, t in types.items()}
+        self.fallback = _string if keep_undeclared else None
 
     def coerce(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[FieldProblem]]:
         facts: dict[str, Any] = {}
         problems: list[FieldProblem] = []
         for name, value in raw.items():
-            convert = self.converters.get(name)
+            convert = self.converters.get(name, self.fallback)
             if convert is None:
                 continue
             if value is None or (isinstance(value, str) and not value.strip()):

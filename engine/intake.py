@@ -8,6 +8,7 @@ from typing import Any
 
 from . import resources
 from .facts import Coercer, Record, fact_minimums
+from .mapping import IDENTITY, Mapping
 from .sources import SourceRecord
 
 
@@ -42,20 +43,33 @@ class Intake:
         return len({(r.file, r.row, r.line) for r in self.rejects})
 
 
-def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str]) -> Intake:
-    """Coerce every record once; reject bad ones and duplicates by id."""
+def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
+                 mapping: Mapping = IDENTITY, with_provenance: bool = False,
+                 keep_undeclared: bool = False) -> Intake:
+    """Map and coerce every record once; reject bad ones and duplicates by id.
+
+    fact_types: the facts to keep (canonical + the policy's) and their types;
+    other fields are ignored (and listed in columns_ignored), or kept as
+    text with keep_undeclared."""
     schema = resources.load_schema("customer.schema.json")
-    coercer = Coercer(fact_types, fact_minimums(schema))
+    coercer = Coercer(fact_types, fact_minimums(schema), keep_undeclared)
     intake = Intake()
     first_seen: dict[str, int | None] = {}
     for src in source:
-        cid = src.values.get("customer_id")
+        mapped, problems, origin = mapping.apply(src.values)
+        cid = mapped.get("customer_id")
         cid_text = str(cid).strip() if cid is not None else None
         if src.error:
             intake.rejects.append(Reject(src.file, src.row, src.line, cid_text, None, None,
                                          src.error))
             continue
-        facts, problems = coercer.coerce(src.values)
+        facts, more = coercer.coerce(mapped)
+        for problem in more:  # name the source field the value came from
+            source_field = origin.get(problem.field, problem.field)
+            if source_field != problem.field:
+                problem.reason += f" (for fact {problem.field})"
+            problem.field = source_field
+        problems.extend(more)
         for problem in problems:
             intake.rejects.append(Reject(src.file, src.row, src.line, cid_text or None,
                                          problem.field, _text(problem.value), problem.reason))
@@ -68,8 +82,14 @@ def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str]) -> 
                 f"duplicate customer_id, first seen at row {first_seen[key]}"))
             continue
         first_seen[key] = src.row
-        intake.columns_ignored.update(k for k in src.values if k not in fact_types)
-        intake.records.append(Record(facts, src.file, src.row, src.line, src.provenance))
+        intake.columns_ignored.update(origin[k] for k in mapped if k not in fact_types)
+        provenance = {}
+        if with_provenance:
+            here = f"{src.file} row {src.row}" if src.row is not None else str(src.file)
+            for fact in facts:
+                field_name = origin.get(fact, fact)
+                provenance[fact] = src.provenance.get(field_name) or f"{here}, {field_name}"
+        intake.records.append(Record(facts, src.file, src.row, src.line, provenance))
     return intake
 
 

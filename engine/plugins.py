@@ -64,13 +64,15 @@ def collect(pm: pluggy.PluginManager, broken: dict[str, str] | None = None,
                 "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
                 "sources": [], "functions": []}
 
-    def add_source(plugin: str, kind: str, reader: Any, description: str = "") -> None:
+    def add_source(plugin: str, kind: str, reader: Any, description: str = "",
+                   mapping: str | None = None) -> None:
         if not isinstance(kind, str) or not kind.isidentifier() or not callable(reader):
             raise ValueError(f"bad source registration {kind!r}")
         if kind in reg.sources:
             raise ValueError(f"source kind {kind!r} is already registered by "
                              f"{reg.sources[kind].plugin}")
-        reg.sources[kind] = SourceKind(kind, reader, description, plugin)
+        reg.sources[kind] = SourceKind(kind, reader, description, plugin,
+                                       str(mapping) if mapping else None)
         reg.provided[plugin]["sources"].append(kind)
 
     def add_function(plugin: str, fname: str, fn: Any, returns: str = "any",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import difflib
 import hashlib
 import string
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import jsonschema
 
 from . import resources
-from .errors import Location, PolicyError, PolicyErrors
+from .errors import Location, PolicyError, PolicyErrors, did_you_mean
 from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
 from .yamlpos import Positions, load_with_positions
 
@@ -197,7 +196,7 @@ def _schema_errors(doc: Any, positions: Positions) -> list[PolicyError]:
             allowed = set(error.schema.get("properties", {}))
             for key in error.instance:
                 if key not in allowed:
-                    hint = _did_you_mean(str(key), allowed)
+                    hint = did_you_mean(str(key), allowed)
                     out.append(PolicyError(f"unknown key {key!r}{hint}",
                                            positions.at(path + (key,), key=True)))
             continue
@@ -228,11 +227,6 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "pattern" and isinstance(error.instance, str):
         return f"{error.instance!r} does not have the expected form"
     return error.message
-
-
-def _did_you_mean(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _Builder:
@@ -297,7 +291,7 @@ class _Builder:
             hint = ""
             if exc.message.startswith("unknown name"):
                 bad = exc.message.split("'")[1]
-                hint = _did_you_mean(bad, [*compiler.names.facts, *compiler.names.params,
+                hint = did_you_mean(bad, [*compiler.names.facts, *compiler.names.params,
                                            *compiler.names.derive_types])
             self.errors.append(PolicyError(f"{exc.message}{hint}",
                                            self.pos.in_scalar(path, exc.offset)))
@@ -377,7 +371,7 @@ class _Builder:
             if field_name is None:
                 continue
             if not field_name.isidentifier() or field_name not in names:
-                hint = _did_you_mean(field_name, names)
+                hint = did_you_mean(field_name, names)
                 offset = template.find("{" + field_name) + 1
                 self.errors.append(PolicyError(
                     f"explanation template names {{{field_name}}}, which is not a fact, "
@@ -403,7 +397,7 @@ class _Builder:
                 for j, rid in enumerate(shielded):
                     if rid not in rule_ids:
                         self.error(f"exemption {eid!r} names rule {rid!r}, which does not "
-                                   f"exist{_did_you_mean(str(rid), rule_ids)}",
+                                   f"exist{did_you_mean(str(rid), rule_ids)}",
                                    ("exemptions", i, "rules", j))
             when = None
             if "when" in ex:
@@ -436,7 +430,7 @@ class _Builder:
             for j, rid in enumerate(excepted):
                 if rid not in rule_ids:
                     self.error(f"hold {hold.get('id')!r} names rule {rid!r}, which does not "
-                               f"exist{_did_you_mean(str(rid), rule_ids)}",
+                               f"exist{did_you_mean(str(rid), rule_ids)}",
                                ("holds", i, "except_rules", j))
             if when is not None:
                 out.append(Hold(str(hold.get("id")), when, str(hold.get("reason", "")),

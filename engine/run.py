@@ -13,9 +13,10 @@ from . import __version__
 from .decide import Decision, evaluate_all
 from .facts import to_json_value
 from .intake import Intake, read_records
+from .mapping import IDENTITY, Mapping, load_mapping
 from .plugins import registry
-from .policy import MARKERS, OUTCOMES, Policy, load_policy
-from .sources import parse_source
+from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
+from .sources import SourceContext, parse_source
 from .store import decision_row, now, open_db, write_run
 
 
@@ -31,14 +32,30 @@ class RunResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def open_source(source: str, as_of: dt.date, mapping_file: str | None = None,
+                options: dict[str, Any] | None = None, extra_facts: dict[str, str] | None = None,
+                ) -> tuple[Any, Mapping]:
+    """The records of KIND:LOCATION and the mapping to apply to them: the
+    given mapping file, else the kind's default mapping."""
+    kind, location = parse_source(source, registry().sources)
+    known = {**canonical_facts(), **(extra_facts or {})}
+    path = mapping_file or kind.mapping
+    mapping = load_mapping(path, known) if path else IDENTITY
+    context = SourceContext(as_of, {**mapping.options, **(options or {})})
+    return kind.reader(location, context), mapping
+
+
 def prepare(policy_file: str, source: str, as_of: dt.date,
-            progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Compile the policy, read and coerce the source, decide every customer.
-    Nothing is written: a failure here leaves the store untouched."""
+            progress: Callable[[int, int], None] | None = None,
+            mapping_file: str | None = None, options: dict[str, Any] | None = None,
+            ) -> RunResult:
+    """Compile the policy, read, map and coerce the source, decide every
+    customer. Nothing is written: a failure here leaves the store untouched."""
     reg = registry()
-    kind, location = parse_source(source, reg.sources)  # usage errors before the work
+    parse_source(source, reg.sources)  # a usage error before any work
     policy = load_policy(policy_file, reg.functions)
-    intake = read_records(kind.reader(location), policy.facts)
+    records, mapping = open_source(source, as_of, mapping_file, options, policy.facts)
+    intake = read_records(records, policy.facts, mapping)
     total = len(intake.records)
     step = (lambda n: progress(n, total)) if progress else None
     decisions, population = evaluate_all(policy, intake.records, as_of, step)

@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
-from .errors import InputError
+from .errors import InputError, Location
 
 
 @dataclass
 class SourceRecord:
-    """One raw customer record from a source, with where it came from."""
+    """One raw customer record from a source, with where it came from.
+
+    values: source field name -> value (text or typed); the engine maps and
+    coerces them. provenance: source field -> where that value came from, for
+    values that are not simply "this file, this row" (aggregates over related
+    records, say). error: set for a record the reader could not split into
+    fields, or for a related record that belongs to no customer (an orphan);
+    the engine stores it as a reject."""
 
     values: dict[str, Any]
     file: str | None = None
     row: int | None = None
     line: int | None = None
     provenance: dict[str, str] = field(default_factory=dict)
-    error: str | None = None  # a record the reader could not split into fields
+    error: str | None = None
 
 
-Reader = Callable[[str], Iterator[SourceRecord]]
+@dataclass
+class SourceContext:
+    """What a reader is told besides the location."""
+
+    as_of: dt.date
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+
+Reader = Callable[[str, SourceContext], Iterator[SourceRecord]]
 
 
 @dataclass
@@ -30,6 +52,7 @@ class SourceKind:
     reader: Reader
     description: str
     plugin: str
+    mapping: str | None = None  # path of the kind's default mapping file
 
 
 def parse_source(text: str, kinds: dict[str, SourceKind]) -> tuple[SourceKind, str]:
@@ -42,3 +65,32 @@ def parse_source(text: str, kinds: dict[str, SourceKind]) -> tuple[SourceKind, s
     if kind not in kinds:
         raise InputError(f"unknown source kind {kind!r} in {text!r} (known kinds: {known})")
     return kinds[kind], location
+
+
+ENCODINGS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "utf-8-sig": "utf-8-sig",
+             "cp1252": "cp1252", "windows-1252": "cp1252", "latin-1": "latin-1",
+             "iso-8859-1": "latin-1", "latin1": "latin-1"}
+
+
+def open_text(path: str | Path, encoding: str = "utf-8", name: str | None = None) -> IO[str]:
+    """Open a text file for streaming: UTF-8 with or without a byte-order
+    mark (or cp1252 / latin-1 when asked), gzip-compressed or not, newlines
+    left to the csv module."""
+    label = name or str(path)
+    enc = ENCODINGS.get(str(encoding).lower())
+    if enc is None:
+        raise InputError(f"unknown encoding {encoding!r} (use one of: utf-8, cp1252, latin-1)",
+                         Location(label))
+    try:
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", Location(label)) from None
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding=enc, newline="")
+    return io.TextIOWrapper(raw, encoding=enc, newline="")
+
+
+def text_stream(binary: IO[bytes], encoding: str = "utf-8") -> IO[str]:
+    """Wrap an open binary stream (a zip member, say) for csv reading."""
+    return io.TextIOWrapper(binary, encoding=ENCODINGS.get(encoding.lower(), encoding),
+                            newline="")

@@ -1,68 +1,89 @@
-"""The `csv` source: one customer per row, columns named as canonical facts.
+"""The `csv` source: one customer per row; the header names the fields.
 
-Streams the file; UTF-8 with or without a byte-order mark; quoted cells may
-hold commas, quotes and line breaks; CRLF or LF line ends."""
+Streams the file. Options (mapping `options:` or `-o KEY=VALUE`):
+delimiter (`,` by default; `tab` or `;` ...), encoding (utf-8 with or
+without a byte-order mark, cp1252, latin-1). Quoted cells may hold commas,
+quotes and line breaks; CRLF or LF line ends; a .gz file is read as gzip."""
 
 from __future__ import annotations
 
 import csv
+import gzip
+import zlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
 
 from adieu.errors import InputError, Location
 from adieu.hookspecs import hookimpl
-from adieu.sources import SourceRecord
+from adieu.sources import SourceContext, SourceRecord, open_text
+
+DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
 
-def read_csv(location: str) -> Iterator[SourceRecord]:
-    """Yield one record per data row; the header names the facts."""
-    try:
-        handle = open(location, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"cannot open CSV: {exc.strerror}", Location(location)) from None
+def read_csv(location: str, context: SourceContext | None = None) -> Iterator[SourceRecord]:
+    """Yield one record per data row of a CSV file."""
+    options = context.options if context else {}
+    handle = open_text(location, options.get("encoding", "utf-8"))
     with handle:
-        reader = csv.reader(handle, strict=True)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise InputError("the file is empty; expected a header row naming the facts",
-                                 Location(location, line=1))
-            header = [h.strip() for h in header]
-            seen: set[str] = set()
-            for i, name in enumerate(header):
-                if not name:
-                    raise InputError(f"column {i + 1} has an empty header",
-                                     Location(location, line=1))
-                if name in seen:
-                    raise InputError(f"column {name!r} appears twice in the header",
-                                     Location(location, line=1))
-                seen.add(name)
-            if "customer_id" not in seen:
-                found = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
-                hint = " (is the delimiter right?)" if len(header) == 1 else ""
-                raise InputError(f"no customer_id column in the header{hint}; found: {found}",
-                                 Location(location, line=1))
-            row = 0  # data rows count from 1; the header is not a row
-            line = reader.line_num + 1
-            for cells in reader:
-                row += 1
-                start, line = line, reader.line_num + 1
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    row -= 1
-                    continue
-                if len(cells) != len(header):
-                    values = {"customer_id": cells[0] if cells else None}
-                    yield SourceRecord(values, location, row, start, error=(
-                        f"row has {len(cells)} cells, the header has {len(header)}"))
-                    continue
-                yield SourceRecord(dict(zip(header, cells, strict=True)), location, row, start)
-        except csv.Error as exc:
-            raise InputError(f"malformed CSV: {exc}",
-                             Location(location, line=reader.line_num)) from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text (byte {exc.start} of a block near line "
-                             f"{reader.line_num + 1})", Location(location)) from None
+        yield from read_csv_stream(handle, location, options.get("delimiter", ","),
+                                   required=options.get("id_column", "customer_id"))
+
+
+def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
+                    required: str | None = "customer_id") -> Iterator[SourceRecord]:
+    """Records of an open CSV text stream; `name` is used in errors and
+    provenance. Shared by every adapter that reads CSV files."""
+    delimiter = DELIMITERS.get(delimiter, delimiter)
+    if len(delimiter) != 1:
+        raise InputError(f"delimiter must be one character, got {delimiter!r}", Location(name))
+    reader = csv.reader(handle, delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InputError("the file is empty; expected a header row", Location(name, line=1))
+        header = [h.strip() for h in header]
+        seen: set[str] = set()
+        for i, col in enumerate(header):
+            if not col:
+                raise InputError(f"column {i + 1} has an empty header", Location(name, line=1))
+            if col in seen:
+                raise InputError(f"column {col!r} appears twice in the header",
+                                 Location(name, line=1))
+            seen.add(col)
+        if required and required not in seen:
+            found = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
+            hint = ""
+            if len(header) == 1 and any(c in header[0] for c in ";\t|,"):
+                hint = " (is the delimiter right? set -o delimiter=...)"
+            raise InputError(f"no {required} column in the header{hint}; found: {found}",
+                             Location(name, line=1))
+        row = 0  # data rows count from 1; the header is not a row
+        line = reader.line_num + 1
+        for cells in reader:
+            start, line = line, reader.line_num + 1
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            row += 1
+            if len(cells) != len(header):
+                values = {required or header[0]: cells[0] if cells else None}
+                yield SourceRecord(values, name, row, start, error=(
+                    f"row has {len(cells)} cells, the header has {len(header)}"))
+                continue
+            yield SourceRecord(dict(zip(header, cells, strict=True)), name, row, start)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV: {exc}", Location(name, line=reader.line_num)) \
+            from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not valid {exc.encoding} text near line {reader.line_num + 1} "
+                         "(try -o encoding=cp1252)", Location(name)) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InputError(f"corrupt gzip data near line {reader.line_num + 1}: {exc}",
+                         Location(name)) from None
 
 
 @hookimpl
 def register_sources(register):
-    register("csv", read_csv, "A CSV file with a header row of canonical fact names.")
+    register("csv", read_csv, "A CSV file (or .csv.gz) with a header row; columns named as "
+             "canonical facts, or mapped with --mapping.",
+             mapping=str(Path(__file__).parent / "mappings" / "csv.yaml"))

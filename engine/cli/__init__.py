@@ -41,7 +41,7 @@ def cli() -> None:
     """
 
 
-from . import evaluate, explain, validate  # noqa: E402
+from . import evaluate, explain, facts, validate  # noqa: E402
 
-for module in (validate, evaluate, explain):
+for module in (validate, evaluate, explain, facts):
     module.register(cli)

@@ -32,5 +32,28 @@ as_of_option = click.option(
     help="The date the decision is made as of (default: today).")
 
 
+def _options(ctx: click.Context | None, param: Any, values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} must be KEY=VALUE, e.g. delimiter=;")
+        out[key.strip()] = value
+    return out
+
+
+def source_options(func: Any) -> Any:
+    """--source, --mapping and -o KEY=VALUE, the same on every command that reads facts."""
+    func = click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+                        callback=_options,
+                        help="A source option, e.g. -o delimiter=; -o encoding=cp1252 "
+                             "(repeatable; overrides the mapping's options).")(func)
+    func = click.option("--mapping", "mapping", metavar="FILE", default=None,
+                        type=click.Path(dir_okay=False),
+                        help="Mapping file (source field -> fact); default: the source "
+                             "kind's own mapping.")(func)
+    return func
+
+
 def resolve_db(value: str | None) -> str:
     return db_path(value)

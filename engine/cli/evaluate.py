@@ -14,7 +14,14 @@ from ..decide import SEVERITY_RANK, Decision
 from ..errors import InputError, PolicyErrors
 from ..run import RunResult, prepare, store
 from ..store import now
-from .common import as_of_option, csv_option, db_option, json_option, resolve_db
+from .common import (
+    as_of_option,
+    csv_option,
+    db_option,
+    json_option,
+    resolve_db,
+    source_options,
+)
 from .validate import source_excerpt
 
 TOP = 10
@@ -24,15 +31,18 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("policy", type=click.Path(dir_okay=False))
     @click.option("--source", "source", required=True, metavar="KIND:LOCATION",
-                  help="Where the customer facts come from, e.g. csv:customers.csv.")
+                  help="Where the customer facts come from, e.g. csv:customers.csv, "
+                       "salesforce:export.zip, hubspot:dump/.")
+    @source_options
     @as_of_option
     @db_option
     @json_option
     @csv_option
     @click.option("--strict", is_flag=True,
                   help="Treat any rejected row as an error: exit 2, write nothing.")
-    def evaluate(policy: str, source: str, as_of: dt.date | None, db: str | None,
-                 as_json: bool, as_csv: bool, strict: bool) -> None:
+    def evaluate(policy: str, source: str, mapping: str | None, options: dict[str, str],
+                 as_of: dt.date | None, db: str | None, as_json: bool, as_csv: bool,
+                 strict: bool) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
 
         Bad rows are rejected (listed on stderr and stored with the run) and
@@ -46,7 +56,7 @@ def register(cli: click.Group) -> None:
         as_of = as_of or dt.date.today()
         bar = _Progress()
         try:
-            result = prepare(policy, source, as_of, bar.advance)
+            result = prepare(policy, source, as_of, bar.advance, mapping, options)
         except PolicyErrors as exc:
             for e in exc.errors:
                 click.echo(str(e), err=True)

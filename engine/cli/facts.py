@@ -1,0 +1,111 @@
+"""adieu facts and adieu plugins: what the sources and plugins provide."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+
+import click
+
+from ..facts import to_json_value
+from ..intake import read_records
+from ..plugins import registry
+from ..policy import canonical_facts
+from ..run import open_source
+from .common import as_of_option, csv_option, json_option, source_options
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("source", metavar="KIND:LOCATION")
+    @source_options
+    @as_of_option
+    @json_option
+    @csv_option
+    @click.option("--limit", type=click.IntRange(min=0), default=None, metavar="N",
+                  help="Show the first N customers only.")
+    def facts(source: str, mapping: str | None, options: dict[str, str],
+              as_of: dt.date | None, as_json: bool, as_csv: bool, limit: int | None) -> None:
+        """Show the canonical facts each customer of SOURCE gets, with provenance.
+
+        Exactly what a policy would see: mapped, typed, with the file and row
+        (or related records) each fact came from. Rejected rows are listed on
+        stderr. --json prints a JSON array of objects, each with customer_id,
+        the facts by name, and "_provenance".
+        """
+        if as_json and as_csv:
+            raise click.UsageError("choose one of --json and --csv")
+        as_of = as_of or dt.date.today()
+        records, fact_map = open_source(source, as_of, mapping, options)
+        types = {**canonical_facts(), **fact_map.fact_types}
+        # Facts a mapping keeps that no schema declares are shown as text.
+        intake = read_records(_limited(records, limit), types, fact_map,
+                              with_provenance=True, keep_undeclared=True)
+        for r in intake.rejects:
+            click.echo(f"rejected: {r}", err=True)
+        rows = [{**{k: to_json_value(v) for k, v in rec.facts.items()},
+                 "_provenance": rec.provenance} for rec in intake.records]
+        if as_json:
+            click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        elif as_csv:
+            names = _names(rows)
+            writer = csv.DictWriter(sys.stdout, fieldnames=names, extrasaction="ignore",
+                                    lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                click.echo(row["customer_id"])
+                for name in sorted(k for k in row if k not in ("customer_id", "_provenance")):
+                    click.echo(f"  {name} = {row[name]!r}    [{row['_provenance'].get(name)}]")
+            click.echo(f"{len(rows)} customers, {intake.rejected_rows} rows rejected", err=True)
+
+    @cli.command()
+    @json_option
+    def plugins(as_json: bool) -> None:
+        """List installed plugins: versions, hooks, source kinds and functions.
+
+        A plugin that failed to load is listed with its error.
+        """
+        reg = registry()
+        out = []
+        for name in sorted(set(reg.provided) | set(reg.broken)):
+            provided = reg.provided.get(name, {})
+            item = {"name": name, "version": reg.versions.get(name),
+                    "hooks": provided.get("hooks", []),
+                    "sources": provided.get("sources", []),
+                    "functions": provided.get("functions", [])}
+            if name in reg.broken:
+                item["error"] = reg.broken[name]
+            out.append(item)
+        if as_json:
+            click.echo(json.dumps(out, indent=2))
+            return
+        for item in out:
+            click.echo(f"{item['name']} ({item['version'] or 'not loaded'})")
+            if item.get("error"):
+                click.echo(f"  error: {item['error']}")
+                continue
+            click.echo(f"  hooks: {', '.join(item['hooks']) or '-'}")
+            for kind in item["sources"]:
+                click.echo(f"  source {kind}: {reg.sources[kind].description}")
+            for fn in item["functions"]:
+                click.echo(f"  function {fn}()")
+
+
+def _limited(records, limit):
+    for i, record in enumerate(records):
+        if limit is not None and i >= limit:
+            return
+        yield record
+
+
+def _names(rows: list[dict]) -> list[str]:
+    names = ["customer_id"]
+    for row in rows:
+        for key in row:
+            if key not in names and key != "_provenance":
+                names.append(key)
+    return names

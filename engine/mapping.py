@@ -1,0 +1,240 @@
+"""Mapping files: how a source's fields become canonical facts.
+
+Configuration, not code: YAML validated by schemas/mapping.schema.json,
+with every error naming the mapping file's line. The engine applies the
+mapping to every record of every source kind, built-in or third-party."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from . import resources
+from .errors import InputError, Location, did_you_mean
+from .facts import CONVERTERS, FieldProblem
+from .yamlpos import Positions, load_with_positions
+
+
+class MappingErrors(InputError):
+    """Every finding in one mapping file (exit code 2)."""
+
+    def __init__(self, errors: list[InputError]):
+        super().__init__(f"{len(errors)} error(s) in mapping")
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+@dataclass
+class FieldRule:
+    source: str
+    fact: str
+    type: str | None = None
+    scale: float | None = None
+    unit: str | None = None
+    format: str | None = None
+    true_values: frozenset[str] | None = None
+    false_values: frozenset[str] | None = None
+    default: Any = None
+
+    @property
+    def converts(self) -> bool:
+        return bool(self.type or self.scale is not None or self.format or self.true_values
+                    or self.false_values)
+
+
+@dataclass
+class Mapping:
+    """A loaded mapping. `Mapping()` is the identity: every field kept as is."""
+
+    file: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, FieldRule] = field(default_factory=dict)
+    keep_unmapped: bool = True
+    match: re.Pattern | None = None
+    strip: re.Pattern | None = None
+    case: str = "as_is"
+    fact_types: dict[str, str] = field(default_factory=dict)  # declared by `type:`
+
+    def fact_name(self, source_field: str) -> str | None:
+        """The fact an unlisted source field becomes, or None."""
+        if not self.keep_unmapped:
+            return None
+        if self.match is not None and not self.match.search(source_field):
+            return None
+        name = self.strip.sub("", source_field) if self.strip is not None else source_field
+        if self.case == "snake":
+            name = snake_case(name)
+        return name if name.isidentifier() else None
+
+    def apply(self, values: dict[str, Any]) -> tuple[dict[str, Any], list[FieldProblem],
+                                                       dict[str, str]]:
+        """Source values -> (facts, problems, fact -> source field)."""
+        facts: dict[str, Any] = {}
+        origin: dict[str, str] = {}
+        problems: list[FieldProblem] = []
+        for name, value in values.items():
+            rule = self.fields.get(name)
+            if rule is None:
+                continue
+            if _empty(value) or rule.fact in facts:
+                continue
+            try:
+                facts[rule.fact] = convert(rule, value) if rule.converts else value
+                origin[rule.fact] = name
+            except ValueError as exc:
+                problems.append(FieldProblem(name, value, f"{exc} (for fact {rule.fact})"))
+        if self.keep_unmapped:
+            for name, value in values.items():
+                if name in self.fields or _empty(value):
+                    continue
+                fact = self.fact_name(name)
+                if fact is not None and fact not in facts:
+                    facts[fact] = value
+                    origin[fact] = name
+        for rule in self.fields.values():
+            if rule.default is not None and rule.fact not in facts:
+                facts[rule.fact] = rule.default
+                origin[rule.fact] = f"default of {rule.source}"
+        return facts, problems, origin
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def snake_case(name: str) -> str:
+    """FooBar_Baz -> foo_bar_baz; 'Annual Revenue' -> annual_revenue."""
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+    return re.sub(r"_+", "_", name)
+
+
+def parse_iso_datetime(text: str) -> dt.date:
+    """2024-05-01, 2024-05-01T12:00:00.000Z or +0000 offsets -> the date."""
+    t = text.strip()
+    if len(t) == 10:
+        return dt.date.fromisoformat(t)
+    t = re.sub(r"Z$", "+00:00", t)
+    t = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", t)
+    return dt.datetime.fromisoformat(t).date()
+
+
+def convert(rule: FieldRule, value: Any) -> Any:
+    """Convert one source value by a field rule; ValueError says what was expected."""
+    kind = rule.type
+    if rule.true_values or rule.false_values:
+        text = str(value).strip().lower()
+        if text in (rule.true_values or ()):
+            return True
+        if text in (rule.false_values or ()):
+            return False
+        expected = sorted((rule.true_values or frozenset()) | (rule.false_values or frozenset()))
+        raise ValueError(f"expected one of {', '.join(expected)}, got {value!r}")
+    if rule.format:
+        if isinstance(value, dt.date):
+            return value
+        text = str(value).strip()
+        try:
+            if rule.format == "iso":
+                return parse_iso_datetime(text)
+            return dt.datetime.strptime(text, rule.format).date()
+        except ValueError:
+            raise ValueError(f"expected a date in format {rule.format}, got {value!r}") \
+                from None
+    if rule.scale is not None or kind in ("number", "integer"):
+        number = CONVERTERS["number"](value)
+        if rule.scale is not None:
+            number = number * rule.scale
+        if kind == "integer":
+            return CONVERTERS["integer"](number)
+        return number
+    if kind:
+        return CONVERTERS[kind](value)
+    return value
+
+
+IDENTITY = Mapping()
+
+
+def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
+    """Load and check a mapping file against the known (canonical) facts."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read mapping: {exc.strerror}", Location(file)) from None
+    except UnicodeDecodeError:
+        raise InputError("mapping is not UTF-8 text", Location(file)) from None
+    try:
+        doc, pos = load_with_positions(text, file)
+    except Exception as exc:  # PolicyError from the YAML loader, with its location
+        raise InputError(getattr(exc, "message", str(exc)),
+                         getattr(exc, "location", Location(file))) from None
+    if doc is None:
+        doc = {}
+    errors = _schema_errors(doc, pos)
+    if errors or not isinstance(doc, dict):
+        raise MappingErrors(errors)
+    mapping = Mapping(file=file, options=dict(doc.get("options") or {}))
+    for source, spec in (doc.get("fields") or {}).items():
+        spec = {"fact": spec} if isinstance(spec, str) else spec
+        rule = FieldRule(
+            source=str(source), fact=spec["fact"], type=spec.get("type"),
+            scale=spec.get("scale"), unit=spec.get("unit"), format=spec.get("format"),
+            true_values=frozenset(v.lower() for v in spec["true"]) if "true" in spec else None,
+            false_values=frozenset(v.lower() for v in spec["false"])
+            if "false" in spec else None,
+            default=spec.get("default"))
+        where = pos.at(("fields", source)) if isinstance(doc["fields"][source], str) \
+            else pos.at(("fields", source, "fact"))
+        if rule.fact not in known_facts and rule.type is None:
+            errors.append(InputError(
+                f"unknown mapping target {rule.fact!r} for field {source!r}: not a canonical "
+                f"fact; give its type to add it{did_you_mean(rule.fact, known_facts)}", where))
+        elif rule.type and rule.fact in known_facts and known_facts[rule.fact] != rule.type \
+                and not (known_facts[rule.fact] == "number" and rule.type == "integer"):
+            errors.append(InputError(
+                f"fact {rule.fact!r} is a {known_facts[rule.fact]}, not a {rule.type}", where))
+        if rule.type and rule.fact not in known_facts:
+            mapping.fact_types[rule.fact] = rule.type
+        default_type = rule.type or known_facts.get(rule.fact)
+        if rule.default is not None and default_type:
+            try:
+                rule.default = CONVERTERS[default_type](rule.default)
+            except ValueError as exc:
+                errors.append(InputError(f"default for {source!r}: {exc}",
+                                         pos.at(("fields", source, "default"))))
+        mapping.fields[rule.source] = rule
+    unmapped = doc.get("unmapped") or {}
+    mapping.keep_unmapped = unmapped.get("keep", True)
+    mapping.case = unmapped.get("case", "as_is")
+    for key in ("match", "strip"):
+        if key in unmapped:
+            try:
+                setattr(mapping, key, re.compile(unmapped[key]))
+            except re.error as exc:
+                errors.append(InputError(f"unmapped.{key}: not a regular expression: {exc}",
+                                         pos.at(("unmapped", key))))
+    if errors:
+        raise MappingErrors(errors)
+    return mapping
+
+
+def _schema_errors(doc: Any, pos: Positions) -> list[InputError]:
+    schema = resources.load_schema("mapping.schema.json")
+    validator = jsonschema.Draft202012Validator(schema)
+    out = []
+    for error in validator.iter_errors(doc):
+        if error.context:
+            error = jsonschema.exceptions.best_match(error.context)
+        path = tuple(error.absolute_path)
+        where = "/".join(str(p) for p in path) or "top level"
+        out.append(InputError(f"{where}: {error.message}", pos.at(path)))
+    return out
