@@ -1,3 +1,13 @@
-"""adieu: a rules-as-config policy engine for parting with customers fairly."""
+"""adieu: a rules-as-config policy engine for parting with customers fairly.
+
+What plugin authors import: hookimpl, SourceRecord, SourceContext,
+InputError, Location (and adieu.testing for their tests)."""
 
 __version__ = "0.1.0"
+
+from .errors import AdieuError, InputError, Location  # noqa: E402
+from .hookspecs import hookimpl  # noqa: E402
+from .sources import SourceContext, SourceRecord, open_text  # noqa: E402
+
+__all__ = ["AdieuError", "InputError", "Location", "SourceContext", "SourceRecord",
+           "__version__", "hookimpl", "open_text"]
