@@ -13,10 +13,12 @@ from typing import Any
 
 from .expr import UNKNOWN, Context
 from .facts import Record, to_json_value
+from .ledger import Memory, apply_strikes
 from .policy import OUTCOMES, Policy, Rule, Timing
 from .population import Population
 
 RANK = {name: i for i, name in enumerate(OUTCOMES)}
+NO_MEMORY = Memory()
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
@@ -49,6 +51,9 @@ class Decision:
     base_outcome: str
     severity: str | None
     strikes: int
+    new_strikes: list[str] = field(default_factory=list)
+    repeat_strikes: list[dict[str, Any]] = field(default_factory=list)
+    active_strikes: list[dict[str, Any]] = field(default_factory=list)
     fired: list[RuleResult] = field(default_factory=list)
     shielded: list[RuleResult] = field(default_factory=list)
     unknown: list[RuleResult] = field(default_factory=list)
@@ -121,8 +126,12 @@ def _evaluate(fn: Any, ctx: Context) -> tuple[Any, set[str], list[str]]:
     return value, ctx.missing, ctx.problems
 
 
-def decide(policy: Policy, ctx: Context, as_of: dt.date, prior_strikes: int = 0) -> Decision:
-    """Decide one customer's outcome. Pure: same inputs, same decision."""
+def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None = None) \
+        -> Decision:
+    """Decide one customer's outcome. Pure: same inputs (policy, facts,
+    population, as-of date, the customer's memory of earlier runs), same
+    decision."""
+    memory = memory or NO_MEMORY
     cid = str(ctx.facts.get("customer_id"))
     results: list[RuleResult] = []
     for rule in policy.rules:
@@ -138,7 +147,7 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, prior_strikes: int = 0)
 
     decision = Decision(cid, "keep", "keep", None, 0)
     applied = []
-    for ex in policy.exemptions:
+    for ex in [*policy.exemptions, *memory.exemptions]:
         matched_by_id = cid in ex.customers
         matched = matched_by_id
         if not matched and ex.when is not None:
@@ -167,8 +176,22 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, prior_strikes: int = 0)
             decision.unknown.append(result)
     decision.missing = sorted({m for r in decision.unknown for m in r.missing})
 
-    outcome, strikes = _ladder(policy, decision.fired, prior_strikes)
-    would_have, _ = _ladder(policy, decision.fired + decision.shielded, prior_strikes)
+    ladder = policy.strikes
+    struck = apply_strikes([r.rule for r in decision.fired if r.action == "strike"],
+                           memory.strikes, as_of, ladder.window_days, ladder.cooldown_days)
+    unshielded = apply_strikes(
+        [r.rule for r in decision.fired + decision.shielded if r.action == "strike"],
+        memory.strikes, as_of, ladder.window_days, ladder.cooldown_days)
+    strikes = len(struck.active)
+    outcome = _ladder(policy, decision.fired, strikes)
+    would_have = _ladder(policy, decision.fired + decision.shielded, len(unshielded.active))
+    decision.new_strikes = [s.rule for s in struck.new]
+    decision.repeat_strikes = [s.to_dict(ladder.window_days) for s in struck.repeated]
+    decision.active_strikes = [s.to_dict(ladder.window_days) for s in struck.active]
+    for s in struck.repeated:
+        decision.notes.append(f"{s.rule} fired again within the {ladder.cooldown_days}-day "
+                              f"cool-down of its strike of {s.recorded_on.isoformat()}: "
+                              "same strike")
     if decision.unknown and policy.on_missing == "watch" and RANK[outcome] < RANK["watch"]:
         outcome = "watch"
         decision.notes.append("on watch: rules could not be checked for missing data ("
@@ -208,20 +231,20 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, prior_strikes: int = 0)
     return decision
 
 
-def _ladder(policy: Policy, fired: list[RuleResult], prior_strikes: int) -> tuple[str, int]:
-    strikes = prior_strikes + sum(1 for r in fired if r.action == "strike")
+def _ladder(policy: Policy, fired: list[RuleResult], strikes: int) -> str:
+    """The outcome for these fired rules and this many active strikes."""
     if any(r.action == "offboard" for r in fired):
-        return "offboard", strikes
+        return "offboard"
     ladder = policy.strikes
     if strikes >= ladder.offboard:
-        return "offboard", strikes
+        return "offboard"
     if strikes >= ladder.final_notice:
-        return "final_notice", strikes
+        return "final_notice"
     if strikes >= ladder.warn:
-        return "warn", strikes
+        return "warn"
     if fired:
-        return "watch", strikes
-    return "keep", strikes
+        return "watch"
+    return "keep"
 
 
 def _in_period(day: dt.date, start: tuple[int, int], end: tuple[int, int]) -> bool:
@@ -280,15 +303,18 @@ def _timing(timing: Timing, ctx: Context, as_of: dt.date, decision: Decision) ->
 
 
 def evaluate_all(policy: Policy, records: list[Record], as_of: dt.date,
-                 progress: Callable[[int], None] | None = None) \
+                 progress: Callable[[int], None] | None = None,
+                 memories: dict[str, Memory] | None = None) \
         -> tuple[list[Decision], Population]:
     """Decide every customer; returns the decisions and the population used.
+    memories: each customer's memory of earlier runs, by customer id.
     `progress(n)` is called after every n customers decided."""
     contexts, population = make_contexts(policy, records, as_of)
     population.compute_all()
+    memories = memories or {}
     decisions = []
     for i, ctx in enumerate(contexts, 1):
-        decisions.append(decide(policy, ctx, as_of))
+        decisions.append(decide(policy, ctx, as_of, memories.get(ctx.facts["customer_id"])))
         if progress is not None and i % 1000 == 0:
             progress(1000)
     if progress is not None and len(contexts) % 1000:

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .decide import Decision, evaluate_all
+from .errors import InputError
 from .facts import to_json_value
 from .intake import Intake, read_records
+from .ledger import Memory
 from .mapping import IDENTITY, Mapping, load_mapping
 from .plugins import registry
 from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
 from .sources import SourceContext, parse_source
-from .store import decision_row, now, open_db, write_run
+from .store import decision_row, load_memories, now, open_db, write_run
 
 
 @dataclass
@@ -28,7 +32,10 @@ class RunResult:
     intake: Intake
     decisions: list[Decision]
     population: dict[str, Any]
+    memories: dict[str, Memory] = field(default_factory=dict)
+    backfill: bool = False
     run_id: int | None = None
+    already: bool = False  # an identical run was recorded before; nothing written
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -45,29 +52,70 @@ def open_source(source: str, as_of: dt.date, mapping_file: str | None = None,
     return kind.reader(location, context), mapping
 
 
+def recall(db_file: str | None, as_of: dt.date, backfill: bool) -> dict[str, Memory]:
+    """Every customer's memory of earlier runs in db_file (none if the file
+    does not exist yet). Refuses an as-of date before the latest run's unless
+    backfill is asked for."""
+    if not db_file or not Path(db_file).exists():
+        return {}
+    db = open_db(db_file)
+    try:
+        row = db.execute("select id, max(as_of) from runs").fetchone()
+        latest = row[1] if row else None
+        if latest and as_of.isoformat() < latest and not backfill:
+            raise InputError(f"as-of date {as_of.isoformat()} is before the latest run's "
+                             f"({latest}); pass --backfill to evaluate the past on purpose")
+        return load_memories(db, as_of)
+    finally:
+        db.close()
+
+
 def prepare(policy_file: str, source: str, as_of: dt.date,
             progress: Callable[[int, int], None] | None = None,
             mapping_file: str | None = None, options: dict[str, Any] | None = None,
-            ) -> RunResult:
-    """Compile the policy, read, map and coerce the source, decide every
-    customer. Nothing is written: a failure here leaves the store untouched."""
+            db_file: str | None = None, backfill: bool = False) -> RunResult:
+    """Compile the policy, read, map and coerce the source, recall what
+    earlier runs in db_file remember, decide every customer. Nothing is
+    written: a failure here leaves the store untouched."""
     reg = registry()
     parse_source(source, reg.sources)  # a usage error before any work
     policy = load_policy(policy_file, reg.functions)
+    memories = recall(db_file, as_of, backfill)
     records, mapping = open_source(source, as_of, mapping_file, options, policy.facts)
     intake = read_records(records, policy.facts, mapping)
     total = len(intake.records)
     step = (lambda n: progress(n, total)) if progress else None
-    decisions, population = evaluate_all(policy, intake.records, as_of, step)
+    decisions, population = evaluate_all(policy, intake.records, as_of, step, memories)
     counts = Counter(d.outcome for d in decisions)
     ordered = {o: counts.get(o, 0) for o in (*OUTCOMES, *MARKERS)}
-    return RunResult(policy, source, as_of, intake, decisions, population.stats,
-                     counts=ordered)
+    return RunResult(policy, source, as_of, intake, decisions, population.stats, memories,
+                     backfill, counts=ordered)
 
 
 def store(result: RunResult, db_file: str, started_at: str) -> int:
-    """Write the run, every decision and every reject in one transaction."""
+    """Write the run, every decision, reject and new strike, and their audit
+    entries, in one transaction. A run identical to one already recorded
+    (same policy text, same facts, same as-of date) is not written again:
+    its id is returned and result.already is set."""
     policy = result.policy
+    records = result.intake.records
+    decisions = []
+    strikes = []
+    window = dt.timedelta(days=policy.strikes.window_days)
+    for d, r in zip(result.decisions, records, strict=True):
+        row = decision_row(d, {k: to_json_value(v) for k, v in r.facts.items()}, r.file, r.row)
+        memory = result.memories.get(d.customer_id)
+        row["memory"] = _dumps(memory.to_json()) if memory else None
+        decisions.append(row)
+        for rule in d.new_strikes:
+            strikes.append({"customer_id": d.customer_id, "rule": rule,
+                            "recorded_on": result.as_of.isoformat(),
+                            "expires_on": (result.as_of + window).isoformat()})
+    facts_sha = hashlib.sha256("\n".join(
+        f"{row['customer_id']}\t{row['facts']}" for row in
+        sorted(decisions, key=lambda row: row["customer_id"])).encode()).hexdigest()
+    identity = hashlib.sha256(f"{policy.sha256}|{facts_sha}|{result.as_of.isoformat()}"
+                              .encode()).hexdigest()
     run = {
         "policy_name": policy.name, "policy_version": policy.version,
         "policy_sha256": policy.sha256, "policy_file": policy.file,
@@ -75,16 +123,18 @@ def store(result: RunResult, db_file: str, started_at: str) -> int:
         "as_of": result.as_of.isoformat(), "customers": len(result.decisions),
         "rejected": result.intake.rejected_rows, "counts": _dumps(result.counts),
         "population": _dumps(result.population), "adieu_version": __version__,
-        "started_at": started_at, "finished_at": now(),
+        "started_at": started_at, "finished_at": now(), "facts_sha256": facts_sha,
+        "identity": identity, "backfill": int(result.backfill), "new_strikes": len(strikes),
     }
-    records = result.intake.records
-    decisions = [
-        decision_row(d, {k: to_json_value(v) for k, v in r.facts.items()}, r.file, r.row)
-        for d, r in zip(result.decisions, records, strict=True)]
     rejects = [asdict(r) for r in result.intake.rejects]
     db = open_db(db_file)
     try:
-        run_id = write_run(db, run, decisions, rejects)
+        same = db.execute("select id from runs where identity = ? order by id desc limit 1",
+                          [identity]).fetchone()
+        if same:
+            result.run_id, result.already = same[0], True
+            return same[0]
+        run_id = write_run(db, run, decisions, rejects, strikes)
     finally:
         db.close()
     result.run_id = run_id

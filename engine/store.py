@@ -14,7 +14,10 @@ from typing import Any
 
 import sqlite_utils
 
+from .audit import TRIGGERS, AuditLog, decision_digest, run_digest
 from .errors import Location, StoreError
+from .ledger import Memory, Strike
+from .policy import Exemption
 
 migrations = sqlite_utils.Migrations("adieu")
 DEFAULT_DB = "adieu.db"
@@ -49,6 +52,51 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["rejects"].create_index(["run_id"])
 
 
+@migrations()
+def m002_memory(db: sqlite_utils.Database) -> None:
+    """Memory across runs: run identity, the strike ledger, the exemption
+    registry, reviews, and the hash-chained audit trail (existing runs and
+    decisions are adopted into it)."""
+    runs = db["runs"]
+    for name, kind in (("facts_sha256", str), ("identity", str), ("backfill", int),
+                       ("new_strikes", int)):
+        runs.add_column(name, kind)
+    decisions = db["decisions"]
+    for name in ("new_strikes", "repeat_strikes", "active_strikes", "memory"):
+        decisions.add_column(name, str)
+    db["strikes"].create({
+        "id": int, "customer_id": str, "rule": str, "recorded_on": str, "expires_on": str,
+        "run_id": int, "superseded_by_run": int, "pardoned_at": str, "pardoned_by": str,
+        "pardon_reason": str,
+    }, pk="id", foreign_keys=[("run_id", "runs", "id")])
+    db["strikes"].create_index(["customer_id", "recorded_on"])
+    db["exemptions"].create({
+        "id": int, "customer_id": str, "rules": str, "reason": str, "approver": str,
+        "expires": str, "recorded_at": str,
+    }, pk="id")
+    db["exemptions"].create_index(["customer_id"])
+    db["reviews"].create({
+        "id": int, "run_id": int, "customer_id": str, "verdict": str, "reviewer": str,
+        "note": str, "at": str,
+    }, pk="id", foreign_keys=[("run_id", "runs", "id")])
+    db["reviews"].create_index(["run_id", "customer_id"], unique=True)
+    db["audit"].create({
+        "seq": int, "at": str, "kind": str, "run_id": int, "customer_id": str,
+        "payload": str, "prev_hash": str, "hash": str,
+    }, pk="seq")
+    db["runs"].create_index(["identity"])
+    log = AuditLog(db, now())
+    for run in db.query("select * from runs order by id"):
+        log.add("run", {"digest": run_digest(run), "adopted": True}, run["id"])
+        for row in db.query("select * from decisions where run_id = ? order by customer_id",
+                            [run["id"]]):
+            log.add("decision", {"digest": decision_digest(row), "outcome": row["outcome"],
+                                 "adopted": True}, run["id"], row["customer_id"])
+    log.flush()
+    for statement in TRIGGERS:
+        db.execute(statement)
+
+
 def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
     """Open (and migrate) the store. WAL mode, a busy timeout."""
     if not create and not Path(path).exists():
@@ -75,14 +123,58 @@ def now() -> str:
 
 
 def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[dict[str, Any]],
-              rejects: list[dict[str, Any]]) -> int:
-    """Write one run, its decisions and its rejects in one transaction."""
+              rejects: list[dict[str, Any]], new_strikes: list[dict[str, Any]] = ()) -> int:
+    """Write one run in one transaction: the run, its decisions, rejects and
+    new strikes (superseding strikes an earlier run recorded for the same
+    as-of date), then the audit entries that chain them."""
+    at = run.get("finished_at") or now()
     with db.atomic():
-        run_id = db["runs"].insert(run).last_pk
-        db["decisions"].insert_all(({**d, "run_id": run_id} for d in decisions),
-                                   batch_size=500)
+        run_id = int(db["runs"].insert(run).last_pk)
+        db.execute("update strikes set superseded_by_run = ? where recorded_on = ? and "
+                   "superseded_by_run is null and pardoned_at is null",
+                   [run_id, run["as_of"]])
+        columns = list(db["decisions"].columns_dict)
+        rows = [{**{c: None for c in columns}, **d, "run_id": run_id} for d in decisions]
+        db["decisions"].insert_all(rows, batch_size=500)
         db["rejects"].insert_all(({**r, "run_id": run_id} for r in rejects), batch_size=500)
-    return int(run_id)
+        db["strikes"].insert_all(({**s, "run_id": run_id} for s in new_strikes),
+                                 batch_size=500)
+        log = AuditLog(db, at)
+        stored_run = db["runs"].get(run_id)
+        log.add("run", {"digest": run_digest(stored_run), "identity": run.get("identity"),
+                        "counts": run.get("counts")}, run_id)
+        for row in rows:
+            log.add("decision", {"digest": decision_digest(row), "outcome": row["outcome"]},
+                    run_id, row["customer_id"])
+        for s in new_strikes:
+            log.add("strike", {"rule": s["rule"], "recorded_on": s["recorded_on"]}, run_id,
+                    s["customer_id"])
+        log.flush()
+    return run_id
+
+
+def load_memories(db: sqlite_utils.Database, as_of: dt.date) -> dict[str, Memory]:
+    """Every customer's memory going into a run as of `as_of`: strikes
+    recorded before that date (not pardoned, not superseded) and registry
+    exemptions."""
+    memories: dict[str, Memory] = {}
+    for row in db.query("select id, customer_id, rule, recorded_on from strikes where "
+                        "recorded_on < ? and superseded_by_run is null and pardoned_at is null",
+                        [as_of.isoformat()]):
+        memories.setdefault(row["customer_id"], Memory()).strikes.append(
+            Strike(row["rule"], dt.date.fromisoformat(row["recorded_on"]), row["id"]))
+    for row in db.query("select * from exemptions order by id"):
+        memories.setdefault(row["customer_id"], Memory()).exemptions.append(
+            registry_exemption(row))
+    return memories
+
+
+def registry_exemption(row: dict[str, Any]) -> Exemption:
+    """An exemptions-table row as a policy Exemption (source "registry")."""
+    rules = json.loads(row["rules"]) if row.get("rules") else None
+    return Exemption(f"registry-{row['id']}", None, frozenset([row["customer_id"]]),
+                     None if rules is None else frozenset(rules), row["reason"],
+                     row["approver"], dt.date.fromisoformat(row["expires"]), "registry")
 
 
 def latest_run_id(db: sqlite_utils.Database) -> int | None:
@@ -107,11 +199,15 @@ def get_decision(db: sqlite_utils.Database, run_id: int, customer_id: str) -> di
     if not rows:
         raise StoreError(f"customer {customer_id!r} has no decision in run {run_id}")
     row = rows[0]
-    for key in ("reasons", "fired", "shielded", "unknown", "missing", "exemptions",
-                "expired_exemptions", "holds", "referrals", "notes", "facts"):
+    for key in JSON_COLUMNS:
         if row.get(key) is not None:
             row[key] = json.loads(row[key])
     return row
+
+
+JSON_COLUMNS = ("reasons", "fired", "shielded", "unknown", "missing", "exemptions",
+                "expired_exemptions", "holds", "referrals", "notes", "facts", "new_strikes",
+                "repeat_strikes", "active_strikes", "memory")
 
 
 def decision_row(decision: Any, facts: dict[str, Any], file: str | None,
@@ -123,7 +219,8 @@ def decision_row(decision: Any, facts: dict[str, Any], file: str | None,
         "base_outcome": d["base_outcome"], "severity": d["severity"], "strikes": d["strikes"],
         "reasons": _json(decision.reasons),
         **{k: _json(d[k]) for k in ("fired", "shielded", "unknown", "missing", "exemptions",
-                                    "expired_exemptions", "holds", "referrals", "notes")},
+                                    "expired_exemptions", "holds", "referrals", "notes",
+                                    "new_strikes", "repeat_strikes", "active_strikes")},
         "effective_date": d["effective_date"], "phase_out_start": d["phase_out_start"],
         "timing_basis": d["timing_basis"], "facts": _json(facts), "source_file": file,
         "source_row": row,

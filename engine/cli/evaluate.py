@@ -40,9 +40,11 @@ def register(cli: click.Group) -> None:
     @csv_option
     @click.option("--strict", is_flag=True,
                   help="Treat any rejected row as an error: exit 2, write nothing.")
+    @click.option("--backfill", is_flag=True,
+                  help="Allow an as-of date before the latest run's (evaluating the past).")
     def evaluate(policy: str, source: str, mapping: str | None, options: dict[str, str],
                  as_of: dt.date | None, db: str | None, as_json: bool, as_csv: bool,
-                 strict: bool) -> None:
+                 strict: bool, backfill: bool) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
 
         Bad rows are rejected (listed on stderr and stored with the run) and
@@ -56,7 +58,8 @@ def register(cli: click.Group) -> None:
         as_of = as_of or dt.date.today()
         bar = _Progress()
         try:
-            result = prepare(policy, source, as_of, bar.advance, mapping, options)
+            result = prepare(policy, source, as_of, bar.advance, mapping, options,
+                             resolve_db(db), backfill)
         except PolicyErrors as exc:
             for e in exc.errors:
                 click.echo(str(e), err=True)
@@ -74,13 +77,17 @@ def register(cli: click.Group) -> None:
             raise InputError(f"{result.intake.rejected_rows} rejected row(s) with --strict; "
                              "nothing written")
         run_id = store(result, resolve_db(db), started)
+        if result.already:
+            click.echo(f"run {run_id} already recorded these facts under this policy as of "
+                       f"{as_of.isoformat()}; nothing new was written", err=True)
         if as_json:
             click.echo(json.dumps({
                 "run": {"id": run_id, "policy": result.policy.name,
                         "policy_version": result.policy.version, "source": source,
                         "as_of": as_of.isoformat(), "counts": result.counts,
                         "customers": len(result.decisions),
-                        "rejected_rows": result.intake.rejected_rows},
+                        "rejected_rows": result.intake.rejected_rows,
+                        "already_recorded": result.already},
                 "decisions": [d.to_dict() for d in result.decisions],
                 "rejects": [asdict(r) for r in rejects]}, indent=2, default=str))
         elif as_csv:
@@ -123,8 +130,10 @@ def summary(result: RunResult, db: str) -> None:
     p = result.policy
     click.echo(f"Run {result.run_id}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
                f"over {result.source} as of {result.as_of.isoformat()}")
+    new = sum(len(d.new_strikes) for d in result.decisions)
     click.echo(f"{len(result.decisions):,} customers decided, "
-               f"{result.intake.rejected_rows:,} rows rejected; stored in {db}")
+               f"{result.intake.rejected_rows:,} rows rejected, {new:,} new strikes; "
+               f"stored in {db}")
     click.echo("")
     width = max(len(k) for k in result.counts)
     for outcome, n in result.counts.items():

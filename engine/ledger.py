@@ -1,0 +1,86 @@
+"""The strike ledger's rules, as pure functions.
+
+A strike is a dated record that a strike rule fired for a customer. It is
+active for `window_days` after the date it was recorded. When the same rule
+fires again less than `cooldown_days` after its latest strike was recorded,
+that is the same strike (nothing new is recorded). Otherwise a new strike is
+recorded on the run's as-of date. The ladder counts active strikes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Strike:
+    rule: str
+    recorded_on: dt.date
+    id: int | None = None
+
+    def expires_on(self, window_days: int) -> dt.date:
+        return self.recorded_on + dt.timedelta(days=window_days)
+
+    def to_dict(self, window_days: int) -> dict[str, Any]:
+        return {"rule": self.rule, "recorded_on": self.recorded_on.isoformat(),
+                "expires_on": self.expires_on(window_days).isoformat()}
+
+
+@dataclass
+class Memory:
+    """What a customer brings into a run from earlier runs: strikes recorded
+    before the run's as-of date (not pardoned, not superseded) and
+    exemptions recorded in the registry."""
+
+    strikes: list[Strike] = field(default_factory=list)
+    exemptions: list[Any] = field(default_factory=list)  # policy.Exemption, source "registry"
+
+    def to_json(self) -> dict[str, Any]:
+        """The memory as stored with a decision, so a replay is exact."""
+        return {
+            "strikes": [{"rule": s.rule, "recorded_on": s.recorded_on.isoformat()}
+                        for s in self.strikes],
+            "exemptions": [{"id": e.id, "rules": sorted(e.rules) if e.rules is not None
+                            else None, "reason": e.reason, "approver": e.approver,
+                            "expires": e.expires.isoformat()} for e in self.exemptions],
+        }
+
+
+def memory_from_json(data: dict[str, Any] | None, customer_id: str) -> Memory:
+    """A memory as stored with a decision, back into objects (for replay)."""
+    from .policy import Exemption
+
+    data = data or {}
+    strikes = [Strike(s["rule"], dt.date.fromisoformat(s["recorded_on"]))
+               for s in data.get("strikes", [])]
+    exemptions = [Exemption(e["id"], None, frozenset([customer_id]),
+                            None if e["rules"] is None else frozenset(e["rules"]),
+                            e["reason"], e["approver"], dt.date.fromisoformat(e["expires"]),
+                            "registry") for e in data.get("exemptions", [])]
+    return Memory(strikes, exemptions)
+
+
+@dataclass
+class StrikeOutcome:
+    active: list[Strike]          # after this run, including new ones
+    new: list[Strike]             # recorded by this run
+    repeated: list[Strike]        # earlier strikes the same rule fired within the cool-down of
+    expired: list[Strike]         # earlier strikes no longer active on the as-of date
+
+
+def apply_strikes(fired_rules: list[str], prior: list[Strike], as_of: dt.date,
+                  window_days: int, cooldown_days: int) -> StrikeOutcome:
+    """Which strikes are active after `fired_rules` fired on `as_of`."""
+    earlier = [s for s in prior if s.recorded_on < as_of]
+    active = [s for s in earlier if (as_of - s.recorded_on).days < window_days]
+    expired = [s for s in earlier if (as_of - s.recorded_on).days >= window_days]
+    new, repeated = [], []
+    for rule in dict.fromkeys(fired_rules):  # each rule once, in order
+        latest = max((s for s in earlier if s.rule == rule), key=lambda s: s.recorded_on,
+                     default=None)
+        if latest is not None and (as_of - latest.recorded_on).days < cooldown_days:
+            repeated.append(latest)
+        else:
+            new.append(Strike(rule, as_of))
+    return StrikeOutcome(active + new, new, repeated, expired)
