@@ -23,6 +23,9 @@ class _AdieuGroup(click.Group):
             raise error from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # output piped into `head`: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(1) from None
         except Exception as exc:
             if os.environ.get("ADIEU_RAISE_ERRORS") or "pytest" in sys.modules:
                 raise
@@ -37,11 +40,12 @@ def cli() -> None:
     """adieu: decide, by written policy, which customers to keep, watch, warn,
     put on final notice or offboard, and keep the figures behind every decision.
 
-    Exit codes: 0 ok, 1 findings (invalid policy), 2 usage or input errors.
+    Exit codes: 0 ok, 1 findings (invalid policy, broken audit chain, replay
+    differences), 2 usage or input errors.
     """
 
 
-from . import evaluate, explain, facts, validate  # noqa: E402
+from . import audit, evaluate, explain, facts, memory, review, validate  # noqa: E402
 
-for module in (validate, evaluate, explain, facts):
+for module in (validate, evaluate, explain, facts, memory, review, audit):
     module.register(cli)

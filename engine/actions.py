@@ -1,0 +1,173 @@
+"""Human actions on the record, each written with its audit entry in one
+transaction: pardoning a strike, recording an exemption, approving or
+rejecting an offboarding."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import sqlite_utils
+
+from .audit import AuditLog
+from .errors import InputError
+from .store import get_decision, get_run, now
+
+
+def _need(value: str | None, what: str) -> str:
+    if value is None or not value.strip():
+        raise InputError(f"{what} may not be empty")
+    return value.strip()
+
+
+def pardon(db: sqlite_utils.Database, customer_id: str, rule: str, by: str,
+           reason: str) -> dict[str, Any]:
+    """Remove the customer's latest active strike for rule; returns it."""
+    by, reason = _need(by, "--by"), _need(reason, "--reason")
+    row = db.execute(
+        "select id, recorded_on from strikes where customer_id = ? and rule = ? and "
+        "pardoned_at is null and superseded_by_run is null order by recorded_on desc limit 1",
+        [customer_id, rule]).fetchone()
+    if row is None:
+        raise InputError(f"{customer_id} has no strike for rule {rule!r} to pardon "
+                         f"(see `adieu strikes {customer_id}`)")
+    at = now()
+    with db.atomic():
+        db.execute("update strikes set pardoned_at = ?, pardoned_by = ?, pardon_reason = ? "
+                   "where id = ?", [at, by, reason, row[0]])
+        log = AuditLog(db, at)
+        log.add("pardon", {"strike_id": row[0], "rule": rule, "recorded_on": row[1],
+                           "by": by, "reason": reason}, None, customer_id)
+        log.flush()
+    return {"id": row[0], "rule": rule, "recorded_on": row[1], "pardoned_by": by}
+
+
+def add_exemption(db: sqlite_utils.Database, customer_id: str, rules: list[str] | None,
+                  reason: str, approver: str, until: dt.date) -> int:
+    """Record an exemption in the registry; rules None shields every rule."""
+    reason, approver = _need(reason, "--reason"), _need(approver, "--approver")
+    at = now()
+    record = {"customer_id": customer_id, "rules": json.dumps(rules) if rules else None,
+              "reason": reason, "approver": approver, "expires": until.isoformat(),
+              "recorded_at": at}
+    with db.atomic():
+        exemption_id = int(db["exemptions"].insert(record).last_pk)
+        log = AuditLog(db, at)
+        log.add("exemption", {"id": exemption_id, **record}, None, customer_id)
+        log.flush()
+    return exemption_id
+
+
+def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verdict: str,
+           by: str, note: str | None) -> dict[str, Any]:
+    """Approve or reject an offboard decision. The reviewer may not be empty
+    and may not be the account owner; a decision is reviewed once."""
+    by = _need(by, "--by")
+    run = get_run(db, run_id)
+    decision = get_decision(db, run["id"], customer_id)
+    if decision["outcome"] != "offboard":
+        raise InputError(f"{customer_id} is not an offboard decision in run {run['id']} "
+                         f"(outcome: {decision['outcome']}); nothing to {verdict}")
+    owner = (decision.get("facts") or {}).get("owner")
+    if owner is not None and str(owner).strip().casefold() == by.casefold():
+        raise InputError(f"{by} is the account owner of {customer_id} and may not review "
+                         "its offboarding; an independent reviewer must")
+    done = db.execute("select verdict, reviewer, at from reviews where run_id = ? and "
+                      "customer_id = ?", [run["id"], customer_id]).fetchone()
+    if done:
+        raise InputError(f"{customer_id} in run {run['id']} was already {done[0]} by "
+                         f"{done[1]} at {done[2]}")
+    at = now()
+    record = {"run_id": run["id"], "customer_id": customer_id, "verdict": verdict,
+              "reviewer": by, "note": note, "at": at}
+    with db.atomic():
+        db["reviews"].insert(record)
+        log = AuditLog(db, at)
+        log.add("approval" if verdict == "approved" else "rejection",
+                {"verdict": verdict, "reviewer": by, "note": note}, run["id"], customer_id)
+        log.flush()
+    return record
+
+
+def pending(db: sqlite_utils.Database, run_id: int | None = None) -> list[dict[str, Any]]:
+    """Offboard decisions of the run (default: latest) that wait for review."""
+    run = get_run(db, run_id)
+    rows = db.query(
+        "select d.* from decisions d left join reviews r on r.run_id = d.run_id and "
+        "r.customer_id = d.customer_id where d.run_id = ? and d.outcome = 'offboard' and "
+        "r.id is null order by d.customer_id", [run["id"]])
+    out = []
+    for row in rows:
+        for key in ("reasons", "fired", "facts", "referrals"):
+            row[key] = json.loads(row[key]) if row.get(key) else None
+        out.append(row)
+    return out
+
+
+def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
+    """The customer's timeline across runs."""
+    runs = []
+    previous: dict[str, Any] | None = None
+    for row in db.query(
+            "select d.run_id, r.as_of, r.policy_name, r.policy_version, d.outcome, "
+            "d.base_outcome, d.strikes, d.fired, d.shielded, d.new_strikes, d.repeat_strikes, "
+            "d.active_strikes, d.exemptions, d.expired_exemptions, d.holds, d.missing, "
+            "v.verdict, v.reviewer, v.note from decisions d join runs r on r.id = d.run_id "
+            "left join reviews v on v.run_id = d.run_id and v.customer_id = d.customer_id "
+            "where d.customer_id = ? order by r.as_of, d.run_id", [customer_id]):
+        for key in ("fired", "shielded", "new_strikes", "repeat_strikes", "active_strikes",
+                    "exemptions", "expired_exemptions", "holds", "missing"):
+            row[key] = json.loads(row[key]) if row.get(key) else []
+        fired = sorted(r["rule"] for r in row["fired"])
+        entry = {
+            "run_id": row["run_id"], "as_of": row["as_of"],
+            "policy": f"{row['policy_name']} v{row['policy_version']}",
+            "outcome": row["outcome"], "base_outcome": row["base_outcome"],
+            "active_strikes": row["strikes"], "fired": fired,
+            "new_strikes": row["new_strikes"],
+            "repeat_strikes": [s["rule"] for s in row["repeat_strikes"]],
+            "exemptions": [e["id"] for e in row["exemptions"]],
+            "expired_exemptions": [e["id"] for e in row["expired_exemptions"]],
+            "holds": [h["id"] for h in row["holds"]], "missing": row["missing"],
+            "review": None if row["verdict"] is None else {
+                "verdict": row["verdict"], "reviewer": row["reviewer"], "note": row["note"]},
+            "changes": [],
+        }
+        if previous is not None:
+            entry["changes"] = _changes(previous, entry)
+        active_before = {(s["rule"], s["recorded_on"]) for s in
+                         (previous or {}).get("_active", [])}
+        active_now = {(s["rule"], s["recorded_on"]) for s in row["active_strikes"]}
+        entry["expired_strikes"] = sorted(f"{r} ({d})" for r, d in active_before - active_now)
+        entry["_active"] = row["active_strikes"]
+        runs.append(entry)
+        previous = entry
+    for entry in runs:
+        entry.pop("_active", None)
+    strikes = [dict(r) for r in db.query(
+        "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, pardoned_at, "
+        "pardoned_by, pardon_reason from strikes where customer_id = ? order by recorded_on, id",
+        [customer_id])]
+    exemptions = [dict(r) for r in db.query(
+        "select id, rules, reason, approver, expires, recorded_at from exemptions where "
+        "customer_id = ? order by id", [customer_id])]
+    return {"customer_id": customer_id, "runs": runs, "strikes": strikes,
+            "registry_exemptions": exemptions}
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    out = []
+    if before["outcome"] != after["outcome"]:
+        out.append(f"outcome {before['outcome']} -> {after['outcome']}")
+    if before["active_strikes"] != after["active_strikes"]:
+        out.append(f"active strikes {before['active_strikes']} -> {after['active_strikes']}")
+    for rule in sorted(set(after["fired"]) - set(before["fired"])):
+        out.append(f"{rule} now fires")
+    for rule in sorted(set(before["fired"]) - set(after["fired"])):
+        out.append(f"{rule} no longer fires")
+    for ex in sorted(set(after["expired_exemptions"]) - set(before["expired_exemptions"])):
+        out.append(f"exemption {ex} expired")
+    for ex in sorted(set(after["exemptions"]) - set(before["exemptions"])):
+        out.append(f"exemption {ex} applies")
+    return out

@@ -1,0 +1,178 @@
+"""adieu strikes, exempt, exemptions, history: what adieu remembers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+
+from ..actions import add_exemption, history, pardon
+from ..store import open_db
+from .common import db_option, json_option, parse_date, resolve_db
+
+
+class DefaultGroup(click.Group):
+    """A group that runs its default sub-command when the first argument is
+    not a sub-command: `adieu strikes CUST-1` means `adieu strikes show CUST-1`."""
+
+    default_command = "show"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+def register(cli: click.Group) -> None:
+    @cli.group(cls=DefaultGroup)
+    def strikes() -> None:
+        """The strike ledger: `adieu strikes CUSTOMER` shows it;
+        `adieu strikes pardon CUSTOMER RULE --by NAME --reason TEXT` removes one."""
+
+    @strikes.command("show")
+    @click.argument("customer_id")
+    @db_option
+    @json_option
+    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=parse_date, default=None,
+                  help="Which strikes count as active (default: today).")
+    def show(customer_id: str, db: str | None, as_json: bool, as_of: dt.date | None) -> None:
+        """Show CUSTOMER_ID's strikes: recorded, expiring, pardoned, superseded."""
+        store = open_db(resolve_db(db), create=False)
+        try:
+            rows = [dict(r) for r in store.query(
+                "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, "
+                "pardoned_at, pardoned_by, pardon_reason from strikes where customer_id = ? "
+                "order by recorded_on, id", [customer_id])]
+        finally:
+            store.close()
+        day = (as_of or dt.date.today()).isoformat()
+        for row in rows:
+            row["status"] = ("pardoned" if row["pardoned_at"] else
+                             "superseded" if row["superseded_by_run"] else
+                             "active" if row["recorded_on"] <= day < row["expires_on"] else
+                             "expired" if row["expires_on"] <= day else "future")
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        if not rows:
+            click.echo(f"{customer_id} has no strikes")
+            return
+        active = sum(1 for r in rows if r["status"] == "active")
+        click.echo(f"{customer_id}: {active} active strike(s) as of {day}")
+        for r in rows:
+            line = (f"  #{r['id']} {r['rule']}: recorded {r['recorded_on']} (run {r['run_id']}),"
+                    f" expires {r['expires_on']}: {r['status']}")
+            if r["pardoned_at"]:
+                line += f" by {r['pardoned_by']} ({r['pardon_reason']})"
+            click.echo(line)
+
+    @strikes.command("pardon")
+    @click.argument("customer_id")
+    @click.argument("rule")
+    @click.option("--by", required=True, help="Who pardons (recorded in the audit trail).")
+    @click.option("--reason", required=True, help="Why.")
+    @db_option
+    def pardon_cmd(customer_id: str, rule: str, by: str, reason: str, db: str | None) -> None:
+        """Remove CUSTOMER_ID's latest active strike for RULE, with an audit entry."""
+        store = open_db(resolve_db(db), create=False)
+        try:
+            done = pardon(store, customer_id, rule, by, reason)
+        finally:
+            store.close()
+        click.echo(f"pardoned strike #{done['id']} ({rule}, recorded {done['recorded_on']}) "
+                   f"of {customer_id}")
+
+    @cli.command()
+    @click.argument("customer_id")
+    @click.option("--rules", default=None, metavar="R1,R2",
+                  help="Rule ids to shield (comma-separated).")
+    @click.option("--all", "all_rules", is_flag=True, help="Shield every rule.")
+    @click.option("--reason", required=True, help="Why (e.g. reference account).")
+    @click.option("--approver", required=True, help="Who approved the exemption.")
+    @click.option("--until", "until", required=True, metavar="YYYY-MM-DD", callback=parse_date,
+                  help="The exemption stops applying on this date.")
+    @db_option
+    def exempt(customer_id: str, rules: str | None, all_rules: bool, reason: str,
+               approver: str, until: dt.date, db: str | None) -> None:
+        """Record an exemption for CUSTOMER_ID in the database (besides the
+        policy's own exemptions). It applies to every later evaluation until
+        its date, and is written to the audit trail."""
+        if bool(rules) == all_rules:
+            raise click.UsageError("give exactly one of --rules R1,R2 and --all")
+        names = None if all_rules else [r.strip() for r in rules.split(",") if r.strip()]
+        store = open_db(resolve_db(db))
+        try:
+            exemption_id = add_exemption(store, customer_id, names, reason, approver, until)
+        finally:
+            store.close()
+        what = "all rules" if names is None else ", ".join(names)
+        click.echo(f"exemption registry-{exemption_id} recorded for {customer_id}: {what} "
+                   f"until {until.isoformat()} (approved by {approver})")
+
+    @cli.command()
+    @click.option("--expired", is_flag=True, help="List expired exemptions instead.")
+    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=parse_date, default=None,
+                  help="The date expiry is judged on (default: today).")
+    @db_option
+    @json_option
+    def exemptions(expired: bool, as_of: dt.date | None, db: str | None,
+                   as_json: bool) -> None:
+        """List the exemptions recorded with `adieu exempt` (active ones by default)."""
+        day = (as_of or dt.date.today()).isoformat()
+        store = open_db(resolve_db(db), create=False)
+        try:
+            op = "<=" if expired else ">"
+            rows = [dict(r) for r in store.query(
+                f"select * from exemptions where expires {op} ? order by customer_id, id",
+                [day])]
+        finally:
+            store.close()
+        for row in rows:
+            row["id"] = f"registry-{row['id']}"
+            row["rules"] = json.loads(row["rules"]) if row["rules"] else "all"
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        if not rows:
+            click.echo(f"no {'expired' if expired else 'active'} exemptions as of {day}")
+        for row in rows:
+            rules = row["rules"] if row["rules"] == "all" else ", ".join(row["rules"])
+            click.echo(f"{row['id']}  {row['customer_id']}  {rules}  until {row['expires']}  "
+                       f"approved by {row['approver']}: {row['reason']}")
+
+    @cli.command("history")
+    @click.argument("customer_id")
+    @db_option
+    @json_option
+    def history_cmd(customer_id: str, db: str | None, as_json: bool) -> None:
+        """CUSTOMER_ID's timeline across runs: outcome per run, strikes gained
+        and expired, exemptions, reviews, and what changed between runs."""
+        store = open_db(resolve_db(db), create=False)
+        try:
+            data = history(store, customer_id)
+        finally:
+            store.close()
+        if as_json:
+            click.echo(json.dumps(data, indent=2))
+            return
+        if not data["runs"]:
+            raise click.ClickException(f"{customer_id} has no decisions in the database")
+        for e in data["runs"]:
+            click.echo(f"{e['as_of']}  run {e['run_id']}  {e['outcome']:<12} "
+                       f"strikes {e['active_strikes']}")
+            for label, items in (("new strikes", e["new_strikes"]),
+                                 ("same strike (cool-down)", e["repeat_strikes"]),
+                                 ("expired strikes", e["expired_strikes"]),
+                                 ("exempted by", e["exemptions"]),
+                                 ("expired exemptions", e["expired_exemptions"]),
+                                 ("held by", e["holds"]), ("changes", e["changes"])):
+                if items:
+                    click.echo(f"    {label}: {'; '.join(items)}")
+            if e["review"]:
+                click.echo(f"    {e['review']['verdict']} by {e['review']['reviewer']}"
+                           + (f": {e['review']['note']}" if e["review"]["note"] else ""))
+        pardoned = [s for s in data["strikes"] if s["pardoned_at"]]
+        for s in pardoned:
+            click.echo(f"pardoned: {s['rule']} of {s['recorded_on']} by {s['pardoned_by']} "
+                       f"({s['pardon_reason']})")

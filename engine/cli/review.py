@@ -1,0 +1,70 @@
+"""adieu approve, reject, pending: the independent review of offboardings."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..actions import pending, review
+from ..explain import fmt
+from ..store import open_db
+from .common import db_option, json_option, resolve_db, run_option
+
+
+def register(cli: click.Group) -> None:
+    def verdict_command(name: str, verdict: str, doc: str) -> None:
+        @cli.command(name, help=doc)
+        @click.argument("customer_id")
+        @click.option("--run", "run_id", type=int, required=True, metavar="N",
+                      help="The run whose decision is reviewed.")
+        @click.option("--by", required=True, help="The reviewer (not the account owner).")
+        @click.option("--note", default=None, help="A note for the record.")
+        @db_option
+        def command(customer_id: str, run_id: int, by: str, note: str | None,
+                    db: str | None) -> None:
+            store = open_db(resolve_db(db), create=False)
+            try:
+                review(store, customer_id, run_id, verdict, by, note)
+            finally:
+                store.close()
+            click.echo(f"{customer_id} (run {run_id}): offboarding {verdict} by {by}")
+
+    verdict_command("approve", "approved",
+                    "Approve CUSTOMER_ID's offboarding in run N. The reviewer may not be "
+                    "the account owner; the approval is written to the audit trail.")
+    verdict_command("reject", "rejected",
+                    "Reject CUSTOMER_ID's offboarding in run N (the customer stays). The "
+                    "reviewer may not be the account owner; written to the audit trail.")
+
+    @cli.command("pending")
+    @run_option
+    @db_option
+    @json_option
+    def pending_cmd(run_id: int | None, db: str | None, as_json: bool) -> None:
+        """Offboard decisions waiting for review, with their figures."""
+        store = open_db(resolve_db(db), create=False)
+        try:
+            rows = pending(store, run_id)
+        finally:
+            store.close()
+        if as_json:
+            click.echo(json.dumps([{
+                "run_id": r["run_id"], "customer_id": r["customer_id"],
+                "owner": (r["facts"] or {}).get("owner"), "severity": r["severity"],
+                "strikes": r["strikes"], "effective_date": r["effective_date"],
+                "reasons": r["reasons"], "referrals": r["referrals"],
+                "figures": {f["rule"]: f["figures"] for f in r["fired"]}} for r in rows],
+                indent=2))
+            return
+        if not rows:
+            click.echo("nothing waits for review")
+            return
+        for r in rows:
+            owner = (r["facts"] or {}).get("owner") or "no owner on record"
+            click.echo(f"{r['customer_id']}  run {r['run_id']}  [{r['severity']}]  "
+                       f"{r['strikes']} strikes  effective {r['effective_date']}  "
+                       f"owner: {owner}")
+            for f in r["fired"]:
+                figures = ", ".join(f"{k}={fmt(v)}" for k, v in f["figures"].items())
+                click.echo(f"    - {f['rule']}: {f['explanation']}  [{figures}]")
