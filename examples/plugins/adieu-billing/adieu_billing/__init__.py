@@ -15,11 +15,6 @@ from adieu import InputError, Location, SourceContext, SourceRecord, hookimpl, o
 
 MAPPING = Path(__file__).parent / "billing.yaml"
 
-# Value of one unit of each currency in EUR. A fixed table keeps decisions
-# reproducible: the same export gives the same decisions next month.
-EUR_RATES = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "CHF": 1.05, "SEK": 0.088,
-             "NOK": 0.086, "DKK": 0.134, "PLN": 0.23, "JPY": 0.0061}
-
 
 def read_billing(location: str, context: SourceContext) -> Iterator[SourceRecord]:
     """Yield one record per non-blank line of a JSON Lines file (.jsonl or .jsonl.gz)."""
@@ -33,7 +28,7 @@ def read_billing(location: str, context: SourceContext) -> Iterator[SourceRecord
                     continue
                 row += 1
                 try:
-                    item = json.loads(text)
+                    item = json.loads(text.rstrip("\r\n"))
                 except json.JSONDecodeError as exc:
                     # The file is damaged here: stop, and say where.
                     raise InputError(f"not valid JSON: {exc.msg}",
@@ -45,11 +40,15 @@ def read_billing(location: str, context: SourceContext) -> Iterator[SourceRecord
                     continue
                 yield SourceRecord({str(k): _plain(v) for k, v in item.items()},
                                    location, row, line)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not valid {exc.encoding} text after line {line}",
-                             Location(location, line=line + 1)) from None
+        except UnicodeDecodeError as exc:  # text is decoded in blocks: say "after"
+            raise InputError(f"not valid {exc.encoding} text{_after(line)} "
+                             "(try -o encoding=cp1252)", Location(location)) from None
         except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz file
-            raise InputError(f"cannot read: {exc}", Location(location, line=line + 1)) from None
+            raise InputError(f"cannot read{_after(line)}: {exc}", Location(location)) from None
+
+
+def _after(line):
+    return f" after line {line}" if line else ""
 
 
 def _plain(value):
@@ -59,9 +58,15 @@ def _plain(value):
     return value
 
 
+# Value of one unit of each currency in EUR. A fixed table keeps decisions
+# reproducible: the same export gives the same decisions next month.
+EUR_RATES = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "CHF": 1.05, "SEK": 0.088,
+             "NOK": 0.086, "DKK": 0.134, "PLN": 0.23, "JPY": 0.0061}
+
+
 def fx_to_eur(amount, currency):
-    """amount in currency -> EUR, rounded to cents; None (unknown) for a currency not in
-    the table."""
+    """amount in currency -> EUR, rounded to cents; None (unknown) for a currency
+    not in the table."""
     if isinstance(amount, bool) or not isinstance(amount, (int, float)):
         return None
     rate = EUR_RATES.get(str(currency).strip().upper())
