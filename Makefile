@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= demo.db
 
-.PHONY: demo test install lint clean examples
+.PHONY: demo test install lint clean examples bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: $(VENV)/.test-installed
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/bench_evaluate.py 20000
 
 examples: install
 	$(BIN)/python examples/make_customers.py > examples/customers.csv
