@@ -13,6 +13,7 @@ from typing import Any
 from .decide import decide
 from .expr import CMP_SYMBOL, UNKNOWN, Context
 from .facts import from_json_facts
+from .ledger import Memory
 from .policy import Policy
 from .population import Population
 
@@ -140,13 +141,15 @@ def margin(left: Any, symbol: str, right: Any, result: Any) -> str | None:
 
 
 def explain_stored(policy: Policy, run: dict[str, Any], stored_facts: dict[str, Any],
-                   population_stats: dict[str, Any]) -> dict[str, Any]:
-    """Re-evaluate one stored customer and break every condition down."""
+                   population_stats: dict[str, Any], memory: Memory | None = None) \
+        -> dict[str, Any]:
+    """Re-evaluate one stored customer (with the memory stored with its
+    decision) and break every condition down."""
     as_of = dt.date.fromisoformat(run["as_of"])
     facts = from_json_facts(stored_facts, policy.facts)
     population = Population(policy.population_calls, stored=population_stats)
     ctx = Context(facts, as_of, population, policy.derive_fns)
-    decision = decide(policy, ctx, as_of)
+    decision = decide(policy, ctx, as_of, memory)
     explainer = Explainer(policy, ctx)
     rules = []
     for rule in policy.rules:

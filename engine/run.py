@@ -111,11 +111,15 @@ def store(result: RunResult, db_file: str, started_at: str) -> int:
             strikes.append({"customer_id": d.customer_id, "rule": rule,
                             "recorded_on": result.as_of.isoformat(),
                             "expires_on": (result.as_of + window).isoformat()})
+    ordered = sorted(decisions, key=lambda row: row["customer_id"])
     facts_sha = hashlib.sha256("\n".join(
-        f"{row['customer_id']}\t{row['facts']}" for row in
-        sorted(decisions, key=lambda row: row["customer_id"])).encode()).hexdigest()
-    identity = hashlib.sha256(f"{policy.sha256}|{facts_sha}|{result.as_of.isoformat()}"
-                              .encode()).hexdigest()
+        f"{row['customer_id']}\t{row['facts']}" for row in ordered).encode()).hexdigest()
+    memory_sha = hashlib.sha256("\n".join(
+        f"{row['customer_id']}\t{row['memory']}" for row in ordered).encode()).hexdigest()
+    # Same policy text, same facts, same as-of date, same memory (strikes,
+    # pardons, registry exemptions): the same run.
+    identity = hashlib.sha256(f"{policy.sha256}|{facts_sha}|{result.as_of.isoformat()}|"
+                              f"{memory_sha}".encode()).hexdigest()
     run = {
         "policy_name": policy.name, "policy_version": policy.version,
         "policy_sha256": policy.sha256, "policy_file": policy.file,

@@ -143,6 +143,8 @@ def summary(result: RunResult, db: str) -> None:
                                    -len(d.fired), d.customer_id))
     if candidates:
         click.echo("")
+        click.echo(f"{len(candidates)} offboarding(s) pending approval by an independent "
+                   f"reviewer: adieu pending --db {db}")
         click.echo(f"Top offboard candidates ({min(TOP, len(candidates))} of "
                    f"{len(candidates)}):")
         for d in candidates[:TOP]:

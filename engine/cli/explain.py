@@ -7,6 +7,7 @@ import json
 import click
 
 from ..explain import condition_lines, explain_stored, fmt
+from ..ledger import memory_from_json
 from ..plugins import registry
 from ..policy import compile_policy
 from ..store import get_decision, get_run, open_db
@@ -31,17 +32,24 @@ def register(cli: click.Group) -> None:
         try:
             run = get_run(store, run_id)
             row = get_decision(store, run["id"], customer_id)
+            verdict = store.execute("select verdict, reviewer, note from reviews where "
+                                    "run_id = ? and customer_id = ?",
+                                    [run["id"], customer_id]).fetchone()
         finally:
             store.close()
         policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
                                 registry().functions)
-        result = explain_stored(policy, run, row["facts"], json.loads(run["population"]))
+        memory = memory_from_json(row.get("memory"), customer_id)
+        result = explain_stored(policy, run, row["facts"], json.loads(run["population"]),
+                                memory)
         decision = result["decision"]
         if as_json:
             click.echo(json.dumps({
                 "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
                 "policy_version": run["policy_version"], "stored_outcome": row["outcome"],
                 "decision": decision.to_dict(), "facts": row["facts"],
+                "review": None if verdict is None else {
+                    "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]},
                 "derived": result["derived"], "rules": result["rules"]},
                 indent=2, default=str))
             return
@@ -49,7 +57,16 @@ def register(cli: click.Group) -> None:
                    f"{run['policy_name']!r} v{run['policy_version']}, as of {run['as_of']})")
         if decision.outcome != decision.base_outcome:
             click.echo(f"  rules alone say: {decision.base_outcome}")
-        click.echo(f"  strikes this run: {decision.strikes}")
+        click.echo(f"  active strikes: {decision.strikes}"
+                   + (f" (new this run: {', '.join(decision.new_strikes)})"
+                      if decision.new_strikes else ""))
+        for s in decision.active_strikes:
+            click.echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}")
+        if decision.outcome == "offboard":
+            click.echo("  review: " + (f"{verdict[0]} by {verdict[1]}"
+                                       + (f" ({verdict[2]})" if verdict[2] else "")
+                                       if verdict else "pending approval (adieu approve / "
+                                       "adieu reject)"))
         if decision.effective_date:
             click.echo(f"  effective {decision.effective_date} ({decision.timing_basis}), "
                        f"phase-out from {decision.phase_out_start}")
