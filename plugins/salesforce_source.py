@@ -1,0 +1,523 @@
+"""The `salesforce` source: a weekly Data Export (the zip that Setup > Data
+Export produces, or the folder it unzips to).
+
+Account.csv gives one customer per account. Case.csv, Opportunity.csv and
+Contract.csv are optional; each is streamed once, joined to the accounts by
+AccountId and folded into a few numbers per account (never the rows
+themselves), then Account.csv is streamed and every account comes out with
+its own columns plus the derived facts:
+
+    cases_12m            cases created in the last 365 days
+    open_cases           cases with IsClosed false
+    escalated_cases_12m  cases with IsEscalated true created in the last 365 days
+    won_revenue_12m      sum of Amount of won opportunities (IsWon true)
+                         with CloseDate in the last 365 days
+    open_pipeline        sum of Amount of open opportunities (IsClosed false)
+    contract_end         latest EndDate of activated contracts
+
+"In the last 365 days" is after the as-of date minus 365 days and not after
+the as-of date. A count or sum over no records is 0; a missing file leaves
+its facts missing. Rows with IsDeleted true are skipped, and so are the
+rows related to a deleted account. Related rows whose AccountId matches no
+account are reported as rejects (orphans), as are amounts and dates that
+cannot be read. Custom Account fields (`Foo__c`) are passed on with
+booleans, dates and date-times parsed. Option: encoding (utf-8 with or
+without a byte-order mark, cp1252, latin-1). See docs/sources.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any
+
+from adieu.errors import InputError, Location
+from adieu.hookspecs import hookimpl
+from adieu.mapping import parse_iso_datetime
+from adieu.sources import ENCODINGS, SourceContext, SourceRecord, open_text, text_stream
+
+from .csv_source import read_csv_stream
+
+MAPPING = Path(__file__).parent / "mappings" / "salesforce.yaml"
+
+ACCOUNT = "Account.csv"
+CASE = "Case.csv"
+OPPORTUNITY = "Opportunity.csv"
+CONTRACT = "Contract.csv"
+RELATED = (CASE, OPPORTUNITY, CONTRACT)
+
+# Which derived facts each related file gives, and the columns each needs.
+FACTS = {
+    CASE: {"cases_12m": ("CreatedDate",), "open_cases": ("IsClosed",),
+           "escalated_cases_12m": ("CreatedDate", "IsEscalated")},
+    OPPORTUNITY: {"won_revenue_12m": ("IsWon", "CloseDate", "Amount"),
+                  "open_pipeline": ("IsClosed", "Amount")},
+    CONTRACT: {"contract_end": ("EndDate",)},
+}
+SUMS = ("won_revenue_12m", "open_pipeline")
+CONTRACT_STATUS = ("Status", "StatusCode")  # either one is enough
+WINDOW_DAYS = 365
+SAMPLE_ROWS = 3  # row numbers kept per fact for provenance
+
+
+# ---------------------------------------------------------------------------
+# The export: a zip (members at the root or in a sub-folder) or a folder
+# ---------------------------------------------------------------------------
+
+class _Corrupt(Exception):
+    """Damaged compressed data inside a zip member (raised while reading)."""
+
+
+class _GuardedMember(io.BufferedIOBase):
+    """A zip member stream whose decompression errors come out as _Corrupt,
+    so that the CSV reader does not mistake them for other problems."""
+
+    def __init__(self, raw: IO[bytes]):
+        super().__init__()
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._guard(self._raw.read, size)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._guard(self._raw.read1, size)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    @staticmethod
+    def _guard(read: Callable[[Any], bytes], size: Any) -> bytes:
+        try:
+            return read(-1 if size is None else size)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise _Corrupt(str(exc)) from None
+
+
+class Export:
+    """The object files of one Data Export, found by name whatever their
+    case and folder. Use as a context manager; open(name) streams a file."""
+
+    def __init__(self, location: str, encoding: str = "utf-8"):
+        self.location = location
+        if str(encoding).lower() not in ENCODINGS:
+            raise InputError(f"unknown encoding {encoding!r} (use one of: utf-8, cp1252, "
+                             "latin-1)", Location(location))
+        self.encoding = str(encoding)
+        self.zip: zipfile.ZipFile | None = None
+        self.files: dict[str, str] = {}  # "case.csv" -> member name or file path
+        path = Path(location)
+        if path.is_dir():
+            found = [str(p.relative_to(path)).replace(os.sep, "/")
+                     for p in sorted(path.rglob("*")) if p.is_file()]
+        elif path.is_file():
+            try:
+                self.zip = zipfile.ZipFile(path)
+            except zipfile.BadZipFile as exc:
+                raise InputError(f"not a readable zip file ({exc}); expected a Salesforce "
+                                 "Data Export .zip or the folder it unzips to",
+                                 Location(location)) from None
+            except OSError as exc:
+                raise InputError(f"cannot open: {exc.strerror}", Location(location)) from None
+            found = [i.filename for i in self.zip.infolist() if not i.is_dir()]
+        else:
+            raise InputError("no such file or folder (expected a Salesforce Data Export "
+                             ".zip or the folder it unzips to)", Location(location))
+        wanted = {name.lower() for name in (ACCOUNT, *RELATED)}
+        for member in found:
+            base = member.replace("\\", "/").rsplit("/", 1)[-1].lower()
+            if base not in wanted:
+                continue
+            if base in self.files:
+                raise InputError(f"{member.rsplit('/', 1)[-1]} appears twice "
+                                 f"({self.files[base]} and {member}); point at one export",
+                                 Location(location))
+            self.files[base] = member
+        self.found = found
+
+    def __enter__(self) -> Export:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.zip is not None:
+            self.zip.close()
+
+    def has(self, name: str) -> bool:
+        return name.lower() in self.files
+
+    def label(self, name: str) -> str:
+        """How a file is named in provenance and errors: export.zip:Case.csv."""
+        member = self.files[name.lower()]
+        if self.zip is not None:
+            return f"{self.location}:{member}"
+        return str(Path(self.location) / member)
+
+    @contextmanager
+    def open(self, name: str) -> Iterator[IO[str]]:
+        label = self.label(name)
+        if self.zip is None:
+            handle = open_text(Path(self.location) / self.files[name.lower()], self.encoding,
+                               name=label)
+        else:
+            try:
+                raw = self.zip.open(self.files[name.lower()])
+            except zipfile.BadZipFile as exc:
+                raise InputError(f"corrupt zip member: {exc}", Location(label)) from None
+            except (RuntimeError, NotImplementedError) as exc:  # encrypted, unknown method
+                raise InputError(f"cannot read zip member: {exc}", Location(label)) from None
+            handle = text_stream(_GuardedMember(raw), self.encoding)
+        with handle:
+            yield handle
+
+    def rows(self, name: str, required: str) -> Iterator[SourceRecord]:
+        """Stream a file's rows through the shared CSV reader; damaged zip data
+        is an InputError naming the file and the last row read."""
+        label = self.label(name)
+        last: SourceRecord | None = None
+        with self.open(name) as handle:
+            try:
+                for record in read_csv_stream(handle, label, ",", required=required):
+                    last = record
+                    yield record
+            except _Corrupt as exc:
+                # Reading runs ahead of the rows handed out, and a checksum is
+                # only checked at the end: say where it was noticed.
+                where = f", noticed after row {last.row}" if last is not None else ""
+                raise InputError(f"corrupt zip data{where}: {exc}",
+                                 Location(label, line=last.line if last else None)) from None
+
+
+# ---------------------------------------------------------------------------
+# Values
+# ---------------------------------------------------------------------------
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def parse_bool(text: str) -> bool:
+    t = text.strip().lower()
+    if t in ("true", "1"):
+        return True
+    if t in ("false", "0"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def parse_day(text: str) -> dt.date:
+    """2025-03-04 or 2025-03-04T10:15:00.000Z (the UTC date) -> a date."""
+    t = text.strip()
+    if not (_DATE.match(t) or _DATETIME.match(t)):
+        raise ValueError("expected a date like 2025-03-04 or 2025-03-04T10:15:00.000Z")
+    try:
+        return parse_iso_datetime(t)
+    except ValueError:
+        raise ValueError("not a real calendar date") from None
+
+
+def parse_amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not value.is_finite():
+        raise ValueError("not a finite number")
+    return value
+
+
+def custom_value(text: str) -> Any:
+    """A custom field's text: "true"/"false" -> bool, a date or date-time ->
+    the date; anything else as it is."""
+    t = text.strip()
+    if t.lower() in ("true", "false"):
+        return t.lower() == "true"
+    if _DATE.match(t) or _DATETIME.match(t):
+        try:
+            return parse_iso_datetime(t)
+        except ValueError:
+            return text
+    return text
+
+
+def _plain(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# ---------------------------------------------------------------------------
+# Per-account accumulators: a few numbers per AccountId, never the rows
+# ---------------------------------------------------------------------------
+
+class Tally:
+    """A count or sum with the first few row numbers behind it."""
+
+    __slots__ = ("value", "count", "rows")
+
+    def __init__(self) -> None:
+        self.value: Any = 0
+        self.count = 0
+        self.rows: list[int] = []
+
+    def add(self, row: int | None, amount: Any = 1) -> None:
+        self.value += amount
+        self.count += 1
+        if row is not None and len(self.rows) < SAMPLE_ROWS:
+            self.rows.append(row)
+
+
+class Totals:
+    """What the related files say about one AccountId."""
+
+    __slots__ = ("tallies", "contract_end", "contract_row", "problems")
+
+    def __init__(self) -> None:
+        self.tallies: dict[str, Tally] = {}
+        self.contract_end: dt.date | None = None
+        self.contract_row: int | None = None
+        self.problems: list[tuple[str, int | None, int | None, str]] = []
+
+    def tally(self, fact: str, row: int | None, amount: Any = 1) -> None:
+        t = self.tallies.get(fact)
+        if t is None:
+            t = self.tallies[fact] = Tally()
+        t.add(row, amount)
+
+    def problem(self, rec: SourceRecord, message: str) -> None:
+        self.problems.append((rec.file or "", rec.row, rec.line, message))
+
+
+class Related:
+    """The aggregates of the related files, keyed by AccountId."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, Totals] = {}
+        self.files: dict[str, str] = {}  # file -> its label, for files present
+        self.facts: dict[str, str] = {}  # derived fact -> label of the file it comes from
+        self.notices: list[SourceRecord] = []  # header problems, bad rows
+
+    def of(self, account_id: str) -> Totals:
+        totals = self.totals.get(account_id)
+        if totals is None:
+            totals = self.totals[account_id] = Totals()
+        return totals
+
+
+def _deleted(values: dict[str, Any]) -> bool:
+    return str(values.get("IsDeleted", "")).strip().lower() in ("true", "1")
+
+
+def _in_window(day: dt.date, as_of: dt.date) -> bool:
+    return as_of - dt.timedelta(days=WINDOW_DAYS) < day <= as_of
+
+
+def _read(rec: SourceRecord, column: str, parse: Callable[[str], Any], totals: Totals,
+          facts: str) -> Any:
+    """A parsed cell, or None after noting why the row is left out of facts."""
+    text = str(rec.values.get(column) or "")
+    if not text.strip():
+        totals.problem(rec, f"{column} is empty; left out of {facts}")
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        totals.problem(rec, f"{column} is {text!r}: {exc}; left out of {facts}")
+        return None
+
+
+def _case(rec: SourceRecord, totals: Totals, facts: set[str], as_of: dt.date) -> None:
+    created = closed = escalated = None
+    dated = sorted(facts & {"cases_12m", "escalated_cases_12m"})
+    if dated:
+        created = _read(rec, "CreatedDate", parse_day, totals, ", ".join(dated))
+    if "open_cases" in facts:
+        closed = _read(rec, "IsClosed", parse_bool, totals, "open_cases")
+        if closed is False:
+            totals.tally("open_cases", rec.row)
+    recent = created is not None and _in_window(created, as_of)
+    if recent and "cases_12m" in facts:
+        totals.tally("cases_12m", rec.row)
+    if recent and "escalated_cases_12m" in facts:
+        escalated = _read(rec, "IsEscalated", parse_bool, totals, "escalated_cases_12m")
+        if escalated:
+            totals.tally("escalated_cases_12m", rec.row)
+
+
+def _opportunity(rec: SourceRecord, totals: Totals, facts: set[str], as_of: dt.date) -> None:
+    if "won_revenue_12m" in facts:
+        won = _read(rec, "IsWon", parse_bool, totals, "won_revenue_12m")
+        if won:
+            closed_on = _read(rec, "CloseDate", parse_day, totals, "won_revenue_12m")
+            if closed_on is not None and _in_window(closed_on, as_of):
+                amount = _read(rec, "Amount", parse_amount, totals, "won_revenue_12m")
+                if amount is not None:
+                    totals.tally("won_revenue_12m", rec.row, amount)
+    if "open_pipeline" in facts:
+        closed = _read(rec, "IsClosed", parse_bool, totals, "open_pipeline")
+        if closed is False:
+            amount = _read(rec, "Amount", parse_amount, totals, "open_pipeline")
+            if amount is not None:
+                totals.tally("open_pipeline", rec.row, amount)
+
+
+def _contract(rec: SourceRecord, totals: Totals, facts: set[str], as_of: dt.date) -> None:
+    if "contract_end" not in facts:
+        return
+    status = {str(rec.values.get(c) or "").strip().lower() for c in CONTRACT_STATUS}
+    if "activated" not in status or not str(rec.values.get("EndDate") or "").strip():
+        return  # drafts, contracts in approval, and open-ended contracts give no end
+    end = _read(rec, "EndDate", parse_day, totals, "contract_end")
+    if end is not None and (totals.contract_end is None or end > totals.contract_end):
+        totals.contract_end, totals.contract_row = end, rec.row
+
+
+HANDLERS = {CASE: _case, OPPORTUNITY: _opportunity, CONTRACT: _contract}
+
+
+def aggregate_related(export: Export, as_of: dt.date) -> Related:
+    """Stream Case, Opportunity and Contract (those present) into per-account
+    totals. Memory grows with the number of accounts, not of rows."""
+    related = Related()
+    for name in RELATED:
+        if not export.has(name):
+            continue
+        label = export.label(name)
+        related.files[name] = label
+        facts = set(FACTS[name])
+        handler = HANDLERS[name]
+        first = True
+        for rec in export.rows(name, required="AccountId"):
+            if first:
+                first = False
+                facts = _usable_facts(name, rec, label, related)
+            if rec.error:
+                related.notices.append(rec)
+                continue
+            if _deleted(rec.values):
+                continue
+            handler(rec, related.of(str(rec.values.get("AccountId") or "").strip()), facts,
+                    as_of)
+        for fact in facts:
+            related.facts[fact] = label
+    return related
+
+
+def _usable_facts(name: str, rec: SourceRecord, label: str, related: Related) -> set[str]:
+    """The facts this file's header allows; a missing column is reported once."""
+    columns = set(rec.values)
+    if rec.error:  # a short first row: its values do not show the header
+        return set(FACTS[name])
+    usable = set()
+    for fact, needs in FACTS[name].items():
+        missing = [c for c in needs if c not in columns]
+        if fact == "contract_end" and not columns & set(CONTRACT_STATUS):
+            missing.append(" or ".join(CONTRACT_STATUS))
+        if missing:
+            related.notices.append(SourceRecord(
+                {}, label, None, 1,
+                error=f"no {', '.join(missing)} column in the header; {fact} is left "
+                      "missing for every account"))
+        else:
+            usable.add(fact)
+    return usable
+
+
+# ---------------------------------------------------------------------------
+# The reader
+# ---------------------------------------------------------------------------
+
+def _provenance(label: str, tally: Tally | None, what: str = "") -> str:
+    """'export.zip:Case.csv: 4 rows (rows 12, 40, 41, ...)': the count and the
+    first few rows, never the whole list."""
+    if tally is None or tally.count == 0:
+        return f"{label}: {what}0 rows"
+    rows = ", ".join(str(r) for r in tally.rows)
+    more = ", ..." if tally.count > len(tally.rows) else ""
+    plural = "row" if tally.count == 1 else "rows"
+    return f"{label}: {what}{tally.count} {plural} ({plural} {rows}{more})"
+
+
+def _derived(related: Related, totals: Totals | None) -> tuple[dict[str, Any], dict[str, str]]:
+    values: dict[str, Any] = {}
+    provenance: dict[str, str] = {}
+    for fact, label in related.facts.items():
+        if fact == "contract_end":
+            if totals is not None and totals.contract_end is not None:
+                values[fact] = totals.contract_end
+                provenance[fact] = f"{label} row {totals.contract_row}, EndDate " \
+                                   "(latest of the activated contracts)"
+            continue
+        tally = totals.tallies.get(fact) if totals is not None else None
+        value = tally.value if tally is not None else 0
+        values[fact] = _plain(value) if isinstance(value, Decimal) else value
+        what = "sum of Amount over " if fact in SUMS else ""
+        provenance[fact] = _provenance(label, tally, what)
+    return values, provenance
+
+
+def read_salesforce(location: str, context: SourceContext) -> Iterator[SourceRecord]:
+    """Yield one record per account of a Data Export, then the orphans."""
+    with Export(location, context.option("encoding", "utf-8")) as export:
+        if not export.has(ACCOUNT):
+            files = ", ".join(f.rsplit("/", 1)[-1] for f in export.found[:6]) or "nothing"
+            more = ", ..." if len(export.found) > 6 else ""
+            raise InputError(f"no {ACCOUNT} in the export (found: {files}{more})",
+                             Location(location))
+        related = aggregate_related(export, context.as_of)
+        yield from related.notices
+        seen: set[str] = set()  # every account id, deleted ones included
+        for rec in export.rows(ACCOUNT, required="Id"):
+            account_id = str(rec.values.get("Id") or "").strip()
+            seen.add(account_id)
+            if rec.error:
+                yield rec
+                continue
+            totals = related.totals.get(account_id)
+            if _deleted(rec.values):
+                continue
+            values = {name: custom_value(value) if name.endswith("__c") else value
+                      for name, value in rec.values.items()}
+            derived, provenance = _derived(related, totals)
+            values.update(derived)
+            yield SourceRecord(values, rec.file, rec.row, rec.line, provenance)
+            for file, row, line, message in totals.problems if totals else ():
+                yield SourceRecord({"Id": account_id}, file, row, line, error=message)
+        orphans = set(related.totals) - seen
+        if orphans:
+            yield from _orphans(export, orphans)
+
+
+def _orphans(export: Export, orphans: set[str]) -> Iterator[SourceRecord]:
+    """A second pass over the related files, only when some rows belong to no
+    account: one reject per such row."""
+    for name in RELATED:
+        if not export.has(name):
+            continue
+        for rec in export.rows(name, required="AccountId"):
+            if rec.error or _deleted(rec.values):
+                continue
+            account_id = str(rec.values.get("AccountId") or "").strip()
+            if account_id not in orphans:
+                continue
+            reason = f"AccountId {account_id} matches no account" if account_id \
+                else "AccountId is empty: the row belongs to no account"
+            record_id = str(rec.values.get("Id") or "").strip()
+            if record_id:
+                reason += f" ({name.removesuffix('.csv')} {record_id})"
+            yield SourceRecord({}, rec.file, rec.row, rec.line, error=reason)
+
+
+@hookimpl
+def register_sources(register):
+    register("salesforce", read_salesforce,
+             "A Salesforce weekly Data Export (.zip or its folder): one customer per "
+             "Account, with cases, opportunities and contracts aggregated per account.",
+             mapping=str(MAPPING))
