@@ -1,0 +1,147 @@
+"""Shared fixtures: a small policy and customer CSV written into tmp_path, a
+database path, a CliRunner, and an environment free of ADIEU_* settings."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A small policy that reaches every outcome with the customers below.
+POLICY = textwrap.dedent("""\
+    version: 3
+    name: tiny
+    on_missing: watch
+    params:
+      hourly_rate: 50
+      max_cost_ratio: 1.0
+      late_limit: 3
+    derive:
+      cost: hours_support_12m * hourly_rate
+      cost_ratio: cost / revenue_12m
+    rules:
+      - id: cost-high
+        title: Cost above revenue
+        when: cost_ratio > max_cost_ratio
+        action: strike
+        severity: high
+        explain: "Cost {cost:,.0f} is {cost_ratio:.0%} of revenue {revenue_12m:,.0f}."
+      - id: late
+        title: Late payer
+        when: late_payments_12m >= late_limit
+        action: strike
+        severity: medium
+        explain: "{late_payments_12m} late payments (limit {late_limit})."
+      - id: escalations
+        title: Escalations
+        when: escalations_12m >= 4
+        action: strike
+      - id: abuse
+        title: Abuse of staff
+        when: abuse_incidents_12m > 0
+        action: offboard
+        severity: critical
+      - id: outgrown
+        title: Outgrown
+        when: outgrown
+        action: flag
+        severity: low
+    exemptions:
+      - id: strategic
+        when: tier == "strategic"
+        rules: [cost-high]
+        reason: Strategic value
+        approver: CCO
+        expires: "2027-01-01"
+    holds:
+      - id: our-fault
+        when: open_our_fault_incidents > 0
+        reason: Fix our part first
+    timing:
+      contract_end_within_days: 90
+      notice_days: 60
+      phase_out_days: 14
+      weekdays_only: true
+      referrals:
+        - when: outgrown
+          vendors: [BigCo]
+        - vendors: [Other Ltd]
+      max_referrals: 2
+    """)
+
+CSV_HEADER = ("customer_id,tier,revenue_12m,hours_support_12m,late_payments_12m,"
+              "escalations_12m,abuse_incidents_12m,outgrown,open_our_fault_incidents,"
+              "contract_end")
+
+# One customer per outcome (as of 2026-11-02), then a row with a bad number.
+CSV_ROWS = [
+    "C-KEEP,standard,10000,10,0,0,0,false,0,2028-01-01",      # keep
+    "C-WATCH,standard,10000,10,0,0,0,true,0,2028-01-01",      # flag -> watch
+    "C-MISS,standard,,10,0,0,0,false,0,2028-01-01",           # revenue missing -> watch
+    "C-WARN,standard,10000,10,5,0,0,false,0,2028-01-01",      # 1 strike -> warn
+    "C-FINAL,standard,1000,100,5,0,0,false,0,2028-01-01",     # 2 strikes -> final_notice
+    "C-OFF,standard,1000,100,5,6,0,false,0,2026-12-15",       # 3 strikes -> offboard
+    "C-ABUSE,standard,10000,10,0,0,1,true,0,2028-01-01",      # offboard at once
+    "C-EXEMPT,strategic,1000,100,0,0,0,false,0,2028-01-01",   # cost-high shielded
+    "C-HELD,standard,10000,10,5,0,0,false,2,2028-01-01",      # warn held
+    "C-BAD,standard,12k,10,0,0,0,false,0,2028-01-01",         # rejected
+]
+
+AS_OF = "2026-11-02"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ADIEU_* settings leak in: every installed plugin (the built-in csv
+    one included) loads, and the database comes from --db or the test."""
+    for name in ("ADIEU_LOAD_PLUGINS", "ADIEU_DB", "ADIEU_RAISE_ERRORS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(POLICY, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def customers_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "customers.csv"
+    path.write_text("\n".join([CSV_HEADER, *CSV_ROWS]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def good_csv(tmp_path: Path) -> Path:
+    """The same customers without the bad row."""
+    path = tmp_path / "good.csv"
+    path.write_text("\n".join([CSV_HEADER, *CSV_ROWS[:-1]]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "adieu.db"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def evaluated(runner: CliRunner, policy_file: Path, customers_csv: Path, db_path: Path) \
+        -> Path:
+    """A database holding one run of the tiny policy over the customers."""
+    from adieu.cli import cli
+
+    result = runner.invoke(cli, ["evaluate", str(policy_file), "--source",
+                                 f"csv:{customers_csv}", "--as-of", AS_OF,
+                                 "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    return db_path
