@@ -25,6 +25,7 @@ from adieu.cli import cli
 from adieu.testing import check_plugin, check_source
 
 AS_OF = "2026-11-01"  # the 12-month window is 2025-11-02 .. 2026-11-01
+DEFAULT_POLICY = str(Path(__file__).resolve().parents[1] / "policies" / "default.yaml")
 
 MUELLER = "0015g00000Aa001AAA"
 SOCIETE = "0015g00000Aa002AAA"
@@ -376,7 +377,7 @@ def test_unreadable_related_values_are_reported(tmp_path: Path):
 
 def test_evaluate_default_policy(export_zip: Path, tmp_path: Path):
     db = tmp_path / "adieu.db"
-    result = CliRunner().invoke(cli, ["evaluate", "policies/default.yaml", "--source",
+    result = CliRunner().invoke(cli, ["evaluate", DEFAULT_POLICY, "--source",
                                       f"salesforce:{export_zip}", "--as-of", AS_OF,
                                       "--db", str(db), "--json"],
                                 catch_exceptions=False)
@@ -448,7 +449,7 @@ def test_conformance_kit(export_zip: Path, corrupt_zip: Path, export_dir: Path):
 
 def _bad(runner: CliRunner, location: Path, tmp_path: Path) -> str:
     db = tmp_path / "bad.db"
-    result = runner.invoke(cli, ["evaluate", "policies/default.yaml", "--source",
+    result = runner.invoke(cli, ["evaluate", DEFAULT_POLICY, "--source",
                                  f"salesforce:{location}", "--as-of", AS_OF, "--db", str(db)])
     assert result.exit_code == 2, result.output
     assert not db.exists()  # nothing written
