@@ -1,0 +1,335 @@
+"""Policy validation: every finding at file:line:col, all in one pass, and the
+`adieu validate` command's output."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from adieu.cli import cli
+from adieu.errors import PolicyError, PolicyErrors
+from adieu.policy import compile_policy, load_policy
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT = REPO / "policies" / "default.yaml"
+STRICT = REPO / "policies" / "strict.yaml"
+
+
+def errors_of(path: Path) -> list[PolicyError]:
+    with pytest.raises(PolicyErrors) as info:
+        load_policy(path)
+    return info.value.errors
+
+
+def errors_in(text: str, tmp_path: Path, name: str = "policy.yaml") -> list[PolicyError]:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return errors_of(path)
+
+
+def position(text: str, needle: str, occurrence: int = 1) -> tuple[int, int]:
+    """1-based line and column of the n-th occurrence of needle in text."""
+    start = -1
+    for _ in range(occurrence):
+        start = text.index(needle, start + 1)
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    return line, column
+
+
+def typo(tmp_path: Path, old: str, new: str) -> tuple[Path, str]:
+    """policies/default.yaml with `old` (which must occur once) replaced."""
+    text = DEFAULT.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    changed = text.replace(old, new)
+    path = tmp_path / "default.yaml"
+    path.write_text(changed, encoding="utf-8")
+    return path, changed
+
+
+def where(e: PolicyError) -> tuple[int | None, int | None]:
+    assert e.location is not None
+    return e.location.line, e.location.column
+
+
+# -- a typo in the shipped policy ---------------------------------------------
+
+def test_shipped_policies_are_valid() -> None:
+    for path in (DEFAULT, STRICT):
+        policy = load_policy(path)
+        assert policy.rules and policy.name
+
+
+def test_typo_in_a_rule_condition_points_at_the_bad_name(tmp_path: Path) -> None:
+    path, text = typo(tmp_path, "when: requested_terms_days >= payment_terms_days",
+                      "when: requested_terms_days >= paymnt_terms_days")
+    (e,) = errors_of(path)
+    assert e.location.file == str(path)
+    assert where(e) == position(text, "paymnt_terms_days")
+    assert e.message == ("unknown name 'paymnt_terms_days' (not a fact, param or derived fact)"
+                         " (did you mean 'payment_terms_days'?)")
+
+
+def test_typo_in_a_derived_fact_points_at_the_bad_name(tmp_path: Path) -> None:
+    path, text = typo(tmp_path, "margin: revenue_12m - cost_to_serve",
+                      "margin: revenu_12m - cost_to_serve")
+    (e,) = errors_of(path)
+    assert where(e) == position(text, "revenu_12m ")
+    assert e.message.endswith("(did you mean 'revenue_12m'?)")
+
+
+def test_typo_in_a_folded_multi_line_condition_points_at_its_line(tmp_path: Path) -> None:
+    path, text = typo(tmp_path, "and return_rate > max_return_rate",
+                      "and return_rat > max_return_rate")
+    (e,) = errors_of(path)
+    assert where(e) == position(text, "return_rat ")
+    assert e.message.endswith("(did you mean 'return_rate'?)")
+
+
+def test_typo_in_an_explanation_template(tmp_path: Path) -> None:
+    path, text = typo(tmp_path, "{late_payments_12m} invoices", "{late_payment_12m} invoices")
+    (e,) = errors_of(path)
+    assert where(e) == position(text, "late_payment_12m}")
+    assert e.message == ("explanation template names {late_payment_12m}, which is not a fact, "
+                         "param or derived fact (did you mean 'late_payments_12m'?)")
+
+
+def test_exemption_naming_a_missing_rule(tmp_path: Path) -> None:
+    path, text = typo(tmp_path, "      - high-return-rate\n    reason",
+                      "      - high-return-rat\n    reason")
+    (e,) = errors_of(path)
+    assert where(e) == position(text, "high-return-rat\n")
+    assert e.message == ("exemption 'pilot-programme-2026' names rule 'high-return-rat', "
+                         "which does not exist (did you mean 'high-return-rate'?)")
+
+
+# -- schema errors --------------------------------------------------------------
+
+BASE = """\
+    version: 1
+    name: test
+    rules:
+      - id: r1
+        when: revenue_12m > 100
+        action: strike
+"""
+
+
+def test_unknown_key_at_the_key(tmp_path: Path) -> None:
+    text = BASE + "        titel: Big\n"
+    (e,) = errors_in(text, tmp_path)
+    assert where(e) == (7, 5)
+    assert e.message == "unknown key 'titel' (did you mean 'title'?)"
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    (e,) = errors_in("    colour: blue\n" + BASE, tmp_path)
+    assert where(e) == (1, 1)
+    assert e.message == "unknown key 'colour'"
+
+
+def test_wrong_enum_at_the_value(tmp_path: Path) -> None:
+    (e,) = errors_in(BASE.replace("action: strike", "action: strik"), tmp_path)
+    assert where(e) == (6, 13)
+    assert e.message == "rule 'r1', action: 'strik' is not one of 'flag', 'strike', 'offboard'"
+
+
+def test_wrong_top_level_enum(tmp_path: Path) -> None:
+    (e,) = errors_in(BASE + "    on_missing: maybe\n", tmp_path)
+    assert where(e) == (7, 13)
+    assert e.message == "on_missing: 'maybe' is not one of 'watch', 'keep'"
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    (e,) = errors_in(BASE.replace("    name: test\n", ""), tmp_path)
+    assert where(e) == (1, 1)
+    assert e.message == "top level: 'name' is required"
+
+
+# -- semantic errors ------------------------------------------------------------
+
+def test_duplicate_rule_id_names_the_first_line(tmp_path: Path) -> None:
+    text = BASE + """\
+      - id: r1
+        when: revenue_12m < 0
+        action: flag
+"""
+    (e,) = errors_in(text, tmp_path)
+    assert where(e) == (7, 9)
+    assert e.message == "rule id 'r1' is used twice (first on line 4)"
+
+
+def test_derive_cycle(tmp_path: Path) -> None:
+    text = BASE + """\
+    derive:
+      a: b + 1
+      b: a * 2
+"""
+    (e,) = errors_in(text, tmp_path)
+    assert where(e) == (8, 3)
+    assert e.message == "derived facts depend on each other in a cycle: a -> b -> a"
+
+
+def test_derive_self_reference(tmp_path: Path) -> None:
+    (e,) = errors_in(BASE + "    derive:\n      a: a + 1\n", tmp_path)
+    assert e.message == "derived facts depend on each other in a cycle: a -> a"
+
+
+def test_syntax_error_column(tmp_path: Path) -> None:
+    (e,) = errors_in(BASE.replace("revenue_12m > 100", "revenue_12m >* 100"), tmp_path)
+    assert where(e) == (5, 24)
+    assert e.message == "syntax error: invalid syntax"
+
+
+def test_quoted_condition_column_counts_the_quote(tmp_path: Path) -> None:
+    text = BASE.replace("when: revenue_12m > 100", "when: \"revenue_12m > 'a'\"")
+    (e,) = errors_in(text, tmp_path)
+    assert where(e) == position(textwrap.dedent(text), "'a'")  # the quote counts
+    assert e.message == "cannot compare a number with a string using '>'"
+
+
+def test_condition_that_is_a_number(tmp_path: Path) -> None:
+    (e,) = errors_in(BASE.replace("revenue_12m > 100", "5"), tmp_path)
+    assert where(e) == (5, 11)
+    assert e.message == "a condition must be true or false, this is a number"
+
+
+def test_name_clashes_and_ladder(tmp_path: Path) -> None:
+    text = BASE + """\
+    params:
+      revenue_12m: 5
+    strikes:
+      cooldown_days: 400
+      ladder:
+        warn: 3
+        offboard: 2
+"""
+    messages = [e.message for e in errors_in(text, tmp_path)]
+    assert messages == [
+        "param 'revenue_12m' has the name of a fact",
+        "strikes: cooldown_days must be shorter than window_days",
+        "the strike ladder must climb: warn <= final_notice <= offboard (got 3, 2, 2)",
+    ]
+
+
+def test_all_errors_in_one_pass(tmp_path: Path) -> None:
+    text = """\
+    version: 1
+    name: test
+    rules:
+      - id: r1
+        when: revenu_12m > 100
+        action: strike
+      - id: r2
+        when: late_payments_12m >= 3
+        action: strik
+      - id: r1
+        when: abuse_incidents_12m.count > 0
+        action: offboard
+    """
+    errors = errors_in(text, tmp_path)
+    assert [(where(e), e.message) for e in errors] == [
+        ((5, 11), "unknown name 'revenu_12m' (not a fact, param or derived fact) "
+                  "(did you mean 'revenue_12m'?)"),
+        ((9, 13), "rule 'r2', action: 'strik' is not one of 'flag', 'strike', 'offboard'"),
+        ((10, 9), "rule id 'r1' is used twice (first on line 4)"),
+        ((11, 11), "attribute access (a.b) is not allowed in an expression"),
+    ]
+
+
+# -- YAML -------------------------------------------------------------------
+
+def test_bad_yaml(tmp_path: Path) -> None:
+    (e,) = errors_in("version: 1\nname: [x\nrules: []\n", tmp_path)
+    assert where(e) == (3, 6)
+    assert e.message == "invalid YAML: expected ',' or ']', but got ':'"
+
+
+def test_duplicate_yaml_key(tmp_path: Path) -> None:
+    (e,) = errors_in("version: 1\nname: x\nname: y\nrules: []\n", tmp_path)
+    assert where(e) == (3, 1)
+    assert e.message == "duplicate key 'name'"
+
+
+def test_not_a_mapping(tmp_path: Path) -> None:
+    (e,) = errors_in("- just\n- a list\n", tmp_path)
+    assert e.message == "top level: ['just', 'a list'] is not of type 'object'"
+
+
+def test_unreadable_policy(tmp_path: Path) -> None:
+    (e,) = errors_of(tmp_path / "nope.yaml")
+    assert e.message.startswith("cannot read policy: No such file or directory")
+    assert e.location.file == str(tmp_path / "nope.yaml")
+
+
+def test_compile_policy_records_identity() -> None:
+    text = DEFAULT.read_text(encoding="utf-8")
+    policy = compile_policy(text, "x.yaml")
+    import hashlib
+
+    assert policy.sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert policy.text == text
+    assert (policy.name, policy.version, policy.file) == ("default", "2026.11", "x.yaml")
+
+
+# -- adieu validate -----------------------------------------------------------
+
+def test_cli_reports_file_line_col_and_a_caret(tmp_path: Path, runner: CliRunner) -> None:
+    path, text = typo(tmp_path, "when: requested_terms_days >= payment_terms_days",
+                      "when: requested_terms_days >= paymnt_terms_days")
+    line, col = position(text, "paymnt_terms_days")
+    source_line = text.splitlines()[line - 1]
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"{path}:{line}:{col}: unknown name 'paymnt_terms_days' (not a fact, param or derived "
+        "fact) (did you mean 'payment_terms_days'?)\n"
+        f"    {source_line}\n"
+        f"    {' ' * (col - 1)}^\n")
+    assert result.stderr == "1 error(s)\n"
+
+
+def test_cli_ok_on_the_shipped_policies(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["validate", str(DEFAULT), str(STRICT)])
+    assert result.exit_code == 0, result.output
+    lines = []
+    for path in (DEFAULT, STRICT):
+        p = load_policy(path)
+        lines.append(f"{path}: ok ({len(p.rules)} rules, {len(p.derive)} derived facts, "
+                     f"{len(p.exemptions)} exemptions, {len(p.holds)} holds)")
+    assert result.output == "\n".join(lines) + "\n"
+
+
+def test_cli_one_bad_file_among_good_ones(tmp_path: Path, runner: CliRunner) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nname: x\nname: y\nrules: []\n", encoding="utf-8")
+    result = runner.invoke(cli, ["validate", str(DEFAULT), str(bad)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[:3] == [
+        f"{bad}:3:1: duplicate key 'name'", "    name: y", "    ^"]
+    assert result.stdout.splitlines()[3].startswith(f"{DEFAULT}: ok (")
+
+
+def test_cli_json(tmp_path: Path, runner: CliRunner) -> None:
+    path, text = typo(tmp_path, "margin: revenue_12m - cost_to_serve",
+                      "margin: revenu_12m - cost_to_serve")
+    line, col = position(text, "revenu_12m ")
+    result = runner.invoke(cli, ["validate", "--json", str(path)])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [{
+        "file": str(path), "line": line, "column": col,
+        "message": "unknown name 'revenu_12m' (not a fact, param or derived fact) "
+                   "(did you mean 'revenue_12m'?)"}]
+    ok = runner.invoke(cli, ["validate", "--json", str(DEFAULT)])
+    assert ok.exit_code == 0
+    assert json.loads(ok.stdout) == []
+
+
+def test_cli_requires_a_file(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["validate"])
+    assert result.exit_code == 2
+    assert "Missing argument 'POLICIES...'" in result.stderr
