@@ -96,9 +96,13 @@ def register(cli: click.Group) -> None:
 
 
 def _limited(records, limit):
-    for i, record in enumerate(records):
-        if limit is not None and i >= limit:
-            return
+    """The first `limit` customer records (reject records do not count)."""
+    shown = 0
+    for record in records:
+        if record.error is None:
+            if limit is not None and shown >= limit:
+                return
+            shown += 1
         yield record
 
 
