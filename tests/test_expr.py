@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from adieu.expr import (
     ANY,
     BOOL,
@@ -23,8 +26,6 @@ from adieu.expr import (
     Names,
 )
 from adieu.population import Population
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 AS_OF = dt.date(2026, 11, 1)
 FACTS = {"a": NUM, "b": NUM, "c": NUM, "revenue_12m": NUM, "s": STR, "tier": STR,
