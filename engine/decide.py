@@ -5,6 +5,7 @@ prior strikes): rules -> exemptions -> strike ladder -> holds -> timing."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import string
 from collections.abc import Callable, Iterable
@@ -254,6 +255,14 @@ def _in_period(day: dt.date, start: tuple[int, int], end: tuple[int, int]) -> bo
     return md >= start or md <= end  # wraps the year end
 
 
+def _month_day(year: int, month_day: tuple[int, int]) -> dt.date:
+    """The date of a month-day in a year; 02-29 is 02-28 outside leap years."""
+    month, day = month_day
+    if (month, day) == (2, 29) and not calendar.isleap(year):
+        day = 28
+    return dt.date(year, month, day)
+
+
 def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[dt.date, str]:
     """When an offboarding takes effect, and why then."""
     if isinstance(contract_end, dt.date) and \
@@ -266,8 +275,8 @@ def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[d
         moved = False
         for start, end, reason in timing.avoid:
             if _in_period(day, start, end):
-                last = dt.date(day.year if (day.month, day.day) <= end else day.year + 1, *end)
-                day = last + dt.timedelta(days=1)
+                year = day.year if (day.month, day.day) <= end else day.year + 1
+                day = _month_day(year, end) + dt.timedelta(days=1)
                 basis += f", moved past {reason or 'an avoided period'}"
                 moved = True
         if timing.weekdays_only and day.weekday() >= 5:
