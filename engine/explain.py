@@ -133,6 +133,8 @@ def margin(left: Any, symbol: str, right: Any, result: Any) -> str | None:
     else:
         return None
     gap = fmt(abs(diff)) + unit
+    if diff == 0:
+        return "at the threshold"
     if symbol in (">", ">="):
         return f"exceeds by {gap}" if result is True else f"{gap} short of the threshold" \
             if diff < 0 else "at the threshold"
