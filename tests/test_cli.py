@@ -256,6 +256,15 @@ def test_explain_shows_the_figures(runner: CliRunner, evaluated: Path) -> None:
     assert "    escalations_12m 0 >= 4: false, 4 short of the threshold" in lines
 
 
+def test_explain_margins(runner: CliRunner, evaluated: Path) -> None:
+    lines = runner.invoke(cli, ["explain", "C-KEEP", "--db", str(evaluated)]).stdout
+    lines = lines.splitlines()
+    assert "    cost_ratio 0.05 > max_cost_ratio 1: false, 0.95 short of the threshold" in lines
+    assert "    abuse_incidents_12m 0 > 0: false, at the threshold" in lines
+    lines = runner.invoke(cli, ["explain", "C-WARN", "--db", str(evaluated)]).stdout
+    assert "    late_payments_12m 5 >= late_limit 3: true, exceeds by 2" in lines.splitlines()
+
+
 def test_explain_missing_and_shielded(runner: CliRunner, evaluated: Path) -> None:
     missing = runner.invoke(cli, ["explain", "C-MISS", "--db", str(evaluated)]).stdout
     assert "  missing facts: revenue_12m" in missing.splitlines()

@@ -389,6 +389,14 @@ def test_avoided_period_ending_before_a_weekend() -> None:
         (D("2026-11-16"), "10-day notice period, moved past a freeze")
 
 
+@pytest.mark.parametrize("as_of, expected", [(D("2027-02-12"), "2027-03-01"),
+                                              (D("2028-02-12"), "2028-03-01")])
+def test_avoided_period_ending_on_leap_day(as_of: dt.date, expected: str) -> None:
+    t = timing(notice_days=10, weekdays_only=False, avoid=[((2, 20), (2, 29), "February")])
+    assert effective_date(t, None, as_of) == \
+        (D(expected), "10-day notice period, moved past February")
+
+
 def test_offboard_gets_timing_and_phase_out() -> None:
     d = one(abuse_incidents_12m=1)
     assert d.effective_date == "2027-01-06"
@@ -524,3 +532,19 @@ def test_evaluation_is_pure() -> None:
         assert decide(DEFAULT_POLICY, ctx, AS_OF).to_dict() == \
             decide(DEFAULT_POLICY, ctx, AS_OF).to_dict()
     assert rows[0] == facts(customer_id="A", late_payments_12m=3)  # inputs untouched
+
+
+# -- margins in explanations ---------------------------------------------------
+
+@pytest.mark.parametrize("left, symbol, right, result, expected", [
+    (5, ">", 3, True, "exceeds by 2"), (2, ">", 3, False, "1 short of the threshold"),
+    (3, ">", 3, False, "at the threshold"), (3, ">=", 3, True, "at the threshold"),
+    (1, "<", 3, True, "below by 2"), (4, "<=", 3, False, "1 over the threshold"),
+    (3, "<=", 3, True, "at the threshold"), (0.25, ">", 0.1, True, "exceeds by 0.15"),
+    (D("2026-12-01"), "<", D("2026-12-31"), True, "below by 30 days"),
+    (3, "==", 3, True, None), ("a", "<", "b", True, None),
+])
+def test_margin(left: Any, symbol: str, right: Any, result: bool, expected: str | None) -> None:
+    from adieu.explain import margin
+
+    assert margin(left, symbol, right, result) == expected
