@@ -71,5 +71,5 @@ def test_wheel_console_script_validates_and_evaluates(wheel_venv: Path, tmp_path
          "--as-of", "2026-11-01", "--db", str(tmp_path / "w.db"), "--json"],
         capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
-    outcomes = {d["outcome"] for d in json.loads(out.stdout)}
+    outcomes = {d["outcome"] for d in json.loads(out.stdout)["decisions"]}
     assert {"keep", "offboard"} <= outcomes
