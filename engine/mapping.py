@@ -188,9 +188,10 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
         rule = FieldRule(
             source=str(source), fact=spec["fact"], type=spec.get("type"),
             scale=spec.get("scale"), unit=spec.get("unit"), format=spec.get("format"),
-            true_values=frozenset(v.lower() for v in spec["true"]) if "true" in spec else None,
-            false_values=frozenset(v.lower() for v in spec["false"])
-            if "false" in spec else None,
+            true_values=frozenset(v.lower() for v in spec["true_values"])
+            if "true_values" in spec else None,
+            false_values=frozenset(v.lower() for v in spec["false_values"])
+            if "false_values" in spec else None,
             default=spec.get("default"))
         where = pos.at(("fields", source)) if isinstance(doc["fields"][source], str) \
             else pos.at(("fields", source, "fact"))

@@ -48,7 +48,8 @@ def open_source(source: str, as_of: dt.date, mapping_file: str | None = None,
     known = {**canonical_facts(), **(extra_facts or {})}
     path = mapping_file or kind.mapping
     mapping = load_mapping(path, known) if path else IDENTITY
-    context = SourceContext(as_of, {**mapping.options, **(options or {})})
+    context = SourceContext(as_of, {**mapping.options, **(options or {})},
+                            {name: rule.fact for name, rule in mapping.fields.items()})
     return kind.reader(location, context), mapping
 
 

@@ -38,9 +38,17 @@ class SourceContext:
 
     as_of: dt.date
     options: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # the mapping: source field -> fact
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
+
+    @property
+    def id_fields(self) -> list[str]:
+        """Source fields that give the customer_id (by the mapping), else
+        ["customer_id"]."""
+        return [f for f, fact in self.fields.items() if fact == "customer_id"] \
+            or ["customer_id"]
 
 
 Reader = Callable[[str, SourceContext], Iterator[SourceRecord]]

@@ -82,7 +82,8 @@ def check_source(plugin_or_kind: Any, location: str, *, kind: str | None = None,
     error type with a location, not any other exception."""
     source = _kind(plugin_or_kind, kind)
     mapping = load_mapping(source.mapping, canonical_facts()) if source.mapping else IDENTITY
-    context = SourceContext(as_of, {**mapping.options, **(options or {})})
+    context = SourceContext(as_of, {**mapping.options, **(options or {})},
+                            {name: rule.fact for name, rule in mapping.fields.items()})
     produced = source.reader(location, context)
     assert isinstance(produced, Iterator), \
         f"reader must stream (return an iterator or generator), got {type(produced).__name__}"

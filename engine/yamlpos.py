@@ -113,6 +113,11 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
                     raise PolicyError("YAML merge keys (<<) are not supported",
                                       _mark(file, key_node))
                 key = build_scalar(key_node)
+                if isinstance(key, bool) or key is None:
+                    raise PolicyError(f"key {key_node.value!r} is read by YAML as "
+                                      f"{'null' if key is None else str(key).lower()}; quote "
+                                      f"it (\"{key_node.value}\") to use it as a name",
+                                      _mark(file, key_node))
                 if not isinstance(key, (str, int)):
                     raise PolicyError(f"mapping key must be text, got {key!r}",
                                       _mark(file, key_node))

@@ -27,13 +27,15 @@ def read_csv(location: str, context: SourceContext | None = None) -> Iterator[So
     handle = open_text(location, options.get("encoding", "utf-8"))
     with handle:
         yield from read_csv_stream(handle, location, options.get("delimiter", ","),
-                                   required=options.get("id_column", "customer_id"))
+                                   required=context.id_fields if context else "customer_id")
 
 
 def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
-                    required: str | None = "customer_id") -> Iterator[SourceRecord]:
+                    required: str | list[str] | None = "customer_id") \
+        -> Iterator[SourceRecord]:
     """Records of an open CSV text stream; `name` is used in errors and
-    provenance. Shared by every adapter that reads CSV files."""
+    provenance. `required`: a column (or one of several) the header must
+    have. Shared by every adapter that reads CSV files."""
     delimiter = DELIMITERS.get(delimiter, delimiter)
     if len(delimiter) != 1:
         raise InputError(f"delimiter must be one character, got {delimiter!r}", Location(name))
@@ -51,7 +53,10 @@ def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
                 raise InputError(f"column {col!r} appears twice in the header",
                                  Location(name, line=1))
             seen.add(col)
-        if required and required not in seen:
+        choices = [required] if isinstance(required, str) else list(required or [])
+        present = [c for c in choices if c in seen]
+        required = present[0] if present else (choices[0] if choices else None)
+        if required and not present:
             found = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
             hint = ""
             if len(header) == 1 and any(c in header[0] for c in ";\t|,"):
