@@ -307,6 +307,11 @@ def check_command_line(line: str) -> None:
     for word in words[1:]:
         if not isinstance(command, click.Group) or word.startswith("-"):
             break
+        default = getattr(command, "default_command", None)
+        if word not in command.commands and default in command.commands:
+            command = command.commands[default]  # `adieu strikes CUST` runs `strikes show`
+            path.append(default)
+            break
         assert word in command.commands, f"{line!r}: 'adieu {' '.join(path + [word])}' " \
                                          "is not a command"
         command = command.commands[word]
@@ -337,4 +342,6 @@ def test_command_checker_catches_a_wrong_command():
         check_command_line("adieu evalute policy.yaml")
     with pytest.raises(AssertionError):
         check_command_line("adieu explain CUST-0007 --as-of 2026-11-01")
+    with pytest.raises(AssertionError):
+        check_command_line("adieu audit verfy")
     check_command_line("adieu evaluate POLICY --source csv:PATH [--json|--csv]")
