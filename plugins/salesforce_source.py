@@ -133,17 +133,18 @@ class Export:
         else:
             raise InputError("no such file or folder (expected a Salesforce Data Export "
                              ".zip or the folder it unzips to)", Location(location))
+        self.found = found
         wanted = {name.lower() for name in (ACCOUNT, *RELATED)}
         for member in found:
             base = member.replace("\\", "/").rsplit("/", 1)[-1].lower()
             if base not in wanted:
                 continue
             if base in self.files:
+                self.__exit__()
                 raise InputError(f"{member.rsplit('/', 1)[-1]} appears twice "
                                  f"({self.files[base]} and {member}); point at one export",
                                  Location(location))
             self.files[base] = member
-        self.found = found
 
     def __enter__(self) -> Export:
         return self
@@ -488,8 +489,10 @@ def read_salesforce(location: str, context: SourceContext) -> Iterator[SourceRec
             derived, provenance = _derived(related, totals)
             values.update(derived)
             yield SourceRecord(values, rec.file, rec.row, rec.line, provenance)
-            for file, row, line, message in totals.problems if totals else ():
-                yield SourceRecord({"Id": account_id}, file, row, line, error=message)
+            if totals is not None:  # amounts and dates left out: reported once
+                problems, totals.problems = totals.problems, []
+                for file, row, line, message in problems:
+                    yield SourceRecord({"Id": account_id}, file, row, line, error=message)
         orphans = set(related.totals) - seen
         if orphans:
             yield from _orphans(export, orphans)

@@ -552,3 +552,16 @@ def test_reader_streams_and_raises_input_error_lazily(corrupt_zip: Path):
     with pytest.raises(InputError) as info:
         next(records)
     assert info.value.location.file == str(corrupt_zip)
+
+
+def test_unzipped_into_a_sub_folder_and_duplicate_files(tmp_path: Path):
+    folder = tmp_path / "download"
+    (folder / "WE_00D5g000000ABCD_1").mkdir(parents=True)
+    for name, data in export_files().items():
+        (folder / "WE_00D5g000000ABCD_1" / name).write_bytes(data)
+    facts, _ = facts_of(CliRunner(), folder)
+    assert facts[MUELLER]["cases_12m"] == 3
+    # Two exports in one place: which Account.csv is meant is not guessed.
+    (folder / "ACCOUNT.CSV").write_bytes(export_files()["Account.csv"])
+    line = _bad(CliRunner(), folder, tmp_path)
+    assert "appears twice" in line and "WE_00D5g000000ABCD_1/Account.csv" in line
