@@ -491,8 +491,12 @@ def read_salesforce(location: str, context: SourceContext) -> Iterator[SourceRec
             yield SourceRecord(values, rec.file, rec.row, rec.line, provenance)
             if totals is not None:  # amounts and dates left out: reported once
                 problems, totals.problems = totals.problems, []
+                # The reject names the customer by whatever field the mapping takes
+                # the customer_id from (Id by default).
+                who = {f: rec.values[f] for f in getattr(context, "id_fields", ["Id"])
+                       if f in rec.values} or {"Id": account_id}
                 for file, row, line, message in problems:
-                    yield SourceRecord({"Id": account_id}, file, row, line, error=message)
+                    yield SourceRecord(who, file, row, line, error=message)
         orphans = set(related.totals) - seen
         if orphans:
             yield from _orphans(export, orphans)

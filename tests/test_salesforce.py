@@ -565,3 +565,17 @@ def test_unzipped_into_a_sub_folder_and_duplicate_files(tmp_path: Path):
     (folder / "ACCOUNT.CSV").write_bytes(export_files()["Account.csv"])
     line = _bad(CliRunner(), folder, tmp_path)
     assert "appears twice" in line and "WE_00D5g000000ABCD_1/Account.csv" in line
+
+
+def test_left_out_amounts_are_stored_as_rejects_of_their_customer(export_zip: Path,
+                                                                   tmp_path: Path):
+    result = CliRunner().invoke(cli, ["evaluate", DEFAULT_POLICY, "--source",
+                                      f"salesforce:{export_zip}", "--as-of", AS_OF,
+                                      "--db", str(tmp_path / "r.db"), "--json"])
+    assert result.exit_code == 0, result.output
+    rejects = json.loads(result.stdout)["rejects"]
+    amounts = [r for r in rejects if "Amount is empty" in r["reason"]]
+    assert [(r["row"], r["customer_id"]) for r in amounts] == [(3, MUELLER), (5, MUELLER)]
+    orphans = [r for r in rejects if "matches no account" in r["reason"]]
+    assert {(r["file"].rsplit("/", 1)[-1], r["row"]) for r in orphans} == \
+        {("case.csv", 9), ("Opportunity.csv", 10)}
