@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# A year of runs: twelve monthly evaluations of one customer base with the
+# installed `adieu`, the human actions in between (an exemption, a pardon,
+# two reviews), then history, strikes, audit verify and a replay of every
+# run. Walked through in docs/ops-guide.md, "A year of runs".
+#
+#   examples/scenario/run.sh            # writes examples/scenario/scenario.db
+#   ADIEU=/path/to/adieu examples/scenario/run.sh
+#
+# Exits non-zero as soon as anything does not go as the walkthrough says.
+
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ADIEU=${ADIEU:-adieu}
+DB=scenario.db
+POLICY=scenario.yaml
+REVIEWER="Mara Lind"   # head of finance: owns no account in this base
+
+adieu() { command "$ADIEU" "$@"; }  # `command`: the program, not this function
+say() { printf '\n== %s\n' "$*"; }
+evaluate() {  # evaluate MONTH (YYYY-MM-DD) [more options]
+    local day=$1
+    shift
+    adieu evaluate "$POLICY" --source "csv:snapshots/$day.csv" --as-of "$day" --db "$DB" "$@"
+}
+refused() {  # the command must fail with exit code 2
+    local rc=0
+    "$@" || rc=$?
+    if [ "$rc" -ne 2 ]; then
+        echo "expected exit code 2, got $rc: $*" >&2
+        exit 1
+    fi
+}
+
+rm -f "$DB" "$DB-wal" "$DB-shm" tampered.db tampered.db-wal tampered.db-shm
+
+say "Elm is a reference account: a registry exemption for its cost, until 2027-01-01"
+adieu exempt CUST-E --rules cost-exceeds-revenue --reason "Reference account: speaks at our user conference" \
+    --approver "Chief Commercial Officer" --until 2027-01-01 --db "$DB"
+
+for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
+    day=2026-$month-01
+    say "Run of $day"
+    evaluate "$day"
+
+    case $month in
+    03)
+        say "Gorse's late payments were our invoicing error: pardon the strike"
+        adieu strikes CUST-G --as-of "$day" --db "$DB"
+        adieu strikes pardon CUST-G late-payments --by "Gustav Berg" \
+            --reason "late payments caused by our invoicing error (INC-2291)" --db "$DB"
+        ;;
+    06)
+        say "Alder reaches offboard: it waits for review"
+        adieu pending --db "$DB"
+        say "The account owner may not approve (any spelling)"
+        refused adieu approve CUST-A --run 6 --by "ana ruiz" --db "$DB"
+        adieu approve CUST-A --run 6 --by "$REVIEWER" \
+            --note "three strikes in five months; contract ends 2026-06-30" --db "$DB"
+        ;;
+    07)
+        say "Cedar's exemption expired on 2026-06-15"
+        adieu explain CUST-C --db "$DB"
+        ;;
+    12)
+        say "Dogwood reaches offboard: it waits for review"
+        adieu pending --db "$DB"
+        refused adieu approve CUST-D --run 12 --by "David Kim" --db "$DB"
+        adieu approve CUST-D --run 12 --by "$REVIEWER" --note "late again after a final notice" \
+            --db "$DB"
+        adieu pending --db "$DB"
+        ;;
+    esac
+done
+
+say "Re-running a month writes nothing"
+evaluate 2026-12-01 >/dev/null
+say "An earlier month is refused without --backfill ..."
+refused evaluate 2026-03-01
+say "... and with --backfill the same snapshot is still the same run"
+evaluate 2026-03-01 --backfill >/dev/null
+run_entries=$(adieu audit export --db "$DB" | grep -c '"kind": "run"')
+if [ "$run_entries" -ne 12 ]; then
+    echo "expected 12 runs in the audit trail, found $run_entries" >&2
+    exit 1
+fi
+
+say "Timelines"
+adieu history CUST-A --db "$DB"
+adieu history CUST-B --db "$DB"
+adieu history CUST-C --db "$DB"
+adieu history CUST-D --db "$DB"
+adieu strikes CUST-D --as-of 2026-12-01 --db "$DB"
+adieu exemptions --as-of 2026-12-01 --db "$DB"
+
+say "The audit trail"
+adieu audit verify --db "$DB"
+
+say "Every run replays without a difference"
+for run in $(seq 1 12); do
+    adieu replay "$run" --db "$DB"
+done
+
+if command -v sqlite3 >/dev/null; then
+    say "Tampering with a copy: edit one audit entry by hand"
+    sqlite3 "$DB" "pragma wal_checkpoint(truncate)" >/dev/null
+    cp "$DB" tampered.db
+    sqlite3 tampered.db "drop trigger audit_no_update;
+        update audit set payload = replace(payload, 'approved', 'rejected')
+        where kind = 'approval' and customer_id = 'CUST-D'"
+    rc=0
+    adieu audit verify --db tampered.db || rc=$?
+    if [ "$rc" -ne 1 ]; then
+        echo "expected audit verify to fail with exit code 1, got $rc" >&2
+        exit 1
+    fi
+    rm -f tampered.db tampered.db-wal tampered.db-shm
+fi
+
+say "Done: the year is in $(pwd)/$DB"
