@@ -22,6 +22,10 @@ COMPARED = ("outcome", "base_outcome", "severity", "strikes", "reasons", "fired"
             "unknown", "missing", "exemptions", "expired_exemptions", "holds",
             "effective_date", "phase_out_start", "timing_basis", "referrals", "notes",
             "new_strikes", "repeat_strikes", "active_strikes")
+# Columns migration m002 added: NULL in decisions recorded before it (a
+# database of the foundation release, adopted on upgrade), where they were
+# never computed, so there is nothing stored to compare with.
+ADDED_BY_M002 = ("new_strikes", "repeat_strikes", "active_strikes")
 
 
 def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
@@ -49,6 +53,8 @@ def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
         decision = decide(policy, ctx, as_of, memory)
         again = decision_row(decision, {}, None, None)
         for field in COMPARED:
+            if row[field] is None and field in ADDED_BY_M002:
+                continue
             if again[field] != row[field]:
                 differences.append({"customer_id": row["customer_id"], "field": field,
                                     "stored": row[field], "replayed": again[field]})
