@@ -11,7 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from .audit import AuditLog
-from .errors import InputError
+from .errors import AdieuError, InputError, did_you_mean
 from .store import get_decision, get_run, now
 
 
@@ -47,6 +47,13 @@ def add_exemption(db: sqlite_utils.Database, customer_id: str, rules: list[str] 
                   reason: str, approver: str, until: dt.date) -> int:
     """Record an exemption in the registry; rules None shields every rule."""
     reason, approver = _need(reason, "--reason"), _need(approver, "--approver")
+    if rules:
+        known = known_rules(db)
+        unknown = [r for r in rules if known and r not in known]
+        if unknown:
+            raise InputError(f"--rules names {', '.join(repr(r) for r in unknown)}, not a rule "
+                             f"of the latest run's policy{did_you_mean(unknown[0], known)} "
+                             f"(rules: {', '.join(sorted(known))})")
     at = now()
     record = {"customer_id": customer_id, "rules": json.dumps(rules) if rules else None,
               "reason": reason, "approver": approver, "expires": until.isoformat(),
@@ -59,6 +66,20 @@ def add_exemption(db: sqlite_utils.Database, customer_id: str, rules: list[str] 
     return exemption_id
 
 
+def known_rules(db: sqlite_utils.Database) -> set[str]:
+    """Rule ids of the latest run's policy (empty if there is no run yet)."""
+    row = db.execute("select policy_text from runs order by id desc limit 1").fetchone()
+    if row is None:
+        return set()
+    from .plugins import registry
+    from .policy import compile_policy
+
+    try:
+        return {r.id for r in compile_policy(row[0], "latest run", registry().functions).rules}
+    except AdieuError:
+        return set()
+
+
 def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verdict: str,
            by: str, note: str | None) -> dict[str, Any]:
     """Approve or reject an offboard decision. The reviewer may not be empty
@@ -68,7 +89,7 @@ def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verd
     decision = get_decision(db, run["id"], customer_id)
     if decision["outcome"] != "offboard":
         raise InputError(f"{customer_id} is not an offboard decision in run {run['id']} "
-                         f"(outcome: {decision['outcome']}); nothing to {verdict}")
+                         f"(outcome: {decision['outcome']}); nothing to review")
     owner = (decision.get("facts") or {}).get("owner")
     if owner is not None and str(owner).strip().casefold() == by.casefold():
         raise InputError(f"{by} is the account owner of {customer_id} and may not review "

@@ -45,7 +45,8 @@ class Decision:
 
     outcome is keep | watch | warn | final_notice | offboard, or the markers
     exempt (exemptions lowered it to keep/watch) and held (a hold stopped an
-    action); base_outcome is what the rules alone said."""
+    action); base_outcome is what the rules alone said, before exemptions and
+    holds."""
 
     customer_id: str
     outcome: str
@@ -195,10 +196,15 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
                               "same strike")
     if decision.unknown and policy.on_missing == "watch" and RANK[outcome] < RANK["watch"]:
         outcome = "watch"
-        decision.notes.append("on watch: rules could not be checked for missing data ("
-                              + ", ".join(r.rule for r in decision.unknown) + ")")
+        reasons = []
+        for r in decision.unknown:
+            why = ", ".join([*(f"missing {m}" for m in r.missing), *r.problems]) or "unknown"
+            reasons.append(f"{r.rule}: {why}")
+        decision.notes.append("on watch: rules could not be checked (" + "; ".join(reasons)
+                              + ")")
     decision.strikes = strikes
-    decision.base_outcome = outcome
+    # What the rules alone say, before exemptions and holds.
+    decision.base_outcome = would_have if RANK[would_have] > RANK[outcome] else outcome
     fired_severities = [r.severity for r in decision.fired]
     decision.severity = max(fired_severities, key=SEVERITY_RANK.__getitem__) \
         if fired_severities else None
@@ -228,7 +234,7 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
     if final == "offboard":
         _timing(policy.timing, ctx, as_of, decision)
     else:  # a fit problem (e.g. outgrown) earns a referral whatever the outcome
-        decision.referrals = _referrals(policy.timing, ctx, conditional_only=True)
+        _referrals(policy.timing, ctx, decision, conditional_only=True)
     return decision
 
 
@@ -287,8 +293,10 @@ def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[d
     return day, basis
 
 
-def _referrals(timing: Timing, ctx: Context, conditional_only: bool = False) -> list[str]:
-    out: list[str] = []
+def _referrals(timing: Timing, ctx: Context, decision: Decision,
+               conditional_only: bool = False) -> None:
+    """Vendors to suggest (up to max_referrals), with the entries' notes."""
+    out = decision.referrals
     for ref in timing.referrals:
         if ref.when is None and conditional_only:
             continue
@@ -296,10 +304,13 @@ def _referrals(timing: Timing, ctx: Context, conditional_only: bool = False) -> 
             value, _, _ = _evaluate(ref.when.fn, ctx)
             if value is not True:
                 continue
+        added = False
         for vendor in ref.vendors:
             if vendor not in out and len(out) < timing.max_referrals:
                 out.append(vendor)
-    return out
+                added = True
+        if added and ref.note:
+            decision.notes.append(f"referral: {ref.note}")
 
 
 def _timing(timing: Timing, ctx: Context, as_of: dt.date, decision: Decision) -> None:
@@ -308,7 +319,7 @@ def _timing(timing: Timing, ctx: Context, as_of: dt.date, decision: Decision) ->
     decision.timing_basis = basis
     start = max(day - dt.timedelta(days=timing.phase_out_days), as_of + dt.timedelta(days=1))
     decision.phase_out_start = start.isoformat()
-    decision.referrals = _referrals(timing, ctx)
+    _referrals(timing, ctx, decision)
 
 
 def evaluate_all(policy: Policy, records: list[Record], as_of: dt.date,

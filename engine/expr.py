@@ -547,7 +547,10 @@ class Compiler:
             except Exception as exc:  # a plugin's function failing on one customer
                 ctx.problems.append(f"{text} failed: {exc}")
                 return UNKNOWN
-            return UNKNOWN if result is None else result
+            if result is None:
+                ctx.problems.append(f"{text} gave no value")
+                return UNKNOWN
+            return result
         return extra, spec.returns
 
     def _population(self, node: ast.Call, name: str) -> tuple[Fn, str]:

@@ -106,6 +106,13 @@ def _string(value: Any) -> str:
     return str(value).strip()
 
 
+def _as_given(value: Any) -> Any:
+    """An undeclared fact: text is stripped, typed values stay as they are."""
+    if isinstance(value, (bool, int, float, dt.date)):
+        return value
+    return _string(value)
+
+
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "number": _number, "integer": _integer, "boolean": _boolean, "date": _date,
     "string": _string,
@@ -120,7 +127,7 @@ class Coercer:
         self.types = types
         self.minimums = minimums or {}
         self.converters = {name: CONVERTERS[t] for name, t in types.items()}
-        self.fallback = _string if keep_undeclared else None
+        self.fallback = _as_given if keep_undeclared else None
 
     def coerce(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[FieldProblem]]:
         facts: dict[str, Any] = {}

@@ -29,7 +29,9 @@ def register_sources(register):
 def register_functions(register):
     """Register extra functions for policy expressions.
 
-    Call ``register(name, fn, returns="number", min_args=1, max_args=None)``.
+    Call ``register(name, fn, returns="any", min_args=0, max_args=None)``
+    (those are the defaults; ``returns`` is "number", "string", "boolean",
+    "date" or "any" and lets the validator type-check policies).
     ``fn`` is called with known argument values only (a missing argument
     makes the result unknown without calling it); returning None, or
     raising, makes the result unknown for that customer.

@@ -31,8 +31,11 @@ def registry_of(plugin: Any, name: str = "plugin-under-test") -> Registry:
     """What one plugin module (or object) registers, through a fresh plugin manager."""
     pm = pluggy.PluginManager("adieu")
     pm.add_hookspecs(hookspecs)
-    pm.register(plugin, name=name)
-    pm.check_pending()  # every hook implementation has a specification
+    try:
+        pm.register(plugin, name=name)
+        pm.check_pending()  # every hook implementation has a specification
+    except pluggy.PluginValidationError as exc:
+        raise AssertionError(f"the plugin's hooks do not match adieu's: {exc}") from exc
     reg = collect(pm)
     assert not reg.broken, f"plugin failed while registering: {reg.broken}"
     return reg

@@ -137,6 +137,9 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
             value = constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise PolicyError(f"invalid value: {exc}", _mark(file, node)) from None
+        except ValueError as exc:  # e.g. an unquoted 2026-02-30
+            raise PolicyError(f"invalid value {node.value!r}: {exc}", _mark(file, node)) \
+                from None
         if isinstance(value, (dt.date, dt.datetime)):
             return node.value
         return value

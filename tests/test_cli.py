@@ -272,7 +272,7 @@ def test_explain_missing_and_shielded(runner: CliRunner, evaluated: Path) -> Non
         missing.splitlines()
     exempt = runner.invoke(cli, ["explain", "C-EXEMPT", "--db", str(evaluated)]).stdout
     assert exempt.startswith("C-EXEMPT: EXEMPT  (run 1, ")
-    assert "  rules alone say: keep" in exempt.splitlines()
+    assert "  rules alone say: warn" in exempt.splitlines()
     assert ("  cost-high [strike, high]: FIRED (would have fired; shielded by exemption "
             "strategic)") in exempt.splitlines()
 
