@@ -5,6 +5,7 @@ Tables and columns are documented in docs/database.md."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -97,14 +98,44 @@ def m002_memory(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose atomic() blocks are write transactions
+    from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction
+    first reads (sqlite-utils looks up the table's columns) and then asks
+    for the write lock; SQLite does not wait for a lock a reading
+    transaction asks for, so a second writer (an approval while a run is
+    being written) failed at once with "database is locked" instead of
+    waiting out the busy timeout."""
+
+    @contextlib.contextmanager
+    def atomic(self):  # type: ignore[override]
+        if self.conn.in_transaction:  # nested: sqlite-utils' savepoints
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+
+
 def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
-    """Open (and migrate) the store. WAL mode, a busy timeout."""
+    """Open (and migrate) the store. WAL mode, a busy timeout; write
+    transactions take the write lock when they begin (see Database)."""
     if not create and not Path(path).exists():
         raise StoreError(f"no database at {path} (run `adieu evaluate` first, or pass --db)",
                          Location(path))
     try:
         conn = sqlite3.connect(path, timeout=30)
-        db = sqlite_utils.Database(conn, execute_plugins=False)
+        db = Database(conn, execute_plugins=False)
         db.execute("PRAGMA busy_timeout = 30000")
         if db.journal_mode != "wal":
             db.enable_wal()
