@@ -157,10 +157,15 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         }
         if previous is not None:
             entry["changes"] = _changes(previous, entry)
-        active_before = {(s["rule"], s["recorded_on"]) for s in
-                         (previous or {}).get("_active", [])}
         active_now = {(s["rule"], s["recorded_on"]) for s in row["active_strikes"]}
-        entry["expired_strikes"] = sorted(f"{r} ({d})" for r, d in active_before - active_now)
+        gone = [s for s in (previous or {}).get("_active", [])
+                if (s["rule"], s["recorded_on"]) not in active_now]
+        # A strike that stopped counting before its expiry date was withdrawn
+        # by a pardon, not expired.
+        entry["expired_strikes"] = sorted(f"{s['rule']} ({s['recorded_on']})" for s in gone
+                                          if s["expires_on"] <= row["as_of"])
+        entry["pardoned_strikes"] = sorted(f"{s['rule']} ({s['recorded_on']})" for s in gone
+                                           if s["expires_on"] > row["as_of"])
         entry["_active"] = row["active_strikes"]
         runs.append(entry)
         previous = entry

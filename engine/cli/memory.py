@@ -164,6 +164,7 @@ def register(cli: click.Group) -> None:
             for label, items in (("new strikes", e["new_strikes"]),
                                  ("same strike (cool-down)", e["repeat_strikes"]),
                                  ("expired strikes", e["expired_strikes"]),
+                                 ("pardoned strikes", e["pardoned_strikes"]),
                                  ("exempted by", e["exemptions"]),
                                  ("expired exemptions", e["expired_exemptions"]),
                                  ("held by", e["holds"]), ("changes", e["changes"])):
