@@ -302,6 +302,13 @@ def test_a_pardoned_strike_no_longer_counts(year: Year) -> None:
     assert decision(year, APR, "CUST-G")["strikes"] == 0  # would be 1 until Aug otherwise
     assert year.adieu.query("select count(*) from audit where kind = 'pardon' and "
                             "customer_id = 'CUST-G'") == [(1,)]
+    runs = json.loads(year.adieu("history", "CUST-G", "--json").stdout)["runs"]
+    apr = next(e for e in runs if e["as_of"] == APR.isoformat())
+    assert apr["pardoned_strikes"] == ["late-payments (2026-03-01)"]
+    assert apr["expired_strikes"] == []  # it would have counted until 2026-08-28
+    text = year.adieu("history", "CUST-G").stdout
+    assert "pardoned strikes: late-payments (2026-03-01)" in text
+    assert "pardoned: late-payments of 2026-03-01 by Gustav Berg" in text
 
 
 @pytest.mark.parametrize("month, cid, run, owner", [("jun", "CUST-A", 6, "ana ruiz"),
@@ -345,6 +352,7 @@ def test_history_shows_the_ladder_climb(year: Year) -> None:
     birch = json.loads(year.adieu("history", "CUST-B", "--json").stdout)["runs"]
     aug = next(e for e in birch if e["as_of"] == AUG.isoformat())
     assert aug["expired_strikes"] == ["late-payments (2026-02-01)"]
+    assert aug["pardoned_strikes"] == []
     assert "outcome warn -> keep" in aug["changes"]
 
     cedar = json.loads(year.adieu("history", "CUST-C", "--json").stdout)["runs"]
