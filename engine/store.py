@@ -156,17 +156,22 @@ def now() -> str:
 def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[dict[str, Any]],
               rejects: list[dict[str, Any]], new_strikes: list[dict[str, Any]] = ()) -> int:
     """Write one run in one transaction: the run, its decisions, rejects and
-    new strikes (superseding strikes an earlier run recorded for the same
-    as-of date), then the audit entries that chain them."""
+    new strikes (superseding the strikes an earlier run recorded for the
+    same as-of date for the customers this run decides), then the audit
+    entries that chain them."""
     at = run.get("finished_at") or now()
     with db.atomic():
         run_id = int(db["runs"].insert(run).last_pk)
-        db.execute("update strikes set superseded_by_run = ? where recorded_on = ? and "
-                   "superseded_by_run is null and pardoned_at is null",
-                   [run_id, run["as_of"]])
         columns = list(db["decisions"].columns_dict)
         rows = [{**{c: None for c in columns}, **d, "run_id": run_id} for d in decisions]
         db["decisions"].insert_all(rows, batch_size=500)
+        # This run decides its customers again for this date: their strikes
+        # of the date from earlier runs give way to this run's. Customers
+        # the run does not decide (another source's) keep theirs.
+        db.execute("update strikes set superseded_by_run = ? where recorded_on = ? and "
+                   "superseded_by_run is null and pardoned_at is null and customer_id in "
+                   "(select customer_id from decisions where run_id = ?)",
+                   [run_id, run["as_of"], run_id])
         db["rejects"].insert_all(({**r, "run_id": run_id} for r in rejects), batch_size=500)
         db["strikes"].insert_all(({**s, "run_id": run_id} for s in new_strikes),
                                  batch_size=500)
