@@ -492,16 +492,31 @@ def test_a_different_run_of_the_same_date_supersedes_its_strikes(
                             "order by id").fetchall()
     finally:
         conn.close()
+    # Run 2 decides C-WARN and C-FINAL again; the others keep run 1's strikes.
     assert [r for r in rows if r[2] == 1] == [
         ("C-WARN", "late", 1, 2), ("C-FINAL", "cost-high", 1, 2), ("C-FINAL", "late", 1, 2),
-        ("C-OFF", "cost-high", 1, 2), ("C-OFF", "late", 1, 2), ("C-OFF", "escalations", 1, 2),
-        ("C-HELD", "late", 1, 2)]
+        ("C-OFF", "cost-high", 1, None), ("C-OFF", "late", 1, None),
+        ("C-OFF", "escalations", 1, None), ("C-HELD", "late", 1, None)]
     assert [r for r in rows if r[2] == 2] == [("C-FINAL", "cost-high", 2, None),
                                               ("C-FINAL", "late", 2, None)]
     # The next run counts run 2's strikes only.
     run3 = evaluate(runner, evaluated, policy_file, corrected, plus(1))
     assert of(run3, "C-WARN")["strikes"] == 0 and of(run3, "C-FINAL")["strikes"] == 2
     adieu(runner, evaluated, "audit", "verify")
+
+
+def test_a_run_of_other_customers_on_the_same_date_leaves_their_strikes(
+        runner: CliRunner, evaluated: Path, policy_file: Path, tmp_path: Path) -> None:
+    """Two sources (say two regions) evaluated as of the same date into one
+    database: the second run supersedes no strike of the first's customers."""
+    other = write_csv(tmp_path / "other.csv",
+                      [row_with("C-WARN").replace("C-WARN", "US-WARN", 1)])
+    run2 = evaluate(runner, evaluated, policy_file, other, DAY)
+    assert of(run2, "US-WARN")["new_strikes"] == ["late"]
+    assert count(evaluated, "strikes", "superseded_by_run is not null") == 0
+    calm = write_csv(tmp_path / "calm.csv", [row_with("C-WARN", late_payments_12m="0")])
+    later = evaluate(runner, evaluated, policy_file, calm, plus(7))
+    assert (of(later, "C-WARN")["outcome"], of(later, "C-WARN")["strikes"]) == ("warn", 1)
 
 
 def test_the_same_snapshot_twice_counts_once(runner: CliRunner, evaluated: Path,
