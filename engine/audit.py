@@ -76,6 +76,7 @@ def verify(db: sqlite_utils.Database) -> list[str]:
     problems: list[str] = []
     prev, expected_seq = GENESIS, 1
     digests: dict[tuple[str, int | None, str | None], tuple[int, str]] = {}
+    records: list[dict[str, Any]] = []
     for row in db.query(f"select {', '.join(ENTRY_FIELDS)}, hash from audit order by seq"):
         seq = row["seq"]
         if seq != expected_seq:
@@ -93,6 +94,11 @@ def verify(db: sqlite_utils.Database) -> list[str]:
             problems.append(f"audit entry {seq} ({row['kind']}) was edited: its content does "
                             "not match its hash")
         prev, expected_seq = row["hash"], seq + 1
+        if row["kind"] in RECORD_KINDS:
+            try:
+                records.append({**row, "payload": json.loads(row["payload"])})
+            except ValueError:
+                pass
         if row["kind"] in ("run", "decision"):
             try:
                 payload = json.loads(row["payload"])
@@ -125,12 +131,92 @@ def verify(db: sqlite_utils.Database) -> list[str]:
     for (kind, run_id, customer_id), (seq, _) in list(digests.items())[:20]:
         what = f"run {run_id}" if kind == "run" else f"decision of {customer_id} in run {run_id}"
         problems.append(f"{what} was deleted (audit entry {seq} names it)")
+    problems.extend(_check_records(db, records))
     return problems
+
+
+RECORD_KINDS = ("strike", "pardon", "exemption", "approval", "rejection")
+
+
+def _check_records(db: sqlite_utils.Database, entries: list[dict[str, Any]]) -> list[str]:
+    """The strikes, exemptions and reviews tables against their audit entries."""
+    problems: list[str] = []
+    by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in RECORD_KINDS}
+    for e in entries:
+        by_kind[e["kind"]].append(e)
+    # Strikes: each row matches one strike entry; a pardon only through a pardon entry;
+    # a supersede only by a later run of the same as-of date that decided the customer.
+    expected: dict[tuple, list[int]] = {}
+    for e in by_kind["strike"]:
+        key = (e["run_id"], e["customer_id"], e["payload"]["rule"], e["payload"]["recorded_on"])
+        expected.setdefault(key, []).append(e["seq"])
+    pardons = {e["payload"].get("strike_id"): e for e in by_kind["pardon"]}
+    run_dates = dict(db.execute("select id, as_of from runs").fetchall())
+    for s in db.query("select * from strikes order by id"):
+        key = (s["run_id"], s["customer_id"], s["rule"], s["recorded_on"])
+        if not expected.get(key):
+            problems.append(f"strike {s['id']} ({s['customer_id']}, {s['rule']}, "
+                            f"{s['recorded_on']}) has no audit entry (inserted or edited)")
+        else:
+            expected[key].pop()
+        pardon = pardons.pop(s["id"], None)
+        if s["pardoned_at"] and (pardon is None or pardon["payload"].get("by") !=
+                                 s["pardoned_by"] or pardon["at"] != s["pardoned_at"]):
+            problems.append(f"strike {s['id']} is marked pardoned without a matching pardon "
+                            "entry")
+        elif pardon is not None and not s["pardoned_at"]:
+            problems.append(f"strike {s['id']}: its pardon (audit entry {pardon['seq']}) "
+                            "was undone")
+        sup = s["superseded_by_run"]
+        if sup is not None and (run_dates.get(sup) != s["recorded_on"] or sup <= s["run_id"]):
+            problems.append(f"strike {s['id']} is marked superseded by run {sup}, which is "
+                            "not a later run of its date")
+    for key, seqs in expected.items():
+        for seq in seqs:
+            problems.append(f"strike of {key[1]} ({key[2]}, {key[3]}) was deleted (audit "
+                            f"entry {seq} names it)")
+    for strike_id, e in pardons.items():
+        problems.append(f"strike {strike_id} pardoned in audit entry {e['seq']} was deleted")
+    exemptions = {e["payload"].get("id"): e for e in by_kind["exemption"]}
+    for row in db.query("select * from exemptions order by id"):
+        e = exemptions.pop(row["id"], None)
+        if e is None:
+            problems.append(f"exemption registry-{row['id']} has no audit entry")
+        elif any(e["payload"].get(k) != row[k] for k in row if k != "id"):
+            problems.append(f"exemption registry-{row['id']} was edited (differs from audit "
+                            f"entry {e['seq']})")
+    for exemption_id, e in exemptions.items():
+        problems.append(f"exemption registry-{exemption_id} was deleted (audit entry "
+                        f"{e['seq']} names it)")
+    reviews = {(e["run_id"], e["customer_id"]): e
+               for e in by_kind["approval"] + by_kind["rejection"]}
+    for row in db.query("select * from reviews order by id"):
+        e = reviews.pop((row["run_id"], row["customer_id"]), None)
+        p = e["payload"] if e else {}
+        if e is None:
+            problems.append(f"review of {row['customer_id']} in run {row['run_id']} has no "
+                            "audit entry")
+        elif (p.get("verdict"), p.get("reviewer"), p.get("note")) != \
+                (row["verdict"], row["reviewer"], row["note"]):
+            problems.append(f"review of {row['customer_id']} in run {row['run_id']} was "
+                            f"edited (differs from audit entry {e['seq']})")
+    for (run_id, customer_id), e in reviews.items():
+        problems.append(f"review of {customer_id} in run {run_id} was deleted (audit entry "
+                        f"{e['seq']} names it)")
+    return problems[:20]
 
 
 TRIGGERS = [
     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
     f"BEGIN SELECT RAISE(ABORT, '{table} rows are part of the audit trail and cannot "
     f"change'); END"
-    for table in ("audit", "runs", "decisions") for verb in ("UPDATE", "DELETE")
+    for table in ("audit", "runs", "decisions", "exemptions", "reviews")
+    for verb in ("UPDATE", "DELETE")
+] + [
+    # A strike may be pardoned or superseded, nothing else.
+    "CREATE TRIGGER IF NOT EXISTS strikes_no_update BEFORE UPDATE OF customer_id, rule, "
+    "recorded_on, expires_on, run_id ON strikes BEGIN SELECT RAISE(ABORT, 'strikes rows are "
+    "part of the audit trail and cannot change'); END",
+    "CREATE TRIGGER IF NOT EXISTS strikes_no_delete BEFORE DELETE ON strikes BEGIN SELECT "
+    "RAISE(ABORT, 'strikes rows are part of the audit trail and cannot change'); END",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import __version__
 from .decide import decide, make_contexts
 from .facts import Record, from_json_facts
 from .ledger import memory_from_json
@@ -59,4 +60,5 @@ def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
                 differences.append({"customer_id": row["customer_id"], "field": field,
                                     "stored": row[field], "replayed": again[field]})
     return {"run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
+            "made_by": run["adieu_version"], "replayed_by": __version__,
             "checked": len(rows), "differences": differences}

@@ -267,3 +267,43 @@ def test_verify_needs_an_existing_database(runner: CliRunner, tmp_path: Path) ->
     result = runner.invoke(cli, ["audit", "verify", "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 2 and "no database at" in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+# -- the records the audit entries stand for: strikes, exemptions, reviews ----
+
+@pytest.mark.parametrize("change, named", [
+    ("drop trigger exemptions_no_update; update exemptions set expires = '2099-01-01'",
+     "exemption registry-1 was edited"),
+    ("drop trigger exemptions_no_delete; delete from exemptions",
+     "exemption registry-1 was deleted"),
+    ("drop trigger reviews_no_update; update reviews set verdict = 'approved' "
+     "where verdict = 'rejected'", "review of C-ABUSE in run 1 was edited"),
+    ("drop trigger reviews_no_delete; delete from reviews where customer_id = 'C-OFF'",
+     "review of C-OFF in run 1 was deleted"),
+    ("drop trigger strikes_no_delete; delete from strikes where id = 1",
+     "was deleted (audit entry"),
+    ("update strikes set pardoned_at = '2026-11-30', pardoned_by = 'x', pardon_reason = 'y' "
+     "where id = 1", "strike 1 is marked pardoned without a matching pardon entry"),
+    ("update strikes set pardoned_at = null, pardoned_by = null, pardon_reason = null "
+     "where pardoned_at is not null", "its pardon (audit entry"),
+    ("update strikes set superseded_by_run = 2 where id = 1",
+     "strike 1 is marked superseded by run 2, which is not a later run of its date"),
+    ("drop trigger strikes_no_update; update strikes set rule = 'abuse' where id = 1",
+     "strike 1 (C-"),
+])
+def test_editing_strikes_exemptions_or_reviews_is_named(runner: CliRunner, trail: Path,
+                                                        change: str, named: str) -> None:
+    sql(trail, *change.split("; "))
+    code, out, _ = verify(runner, trail)
+    assert code == 1
+    assert any(named in line for line in out), out
+
+
+@pytest.mark.parametrize("statement", [
+    "update exemptions set expires = '2099-01-01'", "delete from exemptions",
+    "update reviews set verdict = 'approved'", "delete from reviews",
+    "delete from strikes", "update strikes set recorded_on = '2020-01-01'",
+])
+def test_triggers_guard_the_records(trail: Path, statement: str) -> None:
+    with pytest.raises(sqlite3.IntegrityError, match="part of the audit trail"):
+        sql(trail, statement)

@@ -53,7 +53,8 @@ AUDIT = {"seq": int, "at": str, "kind": str, "run_id": int, "customer_id": str,
 TABLES = {"runs": RUNS, "decisions": DECISIONS, "rejects": REJECTS, "strikes": STRIKES,
           "exemptions": EXEMPTIONS, "reviews": REVIEWS, "audit": AUDIT}
 AS_OF = "2026-11-02"  # the as-of date of conftest's tiny customers, after the old run's
-TRIGGERS = {f"{table}_no_{verb}" for table in ("audit", "runs", "decisions")
+TRIGGERS = {f"{table}_no_{verb}"
+            for table in ("audit", "runs", "decisions", "exemptions", "reviews", "strikes")
             for verb in ("update", "delete")}
 
 

@@ -77,6 +77,10 @@ def register(cli: click.Group) -> None:
                 who = d["customer_id"] or "population"
                 click.echo(f"{who}: {d['field']}: stored {d['stored']!r}, replayed "
                            f"{d['replayed']!r}")
+            if result["differences"] and result["made_by"] != result["replayed_by"]:
+                click.echo(f"note: run {result['run_id']} was made by adieu "
+                           f"{result['made_by']} and replayed by {result['replayed_by']}; "
+                           "differences may come from the engine's own changes")
             click.echo(f"run {result['run_id']} ({result['policy']}, as of {result['as_of']}): "
                        f"{result['checked']:,} decisions replayed, "
                        f"{len(result['differences'])} difference(s)")
