@@ -393,12 +393,7 @@ class _Builder:
                 self.error(f"exemption id {eid!r} is used twice", ("exemptions", i, "id"))
             seen.add(eid)
             shielded = ex.get("rules", "all")
-            if isinstance(shielded, list):
-                for j, rid in enumerate(shielded):
-                    if rid not in rule_ids:
-                        self.error(f"exemption {eid!r} names rule {rid!r}, which does not "
-                                   f"exist{did_you_mean(str(rid), rule_ids)}",
-                                   ("exemptions", i, "rules", j))
+            self._rule_refs(f"exemption {eid!r}", shielded, rule_ids, ("exemptions", i, "rules"))
             when = None
             if "when" in ex:
                 when = self.expr(compiler, ex["when"], ("exemptions", i, "when"))
@@ -412,6 +407,15 @@ class _Builder:
                                                           else []),
                 str(ex.get("reason", "")), str(ex.get("approver", "")), expires))
         return out
+
+    def _rule_refs(self, owner: str, rules: Any, rule_ids: set[str], path: tuple) -> None:
+        """Every rule id an exemption or hold names must exist."""
+        if not isinstance(rules, list):
+            return
+        for j, rid in enumerate(rules):
+            if rid not in rule_ids:
+                self.error(f"{owner} names rule {rid!r}, which does not exist"
+                           f"{did_you_mean(str(rid), rule_ids)}", path + (j,))
 
     def _holds(self, compiler: Compiler, rule_ids: set[str]) -> list[Hold]:
         items = self.doc.get("holds")
@@ -427,11 +431,8 @@ class _Builder:
             when = self.expr(compiler, hold["when"], ("holds", i, "when"))
             excepted = hold.get("except_rules") if isinstance(hold.get("except_rules"), list) \
                 else []
-            for j, rid in enumerate(excepted):
-                if rid not in rule_ids:
-                    self.error(f"hold {hold.get('id')!r} names rule {rid!r}, which does not "
-                               f"exist{did_you_mean(str(rid), rule_ids)}",
-                               ("holds", i, "except_rules", j))
+            self._rule_refs(f"hold {hold.get('id')!r}", excepted, rule_ids,
+                            ("holds", i, "except_rules"))
             if when is not None:
                 out.append(Hold(str(hold.get("id")), when, str(hold.get("reason", "")),
                                 frozenset(str(r) for r in excepted)))

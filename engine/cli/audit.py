@@ -8,8 +8,7 @@ import click
 
 from ..audit import verify
 from ..replay import replay
-from ..store import open_db
-from .common import db_option, json_option, resolve_db
+from .common import db_option, json_option, opened_store
 
 
 def register(cli: click.Group) -> None:
@@ -23,12 +22,9 @@ def register(cli: click.Group) -> None:
         """Recompute the chain and the digests of every run and decision.
         Exit 1 naming the first entry that was edited, deleted or inserted
         out of order."""
-        store = open_db(resolve_db(db), create=False)
-        try:
+        with opened_store(db) as store:
             problems = verify(store)
             count = store["audit"].count
-        finally:
-            store.close()
         if problems:
             for p in problems:
                 click.echo(p)
@@ -41,8 +37,7 @@ def register(cli: click.Group) -> None:
     @json_option
     def export(db: str | None, as_json: bool) -> None:
         """Write the audit trail (JSON Lines, or a JSON array with --json) for an auditor."""
-        store = open_db(resolve_db(db), create=False)
-        try:
+        with opened_store(db) as store:
             rows = store.query("select * from audit order by seq")
             if as_json:
                 click.echo("[")
@@ -54,8 +49,6 @@ def register(cli: click.Group) -> None:
             else:
                 for row in rows:
                     click.echo(json.dumps(row))
-        finally:
-            store.close()
 
     @cli.command("replay")
     @click.argument("run_id", type=int)
@@ -65,11 +58,8 @@ def register(cli: click.Group) -> None:
         """Re-evaluate RUN_ID from its stored policy text, facts, as-of date and
         each customer's stored memory; list every decision that differs
         (expected: none). Exit 1 if any differs."""
-        store = open_db(resolve_db(db), create=False)
-        try:
+        with opened_store(db) as store:
             result = replay(store, run_id)
-        finally:
-            store.close()
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
+import sqlite_utils
 
-from ..store import db_path
+from ..store import db_path, open_db
 
 db_option = click.option(
     "--db", "db", metavar="PATH", default=None,
@@ -57,3 +60,14 @@ def source_options(func: Any) -> Any:
 
 def resolve_db(value: str | None) -> str:
     return db_path(value)
+
+
+@contextmanager
+def opened_store(db: str | None, create: bool = False) -> Iterator[sqlite_utils.Database]:
+    """The store named by --db / $ADIEU_DB / ./adieu.db, closed afterwards.
+    Without create, a missing file is an error rather than a new database."""
+    store = open_db(resolve_db(db), create=create)
+    try:
+        yield store
+    finally:
+        store.close()

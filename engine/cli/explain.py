@@ -10,8 +10,8 @@ from ..explain import condition_lines, explain_stored, fmt
 from ..ledger import memory_from_json
 from ..plugins import registry
 from ..policy import compile_policy
-from ..store import get_decision, get_run, open_db
-from .common import db_option, json_option, resolve_db, run_option
+from ..store import get_decision, get_run
+from .common import db_option, json_option, opened_store, run_option
 
 
 def register(cli: click.Group) -> None:
@@ -28,15 +28,12 @@ def register(cli: click.Group) -> None:
         true/false/unknown and how far the value is from flipping it. Uses
         the policy text, facts and population figures stored with the run.
         """
-        store = open_db(resolve_db(db), create=False)
-        try:
+        with opened_store(db) as store:
             run = get_run(store, run_id)
             row = get_decision(store, run["id"], customer_id)
             verdict = store.execute("select verdict, reviewer, note from reviews where "
                                     "run_id = ? and customer_id = ?",
                                     [run["id"], customer_id]).fetchone()
-        finally:
-            store.close()
         policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
                                 registry().functions)
         memory = memory_from_json(row.get("memory"), customer_id)

@@ -8,8 +8,7 @@ import json
 import click
 
 from ..actions import add_exemption, history, pardon
-from ..store import open_db
-from .common import db_option, json_option, parse_date, resolve_db
+from .common import db_option, json_option, opened_store, parse_date
 
 
 class DefaultGroup(click.Group):
@@ -38,14 +37,11 @@ def register(cli: click.Group) -> None:
                   help="Which strikes count as active (default: today).")
     def show(customer_id: str, db: str | None, as_json: bool, as_of: dt.date | None) -> None:
         """Show CUSTOMER_ID's strikes: recorded, expiring, pardoned, superseded."""
-        store = open_db(resolve_db(db), create=False)
-        try:
+        with opened_store(db) as store:
             rows = [dict(r) for r in store.query(
                 "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, "
                 "pardoned_at, pardoned_by, pardon_reason from strikes where customer_id = ? "
                 "order by recorded_on, id", [customer_id])]
-        finally:
-            store.close()
         day = (as_of or dt.date.today()).isoformat()
         for row in rows:
             row["status"] = ("pardoned" if row["pardoned_at"] else
@@ -75,11 +71,8 @@ def register(cli: click.Group) -> None:
     @db_option
     def pardon_cmd(customer_id: str, rule: str, by: str, reason: str, db: str | None) -> None:
         """Remove CUSTOMER_ID's latest active strike for RULE, with an audit entry."""
-        store = open_db(resolve_db(db), create=False)
-        try:
+        with opened_store(db) as store:
             done = pardon(store, customer_id, rule, by, reason)
-        finally:
-            store.close()
         click.echo(f"pardoned strike #{done['id']} ({rule}, recorded {done['recorded_on']}) "
                    f"of {customer_id}")
 
@@ -101,11 +94,8 @@ def register(cli: click.Group) -> None:
         if bool(rules) == all_rules:
             raise click.UsageError("give exactly one of --rules R1,R2 and --all")
         names = None if all_rules else [r.strip() for r in rules.split(",") if r.strip()]
-        store = open_db(resolve_db(db))
-        try:
+        with opened_store(db, create=True) as store:
             exemption_id = add_exemption(store, customer_id, names, reason, approver, until)
-        finally:
-            store.close()
         what = "all rules" if names is None else ", ".join(names)
         click.echo(f"exemption registry-{exemption_id} recorded for {customer_id}: {what} "
                    f"until {until.isoformat()} (approved by {approver})")
@@ -120,14 +110,11 @@ def register(cli: click.Group) -> None:
                    as_json: bool) -> None:
         """List the exemptions recorded with `adieu exempt` (active ones by default)."""
         day = (as_of or dt.date.today()).isoformat()
-        store = open_db(resolve_db(db), create=False)
-        try:
+        with opened_store(db) as store:
             op = "<=" if expired else ">"
             rows = [dict(r) for r in store.query(
                 f"select * from exemptions where expires {op} ? order by customer_id, id",
                 [day])]
-        finally:
-            store.close()
         for row in rows:
             row["id"] = f"registry-{row['id']}"
             row["rules"] = json.loads(row["rules"]) if row["rules"] else "all"
@@ -148,11 +135,8 @@ def register(cli: click.Group) -> None:
     def history_cmd(customer_id: str, db: str | None, as_json: bool) -> None:
         """CUSTOMER_ID's timeline across runs: outcome per run, strikes gained
         and expired, exemptions, reviews, and what changed between runs."""
-        store = open_db(resolve_db(db), create=False)
-        try:
+        with opened_store(db) as store:
             data = history(store, customer_id)
-        finally:
-            store.close()
         if as_json:
             click.echo(json.dumps(data, indent=2))
             return

@@ -8,8 +8,7 @@ import click
 
 from ..actions import pending, review
 from ..explain import fmt
-from ..store import open_db
-from .common import db_option, json_option, resolve_db, run_option
+from .common import db_option, json_option, opened_store, run_option
 
 
 def register(cli: click.Group) -> None:
@@ -23,11 +22,8 @@ def register(cli: click.Group) -> None:
         @db_option
         def command(customer_id: str, run_id: int, by: str, note: str | None,
                     db: str | None) -> None:
-            store = open_db(resolve_db(db), create=False)
-            try:
+            with opened_store(db) as store:
                 review(store, customer_id, run_id, verdict, by, note)
-            finally:
-                store.close()
             click.echo(f"{customer_id} (run {run_id}): offboarding {verdict} by {by}")
 
     verdict_command("approve", "approved",
@@ -43,11 +39,8 @@ def register(cli: click.Group) -> None:
     @json_option
     def pending_cmd(run_id: int | None, db: str | None, as_json: bool) -> None:
         """Offboard decisions waiting for review, with their figures."""
-        store = open_db(resolve_db(db), create=False)
-        try:
+        with opened_store(db) as store:
             rows = pending(store, run_id)
-        finally:
-            store.close()
         if as_json:
             click.echo(json.dumps([{
                 "run_id": r["run_id"], "customer_id": r["customer_id"],
