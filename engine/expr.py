@@ -15,118 +15,37 @@ import datetime as dt
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Location
+from .functions import POPULATION_FUNCTIONS, SCALAR_FUNCTIONS, FunctionCompiler
+from .values import (
+    ANY,
+    BOOL,
+    DATE,
+    FACT_TYPES,
+    LIST,
+    NUM,
+    STR,
+    UNKNOWN,
+    Compiled,
+    Context,
+    ExprError,
+    ExtraFunction,
+    Fn,
+    Names,
+    PopulationCall,
+    _const,
+    _type_of,
+    _unary,
+)
 
-
-class _Unknown:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "unknown"
-
-    def __bool__(self) -> bool:
-        raise TypeError("UNKNOWN has no truth value")
-
-
-UNKNOWN: Any = _Unknown()
-
-# Static types. ANY is used where a value's type cannot be known statically.
-NUM, STR, BOOL, DATE, ANY, LIST = "number", "string", "boolean", "date", "any", "list"
-FACT_TYPES = {"number": NUM, "integer": NUM, "string": STR, "boolean": BOOL, "date": DATE}
-
-Fn = Callable[["Context"], Any]
-
-
-class ExprError(Exception):
-    """A problem in one expression: message and character offset."""
-
-    def __init__(self, message: str, offset: int = 0):
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
-
-
-class Context:
-    """Everything one customer's evaluation can see. Built per customer;
-    derived facts are computed on first use and memoised."""
-
-    __slots__ = ("facts", "as_of", "population", "derive_fns", "derived", "missing", "problems")
-
-    def __init__(self, facts: dict[str, Any], as_of: dt.date, population: Any,
-                 derive_fns: dict[str, Fn]):
-        self.facts = facts
-        self.as_of = as_of
-        self.population = population
-        self.derive_fns = derive_fns
-        self.derived: dict[str, tuple[Any, frozenset, tuple]] = {}
-        self.missing: set[str] = set()
-        self.problems: list[str] = []
-
-    def derive(self, name: str) -> Any:
-        memo = self.derived.get(name)
-        if memo is None:
-            outer_missing, outer_problems = self.missing, self.problems
-            self.missing, self.problems = set(), []
-            try:
-                value = self.derive_fns[name](self)
-                memo = (value, frozenset(self.missing), tuple(self.problems))
-            finally:
-                self.missing, self.problems = outer_missing, outer_problems
-            self.derived[name] = memo
-        self.missing |= memo[1]
-        self.problems.extend(p for p in memo[2] if p not in self.problems)
-        return memo[0]
-
-    def value_of(self, name: str) -> Any:
-        """A fact or derived value by name (UNKNOWN if missing), for reports."""
-        if name in self.derive_fns:
-            return self.derive(name)
-        value = self.facts.get(name)
-        return UNKNOWN if value is None else value
-
-
-@dataclass
-class Names:
-    """What names an expression may use, and their types."""
-
-    facts: dict[str, str]            # name -> static type
-    params: dict[str, Any]           # name -> value
-    derive_types: dict[str, str] = field(default_factory=dict)  # filled while compiling
-
-    def kind(self, name: str) -> str | None:
-        if name in self.params:
-            return "param"
-        if name in self.derive_types:
-            return "derive"
-        if name in self.facts:
-            return "fact"
-        return None
-
-
-@dataclass
-class Compiled:
-    """One compiled expression."""
-
-    text: str
-    fn: Fn
-    type: str
-    tree: ast.expr
-    names: set[str]
-    population_keys: list[str]
-
-
-@dataclass
-class PopulationCall:
-    key: str                 # canonical text, e.g. "percentile(hours_support_12m, 90)"
-    kind: str                # percentile | mean | share
-    name: str | None         # the fact for percentile / mean
-    p: float | None          # the percentile
-    condition: Fn | None     # compiled condition for share
-    text: str
-
+# adieu.expr is the module the rest of adieu (and tests) import these from.
+__all__ = ["ANY", "BOOL", "CMP_SYMBOL", "CONSTANTS", "DATE", "FACT_TYPES", "LIST", "NUM",
+           "POPULATION_FUNCTIONS", "SCALAR_FUNCTIONS", "STR", "UNKNOWN", "Compiled",
+           "Compiler", "Context", "ExprError", "ExtraFunction", "Fn", "Names",
+           "PopulationCall", "location_in"]
+CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
 
 _CMP = {
     ast.Lt: ("<", lambda a, b: a < b), ast.LtE: ("<=", lambda a, b: a <= b),
@@ -141,28 +60,11 @@ _ARITH = {
     ast.FloorDiv: "//",
 }
 
-SCALAR_FUNCTIONS = ("min", "max", "abs", "round", "coalesce", "days_since", "days_until",
-                    "is_missing", "date")
-POPULATION_FUNCTIONS = ("percentile", "mean", "share")
-CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
-
 MAX_LENGTH = 2000
 MAX_NODES = 400
 
 
-@dataclass
-class ExtraFunction:
-    """A function added by a plugin: called with known argument values only."""
-
-    name: str
-    fn: Callable[..., Any]
-    returns: str = ANY
-    min_args: int = 0
-    max_args: int | None = None
-    plugin: str = ""
-
-
-class Compiler:
+class Compiler(FunctionCompiler):
     """Compiles expression texts against a fixed set of names."""
 
     def __init__(self, names: Names, extra_functions: dict[str, ExtraFunction] | None = None):
@@ -414,193 +316,6 @@ class Compiler:
             return body(ctx) if t else orelse(ctx)
         return ifexp, bt if bt == ot else ANY
 
-    def _Call(self, node: ast.Call) -> tuple[Fn, str]:
-        if not isinstance(node.func, ast.Name):
-            raise self._err(node, "only named functions can be called, like max(a, b)")
-        name = node.func.id
-        if node.keywords:
-            raise self._err(node, f"{name}() takes no keyword arguments")
-        if any(isinstance(a, ast.Starred) for a in node.args):
-            raise self._err(node, f"{name}() takes no *arguments")
-        if name in POPULATION_FUNCTIONS:
-            return self._population(node, name)
-        if name in SCALAR_FUNCTIONS:
-            return getattr(self, "_fn_" + name)(node, node.args)
-        if name in self.extra:
-            return self._extra(node, self.extra[name])
-        known = ", ".join(sorted((*SCALAR_FUNCTIONS, *POPULATION_FUNCTIONS, *self.extra)))
-        raise self._err(node, f"unknown function {name}() (known: {known})")
-
-    def _args(self, node: ast.Call, lo: int, hi: int | None) -> list[tuple[Fn, str]]:
-        n = len(node.args)
-        name = node.func.id  # type: ignore[attr-defined]
-        if n < lo or (hi is not None and n > hi):
-            want = str(lo) if lo == hi else (f"{lo} or more" if hi is None else f"{lo} to {hi}")
-            raise self._err(node, f"{name}() takes {want} argument(s), got {n}")
-        return [self._node(a) for a in node.args]
-
-    def _fn_min(self, node: ast.Call, args: list) -> tuple[Fn, str]:
-        return self._reduce(node, min)
-
-    def _fn_max(self, node: ast.Call, args: list) -> tuple[Fn, str]:
-        return self._reduce(node, max)
-
-    def _reduce(self, node: ast.Call, how: Callable) -> tuple[Fn, str]:
-        parts = self._args(node, 1, None)
-        types = {t for _, t in parts} - {ANY}
-        if len(types) > 1 or types & {BOOL, LIST}:
-            raise self._err(node, f"{node.func.id}() needs numbers or dates of one kind")  # type: ignore[attr-defined]
-        fns = [f for f, _ in parts]
-        text = ast.unparse(node)
-
-        def reduce_(ctx: Context) -> Any:
-            values = [f(ctx) for f in fns]
-            if any(v is UNKNOWN for v in values):
-                return UNKNOWN
-            return _guarded(ctx, text, how, values)
-        return reduce_, types.pop() if types else ANY
-
-    def _fn_abs(self, node: ast.Call, args: list) -> tuple[Fn, str]:
-        ((f, t),) = self._args(node, 1, 1)
-        self._expect(node.args[0], t, NUM, "abs()")
-        return _unary(f, abs, ast.unparse(node)), NUM
-
-    def _fn_round(self, node: ast.Call, args: list) -> tuple[Fn, str]:
-        parts = self._args(node, 1, 2)
-        for arg, (_, t) in zip(node.args, parts, strict=True):
-            self._expect(arg, t, NUM, "round()")
-        f = parts[0][0]
-        digits = parts[1][0] if len(parts) == 2 else _const(0)
-        text = ast.unparse(node)
-
-        def round_(ctx: Context) -> Any:
-            v, d = f(ctx), digits(ctx)
-            if v is UNKNOWN or d is UNKNOWN:
-                return UNKNOWN
-            return _guarded(ctx, text, _round, v, d)
-        return round_, NUM
-
-    def _fn_coalesce(self, node: ast.Call, args: list) -> tuple[Fn, str]:
-        parts = self._args(node, 1, None)
-        types = {t for _, t in parts} - {ANY}
-        if len(types) > 1:
-            raise self._err(node, "coalesce() needs values of one type")
-        fns = [f for f, _ in parts]
-
-        def coalesce(ctx: Context) -> Any:
-            outer = ctx.missing
-            ctx.missing = set()
-            try:
-                for f in fns:
-                    v = f(ctx)
-                    if v is not UNKNOWN:
-                        return v
-                outer |= ctx.missing
-                return UNKNOWN
-            finally:
-                ctx.missing = outer
-        return coalesce, types.pop() if types else ANY
-
-    def _fn_is_missing(self, node: ast.Call, args: list) -> tuple[Fn, str]:
-        ((f, _),) = self._args(node, 1, 1)
-
-        def is_missing(ctx: Context) -> Any:
-            outer = ctx.missing
-            ctx.missing = set()
-            try:
-                return f(ctx) is UNKNOWN
-            finally:
-                ctx.missing = outer
-        return is_missing, BOOL
-
-    def _fn_days_since(self, node: ast.Call, args: list) -> tuple[Fn, str]:
-        ((f, t),) = self._args(node, 1, 1)
-        self._expect(node.args[0], t, DATE, "days_since()")
-        return _unary_ctx(f, lambda v, ctx: (ctx.as_of - v).days, ast.unparse(node)), NUM
-
-    def _fn_days_until(self, node: ast.Call, args: list) -> tuple[Fn, str]:
-        ((f, t),) = self._args(node, 1, 1)
-        self._expect(node.args[0], t, DATE, "days_until()")
-        return _unary_ctx(f, lambda v, ctx: (v - ctx.as_of).days, ast.unparse(node)), NUM
-
-    def _fn_date(self, node: ast.Call, args: list) -> tuple[Fn, str]:
-        if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) \
-                or not isinstance(node.args[0].value, str):
-            raise self._err(node, 'date() takes one literal text, like date("2026-12-31")')
-        try:
-            value = dt.date.fromisoformat(node.args[0].value)
-        except ValueError:
-            raise self._err(node.args[0], f"not a date (YYYY-MM-DD): {node.args[0].value!r}") \
-                from None
-        return _const(value), DATE
-
-    def _extra(self, node: ast.Call, spec: ExtraFunction) -> tuple[Fn, str]:
-        fns = [f for f, _ in self._args(node, spec.min_args, spec.max_args)]
-        text = ast.unparse(node)
-
-        def extra(ctx: Context) -> Any:
-            values = [f(ctx) for f in fns]
-            if any(v is UNKNOWN for v in values):
-                return UNKNOWN
-            try:
-                result = spec.fn(*values)
-            except Exception as exc:  # a plugin's function failing on one customer
-                ctx.problems.append(f"{text} failed: {exc}")
-                return UNKNOWN
-            if result is None:
-                ctx.problems.append(f"{text} gave no value")
-                return UNKNOWN
-            return result
-        return extra, spec.returns
-
-    def _population(self, node: ast.Call, name: str) -> tuple[Fn, str]:
-        text = ast.unparse(node)
-        if name == "share":
-            if len(node.args) != 1:
-                raise self._err(node, "share() takes one condition")
-            saved = (self._names_used, self._pop_keys)
-            self._names_used, self._pop_keys = set(), []
-            cond, ct = self._node(node.args[0])
-            if self._pop_keys:
-                raise self._err(node, "share() cannot contain another population function")
-            self._names_used = saved[0] | self._names_used
-            self._pop_keys = saved[1]
-            self._expect(node.args[0], ct, BOOL, "share()")
-            call = PopulationCall(text, "share", None, None, cond, text)
-            result = NUM
-        else:
-            want = 2 if name == "percentile" else 1
-            if len(node.args) != want:
-                usage = "percentile(fact, p)" if name == "percentile" else f"{name}(fact)"
-                raise self._err(node, f"{name}() takes {want} argument(s): {usage}")
-            target = node.args[0]
-            if not isinstance(target, ast.Name) or self.names.kind(target.id) not in \
-                    ("fact", "derive"):
-                raise self._err(target, f"the first argument of {name}() must be the name "
-                                        "of a fact or derived fact")
-            _, tt = self._node(target)
-            self._expect(target, tt, NUM, f"{name}()")
-            p = None
-            if name == "percentile":
-                pf, pt = self._node(node.args[1])
-                arg = node.args[1]
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, (int, float)):
-                    p = float(arg.value)
-                elif isinstance(arg, ast.Name) and self.names.kind(arg.id) == "param":
-                    p = self.names.params[arg.id]
-                if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 100:
-                    raise self._err(arg, "the percentile must be a number from 0 to 100")
-                p = float(p)
-            call = PopulationCall(text, name, target.id, p, None, text)
-            result = NUM
-        self.population_calls.setdefault(call.key, call)
-        self._pop_keys.append(call.key)
-        key = call.key
-
-        def population(ctx: Context) -> Any:
-            return ctx.population.value(key)
-        return population, result
-
     def _expect(self, node: ast.AST, got: str, want: str, where: str) -> None:
         if got not in (want, ANY):
             raise self._err(node, f"{where} needs a {want}, but {ast.unparse(node)!r} "
@@ -619,58 +334,6 @@ def _describe(node: ast.AST) -> str:
         "Invert": "~", "Slice": "a slice",
     }
     return names.get(type(node).__name__, type(node).__name__)
-
-
-def _type_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return BOOL
-    if isinstance(value, (int, float)):
-        return NUM
-    if isinstance(value, dt.date):
-        return DATE
-    return STR
-
-
-def _const(value: Any) -> Fn:
-    def const(ctx: Context) -> Any:
-        return value
-    return const
-
-
-def _guarded(ctx: Context, text: str, how: Callable[..., Any], *args: Any) -> Any:
-    """Call `how`; a value it cannot take (a type only known at run time, a
-    number out of range) makes the result unknown, recorded as a problem."""
-    try:
-        return how(*args)
-    except (TypeError, ValueError, OverflowError) as exc:
-        ctx.problems.append(f"cannot compute {text}: {exc}")
-        return UNKNOWN
-
-
-# round() with more digits than this changes nothing (or gives 0); clamping
-# keeps round(x, -revenue_12m) from computing 10 ** revenue_12m.
-MAX_ROUND_DIGITS = 400
-
-
-def _round(value: Any, digits: Any) -> Any:
-    if isinstance(digits, float) and not math.isfinite(digits):
-        raise ValueError(f"round() digits must be a finite number, got {digits!r}")
-    n = max(-MAX_ROUND_DIGITS, min(MAX_ROUND_DIGITS, int(digits)))
-    return round(value, n)
-
-
-def _unary(f: Fn, how: Callable[[Any], Any], text: str) -> Fn:
-    def unary(ctx: Context) -> Any:
-        v = f(ctx)
-        return UNKNOWN if v is UNKNOWN else _guarded(ctx, text, how, v)
-    return unary
-
-
-def _unary_ctx(f: Fn, how: Callable[[Any, Context], Any], text: str) -> Fn:
-    def unary(ctx: Context) -> Any:
-        v = f(ctx)
-        return UNKNOWN if v is UNKNOWN else _guarded(ctx, text, how, v, ctx)
-    return unary
 
 
 def _arith_fn(symbol: str) -> Callable[[Any, Any], Any]:
