@@ -345,3 +345,14 @@ def test_command_checker_catches_a_wrong_command():
     with pytest.raises(AssertionError):
         check_command_line("adieu audit verfy")
     check_command_line("adieu evaluate POLICY --source csv:PATH [--json|--csv]")
+
+
+def test_readme_policy_example_compiles_and_matches_its_output():
+    from adieu.policy import compile_policy
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert block is not None
+    policy = compile_policy(block.group(1), "README.md")
+    assert [r.id for r in policy.rules] == ["cost-exceeds-revenue", "abuse-of-staff"]
+    assert f"policy 'small' v1 (sha256 {policy.sha256[:12]})" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -66,6 +67,7 @@ def register(cli: click.Group) -> None:
             for s in summaries:
                 click.echo(s)
             if findings:
+                sys.stdout.flush()  # the count comes after the findings, also in a shared pipe
                 click.echo(f"{len(findings)} error(s)", err=True)
         if findings:
             raise SystemExit(1)
