@@ -10,8 +10,10 @@ import datetime as dt
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from . import decimals
 from .expr import UNKNOWN, Context
 from .facts import Record, to_json_value
 from .ledger import Memory, apply_strikes
@@ -89,6 +91,8 @@ class _Renderer(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> str:
         if value is UNKNOWN:
             return "unknown"
+        if not format_spec and isinstance(value, Decimal):
+            return decimals.plain_text(value)  # 1000, never 1E+3
         try:
             return format(value, format_spec)
         except (ValueError, TypeError):

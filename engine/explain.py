@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
+from . import decimals
 from .decide import decide
 from .expr import CMP_SYMBOL, UNKNOWN, Context
 from .facts import from_json_facts
@@ -19,7 +21,12 @@ from .population import Population
 
 
 def fmt(value: Any) -> str:
-    """A value in plain words: 12,345 / 0.42 / 2026-11-01 / unknown."""
+    """A value in plain words: 12,345 / 5,476.50 / 0.42 / 2026-11-01 / unknown.
+
+    Numbers are exact decimals, so equal amounts always read the same:
+    whole numbers with thousands separators, others from 1 up with two
+    places, smaller ones with three significant digits (rounded half to
+    even)."""
     if value is UNKNOWN or value is None:
         return "unknown"
     if isinstance(value, bool):
@@ -27,9 +34,11 @@ def fmt(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
+        value = decimals.to_number(value)
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
             return f"{int(value):,}"
-        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value.normalize():.3g}"
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, frozenset):
@@ -127,9 +136,12 @@ def margin(left: Any, symbol: str, right: Any, result: Any) -> str | None:
         return None
     if isinstance(left, dt.date) and isinstance(right, dt.date):
         diff, unit = (left - right).days, " days"
-    elif isinstance(left, (int, float)) and isinstance(right, (int, float)) and \
-            not isinstance(left, bool):
-        diff, unit = left - right, ""
+    elif decimals.is_number(left) and decimals.is_number(right):
+        try:
+            diff = decimals.subtract(decimals.to_number(left), decimals.to_number(right))
+        except (ArithmeticError, ValueError):
+            return None
+        unit = ""
     else:
         return None
     gap = fmt(abs(diff)) + unit
@@ -142,7 +154,7 @@ def margin(left: Any, symbol: str, right: Any, result: Any) -> str | None:
         if diff > 0 else "at the threshold"
 
 
-def explain_stored(policy: Policy, run: dict[str, Any], stored_facts: dict[str, Any],
+def explain_stored(policy: Policy, run: dict[str, Any], stored_facts: dict[str, Any] | str,
                    population_stats: dict[str, Any], memory: Memory | None = None) \
         -> dict[str, Any]:
     """Re-evaluate one stored customer (with the memory stored with its

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import math
-import operator
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
+from . import decimals
 from .errors import Location
 from .functions import POPULATION_FUNCTIONS, SCALAR_FUNCTIONS, FunctionCompiler
 from .values import (
@@ -78,8 +78,8 @@ class Compiler(FunctionCompiler):
         """Compile one expression; raise ExprError with an offset on failure."""
         if isinstance(text, bool):
             text = "true" if text else "false"
-        elif isinstance(text, (int, float)):
-            text = repr(text)
+        elif isinstance(text, (int, float, Decimal)):
+            text = str(text)
         if not isinstance(text, str) or not text.strip():
             raise ExprError("expected an expression")
         if len(text) > MAX_LENGTH:
@@ -124,12 +124,29 @@ class Compiler(FunctionCompiler):
             raise self._err(node, f"{_describe(node)} is not allowed in an expression")
         return method(node)
 
+    def _literal(self, node: ast.Constant) -> Any:
+        """A number literal as written: 1.10 is Decimal("1.10"), not a float."""
+        value = node.value
+        if isinstance(value, float):
+            text = ast.get_source_segment(self._source.replace("\n", " "), node) \
+                if self._source is not None else None
+            try:
+                return decimals.to_number(text if text else repr(value))
+            except (ValueError, OverflowError) as exc:
+                raise self._err(node, f"number {text or value!r}: {exc}") from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return decimals.check_magnitude(value)
+            except OverflowError as exc:
+                raise self._err(node, f"number {value}: {exc}") from None
+        return value
+
     def _Constant(self, node: ast.Constant) -> tuple[Fn, str]:
         value = node.value
         if isinstance(value, bool):
             return _const(value), BOOL
         if isinstance(value, (int, float)):
-            return _const(value), NUM
+            return _const(self._literal(node)), NUM
         if isinstance(value, str):
             return _const(value), STR
         raise self._err(node, f"constant {value!r} is not allowed")
@@ -166,10 +183,10 @@ class Compiler(FunctionCompiler):
                         isinstance(elt.operand, ast.Constant) and \
                         isinstance(elt.operand.value, (int, float)) and \
                         not isinstance(elt.operand.value, bool):
-                    items.append(-elt.operand.value)
+                    items.append(decimals.negate(self._literal(elt.operand)))
                     continue
                 raise self._err(elt, "a list may hold only literal numbers and strings")
-            items.append(elt.value)
+            items.append(self._literal(elt))
         return _const(frozenset(items)), LIST
 
     _Tuple = _List
@@ -214,8 +231,9 @@ class Compiler(FunctionCompiler):
             return not_, BOOL
         if isinstance(node.op, (ast.USub, ast.UAdd)):
             self._expect(node.operand, typ, NUM, "a sign")
-            how = operator.neg if isinstance(node.op, ast.USub) else operator.pos
-            return _unary(fn, how, ast.unparse(node)), NUM
+            if isinstance(node.op, ast.UAdd):
+                return fn, NUM
+            return _unary(fn, decimals.negate, ast.unparse(node)), NUM
         raise self._err(node, f"operator {_describe(node.op)} is not allowed")
 
     def _BinOp(self, node: ast.BinOp) -> tuple[Fn, str]:
@@ -247,13 +265,12 @@ class Compiler(FunctionCompiler):
             if b is UNKNOWN:
                 return UNKNOWN
             try:
-                result = op(a, b)
-                if isinstance(result, float) and not math.isfinite(result):
-                    raise ValueError("result is not a finite number")
-                return result
+                return op(a, b)
             except ZeroDivisionError:
                 ctx.problems.append(f"division by zero in {text}")
-            except (TypeError, OverflowError, ValueError) as exc:
+            except ArithmeticError as exc:
+                ctx.problems.append(f"cannot compute {text}: {decimals.describe(exc)}")
+            except (TypeError, ValueError) as exc:
                 ctx.problems.append(f"cannot compute {text}: {exc}")
             return UNKNOWN
         return binop, result
@@ -339,18 +356,25 @@ def _describe(node: ast.AST) -> str:
 def _arith_fn(symbol: str) -> Callable[[Any, Any], Any]:
     def add(a: Any, b: Any) -> Any:
         if isinstance(a, dt.date):
-            return a + dt.timedelta(days=b)
-        return a + b
+            return a + dt.timedelta(days=_days(b))
+        return decimals.add(a, b)
 
     def sub(a: Any, b: Any) -> Any:
         if isinstance(a, dt.date):
-            return (a - b).days if isinstance(b, dt.date) else a - dt.timedelta(days=b)
-        return a - b
+            return (a - b).days if isinstance(b, dt.date) else a - dt.timedelta(days=_days(b))
+        return decimals.subtract(a, b)
 
     return {
-        "+": add, "-": sub, "*": lambda a, b: a * b, "/": lambda a, b: a / b,
-        "%": lambda a, b: a % b, "//": lambda a, b: a // b,
+        "+": add, "-": sub, "*": decimals.multiply, "/": decimals.divide,
+        "%": decimals.modulo, "//": decimals.floor_divide,
     }[symbol]
+
+
+def _days(n: Any) -> int:
+    """A number of days added to a date: a whole number."""
+    if n != int(n):
+        raise ValueError(f"a date moves by whole days, not {decimals.plain_text(n)}")
+    return int(n)
 
 
 def location_in(positions: Any, path: tuple, exc: ExprError) -> Location:

@@ -8,15 +8,15 @@ silently."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from . import decimals, jsontext
 from .errors import Location, RecordError
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TRUE = {"true", "yes", "y", "1", "t"}
@@ -45,19 +45,17 @@ class Record:
         return self.facts["customer_id"]
 
 
-def _number(value: Any) -> float | int:
-    if isinstance(value, bool):
-        raise ValueError("expected a number, got a true/false value")
-    if isinstance(value, (int, float)):
-        result = value
-    else:
-        text = str(value).strip()
-        if not _NUMBER.match(text):
-            raise ValueError(f"expected a number like 1234.5, got {value!r}")
-        result = float(text) if any(c in text for c in ".eE") else int(text)
-    if isinstance(result, float) and not math.isfinite(result):
-        raise ValueError(f"expected a finite number, got {value!r}")
-    return result
+def _number(value: Any) -> int | Decimal:
+    """An exact number: int or Decimal with the digits given (decimals.to_number)."""
+    try:
+        return decimals.to_number(value)
+    except OverflowError as exc:
+        raise ValueError(f"{exc}, got {_short(value)}") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _integer(value: Any) -> int:
@@ -65,14 +63,15 @@ def _integer(value: Any) -> int:
         raise ValueError("expected a whole number, got a true/false value")
     if isinstance(value, int):
         return value
-    if isinstance(value, float):
-        if value.is_integer():
-            return int(value)
+    if isinstance(value, (float, Decimal)):
+        number = _number(value)
+        if number == int(number):
+            return int(number)
         raise ValueError(f"expected a whole number, got {value!r}")
     text = str(value).strip()
     if not _INTEGER.match(text):
         raise ValueError(f"expected a whole number, got {value!r}")
-    return int(text.split(".")[0])
+    return int(_number(text.split(".")[0]))
 
 
 def _boolean(value: Any) -> bool:
@@ -108,7 +107,9 @@ def _string(value: Any) -> str:
 
 def _as_given(value: Any) -> Any:
     """An undeclared fact: text is stripped, typed values stay as they are."""
-    if isinstance(value, (bool, int, float, dt.date)):
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, (bool, int, Decimal, dt.date)):
         return value
     return _string(value)
 
@@ -145,7 +146,7 @@ class Coercer:
                 continue
             low = self.minimums.get(name)
             if low is not None and typed < low:
-                problems.append(FieldProblem(name, value, f"must be at least {low:g}, "
+                problems.append(FieldProblem(name, value, f"must be at least {low}, "
                                                           f"got {value!r}"))
                 continue
             facts[name] = typed
@@ -172,11 +173,17 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
-def from_json_facts(data: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
-    """Stored facts back into typed values (dates)."""
+def from_json_facts(data: dict[str, Any] | str, types: dict[str, str]) -> dict[str, Any]:
+    """Stored facts (JSON text, or already decoded with jsontext.loads) back
+    into typed values: dates, and numbers as int or Decimal (a float from a
+    database written by adieu 0.1 is read at its shortest repr)."""
+    if isinstance(data, str):
+        data = jsontext.loads(data)
     out = {}
     for name, value in data.items():
         if types.get(name) == "date" and isinstance(value, str):
             value = dt.date.fromisoformat(value)
+        elif isinstance(value, float):
+            value = decimals.to_number(value)
         out[name] = value
     return out

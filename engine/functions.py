@@ -8,8 +8,10 @@ from __future__ import annotations
 import ast
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
+from . import decimals
 from .values import (
     ANY,
     BOOL,
@@ -85,7 +87,7 @@ class FunctionCompiler:
     def _fn_abs(self, node: ast.Call, args: list) -> tuple[Fn, str]:
         ((f, t),) = self._args(node, 1, 1)
         self._expect(node.args[0], t, NUM, "abs()")
-        return _unary(f, abs, ast.unparse(node)), NUM
+        return _unary(f, decimals.absolute, ast.unparse(node)), NUM
 
     def _fn_round(self, node: ast.Call, args: list) -> tuple[Fn, str]:
         parts = self._args(node, 1, 2)
@@ -172,6 +174,12 @@ class FunctionCompiler:
             if result is None:
                 ctx.problems.append(f"{text} gave no value")
                 return UNKNOWN
+            if isinstance(result, float):  # exact from here on
+                try:
+                    return decimals.to_number(result)
+                except (ValueError, OverflowError) as exc:
+                    ctx.problems.append(f"{text} gave {result!r}: {exc}")
+                    return UNKNOWN
             return result
         return extra, spec.returns
 
@@ -207,12 +215,13 @@ class FunctionCompiler:
                 pf, pt = self._node(node.args[1])
                 arg = node.args[1]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, (int, float)):
-                    p = float(arg.value)
+                    p = self._literal(arg)
                 elif isinstance(arg, ast.Name) and self.names.kind(arg.id) == "param":
                     p = self.names.params[arg.id]
-                if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 100:
+                if not isinstance(p, (int, float, Decimal)) or isinstance(p, bool) \
+                        or not 0 <= p <= 100:
                     raise self._err(arg, "the percentile must be a number from 0 to 100")
-                p = float(p)
+                p = decimals.to_number(p)
             call = PopulationCall(text, name, target.id, p, None, text)
             result = NUM
         self.population_calls.setdefault(call.key, call)

@@ -15,9 +15,15 @@ from typing import Any
 import jsonschema
 
 from . import resources
-from .errors import InputError, Location, did_you_mean
+from .errors import InputError, Location, PolicyError, did_you_mean
 from .facts import CONVERTERS, FieldProblem
-from .yamlpos import Positions, load_with_positions
+from .yamlpos import (
+    Positions,
+    as_text,
+    check_size,
+    keep_text_where_strings_expected,
+    load_with_positions,
+)
 
 
 class MappingErrors(InputError):
@@ -167,7 +173,10 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
     """Load and check a mapping file against the known (canonical) facts."""
     file = str(path)
     try:
+        check_size(Path(path).stat().st_size, file, "mapping")
         text = Path(path).read_text(encoding="utf-8-sig")
+    except PolicyError as exc:
+        raise InputError(exc.message, exc.location) from None
     except OSError as exc:
         raise InputError(f"cannot read mapping: {exc.strerror}", Location(file)) from None
     except UnicodeDecodeError:
@@ -182,7 +191,9 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
     errors = _schema_errors(doc, pos)
     if errors or not isinstance(doc, dict):
         raise MappingErrors(errors)
-    mapping = Mapping(file=file, options=dict(doc.get("options") or {}))
+    options = doc.get("options") or {}
+    mapping = Mapping(file=file, options={k: as_text(v, pos, ("options", k))
+                                          for k, v in options.items()})
     for source, spec in (doc.get("fields") or {}).items():
         spec = {"fact": spec} if isinstance(spec, str) else spec
         rule = FieldRule(
@@ -206,6 +217,8 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
         if rule.type and rule.fact not in known_facts:
             mapping.fact_types[rule.fact] = rule.type
         default_type = rule.type or known_facts.get(rule.fact)
+        if default_type == "string" and not isinstance(rule.default, str):
+            rule.default = pos.text(("fields", source, "default")) or rule.default  # 007
         if rule.default is not None and default_type:
             try:
                 rule.default = CONVERTERS[default_type](rule.default)
@@ -231,6 +244,7 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
 def _schema_errors(doc: Any, pos: Positions) -> list[InputError]:
     schema = resources.load_schema("mapping.schema.json")
     validator = jsonschema.Draft202012Validator(schema)
+    keep_text_where_strings_expected(doc, pos, validator)
     out = []
     for error in validator.iter_errors(doc):
         if error.context:

@@ -19,7 +19,12 @@ import jsonschema
 from . import resources
 from .errors import Location, PolicyError, PolicyErrors, did_you_mean
 from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
-from .yamlpos import Positions, load_with_positions
+from .yamlpos import (
+    Positions,
+    check_size,
+    keep_text_where_strings_expected,
+    load_with_positions,
+)
 
 OUTCOMES = ("keep", "watch", "warn", "final_notice", "offboard")
 MARKERS = ("exempt", "held")
@@ -140,7 +145,10 @@ def load_policy(path: str | Path, extra_functions: dict[str, ExtraFunction] | No
         if shipped.is_file():
             p = path = shipped
     try:
+        check_size(p.stat().st_size, str(path), "policy")
         raw = p.read_bytes()
+    except PolicyError as exc:
+        raise PolicyErrors([exc]) from None
     except OSError as exc:
         raise PolicyErrors([PolicyError(f"cannot read policy: {exc.strerror} (shipped "
                                         "policies: default, strict)",
@@ -187,6 +195,7 @@ def _schema_errors(doc: Any, positions: Positions) -> list[PolicyError]:
     schema = resources.load_schema("policy.schema.json")
     validator = jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    keep_text_where_strings_expected(doc, positions, validator)
     out: list[PolicyError] = []
     for error in validator.iter_errors(doc):
         if error.context:
@@ -269,7 +278,7 @@ class _Builder:
         on_missing = doc.get("on_missing", "watch")
         if self.errors:
             return None
-        version = doc.get("version")
+        version = self.pos.text(("version",)) or doc.get("version")  # 2026.10, not 2026.1
         return Policy(
             name=str(doc.get("name")), version=str(version), file=self.file, text=self.text,
             sha256=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),

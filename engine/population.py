@@ -6,21 +6,37 @@ with the run so `explain` shows "p90 of 2,000 customers"."""
 
 from __future__ import annotations
 
-import math
+import decimal
+from decimal import Decimal
 from typing import Any
 
+from . import decimals
+from .decimals import Number
 from .expr import UNKNOWN, Context, PopulationCall
 
 
-def percentile(values: list[float], p: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
+def percentile(values: list[Number], p: Number) -> Number:
+    """Linear interpolation between closest ranks (numpy's default), in
+    exact decimals: the rank (n - 1) * p / 100 and the interpolation are
+    exact, so p90 of [1, 2] is exactly 1.9."""
     ordered = sorted(values)
     if len(ordered) == 1:
         return ordered[0]
-    rank = (len(ordered) - 1) * p / 100.0
-    lo = math.floor(rank)
+    rank = decimals.divide(decimals.multiply(len(ordered) - 1, p), 100)
+    lo = int(rank)
     hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+    fraction = decimals.subtract(rank, lo)
+    if not fraction:
+        return ordered[lo]
+    step = decimals.multiply(decimals.subtract(ordered[hi], ordered[lo]), fraction)
+    return decimals.add(ordered[lo], step)
+
+
+def mean(values: list[Number]) -> Decimal:
+    """The exact sum divided by the count (to decimals.DIVISION_DIGITS)."""
+    with decimal.localcontext(decimals.ARITHMETIC):
+        total = sum(values)
+    return decimals.divide(total, len(values))
 
 
 class Population:
@@ -50,7 +66,7 @@ class Population:
         n = stat.get("n", 0)
         if kind == "percentile":
             p = stat.get("p")
-            p_text = f"{p:g}" if isinstance(p, (int, float)) else "?"
+            p_text = decimals.plain_text(p) if decimals.is_number(p) else "?"
             return f"p{p_text} of {stat.get('name')} over {n:,} customers"
         if kind == "mean":
             return f"mean of {stat.get('name')} over {n:,} customers"
@@ -69,25 +85,32 @@ class Population:
             return {"value": None, "n": 0, "kind": call.kind}
         self._busy.add(key)
         try:
-            if call.kind == "share":
-                known = [_condition(call, ctx) for ctx in self.contexts]
-                known = [v for v in known if v is not UNKNOWN]
-                value = (sum(1 for v in known if v) / len(known)) if known else None
-                return {"value": value, "n": len(known), "kind": "share"}
-            values = []
-            for ctx in self.contexts:
-                v = ctx.value_of(call.name)
-                if v is not UNKNOWN and isinstance(v, (int, float)) and not isinstance(v, bool):
-                    values.append(v)
-            stat: dict[str, Any] = {"kind": call.kind, "name": call.name, "n": len(values)}
-            if call.kind == "percentile":
-                stat["p"] = call.p
-                stat["value"] = percentile(values, call.p) if values else None
-            else:
-                stat["value"] = sum(values) / len(values) if values else None
-            return stat
+            return self._statistic(call)
+        except ArithmeticError as exc:  # only values near decimals.MAX_DIGITS digits
+            return {"value": None, "n": 0, "kind": call.kind, "name": call.name,
+                    "problem": decimals.describe(exc)}
         finally:
             self._busy.discard(key)
+
+    def _statistic(self, call: PopulationCall) -> dict[str, Any]:
+        if call.kind == "share":
+            known = [_condition(call, ctx) for ctx in self.contexts]
+            known = [v for v in known if v is not UNKNOWN]
+            value = decimals.divide(sum(1 for v in known if v), len(known)) \
+                if known else None
+            return {"value": value, "n": len(known), "kind": "share"}
+        values = []
+        for ctx in self.contexts:
+            v = ctx.value_of(call.name)
+            if v is not UNKNOWN and decimals.is_number(v):
+                values.append(v)
+        stat: dict[str, Any] = {"kind": call.kind, "name": call.name, "n": len(values)}
+        if call.kind == "percentile":
+            stat["p"] = call.p
+            stat["value"] = percentile(values, call.p) if values else None
+        else:
+            stat["value"] = mean(values) if values else None
+        return stat
 
 
 def _condition(call: PopulationCall, ctx: Context) -> Any:

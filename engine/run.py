@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, jsontext
 from .decide import Decision, evaluate_all
 from .errors import InputError
 from .facts import to_json_value
@@ -147,4 +146,4 @@ def store(result: RunResult, db_file: str, started_at: str) -> int:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+    return jsontext.dumps(value)

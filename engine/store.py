@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import jsontext
 from .audit import TRIGGERS, AuditLog, decision_digest, run_digest
 from .errors import Location, StoreError
 from .ledger import Memory, Strike
@@ -146,7 +147,7 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return jsontext.dumps(value)
 
 
 def now() -> str:
@@ -237,7 +238,7 @@ def get_decision(db: sqlite_utils.Database, run_id: int, customer_id: str) -> di
     row = rows[0]
     for key in JSON_COLUMNS:
         if row.get(key) is not None:
-            row[key] = json.loads(row[key])
+            row[key] = jsontext.loads(row[key])
     return row
 
 

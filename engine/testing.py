@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pluggy
@@ -24,7 +25,7 @@ from .plugins import Registry, collect
 from .policy import canonical_facts
 from .sources import SourceContext, SourceKind, SourceRecord
 
-PLAIN_TYPES = (str, int, float, bool, dt.date, type(None))
+PLAIN_TYPES = (str, int, float, Decimal, bool, dt.date, type(None))
 
 
 def registry_of(plugin: Any, name: str = "plugin-under-test") -> Registry:
@@ -112,7 +113,7 @@ def check_source(plugin_or_kind: Any, location: str, *, kind: str | None = None,
     assert len(intake.records) >= min_records, (
         f"expected at least {min_records} customer(s), got {len(intake.records)}; rejects: "
         + "; ".join(str(r) for r in intake.rejects[:5]))
-    converters = {"number": (int, float), "integer": (int,), "string": (str,),
+    converters = {"number": (int, Decimal), "integer": (int,), "string": (str,),
                   "boolean": (bool,), "date": (dt.date,)}
     for rec in intake.records:
         assert rec.facts.get("customer_id"), "a customer without customer_id"

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
+
+from . import decimals
 
 
 class _Unknown:
@@ -114,7 +116,7 @@ class PopulationCall:
     key: str                 # canonical text, e.g. "percentile(hours_support_12m, 90)"
     kind: str                # percentile | mean | share
     name: str | None         # the fact for percentile / mean
-    p: float | None          # the percentile
+    p: int | Decimal | None  # the percentile
     condition: Fn | None     # compiled condition for share
     text: str
 
@@ -134,7 +136,7 @@ class ExtraFunction:
 def _type_of(value: Any) -> str:
     if isinstance(value, bool):
         return BOOL
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, Decimal)):
         return NUM
     if isinstance(value, dt.date):
         return DATE
@@ -152,21 +154,17 @@ def _guarded(ctx: Context, text: str, how: Callable[..., Any], *args: Any) -> An
     number out of range) makes the result unknown, recorded as a problem."""
     try:
         return how(*args)
-    except (TypeError, ValueError, OverflowError) as exc:
+    except ArithmeticError as exc:
+        ctx.problems.append(f"cannot compute {text}: {decimals.describe(exc)}")
+    except (TypeError, ValueError) as exc:
         ctx.problems.append(f"cannot compute {text}: {exc}")
-        return UNKNOWN
-
-
-# round() with more digits than this changes nothing (or gives 0); clamping
-# keeps round(x, -revenue_12m) from computing 10 ** revenue_12m.
-MAX_ROUND_DIGITS = 400
+    return UNKNOWN
 
 
 def _round(value: Any, digits: Any) -> Any:
-    if isinstance(digits, float) and not math.isfinite(digits):
-        raise ValueError(f"round() digits must be a finite number, got {digits!r}")
-    n = max(-MAX_ROUND_DIGITS, min(MAX_ROUND_DIGITS, int(digits)))
-    return round(value, n)
+    if digits != int(digits):
+        raise ValueError(f"round() digits must be a whole number, got {digits}")
+    return decimals.round_to(value, int(digits))
 
 
 def _unary(f: Fn, how: Callable[[Any], Any], text: str) -> Fn:

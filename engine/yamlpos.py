@@ -1,10 +1,18 @@
-"""Load YAML keeping the line and column of every node (from the parser's
-marks), so errors can point at the exact place in a policy file."""
+"""Load YAML under the YAML 1.2 core schema, keeping the line and column of
+every node (from the parser's marks), so errors can point at the exact
+place in a policy, mapping or policy-test file.
+
+What is read as what (docs/policy-reference.md, "YAML pitfalls"): only
+true/false are booleans; only null, ~ and an empty value are null;
+integers are decimal (010 is ten), 0o17 octal, 0x1F hex; other numbers are
+exact decimals (decimal.Decimal); yes/no/on/off, 1:30 and dates are text.
+Anchors, aliases, merge keys and non-core tags are refused."""
 
 from __future__ import annotations
 
-import datetime as dt
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
@@ -19,8 +27,8 @@ class Positions:
     """Positions of values (and of mapping keys) by path."""
 
     file: str
-    values: dict[Path, yaml.Node] = field(default_factory=dict)
-    keys: dict[Path, yaml.Node] = field(default_factory=dict)
+    values: dict[Path, yaml.Node] = field(default_factory=dict, repr=False)
+    keys: dict[Path, yaml.Node] = field(default_factory=dict, repr=False)
 
     def at(self, path: Path, key: bool = False) -> Location:
         """Location of the value at path (or of its key), falling back to the
@@ -37,6 +45,15 @@ class Positions:
         if node is not None:
             return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
         return Location(self.file, 1, 1)
+
+    def text(self, path: Path) -> str | None:
+        """What the author wrote for the plain (unquoted) scalar at path, or
+        None: `2026.10` where YAML reads the number 2026.1, `007` for 7.
+        Used wherever a string is expected, so text keeps its letters."""
+        node = self.values.get(tuple(path))
+        if isinstance(node, yaml.ScalarNode) and not node.style:
+            return node.value
+        return None
 
     def in_scalar(self, path: Path, offset: int) -> Location:
         """Location of character `offset` inside the scalar at path, exact for
@@ -78,15 +95,146 @@ def _in_block(file: str, node: yaml.ScalarNode, offset: int) -> Location | None:
     return Location(file, *last) if last else None
 
 
-class _Loader(yaml.SafeLoader):
-    pass
+# Bounds on what a policy, mapping or policy-test file may hold. They are far
+# above any real file (policies/default.yaml is 18 KB, about 1,500 nodes,
+# nesting depth 6) and keep a hostile file from exhausting the machine.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+CORE = "tag:yaml.org,2002:"
+STR, INT, FLOAT, BOOL, NULL = (CORE + t for t in ("str", "int", "float", "bool", "null"))
+SEQ, MAP = CORE + "seq", CORE + "map"
+
+
+class Core12Resolver(yaml.resolver.BaseResolver):
+    """The YAML 1.2 core schema's implicit types (yaml.org/spec/1.2.2,
+    section 10.3): only true/false (any case of the first letter or all
+    caps) are booleans, only null/Null/NULL/~/empty are null, integers are
+    decimal (leading zeros allowed, never octal), 0o octal or 0x hex,
+    floats are decimal or .inf/.nan. Everything else is a string: yes, no,
+    on, off, y, n, 1:30, 2026-11-01, 1_000 stay text."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
+for _tag, _pattern, _first in (
+    (BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (NULL, r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    (INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (FLOAT, r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+):
+    Core12Resolver.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A construct adieu does not read (anchor, alias, foreign tag, too deep)."""
+
+
+class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+              yaml.composer.Composer, Core12Resolver):
+    """PyYAML's pure-Python reader, scanner, parser and composer (they keep
+    each node's start and end marks) with the YAML 1.2 core resolver; the
+    composer refuses anchors, aliases and tags outside the core schema, and
+    bounds nesting depth and node count."""
+
+    def __init__(self, stream: str):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        Core12Resolver.__init__(self)
+        self.depth = 0
+        self.nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(problem=f"YAML aliases (*{event.anchor}) are not supported; write "
+                                   "the value out in full", problem_mark=event.start_mark)
+        if getattr(event, "anchor", None):
+            raise _Refused(problem=f"YAML anchors (&{event.anchor}) are not supported; write "
+                                   "the value out in full", problem_mark=event.start_mark)
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!") and tag not in (STR, INT, FLOAT, BOOL, NULL, SEQ, MAP):
+            raise _Refused(problem=f"YAML tag {_short_tag(tag)} is not supported (only the "
+                                   "core types: !!str, !!int, !!float, !!bool, !!null, "
+                                   "!!seq, !!map)", problem_mark=event.start_mark)
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Refused(problem=f"more than {MAX_NODES:,} YAML values in one file",
+                           problem_mark=event.start_mark)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _Refused(problem=f"YAML nested more than {MAX_DEPTH} levels deep",
+                               problem_mark=event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(CORE):] if tag.startswith(CORE) else tag
+
+
+def check_size(size: int, file: str, what: str = "file") -> None:
+    """Refuse a policy, mapping or policy-test file over MAX_FILE_BYTES."""
+    if size > MAX_FILE_BYTES:
+        raise PolicyError(f"{what} is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} "
+                          "bytes", Location(file))
+
+
+def scalar(node: yaml.ScalarNode, file: str) -> Any:
+    """The value of a scalar node under the YAML 1.2 core schema: str, int,
+    Decimal (never float: 0.1 stays exactly 0.1), bool or None. Raise
+    PolicyError at the node for .inf / .nan and for an explicit tag whose
+    text does not fit (`!!int abc`)."""
+    text, tag = node.value, node.tag
+    if tag == STR:
+        return text
+    if tag == NULL:
+        if text not in ("", "~", "null", "Null", "NULL"):
+            raise PolicyError(f"{text!r} is not null", _mark(file, node))
+        return None
+    if tag == BOOL:
+        if text.lower() not in ("true", "false"):
+            raise PolicyError(f"{text!r} is not true or false", _mark(file, node))
+        return text.lower() == "true"
+    if tag == INT:
+        digits = text
+        try:
+            if digits[:2] in ("0o", "0x"):
+                return int(digits[2:], 8 if digits[1] == "o" else 16)
+            if not re.fullmatch(r"[-+]?[0-9]+", digits):
+                raise ValueError
+            return int(digits)
+        except ValueError:
+            raise PolicyError(f"{text!r} is not a whole number", _mark(file, node)) from None
+    if tag == FLOAT:
+        try:
+            value = Decimal(text.replace(".inf", "Infinity").replace(".Inf", "Infinity")
+                            .replace(".INF", "Infinity"))
+        except InvalidOperation:
+            raise PolicyError(f"{text!r} is not a number", _mark(file, node)) from None
+        if not value.is_finite():
+            raise PolicyError(f"{text} is not a finite number; numbers must be finite (quote "
+                              "it to use it as text)", _mark(file, node))
+        return value
+    raise PolicyError(f"unsupported YAML tag {_short_tag(tag)}", _mark(file, node))
 
 
 def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
     """Parse YAML text into plain values plus the position of every value.
 
-    Dates stay ISO strings (so the JSON Schema sees what the author wrote);
-    duplicate mapping keys are errors."""
+    Read under the YAML 1.2 core schema (see Core12Resolver): floats become
+    decimal.Decimal, dates stay ISO strings (so the JSON Schema sees what
+    the author wrote). Duplicate keys, true/false/null keys, merge keys,
+    anchors, aliases, tags outside the core schema, files over
+    MAX_FILE_BYTES, nesting over MAX_DEPTH and more than MAX_NODES values
+    are PolicyErrors at their file:line:col."""
+    check_size(len(text.encode("utf-8", "surrogatepass")), file)
     positions = Positions(file)
     try:
         loader = _Loader(text)
@@ -97,19 +245,24 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        raise PolicyError(f"invalid YAML: {exc.problem or exc.context}", loc) from None
+        prefix = "" if isinstance(exc, _Refused) else "invalid YAML: "
+        raise PolicyError(f"{prefix}{exc.problem or exc.context}", loc) from None
     except yaml.YAMLError as exc:
         raise PolicyError(f"invalid YAML: {exc}", Location(file)) from None
+    except RecursionError:
+        raise PolicyError(f"YAML nested more than {MAX_DEPTH} levels deep",
+                          Location(file)) from None
     if root is None:
         return None, positions
-    constructor = yaml.SafeLoader("")
 
     def build(node: yaml.Node, path: Path) -> Any:
         positions.values[path] = node
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
+                if key_node.tag == CORE + "merge" or (
+                        isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<"
+                        and key_node.style is None):
                     raise PolicyError("YAML merge keys (<<) are not supported",
                                       _mark(file, key_node))
                 key = build_scalar(key_node)
@@ -119,8 +272,7 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
                                       f"it (\"{key_node.value}\") to use it as a name",
                                       _mark(file, key_node))
                 if not isinstance(key, (str, int)):
-                    raise PolicyError(f"mapping key must be text, got {key!r}",
-                                      _mark(file, key_node))
+                    key = key_node.value  # 1.5: a name, not a number
                 if key in out:
                     raise PolicyError(f"duplicate key {key!r}", _mark(file, key_node))
                 positions.keys[path + (key,)] = key_node
@@ -133,19 +285,71 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
     def build_scalar(node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise PolicyError("a mapping key must be a plain value", _mark(file, node))
-        try:
-            value = constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"invalid value: {exc}", _mark(file, node)) from None
-        except ValueError as exc:  # e.g. an unquoted 2026-02-30
-            raise PolicyError(f"invalid value {node.value!r}: {exc}", _mark(file, node)) \
-                from None
-        if isinstance(value, (dt.date, dt.datetime)):
-            return node.value
-        return value
+        return scalar(node, file)
 
     return build(root, ()), positions
 
 
 def _mark(file: str, node: yaml.Node) -> Location:
     return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def keep_text_where_strings_expected(doc: Any, positions: Positions, validator: Any) -> None:
+    """Where the JSON Schema wants text and YAML read a plain scalar as a
+    number or boolean (`version: 2026.10` is the number 2026.1, `reason:
+    true`, `true_values: [1]`), put back what the author wrote, in place.
+
+    validator: a jsonschema validator of the file's schema. Values the
+    schema also accepts as numbers are left alone (no error, nothing to do);
+    callers use Positions.text for those where text matters."""
+    for _ in range(8):  # each pass fixes what one validation reports
+        fixed = False
+        for error in validator.iter_errors(doc):
+            for e in _with_context(error):
+                types = e.validator_value if e.validator == "type" else None
+                wants_text = types == "string" or (isinstance(types, list) and "string" in types)
+                if not wants_text or not isinstance(e.instance, (bool, int, Decimal)):
+                    continue
+                path = tuple(e.absolute_path)
+                text = positions.text(path)
+                if text is not None and path and _set(doc, path, text):
+                    fixed = True
+        if not fixed:
+            return
+
+
+def _with_context(error: Any) -> list[Any]:
+    out, stack = [], [error]
+    while stack:
+        e = stack.pop()
+        out.append(e)
+        stack.extend(e.context or ())
+    return out
+
+
+def _set(doc: Any, path: tuple, value: Any) -> bool:
+    parent = doc
+    for step in path[:-1]:
+        try:
+            parent = parent[step]
+        except (KeyError, IndexError, TypeError):
+            return False
+    try:
+        if parent[path[-1]] == value:
+            return False
+        parent[path[-1]] = value
+    except (KeyError, IndexError, TypeError):
+        return False
+    return True
+
+
+def as_text(value: Any, positions: Positions, path: Path) -> Any:
+    """value with every plain scalar that YAML read as a number replaced by
+    the author's text (0012 stays "0012"), through lists: for settings a
+    reader takes as text, as it does from `-o KEY=VALUE`."""
+    if isinstance(value, list):
+        return [as_text(v, positions, path + (i,)) for i, v in enumerate(value)]
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        text = positions.text(path)
+        return value if text is None else text
+    return value

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .. import jsontext
 from ..audit import verify
 from ..replay import replay
 from .common import db_option, json_option, opened_store
@@ -61,7 +62,7 @@ def register(cli: click.Group) -> None:
         with opened_store(db) as store:
             result = replay(store, run_id)
         if as_json:
-            click.echo(json.dumps(result, indent=2))
+            click.echo(jsontext.dumps(result, indent=2))
         else:
             for d in result["differences"]:
                 who = d["customer_id"] or "population"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import sys
 from dataclasses import asdict
 
 import click
 
+from .. import jsontext
 from ..decide import SEVERITY_RANK, Decision
 from ..errors import InputError, PolicyErrors
 from ..run import RunResult, prepare, store
@@ -81,7 +81,7 @@ def register(cli: click.Group) -> None:
             click.echo(f"run {run_id} already recorded these facts under this policy as of "
                        f"{as_of.isoformat()}; nothing new was written", err=True)
         if as_json:
-            click.echo(json.dumps({
+            click.echo(jsontext.dumps({
                 "run": {"id": run_id, "policy": result.policy.name,
                         "policy_version": result.policy.version, "source": source,
                         "as_of": as_of.isoformat(), "counts": result.counts,
@@ -89,7 +89,7 @@ def register(cli: click.Group) -> None:
                         "rejected_rows": result.intake.rejected_rows,
                         "already_recorded": result.already},
                 "decisions": [d.to_dict() for d in result.decisions],
-                "rejects": [asdict(r) for r in rejects]}, indent=2, default=str))
+                "rejects": [asdict(r) for r in rejects]}, indent=2))
         elif as_csv:
             write_csv(result.decisions, run_id)
         else:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from .. import jsontext
 from ..explain import condition_lines, explain_stored, fmt
 from ..ledger import memory_from_json
 from ..plugins import registry
@@ -37,18 +36,17 @@ def register(cli: click.Group) -> None:
         policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
                                 registry().functions)
         memory = memory_from_json(row.get("memory"), customer_id)
-        result = explain_stored(policy, run, row["facts"], json.loads(run["population"]),
+        result = explain_stored(policy, run, row["facts"], jsontext.loads(run["population"]),
                                 memory)
         decision = result["decision"]
         if as_json:
-            click.echo(json.dumps({
+            click.echo(jsontext.dumps({
                 "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
                 "policy_version": run["policy_version"], "stored_outcome": row["outcome"],
                 "decision": decision.to_dict(), "facts": row["facts"],
                 "review": None if verdict is None else {
                     "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]},
-                "derived": result["derived"], "rules": result["rules"]},
-                indent=2, default=str))
+                "derived": result["derived"], "rules": result["rules"]}, indent=2))
             return
         click.echo(f"{customer_id}: {decision.outcome.upper()}  (run {run['id']}, policy "
                    f"{run['policy_name']!r} v{run['policy_version']}, as of {run['as_of']})")

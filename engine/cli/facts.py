@@ -6,9 +6,11 @@ import csv
 import datetime as dt
 import json
 import sys
+from decimal import Decimal
 
 import click
 
+from .. import decimals, jsontext
 from ..facts import to_json_value
 from ..intake import read_records
 from ..plugins import registry
@@ -48,7 +50,7 @@ def register(cli: click.Group) -> None:
         rows = [{**{k: to_json_value(v) for k, v in rec.facts.items()},
                  "_provenance": rec.provenance} for rec in intake.records]
         if as_json:
-            click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+            click.echo(jsontext.dumps(rows, indent=2))
         elif as_csv:
             names = _names(rows)
             writer = csv.DictWriter(sys.stdout, fieldnames=names, extrasaction="ignore",
@@ -59,7 +61,10 @@ def register(cli: click.Group) -> None:
             for row in rows:
                 click.echo(row["customer_id"])
                 for name in sorted(k for k in row if k not in ("customer_id", "_provenance")):
-                    click.echo(f"  {name} = {row[name]!r}    [{row['_provenance'].get(name)}]")
+                    value = row[name]
+                    shown = decimals.plain_text(value) if isinstance(value, Decimal) \
+                        else repr(value)
+                    click.echo(f"  {name} = {shown}    [{row['_provenance'].get(name)}]")
             click.echo(f"{len(rows)} customers, {intake.rejected_rows} rows rejected", err=True)
 
     @cli.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 from adieu import InputError, Location, SourceContext, SourceRecord, hookimpl, open_text
@@ -28,7 +29,7 @@ def read_billing(location: str, context: SourceContext) -> Iterator[SourceRecord
                     continue
                 row += 1
                 try:
-                    item = json.loads(text.rstrip("\r\n"))
+                    item = json.loads(text.rstrip("\r\n"), parse_float=Decimal)  # exact
                 except json.JSONDecodeError as exc:
                     # The file is damaged here: stop, and say where.
                     raise InputError(f"not valid JSON: {exc.msg}",
@@ -59,15 +60,18 @@ def _plain(value):
 
 
 # Value of one unit of each currency in EUR. A fixed table keeps decisions
-# reproducible: the same export gives the same decisions next month.
-EUR_RATES = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "CHF": 1.05, "SEK": 0.088,
-             "NOK": 0.086, "DKK": 0.134, "PLN": 0.23, "JPY": 0.0061}
+# reproducible: the same export gives the same decisions next month. The
+# rates are exact decimals, as adieu's own numbers are (0.92, not the float
+# nearest to it).
+EUR_RATES = {currency: Decimal(rate) for currency, rate in {
+    "EUR": "1", "USD": "0.92", "GBP": "1.17", "CHF": "1.05", "SEK": "0.088",
+    "NOK": "0.086", "DKK": "0.134", "PLN": "0.23", "JPY": "0.0061"}.items()}
 
 
 def fx_to_eur(amount, currency):
     """amount in currency -> EUR, rounded to cents; None (unknown) for a currency
-    not in the table."""
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+    not in the table. adieu passes numbers as int or decimal.Decimal."""
+    if isinstance(amount, bool) or not isinstance(amount, (int, Decimal)):
         return None
     rate = EUR_RATES.get(str(currency).strip().upper())
     if rate is None:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import gzip
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -60,15 +61,16 @@ def test_gzip_export(tmp_path):
 
 
 @pytest.mark.parametrize(("amount", "currency", "eur"), [
-    (100, "EUR", 100.0), (100, "USD", 92.0), (4500.0, "GBP", 5265.0),
-    (40000, "sek", 3520.0), (0, "USD", 0.0), (-10, "USD", -9.2),
+    (100, "EUR", "100"), (100, "USD", "92.00"), (Decimal("4500.0"), "GBP", "5265.00"),
+    (40000, "sek", "3520.00"), (0, "USD", "0"), (-10, "USD", "-9.20"),
+    (Decimal("33.33"), "USD", "30.66"),
 ])
 def test_fx_to_eur(amount, currency, eur):
-    assert adieu_billing.fx_to_eur(amount, currency) == pytest.approx(eur)
+    assert adieu_billing.fx_to_eur(amount, currency) == Decimal(eur)
 
 
 @pytest.mark.parametrize(("amount", "currency"), [
-    (100, "BRL"), (100, ""), (100, 7), ("100", "EUR"), (True, "EUR"),
+    (100, "BRL"), (100, ""), (100, 7), ("100", "EUR"), (True, "EUR"), (100.0, "EUR"),
 ])
 def test_fx_to_eur_unknown(amount, currency):
     assert adieu_billing.fx_to_eur(amount, currency) is None

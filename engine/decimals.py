@@ -1,0 +1,187 @@
+"""Exact numbers: every number a policy compares is an int or a
+decimal.Decimal, never a binary float, so 21.1 * 85 + 67.4 * 45 + 5 * 60 +
+5 * 70 is exactly 5476.50 and a tie is a tie.
+
+- Numbers from sources (CSV cells, JSON values, plugins) and from policy
+  params enter through `to_number`: text keeps its digits ("5476.50"), a
+  float is taken at its shortest repr (0.1 -> Decimal("0.1")).
+- `+ - *`, comparisons, min, max, abs are exact: they are carried out with
+  ARITHMETIC, whose precision (MAX_DIGITS significant digits) is far above
+  any real figure, and a result that would need rounding raises instead
+  (the expression's value is then unknown, with the reason).
+- `/` is decimal division to DIVISION_DIGITS (28) significant digits,
+  rounded half to even; `//` and `%` are floor division and its remainder
+  (the sign of `%` follows the divisor, as in Python), computed exactly.
+- Magnitudes are bounded: a result of MAX_DIGITS or more digits before the
+  point is "too large" rather than a slow or unbounded computation.
+
+Errors: arithmetic raises ArithmeticError subclasses (ZeroDivisionError for
+division by zero, OverflowError for a value too large, decimal.Inexact for a
+result that is not exact); callers turn them into an unknown value with a
+problem naming the expression."""
+
+from __future__ import annotations
+
+import decimal
+import math
+import re
+from decimal import Decimal
+from typing import Any
+
+MAX_DIGITS = 60        # significant digits of an exact + - * result
+DIVISION_DIGITS = 28   # significant digits of a quotient
+MAX_MAGNITUDE = 10 ** MAX_DIGITS  # no value reaches this (int or Decimal)
+
+_TRAPS = [decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow]
+ARITHMETIC = decimal.Context(prec=MAX_DIGITS, rounding=decimal.ROUND_HALF_EVEN,
+                             Emax=MAX_DIGITS, Emin=-MAX_DIGITS * 2,
+                             traps=[*_TRAPS, decimal.Inexact])
+DIVISION = decimal.Context(prec=DIVISION_DIGITS, rounding=decimal.ROUND_HALF_EVEN,
+                           Emax=MAX_DIGITS, Emin=-MAX_DIGITS * 2, traps=_TRAPS)
+
+Number = int | Decimal
+# Plain decimal notation, as CSV cells and JSON write numbers: 12, -3.5, .5,
+# 1e3. No thousands separators, currency signs, NaN or Infinity.
+NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def is_number(value: Any) -> bool:
+    """An int or Decimal (or a float from outside), not a bool."""
+    return isinstance(value, (int, Decimal, float)) and not isinstance(value, bool)
+
+
+def to_number(value: int | float | Decimal | str) -> Number:
+    """A number from outside as an exact int or Decimal.
+
+    Text keeps its digits ("5476.50" -> Decimal("5476.50"), "12" -> 12); a
+    float is read at its shortest repr (0.1 -> Decimal("0.1")). Raises
+    ValueError for NaN, infinities, text that is not a plain decimal number
+    and magnitudes of MAX_DIGITS digits or more."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a true/false value")
+    if isinstance(value, int):
+        result: Number = value
+    elif isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        result = Decimal(repr(value))
+    else:
+        text = str(value).strip()
+        if not NUMBER_TEXT.match(text):
+            raise ValueError(f"expected a number like 1234.5, got {value!r}")
+        result = Decimal(text) if any(c in text for c in ".eE") else int(text)
+    if isinstance(result, Decimal) and not result.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    check_magnitude(result)
+    return result
+
+
+def check_magnitude(value: Number) -> Number:
+    """Raise OverflowError for a value of MAX_DIGITS or more digits before
+    the point, or a Decimal with more than MAX_DIGITS * 2 after it."""
+    if not -MAX_MAGNITUDE < value < MAX_MAGNITUDE:
+        raise OverflowError(f"value too large (over {MAX_DIGITS} digits)")
+    if isinstance(value, Decimal) and value and value.adjusted() < -MAX_DIGITS * 2:
+        raise OverflowError(f"value too small (over {MAX_DIGITS * 2} decimal places)")
+    return value
+
+
+def add(a: Number, b: Number) -> Number:
+    if type(a) is int and type(b) is int:
+        return check_magnitude(a + b)
+    return ARITHMETIC.add(a, b)
+
+
+def subtract(a: Number, b: Number) -> Number:
+    if type(a) is int and type(b) is int:
+        return check_magnitude(a - b)
+    return ARITHMETIC.subtract(a, b)
+
+
+def multiply(a: Number, b: Number) -> Number:
+    if type(a) is int and type(b) is int:
+        return check_magnitude(a * b)
+    return ARITHMETIC.multiply(a, b)
+
+
+def divide(a: Number, b: Number) -> Decimal:
+    """a / b to DIVISION_DIGITS significant digits; exact quotients keep no
+    trailing zeros beyond what the operands had (10 / 4 = 2.5, x / x = 1)."""
+    if not b:
+        raise ZeroDivisionError("division by zero")
+    return DIVISION.divide(a, b)
+
+
+def floor_divide(a: Number, b: Number) -> Number:
+    """The floor of a / b, exactly (-7 // 2 = -4)."""
+    if not b:
+        raise ZeroDivisionError("division by zero")
+    if type(a) is int and type(b) is int:
+        return a // b
+    q, r = ARITHMETIC.divmod(a, b)  # truncates towards zero
+    if r and (r < 0) != (b < 0):
+        q -= 1
+    return q
+
+
+def modulo(a: Number, b: Number) -> Number:
+    """a - b * floor(a / b), exactly: the sign follows b (-7 % 3 = 2)."""
+    if not b:
+        raise ZeroDivisionError("division by zero")
+    if type(a) is int and type(b) is int:
+        return a % b
+    r = ARITHMETIC.remainder(a, b)  # sign of a
+    if r and (r < 0) != (b < 0):
+        r = ARITHMETIC.add(r, b)
+    return r
+
+
+_ROUNDING = ARITHMETIC.copy()
+_ROUNDING.traps[decimal.Inexact] = False
+_ROUNDING.traps[decimal.Rounded] = False
+
+
+def round_to(value: Number, digits: int) -> Number:
+    """value rounded to `digits` places after the point (before it when
+    negative), half to even as Python's round() does: round(2.5) = 2,
+    round(0.125, 2) = 0.12. An int with digits >= 0 is returned as is."""
+    digits = max(-MAX_DIGITS, min(MAX_DIGITS * 2, digits))
+    if isinstance(value, float):
+        value = to_number(value)
+    if type(value) is int:
+        return value if digits >= 0 else round(value, digits)
+    if value.as_tuple().exponent >= -digits:  # no more places than asked for
+        return value
+    return _ROUNDING.quantize(value, Decimal(1).scaleb(-digits))
+
+
+def absolute(a: Number) -> Number:
+    return abs(a) if type(a) is int else ARITHMETIC.abs(to_number(a))
+
+
+def negate(a: Number) -> Number:
+    return -a if type(a) is int else ARITHMETIC.minus(to_number(a))
+
+
+def describe(exc: ArithmeticError) -> str:
+    """Plain words for an arithmetic failure (decimal's signals print as
+    lists of classes)."""
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(exc, (decimal.Overflow, OverflowError)):
+        return str(exc) if isinstance(exc, OverflowError) and str(exc) else \
+            f"value too large (over {MAX_DIGITS} digits)"
+    if isinstance(exc, (decimal.Inexact, decimal.Rounded)):
+        return f"the exact result needs more than {MAX_DIGITS} significant digits"
+    if isinstance(exc, decimal.DecimalException):
+        return "not a valid decimal operation"
+    return str(exc)
+
+
+def plain_text(value: Number) -> str:
+    """A number as plain digits, never in exponent form (1E+3 -> 1000)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
