@@ -71,7 +71,7 @@ def to_number(value: int | float | Decimal | str) -> Number:
         text = str(value).strip()
         if not NUMBER_TEXT.match(text):
             raise ValueError(f"expected a number like 1234.5, got {value!r}")
-        result = Decimal(text) if any(c in text for c in ".eE") else int(text)
+        result = Decimal(text) if "." in text or "e" in text or "E" in text else int(text)
     if isinstance(result, Decimal) and not result.is_finite():
         raise ValueError(f"expected a finite number, got {value!r}")
     check_magnitude(result)
@@ -81,10 +81,15 @@ def to_number(value: int | float | Decimal | str) -> Number:
 def check_magnitude(value: Number) -> Number:
     """Raise OverflowError for a value of MAX_DIGITS or more digits before
     the point, or a Decimal with more than MAX_DIGITS * 2 after it."""
-    if not -MAX_MAGNITUDE < value < MAX_MAGNITUDE:
+    if type(value) is Decimal:
+        if value:
+            exponent = value.adjusted()  # digits before the point, less one
+            if exponent >= MAX_DIGITS:
+                raise OverflowError(f"value too large (over {MAX_DIGITS} digits)")
+            if exponent < -MAX_DIGITS * 2:
+                raise OverflowError(f"value too small (over {MAX_DIGITS * 2} decimal places)")
+    elif not -MAX_MAGNITUDE < value < MAX_MAGNITUDE:
         raise OverflowError(f"value too large (over {MAX_DIGITS} digits)")
-    if isinstance(value, Decimal) and value and value.adjusted() < -MAX_DIGITS * 2:
-        raise OverflowError(f"value too small (over {MAX_DIGITS * 2} decimal places)")
     return value
 
 
