@@ -15,10 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from . import decimals, jsontext
+from .dates import utc_date
 from .errors import Location, RecordError
 
 _INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TRUE = {"true", "yes", "y", "1", "t"}
 FALSE = {"false", "no", "n", "0", "f"}
 
@@ -86,17 +86,9 @@ def _boolean(value: Any) -> bool:
 
 
 def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    text = str(value).strip()
-    if not _DATE.match(text):
-        raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}")
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"expected a real calendar date YYYY-MM-DD, got {value!r}") from None
+    """A date fact: YYYY-MM-DD, or a date-time with its zone counted by its
+    UTC date (adieu.dates); a date-time without a zone is an error."""
+    return utc_date(value)
 
 
 def _string(value: Any) -> str:

@@ -21,7 +21,8 @@ def register_sources(register):
     canonical fact), which users copy and edit. A reader raises
     ``adieu.InputError`` with a location for input it cannot read at all; a
     record with a bad value is yielded as it is and the engine rejects it
-    with the field named.
+    with the field named; a figure the input cannot give is left out and
+    said in the record's ``warning``.
     """
 
 

@@ -32,10 +32,28 @@ class Reject:
 
 
 @dataclass
+class Notice:
+    """A reader's warning (SourceRecord.warning): printed, not a reject."""
+
+    file: str | None
+    row: int | None
+    line: int | None
+    customer_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        if self.row is not None:
+            where += f": row {self.row}"
+        return f"{where}: {self.message}"
+
+
+@dataclass
 class Intake:
     records: list[Record] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     columns_ignored: set[str] = field(default_factory=set)
+    warnings: list[Notice] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> int:
@@ -59,6 +77,11 @@ def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
         mapped, problems, origin = mapping.apply(src.values)
         cid = mapped.get("customer_id")
         cid_text = str(cid).strip() if cid is not None else None
+        if src.warning:
+            intake.warnings.append(Notice(src.file, src.row, src.line, cid_text or None,
+                                          src.warning))
+            if not src.values and not src.error:
+                continue  # a warning only
         if src.error:
             intake.rejects.append(Reject(src.file, src.row, src.line, cid_text, None, None,
                                          src.error))

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from . import resources
+from .dates import utc_date
 from .errors import InputError, Location, PolicyError, did_you_mean
 from .facts import CONVERTERS, FieldProblem
 from .yamlpos import (
@@ -123,13 +124,32 @@ def snake_case(name: str) -> str:
 
 
 def parse_iso_datetime(text: str) -> dt.date:
-    """2024-05-01, 2024-05-01T12:00:00.000Z or +0000 offsets -> the date."""
-    t = text.strip()
-    if len(t) == 10:
-        return dt.date.fromisoformat(t)
-    t = re.sub(r"Z$", "+00:00", t)
-    t = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", t)
-    return dt.datetime.fromisoformat(t).date()
+    """2024-05-01 -> that date; 2024-05-01T23:30:00-05:00 (any zone, any
+    fraction) -> its UTC date, 2024-05-02. The mapping's `format: iso`;
+    the same parser as every date fact (adieu.dates.utc_date). ValueError
+    for a date-time without a zone or anything that is no date."""
+    return utc_date(text)
+
+
+# strptime directives that read a time of day.
+_TIME_DIRECTIVES = re.compile(r"%[HIMSfpXc]")
+
+
+def _strptime_date(text: str, fmt: str) -> dt.date:
+    """A date read with a strptime pattern: with %z, the UTC date of the
+    date-time; a time of day without %z has no UTC date (ValueError)."""
+    try:
+        moment = dt.datetime.strptime(text, fmt)
+    except ValueError:
+        raise ValueError(f"expected a date in format {fmt}, got {text!r}") from None
+    if moment.tzinfo is None and _TIME_DIRECTIVES.search(fmt):
+        raise ValueError(f"date-time without a time zone: format {fmt} reads a time of day "
+                         f"but no zone; add %z (an offset such as +0200 or Z) to the format, "
+                         f"got {text!r}")
+    try:
+        return utc_date(moment) if moment.tzinfo is not None else moment.date()
+    except ValueError:
+        raise ValueError(f"expected a date in format {fmt}, got {text!r}") from None
 
 
 def convert(rule: FieldRule, value: Any) -> Any:
@@ -144,16 +164,12 @@ def convert(rule: FieldRule, value: Any) -> Any:
         expected = sorted((rule.true_values or frozenset()) | (rule.false_values or frozenset()))
         raise ValueError(f"expected one of {', '.join(expected)}, got {value!r}")
     if rule.format:
-        if isinstance(value, dt.date):
-            return value
+        if isinstance(value, dt.date):  # a datetime too: its UTC date
+            return utc_date(value)
         text = str(value).strip()
-        try:
-            if rule.format == "iso":
-                return parse_iso_datetime(text)
-            return dt.datetime.strptime(text, rule.format).date()
-        except ValueError:
-            raise ValueError(f"expected a date in format {rule.format}, got {value!r}") \
-                from None
+        if rule.format == "iso":
+            return parse_iso_datetime(text)
+        return _strptime_date(text, rule.format)
     if rule.scale is not None or kind in ("number", "integer"):
         number = CONVERTERS["number"](value)
         if rule.scale is not None:

@@ -22,7 +22,10 @@ class SourceRecord:
     values that are not simply "this file, this row" (aggregates over related
     records, say). error: set for a record the reader could not split into
     fields, or for a related record that belongs to no customer (an orphan);
-    the engine stores it as a reject."""
+    the engine stores it as a reject. warning: something the user must know
+    that is no reject (a figure left unknown, and why); `adieu facts` and
+    `adieu evaluate` print it on stderr and do not count it as a rejected
+    row. A record with a warning and no values is a warning only."""
 
     values: dict[str, Any]
     file: str | None = None
@@ -30,6 +33,7 @@ class SourceRecord:
     line: int | None = None
     provenance: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    warning: str | None = None
 
 
 @dataclass

@@ -101,6 +101,8 @@ def check_source(plugin_or_kind: Any, location: str, *, kind: str | None = None,
             assert isinstance(value, PLAIN_TYPES), \
                 f"field {key!r} holds a {type(value).__name__}; use text, numbers, " \
                 "booleans or dates"
+        assert record.warning is None or isinstance(record.warning, str), \
+            "SourceRecord.warning must be text or None"
         assert record.file or record.provenance, \
             "every record needs provenance: a file (and row) or a provenance dict"
         if record.error is None:

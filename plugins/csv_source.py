@@ -2,44 +2,78 @@
 
 Streams the file. Options (mapping `options:` or `-o KEY=VALUE`):
 delimiter (`,` by default; `tab` or `;` ...), encoding (utf-8 with or
-without a byte-order mark, cp1252, latin-1). Quoted cells may hold commas,
-quotes and line breaks; CRLF or LF line ends; a .gz file is read as gzip."""
+without a byte-order mark, cp1252, latin-1), timezone (the zone of
+date-times written without one). Quoted cells may hold commas, quotes and
+line breaks; CRLF or LF line ends; a .gz file is read as gzip.
+
+read_csv_stream is the one CSV parser of the built-in sources (csv,
+salesforce, the hubspot UI export): it sets and reports the bound on the
+size of one field, MAX_FIELD_CHARS."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from adieu import with_zone, zone_option
 from adieu.errors import InputError, Location
 from adieu.hookspecs import hookimpl
 from adieu.sources import SourceContext, SourceRecord, open_text
 
 DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
+# The largest field read, in characters: 16 MiB of text. Python's csv module
+# stops at 131,072 characters by default, which a long note or description
+# in a CRM export passes; a field larger than this bound is refused as too
+# large (docs/sources.md, "Limits").
+MAX_FIELD_CHARS = 16 * 1024 * 1024
+_TOO_LARGE = "field larger than field limit"
+
+
+def zone_of(options: dict[str, Any], name: str) -> dt.tzinfo | None:
+    """The `timezone` option (an IANA zone or an offset), or None when not
+    given; InputError naming the source for a zone that does not exist."""
+    value = options.get("timezone")
+    if value is None or not str(value).strip():
+        return None
+    return zone_option(value, Location(name))
+
 
 def read_csv(location: str, context: SourceContext | None = None) -> Iterator[SourceRecord]:
     """Yield one record per data row of a CSV file."""
     options = context.options if context else {}
+    zone = zone_of(options, location)
     handle = open_text(location, options.get("encoding", "utf-8"))
     with handle:
         yield from read_csv_stream(handle, location, options.get("delimiter", ","),
-                                   required=context.id_fields if context else "customer_id")
+                                   required=context.id_fields if context else "customer_id",
+                                   zone=zone)
 
 
 def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
-                    required: str | list[str] | None = "customer_id") \
-        -> Iterator[SourceRecord]:
+                    required: str | list[str] | None = "customer_id",
+                    zone: dt.tzinfo | None = None) -> Iterator[SourceRecord]:
     """Records of an open CSV text stream; `name` is used in errors and
     provenance. `required`: a column (or one of several) the header must
-    have. Shared by every adapter that reads CSV files."""
+    have. `zone`: the zone of date-times written without one; such cells
+    are passed on in UTC (adieu.with_zone). Shared by every adapter that
+    reads CSV files.
+
+    Raises InputError for a file that cannot be read: malformed CSV, text
+    not in the encoding, a field over MAX_FIELD_CHARS (named as too large,
+    with the line where its record starts)."""
     delimiter = DELIMITERS.get(delimiter, delimiter)
     if len(delimiter) != 1:
         raise InputError(f"delimiter must be one character, got {delimiter!r}", Location(name))
+    csv.field_size_limit(MAX_FIELD_CHARS)
     reader = csv.reader(handle, delimiter=delimiter, strict=True)
+    row = 0  # data rows count from 1; the header is not a row
+    line = 1  # where the record being read starts
     try:
         header = next(reader, None)
         if header is None:
@@ -63,7 +97,6 @@ def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
                 hint = " (is the delimiter right? set -o delimiter=...)"
             raise InputError(f"no {required} column in the header{hint}; found: {found}",
                              Location(name, line=1))
-        row = 0  # data rows count from 1; the header is not a row
         line = reader.line_num + 1
         for cells in reader:
             start, line = line, reader.line_num + 1
@@ -75,8 +108,16 @@ def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
                 yield SourceRecord(values, name, row, start, error=(
                     f"row has {len(cells)} cells, the header has {len(header)}"))
                 continue
+            if zone is not None:
+                cells = [with_zone(c, zone) for c in cells]
             yield SourceRecord(dict(zip(header, cells, strict=True)), name, row, start)
     except csv.Error as exc:
+        if str(exc).startswith(_TOO_LARGE):
+            raise InputError(
+                f"a field is too large: over {MAX_FIELD_CHARS:,} characters (16 MiB), the "
+                "bound on one field; the record starting at this line cannot be read (if no "
+                "field should be that long, look for a quote that is never closed)",
+                Location(name, line=line, row=row + 1 if line > 1 else None)) from None
         raise InputError(f"malformed CSV: {exc}", Location(name, line=reader.line_num)) \
             from None
     except UnicodeDecodeError as exc:

@@ -6,9 +6,10 @@ Two inputs (docs/sources.md, "HubSpot"):
   ``companies*.json``, ``tickets*.json`` and ``deals*.json``, each page
   ``{"results": [...], "paging": {"next": {"after": ...}}}``. A file may
   hold one page, a JSON array of pages, or one page per line (JSON Lines);
-  ``.gz`` files are read as gzip. Pages are parsed one at a time: what is
-  kept in memory is the set of company ids, the company -> ticket/deal
-  links and one small accumulator per company, never the whole dump.
+  ``.gz`` files are read as gzip (hubspot_pages). Pages are parsed one at a
+  time: what is kept in memory is the set of company ids, the company ->
+  ticket/deal links (hubspot_links) and one small accumulator per company,
+  never the whole dump.
 - a ``.csv`` file exported from the HubSpot UI (headers are property
   labels: "Record ID", "Company name", ...). No tickets or deals then.
 
@@ -17,36 +18,50 @@ HubSpot gives them (text; ``id`` as ``hs_object_id`` when that property is
 absent) plus four aggregates with their provenance: tickets_12m,
 open_tickets, won_revenue_12m, open_pipeline. A ticket or deal associated
 with no company of the dump, or one left out of a figure (no amount, no
-date), is reported as a reject.
+date), is reported as a reject. A company whose association list is cut
+off by paging, with nothing in the dump to complete it, gets those figures
+unknown and a warning; a record that may belong to such a list is a
+warning, not a reject.
+
+Dates: ISO text with a zone, or epoch milliseconds; each counts by its UTC
+date (adieu.utc_date).
 
 Options (mapping ``options:`` or ``-o KEY=VALUE``; lists may be given as
 ``a,b,c``): ticket_closed_stages (default ["4"], the Closed stage of
 HubSpot's default support pipeline), deal_won_stages (default
 ["closedwon"]), deal_closed_stages (default ["closedwon", "closedlost"]),
 date_properties (more company properties whose epoch-millisecond values
-are turned into ISO text); for the CSV: encoding, delimiter, id_column
-(default "Record ID")."""
+are turned into ISO text), timezone (the zone of date-times written without
+one: the UI export writes the account's local time); for the CSV:
+encoding, delimiter, id_column (default "Record ID")."""
 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import json
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from adieu import utc_date, with_zone
 from adieu.errors import InputError, Location
 from adieu.hookspecs import hookimpl
 from adieu.sources import SourceContext, SourceRecord, open_text
-from adieu_plugins.csv_source import read_csv_stream
+from adieu_plugins.csv_source import read_csv_stream, zone_of
+from adieu_plugins.hubspot_links import Links
+from adieu_plugins.hubspot_pages import (
+    KINDS,
+    Page,
+    archived,
+    blank,
+    object_id,
+    page_files,
+    pages,
+)
 
-KINDS = ("companies", "tickets", "deals")
-SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 CSV_SUFFIXES = (".csv", ".csv.gz")
 
 DEFAULTS = {
@@ -67,271 +82,40 @@ DATE_PROPERTIES = frozenset({
 })
 
 MAX_IDS = 10  # ids named per file in a provenance line
+FACTS = {"tickets": ("tickets_12m", "open_tickets"),
+         "deals": ("won_revenue_12m", "open_pipeline")}
 
 
 # --------------------------------------------------------------------------
-# Reading pages, one at a time
+# Values: dates, amounts
 # --------------------------------------------------------------------------
 
-_WS = re.compile(r"[ \t\r\n]*")
-_CHUNK = 1 << 16
+_EPOCH_MS = re.compile(r"^-?\d{11,14}$", re.ASCII)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
-@dataclass
-class Page:
-    results: list[Any]
-    file: str   # path as shown in errors and records
-    name: str   # file name, for provenance
-    line: int   # line where the page starts
-    column: int
-    has_next: bool
-
-
-class _JsonValues:
-    """The top-level JSON values of a text stream, one at a time: one
-    object, objects one after another (JSON Lines), or the items of one
-    array. Errors carry the file's line and column."""
-
-    def __init__(self, handle: IO[str], label: str):
-        self.handle, self.label = handle, label
-        self.decoder = json.JSONDecoder()
-        self.buf, self.pos, self.eof = "", 0, False
-        self.line, self.col = 1, 1  # position of buf[0] in the file
-
-    def _read(self) -> None:
-        done = self.buf[:self.pos]
-        newlines = done.count("\n")
-        if newlines:
-            self.line += newlines
-            self.col = len(done) - done.rfind("\n")
-        else:
-            self.col += len(done)
-        data = self.handle.read(max(_CHUNK, len(self.buf)))
-        self.buf, self.pos = self.buf[self.pos:] + data, 0
-        if not data:
-            self.eof = True
-
-    def location(self, p: int) -> Location:
-        newlines = self.buf.count("\n", 0, p)
-        if newlines:
-            col = p - self.buf.rfind("\n", 0, p)
-        else:
-            col = self.col + p
-        return Location(self.label, self.line + newlines, col)
-
-    def _peek(self) -> str | None:
-        """The next character that is not white space, or None at the end."""
-        while True:
-            self.pos = _WS.match(self.buf, self.pos).end()
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if self.eof:
-                return None
-            self._read()
-
-    def _value(self) -> tuple[Any, Location]:
-        while True:
-            try:
-                value, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError as exc:
-                if not self.eof:  # maybe only cut by the chunk: read on
-                    self._read()
-                    continue
-                what = "truncated JSON" if exc.pos >= len(self.buf.rstrip()) - 1 or \
-                    exc.msg.startswith("Unterminated") else "malformed JSON"
-                raise InputError(f"{what}: {exc.msg}", self.location(exc.pos)) from None
-            start = self.location(self.pos)
-            self.pos = end
-            return value, start
-
-    def values(self) -> Iterator[tuple[Any, Location]]:
-        c = self._peek()
-        if c is None:
-            raise InputError("the file is empty; expected a JSON page "
-                             '{"results": [...], "paging": {...}}', Location(self.label, 1, 1))
-        if c != "[":
-            while c is not None:
-                yield self._value()
-                c = self._peek()
-            return
-        self.pos += 1
-        first = True
-        while True:
-            c = self._peek()
-            if c is None:
-                raise InputError("truncated JSON: the array of pages has no closing ]",
-                                 self.location(self.pos))
-            if c == "]":
-                self.pos += 1
-                break
-            if not first:
-                if c != ",":
-                    raise InputError(f"malformed JSON: expected , or ] between pages, "
-                                     f"found {c!r}", self.location(self.pos))
-                self.pos += 1
-                if self._peek() is None:
-                    raise InputError("truncated JSON: the array of pages has no closing ]",
-                                     self.location(self.pos))
-            first = False
-            yield self._value()
-        if self._peek() is not None:
-            raise InputError("malformed JSON: extra data after the array of pages",
-                             self.location(self.pos))
-
-
-def read_pages(path: Path, label: str) -> Iterator[Page]:
-    """The list pages of one file, parsed one page at a time."""
-    handle = open_text(path, "utf-8", name=label)
-    where: Location | None = None
+def _from_epoch_ms(value: Any) -> dt.datetime:
+    """Epoch milliseconds (number or text) -> an aware UTC datetime; ValueError."""
     try:
-        with handle:
-            reader = _JsonValues(handle, label)
-            for page, where in reader.values():
-                if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-                    found = f"keys {', '.join(list(page)[:5])}" if isinstance(page, dict) \
-                        else f"a JSON {type(page).__name__}"
-                    raise InputError('not a CRM v3 list page: no "results" list (expected '
-                                     '{"results": [...], "paging": {...}}; found '
-                                     f"{found})", where)
-                paging = page.get("paging")
-                has_next = isinstance(paging, dict) and bool(paging.get("next"))
-                yield Page(page["results"], label, path.name, where.line or 1,
-                           where.column or 1, has_next)
-    except UnicodeDecodeError:
-        raise InputError("not valid UTF-8 text", where or Location(label)) from None
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise InputError(f"corrupt gzip data: {exc}", Location(label)) from None
+        ms = int(value) if isinstance(value, int) else int(float(str(value).strip()))
+        return _EPOCH + dt.timedelta(milliseconds=ms)
+    except (OverflowError, ValueError):
+        raise ValueError(f"expected epoch milliseconds, got {value!r}") from None
 
 
-def page_files(location: str) -> dict[str, list[tuple[Path, str]]]:
-    """companies/tickets/deals page files of a dump folder (or one file of
-    companies pages), sorted by name."""
-    path = Path(location)
-    files: dict[str, list[tuple[Path, str]]] = {k: [] for k in KINDS}
-    if path.is_file():
-        files["companies"].append((path, location))
-        return files
-    if not path.is_dir():
-        raise InputError("no such folder or file (expected a folder of companies*.json, "
-                         "tickets*.json and deals*.json pages, or a .csv export)",
-                         Location(location))
-    for child in sorted(path.iterdir(), key=lambda p: p.name):
-        lower = child.name.lower()
-        if not child.is_file() or not lower.endswith(SUFFIXES):
-            continue
-        for kind in KINDS:
-            if lower.startswith(kind):
-                files[kind].append((child, str(child)))
-    if not files["companies"]:
-        raise InputError("no companies*.json page files in the folder", Location(location))
-    return files
-
-
-def _pages(files: list[tuple[Path, str]], kind: str) -> Iterator[Page]:
-    """Every page of one object kind; at the end, check that the last page
-    of the dump was saved (a page without paging.next)."""
-    last: Page | None = None
-    ends = 0
-    for path, label in files:
-        for page in read_pages(path, label):
-            last = page
-            ends += not page.has_next
-            yield page
-    if last is not None and not ends:
-        raise InputError(f"the {kind} dump is incomplete: every page has paging.next, so the "
-                         "last page was never saved (run the paging script to the end)",
-                         Location(last.file, last.line, last.column))
-
-
-# --------------------------------------------------------------------------
-# Values: ids, associations, dates, amounts
-# --------------------------------------------------------------------------
-
-def _object_id(item: dict[str, Any]) -> str | None:
-    props = item.get("properties")
-    value = item.get("id")
-    if _blank(value) and isinstance(props, dict):
-        value = props.get("hs_object_id")
-    return None if _blank(value) else _id_text(value)
-
-
-def _id_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _associated(item: dict[str, Any], kind: str, page: Page, row: int) -> list[str]:
-    """Ids of the records of `kind` an item is associated with: the v3 shape
-    {"results": [{"id": "12", "type": "company_to_ticket"}]} or the v4 shape
-    {"results": [{"toObjectId": 12, "associationTypes": [...]}]} (or the
-    bare list), under "tickets" / "ticket" etc. Several association types to
-    the same record count once."""
-    assocs = item.get("associations")
-    if not isinstance(assocs, dict):
-        return []
-    block = assocs.get(kind)
-    if block is None:
-        block = assocs.get(kind[:-1])
-    if isinstance(block, dict):
-        block = block.get("results")
-    if block is None:
-        return []
-    if not isinstance(block, list):
-        raise InputError(f"associations.{kind} is not a list of associations",
-                         Location(page.file, page.line, page.column, row=row))
-    out: list[str] = []
-    for link in block:
-        target = None
-        if isinstance(link, dict):
-            target = link.get("toObjectId", link.get("id"))
-        elif isinstance(link, (str, int)):
-            target = link
-        if _blank(target) or isinstance(target, (dict, list, bool)):
-            raise InputError(f"an association in associations.{kind} has no id or toObjectId",
-                             Location(page.file, page.line, page.column, row=row))
-        text = _id_text(target)
-        if text not in out:
-            out.append(text)
-    return out
-
-
-def _archived(item: dict[str, Any]) -> bool:
-    flag = item.get("archived")
-    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
-
-
-_EPOCH_MS = re.compile(r"^-?\d{11,14}$")
-_FRACTION = re.compile(r"\.(\d+)")
-
-
-def parse_date(value: Any) -> dt.date | None:
-    """A HubSpot date or date-time: ISO text ("2025-03-04",
-    "2025-03-04T10:15:00.000Z") or epoch milliseconds (number or text);
-    the date in UTC. None for an empty value; ValueError for anything else."""
-    if _blank(value):
+def parse_date(value: Any, zone: dt.tzinfo | None = None) -> dt.date | None:
+    """A HubSpot date or date-time -> its UTC date: ISO text ("2025-03-04",
+    "2025-03-04T10:15:00.000Z", any zone or offset) or epoch milliseconds
+    (number or text), as the CRM API gives them. A date-time without a zone
+    is read in `zone` (the timezone option), else it is an error. None for
+    an empty value; ValueError for anything else."""
+    if blank(value):
         return None
     if isinstance(value, bool):
-        raise ValueError(value)
+        raise ValueError(f"expected a date, got {value!r}")
     if isinstance(value, (int, float)) or _EPOCH_MS.match(str(value).strip()):
-        try:
-            moment = dt.datetime.fromtimestamp(int(float(value)) / 1000, dt.timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError(value) from None
-        return moment.date()
-    text = str(value).strip()
-    if len(text) == 10:
-        return dt.date.fromisoformat(text)
-    text = re.sub(r"[Zz]$", "+00:00", text)
-    text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
-    moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc)
-    return moment.date()
+        return _from_epoch_ms(value).date()
+    return utc_date(str(value), zone)
 
 
 def _iso_from_epoch(value: Any) -> Any:
@@ -340,15 +124,15 @@ def _iso_from_epoch(value: Any) -> Any:
             not _EPOCH_MS.match(str(value).strip()):
         return value
     try:
-        moment = dt.datetime.fromtimestamp(int(str(value).strip()) / 1000, dt.timezone.utc)
-    except (OverflowError, OSError, ValueError):
+        moment = _from_epoch_ms(value)
+    except ValueError:
         return value
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _amount(value: Any) -> Decimal | None:
     """A deal amount; None when empty, ValueError when not a number."""
-    if _blank(value):
+    if blank(value):
         return None
     if isinstance(value, bool):
         raise ValueError(value)
@@ -363,9 +147,9 @@ def _amount(value: Any) -> Decimal | None:
 
 def _plain(value: Any) -> Any:
     """A property value as a plain record value (text, number, boolean, None)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if value is None or isinstance(value, (str, int, float, Decimal, bool)):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _stages(context: SourceContext, name: str) -> frozenset[str]:
@@ -409,8 +193,9 @@ class Aggregate:
     is_sum: bool
 
 
-def _number(total: Decimal) -> int | float:
-    return int(total) if total == total.to_integral_value() else float(total)
+def _number(total: Decimal) -> int | Decimal:
+    """A sum as adieu takes numbers: int when whole, else the exact Decimal."""
+    return int(total) if total == total.to_integral_value() else total
 
 
 def _describe(agg: Aggregate, tally: Tally | None, files: list[str]) -> str:
@@ -448,14 +233,25 @@ def read_hubspot(location: str, context: SourceContext) -> Iterator[SourceRecord
 
 
 def _read_export(location: str, context: SourceContext) -> Iterator[SourceRecord]:
+    zone = zone_of(context.options, location)
     handle = open_text(location, context.option("encoding", "utf-8"))
     with handle:
         yield from read_csv_stream(handle, location, context.option("delimiter", ","),
-                                   required=context.option("id_column", "Record ID"))
+                                   required=context.option("id_column", "Record ID"),
+                                   zone=zone)
+
+
+def _results(page: Page) -> Iterator[tuple[int, dict[str, Any]]]:
+    for row, item in enumerate(page.results, 1):
+        if not isinstance(item, dict):
+            raise InputError("a result is not a JSON object",
+                             Location(page.file, page.line, page.column, row=row))
+        yield row, item
 
 
 def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
     files = page_files(location)
+    zone = zone_of(context.options, location)
     closed_tickets = _stages(context, "ticket_closed_stages")
     won = _stages(context, "deal_won_stages")
     closed_deals = _stages(context, "deal_closed_stages") | won
@@ -479,25 +275,15 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
     }
 
     # Pass 1: which companies exist, and the links they hold.
-    live: set[str] = set()
-    archived: set[str] = set()
-    links: dict[str, dict[str, list[str]]] = {"tickets": {}, "deals": {}}
-    for page in _pages(files["companies"], "companies"):
-        for row, item in enumerate(page.results, 1):
-            if not isinstance(item, dict):
-                raise InputError("a result is not a JSON object",
-                                 Location(page.file, page.line, page.column, row=row))
-            cid = _object_id(item)
+    links = Links()
+    for page in pages(files["companies"], "companies"):
+        for row, item in _results(page):
+            cid = object_id(item)
             if cid is None:
                 continue  # yielded in pass 3 and rejected for its missing id
             # An archived company's links are kept too: its tickets and deals
             # are skipped, not reported as orphans.
-            (archived if _archived(item) else live).add(cid)
-            for kind in ("tickets", "deals"):
-                for target in _associated(item, kind, page, row):
-                    owners = links[kind].setdefault(target, [])
-                    if cid not in owners:
-                        owners.append(cid)
+            links.company(cid, item, page, row, archived(item))
 
     # Pass 2: tickets and deals into per-company tallies.
     tallies: dict[str, dict[str, Tally]] = {}
@@ -505,95 +291,118 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
     def tally(cid: str, fact: str) -> Tally:
         return tallies.setdefault(cid, {}).setdefault(fact, Tally())
 
-    def related(kind: str) -> Iterator[tuple[Page, int, str, dict[str, Any], list[str],
-                                             str | None]]:
-        """(page, row, id, properties, companies, orphan message) per live record."""
+    # Rejects and warnings about tickets and deals come after the companies,
+    # so `adieu facts --limit N` still shows N customers.
+    after: list[SourceRecord] = []
+    for kind in ("tickets", "deals"):
+        count = _count_ticket if kind == "tickets" else _count_deal
         noun = kind[:-1]
         seen: set[str] = set()
-        for page in _pages(files[kind], kind):
-            for row, item in enumerate(page.results, 1):
-                if not isinstance(item, dict):
-                    raise InputError("a result is not a JSON object",
-                                     Location(page.file, page.line, page.column, row=row))
-                if _archived(item):
+        orphans: list[tuple[Page, int, str, list[str], str]] = []
+        for page in pages(files[kind], kind):
+            line = page.line if page.line > 1 else None
+            for row, item in _results(page):
+                if archived(item):
                     continue
-                oid = _object_id(item)
+                oid = object_id(item)
                 if oid is None:
                     oid = f"(no id, row {row})"
                 elif oid in seen:
                     continue  # the same record on two pages counts once
                 seen.add(oid)
-                linked = list(links[kind].get(oid, ()))
-                for cid in _associated(item, "companies", page, row):
-                    if cid not in linked:
-                        linked.append(cid)
-                companies = [c for c in linked if c in live]
+                linked, state = links.record(kind, oid, item, page, row)
+                companies = [c for c in linked if c in links.live]
+                if not companies:
+                    if not any(c in links.archived for c in linked):  # else: archived's
+                        orphans.append((page, row, oid, linked, state))
+                    continue
                 props = item.get("properties")
                 props = props if isinstance(props, dict) else {}
-                if _blank(props.get("createdate")) and not _blank(item.get("createdAt")):
+                if blank(props.get("createdate")) and not blank(item.get("createdAt")):
                     props = {**props, "createdate": item["createdAt"]}
-                if companies:
-                    yield page, row, oid, props, companies, None
-                elif not any(c in archived for c in linked):  # else: an archived company's
-                    missing = f" (companies {', '.join(linked)} are not in it)" if linked \
-                        else ""
-                    yield page, row, oid, props, [], \
-                        f"{noun} {oid} is associated with no company in the dump{missing}"
-
-    # Rejects (orphans, records left out of a figure) come after the
-    # companies, so `adieu facts --limit N` still shows N customers.
-    rejects: list[SourceRecord] = []
-    for kind in ("tickets", "deals"):
-        count = _count_ticket if kind == "tickets" else _count_deal
-        for page, row, oid, props, companies, orphan in related(kind):
+                found = count(oid, props, page.name, companies, tally, start, end,
+                              closed_tickets if kind == "tickets" else closed_deals, won, zone)
+                if found:
+                    after.append(SourceRecord(
+                        {"hs_object_id": companies[0]}, page.file, row, line,
+                        error=f"{noun} {oid} (company {', '.join(companies)}): "
+                              + "; ".join(found)))
+        # Whether a record in no list is an orphan is known once every
+        # record of its kind has said what it knows.
+        for page, row, oid, linked, state in orphans:
             line = page.line if page.line > 1 else None
-            if orphan:
-                rejects.append(SourceRecord({}, page.file, row, line, error=orphan))
+            maybe = links.may_belong(kind, state)
+            if maybe:
+                shown = ", ".join(maybe[:MAX_IDS]) + (", ..." if len(maybe) > MAX_IDS else "")
+                lists = f"the list of company {shown} is" if len(maybe) == 1 \
+                    else f"the lists of companies {shown} are"
+                own = "its own list of companies is cut off too" if state == "cut" \
+                    else "it carries no associations.companies"
+                after.append(SourceRecord({}, page.file, row, line, warning=(
+                    f"{noun} {oid} is in no company's list in the dump, but {lists} cut off "
+                    f"by paging and {own}: it may belong to "
+                    f"{'it' if len(maybe) == 1 else 'one of them'}, so it is counted nowhere")))
                 continue
-            found = count(oid, props, page.name, companies, tally, start, end,
-                          closed_tickets if kind == "tickets" else closed_deals, won)
-            if found:
-                rejects.append(SourceRecord(
-                    {"hs_object_id": companies[0]}, page.file, row, line,
-                    error=f"{kind[:-1]} {oid} (company {', '.join(companies)}): "
-                          + "; ".join(found)))
+            missing = f" (companies {', '.join(linked)} are not in it)" if linked else ""
+            after.append(SourceRecord({}, page.file, row, line, error=(
+                f"{noun} {oid} is associated with no company in the dump{missing}")))
 
     # Pass 3: one record per company.
     names = {kind: [p.name for p, _ in files[kind]] for kind in KINDS}
-    for page in _pages(files["companies"], "companies"):
-        for row, item in enumerate(page.results, 1):
-            if _archived(item):
+    for page in pages(files["companies"], "companies"):
+        for row, item in _results(page):
+            if archived(item):
                 continue
             props = item.get("properties")
             props = props if isinstance(props, dict) else {}
-            values = {str(k): _plain(_iso_from_epoch(v) if k in date_props else v)
+            values = {str(k): _plain(_property(v, k in date_props, zone))
                       for k, v in props.items()}
-            cid = _object_id(item)
-            if _blank(values.get("hs_object_id")) and cid is not None:
+            cid = object_id(item)
+            if blank(values.get("hs_object_id")) and cid is not None:
                 values["hs_object_id"] = cid
             provenance: dict[str, str] = {}
+            warnings: list[str] = []
             mine = tallies.get(cid or "", {})
-            for fact, agg in aggregates.items():
-                kind = "tickets" if agg.noun == "ticket" else "deals"
+            for kind, facts in FACTS.items():
                 if not files[kind]:
                     continue  # no tickets saved: the counts are unknown, not 0
-                t = mine.get(fact)
-                if agg.is_sum:
-                    values[fact] = _number(t.total) if t else 0
-                else:
-                    values[fact] = t.count if t else 0
-                provenance[fact] = _describe(agg, t, names[kind])
+                why = links.unknown(kind, cid, kind[:-1]) if cid is not None else None
+                if why:
+                    warnings.append(f"{' and '.join(facts)} unknown: {why}; save the {kind} "
+                                    "with associations=companies to complete it")
+                    continue
+                for fact in facts:
+                    agg = aggregates[fact]
+                    t = mine.get(fact)
+                    values[fact] = (_number(t.total) if t else 0) if agg.is_sum \
+                        else (t.count if t else 0)
+                    provenance[fact] = _describe(agg, t, names[kind])
+                    cut = links.sides[kind].cut.get(cid or "")
+                    if cut:
+                        provenance[fact] += (f" (the company's list, cut off by paging in "
+                                             f"{cut}, completed by the {kind}' own lists)")
+            warning = f"company {cid}: " + "; ".join(warnings) if warnings else None
             yield SourceRecord(values, page.file, row, page.line if page.line > 1 else None,
-                               provenance)
-    yield from rejects
+                               provenance, warning=warning)
+    yield from after
+
+
+def _property(value: Any, is_date: bool, zone: dt.tzinfo | None) -> Any:
+    """A company property as passed on: epoch milliseconds of a date property
+    as ISO text, and a date-time without a zone in UTC when `zone` is set."""
+    if is_date:
+        value = _iso_from_epoch(value)
+    if zone is not None and isinstance(value, str):
+        value = with_zone(value, zone)
+    return value
 
 
 def _date_or_problem(props: dict[str, Any], name: str, fact: str,
-                     problems: list[str]) -> dt.date | None:
+                     problems: list[str], zone: dt.tzinfo | None) -> dt.date | None:
     try:
-        value = parse_date(props.get(name))
-    except ValueError:
-        problems.append(f"{name} {props.get(name)!r} is not a date (left out of {fact})")
+        value = parse_date(props.get(name), zone)
+    except ValueError as exc:
+        problems.append(f"{name}: {exc} (left out of {fact})")
         return None
     if value is None:
         problems.append(f"no {name} (left out of {fact})")
@@ -602,19 +411,19 @@ def _date_or_problem(props: dict[str, Any], name: str, fact: str,
 
 def _count_ticket(oid: str, props: dict[str, Any], name: str, companies: list[str],
                   tally: Any, start: dt.date, end: dt.date, closed: frozenset[str],
-                  won: frozenset[str]) -> list[str]:
+                  won: frozenset[str], zone: dt.tzinfo | None) -> list[str]:
     """Count one ticket for its companies; the problems that left it out of a count."""
     problems: list[str] = []
-    created = _date_or_problem(props, "createdate", "tickets_12m", problems)
+    created = _date_or_problem(props, "createdate", "tickets_12m", problems, zone)
     stage = props.get("hs_pipeline_stage")
-    if _blank(stage):
+    if blank(stage):
         problems.append("no hs_pipeline_stage (left out of open_tickets)")
     for cid in companies:
         if created is None:
             tally(cid, "tickets_12m").left_out.append(oid)
         elif start < created <= end:
             tally(cid, "tickets_12m").add(name, oid)
-        if _blank(stage):
+        if blank(stage):
             tally(cid, "open_tickets").left_out.append(oid)
         elif str(stage).strip() not in closed:
             tally(cid, "open_tickets").add(name, oid)
@@ -623,10 +432,10 @@ def _count_ticket(oid: str, props: dict[str, Any], name: str, companies: list[st
 
 def _count_deal(oid: str, props: dict[str, Any], name: str, companies: list[str],
                 tally: Any, start: dt.date, end: dt.date, closed: frozenset[str],
-                won: frozenset[str]) -> list[str]:
+                won: frozenset[str], zone: dt.tzinfo | None) -> list[str]:
     """Add one deal to its companies' sums; the problems that left it out of a sum."""
     problems: list[str] = []
-    stage = "" if _blank(props.get("dealstage")) else str(props["dealstage"]).strip()
+    stage = "" if blank(props.get("dealstage")) else str(props["dealstage"]).strip()
     if not stage:
         problems.append("no dealstage (left out of won_revenue_12m and open_pipeline)")
         for cid in companies:
@@ -635,7 +444,7 @@ def _count_deal(oid: str, props: dict[str, Any], name: str, companies: list[str]
         return problems
     if stage in won:
         fact = "won_revenue_12m"
-        closed_on = _date_or_problem(props, "closedate", fact, problems)
+        closed_on = _date_or_problem(props, "closedate", fact, problems, zone)
         if closed_on is not None and not start < closed_on <= end:
             return problems  # won outside the window: not counted, nothing to report
     elif stage not in closed:

@@ -21,15 +21,16 @@ its facts missing. Rows with IsDeleted true are skipped, and so are the
 rows related to a deleted account. Related rows whose AccountId matches no
 account are reported as rejects (orphans), as are amounts and dates that
 cannot be read. Custom Account fields (`Foo__c`) are passed on with
-booleans, dates and date-times parsed. Option: encoding (utf-8 with or
-without a byte-order mark, cp1252, latin-1). See docs/sources.md."""
+booleans, dates and date-times parsed. Every date-time counts by its UTC
+date (adieu.utc_date). Options: encoding (utf-8 with or without a
+byte-order mark, cp1252, latin-1), timezone (the zone of date-times written
+without one). See docs/sources.md."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import os
-import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -38,12 +39,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
+from adieu import utc_date
 from adieu.errors import InputError, Location
 from adieu.hookspecs import hookimpl
-from adieu.mapping import parse_iso_datetime
 from adieu.sources import ENCODINGS, SourceContext, SourceRecord, open_text, text_stream
 
-from .csv_source import read_csv_stream
+from .csv_source import read_csv_stream, zone_of
 
 MAPPING = Path(__file__).parent / "mappings" / "salesforce.yaml"
 
@@ -108,8 +109,10 @@ class Export:
     """The object files of one Data Export, found by name whatever their
     case and folder. Use as a context manager; open(name) streams a file."""
 
-    def __init__(self, location: str, encoding: str = "utf-8"):
+    def __init__(self, location: str, encoding: str = "utf-8",
+                 zone: dt.tzinfo | None = None):
         self.location = location
+        self.zone = zone  # of date-times written without one (option timezone)
         if str(encoding).lower() not in ENCODINGS:
             raise InputError(f"unknown encoding {encoding!r} (use one of: utf-8, cp1252, "
                              "latin-1)", Location(location))
@@ -187,7 +190,8 @@ class Export:
         last: SourceRecord | None = None
         with self.open(name) as handle:
             try:
-                for record in read_csv_stream(handle, label, ",", required=required):
+                for record in read_csv_stream(handle, label, ",", required=required,
+                                              zone=self.zone):
                     last = record
                     yield record
             except _Corrupt as exc:
@@ -202,10 +206,6 @@ class Export:
 # Values
 # ---------------------------------------------------------------------------
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-
-
 def parse_bool(text: str) -> bool:
     t = text.strip().lower()
     if t in ("true", "1"):
@@ -216,14 +216,13 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_day(text: str) -> dt.date:
-    """2025-03-04 or 2025-03-04T10:15:00.000Z (the UTC date) -> a date."""
-    t = text.strip()
-    if not (_DATE.match(t) or _DATETIME.match(t)):
-        raise ValueError("expected a date like 2025-03-04 or 2025-03-04T10:15:00.000Z")
-    try:
-        return parse_iso_datetime(t)
-    except ValueError:
-        raise ValueError("not a real calendar date") from None
+    """A Salesforce date (2025-03-04: that date) or date-time
+    (2025-03-04T10:15:00.000Z, as the Data Export writes it, in UTC; any
+    other zone or offset is converted to UTC) -> its UTC date. A date-time
+    without a zone, like anything that is no date, is a ValueError (unless
+    the timezone option named its zone: the CSV reader then passed it on
+    in UTC)."""
+    return utc_date(text)
 
 
 def parse_amount(text: str) -> Decimal:
@@ -237,21 +236,21 @@ def parse_amount(text: str) -> Decimal:
 
 
 def custom_value(text: str) -> Any:
-    """A custom field's text: "true"/"false" -> bool, a date or date-time ->
-    the date; anything else as it is."""
+    """A custom field's text: "true"/"false" -> bool, a date or a date-time
+    with a zone -> its UTC date; anything else as it is (a policy that
+    declares the fact a date then gets it rejected, with the reason)."""
     t = text.strip()
     if t.lower() in ("true", "false"):
         return t.lower() == "true"
-    if _DATE.match(t) or _DATETIME.match(t):
-        try:
-            return parse_iso_datetime(t)
-        except ValueError:
-            return text
-    return text
+    try:
+        return utc_date(t)
+    except ValueError:
+        return text
 
 
-def _plain(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
+def _plain(value: Decimal) -> int | Decimal:
+    """A sum as adieu takes numbers: int when whole, else the exact Decimal."""
+    return int(value) if value == value.to_integral_value() else value
 
 
 # ---------------------------------------------------------------------------
@@ -466,7 +465,8 @@ def _derived(related: Related, totals: Totals | None) -> tuple[dict[str, Any], d
 
 def read_salesforce(location: str, context: SourceContext) -> Iterator[SourceRecord]:
     """Yield one record per account of a Data Export, then the orphans."""
-    with Export(location, context.option("encoding", "utf-8")) as export:
+    zone = zone_of(context.options, location)
+    with Export(location, context.option("encoding", "utf-8"), zone) as export:
         if not export.has(ACCOUNT):
             files = ", ".join(f.rsplit("/", 1)[-1] for f in export.found[:6]) or "nothing"
             more = ", ..." if len(export.found) > 6 else ""

@@ -49,8 +49,10 @@ def register(cli: click.Group) -> None:
 
         Bad rows are rejected (listed on stderr and stored with the run) and
         never stop the run; with --strict any reject means exit 2 and nothing
-        is written. The run, one decision per customer with its reasons and
-        figures, and the rejects are written in one transaction.
+        is written. Warnings from the source (a figure it cannot know, and
+        why) are printed on stderr too; they are not rejects. The run, one
+        decision per customer with its reasons and figures, and the rejects
+        are written in one transaction.
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
@@ -68,6 +70,12 @@ def register(cli: click.Group) -> None:
             raise SystemExit(1) from None
         finally:
             bar.close()
+        warnings = result.intake.warnings
+        for w in warnings[:20]:
+            click.echo(f"warning: {w}", err=True)
+        if len(warnings) > 20:
+            click.echo(f"warning: ... and {len(warnings) - 20} more (--json lists them all)",
+                       err=True)
         rejects = result.intake.rejects
         for r in rejects[:20]:
             click.echo(f"rejected: {r}", err=True)
@@ -89,7 +97,8 @@ def register(cli: click.Group) -> None:
                         "rejected_rows": result.intake.rejected_rows,
                         "already_recorded": result.already},
                 "decisions": [d.to_dict() for d in result.decisions],
-                "rejects": [asdict(r) for r in rejects]}, indent=2))
+                "rejects": [asdict(r) for r in rejects],
+                "warnings": [asdict(w) for w in warnings]}, indent=2))
         elif as_csv:
             write_csv(result.decisions, run_id)
         else:

@@ -33,9 +33,9 @@ def register(cli: click.Group) -> None:
         """Show the canonical facts each customer of SOURCE gets, with provenance.
 
         Exactly what a policy would see: mapped, typed, with the file and row
-        (or related records) each fact came from. Rejected rows are listed on
-        stderr. --json prints a JSON array of objects, each with customer_id,
-        the facts by name, and "_provenance".
+        (or related records) each fact came from. Rejected rows and the
+        source's warnings are listed on stderr. --json prints a JSON array of
+        objects, each with customer_id, the facts by name, and "_provenance".
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
@@ -45,6 +45,8 @@ def register(cli: click.Group) -> None:
         # Facts a mapping keeps that no schema declares are shown as text.
         intake = read_records(_limited(records, limit), types, fact_map,
                               with_provenance=True, keep_undeclared=True)
+        for w in intake.warnings:
+            click.echo(f"warning: {w}", err=True)
         for r in intake.rejects:
             click.echo(f"rejected: {r}", err=True)
         rows = [{**{k: to_json_value(v) for k, v in rec.facts.items()},
@@ -65,7 +67,9 @@ def register(cli: click.Group) -> None:
                     shown = decimals.plain_text(value) if isinstance(value, Decimal) \
                         else repr(value)
                     click.echo(f"  {name} = {shown}    [{row['_provenance'].get(name)}]")
-            click.echo(f"{len(rows)} customers, {intake.rejected_rows} rows rejected", err=True)
+            warned = f", {len(intake.warnings)} warnings" if intake.warnings else ""
+            click.echo(f"{len(rows)} customers, {intake.rejected_rows} rows rejected{warned}",
+                       err=True)
 
     @cli.command()
     @json_option
@@ -101,10 +105,10 @@ def register(cli: click.Group) -> None:
 
 
 def _limited(records, limit):
-    """The first `limit` customer records (reject records do not count)."""
+    """The first `limit` customer records (rejects and warnings do not count)."""
     shown = 0
     for record in records:
-        if record.error is None:
+        if record.error is None and (record.values or not record.warning):
             if limit is not None and shown >= limit:
                 return
             shown += 1
