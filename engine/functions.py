@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from .hints import function_hint
 from .values import (
     ANY,
     BOOL,
@@ -50,8 +51,10 @@ class FunctionCompiler:
             return getattr(self, "_fn_" + name)(node, node.args)
         if name in self.extra:
             return self._extra(node, self.extra[name])
-        known = ", ".join(sorted((*SCALAR_FUNCTIONS, *POPULATION_FUNCTIONS, *self.extra)))
-        raise self._err(node, f"unknown function {name}() (known: {known})")
+        names = tuple(sorted((*SCALAR_FUNCTIONS, *POPULATION_FUNCTIONS, *self.extra)))
+        hint = function_hint(name, names)
+        raise self._err(node, f"unknown function {name}() (known: {', '.join(names)})"
+                              + (f"; {hint}" if hint else ""))
 
     def _args(self, node: ast.Call, lo: int, hi: int | None) -> list[tuple[Fn, str]]:
         n = len(node.args)

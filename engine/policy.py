@@ -289,7 +289,7 @@ class _Builder:
             return compiler.compile(text, want)
         except ExprError as exc:
             hint = ""
-            if exc.message.startswith("unknown name"):
+            if exc.message.startswith("unknown name") and "; " not in exc.message:
                 bad = exc.message.split("'")[1]
                 hint = did_you_mean(bad, [*compiler.names.facts, *compiler.names.params,
                                            *compiler.names.derive_types])
