@@ -7,6 +7,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adieu.errors import PolicyErrors
 from adieu.hints import mask_strings, syntax_hint
@@ -190,3 +192,20 @@ def test_syntax_hint_offsets() -> None:
     # ... but the word alone is then the policy's own name.
     assert syntax_hint("between > (1", known=lambda name: name == "between") is None
     assert syntax_hint("between > (1") == ("use 'a <= x <= b' instead of 'x between a and b'", 0)
+
+
+SLIPPY = st.lists(st.sampled_from([
+    "a", "b", "1", "15", "%", "AND", "or", "&&", "||", "!", "=", "==", "<>", "===", "?", ":",
+    "between", "and", "IS", "NULL", "'x'", '"', "(", ")", " ", "+", "not", "in", "[", "]",
+]), max_size=12).map(" ".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=SLIPPY)
+def test_a_hint_points_into_the_text_at_its_slip(text: str) -> None:
+    found = syntax_hint(text)
+    if found is not None:
+        hint, offset = found
+        assert 0 <= offset < len(text)
+        assert not text[offset].isspace()
+        assert hint
