@@ -51,6 +51,17 @@ _OPERATORS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"!(?!=)"), "use 'not' instead of '!'"),
     (re.compile(r"(?<![=<>!])=(?![=<>!])"), "use '==' to compare, not '='"),
     (re.compile(r"\?"), "use 'a if condition else b' instead of 'condition ? a : b'"),
+    (re.compile("\u2265"), "use '>=' instead of '\u2265'"),
+    (re.compile("\u2264"), "use '<=' instead of '\u2264'"),
+    (re.compile("\u2260"), "use '!=' instead of '\u2260'"),
+    (re.compile("[\u201c\u201d\u201e]"), "use straight quotes \" instead of curly ones"),
+    (re.compile("[\u2018\u2019]"), "use straight quotes ' instead of curly ones"),
+    # a spreadsheet IF(cond, a, b): `if(` where an operand starts
+    (re.compile(r"(?:^|(?<=[(,=<>!+\-*/])|(?<=\band )|(?<=\bor )|(?<=\bnot ))\s*\bif\s*\(",
+                re.I), "use 'a if condition else b' instead of 'if(condition, a, b)'"),
+    # x > 1 and < 5: a comparison with nothing on its left
+    (re.compile(r"(?<=\band )\s*(?:<=|>=|==|!=|<|>)|(?<=\bor )\s*(?:<=|>=|==|!=|<|>)"),
+     "name what to compare on both sides: 'x > 1 and x < 5'"),
 ]
 
 
@@ -100,7 +111,7 @@ def syntax_hint(source: str, known: Callable[[str], bool] = lambda name: False) 
                        f"'{' '.join(m.group().split())}'")
     for pattern, hint in _OPERATORS:
         for m in pattern.finditer(text):
-            add(m.start(), hint)
+            add(m.start() + len(m.group()) - len(m.group().lstrip()), hint)
     for m in _PERCENT.finditer(text):
         add(m.start(2), f"write {_percent(m.group(1))} instead of {m.group(1)}% ('%' is "
                         "the remainder operator)")

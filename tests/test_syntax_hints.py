@@ -84,6 +84,21 @@ SYNTAX = "syntax error: invalid syntax; "
      SYNTAX + "write 0.125 instead of 12.5% ('%' is the remainder operator)"),
     ("max(revenue_12m, 150%) > 1", "%",
      SYNTAX + "write 1.5 instead of 150% ('%' is the remainder operator)"),
+    # typographic characters from a word processor or a chat
+    ("late_payments_12m ≥ 3", "≥", SYNTAX + "use '>=' instead of '≥'"),
+    ("late_payments_12m ≤ 3", "≤", SYNTAX + "use '<=' instead of '≤'"),
+    ("tier ≠ 'gold'", "≠", SYNTAX + "use '!=' instead of '≠'"),
+    ("tier == “gold”", "“", SYNTAX + 'use straight quotes " instead of curly ones'),
+    ("tier == ‘gold’", "‘", SYNTAX + "use straight quotes ' instead of curly ones"),
+    # a spreadsheet IF(), and a comparison with nothing on its left
+    ("if(outgrown, 1, 0) > 0", "if", SYNTAX + "use 'a if condition else b' instead of "
+                                              "'if(condition, a, b)'"),
+    ("max(1, if(outgrown, 2, 0)) > 1", "if", SYNTAX + "use 'a if condition else b' instead "
+                                                      "of 'if(condition, a, b)'"),
+    ("late_payments_12m > 1 and < 5", "<", SYNTAX + "name what to compare on both sides: "
+                                                    "'x > 1 and x < 5'"),
+    ("late_payments_12m < 1 or  >= 5", ">=", SYNTAX + "name what to compare on both sides: "
+                                                      "'x > 1 and x < 5'"),
     # SQL's IS NULL
     ("revenue_12m IS NULL", "IS", SYNTAX + "use is_missing(revenue_12m) instead of 'IS NULL'"),
     ("revenue_12m IS NOT NULL and outgrown", "IS",
@@ -126,6 +141,10 @@ def test_syntax_slip_is_named_at_its_column(when: str, needle: str, message: str
      "unknown function NVL() (known: abs, coalesce, date, days_since, days_until, "
      "is_missing, max, mean, min, percentile, round, share); use coalesce(x, default) "
      "instead"),
+    ("IF(outgrown, 1, 0) > 0", "IF",
+     "unknown function IF() (known: abs, coalesce, date, days_since, days_until, "
+     "is_missing, max, mean, min, percentile, round, share); use 'a if condition else b' "
+     "instead"),
     ("MAX(revenue_12m, 1) > 1", "MAX",
      "unknown function MAX() (known: abs, coalesce, date, days_since, days_until, "
      "is_missing, max, mean, min, percentile, round, share); use 'max' instead of 'MAX'"),
@@ -165,6 +184,11 @@ def test_a_name_of_the_policy_is_not_a_slip() -> None:
     # `between` is a declared fact here: the slip is the &&, not the word.
     when = "between > 1 && outgrown"
     assert only_error(when) == f"{at(when, '&&')}: {SYNTAX}use 'and' instead of '&&'"
+
+
+def test_a_python_conditional_is_not_a_spreadsheet_if() -> None:
+    when = "(1 if(outgrown) else 0) > 0 AND outgrown"
+    assert only_error(when) == f"{at(when, 'AND')}: {SYNTAX}use 'and' instead of 'AND'"
 
 
 def test_remainder_with_an_operand_is_not_a_percentage() -> None:
