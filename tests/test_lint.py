@@ -138,6 +138,16 @@ def test_percentile_fraction_in_a_condition_at_the_number() -> None:
         "[percentile-fraction]")
 
 
+def test_percentile_fraction_in_a_folded_condition_at_its_line() -> None:
+    text = BASE.replace("when: late_payments_12m >= limit",
+                        "when: >-\n      late_payments_12m >= limit\n"
+                        "      and revenue_12m > percentile(revenue_12m, 0.9)")
+    assert warnings_in(text) == [
+        f"{at(text, '0.9')}: warning: percentile(revenue_12m, 0.9) asks for the 0.9th "
+        "percentile; p runs from 0 to 100: did you mean 90 for 0.9? [percentile-fraction]"]
+    assert at(text, "0.9") == "p.yaml:9:49"
+
+
 def test_percentile_fraction_param_at_the_param_once() -> None:
     text = BASE.replace("  limit: 3\n", "  limit: 3\n  pct: 0.95\n") + \
         "derive:\n  a: percentile(revenue_12m, pct)\n  b: percentile(orders_12m, pct)\n"
