@@ -61,14 +61,29 @@ class PolicyError(AdieuError):
     exit_code = 1
 
 
+class PolicyWarning(PolicyError):
+    """A lint finding: the policy is valid but probably not what its authors
+    meant. `code` names the check (for `# adieu ignore:CODE`)."""
+
+    def __init__(self, code: str, message: str, location: Location | None = None):
+        super().__init__(message, location)
+        self.code = code
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location is not None else ""
+        return f"{where}warning: {self.message} [{self.code}]"
+
+
 class PolicyErrors(AdieuError):
-    """All findings of one validation pass."""
+    """All findings of one validation pass. `document` is (doc, positions,
+    text) of the policy when its YAML could be read, for lint."""
 
     exit_code = 1
 
-    def __init__(self, errors: list[PolicyError]):
+    def __init__(self, errors: list[PolicyError], document: tuple | None = None):
         super().__init__(f"{len(errors)} error(s) in policy")
         self.errors = errors
+        self.document = document
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)

@@ -19,6 +19,7 @@ from typing import Any
 from . import decimals
 from .errors import Location
 from .functions import POPULATION_FUNCTIONS, SCALAR_FUNCTIONS, FunctionCompiler
+from .hints import NULL_WORDS, name_hint, syntax_hint
 from .values import (
     ANY,
     BOOL,
@@ -44,7 +45,7 @@ from .values import (
 __all__ = ["ANY", "BOOL", "CMP_SYMBOL", "CONSTANTS", "DATE", "FACT_TYPES", "LIST", "NUM",
            "POPULATION_FUNCTIONS", "SCALAR_FUNCTIONS", "STR", "UNKNOWN", "Compiled",
            "Compiler", "Context", "ExprError", "ExtraFunction", "Fn", "Names",
-           "PopulationCall", "location_in"]
+           "PopulationCall", "location_in", "offset_of"]
 CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
 
 _CMP = {
@@ -89,6 +90,10 @@ class Compiler(FunctionCompiler):
         try:
             tree = ast.parse(source.replace("\n", " "), mode="eval")
         except SyntaxError as exc:
+            slip = syntax_hint(source.replace("\n", " "), self._known)
+            if slip is not None:  # the slip, not where the parser gave up
+                raise ExprError(f"syntax error: invalid syntax; {slip[0]}", slip[1] + lead) \
+                    from None
             offset = max((exc.offset or 1) - 1, 0) + lead
             raise ExprError(f"syntax error: {exc.msg}", offset) from None
         count = sum(1 for _ in ast.walk(tree))
@@ -112,6 +117,9 @@ class Compiler(FunctionCompiler):
         return self._node(node)
 
     # -- helpers ------------------------------------------------------
+    def _known(self, name: str) -> bool:
+        return name in CONSTANTS or self.names.kind(name) is not None
+
     def _err(self, node: ast.AST, message: str) -> ExprError:
         col = getattr(node, "col_offset", 0)  # in UTF-8 bytes; the offset is in characters
         if self._source is not None:
@@ -172,7 +180,9 @@ class Compiler(FunctionCompiler):
                     return UNKNOWN
                 return value
             return fact, self.names.facts[name]
-        raise self._err(node, f"unknown name {name!r} (not a fact, param or derived fact)")
+        hint = name_hint(name)
+        raise self._err(node, f"unknown name {name!r} (not a fact, param or derived fact)"
+                              + (f"; {hint}" if hint else ""))
 
     def _List(self, node: ast.List | ast.Tuple) -> tuple[Fn, str]:
         items = []
@@ -239,9 +249,17 @@ class Compiler(FunctionCompiler):
     def _BinOp(self, node: ast.BinOp) -> tuple[Fn, str]:
         symbol = _ARITH.get(type(node.op))
         if symbol is None:
-            raise self._err(node, f"operator {_describe(node.op)} is not allowed")
+            word = {ast.BitAnd: "and", ast.BitOr: "or"}.get(type(node.op))
+            hint = f"; use '{word}' instead of '{_describe(node.op)}'" if word else ""
+            raise self._err(self._operator(node, _describe(node.op)),
+                            f"operator {_describe(node.op)} is not allowed{hint}")
         left, lt = self._node(node.left)
         right, rt = self._node(node.right)
+        if symbol == "+" and STR in (lt, rt) and any(
+                isinstance(n, ast.Constant) and isinstance(n.value, str)
+                for n in (node.left, node.right)):
+            raise self._err(self._operator(node, "+"),
+                            "+ adds numbers (or days to a date); it does not join text")
         text = ast.unparse(node)
         result = NUM
         if symbol in ("+", "-") and DATE in (lt, rt):
@@ -277,6 +295,7 @@ class Compiler(FunctionCompiler):
 
     def _Compare(self, node: ast.Compare) -> tuple[Fn, str]:
         operands = [node.left, *node.comparators]
+        self._null_compare(node)
         compiled = [self._node(o) for o in operands]
         steps = []
         for i, op in enumerate(node.ops):
@@ -306,6 +325,33 @@ class Compiler(FunctionCompiler):
                     unknown = True
             return UNKNOWN if unknown else True
         return compare, BOOL
+
+    def _null_compare(self, node: ast.Compare) -> None:
+        """`x is null`, `x == None`, `x != NULL` -> use is_missing(x)."""
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            if not isinstance(op, (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)):
+                continue
+            for value, other in ((operands[i + 1], operands[i]), (operands[i], operands[i + 1])):
+                null = (isinstance(value, ast.Constant) and value.value is None) or (
+                    isinstance(value, ast.Name) and value.id.lower() in NULL_WORDS
+                    and not self._known(value.id))
+                if null:
+                    negate = "not " if isinstance(op, (ast.IsNot, ast.NotEq)) else ""
+                    raise self._err(value, f"there is no null: use {negate}is_missing("
+                                           f"{ast.unparse(other)}) to test for a missing value")
+
+    def _operator(self, node: ast.BinOp, symbol: str) -> ast.AST:
+        """A stand-in node whose column is that of the operator of `node`."""
+        col = node.col_offset
+        if self._source is not None and node.left.end_col_offset is not None:
+            line = self._source.replace("\n", " ").encode("utf-8")
+            found = line.find(symbol.encode(), node.left.end_col_offset,
+                              node.right.col_offset)
+            col = found if found >= 0 else col
+        stand_in = ast.Name("_", ast.Load())
+        stand_in.col_offset = col
+        return stand_in
 
     def _check_compare(self, node: ast.AST, symbol: str, lt: str, rt: str) -> None:
         if symbol in ("in", "not in"):
@@ -375,6 +421,15 @@ def _days(n: Any) -> int:
     if n != int(n):
         raise ValueError(f"a date moves by whole days, not {decimals.plain_text(n)}")
     return int(n)
+
+
+def offset_of(compiled: Compiled, node: ast.AST) -> int:
+    """The character offset of `node` (from compiled.tree) in compiled.text."""
+    text = compiled.text
+    source = text.strip().replace("\n", " ")
+    col = getattr(node, "col_offset", 0)  # UTF-8 bytes
+    return len(source.encode("utf-8")[:col].decode("utf-8", "ignore")) + \
+        len(text) - len(text.lstrip())
 
 
 def location_in(positions: Any, path: tuple, exc: ExprError) -> Location:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import decimals
+from .hints import function_hint
 from .values import (
     ANY,
     BOOL,
@@ -52,8 +53,10 @@ class FunctionCompiler:
             return getattr(self, "_fn_" + name)(node, node.args)
         if name in self.extra:
             return self._extra(node, self.extra[name])
-        known = ", ".join(sorted((*SCALAR_FUNCTIONS, *POPULATION_FUNCTIONS, *self.extra)))
-        raise self._err(node, f"unknown function {name}() (known: {known})")
+        names = tuple(sorted((*SCALAR_FUNCTIONS, *POPULATION_FUNCTIONS, *self.extra)))
+        hint = function_hint(name, names)
+        raise self._err(node, f"unknown function {name}() (known: {', '.join(names)})"
+                              + (f"; {hint}" if hint else ""))
 
     def _args(self, node: ast.Call, lo: int, hi: int | None) -> list[tuple[Fn, str]]:
         n = len(node.args)

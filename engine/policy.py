@@ -111,6 +111,11 @@ class Policy:
     strikes: Strikes
     timing: Timing
     compiler: Compiler
+    # For lint (adieu.lint): the YAML document, its positions, and every
+    # compiled expression by its path in the document, e.g. ("rules", 2, "when").
+    doc: Any = None
+    positions: Positions | None = None
+    expressions: dict[tuple, Compiled] = field(default_factory=dict)
 
     @property
     def derive_fns(self) -> dict[str, Any]:
@@ -177,7 +182,7 @@ def compile_policy(text: str, file: str = "<policy>",
     if errors:
         errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0)
                     if e.location else (0, 0))
-        raise PolicyErrors(_dedupe(errors))
+        raise PolicyErrors(_dedupe(errors), (doc, positions, text))
     assert policy is not None
     return policy
 
@@ -249,6 +254,7 @@ class _Builder:
         self.file = file
         self.extra = extra_functions
         self.errors: list[PolicyError] = []
+        self.expressions: dict[tuple, Compiled] = {}
 
     def error(self, message: str, path: tuple, key: bool = False) -> None:
         self.errors.append(PolicyError(message, self.pos.at(path, key=key)))
@@ -284,7 +290,7 @@ class _Builder:
             sha256=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
             on_missing=on_missing, facts=facts, params=dict(params), derive=derive,
             rules=rules, exemptions=exemptions, holds=holds, strikes=strikes, timing=timing,
-            compiler=compiler)
+            compiler=compiler, doc=doc, positions=self.pos, expressions=self.expressions)
 
     def _rule_ids(self) -> set[str]:
         rules = self.doc.get("rules")
@@ -295,10 +301,11 @@ class _Builder:
     def expr(self, compiler: Compiler, text: Any, path: tuple, want: str | None = BOOL) \
             -> Compiled | None:
         try:
-            return compiler.compile(text, want)
+            self.expressions[path] = compiler.compile(text, want)
+            return self.expressions[path]
         except ExprError as exc:
             hint = ""
-            if exc.message.startswith("unknown name"):
+            if exc.message.startswith("unknown name") and "; " not in exc.message:
                 bad = exc.message.split("'")[1]
                 hint = did_you_mean(bad, [*compiler.names.facts, *compiler.names.params,
                                            *compiler.names.derive_types])

@@ -214,6 +214,31 @@ def registry_exemption(row: dict[str, Any]) -> Exemption:
                      row["approver"], dt.date.fromisoformat(row["expires"]), "registry")
 
 
+def run_with_same_version(path: str, name: str, version: str, sha256: str) \
+        -> dict[str, Any] | None:
+    """The latest run that stored policy `name` under `version` with a text
+    whose sha256 is not `sha256` (a changed policy whose version was not
+    changed), as a dict with id, as_of, policy_version and policy_sha256; or
+    None. Opens the database read-only and never migrates it.
+
+    Raises StoreError if the file is not an adieu database."""
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=30)
+        try:
+            conn.row_factory = sqlite3.Row
+            row = conn.execute(
+                "select id, as_of, policy_version, policy_sha256 from runs where "
+                "policy_name = ? and policy_version = ? and policy_sha256 != ? "
+                "order by id desc limit 1", [name, version, sha256]).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read runs from the database: {exc}", Location(path)) \
+            from None
+    return dict(row) if row is not None else None
+
+
 def latest_run_id(db: sqlite_utils.Database) -> int | None:
     row = db.execute("select max(id) from runs").fetchone()
     return row[0] if row else None

@@ -321,7 +321,7 @@ def test_cli_json(tmp_path: Path, runner: CliRunner) -> None:
     result = runner.invoke(cli, ["validate", "--json", str(path)])
     assert result.exit_code == 1
     assert json.loads(result.stdout) == [{
-        "file": str(path), "line": line, "column": col,
+        "file": str(path), "line": line, "column": col, "severity": "error", "code": None,
         "message": "unknown name 'revenu_12m' (not a fact, param or derived fact) "
                    "(did you mean 'revenue_12m'?)"}]
     ok = runner.invoke(cli, ["validate", "--json", str(DEFAULT)])

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
-from ..errors import PolicyError, PolicyErrors
+from ..errors import InputError, Location, PolicyError, PolicyErrors, PolicyWarning
+from ..lint import lint, lint_document
 from ..plugins import registry
 from ..policy import load_policy
-from .common import json_option
+from ..store import run_with_same_version
+from .common import json_option, parse_date
 
 
 def source_excerpt(error: PolicyError) -> list[str]:
@@ -32,32 +36,86 @@ def source_excerpt(error: PolicyError) -> list[str]:
     return out
 
 
+def history_db(option: str | None) -> str | None:
+    """The database whose runs the policy version is checked against:
+    --db (which must exist), else $ADIEU_DB if that file exists, else none."""
+    if option is not None:
+        if not Path(option).is_file():
+            raise InputError(f"no database at {option}", Location(option))
+        return option
+    env = os.environ.get("ADIEU_DB")
+    return env if env and Path(env).is_file() else None
+
+
+def _position(e: PolicyError) -> tuple[int, int]:
+    return (e.location.line or 0, e.location.column or 0) if e.location else (0, 0)
+
+
+def _count(errors: int, warnings: int) -> str:
+    parts = [f"{errors} error(s)"] if errors or not warnings else []
+    return ", ".join(parts + ([f"{warnings} warning(s)"] if warnings else []))
+
+
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("policies", nargs=-1, required=True, type=click.Path(dir_okay=False))
+    @click.option("--strict", is_flag=True,
+                  help="Treat warnings as errors: exit 1 if there is any.")
+    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=parse_date, default=None,
+                  help="Check exemption expiry as of this date (default: today).")
+    @click.option("--db", "db", metavar="PATH", default=None,
+                  help="Warn if a run in this database stored the same policy name and "
+                       "version with a different text (default: $ADIEU_DB if that file "
+                       "exists; else no such check).")
     @json_option
-    def validate(policies: tuple[str, ...], as_json: bool) -> None:
-        """Check policy files: schema, expressions, names, ids and cycles.
+    def validate(policies: tuple[str, ...], strict: bool, as_of: dt.date | None,
+                 db: str | None, as_json: bool) -> None:
+        """Check policy files for errors and lint them.
 
-        Every error is reported as FILE:LINE:COL: message, with the offending
-        line, all errors in one pass. Exit 1 if any file has an error.
+        Errors: schema, expressions, names, ids and cycles. Every error is
+        reported as FILE:LINE:COL: message, with the offending line, all
+        errors in one pass. Warnings (FILE:LINE:COL: warning: ...
+        [code]) point at what is valid but probably not meant: an unused
+        param, percentile(x, 0.9), a param "15%", an expired exemption, a
+        condition that names no fact, a changed policy under an unchanged
+        version. `# adieu ignore:CODE` on the line (or the line above)
+        silences one. Exit 1 if any file has an error, or a warning with
+        --strict.
         """
         functions = registry().functions
-        findings, summaries = [], []
+        database = history_db(db)
+        findings: list[PolicyError] = []
+        summaries = []
         for path in policies:
             try:
                 policy = load_policy(path, functions)
             except PolicyErrors as exc:
-                findings.extend(exc.errors)
+                found = list(exc.errors)
+                if exc.document is not None:
+                    found += lint_document(*exc.document)
+                findings.extend(sorted(found, key=_position))
                 continue
+            earlier = None
+            if database is not None:
+                earlier = run_with_same_version(database, policy.name, policy.version,
+                                                policy.sha256)
+            warnings = lint(policy, as_of, earlier)
+            findings.extend(warnings)
+            if warnings and strict:
+                continue
+            note = f", {len(warnings)} warning(s)" if warnings else ""
             summaries.append(
                 f"{path}: ok ({len(policy.rules)} rules, {len(policy.derive)} derived facts, "
-                f"{len(policy.exemptions)} exemptions, {len(policy.holds)} holds)")
+                f"{len(policy.exemptions)} exemptions, {len(policy.holds)} holds){note}")
+        n_warnings = sum(isinstance(e, PolicyWarning) for e in findings)
+        n_errors = len(findings) - n_warnings
         if as_json:
             click.echo(json.dumps([{
                 "file": e.location.file if e.location else None,
                 "line": e.location.line if e.location else None,
                 "column": e.location.column if e.location else None,
+                "severity": "warning" if isinstance(e, PolicyWarning) else "error",
+                "code": getattr(e, "code", None),
                 "message": e.message} for e in findings], indent=2))
         else:
             for e in findings:
@@ -68,6 +126,6 @@ def register(cli: click.Group) -> None:
                 click.echo(s)
             if findings:
                 sys.stdout.flush()  # the count comes after the findings, also in a shared pipe
-                click.echo(f"{len(findings)} error(s)", err=True)
-        if findings:
+                click.echo(_count(n_errors, n_warnings), err=True)
+        if n_errors or (strict and n_warnings):
             raise SystemExit(1)
