@@ -4,7 +4,7 @@ What plugin authors import: hookimpl, SourceRecord, SourceContext,
 InputError, Location, open_text, utc_date, zone_option, with_zone (and
 adieu.testing for their tests)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 from .dates import utc_date, with_zone, zone_option  # noqa: E402
 from .errors import AdieuError, InputError, Location  # noqa: E402

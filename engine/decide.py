@@ -92,7 +92,8 @@ class _Renderer(string.Formatter):
         if value is UNKNOWN:
             return "unknown"
         if not format_spec and isinstance(value, Decimal):
-            return decimals.plain_text(value)  # 1000, never 1E+3
+            # equal amounts read the same (5476.5 and 5476.50); never 1E+3
+            return decimals.plain_text(value.normalize())
         try:
             return format(value, format_spec)
         except (ValueError, TypeError):

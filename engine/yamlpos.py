@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import yaml
 
+from .decimals import check_magnitude
 from .errors import Location, PolicyError
 
 Path = tuple  # a path into the document: ("rules", 2, "when")
@@ -118,6 +119,8 @@ class Core12Resolver(yaml.resolver.BaseResolver):
     yaml_implicit_resolvers: dict = {}
 
 
+_CORE_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+
 for _tag, _pattern, _first in (
     (BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     (NULL, r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
@@ -206,22 +209,28 @@ def scalar(node: yaml.ScalarNode, file: str) -> Any:
         digits = text
         try:
             if digits[:2] in ("0o", "0x"):
-                return int(digits[2:], 8 if digits[1] == "o" else 16)
+                return check_magnitude(int(digits[2:], 8 if digits[1] == "o" else 16))
             if not re.fullmatch(r"[-+]?[0-9]+", digits):
                 raise ValueError
-            return int(digits)
+            return check_magnitude(int(digits))
         except ValueError:
             raise PolicyError(f"{text!r} is not a whole number", _mark(file, node)) from None
+        except OverflowError as exc:
+            raise PolicyError(f"number {text}: {exc}", _mark(file, node)) from None
     if tag == FLOAT:
-        try:
-            value = Decimal(text.replace(".inf", "Infinity").replace(".Inf", "Infinity")
-                            .replace(".INF", "Infinity"))
-        except InvalidOperation:
-            raise PolicyError(f"{text!r} is not a number", _mark(file, node)) from None
+        if text.lstrip("+-").lower() in (".inf", ".nan"):
+            raise PolicyError(f"{text} is not a finite number; numbers must be finite (quote "
+                              "it to use it as text)", _mark(file, node))
+        if not _CORE_FLOAT.match(text):
+            raise PolicyError(f"{text!r} is not a number", _mark(file, node))
+        value = Decimal(text)
         if not value.is_finite():
             raise PolicyError(f"{text} is not a finite number; numbers must be finite (quote "
                               "it to use it as text)", _mark(file, node))
-        return value
+        try:
+            return check_magnitude(value)
+        except OverflowError as exc:
+            raise PolicyError(f"number {text}: {exc}", _mark(file, node)) from None
     raise PolicyError(f"unsupported YAML tag {_short_tag(tag)}", _mark(file, node))
 
 
