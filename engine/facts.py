@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Location, RecordError
+from .safe_text import blank, id_problem, normalise_id, normalise_text, text_problem
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$")
@@ -100,23 +101,46 @@ def _date(value: Any) -> dt.date:
         raise ValueError(f"expected a real calendar date YYYY-MM-DD, got {value!r}") from None
 
 
-def _string(value: Any) -> str:
+def _string(value: Any, name: str = "text") -> str:
+    """Text: NFC, stripped; a control character other than tab and line
+    breaks is an error (safe_text.text_problem)."""
     if isinstance(value, (dict, list)):
         raise ValueError("expected text, got a structure")
-    return str(value).strip()
+    text = normalise_text(value)
+    problem = text_problem(text, name)
+    if problem:
+        raise ValueError(problem)
+    return text
 
 
-def _as_given(value: Any) -> Any:
-    """An undeclared fact: text is stripped, typed values stay as they are."""
+def _identifier(value: Any, name: str = "customer_id") -> str:
+    """An id: NFC, stripped (non-breaking spaces too); any character that
+    would not show as typed is an error (safe_text.id_problem)."""
+    if isinstance(value, (dict, list, bool)):
+        raise ValueError("expected an id, got a structure" if not isinstance(value, bool)
+                         else "expected an id, got a true/false value")
+    text = normalise_id(value)
+    problem = id_problem(text, name)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def _as_given(value: Any, name: str = "text") -> Any:
+    """An undeclared fact: text is read as text facts are, typed values stay
+    as they are."""
     if isinstance(value, (bool, int, float, dt.date)):
         return value
-    return _string(value)
+    return _string(value, name)
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "number": _number, "integer": _integer, "boolean": _boolean, "date": _date,
     "string": _string,
 }
+
+
+_NAMED = (_string, _identifier, _as_given)  # converters that name the fact in errors
 
 
 class Coercer:
@@ -127,6 +151,7 @@ class Coercer:
         self.types = types
         self.minimums = minimums or {}
         self.converters = {name: CONVERTERS[t] for name, t in types.items()}
+        self.converters["customer_id"] = _identifier  # the id must read as typed
         self.fallback = _as_given if keep_undeclared else None
 
     def coerce(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[FieldProblem]]:
@@ -136,10 +161,10 @@ class Coercer:
             convert = self.converters.get(name, self.fallback)
             if convert is None:
                 continue
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if blank(value):
                 continue
             try:
-                typed = convert(value)
+                typed = convert(value, name) if convert in _NAMED else convert(value)
             except ValueError as exc:
                 problems.append(FieldProblem(name, value, str(exc)))
                 continue
@@ -149,7 +174,8 @@ class Coercer:
                                                           f"got {value!r}"))
                 continue
             facts[name] = typed
-        if not facts.get("customer_id"):
+        if not facts.get("customer_id") and not any(p.field == "customer_id"
+                                                     for p in problems):
             problems.insert(0, FieldProblem("customer_id", raw.get("customer_id"),
                                             "customer_id is missing"))
         return facts, problems

@@ -36,6 +36,10 @@ class Intake:
     records: list[Record] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     columns_ignored: set[str] = field(default_factory=set)
+    # Every source field name seen in a customer record (empty values too):
+    # the source's columns, for engine.columns. file: the first such record's.
+    fields: dict[str, None] = field(default_factory=dict)
+    file: str | None = None
 
     @property
     def rejected_rows(self) -> int:
@@ -56,6 +60,11 @@ def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
     intake = Intake()
     first_seen: dict[str, int | None] = {}
     for src in source:
+        if src.error is None:
+            if intake.file is None:
+                intake.file = src.file
+            if not src.values.keys() <= intake.fields.keys():
+                intake.fields.update(dict.fromkeys(src.values))
         mapped, problems, origin = mapping.apply(src.values)
         cid = mapped.get("customer_id")
         cid_text = str(cid).strip() if cid is not None else None

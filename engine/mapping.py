@@ -17,6 +17,7 @@ import jsonschema
 from . import resources
 from .errors import InputError, Location, did_you_mean
 from .facts import CONVERTERS, FieldProblem
+from .safe_text import blank
 from .yamlpos import Positions, load_with_positions
 
 
@@ -106,7 +107,7 @@ class Mapping:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return blank(value)
 
 
 def snake_case(name: str) -> str:
@@ -155,6 +156,8 @@ def convert(rule: FieldRule, value: Any) -> Any:
         if kind == "integer":
             return CONVERTERS["integer"](number)
         return number
+    if kind == "string":
+        return CONVERTERS[kind](value, rule.fact)
     if kind:
         return CONVERTERS[kind](value)
     return value

@@ -11,6 +11,7 @@ import click
 from ..errors import PolicyError, PolicyErrors
 from ..plugins import registry
 from ..policy import load_policy
+from ..safe_text import echo
 from .common import json_option
 
 
@@ -61,13 +62,13 @@ def register(cli: click.Group) -> None:
                 "message": e.message} for e in findings], indent=2))
         else:
             for e in findings:
-                click.echo(str(e))
+                echo(str(e))
                 for line in source_excerpt(e):
-                    click.echo(line)
+                    echo(line)
             for s in summaries:
-                click.echo(s)
+                echo(s)
             if findings:
                 sys.stdout.flush()  # the count comes after the findings, also in a shared pipe
-                click.echo(f"{len(findings)} error(s)", err=True)
+                echo(f"{len(findings)} error(s)", err=True)
         if findings:
             raise SystemExit(1)
