@@ -86,8 +86,9 @@ def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
             continue
         key = facts["customer_id"]
         if key in first_seen:
-            intake.rejects.append(Reject(
-                src.file, src.row, src.line, key, "customer_id", key,
+            intake.rejects.append(Reject(  # the cell as it was: the evidence
+                src.file, src.row, src.line, key, origin.get("customer_id", "customer_id"),
+                _text(cid),
                 f"duplicate customer_id, first seen at row {first_seen[key]}"))
             continue
         first_seen[key] = src.row

@@ -112,7 +112,7 @@ def id_problem(text: str, name: str = "customer_id") -> str | None:
         kind = "an invisible formatting character"
     else:
         kind = "a character that does not print"
-    return f"{name} contains {kind} ({code(ch)}); an id must read as it is typed"
+    return f"{name} contains {kind} ({code(ch)})"
 
 
 def normalise_text(value: Any) -> str:
