@@ -125,10 +125,20 @@ def text_problem(text: str, name: str) -> str | None:
     other than tab, line feed and carriage return (U+0000-U+001F, U+007F-
     U+009F). Format characters (bidi marks, zero-width joiners) are kept:
     right-to-left names and emoji need them; they are escaped when shown."""
+    if text.isprintable():  # the common case: no control character at all
+        return None
     for ch in text:
         if unicodedata.category(ch) == "Cc" and ch not in TEXT_CONTROLS_ALLOWED:
             return f"{name} contains a control character ({code(ch)})"
     return None
+
+
+def same_name(a: str, b: str) -> bool:
+    """Two people's names compared as a reader would: NFC, stripped, case
+    folded ('JOSÉ ' and 'jose' plus a combining accent are the same)."""
+    def key(text: str) -> str:
+        return unicodedata.normalize("NFC", normalise_text(text).casefold())
+    return key(a) == key(b)
 
 
 def blank(value: Any) -> bool:

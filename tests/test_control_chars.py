@@ -242,6 +242,28 @@ def test_padded_ids_are_stripped_and_found_by_their_typed_form(policy: Path, tmp
                             ["Pilot\u00e9"]).fetchone() == ("exempt",)
 
 
+def test_a_policy_exemption_listing_an_id_nobody_can_type_is_a_finding(tmp_path: Path):
+    path = tmp_path / "p.yaml"
+    path.write_text(POLICY.replace('["Pilote\\u0301 "]', '["C1", "C\\u202e2"]'),
+                    encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == (
+        f"{path}:12:23: exemption 'pilot': customer id contains an invisible formatting "
+        "character (U+202E)")
+
+
+def test_the_owner_typed_in_another_unicode_form_is_still_the_owner(policy: Path,
+                                                                    tmp_path: Path):
+    data = write_csv(tmp_path / "c.csv", [["C1", "A", "Jos\u00e9 Pe\u00f1a", "10"]])
+    db = tmp_path / "a.db"
+    evaluate(policy, data, db)
+    for by in ("Jose\u0301 Pen\u0303a", "JOS\u00c9 PE\u00d1A\u00a0"):
+        result = run("approve", "C1", "--run", "1", "--by", by, db=db)
+        assert result.exit_code == 2, result.output
+        assert "is the account owner of C1" in result.stderr
+
+
 def test_an_id_typed_with_controls_is_quoted_escaped(policy: Path, tmp_path: Path):
     data = write_csv(tmp_path / "c.csv", [["C1", "A", "Ann", "10"]])
     db = tmp_path / "a.db"
