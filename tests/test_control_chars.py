@@ -71,8 +71,11 @@ def policy(tmp_path: Path) -> Path:
 def run(*args: str, db: Path, color: bool = True):
     """The CLI with colour on: click would pass ESC sequences through as they
     are, so only adieu's own escaping keeps them off the output."""
-    db_args = [] if args[0] == "facts" else ["--db", str(db)]
-    return CliRunner().invoke(cli, [args[0], *db_args, *args[1:]], color=color)
+    words = list(args)
+    if args[0] != "facts":  # before a "--" that ends the options
+        at = words.index("--") if "--" in words else len(words)
+        words[at:at] = ["--db", str(db)]
+    return CliRunner().invoke(cli, words, color=color)
 
 
 def evaluate(policy: Path, data: Path, db: Path, *extra: str):
@@ -272,6 +275,27 @@ def test_an_id_typed_with_controls_is_quoted_escaped(policy: Path, tmp_path: Pat
         result = run(*args, db=db)
         assert "C\\x1b[2J" in result.output, result.output
         assert "\x1b" not in result.stdout + result.stderr
+
+
+def test_typed_reasons_and_names_are_listed_escaped(tmp_path: Path, policy_file: Path,
+                                                   customers_csv: Path):
+    db = tmp_path / "a.db"
+    assert evaluate(policy_file, customers_csv, db).exit_code == 0
+    typed = [("strikes", "pardon", "C-WARN", "late", "--by", "Eve\x1b[31m",
+              "--reason", "r\u202e"),
+             ("exempt", "C-KEEP", "--all", "--reason", "\x1b]0;pwned\x07", "--approver",
+              "A\u2066", "--until", "2030-01-01")]
+    for args in typed:
+        assert run(*args, db=db).exit_code == 0
+    outputs = {name: run(*args, db=db).stdout for name, args in {
+        "strikes": ("strikes", "C-WARN", "--as-of", AS_OF),
+        "history": ("history", "C-WARN"),
+        "exemptions": ("exemptions", "--as-of", AS_OF)}.items()}
+    assert "by Eve\\x1b[31m (r\\u202e)" in outputs["strikes"]
+    assert "pardoned: late of 2026-11-02 by Eve\\x1b[31m (r\\u202e)" in outputs["history"]
+    assert "approved by A\\u2066: \\x1b]0;pwned\\x07" in outputs["exemptions"]
+    for text in outputs.values():
+        assert not RAW_CONTROLS.search(text)
 
 
 def test_visible_and_json_text():
