@@ -12,6 +12,7 @@ import sqlite_utils
 
 from .audit import AuditLog
 from .errors import AdieuError, InputError, did_you_mean
+from .safe_text import same_name
 from .store import get_decision, get_run, now
 
 
@@ -91,7 +92,7 @@ def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verd
         raise InputError(f"{customer_id} is not an offboard decision in run {run['id']} "
                          f"(outcome: {decision['outcome']}); nothing to review")
     owner = (decision.get("facts") or {}).get("owner")
-    if owner is not None and str(owner).strip().casefold() == by.casefold():
+    if owner is not None and same_name(str(owner), by):
         raise InputError(f"{by} is the account owner of {customer_id} and may not review "
                          "its offboarding; an independent reviewer must")
     done = db.execute("select verdict, reviewer, at from reviews where run_id = ? and "

@@ -25,6 +25,7 @@ import zoneinfo
 from typing import Any
 
 from .errors import InputError, Location
+from .safe_text import trim
 
 # ASCII digits only: "٢٠٢٤-٠٥-٠١" is no date here.
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
@@ -61,7 +62,7 @@ def parse_datetime(text: str) -> dt.date | dt.datetime:
     text has a zone, naive when it has none. Fractions beyond microseconds
     are cut off (never across a second, so never across a day); a leap
     second :60 is read as :59.999999. ValueError for anything else."""
-    text = value = text.strip()
+    text = value = trim(text)
     m = _DATE.fullmatch(value)
     if m:
         try:
@@ -95,7 +96,7 @@ def with_zone(text: str, zone: dt.tzinfo) -> str:
     A wall time that occurs twice (when clocks go back) is taken the first
     time; one that does not occur (when they go forward) gets the offset
     from before the change."""
-    m = _DATETIME.fullmatch(text.strip())
+    m = _DATETIME.fullmatch(trim(text))
     if not m or m["z"] or m["sign"]:
         return text
     try:

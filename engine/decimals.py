@@ -28,6 +28,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from .safe_text import CELL_SPACE
+
 MAX_DIGITS = 60        # significant digits of an exact + - * result
 DIVISION_DIGITS = 28   # significant digits of a quotient
 MAX_MAGNITUDE = 10 ** MAX_DIGITS  # no value reaches this (int or Decimal)
@@ -42,7 +44,8 @@ DIVISION = decimal.Context(prec=DIVISION_DIGITS, rounding=decimal.ROUND_HALF_EVE
 Number = int | Decimal
 # Plain decimal notation, as CSV cells and JSON write numbers: 12, -3.5, .5,
 # 1e3. No thousands separators, currency signs, NaN or Infinity.
-NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# ASCII digits only: "١٢" or "１２" is not read as 12.
+NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def is_number(value: Any) -> bool:
@@ -68,8 +71,8 @@ def to_number(value: int | float | Decimal | str) -> Number:
             raise ValueError(f"expected a finite number, got {value!r}")
         result = Decimal(repr(value))
     else:
-        text = str(value).strip()
-        if not NUMBER_TEXT.match(text):
+        text = str(value).strip(CELL_SPACE)
+        if not NUMBER_TEXT.fullmatch(text):
             raise ValueError(f"expected a number like 1234.5, got {value!r}")
         result = Decimal(text) if "." in text or "e" in text or "E" in text else int(text)
     if isinstance(result, Decimal) and not result.is_finite():

@@ -17,8 +17,9 @@ from typing import Any
 from . import decimals, jsontext
 from .dates import utc_date
 from .errors import Location, RecordError
+from .safe_text import blank, id_problem, normalise_id, normalise_text, text_problem, trim
 
-_INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$")
+_INTEGER = re.compile(r"[+-]?[0-9]+(\.0*)?")
 TRUE = {"true", "yes", "y", "1", "t"}
 FALSE = {"false", "no", "n", "0", "f"}
 
@@ -68,8 +69,8 @@ def _integer(value: Any) -> int:
         if number == int(number):
             return int(number)
         raise ValueError(f"expected a whole number, got {value!r}")
-    text = str(value).strip()
-    if not _INTEGER.match(text):
+    text = trim(str(value))
+    if not _INTEGER.fullmatch(text):
         raise ValueError(f"expected a whole number, got {value!r}")
     return int(_number(text.split(".")[0]))
 
@@ -77,7 +78,7 @@ def _integer(value: Any) -> int:
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    text = trim(str(value)).lower()
     if text in TRUE:
         return True
     if text in FALSE:
@@ -91,25 +92,48 @@ def _date(value: Any) -> dt.date:
     return utc_date(value)
 
 
-def _string(value: Any) -> str:
+def _string(value: Any, name: str = "text") -> str:
+    """Text: NFC, stripped; a control character other than tab and line
+    breaks is an error (safe_text.text_problem)."""
     if isinstance(value, (dict, list)):
         raise ValueError("expected text, got a structure")
-    return str(value).strip()
+    text = normalise_text(value)
+    problem = text_problem(text, name)
+    if problem:
+        raise ValueError(problem)
+    return text
 
 
-def _as_given(value: Any) -> Any:
-    """An undeclared fact: text is stripped, typed values stay as they are."""
+def _identifier(value: Any, name: str = "customer_id") -> str:
+    """An id: NFC, stripped (non-breaking spaces too); any character that
+    would not show as typed is an error (safe_text.id_problem)."""
+    if isinstance(value, (dict, list, bool)):
+        raise ValueError("expected an id, got a structure" if not isinstance(value, bool)
+                         else "expected an id, got a true/false value")
+    text = normalise_id(value)
+    problem = id_problem(text, name)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def _as_given(value: Any, name: str = "text") -> Any:
+    """An undeclared fact: text is read as text facts are, typed values stay
+    as they are."""
     if isinstance(value, float):
         return _number(value)
     if isinstance(value, (bool, int, Decimal, dt.date)):
         return value
-    return _string(value)
+    return _string(value, name)
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "number": _number, "integer": _integer, "boolean": _boolean, "date": _date,
     "string": _string,
 }
+
+
+_NAMED = (_string, _identifier, _as_given)  # converters that name the fact in errors
 
 
 class Coercer:
@@ -120,6 +144,7 @@ class Coercer:
         self.types = types
         self.minimums = minimums or {}
         self.converters = {name: CONVERTERS[t] for name, t in types.items()}
+        self.converters["customer_id"] = _identifier  # the id must read as typed
         self.fallback = _as_given if keep_undeclared else None
 
     def coerce(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[FieldProblem]]:
@@ -129,10 +154,10 @@ class Coercer:
             convert = self.converters.get(name, self.fallback)
             if convert is None:
                 continue
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if blank(value):
                 continue
             try:
-                typed = convert(value)
+                typed = convert(value, name) if convert in _NAMED else convert(value)
             except ValueError as exc:
                 problems.append(FieldProblem(name, value, str(exc)))
                 continue
@@ -142,7 +167,8 @@ class Coercer:
                                                           f"got {value!r}"))
                 continue
             facts[name] = typed
-        if not facts.get("customer_id"):
+        if not facts.get("customer_id") and not any(p.field == "customer_id"
+                                                     for p in problems):
             problems.insert(0, FieldProblem("customer_id", raw.get("customer_id"),
                                             "customer_id is missing"))
         return facts, problems

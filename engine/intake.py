@@ -54,6 +54,10 @@ class Intake:
     rejects: list[Reject] = field(default_factory=list)
     columns_ignored: set[str] = field(default_factory=set)
     warnings: list[Notice] = field(default_factory=list)
+    # Every source field name seen in a customer record (empty values too):
+    # the source's columns, for engine.columns. file: the first such record's.
+    fields: dict[str, None] = field(default_factory=dict)
+    file: str | None = None
 
     @property
     def rejected_rows(self) -> int:
@@ -74,6 +78,11 @@ def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
     intake = Intake()
     first_seen: dict[str, int | None] = {}
     for src in source:
+        if src.error is None:
+            if intake.file is None:
+                intake.file = src.file
+            if not src.values.keys() <= intake.fields.keys():
+                intake.fields.update(dict.fromkeys(src.values))
         mapped, problems, origin = mapping.apply(src.values)
         cid = mapped.get("customer_id")
         cid_text = str(cid).strip() if cid is not None else None
@@ -100,8 +109,9 @@ def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
             continue
         key = facts["customer_id"]
         if key in first_seen:
-            intake.rejects.append(Reject(
-                src.file, src.row, src.line, key, "customer_id", key,
+            intake.rejects.append(Reject(  # the cell as it was: the evidence
+                src.file, src.row, src.line, key, origin.get("customer_id", "customer_id"),
+                _text(cid),
                 f"duplicate customer_id, first seen at row {first_seen[key]}"))
             continue
         first_seen[key] = src.row

@@ -18,6 +18,7 @@ from . import resources
 from .dates import utc_date
 from .errors import InputError, Location, PolicyError, did_you_mean
 from .facts import CONVERTERS, FieldProblem
+from .safe_text import blank, trim
 from .yamlpos import (
     Positions,
     as_text,
@@ -113,7 +114,7 @@ class Mapping:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return blank(value)
 
 
 def snake_case(name: str) -> str:
@@ -156,7 +157,7 @@ def convert(rule: FieldRule, value: Any) -> Any:
     """Convert one source value by a field rule; ValueError says what was expected."""
     kind = rule.type
     if rule.true_values or rule.false_values:
-        text = str(value).strip().lower()
+        text = trim(str(value)).lower()
         if text in (rule.true_values or ()):
             return True
         if text in (rule.false_values or ()):
@@ -166,7 +167,7 @@ def convert(rule: FieldRule, value: Any) -> Any:
     if rule.format:
         if isinstance(value, dt.date):  # a datetime too: its UTC date
             return utc_date(value)
-        text = str(value).strip()
+        text = trim(str(value))
         if rule.format == "iso":
             return parse_iso_datetime(text)
         return _strptime_date(text, rule.format)
@@ -177,6 +178,8 @@ def convert(rule: FieldRule, value: Any) -> Any:
         if kind == "integer":
             return CONVERTERS["integer"](number)
         return number
+    if kind == "string":
+        return CONVERTERS[kind](value, rule.fact)
     if kind:
         return CONVERTERS[kind](value)
     return value

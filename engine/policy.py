@@ -19,6 +19,7 @@ import jsonschema
 from . import resources
 from .errors import Location, PolicyError, PolicyErrors, did_you_mean
 from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
+from .safe_text import id_problem, normalise_id
 from .yamlpos import (
     Positions,
     check_size,
@@ -116,6 +117,7 @@ class Policy:
     doc: Any = None
     positions: Positions | None = None
     expressions: dict[tuple, Compiled] = field(default_factory=dict)
+    allow_missing_facts: frozenset[str] = frozenset()  # facts a source may lack
 
     @property
     def derive_fns(self) -> dict[str, Any]:
@@ -282,6 +284,7 @@ class _Builder:
         strikes = self._strikes()
         timing = self._timing(compiler)
         on_missing = doc.get("on_missing", "watch")
+        allowed = self._allowed_missing(facts)
         if self.errors:
             return None
         version = self.pos.text(("version",)) or doc.get("version")  # 2026.10, not 2026.1
@@ -290,7 +293,17 @@ class _Builder:
             sha256=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
             on_missing=on_missing, facts=facts, params=dict(params), derive=derive,
             rules=rules, exemptions=exemptions, holds=holds, strikes=strikes, timing=timing,
-            compiler=compiler, doc=doc, positions=self.pos, expressions=self.expressions)
+            compiler=compiler, doc=doc, positions=self.pos, expressions=self.expressions,
+            allow_missing_facts=allowed)
+
+    def _allowed_missing(self, facts: dict[str, str]) -> frozenset[str]:
+        names = self.doc.get("allow_missing_facts")
+        names = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+        for j, name in enumerate(names):
+            if name not in facts:
+                self.error(f"allow_missing_facts names {name!r}, which is not a fact"
+                           f"{did_you_mean(name, facts)}", ("allow_missing_facts", j))
+        return frozenset(names)
 
     def _rule_ids(self) -> set[str]:
         rules = self.doc.get("rules")
@@ -417,8 +430,13 @@ class _Builder:
                 expires = dt.date.fromisoformat(str(ex.get("expires")))
             except ValueError:
                 continue  # reported by the schema
+            customers = [normalise_id(c) for c in ex.get("customers") or []]
+            for j, cid in enumerate(customers):
+                if id_problem(cid, "customer id"):
+                    self.error(f"exemption {eid!r}: {id_problem(cid, 'customer id')}",
+                               ("exemptions", i, "customers", j))
             out.append(Exemption(
-                str(eid), when, frozenset(str(c) for c in ex.get("customers") or []),
+                str(eid), when, frozenset(customers),
                 None if shielded == "all" else frozenset(shielded if isinstance(shielded, list)
                                                           else []),
                 str(ex.get("reason", "")), str(ex.get("approver", "")), expires))

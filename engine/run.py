@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, jsontext
+from .columns import ColumnCheck, check_columns, header_location
 from .decide import Decision, evaluate_all
 from .errors import InputError
 from .facts import to_json_value
@@ -36,6 +37,8 @@ class RunResult:
     run_id: int | None = None
     already: bool = False  # an identical run was recorded before; nothing written
     counts: dict[str, int] = field(default_factory=dict)
+    missing_facts: list[str] = field(default_factory=list)  # allowed to be missing
+    warnings: list[str] = field(default_factory=list)       # for stderr
 
 
 def open_source(source: str, as_of: dt.date, mapping_file: str | None = None,
@@ -73,23 +76,34 @@ def recall(db_file: str | None, as_of: dt.date, backfill: bool) -> dict[str, Mem
 def prepare(policy_file: str, source: str, as_of: dt.date,
             progress: Callable[[int, int], None] | None = None,
             mapping_file: str | None = None, options: dict[str, Any] | None = None,
-            db_file: str | None = None, backfill: bool = False) -> RunResult:
-    """Compile the policy, read, map and coerce the source, recall what
-    earlier runs in db_file remember, decide every customer. Nothing is
-    written: a failure here leaves the store untouched."""
+            db_file: str | None = None, backfill: bool = False,
+            allow_missing_facts: bool = False) -> RunResult:
+    """Compile the policy, read, map and coerce the source, check that it
+    carries every fact the policy uses (engine.columns; InputError naming
+    the missing ones unless they are allowed, by the policy or by
+    allow_missing_facts), recall what earlier runs in db_file remember,
+    decide every customer. Nothing is written: a failure here leaves the
+    store untouched."""
     reg = registry()
-    parse_source(source, reg.sources)  # a usage error before any work
+    kind, _ = parse_source(source, reg.sources)  # a usage error before any work
     policy = load_policy(policy_file, reg.functions)
     memories = recall(db_file, as_of, backfill)
     records, mapping = open_source(source, as_of, mapping_file, options, policy.facts)
     intake = read_records(records, policy.facts, mapping)
+    check = ColumnCheck()
+    if intake.file is not None:  # no customer record, no columns to judge
+        check = check_columns(policy, intake.fields, mapping,
+                              header_location(intake.file, kind.kind), allow_missing_facts)
+        if check.error is not None:
+            raise check.error
     total = len(intake.records)
     step = (lambda n: progress(n, total)) if progress else None
     decisions, population = evaluate_all(policy, intake.records, as_of, step, memories)
     counts = Counter(d.outcome for d in decisions)
     ordered = {o: counts.get(o, 0) for o in (*OUTCOMES, *MARKERS)}
     return RunResult(policy, source, as_of, intake, decisions, population.stats, memories,
-                     backfill, counts=ordered)
+                     backfill, counts=ordered, missing_facts=check.allowed,
+                     warnings=check.warnings)
 
 
 def store(result: RunResult, db_file: str, started_at: str) -> int:
@@ -129,6 +143,7 @@ def store(result: RunResult, db_file: str, started_at: str) -> int:
         "population": _dumps(result.population), "adieu_version": __version__,
         "started_at": started_at, "finished_at": now(), "facts_sha256": facts_sha,
         "identity": identity, "backfill": int(result.backfill), "new_strikes": len(strikes),
+        "missing_facts": _dumps(result.missing_facts),
     }
     rejects = [asdict(r) for r in result.intake.rejects]
     db = open_db(db_file)

@@ -18,7 +18,10 @@ class SourceRecord:
     """One raw customer record from a source, with where it came from.
 
     values: source field name -> value (text or typed); the engine maps and
-    coerces them. provenance: source field -> where that value came from, for
+    coerces them. The field names seen across all records are the source's
+    columns: give a field the source has but this record leaves empty as
+    None rather than leaving it out, or a policy that needs it finds no
+    column for it. provenance: source field -> where that value came from, for
     values that are not simply "this file, this row" (aggregates over related
     records, say). error: set for a record the reader could not split into
     fields, or for a related record that belongs to no customer (an orphan);

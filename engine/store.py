@@ -99,6 +99,13 @@ def m002_memory(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m003_missing_facts(db: sqlite_utils.Database) -> None:
+    """runs.missing_facts: the facts the policy uses that the source had no
+    column for, allowed to be missing (JSON list; NULL for earlier runs)."""
+    db["runs"].add_column("missing_facts", str)
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose atomic() blocks are write transactions
     from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction

@@ -450,6 +450,9 @@ def _derived(related: Related, totals: Totals | None) -> tuple[dict[str, Any], d
     provenance: dict[str, str] = {}
     for fact, label in related.facts.items():
         if fact == "contract_end":
+            # Always the key, empty without an activated contract: the export
+            # has the column (a missing value, not a missing column).
+            values[fact] = None
             if totals is not None and totals.contract_end is not None:
                 values[fact] = totals.contract_end
                 provenance[fact] = f"{label} row {totals.contract_row}, EndDate " \

@@ -197,7 +197,7 @@ def test_a_total_compared_with_its_parts_is_a_tie(parts: list[Decimal]) -> None:
 
 @pytest.mark.parametrize("cell, expected", [
     ("5476.50", Decimal("5476.50")), ("12", 12), ("-0.10", Decimal("-0.10")),
-    (".5", Decimal("0.5")), ("1e3", Decimal("1E+3")), (" 7 ", 7),
+    (".5", Decimal("0.5")), ("1e3", Decimal("1E+3")), (" 7 ", 7), ("\u00a07\t", 7),
     (0.1, Decimal("0.1")), (12, 12), (Decimal("1.10"), Decimal("1.10")),
 ])
 def test_numbers_from_sources_are_exact(cell: Any, expected: Any) -> None:
@@ -215,6 +215,12 @@ def test_numbers_from_sources_are_exact(cell: Any, expected: Any) -> None:
     ("1e61", "value too large (over 60 digits), got '1e61'"),
     (float("inf"), "expected a finite number, got inf"),
     (True, "expected a number, got a true/false value"),
+    # a control character next to a number is not trimmed away (str.strip would)
+    ("12\x1f", "expected a number like 1234.5, got '12\\x1f'"),
+    ("\x8512", "expected a number like 1234.5, got '\\x8512'"),
+    # digits of other scripts are not read as numbers
+    ("\u0661\u0662", "expected a number like 1234.5, got '\u0661\u0662'"),
+    ("\uff11\uff12", "expected a number like 1234.5, got '\uff11\uff12'"),
 ])
 def test_numbers_that_are_not_plain_decimals_are_rejected(cell: Any, reason: str) -> None:
     _, problems = Coercer({"customer_id": "string", "revenue_12m": "number"}).coerce(

@@ -336,13 +336,22 @@ def test_ui_export_csv_by_label_mapping(runner: CliRunner, export: Path) -> None
 
 def test_evaluate_default_policy(runner: CliRunner, dump: Path, tmp_path: Path) -> None:
     db = tmp_path / "adieu.db"
-    result = runner.invoke(cli, ["evaluate", "policies/default.yaml", "--source",
-                                 f"hubspot:{dump}", "--as-of", AS_OF, "--db", str(db),
-                                 "--json"])
+    args = ["evaluate", "policies/default.yaml", "--source", f"hubspot:{dump}",
+            "--as-of", AS_OF, "--db", str(db), "--json"]
+    # HubSpot companies carry no revenue from us, no department hours and no
+    # incident counts: the default policy's facts are missing, an error ...
+    refused = runner.invoke(cli, args)
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith(f"Error: {dump / 'companies_0001.json'}: no column for "
+                                     "facts the policy uses: abuse_incidents_12m ")
+    assert not db.exists()
+    # ... unless allowed: then the run records them.
+    result = runner.invoke(cli, [*args, "--allow-missing-facts"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert len(out["decisions"]) == 4
     assert len(out["rejects"]) == 3
+    assert {"revenue_12m", "late_payments_12m"} <= set(out["run"]["missing_facts"])
 
 
 def test_conformance_kit(dump: Path, tmp_path: Path) -> None:

@@ -180,9 +180,12 @@ def test_mapping_convert_errors_are_rejects_naming_the_source_field(tmp_path: Pa
     data = write(tmp_path / "export.csv", HEADER + "A-9;5;2026-12-31;x;;Nord\n")
     mapping = write(tmp_path / "map.yaml", MAPPING)
     db = tmp_path / "a.db"
+    # The export has revenue, tier and contract end, not the hours and
+    # incident counts the default policy also uses: allowed to be missing.
     result = CliRunner().invoke(cli, ["evaluate", "default", "--source", f"csv:{data}",
                                       "--mapping", str(mapping), "--db", str(db),
-                                      "--as-of", "2026-11-01", "--strict"])
+                                      "--as-of", "2026-11-01", "--strict",
+                                      "--allow-missing-facts"])
     assert result.exit_code == 2
     assert "field 'Contract end'" in result.stderr
     assert "expected a date in format %d/%m/%Y, got '2026-12-31'" in result.stderr

@@ -30,6 +30,8 @@ RUNS = {
     "started_at": str, "finished_at": str,
     # m002
     "facts_sha256": str, "identity": str, "backfill": int, "new_strikes": int,
+    # m003
+    "missing_facts": str,
 }
 DECISIONS = {
     "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str, "severity": str,
@@ -96,8 +98,10 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
     first = raw(old_db, "select id, migration_set, name, applied_at from _sqlite_migrations "
                         "order by id")
     assert [(r[1], r[2]) for r in first] == [("adieu", "m001_initial"),
-                                            ("adieu", "m002_memory")]
-    assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory"]
+                                            ("adieu", "m002_memory"),
+                                            ("adieu", "m003_missing_facts")]
+    assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
+                                                        "m003_missing_facts"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
     for _ in range(2):  # opening again changes nothing
@@ -115,7 +119,7 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     new = tmp_path / "new.db"
     open_db(str(new)).close()
     assert raw(new, "select name from _sqlite_migrations order by id") == \
-        [("m001_initial",), ("m002_memory",)]
+        [("m001_initial",), ("m002_memory",), ("m003_missing_facts",)]
     assert schema(new) == schema(old_db)
 
 
@@ -124,7 +128,7 @@ def test_columns_after_the_upgrade(old_db: Path, table: str) -> None:
     db = open_db(str(old_db))
     try:
         assert db[table].columns_dict == TABLES[table]
-        # In this order: old columns first, m002's appended.
+        # In this order: old columns first, m002's and m003's appended.
         assert list(db[table].columns_dict) == list(TABLES[table])
     finally:
         db.close()
@@ -210,6 +214,10 @@ def test_upgraded_database_keeps_working(runner: CliRunner, old_db: Path, policy
     assert raw(old_db, "select count(*) from strikes where run_id = 2") == [(7,)]
     assert raw(old_db, "select identity is not null, backfill from runs where id = 2") == \
         [(1, 0)]
+    # m003: the new run records the facts its source lacked (none); the old
+    # one, made before the check, has NULL, and still verifies below.
+    assert raw(old_db, "select id, missing_facts from runs order by id") == \
+        [(1, None), (2, "[]")]
 
     # The old run still explains, from its stored policy text and facts.
     old = json.loads(adieu("explain", "CUST-0007", "--run", "1", "--json").stdout)

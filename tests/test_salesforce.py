@@ -377,22 +377,38 @@ def test_unreadable_related_values_are_reported(tmp_path: Path):
 
 def test_evaluate_default_policy(export_zip: Path, tmp_path: Path):
     db = tmp_path / "adieu.db"
-    result = CliRunner().invoke(cli, ["evaluate", DEFAULT_POLICY, "--source",
-                                      f"salesforce:{export_zip}", "--as-of", AS_OF,
-                                      "--db", str(db), "--json"],
+    args = ["evaluate", DEFAULT_POLICY, "--source", f"salesforce:{export_zip}",
+            "--as-of", AS_OF, "--db", str(db), "--json"]
+    # A Data Export has no revenue from us, no department hours, no incident
+    # counts: the default policy's facts are not there. Said once, exit 2,
+    # nothing stored, with the custom field that looks like one of them.
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2
+    assert not db.exists()
+    error = refused.stderr.strip()
+    assert error.startswith(f"Error: {export_zip}:WE_00D5g000000ABCD_1/Account.csv:1: "
+                            "no column for facts the policy uses: abuse_incidents_12m ")
+    assert "reference_account (exemption 'strategic-accounts'; did you mean " \
+           "'Reference_Customer__c'?)" in error
+    assert "\n" not in error
+    # Allowed on purpose: the rules that need them are unknown, reported as
+    # missing data, and the run records which facts the source lacked.
+    result = CliRunner().invoke(cli, [*args, "--allow-missing-facts"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["run"]["customers"] == 4
     assert out["run"]["rejected_rows"] == 5
+    assert {"revenue_12m", "hours_support_12m", "tier"} <= set(out["run"]["missing_facts"])
+    assert "contract_end" not in out["run"]["missing_facts"]  # not used by an expression
     assert {d["customer_id"] for d in out["decisions"]} == {MUELLER, SOCIETE, TOKYO, ACME}
-    # The default policy needs revenue and hours Salesforce does not have:
-    # those rules are unknown, reported as missing data, not failures.
     assert all("revenue_12m" in d["missing"] for d in out["decisions"])
     with sqlite3.connect(db) as conn:
         facts = json.loads(conn.execute(
             "select facts from decisions where customer_id = ?", (MUELLER,)).fetchone()[0])
+        stored = json.loads(conn.execute("select missing_facts from runs").fetchone()[0])
     assert facts["cases_12m"] == 3 and facts["contract_end"] == "2027-03-31"
+    assert stored == out["run"]["missing_facts"]
 
 
 POLICY = textwrap.dedent("""\
@@ -420,6 +436,37 @@ POLICY = textwrap.dedent("""\
         when: open_pipeline > 20000 and won_revenue_12m > 100000
         action: flag
     """)
+
+
+def test_contract_end_is_a_column_even_when_no_account_has_an_activated_contract(
+        tmp_path: Path):
+    drafts = [[*c[:7], "Draft", "Draft", *c[9:]] for c in CONTRACTS]
+    files = {**export_files(), "Contract.csv": csv_bytes(CONTRACT_HEADER, drafts)}
+    export = write_zip(tmp_path / "drafts.zip", files)
+    policy = tmp_path / "ending.yaml"
+    policy.write_text(textwrap.dedent("""\
+        version: 1
+        name: ending
+        rules:
+          - id: ending-soon
+            when: days_until(contract_end) < 90
+            action: flag
+        """), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["evaluate", str(policy), "--source",
+                                      f"salesforce:{export}", "--as-of", AS_OF,
+                                      "--db", str(tmp_path / "d.db"), "--json"])
+    assert result.exit_code == 0, result.output  # a missing value, not a missing column
+    out = json.loads(result.stdout)
+    assert out["run"]["missing_facts"] == []
+    assert all(d["missing"] == ["contract_end"] for d in out["decisions"])
+    # Without Contract.csv the export has no such column: an error.
+    del files["Contract.csv"]
+    result = CliRunner().invoke(cli, ["evaluate", str(policy), "--source",
+                                      f"salesforce:{write_zip(tmp_path / 'n.zip', files)}",
+                                      "--as-of", AS_OF, "--db", str(tmp_path / "e.db")])
+    assert result.exit_code == 2
+    assert "no column for fact the policy uses: contract_end (rule 'ending-soon')" \
+        in result.stderr
 
 
 def test_custom_fields_are_typed_for_policies(export_zip: Path, tmp_path: Path):
@@ -571,7 +618,8 @@ def test_left_out_amounts_are_stored_as_rejects_of_their_customer(export_zip: Pa
                                                                    tmp_path: Path):
     result = CliRunner().invoke(cli, ["evaluate", DEFAULT_POLICY, "--source",
                                       f"salesforce:{export_zip}", "--as-of", AS_OF,
-                                      "--db", str(tmp_path / "r.db"), "--json"])
+                                      "--db", str(tmp_path / "r.db"), "--json",
+                                      "--allow-missing-facts"])
     assert result.exit_code == 0, result.output
     rejects = json.loads(result.stdout)["rejects"]
     amounts = [r for r in rejects if "Amount is empty" in r["reason"]]

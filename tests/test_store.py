@@ -27,7 +27,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "policy_file": str, "policy_text": str, "source": str, "as_of": str, "customers": int,
         "rejected": int, "counts": str, "population": str, "adieu_version": str,
         "started_at": str, "finished_at": str, "facts_sha256": str, "identity": str,
-        "backfill": int, "new_strikes": int,
+        "backfill": int, "new_strikes": int, "missing_facts": str,
     },
     "decisions": {
         "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str,
@@ -90,7 +90,8 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
             "select migration_set, name from _sqlite_migrations order by id")]
     assert {"runs", "decisions", "rejects", "_sqlite_migrations"} <= tables
     assert tables == set(EXPECTED_COLUMNS)
-    assert migrations == [("adieu", "m001_initial"), ("adieu", "m002_memory")]
+    assert migrations == [("adieu", "m001_initial"), ("adieu", "m002_memory"),
+                          ("adieu", "m003_missing_facts")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -114,7 +115,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 2
+    assert count(db_path, "_sqlite_migrations") == 3
 
 
 def test_wal_mode(db_path: Path) -> None:

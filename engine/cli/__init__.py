@@ -9,6 +9,7 @@ import click
 
 from .. import __version__
 from ..errors import AdieuError
+from ..safe_text import visible
 
 
 class _AdieuGroup(click.Group):
@@ -17,11 +18,14 @@ class _AdieuGroup(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except AdieuError as exc:
-            error = click.ClickException(str(exc))
+        except AdieuError as exc:  # messages quote values: never print them raw
+            error = click.ClickException(visible(exc, keep="\n"))
             error.exit_code = exc.exit_code
             raise error from None
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        except click.ClickException as exc:
+            exc.message = visible(exc.message, keep="\n")
+            raise
+        except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except BrokenPipeError:  # output piped into `head`: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

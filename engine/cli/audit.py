@@ -9,6 +9,7 @@ import click
 from .. import jsontext
 from ..audit import verify
 from ..replay import replay
+from ..safe_text import echo
 from .common import db_option, json_option, opened_store
 
 
@@ -28,10 +29,10 @@ def register(cli: click.Group) -> None:
             count = store["audit"].count
         if problems:
             for p in problems:
-                click.echo(p)
-            click.echo(f"audit trail BROKEN: {len(problems)} problem(s)", err=True)
+                echo(p)
+            echo(f"audit trail BROKEN: {len(problems)} problem(s)", err=True)
             raise SystemExit(1)
-        click.echo(f"audit trail intact: {count:,} entries")
+        echo(f"audit trail intact: {count:,} entries")
 
     @audit.command("export")
     @db_option
@@ -66,14 +67,14 @@ def register(cli: click.Group) -> None:
         else:
             for d in result["differences"]:
                 who = d["customer_id"] or "population"
-                click.echo(f"{who}: {d['field']}: stored {d['stored']!r}, replayed "
-                           f"{d['replayed']!r}")
+                echo(f"{who}: {d['field']}: stored {d['stored']!r}, replayed "
+                     f"{d['replayed']!r}")
             if result["differences"] and result["made_by"] != result["replayed_by"]:
-                click.echo(f"note: run {result['run_id']} was made by adieu "
-                           f"{result['made_by']} and replayed by {result['replayed_by']}; "
-                           "differences may come from the engine's own changes")
-            click.echo(f"run {result['run_id']} ({result['policy']}, as of {result['as_of']}): "
-                       f"{result['checked']:,} decisions replayed, "
-                       f"{len(result['differences'])} difference(s)")
+                echo(f"note: run {result['run_id']} was made by adieu "
+                     f"{result['made_by']} and replayed by {result['replayed_by']}; "
+                     "differences may come from the engine's own changes")
+            echo(f"run {result['run_id']} ({result['policy']}, as of {result['as_of']}): "
+                 f"{result['checked']:,} decisions replayed, "
+                 f"{len(result['differences'])} difference(s)")
         if result["differences"]:
             raise SystemExit(1)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 import sqlite_utils
 
+from ..safe_text import normalise_id
 from ..store import db_path, open_db
 
 db_option = click.option(
@@ -29,6 +30,15 @@ def parse_date(ctx: click.Context | None, param: Any, value: str | None) -> dt.d
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
 
+
+def _customer_id(ctx: click.Context | None, param: Any, value: str | None) -> str | None:
+    return None if value is None else normalise_id(value)
+
+
+# A customer id typed on the command line, normalised as ids read from a
+# source are (NFC, surrounding whitespace stripped), so the id a listing
+# shows is the id to type.
+customer_argument = click.argument("customer_id", callback=_customer_id)
 
 as_of_option = click.option(
     "--as-of", "as_of", metavar="YYYY-MM-DD", callback=parse_date, default=None,

@@ -9,10 +9,11 @@ from dataclasses import asdict
 
 import click
 
-from .. import jsontext
 from ..decide import SEVERITY_RANK, Decision
 from ..errors import InputError, PolicyErrors
 from ..run import RunResult, prepare, store
+from ..safe_text import TerminalSafe as _TerminalSafe
+from ..safe_text import echo, json_text
 from ..store import now
 from .common import (
     as_of_option,
@@ -42,17 +43,24 @@ def register(cli: click.Group) -> None:
                   help="Treat any rejected row as an error: exit 2, write nothing.")
     @click.option("--backfill", is_flag=True,
                   help="Allow an as-of date before the latest run's (evaluating the past).")
+    @click.option("--allow-missing-facts", "allow_missing", is_flag=True,
+                  help="Go ahead when the source has no column for a fact the policy uses "
+                       "(rules that need it are unknown); the run records the missing facts. "
+                       "Without it, that is an error (exit 2).")
     def evaluate(policy: str, source: str, mapping: str | None, options: dict[str, str],
                  as_of: dt.date | None, db: str | None, as_json: bool, as_csv: bool,
-                 strict: bool, backfill: bool) -> None:
+                 strict: bool, backfill: bool, allow_missing: bool) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
 
         Bad rows are rejected (listed on stderr and stored with the run) and
         never stop the run; with --strict any reject means exit 2 and nothing
-        is written. Warnings from the source (a figure it cannot know, and
-        why) are printed on stderr too; they are not rejects. The run, one
-        decision per customer with its reasons and figures, and the rejects
-        are written in one transaction.
+        is written. A fact the policy uses that the source has no column for
+        is an error (exit 2, nothing written) unless --allow-missing-facts or
+        the policy's allow_missing_facts allows it. The run, one decision per
+        customer with its reasons and figures, and the rejects are written
+        in one transaction. Warnings (a figure the source cannot know and
+        why; a column close to a fact's name) go to stderr; they are not
+        rejects.
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
@@ -61,40 +69,43 @@ def register(cli: click.Group) -> None:
         bar = _Progress()
         try:
             result = prepare(policy, source, as_of, bar.advance, mapping, options,
-                             resolve_db(db), backfill)
+                             resolve_db(db), backfill, allow_missing)
         except PolicyErrors as exc:
             for e in exc.errors:
-                click.echo(str(e), err=True)
+                echo(str(e), err=True)
                 for line in source_excerpt(e):
-                    click.echo(line, err=True)
+                    echo(line, err=True)
             raise SystemExit(1) from None
         finally:
             bar.close()
+        for warning in result.warnings:  # each a line starting "warning: "
+            echo(warning, err=True)
         warnings = result.intake.warnings
         for w in warnings[:20]:
-            click.echo(f"warning: {w}", err=True)
+            echo(f"warning: {w}", err=True)
         if len(warnings) > 20:
-            click.echo(f"warning: ... and {len(warnings) - 20} more (--json lists them all)",
-                       err=True)
+            echo(f"warning: ... and {len(warnings) - 20} more (--json lists them all)",
+                 err=True)
         rejects = result.intake.rejects
         for r in rejects[:20]:
-            click.echo(f"rejected: {r}", err=True)
+            echo(f"rejected: {r}", err=True)
         if len(rejects) > 20:
-            click.echo(f"rejected: ... and {len(rejects) - 20} more (table rejects)", err=True)
+            echo(f"rejected: ... and {len(rejects) - 20} more (table rejects)", err=True)
         if strict and rejects:
             raise InputError(f"{result.intake.rejected_rows} rejected row(s) with --strict; "
                              "nothing written")
         run_id = store(result, resolve_db(db), started)
         if result.already:
-            click.echo(f"run {run_id} already recorded these facts under this policy as of "
-                       f"{as_of.isoformat()}; nothing new was written", err=True)
+            echo(f"run {run_id} already recorded these facts under this policy as of "
+                 f"{as_of.isoformat()}; nothing new was written", err=True)
         if as_json:
-            click.echo(jsontext.dumps({
+            click.echo(json_text({
                 "run": {"id": run_id, "policy": result.policy.name,
                         "policy_version": result.policy.version, "source": source,
                         "as_of": as_of.isoformat(), "counts": result.counts,
                         "customers": len(result.decisions),
                         "rejected_rows": result.intake.rejected_rows,
+                        "missing_facts": result.missing_facts,
                         "already_recorded": result.already},
                 "decisions": [d.to_dict() for d in result.decisions],
                 "rejects": [asdict(r) for r in rejects],
@@ -125,7 +136,9 @@ class _Progress:
 
 
 def write_csv(decisions: list[Decision], run_id: int) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    """The decisions as CSV; hidden characters are escaped only on a terminal
+    (a file or pipe gets the values as they are)."""
+    writer = csv.writer(_TerminalSafe(sys.stdout), lineterminator="\n")
     writer.writerow(["run_id", "customer_id", "outcome", "base_outcome", "severity", "strikes",
                      "reasons", "shielded", "missing", "effective_date", "referrals"])
     for d in decisions:
@@ -137,27 +150,30 @@ def write_csv(decisions: list[Decision], run_id: int) -> None:
 
 def summary(result: RunResult, db: str) -> None:
     p = result.policy
-    click.echo(f"Run {result.run_id}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
-               f"over {result.source} as of {result.as_of.isoformat()}")
+    echo(f"Run {result.run_id}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
+         f"over {result.source} as of {result.as_of.isoformat()}")
     new = sum(len(d.new_strikes) for d in result.decisions)
-    click.echo(f"{len(result.decisions):,} customers decided, "
-               f"{result.intake.rejected_rows:,} rows rejected, {new:,} new strikes; "
-               f"stored in {db}")
-    click.echo("")
+    echo(f"{len(result.decisions):,} customers decided, "
+         f"{result.intake.rejected_rows:,} rows rejected, {new:,} new strikes; "
+         f"stored in {db}")
+    if result.missing_facts:
+        echo(f"The source has no column for {', '.join(result.missing_facts)}, allowed to "
+             "be missing: every rule that needs them is unknown.")
+    echo("")
     width = max(len(k) for k in result.counts)
     for outcome, n in result.counts.items():
-        click.echo(f"  {outcome:<{width}}  {n:>6,}")
+        echo(f"  {outcome:<{width}}  {n:>6,}")
     candidates = [d for d in result.decisions if d.outcome == "offboard"]
     candidates.sort(key=lambda d: (-SEVERITY_RANK.get(d.severity or "low", 0), -d.strikes,
                                    -len(d.fired), d.customer_id))
     if candidates:
-        click.echo("")
-        click.echo(f"{len(candidates)} offboarding(s) pending approval by an independent "
-                   f"reviewer: adieu pending --db {db}")
-        click.echo(f"Top offboard candidates ({min(TOP, len(candidates))} of "
-                   f"{len(candidates)}):")
+        echo("")
+        echo(f"{len(candidates)} offboarding(s) pending approval by an independent "
+             f"reviewer: adieu pending --db {db}")
+        echo(f"Top offboard candidates ({min(TOP, len(candidates))} of "
+             f"{len(candidates)}):")
         for d in candidates[:TOP]:
-            click.echo(f"  {d.customer_id}  [{d.severity}] effective {d.effective_date}"
-                       f" ({d.timing_basis})")
+            echo(f"  {d.customer_id}  [{d.severity}] effective {d.effective_date}"
+                 f" ({d.timing_basis})")
             for r in d.fired:
-                click.echo(f"      - {r.rule}: {r.explanation}")
+                echo(f"      - {r.rule}: {r.explanation}")

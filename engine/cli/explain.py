@@ -9,13 +9,14 @@ from ..explain import condition_lines, explain_stored, fmt
 from ..ledger import memory_from_json
 from ..plugins import registry
 from ..policy import compile_policy
+from ..safe_text import echo
 from ..store import get_decision, get_run
-from .common import db_option, json_option, opened_store, run_option
+from .common import customer_argument, db_option, json_option, opened_store, run_option
 
 
 def register(cli: click.Group) -> None:
     @cli.command()
-    @click.argument("customer_id")
+    @customer_argument
     @run_option
     @db_option
     @json_option
@@ -48,46 +49,46 @@ def register(cli: click.Group) -> None:
                     "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]},
                 "derived": result["derived"], "rules": result["rules"]}, indent=2))
             return
-        click.echo(f"{customer_id}: {decision.outcome.upper()}  (run {run['id']}, policy "
-                   f"{run['policy_name']!r} v{run['policy_version']}, as of {run['as_of']})")
+        echo(f"{customer_id}: {decision.outcome.upper()}  (run {run['id']}, policy "
+             f"{run['policy_name']!r} v{run['policy_version']}, as of {run['as_of']})")
         if decision.outcome != decision.base_outcome:
-            click.echo(f"  rules alone say: {decision.base_outcome}")
-        click.echo(f"  active strikes: {decision.strikes}"
-                   + (f" (new this run: {', '.join(decision.new_strikes)})"
-                      if decision.new_strikes else ""))
+            echo(f"  rules alone say: {decision.base_outcome}")
+        echo(f"  active strikes: {decision.strikes}"
+             + (f" (new this run: {', '.join(decision.new_strikes)})"
+                if decision.new_strikes else ""))
         for s in decision.active_strikes:
-            click.echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}")
+            echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}")
         if decision.outcome == "offboard":
-            click.echo("  review: " + (f"{verdict[0]} by {verdict[1]}"
-                                       + (f" ({verdict[2]})" if verdict[2] else "")
-                                       if verdict else "pending approval (adieu approve / "
-                                       "adieu reject)"))
+            echo("  review: " + (f"{verdict[0]} by {verdict[1]}"
+                                 + (f" ({verdict[2]})" if verdict[2] else "")
+                                 if verdict else "pending approval (adieu approve / "
+                                 "adieu reject)"))
         if decision.effective_date:
-            click.echo(f"  effective {decision.effective_date} ({decision.timing_basis}), "
-                       f"phase-out from {decision.phase_out_start}")
+            echo(f"  effective {decision.effective_date} ({decision.timing_basis}), "
+                 f"phase-out from {decision.phase_out_start}")
         if decision.referrals:
-            click.echo(f"  referrals: {', '.join(decision.referrals)}")
+            echo(f"  referrals: {', '.join(decision.referrals)}")
         for note in decision.notes:
-            click.echo(f"  note: {note}")
+            echo(f"  note: {note}")
         for hold in decision.holds:
-            click.echo(f"  hold {hold['id']}: {hold['reason']}")
+            echo(f"  hold {hold['id']}: {hold['reason']}")
         if decision.missing:
-            click.echo(f"  missing facts: {', '.join(decision.missing)}")
+            echo(f"  missing facts: {', '.join(decision.missing)}")
         if result["derived"]:
-            click.echo("")
-            click.echo("Derived facts:")
+            echo("")
+            echo("Derived facts:")
             for name, value in result["derived"].items():
-                click.echo(f"  {name} = {fmt(value)}")
-        click.echo("")
-        click.echo("Rules:")
+                echo(f"  {name} = {fmt(value)}")
+        echo("")
+        echo("Rules:")
         for rule in result["rules"]:
             status = rule["status"].upper()
             if rule["shielded_by"]:
                 status += f" (would have fired; shielded by exemption {rule['shielded_by']})"
-            click.echo(f"  {rule['rule']} [{rule['action']}, {rule['severity']}]: {status}")
+            echo(f"  {rule['rule']} [{rule['action']}, {rule['severity']}]: {status}")
             fired = next((r for r in decision.fired + decision.shielded
                           if r.rule == rule["rule"]), None)
             if fired is not None and fired.explanation:
-                click.echo(f"    \"{fired.explanation}\"")
+                echo(f"    \"{fired.explanation}\"")
             for line in condition_lines(rule["condition"]):
-                click.echo(line)
+                echo(line)

@@ -10,12 +10,15 @@ from decimal import Decimal
 
 import click
 
-from .. import decimals, jsontext
+from .. import decimals
+from ..columns import header_location, source_warnings
 from ..facts import to_json_value
 from ..intake import read_records
 from ..plugins import registry
 from ..policy import canonical_facts
 from ..run import open_source
+from ..safe_text import TerminalSafe, echo, json_text
+from ..sources import parse_source
 from .common import as_of_option, csv_option, json_option, source_options
 
 
@@ -33,9 +36,10 @@ def register(cli: click.Group) -> None:
         """Show the canonical facts each customer of SOURCE gets, with provenance.
 
         Exactly what a policy would see: mapped, typed, with the file and row
-        (or related records) each fact came from. Rejected rows and the
-        source's warnings are listed on stderr. --json prints a JSON array of
-        objects, each with customer_id, the facts by name, and "_provenance".
+        (or related records) each fact came from. Rejected rows, the
+        source's warnings and columns whose name is close to a canonical
+        fact's are listed on stderr. --json prints a JSON array of objects,
+        each with customer_id, the facts by name, and "_provenance".
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
@@ -46,30 +50,35 @@ def register(cli: click.Group) -> None:
         intake = read_records(_limited(records, limit), types, fact_map,
                               with_provenance=True, keep_undeclared=True)
         for w in intake.warnings:
-            click.echo(f"warning: {w}", err=True)
+            echo(f"warning: {w}", err=True)
+        if intake.file is not None:
+            kind, _ = parse_source(source, registry().sources)
+            for warning in source_warnings(intake.fields, fact_map,
+                                           header_location(intake.file, kind.kind)):
+                echo(warning, err=True)
         for r in intake.rejects:
-            click.echo(f"rejected: {r}", err=True)
+            echo(f"rejected: {r}", err=True)
         rows = [{**{k: to_json_value(v) for k, v in rec.facts.items()},
                  "_provenance": rec.provenance} for rec in intake.records]
         if as_json:
-            click.echo(jsontext.dumps(rows, indent=2))
+            click.echo(json_text(rows, indent=2))
         elif as_csv:
             names = _names(rows)
-            writer = csv.DictWriter(sys.stdout, fieldnames=names, extrasaction="ignore",
-                                    lineterminator="\n")
+            writer = csv.DictWriter(TerminalSafe(sys.stdout), fieldnames=names,
+                                    extrasaction="ignore", lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
         else:
             for row in rows:
-                click.echo(row["customer_id"])
+                echo(row["customer_id"])
                 for name in sorted(k for k in row if k not in ("customer_id", "_provenance")):
                     value = row[name]
                     shown = decimals.plain_text(value) if isinstance(value, Decimal) \
                         else repr(value)
-                    click.echo(f"  {name} = {shown}    [{row['_provenance'].get(name)}]")
+                    echo(f"  {name} = {shown}    [{row['_provenance'].get(name)}]")
             warned = f", {len(intake.warnings)} warnings" if intake.warnings else ""
-            click.echo(f"{len(rows)} customers, {intake.rejected_rows} rows rejected{warned}",
-                       err=True)
+            echo(f"{len(rows)} customers, {intake.rejected_rows} rows rejected{warned}",
+                 err=True)
 
     @cli.command()
     @json_option
@@ -93,15 +102,15 @@ def register(cli: click.Group) -> None:
             click.echo(json.dumps(out, indent=2))
             return
         for item in out:
-            click.echo(f"{item['name']} ({item['version'] or 'not loaded'})")
+            echo(f"{item['name']} ({item['version'] or 'not loaded'})")
             if item.get("error"):
-                click.echo(f"  error: {item['error']}")
+                echo(f"  error: {item['error']}")
                 continue
-            click.echo(f"  hooks: {', '.join(item['hooks']) or '-'}")
+            echo(f"  hooks: {', '.join(item['hooks']) or '-'}")
             for kind in item["sources"]:
-                click.echo(f"  source {kind}: {reg.sources[kind].description}")
+                echo(f"  source {kind}: {reg.sources[kind].description}")
             for fn in item["functions"]:
-                click.echo(f"  function {fn}()")
+                echo(f"  function {fn}()")
 
 
 def _limited(records, limit):

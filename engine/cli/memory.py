@@ -8,7 +8,8 @@ import json
 import click
 
 from ..actions import add_exemption, history, pardon
-from .common import db_option, json_option, opened_store, parse_date
+from ..safe_text import echo
+from .common import customer_argument, db_option, json_option, opened_store, parse_date
 
 
 class DefaultGroup(click.Group):
@@ -30,7 +31,7 @@ def register(cli: click.Group) -> None:
         `adieu strikes pardon CUSTOMER RULE --by NAME --reason TEXT` removes one."""
 
     @strikes.command("show")
-    @click.argument("customer_id")
+    @customer_argument
     @db_option
     @json_option
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=parse_date, default=None,
@@ -52,19 +53,19 @@ def register(cli: click.Group) -> None:
             click.echo(json.dumps(rows, indent=2))
             return
         if not rows:
-            click.echo(f"{customer_id} has no strikes")
+            echo(f"{customer_id} has no strikes")
             return
         active = sum(1 for r in rows if r["status"] == "active")
-        click.echo(f"{customer_id}: {active} active strike(s) as of {day}")
+        echo(f"{customer_id}: {active} active strike(s) as of {day}")
         for r in rows:
             line = (f"  #{r['id']} {r['rule']}: recorded {r['recorded_on']} (run {r['run_id']}),"
                     f" expires {r['expires_on']}: {r['status']}")
             if r["pardoned_at"]:
                 line += f" by {r['pardoned_by']} ({r['pardon_reason']})"
-            click.echo(line)
+            echo(line)
 
     @strikes.command("pardon")
-    @click.argument("customer_id")
+    @customer_argument
     @click.argument("rule")
     @click.option("--by", required=True, help="Who pardons (recorded in the audit trail).")
     @click.option("--reason", required=True, help="Why.")
@@ -73,11 +74,11 @@ def register(cli: click.Group) -> None:
         """Remove CUSTOMER_ID's latest active strike for RULE, with an audit entry."""
         with opened_store(db) as store:
             done = pardon(store, customer_id, rule, by, reason)
-        click.echo(f"pardoned strike #{done['id']} ({rule}, recorded {done['recorded_on']}) "
-                   f"of {customer_id}")
+        echo(f"pardoned strike #{done['id']} ({rule}, recorded {done['recorded_on']}) "
+             f"of {customer_id}")
 
     @cli.command()
-    @click.argument("customer_id")
+    @customer_argument
     @click.option("--rules", default=None, metavar="R1,R2",
                   help="Rule ids to shield (comma-separated).")
     @click.option("--all", "all_rules", is_flag=True, help="Shield every rule.")
@@ -97,8 +98,8 @@ def register(cli: click.Group) -> None:
         with opened_store(db, create=True) as store:
             exemption_id = add_exemption(store, customer_id, names, reason, approver, until)
         what = "all rules" if names is None else ", ".join(names)
-        click.echo(f"exemption registry-{exemption_id} recorded for {customer_id}: {what} "
-                   f"until {until.isoformat()} (approved by {approver})")
+        echo(f"exemption registry-{exemption_id} recorded for {customer_id}: {what} "
+             f"until {until.isoformat()} (approved by {approver})")
 
     @cli.command()
     @click.option("--expired", is_flag=True, help="List expired exemptions instead.")
@@ -122,14 +123,14 @@ def register(cli: click.Group) -> None:
             click.echo(json.dumps(rows, indent=2))
             return
         if not rows:
-            click.echo(f"no {'expired' if expired else 'active'} exemptions as of {day}")
+            echo(f"no {'expired' if expired else 'active'} exemptions as of {day}")
         for row in rows:
             rules = row["rules"] if row["rules"] == "all" else ", ".join(row["rules"])
-            click.echo(f"{row['id']}  {row['customer_id']}  {rules}  until {row['expires']}  "
-                       f"approved by {row['approver']}: {row['reason']}")
+            echo(f"{row['id']}  {row['customer_id']}  {rules}  until {row['expires']}  "
+                 f"approved by {row['approver']}: {row['reason']}")
 
     @cli.command("history")
-    @click.argument("customer_id")
+    @customer_argument
     @db_option
     @json_option
     def history_cmd(customer_id: str, db: str | None, as_json: bool) -> None:
@@ -143,8 +144,8 @@ def register(cli: click.Group) -> None:
         if not data["runs"]:
             raise click.ClickException(f"{customer_id} has no decisions in the database")
         for e in data["runs"]:
-            click.echo(f"{e['as_of']}  run {e['run_id']}  {e['outcome']:<12} "
-                       f"strikes {e['active_strikes']}")
+            echo(f"{e['as_of']}  run {e['run_id']}  {e['outcome']:<12} "
+                 f"strikes {e['active_strikes']}")
             for label, items in (("new strikes", e["new_strikes"]),
                                  ("same strike (cool-down)", e["repeat_strikes"]),
                                  ("expired strikes", e["expired_strikes"]),
@@ -153,11 +154,11 @@ def register(cli: click.Group) -> None:
                                  ("expired exemptions", e["expired_exemptions"]),
                                  ("held by", e["holds"]), ("changes", e["changes"])):
                 if items:
-                    click.echo(f"    {label}: {'; '.join(items)}")
+                    echo(f"    {label}: {'; '.join(items)}")
             if e["review"]:
-                click.echo(f"    {e['review']['verdict']} by {e['review']['reviewer']}"
-                           + (f": {e['review']['note']}" if e["review"]["note"] else ""))
+                echo(f"    {e['review']['verdict']} by {e['review']['reviewer']}"
+                     + (f": {e['review']['note']}" if e["review"]["note"] else ""))
         pardoned = [s for s in data["strikes"] if s["pardoned_at"]]
         for s in pardoned:
-            click.echo(f"pardoned: {s['rule']} of {s['recorded_on']} by {s['pardoned_by']} "
-                       f"({s['pardon_reason']})")
+            echo(f"pardoned: {s['rule']} of {s['recorded_on']} by {s['pardoned_by']} "
+                 f"({s['pardon_reason']})")

@@ -8,13 +8,14 @@ import click
 
 from ..actions import pending, review
 from ..explain import fmt
-from .common import db_option, json_option, opened_store, run_option
+from ..safe_text import echo
+from .common import customer_argument, db_option, json_option, opened_store, run_option
 
 
 def register(cli: click.Group) -> None:
     def verdict_command(name: str, verdict: str, doc: str) -> None:
         @cli.command(name, help=doc)
-        @click.argument("customer_id")
+        @customer_argument
         @click.option("--run", "run_id", type=int, required=True, metavar="N",
                       help="The run whose decision is reviewed.")
         @click.option("--by", required=True, help="The reviewer (not the account owner).")
@@ -24,7 +25,7 @@ def register(cli: click.Group) -> None:
                     db: str | None) -> None:
             with opened_store(db) as store:
                 review(store, customer_id, run_id, verdict, by, note)
-            click.echo(f"{customer_id} (run {run_id}): offboarding {verdict} by {by}")
+            echo(f"{customer_id} (run {run_id}): offboarding {verdict} by {by}")
 
     verdict_command("approve", "approved",
                     "Approve CUSTOMER_ID's offboarding in run N. The reviewer may not be "
@@ -51,13 +52,13 @@ def register(cli: click.Group) -> None:
                 indent=2))
             return
         if not rows:
-            click.echo("nothing waits for review")
+            echo("nothing waits for review")
             return
         for r in rows:
             owner = (r["facts"] or {}).get("owner") or "no owner on record"
-            click.echo(f"{r['customer_id']}  run {r['run_id']}  [{r['severity']}]  "
-                       f"{r['strikes']} strikes  effective {r['effective_date']}  "
-                       f"owner: {owner}")
+            echo(f"{r['customer_id']}  run {r['run_id']}  [{r['severity']}]  "
+                 f"{r['strikes']} strikes  effective {r['effective_date']}  "
+                 f"owner: {owner}")
             for f in r["fired"]:
                 figures = ", ".join(f"{k}={fmt(v)}" for k, v in f["figures"].items())
-                click.echo(f"    - {f['rule']}: {f['explanation']}  [{figures}]")
+                echo(f"    - {f['rule']}: {f['explanation']}  [{figures}]")

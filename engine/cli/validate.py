@@ -14,6 +14,7 @@ from ..errors import InputError, Location, PolicyError, PolicyErrors, PolicyWarn
 from ..lint import lint, lint_document
 from ..plugins import registry
 from ..policy import load_policy
+from ..safe_text import echo
 from ..store import run_with_same_version
 from .common import json_option, parse_date
 
@@ -119,13 +120,13 @@ def register(cli: click.Group) -> None:
                 "message": e.message} for e in findings], indent=2))
         else:
             for e in findings:
-                click.echo(str(e))
+                echo(str(e))
                 for line in source_excerpt(e):
-                    click.echo(line)
+                    echo(line)
             for s in summaries:
-                click.echo(s)
+                echo(s)
             if findings:
                 sys.stdout.flush()  # the count comes after the findings, also in a shared pipe
-                click.echo(_count(n_errors, n_warnings), err=True)
+                echo(_count(n_errors, n_warnings), err=True)
         if n_errors or (strict and n_warnings):
             raise SystemExit(1)
