@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= demo.db
+# make bench compares with this revision: 0.1.0, the last to compute in floats.
+BENCH_BASE ?= 4869087
 
 .PHONY: demo test install lint clean examples bench
 
@@ -32,7 +34,7 @@ test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python bench/bench_evaluate.py 20000
+	$(BIN)/python bench/bench_evaluate.py 20000 --compare $(BENCH_BASE)
 
 examples: install
 	$(BIN)/python examples/make_customers.py > examples/customers.csv

@@ -28,7 +28,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from .safe_text import CELL_SPACE
+from .safe_text import WHITESPACE
 
 MAX_DIGITS = 60        # significant digits of an exact + - * result
 DIVISION_DIGITS = 28   # significant digits of a quotient
@@ -71,7 +71,7 @@ def to_number(value: int | float | Decimal | str) -> Number:
             raise ValueError(f"expected a finite number, got {value!r}")
         result = Decimal(repr(value))
     else:
-        text = str(value).strip(CELL_SPACE)
+        text = str(value).strip(WHITESPACE)
         if not NUMBER_TEXT.fullmatch(text):
             raise ValueError(f"expected a number like 1234.5, got {value!r}")
         result = Decimal(text) if "." in text or "e" in text or "E" in text else int(text)

@@ -92,16 +92,12 @@ def json_text(value: Any, indent: int | None = None) -> str:
                    for ch in text)
 
 
-# What surrounds a value in a cell and may be dropped: ASCII spaces, tabs,
-# line breaks and the no-break space spreadsheets write. Not str.strip(),
-# which also drops the control characters U+001C-U+001F and U+0085 silently
-# ("12\x1f" would read as 12).
-CELL_SPACE = " \t\r\n\f\v\u00a0"
-
-
 def trim(text: str) -> str:
-    """text without surrounding CELL_SPACE."""
-    return text.strip(CELL_SPACE)
+    """text without surrounding WHITESPACE: spaces (no-break and other
+    Unicode spaces too), tabs and line breaks. Not str.strip(), which also
+    drops the control characters U+001C-U+001F and U+0085 silently, so that
+    "12\x1f" would read as 12."""
+    return text.strip(WHITESPACE)
 
 
 def normalise_id(value: Any) -> str:
