@@ -94,7 +94,8 @@ def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verd
     owner = (decision.get("facts") or {}).get("owner")
     if owner is not None and same_name(str(owner), by):
         raise InputError(f"{by} is the account owner of {customer_id} and may not review "
-                         "its offboarding; an independent reviewer must")
+                         "its offboarding; an independent reviewer must approve or reject "
+                         "it")
     done = db.execute("select verdict, reviewer, at from reviews where run_id = ? and "
                       "customer_id = ?", [run["id"], customer_id]).fetchone()
     if done:

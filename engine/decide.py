@@ -91,6 +91,8 @@ class _Renderer(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> str:
         if value is UNKNOWN:
             return "unknown"
+        if isinstance(value, Decimal) and not value:
+            value = value.copy_abs()  # 0 * -1.5 is 0, never shown as "-0.00"
         if not format_spec and isinstance(value, Decimal):
             # equal amounts read the same (5476.5 and 5476.50); never 1E+3
             return decimals.plain_text(value.normalize())

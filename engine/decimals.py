@@ -75,8 +75,11 @@ def to_number(value: int | float | Decimal | str) -> Number:
         if not NUMBER_TEXT.fullmatch(text):
             raise ValueError(f"expected a number like 1234.5, got {value!r}")
         result = Decimal(text) if "." in text or "e" in text or "E" in text else int(text)
-    if isinstance(result, Decimal) and not result.is_finite():
-        raise ValueError(f"expected a finite number, got {value!r}")
+    if isinstance(result, Decimal):
+        if not result.is_finite():
+            raise ValueError(f"expected a finite number, got {value!r}")
+        if not result and result.is_signed():
+            result = result.copy_abs()  # -0.00 is 0.00: never shown as "-0"
     check_magnitude(result)
     return result
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 from . import decimals
 from .errors import Location
 from .functions import POPULATION_FUNCTIONS, SCALAR_FUNCTIONS, FunctionCompiler
-from .hints import NULL_WORDS, name_hint, syntax_hint
+from .hints import NULL_WORDS, mask_strings, name_hint, syntax_hint
 from .values import (
     ANY,
     BOOL,
@@ -61,6 +63,9 @@ _ARITH = {
     ast.FloorDiv: "//",
 }
 
+_NUMBER_WITH_COMMA = re.compile(r"(?<![\w.])[0-9]+(?:,[0-9]+)+(?![\w.])")
+_LEADING_ZERO = re.compile(r"(?<![\w.])(0[0-9]+)(?![\w.])")
+
 MAX_LENGTH = 2000
 MAX_NODES = 400
 
@@ -87,6 +92,11 @@ class Compiler(FunctionCompiler):
             raise ExprError(f"expression longer than {MAX_LENGTH} characters")
         source = text.strip()
         lead = len(text) - len(text.lstrip())
+        masked = mask_strings(source)
+        if "#" in masked:  # Python would drop the rest of the line as a comment
+            raise ExprError("'#' does not start a comment in a condition: YAML keeps it as "
+                            "part of the text, so the rest would be lost; put the comment "
+                            "on a line of its own above the key", masked.index("#") + lead)
         try:
             tree = ast.parse(source.replace("\n", " "), mode="eval")
         except SyntaxError as exc:
@@ -95,7 +105,22 @@ class Compiler(FunctionCompiler):
                 raise ExprError(f"syntax error: invalid syntax; {slip[0]}", slip[1] + lead) \
                     from None
             offset = max((exc.offset or 1) - 1, 0) + lead
+            zeros = _LEADING_ZERO.search(masked)
+            if zeros:
+                raise ExprError(f"syntax error: write {int(zeros.group(1))} instead of "
+                                f"{zeros.group(1)} (a number has no leading zero)",
+                                zeros.start(1) + lead) from None
             raise ExprError(f"syntax error: {exc.msg}", offset) from None
+        if isinstance(tree.body, ast.Tuple):  # a, b at the top: never an expression
+            comma = _NUMBER_WITH_COMMA.search(masked)
+            if comma:
+                number = comma.group()
+                groups = number.split(",")
+                hint = f"write {''.join(groups)} (a number has no thousands separator)" \
+                    if all(len(g) == 3 for g in groups[1:]) and groups[0][0] != "0" else \
+                    f"write {number.replace(',', '.', 1)} (decimals use '.')"
+                raise ExprError(f"a comma in a number: {hint}", comma.start() + lead)
+            raise ExprError("a comma outside a function call or list", lead)
         count = sum(1 for _ in ast.walk(tree))
         if count > MAX_NODES:
             raise ExprError(f"expression too large ({count} parts, at most {MAX_NODES})")
@@ -133,11 +158,17 @@ class Compiler(FunctionCompiler):
         return method(node)
 
     def _literal(self, node: ast.Constant) -> Any:
-        """A number literal as written: 1.10 is Decimal("1.10"), not a float."""
+        """A number literal as written: 1.10 is Decimal("1.10"), not a float.
+        Only plain decimal notation, as in data files: 0x10, 0b1, 1_000 and
+        1j are errors."""
         value = node.value
+        text = ast.get_source_segment(self._source.replace("\n", " "), node) \
+            if self._source is not None else None
+        if text is not None and not isinstance(value, (str, bool)) and \
+                not decimals.NUMBER_TEXT.fullmatch(text):
+            raise self._err(node, f"write numbers in plain decimal digits, like 1000 or "
+                                  f"0.15, not {text}")
         if isinstance(value, float):
-            text = ast.get_source_segment(self._source.replace("\n", " "), node) \
-                if self._source is not None else None
             try:
                 return decimals.to_number(text if text else repr(value))
             except (ValueError, OverflowError) as exc:
@@ -147,6 +178,8 @@ class Compiler(FunctionCompiler):
                 return decimals.check_magnitude(value)
             except OverflowError as exc:
                 raise self._err(node, f"number {value}: {exc}") from None
+        if isinstance(value, str):
+            return unicodedata.normalize("NFC", value)
         return value
 
     def _Constant(self, node: ast.Constant) -> tuple[Fn, str]:
@@ -155,8 +188,8 @@ class Compiler(FunctionCompiler):
             return _const(value), BOOL
         if isinstance(value, (int, float)):
             return _const(self._literal(node)), NUM
-        if isinstance(value, str):
-            return _const(value), STR
+        if isinstance(value, str):  # NFC, as text facts are: "Café" is "Café"
+            return _const(unicodedata.normalize("NFC", value)), STR
         raise self._err(node, f"constant {value!r} is not allowed")
 
     def _Name(self, node: ast.Name) -> tuple[Fn, str]:
@@ -167,6 +200,8 @@ class Compiler(FunctionCompiler):
         self._names_used.add(name)
         if kind == "param":
             value = self.names.params[name]
+            if isinstance(value, str):
+                value = unicodedata.normalize("NFC", value)
             return _const(value), _type_of(value)
         if kind == "derive":
             def derived(ctx: Context, _n: str = name) -> Any:

@@ -55,7 +55,9 @@ def _number(value: Any) -> int | Decimal:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A value quoted for a message: text as repr, a Decimal by its digits
+    ('1.5', not Decimal('1.5')), cut to 40 characters."""
+    text = repr(decimals.plain_text(value) if isinstance(value, Decimal) else value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -68,10 +70,10 @@ def _integer(value: Any) -> int:
         number = _number(value)
         if number == int(number):
             return int(number)
-        raise ValueError(f"expected a whole number, got {value!r}")
+        raise ValueError(f"expected a whole number, got {_short(value)}")
     text = trim(str(value))
     if not _INTEGER.fullmatch(text):
-        raise ValueError(f"expected a whole number, got {value!r}")
+        raise ValueError(f"expected a whole number, got {_short(value)}")
     return int(_number(text.split(".")[0]))
 
 

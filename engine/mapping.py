@@ -23,8 +23,9 @@ from .yamlpos import (
     Positions,
     as_text,
     check_size,
-    keep_text_where_strings_expected,
     load_with_positions,
+    schema_errors,
+    shorten,
 )
 
 
@@ -238,9 +239,16 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
         default_type = rule.type or known_facts.get(rule.fact)
         if default_type == "string" and not isinstance(rule.default, str):
             rule.default = pos.text(("fields", source, "default")) or rule.default  # 007
+        if rule.scale is not None and default_type not in ("number", "integer"):
+            errors.append(InputError(f"scale for {source!r}: only numbers are scaled, and "
+                                     f"{rule.fact!r} is a {default_type}",
+                                     pos.at(("fields", source, "scale"))))
         if rule.default is not None and default_type:
-            try:
-                rule.default = CONVERTERS[default_type](rule.default)
+            try:  # a default in the field's own true/false words means what a cell would
+                rule.default = rule.default if isinstance(rule.default, bool) else \
+                    convert(rule, rule.default) \
+                    if rule.true_values or rule.false_values else \
+                    CONVERTERS[default_type](rule.default)
             except ValueError as exc:
                 errors.append(InputError(f"default for {source!r}: {exc}",
                                          pos.at(("fields", source, "default"))))
@@ -263,12 +271,9 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
 def _schema_errors(doc: Any, pos: Positions) -> list[InputError]:
     schema = resources.load_schema("mapping.schema.json")
     validator = jsonschema.Draft202012Validator(schema)
-    keep_text_where_strings_expected(doc, pos, validator)
     out = []
-    for error in validator.iter_errors(doc):
-        if error.context:
-            error = jsonschema.exceptions.best_match(error.context)
+    for error in schema_errors(doc, pos, validator):
         path = tuple(error.absolute_path)
         where = "/".join(str(p) for p in path) or "top level"
-        out.append(InputError(f"{where}: {error.message}", pos.at(path)))
+        out.append(InputError(shorten(f"{where}: {error.message}"), pos.at(path)))
     return out

@@ -23,8 +23,9 @@ from .safe_text import id_problem, normalise_id
 from .yamlpos import (
     Positions,
     check_size,
-    keep_text_where_strings_expected,
     load_with_positions,
+    schema_errors,
+    shorten,
 )
 
 OUTCOMES = ("keep", "watch", "warn", "final_notice", "offboard")
@@ -202,11 +203,8 @@ def _schema_errors(doc: Any, positions: Positions) -> list[PolicyError]:
     schema = resources.load_schema("policy.schema.json")
     validator = jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    keep_text_where_strings_expected(doc, positions, validator)
     out: list[PolicyError] = []
-    for error in validator.iter_errors(doc):
-        if error.context:
-            error = jsonschema.exceptions.best_match(error.context)
+    for error in schema_errors(doc, positions, validator):
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = set(error.schema.get("properties", {}))
@@ -217,7 +215,8 @@ def _schema_errors(doc: Any, positions: Positions) -> list[PolicyError]:
                                            positions.at(path + (key,), key=True)))
             continue
         where = _describe_path(doc, path)
-        out.append(PolicyError(f"{where}: {_schema_message(error)}", positions.at(path)))
+        out.append(PolicyError(shorten(f"{where}: {_schema_message(error)}"),
+                               positions.at(path)))
     return out
 
 

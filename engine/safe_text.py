@@ -20,6 +20,7 @@ Two jobs, shared by intake and every command:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -37,6 +38,17 @@ TEXT_CONTROLS_ALLOWED = frozenset("\t\n\r")
 # U+0085), which are reported instead of silently dropped.
 WHITESPACE = (" \t\n\r\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B))
               + "\u2028\u2029\u202f\u205f\u3000")
+
+
+# Characters that print as nothing although Unicode calls them printable:
+# the default-ignorable code points that are not format characters
+# (combining grapheme joiner, Hangul fillers, variation selectors, tag
+# characters ...) and the blank Braille pattern. An id holding one would
+# show as another id.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
 
 
 def code(ch: str) -> str:
@@ -111,14 +123,17 @@ def id_problem(text: str, name: str = "customer_id") -> str | None:
     is typed: no control character, no format character (bidi overrides,
     zero-width characters, byte-order mark), no other non-printing character
     (a non-breaking space inside it, say)."""
-    if text.isprintable():
+    invisible = _INVISIBLE.search(text)
+    if text.isprintable() and not invisible:
         return None
-    ch = next(c for c in text if not c.isprintable())
+    ch = next((c for c in text if not c.isprintable()), None) or invisible.group()
     category = unicodedata.category(ch)
     if category == "Cc":
         kind = "a control character"
     elif category == "Cf":
         kind = "an invisible formatting character"
+    elif ch.isprintable():
+        kind = "a character that shows as nothing"
     else:
         kind = "a character that does not print"
     return f"{name} contains {kind} ({code(ch)})"
@@ -142,12 +157,31 @@ def text_problem(text: str, name: str) -> str | None:
     return None
 
 
+def name_key(text: str) -> str:
+    """A person's name as names are compared: compatibility forms folded
+    (NFKD: full-width letters, ligatures), accents, invisible and formatting
+    characters dropped, case folded, every run of spaces, tabs or line
+    breaks one space, and "Last, First" read as "First Last":
+    'Martin,  CHLOÉ' and 'chloe martin' have the same key."""
+    text = unicodedata.normalize("NFKD", str(text))
+    text = _INVISIBLE.sub("", text)
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Mn", "Me", "Cf"):
+            continue  # accents and other marks, zero-width and bidi characters
+        kept.append(" " if ch.isspace() or category in ("Zs", "Zl", "Zp", "Cc") else ch)
+    words = " ".join("".join(kept).casefold().split())
+    if words.count(",") == 1:
+        last, first = (part.strip() for part in words.split(","))
+        words = f"{first} {last}".strip()
+    return words
+
+
 def same_name(a: str, b: str) -> bool:
-    """Two people's names compared as a reader would: NFC, stripped, case
-    folded ('JOSÉ ' and 'jose' plus a combining accent are the same)."""
-    def key(text: str) -> str:
-        return unicodedata.normalize("NFC", normalise_text(text).casefold())
-    return key(a) == key(b)
+    """Two people's names are the same person's by name_key ('Chloe  Martin',
+    'chloé martin', 'Martin, Chloe' and 'Chloe\u00a0Martin' all are)."""
+    return name_key(a) == name_key(b)
 
 
 def blank(value: Any) -> bool:

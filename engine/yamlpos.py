@@ -1,6 +1,6 @@
 """Load YAML under the YAML 1.2 core schema, keeping the line and column of
 every node (from the parser's marks), so errors can point at the exact
-place in a policy, mapping or policy-test file.
+place in a policy or mapping file.
 
 What is read as what (docs/policy-reference.md, "YAML pitfalls"): only
 true/false are booleans; only null, ~ and an empty value are null;
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import jsonschema
 import yaml
 
 from .decimals import check_magnitude
@@ -30,6 +31,7 @@ class Positions:
     file: str
     values: dict[Path, yaml.Node] = field(default_factory=dict, repr=False)
     keys: dict[Path, yaml.Node] = field(default_factory=dict, repr=False)
+    source: str = field(default="", repr=False)  # the text, which marks index into
 
     def at(self, path: Path, key: bool = False) -> Location:
         """Location of the value at path (or of its key), falling back to the
@@ -68,19 +70,19 @@ class Positions:
             extra = 1 if node.style in ('"', "'") else 0
             return Location(self.file, m.line + 1, m.column + 1 + extra + offset)
         if node.style in ("|", ">"):
-            return _in_block(self.file, node, offset) or Location(self.file, m.line + 2, None)
+            return _in_block(self.file, node, offset, self.source) or \
+                Location(self.file, m.line + 2, None)
         return Location(self.file, m.line + 1, m.column + 1)
 
 
-def _in_block(file: str, node: yaml.ScalarNode, offset: int) -> Location | None:
+def _in_block(file: str, node: yaml.ScalarNode, offset: int, source: str) -> Location | None:
     """Line and column of character `offset` of a block scalar (| or >).
     Folding and chomping change only the line breaks, so each source line's
     text appears in the value verbatim and in order."""
     start, end = node.start_mark, node.end_mark
-    buffer = getattr(start, "buffer", None)
-    if not buffer:
+    if not source:
         return None
-    lines = buffer[start.pointer:end.pointer].split("\n")[1:]  # after the | or > line
+    lines = source[start.index:end.index].split("\n")[1:]  # after the | or > line
     value, cursor, last = node.value, 0, None
     for number, line in enumerate(lines, start=start.line + 2):
         text = line.strip()
@@ -96,12 +98,12 @@ def _in_block(file: str, node: yaml.ScalarNode, offset: int) -> Location | None:
     return Location(file, *last) if last else None
 
 
-# Bounds on what a policy, mapping or policy-test file may hold. They are far
+# Bounds on what a policy or mapping file may hold. They are far
 # above any real file (policies/default.yaml is 18 KB, about 1,500 nodes,
 # nesting depth 6) and keep a hostile file from exhausting the machine.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 200_000
+MAX_NODES = 100_000
 
 CORE = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (CORE + t for t in ("str", "int", "float", "bool", "null"))
@@ -119,6 +121,7 @@ class Core12Resolver(yaml.resolver.BaseResolver):
     yaml_implicit_resolvers: dict = {}
 
 
+_DIRECTIVE = re.compile(r"^(%YAML)[ \t]+(\S*)", re.MULTILINE)
 _CORE_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 
 for _tag, _pattern, _first in (
@@ -135,21 +138,21 @@ class _Refused(yaml.MarkedYAMLError):
     """A construct adieu does not read (anchor, alias, foreign tag, too deep)."""
 
 
-class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
-              yaml.composer.Composer, Core12Resolver):
-    """PyYAML's pure-Python reader, scanner, parser and composer (they keep
-    each node's start and end marks) with the YAML 1.2 core resolver; the
-    composer refuses anchors, aliases and tags outside the core schema, and
-    bounds nesting depth and node count."""
+class _Composer(yaml.composer.Composer, Core12Resolver):
+    """PyYAML's composer (nodes keep their start and end marks) with the YAML
+    1.2 core resolver; it refuses anchors, aliases and tags outside the core
+    schema, and bounds nesting depth and node count. Mixed with a parser
+    below: libyaml's (about eight times faster) where PyYAML was built with
+    it, else PyYAML's own."""
 
-    def __init__(self, stream: str):
-        yaml.reader.Reader.__init__(self, stream)
-        yaml.scanner.Scanner.__init__(self)
-        yaml.parser.Parser.__init__(self)
+    def _start(self) -> None:
         yaml.composer.Composer.__init__(self)
         Core12Resolver.__init__(self)
         self.depth = 0
         self.nodes = 0
+
+    get_single_node = yaml.composer.Composer.get_single_node
+    compose_document = yaml.composer.Composer.compose_document
 
     def compose_node(self, parent: Any, index: Any) -> yaml.Node:
         event = self.peek_event()
@@ -173,9 +176,24 @@ class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
             if self.depth > MAX_DEPTH:
                 raise _Refused(problem=f"YAML nested more than {MAX_DEPTH} levels deep",
                                problem_mark=event.start_mark)
-            return super().compose_node(parent, index)
+            return yaml.composer.Composer.compose_node(self, parent, index)
         finally:
             self.depth -= 1
+
+
+if getattr(yaml, "__with_libyaml__", False):
+    class _Loader(_Composer, yaml._yaml.CParser):  # type: ignore[name-defined]
+        def __init__(self, stream: str):
+            yaml._yaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
+            self._start()
+else:  # pragma: no cover - PyYAML built without libyaml
+    class _Loader(_Composer, yaml.reader.Reader, yaml.scanner.Scanner,  # type: ignore[no-redef]
+                  yaml.parser.Parser):
+        def __init__(self, stream: str):
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            self._start()
 
 
 def _short_tag(tag: str) -> str:
@@ -183,7 +201,7 @@ def _short_tag(tag: str) -> str:
 
 
 def check_size(size: int, file: str, what: str = "file") -> None:
-    """Refuse a policy, mapping or policy-test file over MAX_FILE_BYTES."""
+    """Refuse a policy or mapping file over MAX_FILE_BYTES."""
     if size > MAX_FILE_BYTES:
         raise PolicyError(f"{what} is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} "
                           "bytes", Location(file))
@@ -244,18 +262,26 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
     MAX_FILE_BYTES, nesting over MAX_DEPTH and more than MAX_NODES values
     are PolicyErrors at their file:line:col."""
     check_size(len(text.encode("utf-8", "surrogatepass")), file)
-    positions = Positions(file)
+    positions = Positions(file, source=text)
+    version = _DIRECTIVE.search(text)
+    if version and version.group(2) != "1.2":
+        raise PolicyError(f"%YAML {version.group(2)}: adieu reads YAML 1.2 (see \"YAML "
+                          "pitfalls\" in the policy reference); remove the directive",
+                          Location(file, text[:version.start(1)].count("\n") + 1, 1))
     try:
         loader = _Loader(text)
         try:
             root = loader.get_single_node()
         finally:
-            loader.dispose()
+            getattr(loader, "dispose", lambda: None)()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        problem = exc.problem or exc.context
+        if "maximum nesting depth" in str(problem):  # libyaml's own bound, scanning ahead
+            raise PolicyError(f"YAML nested more than {MAX_DEPTH} levels deep", loc) from None
         prefix = "" if isinstance(exc, _Refused) else "invalid YAML: "
-        raise PolicyError(f"{prefix}{exc.problem or exc.context}", loc) from None
+        raise PolicyError(f"{prefix}{problem}", loc) from None
     except yaml.YAMLError as exc:
         raise PolicyError(f"invalid YAML: {exc}", Location(file)) from None
     except RecursionError:
@@ -271,7 +297,7 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
             for key_node, value_node in node.value:
                 if key_node.tag == CORE + "merge" or (
                         isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<"
-                        and key_node.style is None):
+                        and not key_node.style):
                     raise PolicyError("YAML merge keys (<<) are not supported",
                                       _mark(file, key_node))
                 key = build_scalar(key_node)
@@ -280,8 +306,8 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
                                       f"{'null' if key is None else str(key).lower()}; quote "
                                       f"it (\"{key_node.value}\") to use it as a name",
                                       _mark(file, key_node))
-                if not isinstance(key, (str, int)):
-                    key = key_node.value  # 1.5: a name, not a number
+                if not isinstance(key, str):
+                    key = key_node.value  # a key is a name: 010, 1.50, 0x1F as written
                 if key in out:
                     raise PolicyError(f"duplicate key {key!r}", _mark(file, key_node))
                 positions.keys[path + (key,)] = key_node
@@ -303,28 +329,64 @@ def _mark(file: str, node: yaml.Node) -> Location:
     return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def keep_text_where_strings_expected(doc: Any, positions: Positions, validator: Any) -> None:
-    """Where the JSON Schema wants text and YAML read a plain scalar as a
-    number or boolean (`version: 2026.10` is the number 2026.1, `reason:
-    true`, `true_values: [1]`), put back what the author wrote, in place.
+def schema_errors(doc: Any, positions: Positions, validator: Any) -> list[Any]:
+    """The JSON Schema errors of a loaded file (within oneOf / anyOf, the
+    best match); validator: a jsonschema validator of the file's schema.
 
-    validator: a jsonschema validator of the file's schema. Values the
-    schema also accepts as numbers are left alone (no error, nothing to do);
-    callers use Positions.text for those where text matters."""
+    First, where the schema wants text and YAML read a plain scalar as a
+    number or boolean (`version: 2026.10` is the number 2026.1, `reason:
+    true`, `true_values: [1]`), what the author wrote is put back, in place.
+    Values the schema also accepts as numbers are left alone (no error,
+    nothing to do); callers use Positions.text for those where text
+    matters. One validation pass when nothing needed its text back."""
     for _ in range(8):  # each pass fixes what one validation reports
-        fixed = False
-        for error in validator.iter_errors(doc):
-            for e in _with_context(error):
-                types = e.validator_value if e.validator == "type" else None
-                wants_text = types == "string" or (isinstance(types, list) and "string" in types)
-                if not wants_text or not isinstance(e.instance, (bool, int, Decimal)):
-                    continue
-                path = tuple(e.absolute_path)
-                text = positions.text(path)
-                if text is not None and path and _set(doc, path, text):
-                    fixed = True
-        if not fixed:
-            return
+        errors = list(validator.iter_errors(doc))
+        if not _keep_text(errors, doc, positions):
+            break
+    return [_best(e) for e in errors]
+
+
+def _best(error: Any) -> Any:
+    """For a oneOf / anyOf error, the error of the branch meant: branches
+    that want another type than the value's are set aside, so `scale: 0` in
+    a field's object is "0 is less than or equal to the minimum of 0", not
+    "{...} is not of type 'string'"; then the deepest error of what is left.
+    Otherwise jsonschema's best match."""
+    if not error.context:
+        return error
+    branches: dict[Any, list[Any]] = {}
+    for e in error.context:
+        branches.setdefault(e.relative_schema_path[0], []).append(e)
+    meant = [e for errs in branches.values()
+             if not any(e.validator == "type" and not e.relative_path for e in errs)
+             for e in errs]
+    if not meant:
+        return jsonschema.exceptions.best_match(error.context)
+    return _best(max(meant, key=lambda e: len(e.absolute_path)))
+
+
+def _keep_text(errors: list[Any], doc: Any, positions: Positions) -> bool:
+    fixed = False
+    for error in errors:
+        for e in _with_context(error):
+            types = e.validator_value if e.validator == "type" else None
+            wants_text = types == "string" or (isinstance(types, list) and "string" in types)
+            if not wants_text or not isinstance(e.instance, (bool, int, Decimal)):
+                continue
+            path = tuple(e.absolute_path)
+            text = positions.text(path)
+            if text is not None and path and _set(doc, path, text):
+                fixed = True
+    return fixed
+
+
+def shorten(text: str, width: int = 160) -> str:
+    """text cut in the middle to at most about `width` characters (a schema
+    message quoting a huge value)."""
+    if len(text) <= width:
+        return text
+    half = (width - 5) // 2
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 def _with_context(error: Any) -> list[Any]:

@@ -367,3 +367,14 @@ def test_version(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert result.output == f"adieu, version {__version__}\n"
+
+
+@pytest.mark.parametrize("text", ["20261101", "2026-W44-7", "2026W447", "2026-11-1",
+                                  "2026-11-01T00:00"])
+def test_dates_on_the_command_line_are_yyyy_mm_dd_only(runner, policy_file, good_csv,
+                                                        tmp_path, text):
+    result = runner.invoke(cli, ["evaluate", str(policy_file), "--source", f"csv:{good_csv}",
+                                 "--as-of", text, "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == 2
+    assert f"'{text}' is not a date YYYY-MM-DD" in result.output
+    assert not (tmp_path / "a.db").exists()

@@ -121,6 +121,13 @@ def test_nul_in_an_id_through_the_console_script(policy: Path, tmp_path: Path):
     ("\ufeffC7", "an invisible formatting character (U+FEFF)"),
     ("C\u00a07", "a character that does not print (U+00A0)"),  # inside: not stripped
     ("C\u20287", "a character that does not print (U+2028)"),
+    # printable to Unicode, but shown as nothing: "C-1\ufe0f" would read as C-1
+    ("C-1\ufe0f", "a character that shows as nothing (U+FE0F)"),
+    ("C-2\u034f", "a character that shows as nothing (U+034F)"),
+    ("C-3\u3164", "a character that shows as nothing (U+3164)"),
+    ("C-4\u2800", "a character that shows as nothing (U+2800)"),
+    ("C-5\u115f", "a character that shows as nothing (U+115F)"),
+    ("C-6\U000e0041", "an invisible formatting character (U+E0041)"),
 ])
 def test_ids_that_would_not_read_as_typed_are_rejected(policy: Path, tmp_path: Path,
                                                        cid: str, what: str):
@@ -265,6 +272,64 @@ def test_the_owner_typed_in_another_unicode_form_is_still_the_owner(policy: Path
         result = run("approve", "C1", "--run", "1", "--by", by, db=db)
         assert result.exit_code == 2, result.output
         assert "is the account owner of C1" in result.stderr
+
+
+@pytest.mark.parametrize("owner", [
+    "Chloe\u00a0Martin", "Chloe\u2003Martin", "Chloe\tMartin", "Chloe  Martin",
+    "Chlo\u200be Martin", "Chloe Martin\ufe0f", "chlo\u00e9 martin", "Martin, Chloe",
+    "MARTIN,CHLOE", "\uff23hloe Martin",
+])
+def test_the_owner_cannot_review_under_another_spelling_of_the_name(policy: Path,
+                                                                    tmp_path: Path,
+                                                                    owner: str):
+    """Spaces of any kind, invisible characters, accents, case, full-width
+    letters and "Last, First" do not make the owner somebody else."""
+    data = write_csv(tmp_path / "c.csv", [["C1", "A", owner, "10"]])
+    db = tmp_path / "a.db"
+    assert evaluate(policy, data, db).exit_code == 0
+    result = run("approve", "C1", "--run", "1", "--by", "Chloe Martin", db=db)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.endswith("is the account owner of C1 and may not review its "
+                                  "offboarding; an independent reviewer must approve or "
+                                  "reject it\n")
+    other = run("approve", "C1", "--run", "1", "--by", "Chloe Marti", db=db)
+    assert other.exit_code == 0, other.output
+
+
+def test_explain_and_replay_json_escape_hidden_characters(policy: Path, tmp_path: Path):
+    data = write_csv(tmp_path / "c.csv", [["C1", "Acme\u202e\u2028Co", "Ann", "10"]])
+    db = tmp_path / "a.db"
+    assert evaluate(policy, data, db).exit_code == 0
+    explained = run("explain", "C1", "--json", db=db)
+    assert explained.exit_code == 0, explained.output
+    assert "\u202e" not in explained.stdout and "\u2028" not in explained.stdout
+    assert "\\u202e\\u2028" in explained.stdout
+    assert json.loads(explained.stdout)["facts"]["name"] == "Acme\u202e\u2028Co"
+
+
+def test_text_in_the_policy_is_compared_in_nfc(tmp_path: Path):
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 1
+        name: nfc
+        params:
+          home: "Cafe\\u0301"
+        rules:
+          - id: literal
+            when: name == "Cafe\\u0301"
+            action: flag
+          - id: listed
+            when: name in ["Cafe\\u0301", "x"]
+            action: flag
+          - id: param
+            when: name == home
+            action: flag
+        """), encoding="utf-8")
+    data = write_csv(tmp_path / "c.csv", [["C1", "Caf\u00e9", "Ann", "10"]])
+    result = evaluate(path, data, tmp_path / "a.db", "--json")
+    assert result.exit_code == 0, result.output
+    (decision,) = json.loads(result.stdout)["decisions"]
+    assert [r["rule"] for r in decision["fired"]] == ["literal", "listed", "param"]
 
 
 def test_an_id_typed_with_controls_is_quoted_escaped(policy: Path, tmp_path: Path):

@@ -198,6 +198,7 @@ def test_a_total_compared_with_its_parts_is_a_tie(parts: list[Decimal]) -> None:
 @pytest.mark.parametrize("cell, expected", [
     ("5476.50", Decimal("5476.50")), ("12", 12), ("-0.10", Decimal("-0.10")),
     (".5", Decimal("0.5")), ("1e3", Decimal("1E+3")), (" 7 ", 7), ("\u00a07\t", 7),
+    ("-0.00", Decimal("0.00")), ("-0", 0),
     (0.1, Decimal("0.1")), (12, 12), (Decimal("1.10"), Decimal("1.10")),
 ])
 def test_numbers_from_sources_are_exact(cell: Any, expected: Any) -> None:
@@ -239,6 +240,17 @@ def test_population_statistics_are_exact() -> None:
     assert percentile([Decimal("0.1"), Decimal("0.2"), Decimal("0.3")], 50) == Decimal("0.2")
     assert mean([Decimal("0.1"), Decimal("0.2")]) == Decimal("0.15")
     assert mean([1, 2, 2]) == Decimal("1.666666666666666666666666667")
+
+
+def test_negative_zero_is_shown_as_zero() -> None:
+    c = Compiler(Names({"a": "number"}, {}))
+    ctx = Context({"a": Decimal("0.0")}, AS_OF, Population({}), {"z": c.compile("a * -1.5").fn})
+    assert str(ctx.value_of("z")) == "-0.00"  # what decimal arithmetic gives
+    assert render("{z:,.2f} {z}", ctx, {}) == "0.00 0"
+    assert fmt(ctx.value_of("z")) == "0"
+    facts, _ = Coercer({"customer_id": "string", "x": "number"}).coerce(
+        {"customer_id": "C", "x": "-0.00"})
+    assert not facts["x"].is_signed()
 
 
 def test_equal_amounts_read_the_same() -> None:

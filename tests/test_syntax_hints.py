@@ -233,3 +233,57 @@ def test_a_hint_points_into_the_text_at_its_slip(text: str) -> None:
         assert 0 <= offset < len(text)
         assert not text[offset].isspace()
         assert hint
+
+
+# -- slips in how a condition is written in YAML, and in how numbers are spelt --
+
+@pytest.mark.parametrize("when, line, column", [
+    (">-\n      revenue_12m > 1000   # only big accounts\n      and outgrown", 6, 28),
+    ("|\n      revenue_12m > 1000\n      # and outgrown", 7, 7),
+    ('"outgrown # or revenue_12m > 5"', 5, 21),
+])
+def test_a_hash_in_a_condition_is_an_error_not_a_comment(tmp_path, when, line, column):
+    """YAML keeps `#` inside a block or quoted scalar as text; Python would
+    read the rest of the line as a comment, and the rule would silently
+    lose its second half."""
+    from adieu.errors import PolicyErrors
+    from adieu.policy import compile_policy
+
+    text = f"version: 1\nname: x\nrules:\n  - id: r\n    when: {when}\n    action: flag\n"
+    with pytest.raises(PolicyErrors) as info:
+        compile_policy(text, "p.yaml")
+    (e,) = info.value.errors
+    assert e.message.startswith("'#' does not start a comment in a condition")
+    assert (e.location.line, e.location.column) == (line, column)
+
+
+def test_a_hash_inside_quotes_in_a_condition_is_text():
+    from adieu.policy import compile_policy
+
+    policy = compile_policy("version: 1\nname: x\nrules:\n  - id: r\n    when: "
+                            "tier == '#1'\n    action: flag\n", "p.yaml")
+    assert policy.rules[0].when.text == "tier == '#1'"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("revenue_12m > 1,000", "a comma in a number: write 1000 (a number has no thousands "
+     "separator)"),
+    ("revenue_12m > 1,000,000", "a comma in a number: write 1000000 (a number has no "
+     "thousands separator)"),
+    ("revenue_12m > 0,15", "a comma in a number: write 0.15 (decimals use '.')"),
+    ("revenue_12m > 12,5", "a comma in a number: write 12.5 (decimals use '.')"),
+    ("revenue_12m > 010", "syntax error: write 10 instead of 010 (a number has no leading "
+     "zero)"),
+    ("revenue_12m > 0x10", "write numbers in plain decimal digits, like 1000 or 0.15, not "
+     "0x10"),
+    ("revenue_12m > 0b1", "write numbers in plain decimal digits, like 1000 or 0.15, not 0b1"),
+    ("revenue_12m > 1_000", "write numbers in plain decimal digits, like 1000 or 0.15, not "
+     "1_000"),
+])
+def test_numbers_are_spelt_as_in_data_files(text, message):
+    from adieu.expr import Compiler, ExprError, Names
+
+    with pytest.raises(ExprError) as info:
+        Compiler(Names({"revenue_12m": "number"}, {})).compile(text)
+    assert info.value.message == message
+    assert info.value.offset == 14

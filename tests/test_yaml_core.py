@@ -309,7 +309,14 @@ def test_refused_constructs_are_located(text: str, where: tuple, message: str) -
 def test_nesting_deeper_than_the_bound_is_located_not_a_recursion_error() -> None:
     e = error_of("x: " + "[" * 10_000 + "]" * 10_000 + "\n")
     assert e.message == f"YAML nested more than {MAX_DEPTH} levels deep"
+    assert e.location.line == 1
+    e = error_of("x: " + "[" * 70 + "]" * 70 + "\n")
+    assert e.message == f"YAML nested more than {MAX_DEPTH} levels deep"
     assert (e.location.line, e.location.column) == (1, 3 + MAX_DEPTH)
+    block = "".join(f"{'  ' * i}k{i}:\n" for i in range(100)) + "  " * 100 + "x: 1\n"
+    e = error_of(block)
+    assert e.message == f"YAML nested more than {MAX_DEPTH} levels deep"
+    assert e.location.line == MAX_DEPTH
     assert load("x: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "\n")
 
 
@@ -388,3 +395,76 @@ def test_policy_errors_from_yaml_keep_the_policy_errors_type(tmp_path: Path) -> 
     (e,) = info.value.errors
     assert str(e) == f"{path}:2:7: YAML anchors (&n) are not supported; write the value out " \
                      "in full"
+
+
+def test_mapping_field_names_that_look_like_numbers_keep_their_text(tmp_path: Path,
+                                                                     runner: CliRunner) -> None:
+    path = tmp_path / "map.yaml"
+    path.write_text("fields: {010: customer_id, 1.50: revenue_12m, 0x1F: tier}\n",
+                    encoding="utf-8")
+    data = tmp_path / "c.csv"
+    data.write_text("010,1.50,0x1F\nC1,12.5,gold\n", encoding="utf-8")
+    result = runner.invoke(cli, ["facts", f"csv:{data}", "--mapping", str(path), "--json",
+                                 "--as-of", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert (row["customer_id"], row["revenue_12m"], row["tier"]) == ("C1", 12.5, "gold")
+
+
+@pytest.mark.parametrize("directive", ["%YAML 1.1", "%YAML 1.0", "%YAML 2.0"])
+def test_a_yaml_version_directive_other_than_1_2_is_refused(directive: str) -> None:
+    e = error_of(f"# a comment\n{directive}\n---\nversion: 1\n")
+    assert (e.location.line, e.location.column) == (2, 1)
+    assert e.message.startswith(f"{directive}: adieu reads YAML 1.2")
+    assert load("%YAML 1.2\n---\na: yes\n") == {"a": "yes"}
+
+
+def test_schema_messages_and_excerpts_stay_short(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "p.yaml"
+    values = ",".join(["1"] * 50_000)
+    path.write_text(f"version: 1\nname: x\nparams:\n  x: [{values}]\nrules: []\n",
+                    encoding="utf-8")
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert len(result.output) < 2000, len(result.output)
+    first, excerpt, caret = result.stdout.splitlines()[:3]
+    assert first.startswith(f"{path}:4:6: params/x: [1, 1, 1,") and " ... " in first
+    assert excerpt.startswith("      x: [1,1,1") and excerpt.endswith("...")
+    assert caret == "         ^"
+
+
+def test_a_default_in_the_fields_own_true_false_words(tmp_path: Path) -> None:
+    path = tmp_path / "map.yaml"
+    path.write_text("fields:\n  Paid: {fact: paid, type: boolean, true_values: [ja],"
+                    " false_values: [nein], default: nein}\n"
+                    "  Late: {fact: late, type: boolean, true_values: [ja],"
+                    " false_values: [nein], default: true}\n", encoding="utf-8")
+    fields = load_mapping(path, canonical_facts()).fields
+    assert (fields["Paid"].default, fields["Late"].default) == (False, True)
+    path.write_text("fields:\n  Paid: {fact: paid, type: boolean, true_values: [ja],"
+                    " false_values: [nein], default: yes}\n", encoding="utf-8")
+    from adieu.mapping import MappingErrors
+
+    with pytest.raises(MappingErrors) as info:
+        load_mapping(path, canonical_facts())
+    assert str(info.value) == (f"{path}:2:87: default for 'Paid': expected one of ja, nein, "
+                               "got 'yes'")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("{fact: revenue_12m, scale: 0}", "map.yaml:2:33: fields/R/scale: 0 is less than or "
+     "equal to the minimum of 0"),
+    ("{fact: revenue_12m, scale: -1}", "fields/R/scale: -1 is less than or equal to the "
+     "minimum of 0"),
+    ("{fact: outgrown, scale: 1000}", "scale for 'R': only numbers are scaled, and "
+     "'outgrown' is a boolean"),
+])
+def test_a_scale_must_be_positive_and_for_numbers(tmp_path: Path, spec: str,
+                                                  message: str) -> None:
+    path = tmp_path / "map.yaml"
+    path.write_text(f"fields:\n  R: {spec}\n", encoding="utf-8")
+    from adieu.mapping import MappingErrors
+
+    with pytest.raises(MappingErrors) as info:
+        load_mapping(path, canonical_facts())
+    assert message in str(info.value)

@@ -6,10 +6,9 @@ import json
 
 import click
 
-from .. import jsontext
 from ..audit import verify
 from ..replay import replay
-from ..safe_text import echo
+from ..safe_text import echo, json_text
 from .common import db_option, json_option, opened_store
 
 
@@ -63,7 +62,7 @@ def register(cli: click.Group) -> None:
         with opened_store(db) as store:
             result = replay(store, run_id)
         if as_json:
-            click.echo(jsontext.dumps(result, indent=2))
+            click.echo(json_text(result, indent=2))
         else:
             for d in result["differences"]:
                 who = d["customer_id"] or "population"

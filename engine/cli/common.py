@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,7 +26,9 @@ run_option = click.option("--run", "run_id", type=int, default=None, metavar="N"
 def parse_date(ctx: click.Context | None, param: Any, value: str | None) -> dt.date | None:
     if value is None:
         return None
-    try:
+    try:  # fromisoformat alone also takes 20261101 and week dates (2026-W44-7)
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None

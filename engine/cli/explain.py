@@ -9,7 +9,7 @@ from ..explain import condition_lines, explain_stored, fmt
 from ..ledger import memory_from_json
 from ..plugins import registry
 from ..policy import compile_policy
-from ..safe_text import echo
+from ..safe_text import echo, json_text
 from ..store import get_decision, get_run
 from .common import customer_argument, db_option, json_option, opened_store, run_option
 
@@ -41,7 +41,7 @@ def register(cli: click.Group) -> None:
                                 memory)
         decision = result["decision"]
         if as_json:
-            click.echo(jsontext.dumps({
+            click.echo(json_text({
                 "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
                 "policy_version": run["policy_version"], "stored_outcome": row["outcome"],
                 "decision": decision.to_dict(), "facts": row["facts"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sys
@@ -18,22 +19,37 @@ from ..safe_text import echo
 from ..store import run_with_same_version
 from .common import json_option, parse_date
 
+EXCERPT_WIDTH = 100  # characters of the offending line shown around the column
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(file: str, mtime_ns: int) -> list[str]:
+    return Path(file).read_text(encoding="utf-8-sig").splitlines()
+
 
 def source_excerpt(error: PolicyError) -> list[str]:
-    """The offending line of the file with a caret under the column."""
+    """The offending line of the file with a caret under the column; a line
+    longer than EXCERPT_WIDTH is cut around the column, marked with '...'.
+    The file is read once for all its findings."""
     loc = error.location
     if loc is None or loc.file is None or loc.line is None:
         return []
     try:
-        lines = Path(loc.file).read_text(encoding="utf-8-sig").splitlines()
+        lines = _lines(loc.file, Path(loc.file).stat().st_mtime_ns)
     except (OSError, UnicodeDecodeError):
         return []
     if not 0 < loc.line <= len(lines):
         return []
-    text = lines[loc.line - 1]
+    text, column = lines[loc.line - 1], loc.column
+    if len(text) > EXCERPT_WIDTH:
+        start = max(0, min((column or 1) - 1 - EXCERPT_WIDTH // 2, len(text) - EXCERPT_WIDTH))
+        cut = text[start:start + EXCERPT_WIDTH]
+        head, tail = ("..." if start else ""), ("..." if start + EXCERPT_WIDTH < len(text) else "")
+        text = head + cut + tail
+        column = column - start + len(head) if column else None
     out = [f"    {text}"]
-    if loc.column:
-        out.append("    " + " " * (loc.column - 1) + "^")
+    if column:
+        out.append("    " + " " * (column - 1) + "^")
     return out
 
 
