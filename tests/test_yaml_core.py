@@ -141,22 +141,17 @@ def test_mapping_default_NO_is_the_text_NO(tmp_path: Path, runner: CliRunner) ->
     assert outcomes == {"C1": "keep", "C2": "watch"}
 
 
-def test_true_values_yes_ja_are_text(tmp_path: Path) -> None:
+@pytest.mark.parametrize("true_words, false_words, true_values, false_values", [
+    ("[yes, ja]", "[no, nein, off]", {"yes", "ja"}, {"no", "nein", "off"}),
+    ("[1, 01]", "[0, true]", {"1", "01"}, {"0", "true"}),  # numbers keep their text
+])
+def test_true_and_false_words_are_text(tmp_path: Path, true_words: str, false_words: str,
+                                        true_values: set, false_values: set) -> None:
     path = tmp_path / "map.yaml"
-    path.write_text("fields:\n  Bezahlt: {fact: paid, type: boolean, true_values: [yes, ja],"
-                    " false_values: [no, nein, off]}\n", encoding="utf-8")
-    rule = load_mapping(path, canonical_facts()).fields["Bezahlt"]
-    assert rule.true_values == frozenset({"yes", "ja"})
-    assert rule.false_values == frozenset({"no", "nein", "off"})
-
-
-def test_true_values_read_as_numbers_keep_their_text(tmp_path: Path) -> None:
-    path = tmp_path / "map.yaml"
-    path.write_text("fields:\n  Flag: {fact: paid, type: boolean, true_values: [1, 01],"
-                    " false_values: [0, true]}\n", encoding="utf-8")
+    path.write_text(f"fields:\n  Flag: {{fact: paid, type: boolean, true_values: {true_words},"
+                    f" false_values: {false_words}}}\n", encoding="utf-8")
     rule = load_mapping(path, canonical_facts()).fields["Flag"]
-    assert rule.true_values == frozenset({"1", "01"})
-    assert rule.false_values == frozenset({"0", "true"})
+    assert (rule.true_values, rule.false_values) == (true_values, false_values)
 
 
 @pytest.mark.parametrize("written, stored", [
