@@ -238,6 +238,10 @@ def _read_export(location: str, context: SourceContext) -> Iterator[SourceRecord
     zone = zone_of(context.options, location)
     handle = open_text(location, context.option("encoding", "utf-8"))
     with handle:
+        # Where the figures were expected, for a policy that needs one (SourceRecord).
+        yield SourceRecord({}, location, provenance=dict.fromkeys(
+            (f for facts in FACTS.values() for f in facts),
+            "a companies export from the HubSpot UI has no tickets or deals (save an API dump)"))
         yield from read_csv_stream(handle, location, context.option("delimiter", ","),
                                    required=context.option("id_column", "Record ID"),
                                    zone=zone)
@@ -275,6 +279,13 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
         "open_pipeline": Aggregate("open_pipeline", "deal",
                                    f" open (stage not {', '.join(sorted(closed_deals))})", True),
     }
+
+    for kind, facts in FACTS.items():
+        if not files[kind]:  # where these figures were expected (SourceRecord)
+            where = "in the dump" if Path(location).is_dir() else \
+                "(the location is a single file of companies pages)"
+            yield SourceRecord({}, location, provenance=dict.fromkeys(
+                facts, f"no {kind}*.json pages {where}"))
 
     # Pass 1: which companies exist, and the links they hold.
     links = Links()
