@@ -36,7 +36,6 @@ amounts are not in the dump."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +63,7 @@ def associated(item: dict[str, Any], kind: str, page: Page, row: int) -> tuple[l
             state = CUT
         block = block.get("results")
     if block is None:
-        return [], NONE
+        return [], NONE if state == COMPLETE else CUT
     if not isinstance(block, list):
         raise InputError(f"associations.{kind} is not a list of associations",
                          Location(page.file, page.line, page.column, row=row))
@@ -92,11 +91,18 @@ def _block(item: dict[str, Any], kind: str) -> Any:
     return assocs.get(kind[:-1]) if block is None else block
 
 
-def page_carries(results: Iterable[Any]) -> bool:
+def page_carries(page: Page) -> bool:
     """Some record of a page carries associations.companies: the page was
-    saved with associations=companies."""
-    return any(isinstance(item, dict) and _block(item, "companies") is not None
-               for item in results)
+    saved with associations=companies. (A malformed list is reported when
+    its record is read.)"""
+    for row, item in enumerate(page.results, 1):
+        if isinstance(item, dict):
+            try:
+                if associated(item, "companies", page, row)[1] != NONE:
+                    return True
+            except InputError:
+                return True
+    return False
 
 
 @dataclass

@@ -314,7 +314,7 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
         orphans: list[tuple[Page, int, str, list[str], str]] = []
         for page in pages(files[kind], kind):
             line = page.line if page.line > 1 else None
-            carries = page_carries(page.results)
+            carries = page_carries(page)
             for row, item in _results(page):
                 oid = object_id(item)
                 if oid is not None:

@@ -462,3 +462,19 @@ def test_evaluate_treats_the_unknown_figure_as_missing_not_zero(runner: CliRunne
     assert [u["rule"] for u in decision["unknown"]] == ["busy"]
     assert decision["outcome"] == "watch"  # the policy's on_missing, not keep
     assert "company 101: tickets_12m and open_tickets unknown" in out["warnings"][0]["message"]
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_an_own_list_cut_off_before_its_first_result_is_cut_off(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    # {"paging": {"next": ...}} without "results": a cut-off list that shows
+    # nothing yet; the record may belong to 101, so 101's figures are unknown.
+    a, b = IDS[kind][:2]
+    folder = small_dump(tmp_path, kind, listing([a], KINDS[kind]["to"], cut=True),
+                        [record(kind, a, back(kind, ["101"])),
+                         record(kind, b, {"paging": PAGING})])
+    result, rows = facts(runner, folder)
+    assert_unknown(result, rows, kind, f"one {kind[:-1]} of the dump does not say whether it "
+                                       "belongs to it")
+    assert lines(result, "rejected:") == []
+    assert "its own list of companies is cut off too" in lines(result, "warning:")[1]
