@@ -11,7 +11,10 @@ The reader API has no header: a source's columns are the union of the
 field names of its records (SourceRecord.values keys, empty values
 included), each turned into the fact the mapping makes of it. A fact the
 mapping gives a `default:` is present. For a CSV file the header is line 1
-of the records' file, and errors point there.
+of the records' file, and errors point there. A fact whose field the reader
+says it expected elsewhere (a value-less SourceRecord with a provenance: a
+related file's header that lacks a column, an export without the file) is
+reported at that place, with the reader's reason.
 """
 
 from __future__ import annotations
@@ -117,12 +120,18 @@ def header_location(file: str | None, kind: str = "") -> Location:
 
 
 def check_columns(policy: Policy, fields: Iterable[str], mapping: Mapping,
-                  location: Location, allow_all: bool = False) -> ColumnCheck:
+                  location: Location, allow_all: bool = False,
+                  absent: dict[str, tuple[Location, str]] | None = None) -> ColumnCheck:
     """Compare the facts the policy needs with those the source's fields
-    provide. `fields`: every source field name seen. The error (if any)
-    names the location, each missing fact with where the policy uses it and
-    the nearest unused column names; facts the policy's allow_missing_facts
-    lists, or all with allow_all, are only warned about."""
+    provide. `fields`: every source field name seen; `location`: where they
+    are named (header_location). `absent`: source fields the reader says no
+    record has -> (where they were expected, why), from value-less records
+    with a provenance (SourceRecord; Intake.absent). The error (if any)
+    names, for each missing fact, where the policy uses it and either the
+    reader's reason at its place (`Case.csv:1: no IsEscalated column in the
+    header`) or the nearest unused column names at `location`; it leads
+    with the place of the first. Facts the policy's allow_missing_facts
+    lists, or all with allow_all, are only warned about, the same way."""
     fields = list(fields)
     needed = used_facts(policy)
     have = provided(fields, mapping)
@@ -132,31 +141,62 @@ def check_columns(policy: Policy, fields: Iterable[str], mapping: Mapping,
     check = ColumnCheck(missing=sorted(f for f in needed if f not in have))
     check.allowed = [f for f in check.missing if allow_all or f in policy.allow_missing_facts]
     refused = [f for f in check.missing if f not in check.allowed]
-
-    def describe(fact: str) -> str:
-        close = nearest(fact, loose)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        return f"{fact} ({needed[fact]}{hint})"
+    notes: dict[str, tuple[Location, str]] = {}
+    for name, note in (absent or {}).items():
+        fact = fact_of(mapping, name)
+        if fact is not None:
+            notes.setdefault(fact, note)
 
     if refused:
         one = len(refused) == 1
+        lead, text = _missing_text(refused, needed, notes, loose, location,
+                                   "{noun} the policy uses: ")
+        what = "add what is missing to the source, " if any(f in notes for f in refused) \
+            else ""
         check.error = InputError(
-            f"no column for {'fact' if one else 'facts'} the policy uses: "
-            + ", ".join(describe(f) for f in refused)
-            + f"; map a column to {'it' if one else 'each'} with --mapping, or allow "
-              f"{'it' if one else 'them'} to be missing with --allow-missing-facts or the "
-              "policy's allow_missing_facts", location)
+            text + f"; {what}map a column to {'it' if one else 'each'} with --mapping, or "
+                   f"allow {'it' if one else 'them'} to be missing with --allow-missing-facts "
+                   "or the policy's allow_missing_facts", lead)
     if check.allowed:
         how = "--allow-missing-facts" if allow_all and not set(check.allowed) <= \
             policy.allow_missing_facts else "the policy's allow_missing_facts"
+        lead, text = _missing_text(check.allowed, needed, notes, loose, location)
         check.warnings.append(
-            f"warning: {location}: no column for "
-            + ", ".join(describe(f) for f in check.allowed)
-            + f"; allowed to be missing by {how}: every rule that needs "
-              f"{'it' if len(check.allowed) == 1 else 'them'} is unknown")
+            f"warning: {lead}: {text}; allowed to be missing by {how}: every rule that needs "
+            f"{'it' if len(check.allowed) == 1 else 'them'} is unknown")
     check.warnings.extend(near_misses(loose, {f: have[f] for f in needed if f in have},
                                       location))
     return check
+
+
+def _missing_text(facts: list[str], needed: dict[str, str],
+                  notes: dict[str, tuple[Location, str]], loose: list[str],
+                  location: Location, uses: str = "") -> tuple[Location, str]:
+    """(where the message leads, the message) for missing facts: grouped by
+    the place and reason the reader gave (a fact without one: no column at
+    `location`), each group after the first naming its place. `uses`: what
+    comes after "no column for " ({noun} is fact or facts)."""
+    groups: dict[tuple[str, str | None], tuple[Location, list[str]]] = {}
+    for fact in facts:
+        where, why = notes.get(fact, (location, None))
+        groups.setdefault((str(where), why), (where, []))[1].append(fact)
+    lead = next(iter(groups.values()))[0]
+    parts = []
+    for (place, why), (_, group) in groups.items():
+        at = "" if place == str(lead) else f"{place}: "
+        noun = "fact" if len(group) == 1 else "facts"
+        if why is None:
+            described = []
+            for fact in group:
+                close = nearest(fact, loose)
+                hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                described.append(f"{fact} ({needed[fact]}{hint})")
+            parts.append(f"{at}no column for {uses.format(noun=noun)}" + ", ".join(described))
+        else:
+            parts.append(f"{at}{why}, so there is no {noun} "
+                         + ", ".join(f"{fact} ({needed[fact]})" for fact in group)
+                         + " for the policy")
+    return lead, "; ".join(parts)
 
 
 def closest_fact(source_field: str, facts: Iterable[str], cutoff: float = NEAR) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import resources
+from .errors import Location
 from .facts import Coercer, Record, fact_minimums
 from .mapping import IDENTITY, Mapping
 from .sources import SourceRecord
@@ -58,6 +59,9 @@ class Intake:
     # the source's columns, for engine.columns. file: the first such record's.
     fields: dict[str, None] = field(default_factory=dict)
     file: str | None = None
+    # Source fields no record has, with where they were expected and why
+    # (value-less records with a provenance: SourceRecord), for engine.columns.
+    absent: dict[str, tuple[Location, str]] = field(default_factory=dict)
 
     @property
     def rejected_rows(self) -> int:
@@ -78,7 +82,10 @@ def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
     intake = Intake()
     first_seen: dict[str, int | None] = {}
     for src in source:
-        if src.error is None:
+        if not src.values:
+            for name, why in src.provenance.items():
+                intake.absent.setdefault(name, (Location(src.file, src.line), str(why)))
+        if src.error is None and not src.is_note:
             if intake.file is None:
                 intake.file = src.file
             if not src.values.keys() <= intake.fields.keys():
@@ -89,8 +96,8 @@ def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
         if src.warning:
             intake.warnings.append(Notice(src.file, src.row, src.line, cid_text or None,
                                           src.warning))
-            if not src.values and not src.error:
-                continue  # a warning only
+        if src.is_note:
+            continue  # a warning only, or a note of absent fields
         if src.error:
             intake.rejects.append(Reject(src.file, src.row, src.line, cid_text, None, None,
                                          src.error))

@@ -93,7 +93,8 @@ def prepare(policy_file: str, source: str, as_of: dt.date,
     check = ColumnCheck()
     if intake.file is not None:  # no customer record, no columns to judge
         check = check_columns(policy, intake.fields, mapping,
-                              header_location(intake.file, kind.kind), allow_missing_facts)
+                              header_location(intake.file, kind.kind), allow_missing_facts,
+                              intake.absent)
         if check.error is not None:
             raise check.error
     total = len(intake.records)

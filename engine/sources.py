@@ -28,7 +28,17 @@ class SourceRecord:
     the engine stores it as a reject. warning: something the user must know
     that is no reject (a figure left unknown, and why); `adieu facts` and
     `adieu evaluate` print it on stderr and do not count it as a rejected
-    row. A record with a warning and no values is a warning only."""
+    row. A record with a warning and no values is a warning only.
+
+    A record with no values and a provenance says where fields that no
+    record has were expected: provenance maps each such source field to why
+    it is absent ("no IsEscalated column in the header", "no Case.csv in
+    the export"), and the record's file and line are where (the header of
+    the file that lacks the column, or the export that lacks the file). A
+    policy that needs the fact such a field would give is then refused with
+    an error pointing there, not at the customers' file. The record may also
+    carry an error (a reject) or a warning; with neither it is only that
+    note (is_note)."""
 
     values: dict[str, Any]
     file: str | None = None
@@ -37,6 +47,13 @@ class SourceRecord:
     provenance: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     warning: str | None = None
+
+    @property
+    def is_note(self) -> bool:
+        """No customer and no reject: a warning only, or only a note of
+        where absent fields were expected."""
+        return not self.values and self.error is None and \
+            bool(self.warning or self.provenance)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import re
 import zlib
 from collections.abc import Iterator
@@ -208,8 +209,9 @@ def object_id(item: dict[str, Any]) -> str | None:
 
 
 def id_text(value: Any) -> str:
-    """An id as text: 12, 12.0 and " 12 " are all "12"."""
-    if isinstance(value, float) and value.is_integer():
+    """An id as text: 12, 12.0 and " 12 " are all "12" (JSON numbers with a
+    fraction or exponent are read as Decimal)."""
+    if isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
         value = int(value)
     return str(value).strip()
 

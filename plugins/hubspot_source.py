@@ -19,9 +19,11 @@ absent) plus four aggregates with their provenance: tickets_12m,
 open_tickets, won_revenue_12m, open_pipeline. A ticket or deal associated
 with no company of the dump, or one left out of a figure (no amount, no
 date), is reported as a reject. A company whose association list is cut
-off by paging, with nothing in the dump to complete it, gets those figures
-unknown and a warning; a record that may belong to such a list is a
-warning, not a reject.
+off by paging, with nothing in the dump that can really complete it, or
+whose list names a record that is not in the dump (hubspot_links), gets
+those figures unknown (None: a missing value, the field is there) and a
+warning; a record that may belong to such a list is a warning, not a
+reject.
 
 Dates: ISO text with a zone, or epoch milliseconds; each counts by its UTC
 date (adieu.utc_date).
@@ -51,7 +53,7 @@ from adieu.errors import InputError, Location
 from adieu.hookspecs import hookimpl
 from adieu.sources import SourceContext, SourceRecord, open_text
 from adieu_plugins.csv_source import read_csv_stream, zone_of
-from adieu_plugins.hubspot_links import Links
+from adieu_plugins.hubspot_links import Links, page_carries
 from adieu_plugins.hubspot_pages import (
     KINDS,
     Page,
@@ -236,6 +238,10 @@ def _read_export(location: str, context: SourceContext) -> Iterator[SourceRecord
     zone = zone_of(context.options, location)
     handle = open_text(location, context.option("encoding", "utf-8"))
     with handle:
+        # Where the figures were expected, for a policy that needs one (SourceRecord).
+        yield SourceRecord({}, location, provenance=dict.fromkeys(
+            (f for facts in FACTS.values() for f in facts),
+            "a companies export from the HubSpot UI has no tickets or deals (save an API dump)"))
         yield from read_csv_stream(handle, location, context.option("delimiter", ","),
                                    required=context.option("id_column", "Record ID"),
                                    zone=zone)
@@ -274,6 +280,13 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
                                    f" open (stage not {', '.join(sorted(closed_deals))})", True),
     }
 
+    for kind, facts in FACTS.items():
+        if not files[kind]:  # where these figures were expected (SourceRecord)
+            where = "in the dump" if Path(location).is_dir() else \
+                "(the location is a single file of companies pages)"
+            yield SourceRecord({}, location, provenance=dict.fromkeys(
+                facts, f"no {kind}*.json pages {where}"))
+
     # Pass 1: which companies exist, and the links they hold.
     links = Links()
     for page in pages(files["companies"], "companies"):
@@ -301,16 +314,19 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
         orphans: list[tuple[Page, int, str, list[str], str]] = []
         for page in pages(files[kind], kind):
             line = page.line if page.line > 1 else None
+            carries = page_carries(page)
             for row, item in _results(page):
+                oid = object_id(item)
+                if oid is not None:
+                    links.present(kind, oid)
                 if archived(item):
                     continue
-                oid = object_id(item)
                 if oid is None:
                     oid = f"(no id, row {row})"
                 elif oid in seen:
                     continue  # the same record on two pages counts once
                 seen.add(oid)
-                linked, state = links.record(kind, oid, item, page, row)
+                linked, state = links.record(kind, oid, item, page, row, carries)
                 companies = [c for c in linked if c in links.live]
                 if not companies:
                     if not any(c in links.archived for c in linked):  # else: archived's
@@ -368,8 +384,10 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
                     continue  # no tickets saved: the counts are unknown, not 0
                 why = links.unknown(kind, cid, kind[:-1]) if cid is not None else None
                 if why:
-                    warnings.append(f"{' and '.join(facts)} unknown: {why}; save the {kind} "
-                                    "with associations=companies to complete it")
+                    warnings.append(f"{' and '.join(facts)} unknown: {why}")
+                    # None, not left out: the dump has these figures, this
+                    # company's are unknown.
+                    values.update(dict.fromkeys(facts))
                     continue
                 for fact in facts:
                     agg = aggregates[fact]

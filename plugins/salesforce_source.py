@@ -28,6 +28,7 @@ without one). See docs/sources.md."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import os
@@ -182,6 +183,17 @@ class Export:
             handle = text_stream(_GuardedMember(raw), self.encoding)
         with handle:
             yield handle
+
+    def header(self, name: str) -> list[str] | None:
+        """A file's column names (line 1), or None when it has no readable
+        header: rows() then says what is wrong."""
+        try:
+            with self.open(name) as handle:
+                first = next(csv.reader(handle), None)
+        except (InputError, _Corrupt, csv.Error, UnicodeDecodeError, OSError, EOFError,
+                zlib.error):
+            return None
+        return None if first is None else [h.strip() for h in first]
 
     def rows(self, name: str, required: str) -> Iterator[SourceRecord]:
         """Stream a file's rows through the shared CSV reader; damaged zip data
@@ -388,16 +400,19 @@ def aggregate_related(export: Export, as_of: dt.date) -> Related:
     related = Related()
     for name in RELATED:
         if not export.has(name):
+            # Where these facts were expected: a policy that needs one is
+            # told of the missing file, not of Account.csv (SourceRecord).
+            related.notices.append(SourceRecord(
+                {}, export.location, provenance=dict.fromkeys(
+                    FACTS[name], f"no {name} in the export")))
             continue
         label = export.label(name)
         related.files[name] = label
-        facts = set(FACTS[name])
+        header = export.header(name)
+        facts = set(FACTS[name]) if header is None else \
+            _usable_facts(name, header, label, related)
         handler = HANDLERS[name]
-        first = True
         for rec in export.rows(name, required="AccountId"):
-            if first:
-                first = False
-                facts = _usable_facts(name, rec, label, related)
             if rec.error:
                 related.notices.append(rec)
                 continue
@@ -410,21 +425,24 @@ def aggregate_related(export: Export, as_of: dt.date) -> Related:
     return related
 
 
-def _usable_facts(name: str, rec: SourceRecord, label: str, related: Related) -> set[str]:
-    """The facts this file's header allows; a missing column is reported once."""
-    columns = set(rec.values)
-    if rec.error:  # a short first row: its values do not show the header
-        return set(FACTS[name])
+def _usable_facts(name: str, header: list[str], label: str, related: Related) -> set[str]:
+    """The facts this file's header allows. A fact whose columns are missing
+    is reported once, as a reject at line 1 whose provenance says where
+    and why the fact is absent (SourceRecord: a policy that needs it is
+    refused with that place, not Account.csv's header)."""
+    columns = set(header)
     usable = set()
     for fact, needs in FACTS[name].items():
         missing = [c for c in needs if c not in columns]
         if fact == "contract_end" and not columns & set(CONTRACT_STATUS):
             missing.append(" or ".join(CONTRACT_STATUS))
         if missing:
+            cols = f"{missing[0]} column" if len(missing) == 1 else \
+                f"columns {', '.join(missing[:-1])} and {missing[-1]}"
+            why = f"no {cols} in the header"
             related.notices.append(SourceRecord(
-                {}, label, None, 1,
-                error=f"no {', '.join(missing)} column in the header; {fact} is left "
-                      "missing for every account"))
+                {}, label, None, 1, provenance={fact: why},
+                error=f"{why}; {fact} is left missing for every account"))
         else:
             usable.add(fact)
     return usable

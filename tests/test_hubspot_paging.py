@@ -221,3 +221,260 @@ def test_the_documented_warning_is_what_adieu_prints(runner: CliRunner, tmp_path
     first = lines(result, "warning:")[0]
     doc = (Path(__file__).parents[1] / "docs" / "sources.md").read_text(encoding="utf-8")
     assert f"  {first}\n" in doc
+
+
+# --------------------------------------------------------------------------
+# A cut-off list is completed only by an other side that can complete it:
+# every id it names is on the pages, the records carry associations.companies
+# of their own, and the two sides agree. Vacuous and partial dumps leave the
+# figures unknown (missing, not 0) with a warning naming the company.
+# --------------------------------------------------------------------------
+
+def small_dump(tmp_path: Path, kind: str, company_list: dict, records: list[dict],
+               *, pages: list[list[dict]] | None = None, name: str = "small") -> Path:
+    """Company 101 with `company_list` as its associations.<kind>; `records`
+    on one page of `kind` (or `pages`, one file each); the other kind empty."""
+    folder = tmp_path / name
+    folder.mkdir()
+    write(folder, "companies", [company("101", {kind: company_list})])
+    for n, results in enumerate(pages or [records], 1):
+        (folder / f"{kind}_{n:04d}.json").write_text(json.dumps({"results": results}),
+                                                    encoding="utf-8")
+    write(folder, OTHER[kind], [])
+    return folder
+
+
+def assert_unknown(result, rows: dict, kind: str, *why: str) -> str:
+    """101's figures from `kind` are unknown, and the first warning says why."""
+    for fact in KINDS[kind]["facts"]:
+        assert fact not in rows["101"], (fact, rows["101"])
+    warning = lines(result, "warning:")[0]
+    assert f"company 101: {' and '.join(KINDS[kind]['facts'])} unknown: its list of {kind} " \
+           "is cut off by paging (companies_0001.json row 1, paging.next)" in warning
+    for text in why:
+        assert text in warning, warning
+    return warning
+
+
+def back(kind: str, ids: list[str], **kw) -> dict:
+    return listing(ids, KINDS[kind]["back"], **kw)
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_a_cut_off_list_is_not_completed_by_an_empty_other_side(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    # The tester's dump: 101 lists 11 (then paging.next); tickets_0001.json is
+    # {"results": []}. It used to give tickets_12m = 0, "completed".
+    first = IDS[kind][0]
+    folder = small_dump(tmp_path, kind, listing([first], KINDS[kind]["to"], cut=True), [])
+    result, rows = facts(runner, folder)
+    warning = assert_unknown(result, rows, kind, f"{kind[:-1]} {first}, which it names, is "
+                             f"not in the dump's {kind} pages")
+    assert "completed by" not in result.stdout
+    assert warning.endswith(f"save all the {kind}, with associations=companies, to complete it")
+    assert lines(result, "rejected:") == []
+
+
+@pytest.mark.parametrize("v4", [False, True])
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_a_listed_record_missing_from_the_pages_leaves_the_figures_unknown(
+        runner: CliRunner, tmp_path: Path, kind: str, v4: bool) -> None:
+    # 101 lists 11 and 12; 11 and 13 are on the pages, carrying their
+    # companies; 12 is not: the pages are not the whole other side.
+    a, b, c = IDS[kind][:3]
+    folder = small_dump(tmp_path, kind, listing([a, b], KINDS[kind]["to"], cut=True, v4=v4),
+                        [record(kind, a, back(kind, ["101"], v4=v4)),
+                         record(kind, c, back(kind, ["101"], v4=v4))])
+    result, rows = facts(runner, folder)
+    assert_unknown(result, rows, kind, f"{kind[:-1]} {b}, which it names, is not in the "
+                                       f"dump's {kind} pages")
+    # With the missing record saved, the same dump is complete.
+    path = folder / f"{kind}_0001.json"
+    page = json.loads(path.read_text(encoding="utf-8"))
+    page["results"].append(record(kind, b, back(kind, ["101"], v4=v4)))
+    path.write_text(json.dumps(page), encoding="utf-8")
+    result, rows = facts(runner, folder)
+    fact = KINDS[kind]["facts"][0]
+    assert rows["101"][fact] == 3 * ONE[fact]
+    assert "completed by" in rows["101"]["_provenance"][fact]
+    assert lines(result, "warning:") == []
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_records_that_carry_no_associations_complete_nothing(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    # Every record on the pages is one 101 lists, but none carries its own
+    # associations.companies: nothing says 101 has no others.
+    ids = IDS[kind][:3]
+    folder = small_dump(tmp_path, kind, listing(ids, KINDS[kind]["to"], cut=True),
+                        [record(kind, rid, None) for rid in ids])
+    result, rows = facts(runner, folder)
+    assert_unknown(result, rows, kind, f"the {kind}' own lists disagree with the companies' "
+                                       f"({kind[:-1]} {ids[0]} is listed by company 101, but "
+                                       "carries no associations.companies)")
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_an_empty_cut_off_list_with_nothing_on_the_other_side(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    folder = small_dump(tmp_path, kind, listing([], KINDS[kind]["to"], cut=True), [])
+    result, rows = facts(runner, folder)
+    assert_unknown(result, rows, kind, f"no {kind[:-1]} of the dump carries "
+                                       "associations.companies of its own")
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_a_listed_record_without_associations_among_records_with_them(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    # Only some records carry associations: 12, which 101 lists, carries
+    # none, so the records were not all saved with associations=companies
+    # and 14 (no associations either) may belong to 101 as well.
+    a, b, c, d = IDS[kind][:4]
+    folder = small_dump(tmp_path, kind, listing([a, b], KINDS[kind]["to"], cut=True),
+                        [record(kind, a, back(kind, ["101"])), record(kind, b, None),
+                         record(kind, c, back(kind, ["101"], v4=True)), record(kind, d, None)])
+    result, rows = facts(runner, folder)
+    assert_unknown(result, rows, kind, f"one {kind[:-1]} of the dump does not say whether it "
+                                       "belongs to it")
+    assert lines(result, "rejected:") == []
+    assert lines(result, "warning:")[1].endswith(
+        f"{kind[:-1]} {d} is in no company's list in the dump, but the list of company 101 is "
+        "cut off by paging and it carries no associations.companies: it may belong to it, so "
+        "it is counted nowhere")
+    # Without 14 nothing is in doubt, but the sides still disagree about 12.
+    path = folder / f"{kind}_0001.json"
+    page = json.loads(path.read_text(encoding="utf-8"))
+    page["results"].pop()
+    path.write_text(json.dumps(page), encoding="utf-8")
+    result, rows = facts(runner, folder)
+    assert_unknown(result, rows, kind, f"({kind[:-1]} {b} is listed by company 101, but "
+                                       "carries no associations.companies)")
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_a_listed_record_whose_own_whole_list_leaves_the_company_out(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    a, b = IDS[kind][:2]
+    folder = small_dump(tmp_path, kind, listing([a], KINDS[kind]["to"], cut=True, v4=True),
+                        [record(kind, a, back(kind, ["777"], v4=True)),
+                         record(kind, b, back(kind, ["101"]))])
+    result, rows = facts(runner, folder)
+    assert_unknown(result, rows, kind, f"({kind[:-1]} {a} is listed by company 101, but its "
+                                       "own associations.companies does not name it)")
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_a_page_saved_without_associations_beside_pages_saved_with_them(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    # Page 1 was saved with associations=companies, page 2 without: its
+    # records may belong to 101 (warned), not orphans.
+    a, b, c, d = IDS[kind][:4]
+    folder = small_dump(tmp_path, kind, listing([a], KINDS[kind]["to"], cut=True), [], pages=[
+        [record(kind, a, back(kind, ["101"])), record(kind, b, back(kind, ["101"]))],
+        [record(kind, c, None), record(kind, d, None)]])
+    result, rows = facts(runner, folder)
+    assert_unknown(result, rows, kind, f"2 {kind} of the dump do not say whether they belong "
+                                       "to it")
+    assert lines(result, "rejected:") == []
+    maybe = lines(result, "warning:")[1:]
+    assert [w.split(f"_0002.json: row {n}: ")[1].split(" is in no")[0]
+            for n, w in enumerate(maybe, 1)] == [f"{kind[:-1]} {c}", f"{kind[:-1]} {d}"]
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_a_true_orphan_on_a_page_saved_with_associations_does_not_undo_completion(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    # HubSpot leaves out associations on a record that has none: on a page
+    # whose other records carry theirs, such a record belongs to no company.
+    a, b, c = IDS[kind][:3]
+    folder = small_dump(tmp_path, kind, listing([a], KINDS[kind]["to"], cut=True, v4=True),
+                        [record(kind, a, back(kind, ["101"], v4=True)),
+                         record(kind, b, back(kind, ["101"])), record(kind, c, None)])
+    result, rows = facts(runner, folder)
+    for fact in KINDS[kind]["facts"]:
+        assert rows["101"][fact] == 2 * ONE[fact]
+        assert "completed by" in rows["101"]["_provenance"][fact]
+    assert lines(result, "warning:") == []
+    (reject,) = lines(result, "rejected:")
+    assert reject.endswith(f"row 3: {kind[:-1]} {c} is associated with no company in the dump")
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_a_whole_list_naming_a_record_not_on_the_pages(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    # Not cut off, but the record it names is not in the dump: its dates,
+    # stages and amounts are unknown, so are the company's figures.
+    a, b = IDS[kind][:2]
+    folder = small_dump(tmp_path, kind, listing([a, b], KINDS[kind]["to"]),
+                        [record(kind, a, None)])
+    result, rows = facts(runner, folder)
+    for fact in KINDS[kind]["facts"]:
+        assert fact not in rows["101"]
+    (warning,) = lines(result, "warning:")
+    assert warning.endswith(
+        f"company 101: {' and '.join(KINDS[kind]['facts'])} unknown: its list of {kind} is "
+        f"whole, but {kind[:-1]} {b}, which it names, is not in the dump's {kind} pages; save "
+        f"the companies and the {kind} again, one right after the other, to complete it")
+
+
+def test_ids_written_as_json_numbers_with_a_fraction_match(runner: CliRunner,
+                                                          tmp_path: Path) -> None:
+    # A v4 link {"toObjectId": 11.0} names ticket "11" (JSON numbers with a
+    # fraction are read as exact decimals).
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    (folder / "companies_0001.json").write_text(
+        '{"results": [{"id": "101", "properties": {"hs_object_id": "101"}, "associations": '
+        '{"tickets": {"results": [{"toObjectId": 11.0}], "paging": {"next": {"after": "x"}}}}}]}',
+        encoding="utf-8")
+    write(folder, "tickets", [record("tickets", "11", {"results": [{"toObjectId": 101.0}]})])
+    result, rows = facts(runner, folder)
+    assert rows["101"]["tickets_12m"] == 1
+    assert lines(result, "warning:") == [] and lines(result, "rejected:") == []
+
+
+POLICY = """\
+version: 1
+name: tickets
+on_missing: watch
+rules:
+  - id: busy
+    title: Many tickets
+    when: tickets_12m >= 1
+    action: offboard
+"""
+
+
+def test_evaluate_treats_the_unknown_figure_as_missing_not_zero(runner: CliRunner,
+                                                               tmp_path: Path) -> None:
+    # The tester's policy on the tester's dump: tickets_12m is unknown for
+    # every company, so the rule is unknown (not "0 >= 1 is false"), and the
+    # dump still has the column: no "no column for fact" error.
+    folder = small_dump(tmp_path, "tickets", listing(["11"], "company_to_ticket", cut=True), [])
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    result = runner.invoke(cli, ["evaluate", str(policy), "--source", f"hubspot:{folder}",
+                                 "--as-of", AS_OF, "--db", str(tmp_path / "a.db"), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    (decision,) = out["decisions"]
+    assert decision["missing"] == ["tickets_12m"]
+    assert [u["rule"] for u in decision["unknown"]] == ["busy"]
+    assert decision["outcome"] == "watch"  # the policy's on_missing, not keep
+    assert "company 101: tickets_12m and open_tickets unknown" in out["warnings"][0]["message"]
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_an_own_list_cut_off_before_its_first_result_is_cut_off(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    # {"paging": {"next": ...}} without "results": a cut-off list that shows
+    # nothing yet; the record may belong to 101, so 101's figures are unknown.
+    a, b = IDS[kind][:2]
+    folder = small_dump(tmp_path, kind, listing([a], KINDS[kind]["to"], cut=True),
+                        [record(kind, a, back(kind, ["101"])),
+                         record(kind, b, {"paging": PAGING})])
+    result, rows = facts(runner, folder)
+    assert_unknown(result, rows, kind, f"one {kind[:-1]} of the dump does not say whether it "
+                                       "belongs to it")
+    assert lines(result, "rejected:") == []
+    assert "its own list of companies is cut off too" in lines(result, "warning:")[1]

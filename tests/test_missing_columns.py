@@ -12,11 +12,13 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from adieu import SourceRecord
 from adieu.cli import cli
 
 ADIEU = Path(sys.executable).parent / "adieu"
@@ -276,3 +278,188 @@ def test_a_source_without_customers_has_no_columns_to_judge(runner: CliRunner,
     result = evaluate(runner, nps[0], data, tmp_path / "a.db", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["run"]["customers"] == 0
+
+
+# ---------------------------------------------------------------------------
+# A fact a reader derives from another file: the error points at the file
+# and header line that lack its columns (or at the export that lacks the
+# file), names the missing source columns and the fact, and nothing else.
+# ---------------------------------------------------------------------------
+
+SF_AS_OF = "2026-11-01"
+SF_FILES = {
+    "Account.csv": ["Id,IsDeleted,Name", "0015A,false,Acme"],
+    "Case.csv": ["Id,IsDeleted,AccountId,IsClosed,IsEscalated,CreatedDate",
+                 "500A,false,0015A,false,true,2026-06-01T10:00:00.000Z"],
+    "Opportunity.csv": ["Id,IsDeleted,AccountId,IsClosed,IsWon,CloseDate,Amount",
+                        "006A,false,0015A,true,true,2026-06-01,1000"],
+    "Contract.csv": ["Id,IsDeleted,AccountId,Status,StatusCode,EndDate",
+                     "800A,false,0015A,Activated,Activated,2027-06-30"],
+}
+
+
+def sf_export(tmp_path: Path, drop: dict[str, tuple[str, ...]] | None = None,
+              rows: bool = True, leave_out: tuple[str, ...] = ()) -> Path:
+    """A small Data Export folder; `drop`: file -> columns to leave out of it;
+    rows=False: related files with a header only; leave_out: files not there."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name, lines in SF_FILES.items():
+        if name in leave_out:
+            continue
+        table = [line.split(",") for line in lines]
+        gone = (drop or {}).get(name, ())
+        keep = [i for i, column in enumerate(table[0]) if column not in gone]
+        table = [[cells[i] for i in keep] for cells in table]
+        if not rows and name != "Account.csv":
+            table = table[:1]
+        (folder / name).write_text("".join(",".join(t) + "\r\n" for t in table),
+                                   encoding="utf-8")
+    return folder
+
+
+def sf_policy(tmp_path: Path, *facts: str) -> Path:
+    rules = "".join(f"  - id: r-{fact}\n    when: "
+                    + (f"days_until({fact}) < 90" if fact == "contract_end" else f"{fact} > 0")
+                    + "\n    action: flag\n" for fact in facts)
+    return write(tmp_path / "p.yaml", f"version: 1\nname: sf\non_missing: keep\nrules:\n{rules}")
+
+
+def sf_evaluate(runner: CliRunner, policy: Path, export: Path, tmp_path: Path, *extra: str):
+    return runner.invoke(cli, ["evaluate", str(policy), "--source", f"salesforce:{export}",
+                               "--as-of", SF_AS_OF, "--db", str(tmp_path / "sf.db"), *extra])
+
+
+ADVICE = ("; add what is missing to the source, map a column to it with --mapping, or allow "
+          "it to be missing with --allow-missing-facts or the policy's allow_missing_facts\n")
+
+
+@pytest.mark.parametrize("rows", [True, False])
+def test_a_derived_fact_whose_column_is_missing_names_that_file(
+        runner: CliRunner, tmp_path: Path, rows: bool):
+    # The tester's case: Case.csv has no IsEscalated column. With rows=False
+    # Case.csv has a header only: still no column, not 0 for everyone.
+    export = sf_export(tmp_path, {"Case.csv": ("IsEscalated",)}, rows=rows)
+    result = sf_evaluate(runner, sf_policy(tmp_path, "escalated_cases_12m"), export, tmp_path)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"Error: {export / 'Case.csv'}:1: no IsEscalated column in the header, so there is "
+        "no fact escalated_cases_12m (rule 'r-escalated_cases_12m') for the policy" + ADVICE)
+    assert "Account.csv" not in result.stderr
+    assert not (tmp_path / "sf.db").exists()
+    # Allowed: the warning points at the same place.
+    result = sf_evaluate(runner, sf_policy(tmp_path, "escalated_cases_12m"), export, tmp_path,
+                         "--allow-missing-facts")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {export / 'Case.csv'}:1: no IsEscalated column in the header, so there " \
+           "is no fact escalated_cases_12m (rule 'r-escalated_cases_12m') for the policy; " \
+           "allowed to be missing by --allow-missing-facts" in result.stderr
+
+
+@pytest.mark.parametrize("file, columns, fact, why", [
+    ("Opportunity.csv", ("Amount",), "won_revenue_12m", "no Amount column"),
+    ("Opportunity.csv", ("IsWon", "CloseDate"), "won_revenue_12m",
+     "no columns IsWon and CloseDate"),
+    ("Opportunity.csv", ("IsClosed",), "open_pipeline", "no IsClosed column"),
+    ("Case.csv", ("CreatedDate",), "cases_12m", "no CreatedDate column"),
+    ("Case.csv", ("IsClosed",), "open_cases", "no IsClosed column"),
+    ("Contract.csv", ("Status", "StatusCode"), "contract_end",
+     "no Status or StatusCode column"),
+    ("Contract.csv", ("EndDate",), "contract_end", "no EndDate column"),
+])
+def test_every_derived_fact_points_at_its_own_file(runner: CliRunner, tmp_path: Path,
+                                                   file: str, columns: tuple[str, ...],
+                                                   fact: str, why: str):
+    export = sf_export(tmp_path, {file: columns})
+    result = sf_evaluate(runner, sf_policy(tmp_path, fact), export, tmp_path)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"Error: {export / file}:1: {why} in the header, so there is no "
+                             f"fact {fact} (rule 'r-{fact}') for the policy" + ADVICE)
+
+
+def test_a_missing_related_file_is_named(runner: CliRunner, tmp_path: Path):
+    export = sf_export(tmp_path, leave_out=("Case.csv",))
+    result = sf_evaluate(runner, sf_policy(tmp_path, "open_cases"), export, tmp_path)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"Error: {export}: no Case.csv in the export, so there is no "
+                             "fact open_cases (rule 'r-open_cases') for the policy" + ADVICE)
+
+
+def test_several_missing_facts_each_say_where(runner: CliRunner, tmp_path: Path):
+    export = sf_export(tmp_path, {"Case.csv": ("IsEscalated",), "Opportunity.csv": ("Amount",)})
+    policy = sf_policy(tmp_path, "escalated_cases_12m", "won_revenue_12m", "orders_12m")
+    result = sf_evaluate(runner, policy, export, tmp_path)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()  # one line
+    assert line.startswith(
+        f"Error: {export / 'Case.csv'}:1: no IsEscalated column in the header, so there is no "
+        "fact escalated_cases_12m (rule 'r-escalated_cases_12m') for the policy; "
+        f"{export / 'Account.csv'}:1: no column for fact the policy uses: orders_12m (rule "
+        f"'r-orders_12m'); {export / 'Opportunity.csv'}:1: no Amount column in the header, so "
+        "there is no fact won_revenue_12m (rule 'r-won_revenue_12m') for the policy; ")
+
+
+def test_the_same_in_a_zip(runner: CliRunner, tmp_path: Path):
+    folder = sf_export(tmp_path, {"Case.csv": ("IsEscalated",)})
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w") as zf:
+        for path in sorted(folder.iterdir()):
+            zf.write(path, f"WE_00D_1/{path.name}")
+    result = sf_evaluate(runner, sf_policy(tmp_path, "escalated_cases_12m"), export, tmp_path)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: {export}:WE_00D_1/Case.csv:1: no IsEscalated "
+                                    "column in the header, so there is no fact "
+                                    "escalated_cases_12m")
+
+
+def test_any_reader_can_say_where_a_fact_was_expected(tmp_path: Path):
+    # The mechanism is the reader's, not Salesforce's: a record with no
+    # values and a provenance {source field: why} at a file and line.
+    from adieu.columns import check_columns, header_location
+    from adieu.intake import read_records
+    from adieu.mapping import load_mapping
+    from adieu.policy import canonical_facts, load_policy
+
+    mapping_file = write(tmp_path / "m.yaml", "version: 1\nfields:\n"
+                                              "  Late Payments: late_payments_12m\n")
+    mapping = load_mapping(str(mapping_file), canonical_facts())
+    records = [
+        SourceRecord({}, "billing.jsonl", None, None,
+                     provenance={"Late Payments": "no invoices.csv beside billing.jsonl"}),
+        SourceRecord({"customer_id": "C1", "revenue_12m": "10"}, "billing.jsonl", 1, 1),
+        SourceRecord({}, "billing.jsonl", None, None, warning="just a warning"),
+    ]
+    intake = read_records(iter(records), canonical_facts(), mapping)
+    assert [r.customer_id for r in intake.records] == ["C1"]  # notes are no customers
+    assert intake.rejects == [] and len(intake.warnings) == 1
+    policy = load_policy(str(write(tmp_path / "p.yaml", textwrap.dedent("""\
+        version: 1
+        name: late
+        rules:
+          - id: late
+            when: late_payments_12m > 2
+            action: flag
+        """))))
+    check = check_columns(policy, intake.fields, mapping, header_location(intake.file),
+                          absent=intake.absent)
+    assert str(check.error.location) == "billing.jsonl"
+    assert check.error.message.startswith(
+        "no invoices.csv beside billing.jsonl, so there is no fact late_payments_12m "
+        "(rule 'late') for the policy; add what is missing")
+
+
+@pytest.mark.parametrize("kind", ["tickets", "deals"])
+def test_hubspot_says_which_pages_are_missing(runner: CliRunner, tmp_path: Path, kind: str):
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    write(folder / "companies_0001.json",
+          '{"results": [{"id": "101", "properties": {"hs_object_id": "101"}}]}')
+    other = "deals" if kind == "tickets" else "tickets"
+    write(folder / f"{other}_0001.json", '{"results": []}')
+    fact = "tickets_12m" if kind == "tickets" else "open_pipeline"
+    result = runner.invoke(cli, ["evaluate", str(sf_policy(tmp_path, fact)), "--source",
+                                 f"hubspot:{folder}", "--as-of", SF_AS_OF,
+                                 "--db", str(tmp_path / "h.db")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"Error: {folder}: no {kind}*.json pages in the dump, so there "
+                             f"is no fact {fact} (rule 'r-{fact}') for the policy" + ADVICE)

@@ -117,7 +117,7 @@ def _limited(records, limit):
     """The first `limit` customer records (rejects and warnings do not count)."""
     shown = 0
     for record in records:
-        if record.error is None and (record.values or not record.warning):
+        if record.error is None and not record.is_note:
             if limit is not None and shown >= limit:
                 return
             shown += 1
