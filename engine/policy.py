@@ -14,18 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from . import resources
 from .errors import Location, PolicyError, PolicyErrors, did_you_mean
 from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
+from .policy_schema import schema_findings
 from .safe_text import id_problem, normalise_id
 from .yamlpos import (
     Positions,
     check_size,
     load_with_positions,
-    schema_errors,
-    shorten,
 )
 
 OUTCOMES = ("keep", "watch", "warn", "final_notice", "offboard")
@@ -176,7 +173,7 @@ def compile_policy(text: str, file: str = "<policy>",
         doc, positions = load_with_positions(text, file)
     except PolicyError as exc:
         raise PolicyErrors([exc]) from None
-    errors = _schema_errors(doc, positions)
+    errors = schema_findings(doc, positions)
     if not isinstance(doc, dict):
         raise PolicyErrors(errors)
     builder = _Builder(doc, positions, text, file, extra_functions or {})
@@ -197,51 +194,6 @@ def _dedupe(errors: list[PolicyError]) -> list[PolicyError]:
             seen.add(str(e))
             out.append(e)
     return out
-
-
-def _schema_errors(doc: Any, positions: Positions) -> list[PolicyError]:
-    schema = resources.load_schema("policy.schema.json")
-    validator = jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    out: list[PolicyError] = []
-    for error in schema_errors(doc, positions, validator):
-        path = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(error.schema.get("properties", {}))
-            for key in error.instance:
-                if key not in allowed:
-                    hint = did_you_mean(str(key), allowed)
-                    out.append(PolicyError(f"unknown key {key!r}{hint}",
-                                           positions.at(path + (key,), key=True)))
-            continue
-        where = _describe_path(doc, path)
-        out.append(PolicyError(shorten(f"{where}: {_schema_message(error)}"),
-                               positions.at(path)))
-    return out
-
-
-def _describe_path(doc: Any, path: tuple) -> str:
-    """rules/3/action -> "rule 'late-payments', action"."""
-    if len(path) >= 2 and path[0] in ("rules", "exemptions", "holds") and \
-            isinstance(path[1], int) and isinstance(doc, dict):
-        items = doc.get(path[0])
-        item = items[path[1]] if isinstance(items, list) and path[1] < len(items) else None
-        if isinstance(item, dict) and isinstance(item.get("id"), str):
-            rest = "/".join(str(p) for p in path[2:])
-            head = f"{path[0][:-1]} {item['id']!r}"
-            return f"{head}, {rest}" if rest else head
-    return "/".join(str(p) for p in path) or "top level"
-
-
-def _schema_message(error: jsonschema.ValidationError) -> str:
-    if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
-    if error.validator == "enum":
-        allowed = ", ".join(repr(v) for v in error.validator_value)
-        return f"{error.instance!r} is not one of {allowed}"
-    if error.validator == "pattern" and isinstance(error.instance, str):
-        return f"{error.instance!r} does not have the expected form"
-    return error.message
 
 
 class _Builder:
