@@ -12,7 +12,7 @@ import sqlite_utils
 
 from .audit import AuditLog
 from .errors import AdieuError, InputError, did_you_mean
-from .safe_text import same_name
+from .safe_text import name_problem, same_name
 from .store import get_decision, get_run, now
 
 
@@ -22,10 +22,20 @@ def _need(value: str | None, what: str) -> str:
     return value.strip()
 
 
+def _person(value: str | None, what: str) -> str:
+    """A person's name typed as --by or --approver: not empty, and nothing
+    in it that would make it look like another name (safe_text.name_problem)."""
+    name = _need(value, what)
+    problem = name_problem(name, what)
+    if problem:
+        raise InputError(problem)
+    return name
+
+
 def pardon(db: sqlite_utils.Database, customer_id: str, rule: str, by: str,
            reason: str) -> dict[str, Any]:
     """Remove the customer's latest active strike for rule; returns it."""
-    by, reason = _need(by, "--by"), _need(reason, "--reason")
+    by, reason = _person(by, "--by"), _need(reason, "--reason")
     row = db.execute(
         "select id, recorded_on from strikes where customer_id = ? and rule = ? and "
         "pardoned_at is null and superseded_by_run is null order by recorded_on desc limit 1",
@@ -47,7 +57,7 @@ def pardon(db: sqlite_utils.Database, customer_id: str, rule: str, by: str,
 def add_exemption(db: sqlite_utils.Database, customer_id: str, rules: list[str] | None,
                   reason: str, approver: str, until: dt.date) -> int:
     """Record an exemption in the registry; rules None shields every rule."""
-    reason, approver = _need(reason, "--reason"), _need(approver, "--approver")
+    reason, approver = _need(reason, "--reason"), _person(approver, "--approver")
     if rules:
         known = known_rules(db)
         unknown = [r for r in rules if known and r not in known]
@@ -85,7 +95,7 @@ def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verd
            by: str, note: str | None) -> dict[str, Any]:
     """Approve or reject an offboard decision. The reviewer may not be empty
     and may not be the account owner; a decision is reviewed once."""
-    by = _need(by, "--by")
+    by = _person(by, "--by")
     run = get_run(db, run_id)
     decision = get_decision(db, run["id"], customer_id)
     if decision["outcome"] != "offboard":

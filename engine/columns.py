@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -58,6 +59,9 @@ def used_facts(policy: Policy) -> dict[str, str]:
         add(compiled.names, f"derived fact {name!r}")
     for rule in policy.rules:
         add(rule.when.names, f"rule {rule.id!r}")
+    for rule in policy.rules:  # a fact shown only in an explanation is needed too
+        if rule.explain:
+            add(template_names(rule.explain), f"rule {rule.id!r} explanation")
     for ex in policy.exemptions:
         if ex.when is not None:
             add(ex.when.names, f"exemption {ex.id!r}")
@@ -69,6 +73,14 @@ def used_facts(policy: Policy) -> dict[str, str]:
     canonical = canonical_facts()
     add((n for n in facts if n not in canonical), "declared under facts")
     return out
+
+
+def template_names(template: str) -> set[str]:
+    """The names an explanation template shows ({name} and {name:spec})."""
+    try:
+        return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    except ValueError:  # reported by the validator
+        return set()
 
 
 def fact_of(mapping: Mapping, source_field: str) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -79,6 +80,9 @@ class Decision:
         return [r.explanation or r.title for r in self.fired]
 
 
+_NEGATIVE_ZERO = re.compile(r"-[0,._]*(?:[eE][-+]?[0-9]+)?%?")
+
+
 class _Renderer(string.Formatter):
     def __init__(self, ctx: Context, params: dict[str, Any]):
         self.ctx, self.params = ctx, params
@@ -97,9 +101,11 @@ class _Renderer(string.Formatter):
             # equal amounts read the same (5476.5 and 5476.50); never 1E+3
             return decimals.plain_text(value.normalize())
         try:
-            return format(value, format_spec)
+            text = format(value, format_spec)
         except (ValueError, TypeError):
             return str(value)
+        # -0.4 at no decimals is 0, not "-0"
+        return text.replace("-", "", 1) if _NEGATIVE_ZERO.fullmatch(text.strip()) else text
 
 
 def render(template: str, ctx: Context, params: dict[str, Any]) -> str:

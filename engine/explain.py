@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import decimal
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,8 @@ from .facts import from_json_facts
 from .ledger import Memory
 from .policy import Policy
 from .population import Population
+
+_THREE_DIGITS = decimal.Context(prec=3, rounding=decimal.ROUND_HALF_EVEN)
 
 
 def fmt(value: Any) -> str:
@@ -38,7 +41,10 @@ def fmt(value: Any) -> str:
     if isinstance(value, Decimal):
         if value == value.to_integral_value():
             return f"{int(value):,}"
-        return f"{value:,.2f}" if abs(value) >= 1 else f"{value.normalize():.3g}"
+        if abs(value) >= 1:
+            return f"{value:,.2f}"
+        # three significant digits, written out: 0.00000183, never 1.83e-06
+        return decimals.plain_text(_THREE_DIGITS.plus(value).normalize())
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, frozenset):
@@ -190,6 +196,11 @@ def condition_lines(part: dict[str, Any], indent: int = 4) -> list[str]:
     if "op" in part and "left" in part:
         lv = fmt(part["left_value"]) if part["left_value"] is not None else "unknown"
         rv = fmt(part["right_value"]) if part["right_value"] is not None else "unknown"
+        if lv == rv and part["left_value"] != part["right_value"] and \
+                decimals.is_number(part["left_value"]) and decimals.is_number(part["right_value"]):
+            # unequal values that round alike are shown in full: 5,476.505 != 5,476.50
+            lv, rv = (decimals.plain_text(decimals.to_number(part[k]))
+                      for k in ("left_value", "right_value"))
         left = part["left"] if part["left"] == lv else f"{part['left']} {lv}"
         right = rv if part["right"] in (rv, repr(part["right_value"])) \
             else f"{part['right']} {rv}"

@@ -64,7 +64,8 @@ _ARITH = {
 }
 
 _NUMBER_WITH_COMMA = re.compile(r"(?<![\w.])[0-9]+(?:,[0-9]+)+(?![\w.])")
-_LEADING_ZERO = re.compile(r"(?<![\w.])(0[0-9]+)(?![\w.])")
+_THOUSANDS = re.compile(r"(?<![\w.])[0-9]{1,3}(?:,[0-9]{3})+(?![\w.])")
+_LEADING_ZERO = re.compile(r"(?<![\w.])(0[0-9]+)(?![\w.])")  # 010, 00 (not 0 or 0.5)
 
 MAX_LENGTH = 2000
 MAX_NODES = 400
@@ -97,6 +98,13 @@ class Compiler(FunctionCompiler):
             raise ExprError("'#' does not start a comment in a condition: YAML keeps it as "
                             "part of the text, so the rest would be lost; put the comment "
                             "on a line of its own above the key", masked.index("#") + lead)
+        thousands = _THOUSANDS.search(masked)
+        if thousands:  # [1,000] would be the list [1, 0]; max(x, 1,500) three values
+            number = thousands.group()
+            raise ExprError(f"a comma between digits: write {number.replace(',', '')} for the "
+                            "number (no thousands separator), or put a space after the comma "
+                            f"for separate values ({number.replace(',', ', ')})",
+                            thousands.start() + lead)
         try:
             tree = ast.parse(source.replace("\n", " "), mode="eval")
         except SyntaxError as exc:
@@ -159,20 +167,30 @@ class Compiler(FunctionCompiler):
 
     def _literal(self, node: ast.Constant) -> Any:
         """A number literal as written: 1.10 is Decimal("1.10"), not a float.
-        Only plain decimal notation, as in data files: 0x10, 0b1, 1_000 and
-        1j are errors."""
+        Only plain decimal notation, as in data files: 0x10, 0b1, 1_000, 1j
+        and leading zeros (010, 00.5, and the 000 of [1,000]) are errors.
+        The value is kept on the node, so explain, which compiles parts of
+        the tree again without the text, sees exactly the same number."""
+        known = getattr(node, "adieu_value", None)
+        if known is not None:
+            return known
         value = node.value
         text = ast.get_source_segment(self._source.replace("\n", " "), node) \
             if self._source is not None else None
-        if text is not None and not isinstance(value, (str, bool)) and \
-                not decimals.NUMBER_TEXT.fullmatch(text):
-            raise self._err(node, f"write numbers in plain decimal digits, like 1000 or "
-                                  f"0.15, not {text}")
+        if text is not None and not isinstance(value, (str, bool)):
+            if not decimals.NUMBER_TEXT.fullmatch(text):
+                raise self._err(node, f"write numbers in plain decimal digits, like 1000 or "
+                                      f"0.15, not {text}")
+            if _LEADING_ZERO.fullmatch(text.split(".")[0]):
+                raise self._err(node, f"write {decimals.plain_text(decimals.to_number(text))} "
+                                      f"instead of {text} (a number has no leading zero; "
+                                      "a comma separates values)")
         if isinstance(value, float):
             try:
-                return decimals.to_number(text if text else repr(value))
+                node.adieu_value = decimals.to_number(text if text else repr(value))
             except (ValueError, OverflowError) as exc:
                 raise self._err(node, f"number {text or value!r}: {exc}") from None
+            return node.adieu_value
         if isinstance(value, int) and not isinstance(value, bool):
             try:
                 return decimals.check_magnitude(value)

@@ -98,6 +98,15 @@ class FunctionCompiler:
             self._expect(arg, t, NUM, "round()")
         f = parts[0][0]
         digits = parts[1][0] if len(parts) == 2 else _const(0)
+        arg = node.args[1] if len(parts) == 2 else None
+        if isinstance(arg, ast.UnaryOp):
+            arg = arg.operand
+        if isinstance(arg, ast.Constant):
+            literal = parts[1][0](None)  # a literal (or -literal): known now
+            if literal != int(literal) or abs(literal) > decimals.MAX_DIGITS:
+                raise self._err(node.args[1], "round() takes a whole number of places from "
+                                              f"-{decimals.MAX_DIGITS} to "
+                                              f"{decimals.MAX_DIGITS}, like round(x, 2)")
         text = ast.unparse(node)
 
         def round_(ctx: Context) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-from . import resources
+from . import decimals, resources
 from .dates import utc_date
 from .errors import InputError, Location, PolicyError, did_you_mean
 from .facts import CONVERTERS, FieldProblem
@@ -22,9 +22,11 @@ from .safe_text import blank, trim
 from .yamlpos import (
     Positions,
     as_text,
-    check_size,
     load_with_positions,
+    read_text,
     schema_errors,
+    schema_location,
+    schema_message,
     shorten,
 )
 
@@ -175,7 +177,11 @@ def convert(rule: FieldRule, value: Any) -> Any:
     if rule.scale is not None or kind in ("number", "integer"):
         number = CONVERTERS["number"](value)
         if rule.scale is not None:
-            number = number * rule.scale
+            try:  # exact: 547650 cents * 0.01 is 5476.50
+                number = decimals.multiply(number, decimals.to_number(rule.scale))
+            except ArithmeticError as exc:
+                raise ValueError(f"{value!r} scaled by {rule.scale}: "
+                                 f"{decimals.describe(exc)}") from None
         if kind == "integer":
             return CONVERTERS["integer"](number)
         return number
@@ -193,14 +199,11 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
     """Load and check a mapping file against the known (canonical) facts."""
     file = str(path)
     try:
-        check_size(Path(path).stat().st_size, file, "mapping")
-        text = Path(path).read_text(encoding="utf-8-sig")
+        text = read_text(path, "mapping")
     except PolicyError as exc:
         raise InputError(exc.message, exc.location) from None
     except OSError as exc:
         raise InputError(f"cannot read mapping: {exc.strerror}", Location(file)) from None
-    except UnicodeDecodeError:
-        raise InputError("mapping is not UTF-8 text", Location(file)) from None
     try:
         doc, pos = load_with_positions(text, file)
     except Exception as exc:  # PolicyError from the YAML loader, with its location
@@ -275,5 +278,6 @@ def _schema_errors(doc: Any, pos: Positions) -> list[InputError]:
     for error in schema_errors(doc, pos, validator):
         path = tuple(error.absolute_path)
         where = "/".join(str(p) for p in path) or "top level"
-        out.append(InputError(shorten(f"{where}: {error.message}"), pos.at(path)))
+        out.append(InputError(shorten(f"{where}: {schema_message(error)}"),
+                              schema_location(error, pos)))
     return out

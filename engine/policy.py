@@ -19,10 +19,12 @@ from .errors import Location, PolicyError, PolicyErrors, did_you_mean
 from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
 from .policy_schema import schema_findings
 from .safe_text import id_problem, normalise_id
+from .templates import spec_problem
+from .values import ANY, _type_of
 from .yamlpos import (
     Positions,
-    check_size,
     load_with_positions,
+    read_text,
 )
 
 OUTCOMES = ("keep", "watch", "warn", "final_notice", "offboard")
@@ -150,18 +152,12 @@ def load_policy(path: str | Path, extra_functions: dict[str, ExtraFunction] | No
         if shipped.is_file():
             p = path = shipped
     try:
-        check_size(p.stat().st_size, str(path), "policy")
-        raw = p.read_bytes()
+        text = read_text(p, "policy")
     except PolicyError as exc:
         raise PolicyErrors([exc]) from None
     except OSError as exc:
         raise PolicyErrors([PolicyError(f"cannot read policy: {exc.strerror} (shipped "
                                         "policies: default, strict)",
-                                        Location(str(path)))]) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PolicyErrors([PolicyError(f"policy is not UTF-8 text (byte {exc.start})",
                                         Location(str(path)))]) from None
     return compile_policy(text, str(path), extra_functions)
 
@@ -207,6 +203,7 @@ class _Builder:
         self.file = file
         self.extra = extra_functions
         self.errors: list[PolicyError] = []
+        self.names: Names | None = None
         self.expressions: dict[tuple, Compiled] = {}
 
     def error(self, message: str, path: tuple, key: bool = False) -> None:
@@ -225,7 +222,7 @@ class _Builder:
         for name in params:
             if name in facts:
                 self.error(f"param {name!r} has the name of a fact", ("params", name), True)
-        names = Names({n: FACT_TYPES[t] for n, t in facts.items()},
+        names = self.names = Names({n: FACT_TYPES[t] for n, t in facts.items()},
                       {k: v for k, v in params.items() if k not in facts})
         compiler = Compiler(names, self.extra)
         derive = self._derive(compiler, names, facts, params)
@@ -359,6 +356,21 @@ class _Builder:
             elif conversion or (spec and "{" in spec):
                 self.error(f"explanation template field {{{field_name}}}: only a name and a "
                            "format like {revenue_12m:,.0f} are allowed", path)
+            elif spec_problem(spec, self._type_of(field_name)):
+                offset = template.find("{" + field_name + ":") + 1
+                self.errors.append(PolicyError(
+                    f"explanation template field {{{field_name}:{spec}}}: "
+                    f"{spec_problem(spec, self._type_of(field_name))}",
+                    self.pos.in_scalar(path, max(offset, 0))))
+
+    def _type_of(self, name: str) -> str:
+        """The static type of a name a template shows (values.NUM ...)."""
+        names = self.names
+        if names is None:
+            return ANY
+        if name in names.params:
+            return _type_of(names.params[name])
+        return names.derive_types.get(name) or names.facts.get(name) or ANY
 
     def _exemptions(self, compiler: Compiler, rule_ids: set[str]) -> list[Exemption]:
         items = self.doc.get("exemptions")
@@ -369,6 +381,8 @@ class _Builder:
             if not isinstance(ex, dict):
                 continue
             eid = ex.get("id")
+            if not isinstance(eid, str):
+                continue  # reported by the schema
             if eid in seen:
                 self.error(f"exemption id {eid!r} is used twice", ("exemptions", i, "id"))
             seen.add(eid)
@@ -381,15 +395,16 @@ class _Builder:
                 expires = dt.date.fromisoformat(str(ex.get("expires")))
             except ValueError:
                 continue  # reported by the schema
-            customers = [normalise_id(c) for c in ex.get("customers") or []]
+            customers = [normalise_id(c) for c in _list(ex.get("customers"))
+                         if isinstance(c, (str, int))]
             for j, cid in enumerate(customers):
                 if id_problem(cid, "customer id"):
                     self.error(f"exemption {eid!r}: {id_problem(cid, 'customer id')}",
                                ("exemptions", i, "customers", j))
             out.append(Exemption(
                 str(eid), when, frozenset(customers),
-                None if shielded == "all" else frozenset(shielded if isinstance(shielded, list)
-                                                          else []),
+                None if shielded == "all" else frozenset(
+                    r for r in _list(shielded) if isinstance(r, str)),
                 str(ex.get("reason", "")), str(ex.get("approver", "")), expires))
         return out
 
@@ -398,7 +413,7 @@ class _Builder:
         if not isinstance(rules, list):
             return
         for j, rid in enumerate(rules):
-            if rid not in rule_ids:
+            if isinstance(rid, str) and rid not in rule_ids:  # other values: the schema
                 self.error(f"{owner} names rule {rid!r}, which does not exist"
                            f"{did_you_mean(str(rid), rule_ids)}", path + (j,))
 
@@ -410,9 +425,10 @@ class _Builder:
         for i, hold in enumerate(items):
             if not isinstance(hold, dict) or "when" not in hold:
                 continue
-            if hold.get("id") in seen:
-                self.error(f"hold id {hold.get('id')!r} is used twice", ("holds", i, "id"))
-            seen.add(hold.get("id"))
+            hid = hold.get("id")
+            if isinstance(hid, str) and hid in seen:
+                self.error(f"hold id {hid!r} is used twice", ("holds", i, "id"))
+            seen.add(hid if isinstance(hid, str) else None)
             when = self.expr(compiler, hold["when"], ("holds", i, "when"))
             excepted = hold.get("except_rules") if isinstance(hold.get("except_rules"), list) \
                 else []
@@ -450,7 +466,7 @@ class _Builder:
                 setattr(t, key, spec[key])
         if isinstance(spec.get("weekdays_only"), bool):
             t.weekdays_only = spec["weekdays_only"]
-        for i, period in enumerate(spec.get("avoid") or []):
+        for i, period in enumerate(_list(spec.get("avoid"))):
             if not isinstance(period, dict):
                 continue
             try:
@@ -464,7 +480,7 @@ class _Builder:
                            ("timing", "avoid", i))
                 continue
             t.avoid.append((bounds[0], bounds[1], str(period.get("reason", ""))))
-        for i, ref in enumerate(spec.get("referrals") or []):
+        for i, ref in enumerate(_list(spec.get("referrals"))):
             if not isinstance(ref, dict) or not isinstance(ref.get("vendors"), list):
                 continue
             when = None
@@ -478,6 +494,12 @@ class _Builder:
             self.error("timing: phase_out_days cannot be longer than notice_days",
                        ("timing", "phase_out_days"))
         return t
+
+
+def _list(value: Any) -> list:
+    """A list the schema asks for, or [] when it is something else (the
+    schema error is reported; the other checks go on)."""
+    return value if isinstance(value, list) else []
 
 
 def _topological(deps: dict[str, set[str]]) -> tuple[list[str], list[list[str]]]:

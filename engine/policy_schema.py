@@ -9,7 +9,14 @@ import jsonschema
 
 from . import resources
 from .errors import PolicyError, did_you_mean
-from .yamlpos import Positions, schema_errors, shorten
+from .yamlpos import (
+    Positions,
+    schema_errors,
+    schema_location,
+    schema_message,
+    shorten,
+    shown,
+)
 
 
 def schema_findings(doc: Any, positions: Positions) -> list[PolicyError]:
@@ -32,7 +39,7 @@ def schema_findings(doc: Any, positions: Positions) -> list[PolicyError]:
             continue
         where = _describe_path(doc, path)
         out.append(PolicyError(shorten(f"{where}: {_schema_message(error)}"),
-                               positions.at(path)))
+                               schema_location(error, positions)))
     return out
 
 
@@ -54,7 +61,7 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return error.message.replace("is a required property", "is required")
     if error.validator == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)
-        return f"{error.instance!r} is not one of {allowed}"
+        return f"{shown(error.instance)} is not one of {allowed}"
     if error.validator == "pattern" and isinstance(error.instance, str):
         return f"{error.instance!r} does not have the expected form"
-    return error.message
+    return schema_message(error)

@@ -74,9 +74,10 @@ def visible(text: Any, keep: str = "") -> str:
     \\u202e); characters in `keep` (e.g. "\\n" for multi-line messages)
     stay. Printable text, backslashes included, is returned unchanged."""
     text = str(text)
-    if text.isprintable():
+    if text.isprintable() and not _INVISIBLE.search(text):
         return text
-    return "".join(_escape(ch) if ch not in keep and _hidden(ch) else ch for ch in text)
+    return "".join(_escape(ch) if ch not in keep and (_hidden(ch) or _INVISIBLE.match(ch))
+                   else ch for ch in text)
 
 
 def echo(message: Any = "", err: bool = False, nl: bool = True, keep: str = "") -> None:
@@ -157,12 +158,40 @@ def text_problem(text: str, name: str) -> str | None:
     return None
 
 
+# Letters that carry no accent to drop but a stroke or a ligature, and how
+# they are written without it: both spellings in use count ("Đorđe" is
+# "Dorde" and "Djordje"; "Søren" is "Soren" and "Soeren").
+_LETTERS = {"ł": ("l",), "ø": ("o", "oe"), "đ": ("d", "dj"), "ð": ("d",), "æ": ("ae", "a"),
+            "œ": ("oe",), "þ": ("th",), "ı": ("i",), "ħ": ("h",), "ŧ": ("t",), "ŋ": ("n",),
+            "ĸ": ("q",), "ſ": ("s",)}
+
+
+def name_problem(text: str, what: str = "a name") -> str | None:
+    """Why `text` cannot be a person's name as typed (--by, --approver), or
+    None: a control character, a formatting character or one that shows as
+    nothing would let one name look like another."""
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") or _INVISIBLE.match(ch):
+            kind = "a control character" if category == "Cc" else \
+                "an invisible or formatting character"
+            return f"{what} may not contain {kind} ({code(ch)})"
+    return None
+
+
 def name_key(text: str) -> str:
     """A person's name as names are compared: compatibility forms folded
     (NFKD: full-width letters, ligatures), accents, invisible and formatting
     characters dropped, case folded, every run of spaces, tabs or line
     breaks one space, and "Last, First" read as "First Last":
     'Martin,  CHLOÉ' and 'chloe martin' have the same key."""
+    return name_keys(text)[0]
+
+
+def name_keys(text: str) -> list[str]:
+    """Every key of a name (name_key is the first): one per spelling of the
+    letters in _LETTERS. Punctuation (hyphens, apostrophes, dots) counts as
+    a space."""
     text = unicodedata.normalize("NFKD", str(text))
     text = _INVISIBLE.sub("", text)
     kept = []
@@ -170,18 +199,36 @@ def name_key(text: str) -> str:
         category = unicodedata.category(ch)
         if category in ("Mn", "Me", "Cf"):
             continue  # accents and other marks, zero-width and bidi characters
-        kept.append(" " if ch.isspace() or category in ("Zs", "Zl", "Zp", "Cc") else ch)
+        if ch == ",":
+            kept.append(ch)
+        elif ch.isspace() or category[0] in ("Z", "C", "P", "S"):
+            kept.append(" ")
+        else:
+            kept.append(ch)
     words = " ".join("".join(kept).casefold().split())
     if words.count(",") == 1:
         last, first = (part.strip() for part in words.split(","))
         words = f"{first} {last}".strip()
-    return words
+    words = words.replace(",", " ")
+    keys = [" ".join(words.split())]
+    for letter, spellings in _LETTERS.items():
+        if letter in words:
+            keys = [k.replace(letter, s) for k in keys for s in spellings]
+    return keys
 
 
 def same_name(a: str, b: str) -> bool:
-    """Two people's names are the same person's by name_key ('Chloe  Martin',
-    'chloé martin', 'Martin, Chloe' and 'Chloe\u00a0Martin' all are)."""
-    return name_key(a) == name_key(b)
+    """Two people's names are the same person's when a key of one
+    (name_keys) equals a key of the other, also with the spaces taken out
+    ('李 小龍', '李小龍') or with the words in another order ('Núñez José').
+    'Chloe  Martin', 'chloé martin', 'Martin, Chloe', 'Chloe\u00a0Martin',
+    'Mary-Jane Smith' and 'mary.jane.smith' all are one person's."""
+    def forms(name: str) -> set[str]:
+        out = set()
+        for key in name_keys(name):
+            out.update({key, key.replace(" ", ""), " ".join(sorted(key.split()))})
+        return out
+    return bool(forms(a) & forms(b))
 
 
 def blank(value: Any) -> bool:

@@ -10,6 +10,7 @@ Anchors, aliases, merge keys and non-core tags are refused."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .decimals import check_magnitude
+from .decimals import check_magnitude, plain_text
 from .errors import Location, PolicyError
 
 Path = tuple  # a path into the document: ("rules", 2, "when")
@@ -207,6 +208,26 @@ def check_size(size: int, file: str, what: str = "file") -> None:
                           "bytes", Location(file))
 
 
+def read_text(path: Any, what: str) -> str:
+    """The text of a policy or mapping file: at most MAX_FILE_BYTES, UTF-8
+    with or without a byte-order mark. PolicyError naming the file's size,
+    or the line, column and byte of the first byte that is not UTF-8.
+    OSError passes through."""
+    file = str(path)
+    check_size(os.stat(path).st_size, file, what)
+    with open(path, "rb") as handle:
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    check_size(len(raw), file, what)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start:exc.start].decode("utf-8", "replace")) + 1
+        raise PolicyError(f"{what} is not UTF-8 text: byte {exc.start} is "
+                          f"0x{raw[exc.start]:02x} (save the file as UTF-8)",
+                          Location(file, raw.count(b"\n", 0, exc.start) + 1, column)) from None
+
+
 def scalar(node: yaml.ScalarNode, file: str) -> Any:
     """The value of a scalar node under the YAML 1.2 core schema: str, int,
     Decimal (never float: 0.1 stays exactly 0.1), bool or None. Raise
@@ -282,6 +303,12 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
             raise PolicyError(f"YAML nested more than {MAX_DEPTH} levels deep", loc) from None
         prefix = "" if isinstance(exc, _Refused) else "invalid YAML: "
         raise PolicyError(f"{prefix}{problem}", loc) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        at = exc.position
+        loc = Location(file, text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at))
+        raise PolicyError(f"invalid YAML: character U+{exc.character:04X} is not allowed in "
+                          "a YAML file (write it as an escape, like \\x01, inside double "
+                          "quotes)", loc) from None
     except yaml.YAMLError as exc:
         raise PolicyError(f"invalid YAML: {exc}", Location(file)) from None
     except RecursionError:
@@ -378,6 +405,51 @@ def _keep_text(errors: list[Any], doc: Any, positions: Positions) -> bool:
             if text is not None and path and _set(doc, path, text):
                 fixed = True
     return fixed
+
+
+def shown(value: Any) -> str:
+    """A YAML value in a message as the author would write it: 2.0 (not
+    Decimal('2.0')), true, null, 'text', a mapping, a list."""
+    if value is None:
+        return "null (no value)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return plain_text(value)
+    if isinstance(value, dict):
+        return "a mapping" if value else "{}"
+    if isinstance(value, list):
+        return "a list" if value else "[]"
+    return repr(value)
+
+
+def schema_message(error: Any) -> str:
+    """jsonschema's message with the value shown as the author wrote it
+    (jsonschema starts most messages with the value's Python repr)."""
+    if error.validator == "type":
+        types = error.validator_value if isinstance(error.validator_value, list) \
+            else [error.validator_value]
+        return f"{shown(error.instance)} is not " + " or ".join(
+            _TYPE_WORDS.get(t, t) for t in types)
+    message = error.message
+    start = repr(error.instance)
+    if message.startswith(start):
+        message = shown(error.instance) + message[len(start):]
+    return message
+
+
+_TYPE_WORDS = {"integer": "a whole number", "number": "a number", "string": "text",
+               "boolean": "true or false", "array": "a list", "object": "a mapping",
+               "null": "empty"}
+
+
+def schema_location(error: Any, positions: Positions) -> Location:
+    """Where a schema error lies: the value at its path, or for a key that
+    breaks `propertyNames` (a fact named Bad-Name), that key."""
+    path = tuple(error.absolute_path)
+    if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+        return positions.at(path + (error.instance,), key=True)
+    return positions.at(path)
 
 
 def shorten(text: str, width: int = 160) -> str:

@@ -296,6 +296,45 @@ def test_the_owner_cannot_review_under_another_spelling_of_the_name(policy: Path
     assert other.exit_code == 0, other.output
 
 
+@pytest.mark.parametrize("args", [
+    ("approve", "C1", "--run", "1", "--by", "Mary Smith\x1b[2K"),
+    ("approve", "C1", "--run", "1", "--by", "Mary\u202eSmith"),
+    ("approve", "C1", "--run", "1", "--by", "Mary Smith\u2028x"),
+    ("approve", "C1", "--run", "1", "--by", "Mary\u034fSmith"),
+    ("strikes", "pardon", "C1", "all", "--by", "Eve\x9b31m", "--reason", "r"),
+    ("exempt", "C1", "--all", "--reason", "r", "--approver", "A\u2066",
+     "--until", "2030-01-01"),
+])
+def test_names_typed_for_the_record_may_not_hide_anything(policy: Path, tmp_path: Path,
+                                                          args: tuple):
+    data = write_csv(tmp_path / "c.csv", [["C1", "A", "Ann", "10"]])
+    db = tmp_path / "a.db"
+    assert evaluate(policy, data, db).exit_code == 0
+    result = run(*args, db=db)
+    assert result.exit_code == 2, result.output
+    assert "may not contain a" in result.stderr
+    assert not RAW_CONTROLS.search(result.stderr)
+
+
+@pytest.mark.parametrize("owner, typed", [
+    ("Jos\u00e9 N\u00fa\u00f1ez", "N\u00fa\u00f1ez Jos\u00e9"),
+    ("Anne-Marie O'Neil", "anne marie oneil"), ("Anne-Marie O'Neil", "Anne-Marie O\u2019Neil"),
+    ("\u0141ukasz Nowak", "Lukasz Nowak"), ("S\u00f8ren Kierkegaard", "Soeren Kierkegaard"),
+    ("\u0110or\u0111e Bala\u0161evi\u0107", "Djordje Balasevic"),
+    ("\u0110or\u0111e Bala\u0161evi\u0107", "Dorde Balasevic"),
+    ("\u00c6r\u00f8sk\u00f8bing", "Aeroskobing"), ("\u674e \u5c0f\u9f8d", "\u674e\u5c0f\u9f8d"),
+    ("Mary Jane Smith", "mary.jane.smith"), ("Mary Jane Smith", "Mary-Jane Smith"),
+])
+def test_the_owner_cannot_review_under_a_transliterated_or_reordered_name(
+        policy: Path, tmp_path: Path, owner: str, typed: str):
+    data = write_csv(tmp_path / "c.csv", [["C1", "A", owner, "10"]])
+    db = tmp_path / "a.db"
+    assert evaluate(policy, data, db).exit_code == 0
+    result = run("approve", "C1", "--run", "1", "--by", typed, db=db)
+    assert result.exit_code == 2, result.output
+    assert "is the account owner of C1" in result.stderr
+
+
 def test_explain_and_replay_json_escape_hidden_characters(policy: Path, tmp_path: Path):
     data = write_csv(tmp_path / "c.csv", [["C1", "Acme\u202e\u2028Co", "Ann", "10"]])
     db = tmp_path / "a.db"
@@ -346,19 +385,19 @@ def test_typed_reasons_and_names_are_listed_escaped(tmp_path: Path, policy_file:
                                                    customers_csv: Path):
     db = tmp_path / "a.db"
     assert evaluate(policy_file, customers_csv, db).exit_code == 0
-    typed = [("strikes", "pardon", "C-WARN", "late", "--by", "Eve\x1b[31m",
-              "--reason", "r\u202e"),
+    typed = [("strikes", "pardon", "C-WARN", "late", "--by", "Eve",
+              "--reason", "\x1b[31mr\u202e"),
              ("exempt", "C-KEEP", "--all", "--reason", "\x1b]0;pwned\x07", "--approver",
-              "A\u2066", "--until", "2030-01-01")]
+              "A", "--until", "2030-01-01")]
     for args in typed:
         assert run(*args, db=db).exit_code == 0
     outputs = {name: run(*args, db=db).stdout for name, args in {
         "strikes": ("strikes", "C-WARN", "--as-of", AS_OF),
         "history": ("history", "C-WARN"),
         "exemptions": ("exemptions", "--as-of", AS_OF)}.items()}
-    assert "by Eve\\x1b[31m (r\\u202e)" in outputs["strikes"]
-    assert "pardoned: late of 2026-11-02 by Eve\\x1b[31m (r\\u202e)" in outputs["history"]
-    assert "approved by A\\u2066: \\x1b]0;pwned\\x07" in outputs["exemptions"]
+    assert "by Eve (\\x1b[31mr\\u202e)" in outputs["strikes"]
+    assert "pardoned: late of 2026-11-02 by Eve (\\x1b[31mr\\u202e)" in outputs["history"]
+    assert "approved by A: \\x1b]0;pwned\\x07" in outputs["exemptions"]
     for text in outputs.values():
         assert not RAW_CONTROLS.search(text)
 

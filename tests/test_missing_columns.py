@@ -215,6 +215,12 @@ USES = {
                   "timing:\n  referrals:\n    - when: nps_score > 0\n      vendors: [A]\n",
     "declared under facts": "rules:\n  - id: r\n    when: revenue_12m < 0\n    action: flag\n",
 }
+# A canonical fact used only in an explanation: shown as "unknown" to every
+# customer without the check.
+USES_CANONICAL = {
+    "rule 'r' explanation": "rules:\n  - id: r\n    when: revenue_12m < 0\n    action: flag\n"
+                            "    explain: \"{tier} customer\"\n",
+}
 
 
 @pytest.mark.parametrize("where", sorted(USES))
@@ -226,6 +232,17 @@ def test_every_use_of_a_fact_needs_its_column(runner: CliRunner, tmp_path: Path,
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"Error: {data}:1: no column for fact the policy uses: "
                                     f"nps_score ({where}); ")
+
+
+@pytest.mark.parametrize("where", sorted(USES_CANONICAL))
+def test_a_fact_shown_only_in_an_explanation_needs_its_column(runner: CliRunner,
+                                                              tmp_path: Path, where: str):
+    policy = write(tmp_path / "p.yaml", "version: 1\nname: p\n" + USES_CANONICAL[where])
+    data = write(tmp_path / "c.csv", "customer_id,revenue_12m\nC1,10\n")
+    result = evaluate(runner, policy, data, tmp_path / "a.db")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: {data}:1: no column for fact the policy uses: "
+                                    f"tier ({where}); ")
 
 
 def test_did_you_mean_offers_only_columns_that_are_no_other_fact(runner: CliRunner,

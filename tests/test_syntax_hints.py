@@ -266,10 +266,11 @@ def test_a_hash_inside_quotes_in_a_condition_is_text():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("revenue_12m > 1,000", "a comma in a number: write 1000 (a number has no thousands "
-     "separator)"),
-    ("revenue_12m > 1,000,000", "a comma in a number: write 1000000 (a number has no "
-     "thousands separator)"),
+    ("revenue_12m > 1,000", "a comma between digits: write 1000 for the number (no "
+     "thousands separator), or put a space after the comma for separate values (1, 000)"),
+    ("revenue_12m > 1,000,000", "a comma between digits: write 1000000 for the number (no "
+     "thousands separator), or put a space after the comma for separate values "
+     "(1, 000, 000)"),
     ("revenue_12m > 0,15", "a comma in a number: write 0.15 (decimals use '.')"),
     ("revenue_12m > 12,5", "a comma in a number: write 12.5 (decimals use '.')"),
     ("revenue_12m > 010", "syntax error: write 10 instead of 010 (a number has no leading "
@@ -279,11 +280,20 @@ def test_a_hash_inside_quotes_in_a_condition_is_text():
     ("revenue_12m > 0b1", "write numbers in plain decimal digits, like 1000 or 0.15, not 0b1"),
     ("revenue_12m > 1_000", "write numbers in plain decimal digits, like 1000 or 0.15, not "
      "1_000"),
+    ("revenue_12m > 00.5", "write 0.5 instead of 00.5 (a number has no leading zero; a "
+     "comma separates values)"),
+    ("revenue_12m in [1,000]", "a comma between digits: write 1000 for the number (no "
+     "thousands separator), or put a space after the comma for separate values (1, 000)"),
+    ("revenue_12m > min(1,500)", "a comma between digits: write 1500 for the number (no "
+     "thousands separator), or put a space after the comma for separate values (1, 500)"),
+    ("round(revenue_12m, 2.5)", "round() takes a whole number of places from -60 to 60, "
+     "like round(x, 2)"),
 ])
 def test_numbers_are_spelt_as_in_data_files(text, message):
+    """Also inside lists and calls: [1,000] was the list [1, 0]."""
     from adieu.expr import Compiler, ExprError, Names
 
     with pytest.raises(ExprError) as info:
         Compiler(Names({"revenue_12m": "number"}, {})).compile(text)
     assert info.value.message == message
-    assert info.value.offset == 14
+    assert text[info.value.offset] in "0123456789"  # at the number itself

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adieu.cli import cli
 from adieu.errors import PolicyError, PolicyErrors
@@ -257,7 +260,7 @@ def test_duplicate_yaml_key(tmp_path: Path) -> None:
 
 def test_not_a_mapping(tmp_path: Path) -> None:
     (e,) = errors_in("- just\n- a list\n", tmp_path)
-    assert e.message == "top level: ['just', 'a list'] is not of type 'object'"
+    assert e.message == "top level: a list is not a mapping"
 
 
 def test_unreadable_policy(tmp_path: Path) -> None:
@@ -333,3 +336,86 @@ def test_cli_requires_a_file(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["validate"])
     assert result.exit_code == 2
     assert "Missing argument 'POLICIES...'" in result.stderr
+
+
+# -- any value where another is expected is a finding, never a crash ---------------
+
+def _paths(doc, path=()):
+    yield path
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _paths(v, path + (k,))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _paths(v, path + (i,))
+
+
+_DEFAULT_DOC = None
+
+
+def _default_doc():
+    global _DEFAULT_DOC
+    if _DEFAULT_DOC is None:
+        from adieu.yamlpos import load_with_positions
+
+        _DEFAULT_DOC = load_with_positions(DEFAULT.read_text(encoding="utf-8"), "d")[0]
+    return _DEFAULT_DOC
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_value_of_any_other_shape_anywhere_is_a_finding_not_a_crash(data) -> None:
+    import copy
+
+    import yaml as pyyaml
+
+    doc = copy.deepcopy(_default_doc())
+    paths = [p for p in _paths(doc) if p]
+    path = data.draw(st.sampled_from(paths))
+    replacement = data.draw(st.sampled_from(
+        [5, -1, 0, True, None, "x", [], [5], {}, {"a": 1}, [None], "2026-02-30", 1.5]))
+    parent = doc
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = replacement
+    class Dumper(pyyaml.SafeDumper):
+        pass
+
+    Dumper.add_representer(Decimal, lambda d, v: d.represent_scalar(
+        "tag:yaml.org,2002:float", str(v)))
+    text = pyyaml.dump(doc, Dumper=Dumper, allow_unicode=True, sort_keys=False)
+    try:
+        compile_policy(text, "mutated.yaml")
+    except PolicyErrors as exc:
+        assert exc.errors and all(e.location is not None for e in exc.errors)
+
+
+@pytest.mark.parametrize("template, message", [
+    ("{revenue_12m:999999999}", "width 999999999 is over 40"),
+    ("{revenue_12m:.999999f}", "precision 999999 is over 12"),
+    ("{revenue_12m:d}", "a number is formatted with f, e, g or %, not d (write ,.0f for a "
+     "whole number with thousands separators)"),
+    ("{revenue_12m:x}", "a number is formatted with f, e, g or %, not x"),
+    ("{customer_since:,.0f}", "a date is formatted with strftime codes, like %d/%m/%Y or %B %Y"),
+    ("{tier:,}", "text takes only a width and alignment, like >20 or <10"),
+    ("{outgrown:>5}", "true/false takes no format"),
+    ("{revenue_12m:!!}", "not a format like ,.0f or .1% or >10"),
+])
+def test_template_formats_are_bounded_and_fit_the_value(tmp_path, template, message) -> None:
+    text = ("version: 1\nname: x\nrules:\n  - id: r\n    when: revenue_12m > 1\n"
+            f"    action: flag\n    explain: \"v {template}\"\n")
+    (e,) = errors_in(text, tmp_path)
+    field = template[1:template.index(":")]
+    assert e.message == f"explanation template field {template}: {message}"
+    assert (e.location.line, e.location.column) == (7, 18)
+    assert field
+
+
+@pytest.mark.parametrize("template", [
+    "{revenue_12m:,.0f}", "{revenue_12m:.1%}", "{revenue_12m:>12,.2f}", "{revenue_12m:e}",
+    "{tier:>10}", "{contract_end:%d/%m/%Y}", "{outgrown}", "{revenue_12m}",
+])
+def test_usual_template_formats_are_accepted(tmp_path, template) -> None:
+    text = ("version: 1\nname: x\nrules:\n  - id: r\n    when: revenue_12m > 1\n"
+            f"    action: flag\n    explain: \"v {template}\"\n")
+    compile_policy(text, str(tmp_path / "p.yaml"))

@@ -415,6 +415,8 @@ def test_a_yaml_version_directive_other_than_1_2_is_refused(directive: str) -> N
 
 
 def test_schema_messages_and_excerpts_stay_short(tmp_path: Path, runner: CliRunner) -> None:
+    """A value is named by its kind (a list), never quoted whole; the source
+    line is cut around the column."""
     path = tmp_path / "p.yaml"
     values = ",".join(["1"] * 50_000)
     path.write_text(f"version: 1\nname: x\nparams:\n  x: [{values}]\nrules: []\n",
@@ -423,7 +425,7 @@ def test_schema_messages_and_excerpts_stay_short(tmp_path: Path, runner: CliRunn
     assert result.exit_code == 1
     assert len(result.output) < 2000, len(result.output)
     first, excerpt, caret = result.stdout.splitlines()[:3]
-    assert first.startswith(f"{path}:4:6: params/x: [1, 1, 1,") and " ... " in first
+    assert first == f"{path}:4:6: params/x: a list is not a number or text or true or false"
     assert excerpt.startswith("      x: [1,1,1") and excerpt.endswith("...")
     assert caret == "         ^"
 
@@ -446,6 +448,38 @@ def test_a_default_in_the_fields_own_true_false_words(tmp_path: Path) -> None:
                                "got 'yes'")
 
 
+def test_messages_show_values_as_written_and_point_at_bad_keys(tmp_path: Path,
+                                                             runner: CliRunner) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nname: x\nstrikes:\n  window_days: 2.0\nfacts:\n"
+                    "  ok_name: {type: string}\n  Bad-Name: {type: string}\nparams:\n"
+                    "  p: {a: 1}\nrules: []\n", encoding="utf-8")
+    findings = [line for line in runner.invoke(cli, ["validate", str(path)]).stdout
+                .splitlines() if not line.startswith(" ")]
+    assert findings == [
+        f"{path}:4:16: strikes/window_days: 2.0 is not a whole number",
+        f"{path}:7:3: facts: 'Bad-Name' does not have the expected form",
+        f"{path}:9:6: params/p: a mapping is not a number or text or true or false",
+        f"{path}:10:8: rules: [] should be non-empty",
+    ]
+
+
+@pytest.mark.parametrize("content, where, message", [
+    (b"version: 1\nname: x\x01y\nrules: []\n", "2:8", "invalid YAML: character U+0001 is "
+     "not allowed in a YAML file (write it as an escape, like \\x01, inside double quotes)"),
+    (b"version: 1\nname: \xc3\xa9x\x85y\nrules: []\n", "2:9",
+     "policy is not UTF-8 text: byte 20 is 0x85 (save the file as UTF-8)"),
+])
+def test_characters_a_policy_cannot_hold_are_located(tmp_path: Path, runner: CliRunner,
+                                                     content: bytes, where: str,
+                                                     message: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content)
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == f"{path}:{where}: {message}"
+
+
 @pytest.mark.parametrize("spec, message", [
     ("{fact: revenue_12m, scale: 0}", "map.yaml:2:33: fields/R/scale: 0 is less than or "
      "equal to the minimum of 0"),
@@ -463,3 +497,34 @@ def test_a_scale_must_be_positive_and_for_numbers(tmp_path: Path, spec: str,
     with pytest.raises(MappingErrors) as info:
         load_mapping(path, canonical_facts())
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["csv.yaml", "salesforce.yaml", "hubspot.yaml"])
+@given(data=st.data())
+def test_a_mapping_with_any_value_of_another_shape_is_an_error_not_a_crash(
+        name: str, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory) -> None:
+    import copy
+
+    from adieu.errors import InputError
+
+    doc = copy.deepcopy(load((REPO / "plugins" / "mappings" / name).read_text("utf-8")))
+    paths, stack = [], [((), doc)]
+    while stack:
+        path, node = stack.pop()
+        if path:
+            paths.append(path)
+        children = node.items() if isinstance(node, dict) else \
+            enumerate(node) if isinstance(node, list) else ()
+        stack.extend((path + (k,), v) for k, v in children)
+    path = data.draw(st.sampled_from(paths))
+    parent = doc
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = data.draw(st.sampled_from(
+        [5, -1, 0, True, None, "x", [], [5], {}, {"a": 1}, "%d", "(", 0.5]))
+    target = tmp_path_factory.mktemp("m") / "map.yaml"
+    target.write_text(json.dumps(doc, default=str), encoding="utf-8")  # JSON is YAML
+    try:
+        load_mapping(target, canonical_facts())
+    except InputError as exc:
+        assert str(exc)

@@ -1,0 +1,58 @@
+"""Format specs in explanation templates (`{revenue_12m:,.0f}`), checked
+when the policy is loaded, so that rendering an explanation can never take
+more than a line of text or print a spec instead of a value.
+
+Python's format-spec mini-language
+(https://docs.python.org/3/library/string.html#formatspec), restricted:
+widths up to MAX_WIDTH, precisions up to MAX_PRECISION, and the types that
+mean something for the value's type: numbers take f, F, e, E, g, G and %
+(or none); text takes s (or none); dates take strftime codes (%d/%m/%Y);
+true/false takes no spec."""
+
+from __future__ import annotations
+
+import re
+
+from .values import ANY, BOOL, DATE, NUM, STR
+
+MAX_WIDTH = 40
+MAX_PRECISION = 12
+
+_SPEC = re.compile(r"(?:(?P<fill>.)?(?P<align>[<>=^]))?(?P<sign>[-+ ])?(?P<z>z)?(?P<alt>#)?"
+                   r"(?P<zero>0)?(?P<width>[0-9]+)?(?P<grouping>[,_])?"
+                   r"(?:\.(?P<precision>[0-9]+))?(?P<type>[a-zA-Z%])?", re.DOTALL)
+_NUMBER_TYPES = {None, "f", "F", "e", "E", "g", "G", "%"}
+_STRFTIME = re.compile(r"(?:%[aAbBdHImMpSyYjUWzZ%]|[^%{}])+")
+
+
+def spec_problem(spec: str, kind: str) -> str | None:
+    """Why `spec` cannot format a value of static type `kind` (values.NUM,
+    STR, BOOL, DATE or ANY), or None. Examples: ",.0f" for a number is fine;
+    "999999999" is "width 999999999 is over 40"; ",.0f" for a date is not a
+    date format."""
+    if not spec:
+        return None
+    if kind == DATE:
+        if len(spec) > MAX_WIDTH or "%" not in spec or not _STRFTIME.fullmatch(spec):
+            return "a date is formatted with strftime codes, like %d/%m/%Y or %B %Y"
+        return None
+    if kind == BOOL:
+        return "true/false takes no format"
+    m = _SPEC.fullmatch(spec)
+    if m is None:
+        return "not a format like ,.0f or .1% or >10"
+    width, precision, kind_of = m["width"], m["precision"], m["type"]
+    if width and int(width) > MAX_WIDTH:
+        return f"width {int(width)} is over {MAX_WIDTH}"
+    if precision and int(precision) > MAX_PRECISION:
+        return f"precision {int(precision)} is over {MAX_PRECISION}"
+    if kind == STR:
+        if kind_of not in (None, "s") or m["sign"] or m["z"] or m["alt"] or m["grouping"] \
+                or m["zero"]:
+            return "text takes only a width and alignment, like >20 or <10"
+        return None
+    if kind in (NUM, ANY) and kind_of not in _NUMBER_TYPES:
+        hint = " (write ,.0f for a whole number with thousands separators)" \
+            if kind_of in ("d", "n") else ""
+        return f"a number is formatted with f, e, g or %, not {kind_of}{hint}"
+    return None
