@@ -164,7 +164,7 @@ def read_pages(path: Path, label: str) -> Iterator[Page]:
                                      '{"results": [...], "paging": {...}}; found '
                                      f"{found})", where)
                 paging = page.get("paging")
-                has_next = isinstance(paging, dict) and bool(paging.get("next"))
+                has_next = isinstance(paging, dict) and _leads_on(paging.get("next"))
                 yield Page(page["results"], label, path.name, where.line or 1,
                            where.column or 1, has_next)
     except UnicodeDecodeError:
@@ -181,6 +181,14 @@ def file_order(path: Path) -> tuple[list[tuple[int, str] | str], str]:
     # numbers, without int() (which refuses over 4300 digits).
     return [(len(p.lstrip("0")), p.lstrip("0")) if i % 2 else p
             for i, p in enumerate(parts)], path.name
+
+
+def _leads_on(next_: Any) -> bool:
+    """Whether a page's paging.next leads to another page: it is there, and
+    its "after" (when given) is not blank, as a paging script decides."""
+    if isinstance(next_, dict) and "after" in next_:
+        return not blank(next_["after"])
+    return bool(next_)
 
 
 def page_files(location: str) -> dict[str, list[tuple[Path, str]]]:

@@ -673,3 +673,21 @@ def test_the_documented_paging_checks_are_what_adieu_prints(
         line = line.replace(f"case{n}/dump", "hubspot-dump")
         assert line.startswith(prefix)
         assert f"  {line}\n" in doc, line
+
+
+@pytest.mark.parametrize("next_, complete", [
+    ({"after": ""}, True), ({"after": None}, True), ({}, True), (None, True),
+    ({"after": "0"}, False), ({"after": 200}, False), ({"link": "https://x"}, False),
+])
+def test_a_last_page_leads_on_only_with_an_after(runner: CliRunner, tmp_path: Path,
+                                                 next_, complete: bool) -> None:
+    # The paging script stops when paging.next.after is empty: that page ends it.
+    folder = paged_dump(tmp_path, "deals", {"deals_0001.json": [(["21"], True)],
+                                            "deals_0002.json": [(["22"], False)]})
+    path = folder / "deals_0002.json"
+    last = json.loads(path.read_text(encoding="utf-8"))
+    last["paging"] = {"next": next_}
+    path.write_text(json.dumps(last), encoding="utf-8")
+    result = run_facts(runner, folder)
+    assert result.exit_code == (0 if complete else 2), result.output
+    assert ("the deals dump is incomplete" in result.stderr) is not complete
