@@ -196,3 +196,76 @@ def plain_text(value: Number) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     return str(value)
+
+
+# --------------------------------------------------------------------------
+# For readers: one strict rule for every number taken from input, and sums
+# that are exact or fail (exported from adieu for plugins).
+# --------------------------------------------------------------------------
+
+_WHOLE_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def read_number(value: Any) -> Number:
+    """A number a reader takes from its input (an amount cell or property,
+    a JSON value), by the rule CSV cells follow (NUMBER_TEXT): plain
+    decimal notation with the ASCII digits 0-9 ("1234.50", "-3", ".5",
+    "1e3"), or an int, Decimal or finite float as it is. Whole-number text
+    gives an int ("12" -> 12), other text a Decimal with its digits.
+
+    Raises ValueError, whose text is the reason without the value (the
+    caller quotes the value and names file, row and field), for: text in
+    any other form ("1_000", "1,000", "12k", "$5", "١٢", "１２", "𝟙"),
+    NaN and infinities, true/false, other types, and magnitudes of
+    MAX_DIGITS digits or more ("1e400"): such a value is unreadable, never
+    rounded or clipped."""
+    if isinstance(value, bool):
+        raise ValueError("a true/false value, not a number")
+    whole = False
+    if isinstance(value, str):
+        text = value.strip(WHITESPACE)
+        if not NUMBER_TEXT.fullmatch(text):
+            raise ValueError(_not_plain(text))
+        whole = bool(_WHOLE_TEXT.fullmatch(text))
+        number: Number = Decimal(text)  # no int(): Python's int() limits digits
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        number = Decimal(repr(value))
+    elif isinstance(value, (int, Decimal)):
+        number = value
+    else:
+        kind = {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+        raise ValueError(f"{kind}, not a number")
+    if isinstance(number, Decimal) and not number.is_finite():
+        raise ValueError("not a finite number")
+    try:
+        check_magnitude(number)
+    except OverflowError as exc:
+        raise ValueError(str(exc)) from None
+    if whole:
+        return int(number)
+    return to_number(number)
+
+
+def _not_plain(text: str) -> str:
+    reason = "not a plain number like 1234.5"
+    other = next((c for c in text if c.isdigit() and c not in "0123456789"), None)
+    if other is not None:
+        return f"{reason}: {other!r} (U+{ord(other):04X}) is not one of the digits 0-9"
+    if any(c in text for c in "_, '\u00a0\u202f"):
+        return f"{reason}: no digit separators (_ , ' or spaces)"
+    return f"{reason} (digits 0-9, a '.' before decimals)"
+
+
+def add_exact(a: Number, b: Number) -> Number:
+    """a + b exactly, as a reader sums amounts: int + int is an int, else
+    a Decimal with every digit (12345678901234567890.123456789 +
+    0.000000002 = 12345678901234567890.123456791). Raises ValueError, in
+    plain words (describe), when the exact sum needs more than MAX_DIGITS
+    significant digits or reaches MAX_DIGITS digits before the point: the
+    sum is then unknown, never rounded."""
+    try:
+        return check_magnitude(add(a, b))
+    except ArithmeticError as exc:
+        raise ValueError(describe(exc)) from None

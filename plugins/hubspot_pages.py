@@ -4,7 +4,13 @@ ids and flags of the records on them (docs/sources.md, "HubSpot").
 A dump folder holds ``companies*``, ``tickets*`` and ``deals*`` files of
 CRM v3 list pages, ``{"results": [...], "paging": {"next": {"after": ...}}}``;
 a file may hold one page, a JSON array of pages or one page per line (JSON
-Lines), optionally gzip-compressed. Errors name the file, line and column."""
+Lines), optionally gzip-compressed. Errors name the file, line and column.
+
+Pages are taken in file order (names compared with their numbers as
+numbers: tickets_2 before tickets_10), then in array or line order within
+a file. The last page of each kind must have no paging.next (else the dump
+is incomplete: an error); an earlier page without it, or a gap in the files'
+running numbers, is a warning."""
 
 from __future__ import annotations
 
@@ -19,14 +25,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from adieu.errors import InputError, Location
-from adieu.sources import open_text
+from adieu import InputError, Location, SourceRecord, open_text
 
 KINDS = ("companies", "tickets", "deals")
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 
 _WS = re.compile(r"[ \t\r\n]*")
 _CHUNK = 1 << 16
+_DIGITS = re.compile(r"([0-9]+)")
+_NUMBERED = re.compile(r"(.*?)([0-9]+)")  # a name's stem ending in a running number
+MAX_NAMED = 3  # pages or numbers named in one warning
+MAX_ID_DIGITS = 60  # a JSON number id of more digits keeps its written form
+MAX_PAGE_DIGITS = 9  # a running number of more digits is a date or an id, not a page
+
+
+def _json_int(text: str) -> int | Decimal:
+    """A JSON integer: an int, or past 100 digits a Decimal (Python's int()
+    refuses text of over 4300 digits; adieu.read_number then finds it too
+    large)."""
+    return int(text) if len(text) <= 100 else Decimal(text)
 
 
 @dataclass
@@ -46,7 +63,8 @@ class _JsonValues:
 
     def __init__(self, handle: IO[str], label: str):
         self.handle, self.label = handle, label
-        self.decoder = json.JSONDecoder(parse_float=Decimal)  # numbers stay exact
+        self.decoder = json.JSONDecoder(parse_float=Decimal,  # numbers stay exact
+                                        parse_int=_json_int)
         self.buf, self.pos, self.eof = "", 0, False
         self.line, self.col = 1, 1  # position of buf[0] in the file
 
@@ -146,7 +164,7 @@ def read_pages(path: Path, label: str) -> Iterator[Page]:
                                      '{"results": [...], "paging": {...}}; found '
                                      f"{found})", where)
                 paging = page.get("paging")
-                has_next = isinstance(paging, dict) and bool(paging.get("next"))
+                has_next = isinstance(paging, dict) and _leads_on(paging.get("next"))
                 yield Page(page["results"], label, path.name, where.line or 1,
                            where.column or 1, has_next)
     except UnicodeDecodeError:
@@ -155,9 +173,27 @@ def read_pages(path: Path, label: str) -> Iterator[Page]:
         raise InputError(f"corrupt gzip data: {exc}", Location(label)) from None
 
 
+def file_order(path: Path) -> tuple[list[tuple[int, str] | str], str]:
+    """Sort key of a page file: its name, with runs of digits compared as
+    numbers (companies_2.json before companies_10.json)."""
+    parts = _DIGITS.split(path.name)
+    # Digits as (length without leading zeros, digits): their order as
+    # numbers, without int() (which refuses over 4300 digits).
+    return [(len(p.lstrip("0")), p.lstrip("0")) if i % 2 else p
+            for i, p in enumerate(parts)], path.name
+
+
+def _leads_on(next_: Any) -> bool:
+    """Whether a page's paging.next leads to another page: it is there, and
+    its "after" (when given) is not blank, as a paging script decides."""
+    if isinstance(next_, dict) and "after" in next_:
+        return not blank(next_["after"])
+    return bool(next_)
+
+
 def page_files(location: str) -> dict[str, list[tuple[Path, str]]]:
     """companies/tickets/deals page files of a dump folder (or one file of
-    companies pages), sorted by name."""
+    companies pages), in file_order."""
     path = Path(location)
     files: dict[str, list[tuple[Path, str]]] = {k: [] for k in KINDS}
     if path.is_file():
@@ -167,7 +203,7 @@ def page_files(location: str) -> dict[str, list[tuple[Path, str]]]:
         raise InputError("no such folder or file (expected a folder of companies*.json, "
                          "tickets*.json and deals*.json pages, or a .csv export)",
                          Location(location))
-    for child in sorted(path.iterdir(), key=lambda p: p.name):
+    for child in sorted(path.iterdir(), key=file_order):
         lower = child.name.lower()
         if not child.is_file() or not lower.endswith(SUFFIXES):
             continue
@@ -179,20 +215,81 @@ def page_files(location: str) -> dict[str, list[tuple[Path, str]]]:
     return files
 
 
-def pages(files: list[tuple[Path, str]], kind: str) -> Iterator[Page]:
-    """Every page of one object kind; at the end, check that the last page
-    of the dump was saved (a page without paging.next)."""
+def pages(files: list[tuple[Path, str]], kind: str,
+          notes: list[SourceRecord] | None = None) -> Iterator[Page]:
+    """Every page of one object kind, in order (files in file_order, then
+    array or line order within a file).
+
+    At the end, raises InputError when the last page has paging.next (the
+    pages after it were never saved). With `notes`, appends warnings (value-
+    less SourceRecords) about what the files suggest but cannot prove: an
+    earlier page without paging.next (two dumps mixed, or a page saved out
+    of order), and a running number missing from the file names."""
+    if notes is not None:
+        notes.extend(numbering_gaps(files, kind))
     last: Page | None = None
-    ends = 0
+    ends: list[Page] = []  # pages without paging.next, the last one aside
     for path, label in files:
         for page in read_pages(path, label):
+            if last is not None and not last.has_next:
+                ends.append(last)
             last = page
-            ends += not page.has_next
             yield page
-    if last is not None and not ends:
-        raise InputError(f"the {kind} dump is incomplete: every page has paging.next, so the "
-                         "last page was never saved (run the paging script to the end)",
-                         Location(last.file, last.line, last.column))
+    if last is None:
+        return
+    if last.has_next:
+        raise InputError(f"the {kind} dump is incomplete: its last page has paging.next, so "
+                         "the pages after it were never saved (run the paging script to the "
+                         "end, and save every page)", Location(last.file, last.line, last.column))
+    if ends and notes is not None:
+        first = ends[0]
+        others = "" if len(ends) == 1 else \
+            f" (and so do {_where(ends[1:MAX_NAMED + 1])}{', ...' if len(ends) > 4 else ''})"
+        line = first.line if first.line > 1 else None  # as records are placed
+        notes.append(SourceRecord({}, first.file, None, line, warning=(
+            f"this {kind} page has no paging.next{others}, so it should be the last, yet "
+            f"more pages follow up to {_where([last])}, which ends the {kind} too: two dumps "
+            "mixed, or a page saved out of order? Every page is read (a record on two pages "
+            f"counts once); if in doubt, save the {kind} again into an empty folder")))
+
+
+def _where(items: list[Page]) -> str:
+    return ", ".join(f"{p.file}:{p.line}" if p.line > 1 else p.file for p in items)
+
+
+def numbering_gaps(files: list[tuple[Path, str]], kind: str) -> list[SourceRecord]:
+    """A warning when the files of one kind carry a running number (the
+    same name but for digits at the end: tickets_0001.json, tickets_0002.json)
+    and one is missing between the first number (0 or 1) and the last.
+    Names numbered by something else (offsets, dates, ids: more numbers
+    missing than present) give none."""
+    numbered: list[tuple[int, str, str, str]] = []  # number, digits, prefix, label
+    for path, label in files:
+        name = path.name
+        suffix = next((x for x in SUFFIXES if name.lower().endswith(x)), "")
+        match = _NUMBERED.fullmatch(name[:len(name) - len(suffix)])
+        if match is None or len(match[2]) > MAX_PAGE_DIGITS:
+            return []
+        numbered.append((int(match[2]), match[2], match[1], label))
+    if not numbered or len({prefix for _, _, prefix, _ in numbered}) > 1:
+        return []
+    present = {n for n, *_ in numbered}
+    low, high = (0 if 0 in present else 1), max(present)
+    span = high - low + 1  # every number present is in low..high
+    if span == len(present) or span > 2 * len(present):
+        return []  # none missing, or not a running number
+    missing = [n for n in range(low, high + 1) if n not in present]
+    widths = {len(digits) for _, digits, _, _ in numbered}
+    width = widths.pop() if len(widths) == 1 and any(d.startswith("0") for _, d, _, _ in numbered) \
+        else 0
+    prefix = numbered[0][2]
+    names = [f"{prefix}{n:0{width}d}" for n in missing]
+    after = min((n, label) for n, _, _, label in numbered if n > missing[0])[1]
+    listed = ", ".join(names[:MAX_NAMED]) + (f" and {len(names) - MAX_NAMED} more"
+                                             if len(names) > MAX_NAMED else "")
+    return [SourceRecord({}, after, warning=(
+        f"the {kind} files are numbered, but there is no {listed} before this one: a page "
+        f"may be missing, and its {kind} would count nowhere (save the {kind} again)"))]
 
 
 # --------------------------------------------------------------------------
@@ -211,8 +308,9 @@ def object_id(item: dict[str, Any]) -> str | None:
 def id_text(value: Any) -> str:
     """An id as text: 12, 12.0 and " 12 " are all "12" (JSON numbers with a
     fraction or exponent are read as Decimal)."""
-    if isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
-        value = int(value)
+    if isinstance(value, (float, Decimal)) and math.isfinite(value) and \
+            abs(value) < 10 ** MAX_ID_DIGITS and value == int(value):
+        value = int(value)  # never int() of 1e100000000: its digits would fill memory
     return str(value).strip()
 
 

@@ -26,7 +26,12 @@ warning; a record that may belong to such a list is a warning, not a
 reject.
 
 Dates: ISO text with a zone, or epoch milliseconds; each counts by its UTC
-date (adieu.utc_date).
+date (adieu.utc_date). Amounts: adieu.read_number (ASCII digits, no
+separators, below 60 digits; another is left out with a reject), summed
+exactly with adieu.add_exact; a sum that cannot be exact is unknown (None)
+with a reject naming the company (hubspot_values). The last page of each
+kind must have no paging.next; an earlier end page or a gap in the files'
+running numbers is a warning (hubspot_pages).
 
 Options (mapping ``options:`` or ``-o KEY=VALUE``; lists may be given as
 ``a,b,c``): ticket_closed_stages (default ["4"], the Closed stage of
@@ -40,15 +45,12 @@ encoding, delimiter, id_column (default "Record ID")."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from adieu import utc_date, with_zone
+from adieu import add_exact, with_zone
 from adieu.errors import InputError, Location
 from adieu.hookspecs import hookimpl
 from adieu.sources import SourceContext, SourceRecord, open_text
@@ -63,6 +65,17 @@ from adieu_plugins.hubspot_pages import (
     page_files,
     pages,
 )
+from adieu_plugins.hubspot_values import (
+    Number,
+    as_number,
+    iso_from_epoch,
+    parse_amount,
+    parse_date,
+    plain,
+    shown,
+)
+
+__all__ = ["parse_date", "read_hubspot"]
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 
@@ -88,72 +101,6 @@ FACTS = {"tickets": ("tickets_12m", "open_tickets"),
          "deals": ("won_revenue_12m", "open_pipeline")}
 
 
-# --------------------------------------------------------------------------
-# Values: dates, amounts
-# --------------------------------------------------------------------------
-
-_EPOCH_MS = re.compile(r"^-?\d{11,14}$", re.ASCII)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def _from_epoch_ms(value: Any) -> dt.datetime:
-    """Epoch milliseconds (number or text) -> an aware UTC datetime; ValueError."""
-    try:
-        ms = int(value) if isinstance(value, int) else int(float(str(value).strip()))
-        return _EPOCH + dt.timedelta(milliseconds=ms)
-    except (OverflowError, ValueError):
-        raise ValueError(f"expected epoch milliseconds, got {value!r}") from None
-
-
-def parse_date(value: Any, zone: dt.tzinfo | None = None) -> dt.date | None:
-    """A HubSpot date or date-time -> its UTC date: ISO text ("2025-03-04",
-    "2025-03-04T10:15:00.000Z", any zone or offset) or epoch milliseconds
-    (number or text), as the CRM API gives them. A date-time without a zone
-    is read in `zone` (the timezone option), else it is an error. None for
-    an empty value; ValueError for anything else."""
-    if blank(value):
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"expected a date, got {value!r}")
-    if isinstance(value, (int, float)) or _EPOCH_MS.match(str(value).strip()):
-        return _from_epoch_ms(value).date()
-    return utc_date(str(value), zone)
-
-
-def _iso_from_epoch(value: Any) -> Any:
-    """Epoch milliseconds (text or number) -> ISO text; anything else as it is."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or \
-            not _EPOCH_MS.match(str(value).strip()):
-        return value
-    try:
-        moment = _from_epoch_ms(value)
-    except ValueError:
-        return value
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _amount(value: Any) -> Decimal | None:
-    """A deal amount; None when empty, ValueError when not a number."""
-    if blank(value):
-        return None
-    if isinstance(value, bool):
-        raise ValueError(value)
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(value) from None
-    if not number.is_finite():
-        raise ValueError(value)
-    return number
-
-
-def _plain(value: Any) -> Any:
-    """A property value as a plain record value (text, number, boolean, None)."""
-    if value is None or isinstance(value, (str, int, float, Decimal, bool)):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
 def _stages(context: SourceContext, name: str) -> frozenset[str]:
     value = context.option(name, DEFAULTS[name])
     if isinstance(value, str):
@@ -172,19 +119,28 @@ class Tally:
     """One aggregate of one company: a count or a sum, and which records."""
 
     count: int = 0
-    total: Decimal = Decimal(0)
+    total: Number = 0
     by_file: dict[str, list[str]] = field(default_factory=dict)
     per_file: dict[str, int] = field(default_factory=dict)
     left_out: list[str] = field(default_factory=list)
+    broken: str | None = None  # why the exact sum is unknown (adieu.add_exact)
 
-    def add(self, file: str, record_id: str, amount: Decimal | None = None) -> None:
+    def add(self, file: str, record_id: str, amount: Number | None = None) -> str | None:
+        """Count one record (and add its amount); the reason, the first time
+        the sum cannot be exact (it is unknown from then on), else None."""
         self.count += 1
-        if amount is not None:
-            self.total += amount
         self.per_file[file] = self.per_file.get(file, 0) + 1
         ids = self.by_file.setdefault(file, [])
         if len(ids) < MAX_IDS:
             ids.append(record_id)
+        if amount is None or self.broken is not None:
+            return None
+        try:
+            self.total = add_exact(self.total, amount)
+        except ValueError as exc:
+            self.broken = f"{exc} (adding {record_id})"
+            return str(exc)
+        return None
 
 
 @dataclass
@@ -195,16 +151,11 @@ class Aggregate:
     is_sum: bool
 
 
-def _number(total: Decimal) -> int | Decimal:
-    """A sum as adieu takes numbers: int when whole, else the exact Decimal."""
-    return int(total) if total == total.to_integral_value() else total
-
-
 def _describe(agg: Aggregate, tally: Tally | None, files: list[str]) -> str:
     plural = agg.noun + "s"
     if tally is None or not tally.count:
-        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        text = f"no {plural}{agg.what} in {shown}"
+        listed = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        text = f"no {plural}{agg.what} in {listed}"
         if agg.is_sum:
             text += " (sum 0)"
     else:
@@ -215,8 +166,10 @@ def _describe(agg: Aggregate, tally: Tally | None, files: list[str]) -> str:
             parts.append(f"{file}: {n} {agg.noun if n == 1 else plural}{agg.what} "
                          f"(id{'' if n == 1 else 's'} {', '.join(ids)}{more})")
         text = "; ".join(parts)
-        if agg.is_sum:
-            text += f"; sum {_number(tally.total)}"
+        if agg.is_sum and tally.broken:
+            text += f"; sum unknown: {tally.broken}"
+        elif agg.is_sum:
+            text += f"; sum {as_number(tally.total)}"
     if tally is not None and tally.left_out:
         text += f"; left out (reported): {agg.noun} {', '.join(tally.left_out[:MAX_IDS])}"
     return text
@@ -287,9 +240,13 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
             yield SourceRecord({}, location, provenance=dict.fromkeys(
                 facts, f"no {kind}*.json pages {where}"))
 
+    # Rejects and warnings about pages, tickets and deals come after the
+    # companies, so `adieu facts --limit N` still shows N customers.
+    after: list[SourceRecord] = []
+
     # Pass 1: which companies exist, and the links they hold.
     links = Links()
-    for page in pages(files["companies"], "companies"):
+    for page in pages(files["companies"], "companies", after):
         for row, item in _results(page):
             cid = object_id(item)
             if cid is None:
@@ -304,15 +261,12 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
     def tally(cid: str, fact: str) -> Tally:
         return tallies.setdefault(cid, {}).setdefault(fact, Tally())
 
-    # Rejects and warnings about tickets and deals come after the companies,
-    # so `adieu facts --limit N` still shows N customers.
-    after: list[SourceRecord] = []
     for kind in ("tickets", "deals"):
         count = _count_ticket if kind == "tickets" else _count_deal
         noun = kind[:-1]
         seen: set[str] = set()
         orphans: list[tuple[Page, int, str, list[str], str]] = []
-        for page in pages(files[kind], kind):
+        for page in pages(files[kind], kind, after):
             line = page.line if page.line > 1 else None
             carries = page_carries(page)
             for row, item in _results(page):
@@ -371,7 +325,7 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
                 continue
             props = item.get("properties")
             props = props if isinstance(props, dict) else {}
-            values = {str(k): _plain(_property(v, k in date_props, zone))
+            values = {str(k): plain(_property(v, k in date_props, zone))
                       for k, v in props.items()}
             cid = object_id(item)
             if blank(values.get("hs_object_id")) and cid is not None:
@@ -392,8 +346,10 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
                 for fact in facts:
                     agg = aggregates[fact]
                     t = mine.get(fact)
-                    values[fact] = (_number(t.total) if t else 0) if agg.is_sum \
-                        else (t.count if t else 0)
+                    if not agg.is_sum:
+                        values[fact] = t.count if t else 0
+                    else:  # None: a sum that cannot be exact is unknown
+                        values[fact] = (None if t.broken else as_number(t.total)) if t else 0
                     provenance[fact] = _describe(agg, t, names[kind])
                     cut = links.sides[kind].cut.get(cid or "")
                     if cut:
@@ -409,7 +365,7 @@ def _property(value: Any, is_date: bool, zone: dt.tzinfo | None) -> Any:
     """A company property as passed on: epoch milliseconds of a date property
     as ISO text, and a date-time without a zone in UTC when `zone` is set."""
     if is_date:
-        value = _iso_from_epoch(value)
+        value = iso_from_epoch(value)
     if zone is not None and isinstance(value, str):
         value = with_zone(value, zone)
     return value
@@ -473,9 +429,9 @@ def _count_deal(oid: str, props: dict[str, Any], name: str, companies: list[str]
     amount = None
     if not problems:
         try:
-            amount = _amount(props.get("amount"))
-        except ValueError:
-            problems.append(f"amount {props.get('amount')!r} is not a number "
+            amount = parse_amount(props.get("amount"))
+        except ValueError as exc:
+            problems.append(f"amount {shown(props.get('amount'))}: {exc} "
                             f"(left out of {fact})")
         else:
             if amount is None:
@@ -483,8 +439,11 @@ def _count_deal(oid: str, props: dict[str, Any], name: str, companies: list[str]
     for cid in companies:
         if amount is None:
             tally(cid, fact).left_out.append(oid)
-        else:
-            tally(cid, fact).add(name, oid, amount)
+            continue
+        broken = tally(cid, fact).add(name, oid, amount)
+        if broken:
+            problems.append(f"{fact} of company {cid} cannot be summed exactly with this "
+                            f"amount: {broken}; it is unknown, not rounded")
     return problems
 
 

@@ -20,8 +20,11 @@ the as-of date. A count or sum over no records is 0; a missing file leaves
 its facts missing. Rows with IsDeleted true are skipped, and so are the
 rows related to a deleted account. Related rows whose AccountId matches no
 account are reported as rejects (orphans), as are amounts and dates that
-cannot be read. Custom Account fields (`Foo__c`) are passed on with
-booleans, dates and date-times parsed. Every date-time counts by its UTC
+cannot be read (amounts by adieu.read_number: ASCII digits, no separators,
+below 60 digits). Sums are exact (adieu.add_exact); one that cannot be
+exact leaves the account's figure unknown (None), with a reject. Custom
+Account fields (`Foo__c`) are passed on with booleans, dates and
+date-times parsed. Every date-time counts by its UTC
 date (adieu.utc_date). Options: encoding (utf-8 with or without a
 byte-order mark, cp1252, latin-1), timezone (the zone of date-times written
 without one). See docs/sources.md."""
@@ -30,11 +33,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from adieu import utc_date
+from adieu import add_exact, read_number, utc_date
 from adieu.errors import InputError, Location
 from adieu.hookspecs import hookimpl
 from adieu.sources import SourceContext, SourceRecord
@@ -80,14 +83,11 @@ def parse_day(text: str) -> dt.date:
     return utc_date(text)
 
 
-def parse_amount(text: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError("not a number") from None
-    if not value.is_finite():
-        raise ValueError("not a finite number")
-    return value
+def parse_amount(text: str) -> int | Decimal:
+    """An Amount cell -> int or exact Decimal, by adieu's one rule for
+    numbers (adieu.read_number: ASCII digits, no separators, below 60
+    digits). ValueError with the reason for "1_000", "١٢", "NaN", "1e400"."""
+    return read_number(text)
 
 
 def custom_value(text: str) -> Any:
@@ -103,8 +103,10 @@ def custom_value(text: str) -> Any:
         return text
 
 
-def _plain(value: Decimal) -> int | Decimal:
+def _plain(value: int | Decimal) -> int | Decimal:
     """A sum as adieu takes numbers: int when whole, else the exact Decimal."""
+    if isinstance(value, int):
+        return value
     return int(value) if value == value.to_integral_value() else value
 
 
@@ -113,20 +115,33 @@ def _plain(value: Decimal) -> int | Decimal:
 # ---------------------------------------------------------------------------
 
 class Tally:
-    """A count or sum with the first few row numbers behind it."""
+    """A count or an exact sum (adieu.add_exact) with the first few row
+    numbers behind it. A sum that cannot be exact is unknown: value None,
+    broken says why."""
 
-    __slots__ = ("value", "count", "rows")
+    __slots__ = ("value", "count", "rows", "broken")
 
     def __init__(self) -> None:
-        self.value: Any = 0
+        self.value: int | Decimal | None = 0
         self.count = 0
         self.rows: list[int] = []
+        self.broken: str | None = None
 
-    def add(self, row: int | None, amount: Any = 1) -> None:
-        self.value += amount
+    def add(self, row: int | None, amount: int | Decimal = 1) -> str | None:
+        """Count one row (adding its amount); the reason, the first time the
+        sum cannot be exact, else None."""
         self.count += 1
         if row is not None and len(self.rows) < SAMPLE_ROWS:
             self.rows.append(row)
+        if self.value is None:
+            return None
+        try:
+            self.value = add_exact(self.value, amount)
+        except ValueError as exc:
+            self.value = None
+            self.broken = f"{exc} (adding row {row})" if row is not None else str(exc)
+            return str(exc)
+        return None
 
 
 class Totals:
@@ -140,11 +155,12 @@ class Totals:
         self.contract_row: int | None = None
         self.problems: list[tuple[str, int | None, int | None, str]] = []
 
-    def tally(self, fact: str, row: int | None, amount: Any = 1) -> None:
+    def tally(self, fact: str, row: int | None, amount: int | Decimal = 1) -> str | None:
+        """Count a row into fact (adding amount); why the sum became unknown."""
         t = self.tallies.get(fact)
         if t is None:
             t = self.tallies[fact] = Tally()
-        t.add(row, amount)
+        return t.add(row, amount)
 
     def problem(self, rec: SourceRecord, message: str) -> None:
         self.problems.append((rec.file or "", rec.row, rec.line, message))
@@ -214,13 +230,23 @@ def _opportunity(rec: SourceRecord, totals: Totals, facts: set[str], as_of: dt.d
             if closed_on is not None and _in_window(closed_on, as_of):
                 amount = _read(rec, "Amount", parse_amount, totals, "won_revenue_12m")
                 if amount is not None:
-                    totals.tally("won_revenue_12m", rec.row, amount)
+                    _sum(rec, totals, "won_revenue_12m", amount)
     if "open_pipeline" in facts:
         closed = _read(rec, "IsClosed", parse_bool, totals, "open_pipeline")
         if closed is False:
             amount = _read(rec, "Amount", parse_amount, totals, "open_pipeline")
             if amount is not None:
-                totals.tally("open_pipeline", rec.row, amount)
+                _sum(rec, totals, "open_pipeline", amount)
+
+
+def _sum(rec: SourceRecord, totals: Totals, fact: str, amount: int | Decimal) -> None:
+    """Add an amount to the account's sum; a sum that cannot be exact is
+    unknown, reported once at the row that broke it (naming the account)."""
+    broken = totals.tally(fact, rec.row, amount)
+    if broken:
+        text = str(rec.values.get("Amount") or "").strip()
+        totals.problem(rec, f"Amount {text!r} cannot be added to the account's {fact} "
+                            f"exactly: {broken}; {fact} is unknown, not rounded")
 
 
 def _contract(rec: SourceRecord, totals: Totals, facts: set[str], as_of: dt.date) -> None:
@@ -321,9 +347,11 @@ def _derived(related: Related, totals: Totals | None) -> tuple[dict[str, Any], d
             continue
         tally = totals.tallies.get(fact) if totals is not None else None
         value = tally.value if tally is not None else 0
-        values[fact] = _plain(value) if isinstance(value, Decimal) else value
+        values[fact] = None if value is None else _plain(value)  # None: unknown
         what = "sum of Amount over " if fact in SUMS else ""
         provenance[fact] = _provenance(label, tally, what)
+        if tally is not None and tally.broken:
+            provenance[fact] += f"; the sum is unknown: {tally.broken}"
     return values, provenance
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import gzip
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from adieu.cli import cli
 from adieu.errors import InputError
 from adieu.sources import SourceContext
 from adieu_plugins.hubspot_source import parse_date, read_hubspot
+from adieu_plugins.hubspot_values import iso_from_epoch
 
 AS_OF = "2026-11-01"  # the 12-month window is 2025-11-02 .. 2026-11-01
 
@@ -437,3 +439,157 @@ def test_parse_date(text, expected) -> None:
 def test_parse_date_rejects_text() -> None:
     with pytest.raises(ValueError):
         parse_date("next week")
+
+
+# --------------------------------------------------------------------------
+# Numbers: every amount and epoch date is read by adieu's one strict rule
+# (adieu.read_number: ASCII digits 0-9, no separators, below 60 digits) and
+# summed exactly (adieu.add_exact), never rounded.
+# --------------------------------------------------------------------------
+
+def won_deals(tmp_path: Path, amounts: list, *, closedates: list | None = None,
+              raw: str | None = None) -> Path:
+    """Company 101 with one won deal (in the window) per amount: deal 21, 22, ...
+    raw replaces the deals file's text."""
+    folder = tmp_path / "numbers"
+    folder.mkdir()
+    write_pages(folder, "companies", [page([company("101", {"name": "Müller GmbH"})])])
+    write_pages(folder, "tickets", [page([])])
+    dates = closedates or ["2026-06-01T09:00:00.000Z"] * len(amounts)
+    deals = [deal(str(21 + i), "closedwon", d, a, {"companies": v3("deal_to_company", "101")})
+             for i, (a, d) in enumerate(zip(amounts, dates, strict=True))]
+    write_pages(folder, "deals", [page(deals)])
+    if raw is not None:
+        (folder / "deals_0001.json").write_text(raw, encoding="utf-8")
+    return folder
+
+
+def exact_facts(runner: CliRunner, folder: Path):
+    result = runner.invoke(cli, ["facts", f"hubspot:{folder}", "--json", "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout, parse_float=Decimal)
+    rejects = [line for line in result.stderr.splitlines() if line.startswith("rejected:")]
+    return row, rejects
+
+
+@pytest.mark.parametrize("amount, why", [
+    ("1_000", "no digit separators"),
+    ("1,000", "no digit separators"),
+    ("٣", "'٣' (U+0663) is not one of the digits 0-9"),           # Arabic-Indic
+    ("１２", "'１' (U+FF11) is not one of the digits 0-9"),          # full-width
+    ("𝟙", "'𝟙' (U+1D7D9) is not one of the digits 0-9"),           # mathematical
+    ("NaN", "not a plain number like 1234.5"),
+    ("12k", "not a plain number like 1234.5"),
+])
+def test_amounts_in_other_forms_are_left_out_and_reported(
+        runner: CliRunner, tmp_path: Path, amount: str, why: str) -> None:
+    row, rejects = exact_facts(runner, won_deals(tmp_path, [amount, "5"]))
+    assert row["won_revenue_12m"] == 5          # only the readable amount
+    assert "deal 21" in row["_provenance"]["won_revenue_12m"].split("left out")[1]
+    (reject,) = rejects
+    assert reject.startswith(f"rejected: {tmp_path / 'numbers' / 'deals_0001.json'}: row 1: "
+                             f"deal 21 (company 101): amount {amount!r}: not a plain number "
+                             "like 1234.5")
+    assert why in reject and reject.endswith("(left out of won_revenue_12m)")
+
+
+def test_the_testers_amounts_sum_to_nothing_not_1003(runner: CliRunner, tmp_path: Path) -> None:
+    row, rejects = exact_facts(runner, won_deals(tmp_path, ["1_000", "٣", "１２", "𝟙"]))
+    assert row["won_revenue_12m"] == 0
+    assert [r.split(": row ")[1][:1] for r in rejects] == ["1", "2", "3", "4"]
+
+
+def test_epoch_milliseconds_in_other_digits_are_no_date(runner: CliRunner,
+                                                        tmp_path: Path) -> None:
+    fullwidth = "".join(chr(0xFF10 + int(c)) for c in epoch_ms(2026, 6, 1))
+    row, rejects = exact_facts(runner, won_deals(
+        tmp_path, ["100", "7"], closedates=[fullwidth, epoch_ms(2026, 6, 1)]))
+    assert row["won_revenue_12m"] == 7
+    (reject,) = rejects
+    assert "deal 21 (company 101): closedate: expected a date" in reject
+    with pytest.raises(ValueError):
+        parse_date(fullwidth)
+    with pytest.raises(ValueError):
+        parse_date("1_741_130_100_000")
+    assert iso_from_epoch(fullwidth) == fullwidth  # passed on as it is, not as a date
+    assert iso_from_epoch("1741130100000") == "2025-03-04T23:15:00.000Z"
+
+
+@pytest.mark.parametrize("amount", ["1e400", "1" * 61, "-1E+60"])
+def test_an_absurd_amount_is_left_out_not_the_customer(runner: CliRunner, tmp_path: Path,
+                                                       amount: str) -> None:
+    # Before: the sum 1e400 rejected company 101 ("won_revenue_12m: value too large").
+    row, rejects = exact_facts(runner, won_deals(tmp_path, [amount, "5"]))
+    assert row["customer_id"] == "101" and row["won_revenue_12m"] == 5
+    (reject,) = rejects
+    assert "deal 21 (company 101): amount" in reject and "value too large" in reject
+
+
+def test_an_amount_of_thousands_of_digits_as_a_json_number(runner: CliRunner,
+                                                           tmp_path: Path) -> None:
+    # Python's int() refuses over 4300 digits: the reader must not crash.
+    folder = won_deals(tmp_path, ["AMOUNT", 5])
+    path = folder / "deals_0001.json"
+    path.write_text(path.read_text(encoding="utf-8").replace('"AMOUNT"', "9" * 5000),
+                    encoding="utf-8")
+    row, rejects = exact_facts(runner, folder)
+    assert row["won_revenue_12m"] == 5
+    (reject,) = rejects
+    assert "deal 21 (company 101): amount 9999" in reject and "value too large" in reject
+
+
+def test_sums_are_exact_past_28_digits(runner: CliRunner, tmp_path: Path) -> None:
+    row, rejects = exact_facts(runner, won_deals(
+        tmp_path, ["12345678901234567890.123456789", "0.000000002"]))
+    assert rejects == []
+    assert row["won_revenue_12m"] == Decimal("12345678901234567890.123456791")
+    assert row["_provenance"]["won_revenue_12m"].endswith("sum 12345678901234567890.123456791")
+
+
+@pytest.mark.parametrize("amounts, why", [
+    (["1e59", "0.000001"], "the exact result needs more than 60 significant digits"),
+    (["9e59", "9e59"], "value too large (over 60 digits)"),
+])
+def test_a_sum_that_cannot_be_exact_is_unknown_and_reported(
+        runner: CliRunner, tmp_path: Path, amounts: list[str], why: str) -> None:
+    folder = won_deals(tmp_path, [*amounts, "5"])
+    row, rejects = exact_facts(runner, folder)
+    assert "won_revenue_12m" not in row              # unknown: not rounded, not a part
+    assert row["open_pipeline"] == 0                 # the company's other figures stay
+    (record,) = [r for r in read_hubspot(str(folder), SourceContext(dt.date(2026, 11, 1)))
+                 if r.values.get("hs_object_id") == "101" and not r.error]
+    assert "won_revenue_12m" in record.values and record.values["won_revenue_12m"] is None
+    assert record.provenance["won_revenue_12m"].endswith(f"; sum unknown: {why} (adding 22)")
+    (reject,) = rejects
+    assert reject.endswith(f"row 2: deal 22 (company 101): won_revenue_12m of company 101 "
+                           f"cannot be summed exactly with this amount: {why}; it is "
+                           "unknown, not rounded")
+
+
+def test_the_documented_amount_rejects_are_what_adieu_prints(runner: CliRunner,
+                                                             tmp_path: Path) -> None:
+    doc = " ".join((Path(__file__).parents[1] / "docs" / "sources.md")
+                   .read_text(encoding="utf-8").split())
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, rejects = exact_facts(runner, won_deals(tmp_path / "a", ["1_000"]))
+    _, more = exact_facts(runner, won_deals(tmp_path / "b", ["1e59", "0.000001"]))
+    for reject in (rejects[0], more[0]):
+        message = reject.split(": row ")[1].split(": ", 1)[1]
+        assert f"`{message}`" in doc, message
+
+
+def test_a_json_number_id_of_a_huge_exponent_is_text_not_a_hang(runner: CliRunner,
+                                                                tmp_path: Path) -> None:
+    # int(Decimal("1e100000000")) would build a number of 100 million digits.
+    folder = won_deals(tmp_path, ["5"])
+    path = folder / "companies_0002.json"
+    path.write_text('{"results": [{"id": 1e100000000, "properties": {"name": "Huge"}}]}',
+                    encoding="utf-8")
+    pages_ = json.loads((folder / "companies_0001.json").read_text(encoding="utf-8"))
+    pages_["paging"] = {"next": {"after": "102"}}
+    (folder / "companies_0001.json").write_text(json.dumps(pages_), encoding="utf-8")
+    result = runner.invoke(cli, ["facts", f"hubspot:{folder}", "--json", "--as-of", AS_OF],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert sorted(r["customer_id"] for r in json.loads(result.stdout)) == ["101", "1E+100000000"]

@@ -10,6 +10,7 @@ to it is a warning, not an orphan reject."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -233,13 +234,17 @@ def test_the_documented_warning_is_what_adieu_prints(runner: CliRunner, tmp_path
 def small_dump(tmp_path: Path, kind: str, company_list: dict, records: list[dict],
                *, pages: list[list[dict]] | None = None, name: str = "small") -> Path:
     """Company 101 with `company_list` as its associations.<kind>; `records`
-    on one page of `kind` (or `pages`, one file each); the other kind empty."""
+    on one page of `kind` (or `pages`, one file each, all but the last with
+    paging.next); the other kind empty."""
     folder = tmp_path / name
     folder.mkdir()
     write(folder, "companies", [company("101", {kind: company_list})])
-    for n, results in enumerate(pages or [records], 1):
-        (folder / f"{kind}_{n:04d}.json").write_text(json.dumps({"results": results}),
-                                                    encoding="utf-8")
+    pages = pages or [records]
+    for n, results in enumerate(pages, 1):
+        page = {"results": results}
+        if n < len(pages):
+            page["paging"] = {"next": {"after": str(n * 100)}}
+        (folder / f"{kind}_{n:04d}.json").write_text(json.dumps(page), encoding="utf-8")
     write(folder, OTHER[kind], [])
     return folder
 
@@ -478,3 +483,211 @@ def test_an_own_list_cut_off_before_its_first_result_is_cut_off(
                                        "belongs to it")
     assert lines(result, "rejected:") == []
     assert "its own list of companies is cut off too" in lines(result, "warning:")[1]
+
+
+# --------------------------------------------------------------------------
+# List pages: the last page of each kind ends the dump (no paging.next).
+# Pages are taken in file order (running numbers as numbers), then in array
+# or line order within a file.
+# --------------------------------------------------------------------------
+
+NEXT = {"next": {"after": "200", "link": "https://api.hubapi.com/crm/v3/objects/x?after=200"}}
+
+
+def list_page(results: list[dict], more: bool) -> dict:
+    return {"results": results, **({"paging": NEXT} if more else {})}
+
+
+def kind_records(kind: str, ids: list[str]) -> list[dict]:
+    if kind == "companies":
+        return [company(i) for i in ids]
+    back = KINDS[kind]["back"]
+    return [record(kind, i, listing(["101"], back)) for i in ids]
+
+
+def paged_dump(tmp_path: Path, kind: str, files: dict[str, list[tuple[list[str], bool]]],
+               layout: str = "files") -> Path:
+    """A dump whose `kind` pages are the given files (name -> pages, each
+    page (ids, has paging.next)); the other kinds are one whole page each.
+    layout "array" writes a file's pages as a JSON array (page n on line
+    n + 1), "lines" as JSON Lines (page n on line n), "files" one page per
+    file."""
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    others = {"companies": [company("101")], "tickets": [], "deals": []}
+    for other, results in others.items():
+        if other != kind:
+            write(folder, other, results)
+    for name, pages_ in files.items():
+        written = [list_page(kind_records(kind, ids), more) for ids, more in pages_]
+        if layout == "lines":
+            text = "\n".join(json.dumps(p) for p in written) + "\n"
+        elif layout == "array" or len(written) > 1:
+            text = "[\n" + ",\n".join(json.dumps(p) for p in written) + "\n]\n"
+        else:
+            text = json.dumps(written[0], indent=1)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def run_facts(runner: CliRunner, folder: Path):
+    return runner.invoke(cli, ["facts", f"hubspot:{folder}", "--json", "--as-of", AS_OF])
+
+
+@pytest.mark.parametrize("kind", ["companies", "tickets", "deals"])
+def test_a_last_page_with_paging_next_is_incomplete_even_after_an_end_page(
+        runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    # The first page has no paging.next, the last still has one: the pages
+    # after the last were never saved (tickets_12m = 2 was accepted before).
+    ids = ["101"] if kind == "companies" else ["11"]
+    more = ["102"] if kind == "companies" else ["12"]
+    folder = paged_dump(tmp_path, kind, {f"{kind}_0001.json": [(ids, False)],
+                                         f"{kind}_0002.json": [(more, True)]})
+    result = run_facts(runner, folder)
+    assert result.exit_code == 2, result.output
+    (error,) = lines(result, "Error:")
+    assert error.startswith(f"Error: {folder / f'{kind}_0002.json'}:1:1: the {kind} dump is "
+                            "incomplete: its last page has paging.next")
+
+
+@pytest.mark.parametrize("layout", ["array", "lines"])
+@pytest.mark.parametrize("kind", ["companies", "tickets", "deals"])
+def test_the_last_page_of_one_file_holding_many_pages_is_checked(
+        runner: CliRunner, tmp_path: Path, kind: str, layout: str) -> None:
+    ids = ["101"] if kind == "companies" else ["11"]
+    more = ["102"] if kind == "companies" else ["12"]
+    folder = paged_dump(tmp_path, kind, {f"{kind}.json": [(ids, False), (more, True)]},
+                        layout)
+    result = run_facts(runner, folder)
+    assert result.exit_code == 2, result.output
+    (error,) = lines(result, "Error:")
+    line = 3 if layout == "array" else 2  # where the last page starts
+    assert error.startswith(f"Error: {folder / f'{kind}.json'}:{line}:1: the {kind} dump is "
+                            "incomplete: its last page has paging.next")
+
+
+def test_a_single_companies_file_as_the_location_is_checked(runner: CliRunner,
+                                                            tmp_path: Path) -> None:
+    path = tmp_path / "companies.jsonl"
+    path.write_text(json.dumps(list_page([company("101")], False)) + "\n"
+                    + json.dumps(list_page([company("102")], True)) + "\n", encoding="utf-8")
+    result = run_facts(runner, path)
+    assert result.exit_code == 2
+    assert f"Error: {path}:2:1: the companies dump is incomplete" in result.stderr
+
+
+def test_pages_are_ordered_by_their_running_number(runner: CliRunner, tmp_path: Path) -> None:
+    # tickets_1 .. tickets_10: by plain name order tickets_10 would come
+    # before tickets_2, and tickets_9 (with paging.next) would be last.
+    files = {f"tickets_{n}.json": [([str(10 + n)], n < 10)] for n in range(1, 11)}
+    result = run_facts(runner, paged_dump(tmp_path, "tickets", files))
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["tickets_12m"] == 10
+    assert lines(result, "warning:") == []
+    assert row["_provenance"]["tickets_12m"].startswith("tickets_1.json: 1 ticket")
+
+
+@pytest.mark.parametrize("layout", ["files", "array"])
+def test_two_end_pages_are_a_warning_naming_both(runner: CliRunner, tmp_path: Path,
+                                                 layout: str) -> None:
+    if layout == "files":
+        files = {"tickets_0001.json": [(["11"], False)], "tickets_0002.json": [(["12"], False)]}
+        first, last = "tickets_0001.json", "tickets_0002.json"
+    else:
+        files = {"tickets.json": [(["11"], False), (["12"], False)]}
+        first = last = "tickets.json"
+    folder = paged_dump(tmp_path, "tickets", files, layout)
+    result = run_facts(runner, folder)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["tickets_12m"] == 2  # every page read
+    (warning,) = lines(result, "warning:")
+    assert warning.startswith(f"warning: {folder / first}:")
+    assert "this tickets page has no paging.next, so it should be the last, yet more pages " \
+        f"follow up to {folder / last}" in warning
+    assert "two dumps mixed, or a page saved out of order" in warning
+
+
+def test_a_missing_running_number_is_a_warning(runner: CliRunner, tmp_path: Path) -> None:
+    # tickets_0001 says there is a next page; tickets_0002 is not there.
+    folder = paged_dump(tmp_path, "tickets", {"tickets_0001.json": [(["11"], True)],
+                                              "tickets_0003.json": [(["13"], False)]})
+    result = run_facts(runner, folder)
+    assert result.exit_code == 0, result.output
+    (warning,) = lines(result, "warning:")
+    assert warning == (f"warning: {folder / 'tickets_0003.json'}: the tickets files are "
+                       "numbered, but there is no tickets_0002 before this one: a page may be "
+                       "missing, and its tickets would count nowhere (save the tickets again)")
+
+
+@pytest.mark.parametrize("names, missing", [
+    (["deals_0002.json", "deals_0003.json"], "deals_0001"),        # the first page
+    (["deals_1.json", "deals_2.json", "deals_4.json.gz"], "deals_3"),
+    (["deals-0.json", "deals-2.json"], "deals-1"),                 # counted from 0
+])
+def test_missing_running_numbers_are_named(runner: CliRunner, tmp_path: Path,
+                                           names: list[str], missing: str) -> None:
+    files = {n: [([str(20 + i)], i < len(names) - 1)] for i, n in enumerate(names)}
+    folder = paged_dump(tmp_path, "deals", {n.removesuffix(".gz"): p for n, p in files.items()})
+    for name in names:
+        if name.endswith(".gz"):
+            plain_ = folder / name.removesuffix(".gz")
+            (folder / name).write_bytes(gzip.compress(plain_.read_bytes()))
+            plain_.unlink()
+    result = run_facts(runner, folder)
+    assert result.exit_code == 0, result.output
+    (warning,) = lines(result, "warning:")
+    assert f"the deals files are numbered, but there is no {missing} before this one" in warning
+
+
+@pytest.mark.parametrize("names", [
+    ["deals_0001.json", "deals_0002.json"],
+    ["deals_0.json", "deals_100.json", "deals_200.json"],   # offsets, not page numbers
+    ["deals_20260301.json"],                                # a date
+    ["deals.json", "deals_0003.json"],                      # not all numbered
+])
+def test_no_numbering_warning_without_a_gap_in_a_running_number(
+        runner: CliRunner, tmp_path: Path, names: list[str]) -> None:
+    files = {n: [([str(20 + i)], i < len(names) - 1)] for i, n in enumerate(names)}
+    result = run_facts(runner, paged_dump(tmp_path, "deals", files))
+    assert result.exit_code == 0, result.output
+    assert lines(result, "warning:") == []
+
+
+def test_the_documented_paging_checks_are_what_adieu_prints(
+        runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    doc = (Path(__file__).parents[1] / "docs" / "sources.md").read_text(encoding="utf-8")
+    cases = {
+        "Error:": {"tickets_0001.json": [(["11"], False)], "tickets_0002.json": [(["12"], True)]},
+        "warning: hubspot-dump/tickets_0001.json": {"tickets_0001.json": [(["11"], False)],
+                                                    "tickets_0002.json": [(["12"], False)]},
+        "warning: hubspot-dump/tickets_0003.json": {"tickets_0001.json": [(["11"], True)],
+                                                    "tickets_0003.json": [(["13"], False)]},
+    }
+    for n, (prefix, files) in enumerate(cases.items()):
+        Path(f"case{n}").mkdir()
+        folder = paged_dump(Path(f"case{n}"), "tickets", files)
+        result = runner.invoke(cli, ["facts", f"hubspot:{folder}", "--as-of", AS_OF])
+        (line,) = [x for x in result.stderr.splitlines() if x.startswith(prefix.split()[0])]
+        line = line.replace(f"case{n}/dump", "hubspot-dump")
+        assert line.startswith(prefix)
+        assert f"  {line}\n" in doc, line
+
+
+@pytest.mark.parametrize("next_, complete", [
+    ({"after": ""}, True), ({"after": None}, True), ({}, True), (None, True),
+    ({"after": "0"}, False), ({"after": 200}, False), ({"link": "https://x"}, False),
+])
+def test_a_last_page_leads_on_only_with_an_after(runner: CliRunner, tmp_path: Path,
+                                                 next_, complete: bool) -> None:
+    # The paging script stops when paging.next.after is empty: that page ends it.
+    folder = paged_dump(tmp_path, "deals", {"deals_0001.json": [(["21"], True)],
+                                            "deals_0002.json": [(["22"], False)]})
+    path = folder / "deals_0002.json"
+    last = json.loads(path.read_text(encoding="utf-8"))
+    last["paging"] = {"next": next_}
+    path.write_text(json.dumps(last), encoding="utf-8")
+    result = run_facts(runner, folder)
+    assert result.exit_code == (0 if complete else 2), result.output
+    assert ("the deals dump is incomplete" in result.stderr) is not complete

@@ -14,6 +14,7 @@ import sqlite3
 import textwrap
 import tracemalloc
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -630,3 +631,115 @@ def test_left_out_amounts_are_stored_as_rejects_of_their_customer(export_zip: Pa
     orphans = [r for r in rejects if "matches no account" in r["reason"]]
     assert {(r["file"].rsplit("/", 1)[-1], r["row"]) for r in orphans} == \
         {("case.csv", 9), ("Opportunity.csv", 10)}
+
+
+# ---------------------------------------------------------------------------
+# Numbers: Amount is read by adieu's one strict rule (adieu.read_number:
+# ASCII digits 0-9, no separators, below 60 digits) and summed exactly
+# (adieu.add_exact), never rounded.
+# ---------------------------------------------------------------------------
+
+def won_amounts(tmp_path: Path, amounts: list[str]) -> Path:
+    """The export with Müller's opportunities replaced by won ones (in the
+    window) of these amounts, rows 1, 2, ..."""
+    opps = [opp(f"0065g00000Op{n:03d}AAA", MUELLER, amount, "2026-06-01", won=True)
+            for n, amount in enumerate(amounts, 1)]
+    files = {**export_files(), "Opportunity.csv": csv_bytes(OPP_HEADER, opps)}
+    return write_zip(tmp_path / "numbers.zip", files)
+
+
+def exact_facts(location: Path) -> tuple[dict, list[str]]:
+    result = CliRunner().invoke(cli, ["facts", f"salesforce:{location}", "--json",
+                                      "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    rows = {r["customer_id"]: r for r in json.loads(result.stdout, parse_float=Decimal)}
+    rejects = [line for line in result.stderr.splitlines()
+               if line.startswith("rejected:") and "Opportunity.csv" in line]
+    return rows[MUELLER], rejects
+
+
+@pytest.mark.parametrize("amount, why", [
+    ("1_000", "no digit separators"),
+    ("1 000", "no digit separators"),
+    ("١٢", "'١' (U+0661) is not one of the digits 0-9"),            # Arabic-Indic
+    ("１２", "'１' (U+FF11) is not one of the digits 0-9"),          # full-width
+    ("𝟙", "'𝟙' (U+1D7D9) is not one of the digits 0-9"),
+    ("Infinity", "not a plain number like 1234.5"),
+])
+def test_amounts_in_other_forms_are_left_out_and_reported(tmp_path: Path, amount: str,
+                                                          why: str) -> None:
+    row, rejects = exact_facts(won_amounts(tmp_path, [amount, "5"]))
+    assert row["won_revenue_12m"] == 5
+    (reject,) = rejects
+    assert f"Opportunity.csv:2: row 1: Amount is {amount!r}: not a plain number" in reject
+    assert why in reject and reject.endswith("; left out of won_revenue_12m")
+
+
+def test_the_testers_amounts_sum_to_nothing_not_1012(tmp_path: Path) -> None:
+    row, rejects = exact_facts(won_amounts(tmp_path, ["1_000", "١٢"]))
+    assert row["won_revenue_12m"] == 0
+    assert len(rejects) == 2
+
+
+@pytest.mark.parametrize("amount", ["1e400", "1" * 61, "-9.5e60"])
+def test_an_absurd_amount_is_left_out_not_the_account(tmp_path: Path, amount: str) -> None:
+    # Before: 1e400 rejected the whole account ("won_revenue_12m: value too large").
+    row, rejects = exact_facts(won_amounts(tmp_path, [amount, "5"]))
+    assert row["won_revenue_12m"] == 5 and row["name"] == "Müller GmbH"
+    (reject,) = rejects
+    assert f"row 1: Amount is {amount!r}: value too large (over 60 digits); left out of " \
+        "won_revenue_12m" in reject
+
+
+def test_sums_are_exact_past_28_digits(tmp_path: Path) -> None:
+    row, rejects = exact_facts(won_amounts(tmp_path, ["12345678901234567890.123456789",
+                                                      "0.000000002"]))
+    assert rejects == []
+    assert row["won_revenue_12m"] == Decimal("12345678901234567890.123456791")
+
+
+@pytest.mark.parametrize("amounts, why", [
+    (["1e59", "0.000001"], "the exact result needs more than 60 significant digits"),
+    (["9e59", "9e59"], "value too large (over 60 digits)"),
+])
+def test_a_sum_that_cannot_be_exact_is_unknown_and_reported(
+        tmp_path: Path, amounts: list[str], why: str) -> None:
+    location = won_amounts(tmp_path, [*amounts, "5"])
+    row, rejects = exact_facts(location)
+    assert "won_revenue_12m" not in row       # unknown: never rounded, never a part
+    assert row["open_pipeline"] == 0          # the account's other figures stay
+    (reject,) = rejects
+    assert reject.endswith(f"Opportunity.csv:4: row 2: Amount {amounts[1]!r} cannot be added "
+                           f"to the account's won_revenue_12m exactly: {why}; "
+                           "won_revenue_12m is unknown, not rounded")
+    context = SourceContext(dt.date(2026, 11, 1))
+    (record,) = [r for r in sf.read_salesforce(str(location), context)
+                 if r.values.get("Id") == MUELLER and not r.error]
+    assert "won_revenue_12m" in record.values and record.values["won_revenue_12m"] is None
+    assert record.provenance["won_revenue_12m"].endswith(
+        f"; the sum is unknown: {why} (adding row 2)")
+
+
+def test_the_reject_names_the_account(tmp_path: Path) -> None:
+    location = won_amounts(tmp_path, ["9e59", "9e59"])
+    result = CliRunner().invoke(cli, ["evaluate", DEFAULT_POLICY, "--source",
+                                      f"salesforce:{location}", "--as-of", AS_OF,
+                                      "--db", str(tmp_path / "r.db"), "--json",
+                                      "--allow-missing-facts"])
+    assert result.exit_code == 0, result.output
+    rejects = json.loads(result.stdout)["rejects"]
+    assert [(r["row"], r["customer_id"], r["reason"].split(":")[0]) for r in rejects
+            if "cannot be added" in r["reason"]] == [
+        (2, MUELLER, "Amount '9e59' cannot be added to the account's won_revenue_12m exactly")]
+
+
+def test_the_documented_amount_rejects_are_what_adieu_prints(tmp_path: Path) -> None:
+    doc = " ".join((Path(__file__).parents[1] / "docs" / "sources.md")
+                   .read_text(encoding="utf-8").split())
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, rejects = exact_facts(won_amounts(tmp_path / "a", ["1e400"]))
+    _, more = exact_facts(won_amounts(tmp_path / "b", ["1e59", "0.000001"]))
+    for reject in (rejects[0], more[0]):
+        message = reject.split(": row ")[1].split(": ", 1)[1]
+        assert f": {message}`" in doc, message
