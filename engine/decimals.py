@@ -74,7 +74,9 @@ def to_number(value: int | float | Decimal | str) -> Number:
         text = str(value).strip(WHITESPACE)
         if not NUMBER_TEXT.fullmatch(text):
             raise ValueError(f"expected a number like 1234.5, got {value!r}")
-        result = Decimal(text) if "." in text or "e" in text or "E" in text else int(text)
+        result = Decimal(text)  # not int(text) first: Python's int() limits its digits
+        if "." not in text and "e" not in text and "E" not in text:
+            result = int(check_magnitude(result))
     if isinstance(result, Decimal):
         if not result.is_finite():
             raise ValueError(f"expected a finite number, got {value!r}")
