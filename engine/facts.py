@@ -99,8 +99,12 @@ def _string(value: Any, name: str = "text") -> str:
     breaks is an error (safe_text.text_problem)."""
     if isinstance(value, (dict, list)):
         raise ValueError("expected text, got a structure")
-    text = normalise_text(value)
-    problem = text_problem(text, name)
+    return _kept(normalise_text(value), text_problem, name)
+
+
+def _kept(text: str, problem_of: Callable[[str, str], str | None], name: str) -> str:
+    """text, or ValueError with what problem_of finds wrong with it."""
+    problem = problem_of(text, name)
     if problem:
         raise ValueError(problem)
     return text
@@ -112,11 +116,7 @@ def _identifier(value: Any, name: str = "customer_id") -> str:
     if isinstance(value, (dict, list, bool)):
         raise ValueError("expected an id, got a structure" if not isinstance(value, bool)
                          else "expected an id, got a true/false value")
-    text = normalise_id(value)
-    problem = id_problem(text, name)
-    if problem:
-        raise ValueError(problem)
-    return text
+    return _kept(normalise_id(value), id_problem, name)
 
 
 def _as_given(value: Any, name: str = "text") -> Any:
