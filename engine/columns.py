@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import difflib
 import re
-import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .errors import InputError, Location
 from .mapping import Mapping, snake_case
 from .policy import Policy, canonical_facts
+from .templates import template_names
 
 SUGGEST = 0.7   # did-you-mean for a missing fact (as errors.did_you_mean)
 NEAR = 0.85     # a column this close to a fact that is present is worth a warning
@@ -73,14 +73,6 @@ def used_facts(policy: Policy) -> dict[str, str]:
     canonical = canonical_facts()
     add((n for n in facts if n not in canonical), "declared under facts")
     return out
-
-
-def template_names(template: str) -> set[str]:
-    """The names an explanation template shows ({name} and {name:spec})."""
-    try:
-        return {field for _, field, _, _ in string.Formatter().parse(template) if field}
-    except ValueError:  # reported by the validator
-        return set()
 
 
 def fact_of(mapping: Mapping, source_field: str) -> str | None:

@@ -25,13 +25,13 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import re
-import string
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import PolicyWarning
 from .expr import UNKNOWN, Compiled, Context, offset_of
 from .policy import Policy
+from .templates import template_names
 from .yamlpos import Positions
 
 CODES = ("unused-param", "percentile-fraction", "param-text-number", "expired-exemption",
@@ -102,7 +102,7 @@ def _unused_params(policy: Policy, pos: Positions) -> list[PolicyWarning]:
     for compiled in policy.expressions.values():
         used |= compiled.names
     for rule in policy.rules:
-        used |= _template_names(rule.explain or "")
+        used |= template_names(rule.explain or "")
     return [PolicyWarning("unused-param", f"param {name!r} is used by no expression and no "
                           "explanation template; use it or remove it",
                           pos.at(("params", name), key=True))
@@ -214,13 +214,6 @@ def _percentile_params(doc: dict) -> set[str]:
             continue
         out |= {c.args[1].id for c in _percentile_calls(tree) if isinstance(c.args[1], ast.Name)}
     return out
-
-
-def _template_names(template: str) -> set[str]:
-    try:
-        return {f for _, f, _, _ in string.Formatter().parse(template) if f}
-    except ValueError:
-        return set()
 
 
 _NUMBER = r"(?:\d{1,3}(?:(?P<sep>[,' _\u00a0\u202f])\d{3})(?:(?P=sep)\d{3})*|\d+)(?:[.,]\d+)?"

@@ -179,19 +179,13 @@ def name_problem(text: str, what: str = "a name") -> str | None:
     return None
 
 
-def name_key(text: str) -> str:
-    """A person's name as names are compared: compatibility forms folded
-    (NFKD: full-width letters, ligatures), accents, invisible and formatting
-    characters dropped, case folded, every run of spaces, tabs or line
-    breaks one space, and "Last, First" read as "First Last":
-    'Martin,  CHLOÉ' and 'chloe martin' have the same key."""
-    return name_keys(text)[0]
-
-
 def name_keys(text: str) -> list[str]:
-    """Every key of a name (name_key is the first): one per spelling of the
-    letters in _LETTERS. Punctuation (hyphens, apostrophes, dots) counts as
-    a space."""
+    """The keys a person's name is compared by, one per spelling of the
+    letters in _LETTERS: compatibility forms folded (NFKD: full-width
+    letters, ligatures), accents, invisible and formatting characters
+    dropped, case folded, punctuation (hyphens, apostrophes, dots) and every
+    run of spaces one space, and "Last, First" read as "First Last":
+    'Martin,  CHLOÉ' and 'chloe martin' have the same key."""
     text = unicodedata.normalize("NFKD", str(text))
     text = _INVISIBLE.sub("", text)
     kept = []

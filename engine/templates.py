@@ -12,6 +12,7 @@ true/false takes no spec."""
 from __future__ import annotations
 
 import re
+import string
 
 from .values import ANY, BOOL, DATE, NUM, STR
 
@@ -56,3 +57,12 @@ def spec_problem(spec: str, kind: str) -> str | None:
             if kind_of in ("d", "n") else ""
         return f"a number is formatted with f, e, g or %, not {kind_of}{hint}"
     return None
+
+
+def template_names(template: str) -> set[str]:
+    """The names an explanation template shows ({name} and {name:spec});
+    none for a template that does not parse (the validator reports it)."""
+    try:
+        return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    except ValueError:
+        return set()
