@@ -145,12 +145,14 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
     for row in db.query(
             "select d.run_id, r.as_of, r.policy_name, r.policy_version, d.outcome, "
             "d.base_outcome, d.strikes, d.fired, d.shielded, d.new_strikes, d.repeat_strikes, "
-            "d.active_strikes, d.exemptions, d.expired_exemptions, d.holds, d.missing, "
+            "d.active_strikes, d.set_aside_strikes, d.exemptions, d.expired_exemptions, "
+            "d.holds, d.missing, "
             "v.verdict, v.reviewer, v.note from decisions d join runs r on r.id = d.run_id "
             "left join reviews v on v.run_id = d.run_id and v.customer_id = d.customer_id "
             "where d.customer_id = ? order by r.as_of, d.run_id", [customer_id]):
         for key in ("fired", "shielded", "new_strikes", "repeat_strikes", "active_strikes",
-                    "exemptions", "expired_exemptions", "holds", "missing"):
+                    "set_aside_strikes", "exemptions", "expired_exemptions", "holds",
+                    "missing"):
             row[key] = json.loads(row[key]) if row.get(key) else []
         fired = sorted(r["rule"] for r in row["fired"])
         entry = {
@@ -160,6 +162,8 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
             "active_strikes": row["strikes"], "fired": fired,
             "new_strikes": row["new_strikes"],
             "repeat_strikes": [s["rule"] for s in row["repeat_strikes"]],
+            "set_aside_strikes": [f"{s['rule']} ({s['recorded_on']}) by {s['exemption']}"
+                                  for s in row["set_aside_strikes"]],
             "exemptions": [e["id"] for e in row["exemptions"]],
             "expired_exemptions": [e["id"] for e in row["expired_exemptions"]],
             "holds": [h["id"] for h in row["holds"]], "missing": row["missing"],
@@ -169,7 +173,10 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         }
         if previous is not None:
             entry["changes"] = _changes(previous, entry)
-        active_now = {(s["rule"], s["recorded_on"]) for s in row["active_strikes"]}
+        # Strikes an exemption sets aside are still in their window: set
+        # aside is neither expired nor pardoned.
+        in_window = row["active_strikes"] + row["set_aside_strikes"]
+        active_now = {(s["rule"], s["recorded_on"]) for s in in_window}
         gone = [s for s in (previous or {}).get("_active", [])
                 if (s["rule"], s["recorded_on"]) not in active_now]
         # A strike that stopped counting before its expiry date was withdrawn
@@ -178,7 +185,7 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
                                           if s["expires_on"] <= row["as_of"])
         entry["pardoned_strikes"] = sorted(f"{s['rule']} ({s['recorded_on']})" for s in gone
                                            if s["expires_on"] > row["as_of"])
-        entry["_active"] = row["active_strikes"]
+        entry["_active"] = in_window
         runs.append(entry)
         previous = entry
     for entry in runs:

@@ -72,9 +72,15 @@ def run_digest(run: dict[str, Any]) -> str:
                    if not (k in LATER_RUN_COLUMNS and run[k] is None)})
 
 
+# Decisions columns added by a later migration, left out of the digest when
+# NULL for the same reason.
+LATER_DECISION_COLUMNS = frozenset({"set_aside_strikes"})
+
+
 def decision_digest(row: dict[str, Any]) -> str:
     """The digest of a decisions row as stored."""
-    return digest({k: row[k] for k in sorted(row)})
+    return digest({k: row[k] for k in sorted(row)
+                   if not (k in LATER_DECISION_COLUMNS and row[k] is None)})
 
 
 def verify(db: sqlite_utils.Database) -> list[str]:

@@ -1,7 +1,11 @@
 """Evaluate a compiled policy over customers and decide an outcome for each.
 
 `decide` is a pure function of (policy, one customer's context, as-of date,
-prior strikes): rules -> exemptions -> strike ladder -> holds -> timing."""
+prior strikes): rules -> exemptions -> strike ladder -> holds -> timing.
+An exemption that applies on the as-of date shields its rules twice: a
+shielded rule that fires records no strike, and the rule's active strikes
+from earlier runs are set aside (not counted on the ladder) while it
+applies (ledger.shield_strikes)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import Any
 from . import decimals
 from .expr import UNKNOWN, Context
 from .facts import Record, to_json_value
-from .ledger import Memory, apply_strikes
+from .ledger import Memory, apply_strikes, shield_strikes
 from .policy import OUTCOMES, Policy, Rule, Timing
 from .population import Population
 
@@ -49,7 +53,12 @@ class Decision:
     outcome is keep | watch | warn | final_notice | offboard, or the markers
     exempt (exemptions lowered it to keep/watch) and held (a hold stopped an
     action); base_outcome is what the rules alone said, before exemptions and
-    holds."""
+    holds, with every active strike counted.
+
+    strikes is the number of strikes the ladder counted, active_strikes those
+    strikes; set_aside_strikes are the active strikes an exemption set aside
+    on this as-of date: [{rule, recorded_on, expires_on, exemption}] (dates
+    ISO 8601, exemption the shielding exemption's id)."""
 
     customer_id: str
     outcome: str
@@ -59,6 +68,7 @@ class Decision:
     new_strikes: list[str] = field(default_factory=list)
     repeat_strikes: list[dict[str, Any]] = field(default_factory=list)
     active_strikes: list[dict[str, Any]] = field(default_factory=list)
+    set_aside_strikes: list[dict[str, Any]] = field(default_factory=list)
     fired: list[RuleResult] = field(default_factory=list)
     shielded: list[RuleResult] = field(default_factory=list)
     unknown: list[RuleResult] = field(default_factory=list)
@@ -197,12 +207,17 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
     unshielded = apply_strikes(
         [r.rule for r in decision.fired + decision.shielded if r.action == "strike"],
         memory.strikes, as_of, ladder.window_days, ladder.cooldown_days)
-    strikes = len(struck.active)
+    # A shielded rule's strikes do not count while its exemption applies
+    # (new ones are never among them: their rules fired unshielded).
+    counted, aside = shield_strikes(struck.active, applied)
+    strikes = len(counted)
     outcome = _ladder(policy, decision.fired, strikes)
     would_have = _ladder(policy, decision.fired + decision.shielded, len(unshielded.active))
     decision.new_strikes = [s.rule for s in struck.new]
     decision.repeat_strikes = [s.to_dict(ladder.window_days) for s in struck.repeated]
-    decision.active_strikes = [s.to_dict(ladder.window_days) for s in struck.active]
+    decision.active_strikes = [s.to_dict(ladder.window_days) for s in counted]
+    decision.set_aside_strikes = [{**s.to_dict(ladder.window_days), "exemption": by}
+                                  for s, by in aside]
     for s in struck.repeated:
         decision.notes.append(f"{s.rule} fired again within the {ladder.cooldown_days}-day "
                               f"cool-down of its strike of {s.recorded_on.isoformat()}: "

@@ -164,7 +164,10 @@ def explain_stored(policy: Policy, run: dict[str, Any], stored_facts: dict[str, 
                    population_stats: dict[str, Any], memory: Memory | None = None) \
         -> dict[str, Any]:
     """Re-evaluate one stored customer (with the memory stored with its
-    decision) and break every condition down."""
+    decision) and break every condition down. Returns {"decision": Decision,
+    "rules": [{rule, title, action, severity, status, shielded_by,
+    set_aside_strikes (this rule's strikes an exemption set aside), when,
+    condition}], "derived": {name: value}}."""
     as_of = dt.date.fromisoformat(run["as_of"])
     facts = from_json_facts(stored_facts, policy.facts)
     population = Population(policy.population_calls, stored=population_stats)
@@ -177,9 +180,11 @@ def explain_stored(policy: Policy, run: dict[str, Any], stored_facts: dict[str, 
         status = next((r.status for r in decision.fired + decision.shielded + decision.unknown
                        if r.rule == rule.id), "passed")
         shielded = next((r.shielded_by for r in decision.shielded if r.rule == rule.id), None)
+        set_aside = [s for s in decision.set_aside_strikes if s["rule"] == rule.id]
         rules.append({"rule": rule.id, "title": rule.title, "action": rule.action,
                       "severity": rule.severity, "status": status, "shielded_by": shielded,
-                      "when": rule.when.text, "condition": breakdown})
+                      "set_aside_strikes": set_aside, "when": rule.when.text,
+                      "condition": breakdown})
     derived = {name: _plain(ctx.value_of(name)) for name in policy.derive}
     return {"decision": decision, "rules": rules, "derived": derived}
 

@@ -4,13 +4,15 @@ A strike is a dated record that a strike rule fired for a customer. It is
 active for `window_days` after the date it was recorded. When the same rule
 fires again less than `cooldown_days` after its latest strike was recorded,
 that is the same strike (nothing new is recorded). Otherwise a new strike is
-recorded on the run's as-of date. The ladder counts active strikes."""
+recorded on the run's as-of date. The ladder counts active strikes, except
+those an exemption sets aside (`shield_strikes`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,35 @@ def apply_strikes(fired_rules: list[str], prior: list[Strike], as_of: dt.date,
         else:
             new.append(Strike(rule, as_of))
     return StrikeOutcome(active + new, new, repeated, expired)
+
+
+class Shield(Protocol):
+    """What shield_strikes needs of an exemption (policy.Exemption has it)."""
+
+    id: str
+
+    def shields(self, rule_id: str) -> bool: ...
+
+
+def shield_strikes(active: list[Strike], applied: Sequence[Shield]) \
+        -> tuple[list[Strike], list[tuple[Strike, str]]]:
+    """Split the strikes active on a run's as-of date into those the ladder
+    counts and those set aside, each with the id of the exemption that sets
+    it aside (the first of `applied` that shields its rule).
+
+    `applied`: the exemptions that apply to the customer on the as-of date
+    (not yet expired). While an exemption applies to a rule, every active
+    strike of that rule is set aside, whether it was recorded before or
+    during the exemption. Nothing is deleted: once the exemption has ended it
+    is no longer in `applied`, and the strike counts again if it is still
+    inside its window on that later run's as-of date (the caller passes
+    only active strikes). Pure: same strikes and exemptions, same split."""
+    counted: list[Strike] = []
+    aside: list[tuple[Strike, str]] = []
+    for strike in active:
+        shield = next((ex for ex in applied if ex.shields(strike.rule)), None)
+        if shield is None:
+            counted.append(strike)
+        else:
+            aside.append((strike, shield.id))
+    return counted, aside

@@ -21,11 +21,11 @@ from .store import JSON_COLUMNS, decision_row, get_run
 COMPARED = ("outcome", "base_outcome", "severity", "strikes", "reasons", "fired", "shielded",
             "unknown", "missing", "exemptions", "expired_exemptions", "holds",
             "effective_date", "phase_out_start", "timing_basis", "referrals", "notes",
-            "new_strikes", "repeat_strikes", "active_strikes")
-# Columns migration m002 added: NULL in decisions recorded before it (a
-# database of the foundation release, adopted on upgrade), where they were
-# never computed, so there is nothing stored to compare with.
-ADDED_BY_M002 = ("new_strikes", "repeat_strikes", "active_strikes")
+            "new_strikes", "repeat_strikes", "active_strikes", "set_aside_strikes")
+# Columns later migrations added (m002, m007): NULL in decisions recorded
+# before them (a database of an earlier release, adopted on upgrade), where
+# they were never computed, so there is nothing stored to compare with.
+ADDED_LATER = ("new_strikes", "repeat_strikes", "active_strikes", "set_aside_strikes")
 
 
 def _value(field: str, stored: Any) -> Any:
@@ -61,7 +61,7 @@ def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
         decision = decide(policy, ctx, as_of, memory)
         again = decision_row(decision, {}, None, None)
         for field in COMPARED:
-            if row[field] is None and field in ADDED_BY_M002:
+            if row[field] is None and field in ADDED_LATER:
                 continue
             if _value(field, again[field]) != _value(field, row[field]):
                 differences.append({"customer_id": row["customer_id"], "field": field,

@@ -106,6 +106,14 @@ def m003_missing_facts(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("missing_facts", str)
 
 
+@migrations()
+def m007_set_aside_strikes(db: sqlite_utils.Database) -> None:
+    """decisions.set_aside_strikes: the active strikes an exemption set aside
+    in the decision (JSON list of {rule, recorded_on, expires_on, exemption};
+    NULL for decisions stored before)."""
+    db["decisions"].add_column("set_aside_strikes", str)
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose atomic() blocks are write transactions
     from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction
@@ -276,7 +284,7 @@ def get_decision(db: sqlite_utils.Database, run_id: int, customer_id: str) -> di
 
 JSON_COLUMNS = ("reasons", "fired", "shielded", "unknown", "missing", "exemptions",
                 "expired_exemptions", "holds", "referrals", "notes", "facts", "new_strikes",
-                "repeat_strikes", "active_strikes", "memory")
+                "repeat_strikes", "active_strikes", "set_aside_strikes", "memory")
 
 
 def decision_row(decision: Any, facts: dict[str, Any], file: str | None,
@@ -294,7 +302,8 @@ def decision_row(decision: Any, facts: dict[str, Any], file: str | None,
         "reasons": _json(decision.reasons),
         **{k: _json(d[k]) for k in ("fired", "shielded", "unknown", "missing", "exemptions",
                                     "expired_exemptions", "holds", "referrals", "notes",
-                                    "new_strikes", "repeat_strikes", "active_strikes")},
+                                    "new_strikes", "repeat_strikes", "active_strikes",
+                                    "set_aside_strikes")},
         "effective_date": d["effective_date"], "phase_out_start": d["phase_out_start"],
         "timing_basis": d["timing_basis"], "facts": _json(facts), "source_file": file,
         "source_row": row,

@@ -27,6 +27,8 @@ def register(cli: click.Group) -> None:
         (a param or a population figure such as "p90 over 2,000 customers"),
         true/false/unknown and how far the value is from flipping it. Uses
         the policy text, facts and population figures stored with the run.
+        Strikes set aside while an exemption applies are listed with the
+        exemption that sets them aside.
         """
         with opened_store(db) as store:
             run = get_run(store, run_id)
@@ -58,6 +60,13 @@ def register(cli: click.Group) -> None:
                 if decision.new_strikes else ""))
         for s in decision.active_strikes:
             echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}")
+        if decision.set_aside_strikes:
+            echo(f"  strikes set aside while an exemption applies: "
+                 f"{len(decision.set_aside_strikes)} (they count again after it ends if "
+                 "still inside their window)")
+        for s in decision.set_aside_strikes:
+            echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}; "
+                 f"set aside by exemption {s['exemption']}")
         if decision.outcome == "offboard":
             echo("  review: " + (f"{verdict[0]} by {verdict[1]}"
                                  + (f" ({verdict[2]})" if verdict[2] else "")
@@ -86,6 +95,9 @@ def register(cli: click.Group) -> None:
             if rule["shielded_by"]:
                 status += f" (would have fired; shielded by exemption {rule['shielded_by']})"
             echo(f"  {rule['rule']} [{rule['action']}, {rule['severity']}]: {status}")
+            for s in rule["set_aside_strikes"]:
+                echo(f"    strike of {s['recorded_on']} set aside by exemption "
+                     f"{s['exemption']}")
             fired = next((r for r in decision.fired + decision.shielded
                           if r.rule == rule["rule"]), None)
             if fired is not None and fired.explanation:

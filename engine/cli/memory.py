@@ -148,6 +148,7 @@ def register(cli: click.Group) -> None:
                  f"strikes {e['active_strikes']}")
             for label, items in (("new strikes", e["new_strikes"]),
                                  ("same strike (cool-down)", e["repeat_strikes"]),
+                                 ("strikes set aside", e["set_aside_strikes"]),
                                  ("expired strikes", e["expired_strikes"]),
                                  ("pardoned strikes", e["pardoned_strikes"]),
                                  ("exempted by", e["exemptions"]),
