@@ -181,15 +181,24 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
                 if (s["rule"], s["recorded_on"]) not in active_now]
         # A strike that stopped counting before its expiry date was withdrawn
         # by a pardon, not expired.
+        # Strikes an exemption set aside in the run before that count again
+        # now that it no longer applies.
+        before_aside = {(s["rule"], s["recorded_on"])
+                        for s in (previous or {}).get("_aside", [])}
+        entry["counting_again"] = sorted(f"{s['rule']} ({s['recorded_on']})"
+                                         for s in row["active_strikes"]
+                                         if (s["rule"], s["recorded_on"]) in before_aside)
         entry["expired_strikes"] = sorted(f"{s['rule']} ({s['recorded_on']})" for s in gone
                                           if s["expires_on"] <= row["as_of"])
         entry["pardoned_strikes"] = sorted(f"{s['rule']} ({s['recorded_on']})" for s in gone
                                            if s["expires_on"] > row["as_of"])
         entry["_active"] = in_window
+        entry["_aside"] = row["set_aside_strikes"]
         runs.append(entry)
         previous = entry
     for entry in runs:
         entry.pop("_active", None)
+        entry.pop("_aside", None)
     strikes = [dict(r) for r in db.query(
         "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, pardoned_at, "
         "pardoned_by, pardon_reason from strikes where customer_id = ? order by recorded_on, id",

@@ -3,7 +3,9 @@ one customer base (examples/scenario/), a real SQLite file.
 
 Strikes accumulate, expire after the window and collapse within the
 cool-down; an exemption expires mid-year and the customer then climbs the
-ladder; offboardings wait for, and receive, an independent approval;
+ladder; a registry exemption sets a customer's earlier strikes aside while
+it applies, and those still inside their window count again after it ends;
+offboardings wait for, and receive, an independent approval;
 re-running any month changes nothing; every stored run replays.
 
 The expected outcomes are worked out by hand below from the dates and the
@@ -36,6 +38,7 @@ COOLDOWN = 45
 MONTHS = [dt.date(2026, m, 1) for m in range(1, 13)]
 JAN, FEB, MAR, APR, MAY, JUN, JUL, AUG, SEP, OCT, NOV, DEC = MONTHS
 C_EXPIRES = dt.date(2026, 6, 15)
+I_UNTIL = dt.date(2026, 8, 15)
 REVIEWER = "Mara Lind"
 
 LATE, COST = "late-payments", "cost-exceeds-revenue"
@@ -111,10 +114,33 @@ OTHERS = {
     "CUST-G": {m: "warn" if m == MAR else "keep" for m in MONTHS},
     "CUST-H": {m: "keep" for m in MONTHS},
 }
-EXPECTED = {"CUST-A": A, "CUST-B": B, "CUST-C": C, "CUST-D": D}
+# I (Ivy): late payments in Feb and Mar (the same strike), cost above revenue
+# in Apr and May (a second strike, then the same one): final_notice. After
+# the May run a registry exemption for every rule until 2026-08-15: Jun-Aug
+# exempt, with the strikes set aside (not counted); they stay in the ledger.
+# From Sep the exemption no longer applies: the Apr strike is still inside
+# its window and counts again, the Feb one closed on 2026-07-31 and does not.
+assert days(FEB, MAR) == 28 < COOLDOWN and days(APR, MAY) == 30 < COOLDOWN
+assert FEB + dt.timedelta(days=WINDOW) == dt.date(2026, 7, 31) < I_UNTIL
+assert APR + dt.timedelta(days=WINDOW) == dt.date(2026, 9, 28)
+assert AUG < I_UNTIL <= SEP < dt.date(2026, 9, 28) < OCT
+IVY = {JAN: ("keep", []),
+       FEB: ("warn", [(LATE, FEB)]),
+       MAR: ("warn", [(LATE, FEB)]),
+       APR: ("final_notice", [(LATE, FEB), (COST, APR)]),
+       MAY: ("final_notice", [(LATE, FEB), (COST, APR)]),
+       **{m: ("exempt", []) for m in (JUN, JUL, AUG)},
+       SEP: ("warn", [(COST, APR)]),
+       **{m: ("keep", []) for m in (OCT, NOV, DEC)}}
+# The strikes set aside, by month (all by Ivy's exemption, registry-2).
+I_ASIDE = {JUN: [(LATE, FEB), (COST, APR)], JUL: [(LATE, FEB), (COST, APR)],
+           AUG: [(COST, APR)]}
+
+EXPECTED = {"CUST-A": A, "CUST-B": B, "CUST-C": C, "CUST-D": D, "CUST-I": IVY}
 
 # Repeats (the same rule firing within the cool-down): month -> (customer, rule, strike date)
-REPEATS = {FEB: [("CUST-A", LATE, JAN)], AUG: [("CUST-C", COST, JUL)],
+REPEATS = {FEB: [("CUST-A", LATE, JAN)], MAR: [("CUST-I", LATE, FEB)],
+           MAY: [("CUST-I", COST, APR)], AUG: [("CUST-C", COST, JUL)],
            SEP: [("CUST-D", LATE, AUG)], NOV: [("CUST-D", LATE, OCT)]}
 
 
@@ -172,6 +198,10 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Year:
             "--approver", "Chief Commercial Officer", "--until", "2027-01-01")
         for month in MONTHS:
             y.runs[month] = json.loads(adieu.evaluate(month).stdout)
+            if month == MAY:
+                y.steps["exempt-ivy"] = adieu(
+                    "exempt", "CUST-I", "--all", "--reason", "Strategic reference",
+                    "--approver", "CEO", "--until", I_UNTIL.isoformat())
             if month == MAR:
                 y.steps["pardon"] = adieu(
                     "strikes", "pardon", "CUST-G", LATE, "--by", "Gustav Berg",
@@ -254,14 +284,14 @@ def test_the_same_rule_within_the_cool_down_is_the_same_strike(year: Year) -> No
 def test_new_strikes_are_recorded_once_in_the_ledger(year: Year) -> None:
     rows = year.adieu.query("select customer_id, rule, recorded_on, expires_on, run_id, "
                             "pardoned_by from strikes order by id")
-    expected = [("CUST-A", LATE, JAN, 1), ("CUST-B", LATE, FEB, 2), ("CUST-G", LATE, MAR, 3),
-                ("CUST-A", COST, APR, 4), ("CUST-A", LATE, JUN, 6), ("CUST-C", COST, JUL, 7),
-                ("CUST-D", LATE, AUG, 8), ("CUST-C", COST, SEP, 9), ("CUST-D", LATE, OCT, 10),
-                ("CUST-D", LATE, DEC, 12)]
+    expected = [("CUST-A", LATE, JAN, 1), ("CUST-B", LATE, FEB, 2), ("CUST-I", LATE, FEB, 2),
+                ("CUST-G", LATE, MAR, 3), ("CUST-A", COST, APR, 4), ("CUST-I", COST, APR, 4),
+                ("CUST-A", LATE, JUN, 6), ("CUST-C", COST, JUL, 7), ("CUST-D", LATE, AUG, 8),
+                ("CUST-C", COST, SEP, 9), ("CUST-D", LATE, OCT, 10), ("CUST-D", LATE, DEC, 12)]
     assert [r[:5] for r in rows] == [
         (c, rule, day.isoformat(), (day + dt.timedelta(days=WINDOW)).isoformat(), run)
         for c, rule, day, run in expected]
-    assert [r[5] for r in rows] == [None, None, "Gustav Berg"] + [None] * 7
+    assert [r[5] for r in rows] == [None, None, None, "Gustav Berg"] + [None] * 8
     assert [year.runs[m]["run"]["id"] for m in MONTHS] == list(range(1, 13))
 
 
@@ -295,8 +325,53 @@ def test_the_registry_exemption_applies_all_year(year: Year) -> None:
         assert [r["shielded_by"] for r in d["shielded"]] == ["registry-1"]
 
 
+def test_an_exemption_sets_aside_earlier_strikes(year: Year) -> None:
+    assert "exemption registry-2 recorded for CUST-I: all rules until 2026-08-15" in \
+        year.steps["exempt-ivy"].stdout
+    for month in MONTHS:
+        d = decision(year, month, "CUST-I")
+        assert sorted((s["rule"], s["recorded_on"], s["exemption"])
+                      for s in d["set_aside_strikes"]) == \
+            sorted((rule, day.isoformat(), "registry-2")
+                   for rule, day in I_ASIDE.get(month, [])), month
+        if month in I_ASIDE:
+            # What the ladder says with every strike counted.
+            base = "final_notice" if len(I_ASIDE[month]) == 2 else "warn"
+            assert (d["base_outcome"], d["strikes"], d["active_strikes"]) == (base, 0, [])
+            assert f"exempt: without exemptions the outcome would be {base}" in d["notes"]
+            assert d["new_strikes"] == [] and d["fired"] == []
+    sep = decision(year, SEP, "CUST-I")
+    assert "exemption registry-2 expired on 2026-08-15" in sep["notes"]
+    # The ledger is untouched: Ivy's two strikes, neither pardoned nor superseded.
+    assert year.adieu.query("select rule, recorded_on, pardoned_at, superseded_by_run from "
+                            "strikes where customer_id = 'CUST-I' order by id") == \
+        [(LATE, FEB.isoformat(), None, None), (COST, APR.isoformat(), None, None)]
+
+    text = year.adieu("explain", "CUST-I", "--run", "6").stdout
+    assert text.startswith("CUST-I: EXEMPT  (run 6")
+    assert "rules alone say: final_notice" in text
+    assert "strikes set aside while an exemption applies: 2" in text
+    assert ("    cost-exceeds-revenue: recorded 2026-04-01, expires 2026-09-28; set aside by "
+            "exemption registry-2") in text
+    text = year.adieu("explain", "CUST-I", "--run", "9").stdout
+    assert text.startswith("CUST-I: WARN  (run 9")
+    assert "    cost-exceeds-revenue: recorded 2026-04-01, expires 2026-09-28\n" in text
+    assert "set aside" not in text
+
+    runs = {e["as_of"]: e for e in json.loads(year.adieu("history", "CUST-I",
+                                                         "--json").stdout)["runs"]}
+    assert runs[AUG.isoformat()]["expired_strikes"] == ["late-payments (2026-02-01)"]
+    assert runs[SEP.isoformat()]["counting_again"] == ["cost-exceeds-revenue (2026-04-01)"]
+    assert all(e["pardoned_strikes"] == [] for e in runs.values())
+    assert runs[OCT.isoformat()]["expired_strikes"] == ["cost-exceeds-revenue (2026-04-01)"]
+    text = year.adieu("history", "CUST-I").stdout
+    assert ("strikes set aside: late-payments (2026-02-01) by registry-2; "
+            "cost-exceeds-revenue (2026-04-01) by registry-2") in text
+    assert "set-aside strikes counting again: cost-exceeds-revenue (2026-04-01)" in text
+
+
 def test_a_pardoned_strike_no_longer_counts(year: Year) -> None:
-    assert "pardoned strike #3 (late-payments, recorded 2026-03-01) of CUST-G" in \
+    assert "pardoned strike #4 (late-payments, recorded 2026-03-01) of CUST-G" in \
         year.steps["pardon"].stdout
     assert decision(year, MAR, "CUST-G")["strikes"] == 1
     assert decision(year, APR, "CUST-G")["strikes"] == 0  # would be 1 until Aug otherwise
@@ -375,8 +450,8 @@ def test_the_audit_trail_is_intact_and_complete(year: Year) -> None:
     result = year.adieu("audit", "verify")
     assert result.stdout.startswith("audit trail intact: ")
     kinds = dict(year.adieu.query("select kind, count(*) from audit group by kind"))
-    decisions = 8 * 6 + 7 * 6  # Alder left after June
-    assert kinds == {"exemption": 1, "run": 12, "decision": decisions, "strike": 10,
+    decisions = 9 * 6 + 8 * 6  # Alder left after June
+    assert kinds == {"exemption": 2, "run": 12, "decision": decisions, "strike": 12,
                      "pardon": 1, "approval": 2}
 
 
@@ -386,7 +461,7 @@ def test_replay_reproduces_every_run(year: Year, run: int) -> None:
     assert result.stdout.strip().endswith("0 difference(s)")
     data = json.loads(year.adieu("replay", str(run), "--json").stdout)
     assert data["differences"] == []
-    assert data["checked"] == (8 if run <= 6 else 7)
+    assert data["checked"] == (9 if run <= 6 else 8)
     assert data["as_of"] == MONTHS[run - 1].isoformat()
 
 
@@ -396,7 +471,10 @@ def test_replay_reproduces_every_run(year: Year, run: int) -> None:
 
 def test_re_running_any_month_changes_nothing(copy: Adieu) -> None:
     before = copy.counts()
+    # Months from June on: what every customer remembers is unchanged since.
     for i, month in enumerate(MONTHS, 1):
+        if month < JUN:
+            continue
         # Earlier months than the latest run need --backfill, and are then
         # recognised as the same run all the same.
         result = copy.evaluate(month, *([] if month == DEC else ["--backfill"]))
@@ -405,6 +483,21 @@ def test_re_running_any_month_changes_nothing(copy: Adieu) -> None:
         run = json.loads(result.stdout)["run"]
         assert run["id"] == i and run["already_recorded"] is True
         assert copy.counts() == before, month
+    copy("audit", "verify")
+
+
+def test_a_month_before_a_new_registry_exemption_is_a_new_run(copy: Adieu) -> None:
+    # Ivy's exemption was recorded after the May run. A registry exemption
+    # has no start date, so it is part of what Ivy remembers in any run, and
+    # May evaluated again is no longer the same run: Ivy is exempt in it.
+    result = copy.evaluate(MAY, "--backfill")
+    data = json.loads(result.stdout)
+    assert data["run"]["id"] == 13 and data["run"]["already_recorded"] is False
+    ivy = next(d for d in data["decisions"] if d["customer_id"] == "CUST-I")
+    assert (ivy["outcome"], ivy["base_outcome"], ivy["strikes"]) == \
+        ("exempt", "final_notice", 0)
+    assert [s["rule"] for s in ivy["set_aside_strikes"]] == [LATE, COST]
+    copy("replay", "13")
     copy("audit", "verify")
 
 
@@ -470,7 +563,9 @@ def test_run_sh_is_valid_bash_and_follows_the_same_steps() -> None:
     if shutil.which("bash"):
         subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text(encoding="utf-8")
-    for step in ("adieu exempt CUST-E", "adieu strikes pardon CUST-G late-payments",
+    for step in ("adieu exempt CUST-E", "adieu exempt CUST-I --all",
+                 "adieu explain CUST-I", "adieu history CUST-I",
+                 "adieu strikes pardon CUST-G late-payments",
                  'adieu approve CUST-A --run 6 --by "$REVIEWER"',
                  'adieu approve CUST-D --run 12 --by "$REVIEWER"', "adieu history CUST-A",
                  "adieu audit verify", 'adieu replay "$run"', "--backfill"):

@@ -149,6 +149,7 @@ def register(cli: click.Group) -> None:
             for label, items in (("new strikes", e["new_strikes"]),
                                  ("same strike (cool-down)", e["repeat_strikes"]),
                                  ("strikes set aside", e["set_aside_strikes"]),
+                                 ("set-aside strikes counting again", e["counting_again"]),
                                  ("expired strikes", e["expired_strikes"]),
                                  ("pardoned strikes", e["pardoned_strikes"]),
                                  ("exempted by", e["exemptions"]),

@@ -37,6 +37,16 @@ cool-down 45 days, ladder 1 / 2 / 3):
   CUST-G  Gorse   late payments in March caused by our own invoicing error:
                   the strike is pardoned, Gorse is back to keep in April.
   CUST-H  Hazel   no problems: keep all year.
+  CUST-I  Ivy     late payments in February and March (one strike, the
+                  second within the cool-down), cost above revenue in April
+                  and May (a second strike): final_notice. After the May run
+                  the CEO records a registry exemption for every rule
+                  (`adieu exempt CUST-I --all ... --until 2026-08-15`): from
+                  June to August Ivy is exempt, its strikes set aside (not
+                  counted, not deleted). The exemption ends on 2026-08-15;
+                  in September the April strike is still inside its window
+                  (until 2026-09-28) and counts again (warn), the February
+                  one expired on 2026-07-31 and does not. Keep from October.
 """
 
 from __future__ import annotations
@@ -74,11 +84,15 @@ CUSTOMERS = {
                "direct", "large", "FI", 156000, "2027-10-31", "2018-02-12"),
     "CUST-H": ("Hazel Partners LLP", "Hannah Novak", "standard", "professional services",
                "direct", "small", "IE", 29000, "2028-01-31", "2023-09-01"),
+    "CUST-I": ("Ivy Events SL", "Ines Vidal", "premium", "events", "direct", "mid", "ES",
+               51000, "2027-11-30", "2021-06-01"),
 }
 
 # Which months (1-12) each problem shows in the data.
-LATE = {"CUST-A": {1, 2, 6}, "CUST-B": {2}, "CUST-D": {8, 9, 10, 11, 12}, "CUST-G": {3}}
-COSTLY = {"CUST-A": {4}, "CUST-C": set(range(1, 10)), "CUST-E": set(range(1, 13))}
+LATE = {"CUST-A": {1, 2, 6}, "CUST-B": {2}, "CUST-D": {8, 9, 10, 11, 12}, "CUST-G": {3},
+        "CUST-I": {2, 3}}
+COSTLY = {"CUST-A": {4}, "CUST-C": set(range(1, 10)), "CUST-E": set(range(1, 13)),
+          "CUST-I": {4, 5}}
 LONGER_TERMS = {"CUST-F": {5, 6, 7, 8}}
 # Alder's offboarding took effect on 2026-06-30: it is not a customer any more.
 LAST_MONTH = {"CUST-A": 6}

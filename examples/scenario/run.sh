@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A year of runs: twelve monthly evaluations of one customer base with the
-# installed `adieu`, the human actions in between (an exemption, a pardon,
-# two reviews), then history, strikes, audit verify and a replay of every
-# run. Walked through in docs/ops-guide.md, "A year of runs".
+# installed `adieu`, the human actions in between (two registry exemptions,
+# a pardon, two reviews), then history, strikes, audit verify and a replay
+# of every run. Walked through in docs/ops-guide.md, "A year of runs".
 #
 #   examples/scenario/run.sh            # writes examples/scenario/scenario.db
 #   ADIEU=/path/to/adieu examples/scenario/run.sh
@@ -51,7 +51,14 @@ for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
         adieu strikes pardon CUST-G late-payments --by "Gustav Berg" \
             --reason "late payments caused by our invoicing error (INC-2291)" --db "$DB"
         ;;
+    05)
+        say "Ivy is on final notice; the CEO makes it a strategic reference until 2026-08-15"
+        adieu exempt CUST-I --all --reason "Strategic reference: co-presents our autumn launch" \
+            --approver "CEO" --until 2026-08-15 --db "$DB"
+        ;;
     06)
+        say "Ivy is exempt: its two strikes are set aside while the exemption applies"
+        adieu explain CUST-I --db "$DB"
         say "Alder reaches offboard: it waits for review"
         adieu pending --db "$DB"
         say "The account owner may not approve (any spelling)"
@@ -62,6 +69,10 @@ for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
     07)
         say "Cedar's exemption expired on 2026-06-15"
         adieu explain CUST-C --db "$DB"
+        ;;
+    09)
+        say "Ivy's exemption ended on 2026-08-15: its April strike, still in its window, counts again"
+        adieu explain CUST-I --db "$DB"
         ;;
     12)
         say "Dogwood reaches offboard: it waits for review"
@@ -77,9 +88,9 @@ done
 say "Re-running a month writes nothing"
 evaluate 2026-12-01 >/dev/null
 say "An earlier month is refused without --backfill ..."
-refused evaluate 2026-03-01
+refused evaluate 2026-09-01
 say "... and with --backfill the same snapshot is still the same run"
-evaluate 2026-03-01 --backfill >/dev/null
+evaluate 2026-09-01 --backfill >/dev/null
 run_entries=$(adieu audit export --db "$DB" | grep -c '"kind": "run"')
 if [ "$run_entries" -ne 12 ]; then
     echo "expected 12 runs in the audit trail, found $run_entries" >&2
@@ -91,6 +102,7 @@ adieu history CUST-A --db "$DB"
 adieu history CUST-B --db "$DB"
 adieu history CUST-C --db "$DB"
 adieu history CUST-D --db "$DB"
+adieu history CUST-I --db "$DB"
 adieu strikes CUST-D --as-of 2026-12-01 --db "$DB"
 adieu exemptions --as-of 2026-12-01 --db "$DB"
 
