@@ -304,7 +304,8 @@ def test_a_pardoned_strike_no_longer_counts(year: Year) -> None:
                             "customer_id = 'CUST-G'") == [(1,)]
     runs = json.loads(year.adieu("history", "CUST-G", "--json").stdout)["runs"]
     apr = next(e for e in runs if e["as_of"] == APR.isoformat())
-    assert apr["pardoned_strikes"] == ["late-payments (2026-03-01)"]
+    assert apr["pardoned_strikes"] == [
+        "late-payments (2026-03-01) by Gustav Berg: late payments caused by our invoicing error"]
     assert apr["expired_strikes"] == []  # it would have counted until 2026-08-28
     text = year.adieu("history", "CUST-G").stdout
     assert "pardoned strikes: late-payments (2026-03-01)" in text
