@@ -139,6 +139,17 @@ def pending(db: sqlite_utils.Database, run_id: int | None = None) -> list[dict[s
     return out
 
 
+def require_customer(db: sqlite_utils.Database, customer_id: str) -> None:
+    """Raise StoreError (exit 2) if the database knows nothing of the
+    customer: no decision in any run, no strike, no registry exemption."""
+    for table in ("decisions", "strikes", "exemptions"):
+        if db.execute(f"select 1 from {table} where customer_id = ? limit 1",
+                      [customer_id]).fetchone():
+            return
+    raise StoreError(f"customer {customer_id!r} is not in the database (no decisions, "
+                     "strikes or exemptions)")
+
+
 def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
     """The customer's timeline across runs. Each run's entry says why strikes
     stopped counting (expired, pardoned, superseded, set aside by an
@@ -213,8 +224,7 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         "select id, rules, reason, approver, expires, recorded_at from exemptions where "
         "customer_id = ? order by id", [customer_id])]
     if not runs and not strikes and not exemptions:
-        raise StoreError(f"customer {customer_id!r} is not in the database (no decisions, "
-                         "strikes or exemptions)")
+        require_customer(db, customer_id)
     return {"customer_id": customer_id, "runs": runs, "strikes": strikes,
             "registry_exemptions": exemptions}
 

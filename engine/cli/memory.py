@@ -7,7 +7,7 @@ import json
 
 import click
 
-from ..actions import add_exemption, history, pardon
+from ..actions import add_exemption, history, pardon, require_customer
 from ..safe_text import echo
 from .common import customer_argument, db_option, json_option, opened_store, parse_date
 
@@ -37,8 +37,10 @@ def register(cli: click.Group) -> None:
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=parse_date, default=None,
                   help="Which strikes count as active (default: today).")
     def show(customer_id: str, db: str | None, as_json: bool, as_of: dt.date | None) -> None:
-        """Show CUSTOMER_ID's strikes: recorded, expiring, pardoned, superseded."""
+        """Show CUSTOMER_ID's strikes: recorded, expiring, pardoned, superseded.
+        A customer the database does not know is an error (exit 2)."""
         with opened_store(db) as store:
+            require_customer(store, customer_id)
             rows = [dict(r) for r in store.query(
                 "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, "
                 "pardoned_at, pardoned_by, pardon_reason from strikes where customer_id = ? "
