@@ -10,8 +10,9 @@ from typing import Any
 
 import sqlite_utils
 
+from . import timeline
 from .audit import AuditLog
-from .errors import AdieuError, InputError, did_you_mean
+from .errors import AdieuError, InputError, StoreError, did_you_mean
 from .safe_text import name_problem, same_name
 from .store import get_decision, get_run, now
 
@@ -138,28 +139,51 @@ def pending(db: sqlite_utils.Database, run_id: int | None = None) -> list[dict[s
     return out
 
 
+def require_customer(db: sqlite_utils.Database, customer_id: str) -> None:
+    """Raise StoreError (exit 2) if the database knows nothing of the
+    customer: no decision in any run, no strike, no registry exemption."""
+    for table in ("decisions", "strikes", "exemptions"):
+        if db.execute(f"select 1 from {table} where customer_id = ? limit 1",
+                      [customer_id]).fetchone():
+            return
+    raise StoreError(f"customer {customer_id!r} is not in the database (no decisions, "
+                     "strikes or exemptions)")
+
+
 def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
-    """The customer's timeline across runs."""
+    """The customer's timeline across runs. Each run's entry says why strikes
+    stopped counting (expired, pardoned, superseded, set aside by an
+    exemption: engine/timeline.py) and how the rules changed.
+
+    Raises StoreError if the customer has no decision in any run."""
+    strikes = [dict(r) for r in db.query(
+        "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, pardoned_at, "
+        "pardoned_by, pardon_reason from strikes where customer_id = ? order by recorded_on, id",
+        [customer_id])]
+    rows_of: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for s in strikes:
+        rows_of.setdefault((s["rule"], s["recorded_on"]), []).append(s)
     runs = []
     previous: dict[str, Any] | None = None
     for row in db.query(
-            "select d.run_id, r.as_of, r.policy_name, r.policy_version, d.outcome, "
-            "d.base_outcome, d.strikes, d.fired, d.shielded, d.new_strikes, d.repeat_strikes, "
-            "d.active_strikes, d.set_aside_strikes, d.exemptions, d.expired_exemptions, "
-            "d.holds, d.missing, "
+            "select d.*, r.as_of, r.policy_name, r.policy_version, "
             "v.verdict, v.reviewer, v.note from decisions d join runs r on r.id = d.run_id "
             "left join reviews v on v.run_id = d.run_id and v.customer_id = d.customer_id "
             "where d.customer_id = ? order by r.as_of, d.run_id", [customer_id]):
         for key in ("fired", "shielded", "new_strikes", "repeat_strikes", "active_strikes",
-                    "set_aside_strikes", "exemptions", "expired_exemptions", "holds",
-                    "missing"):
-            row[key] = json.loads(row[key]) if row.get(key) else []
+                    "exemptions", "expired_exemptions", "holds", "missing",
+                    "set_aside_strikes"):
+            row[key] = json.loads(row[key]) if isinstance(row.get(key), str) and row[key] \
+                else row.get(key) or []
         fired = sorted(r["rule"] for r in row["fired"])
+        aside = timeline.set_aside(row)
         entry = {
             "run_id": row["run_id"], "as_of": row["as_of"],
             "policy": f"{row['policy_name']} v{row['policy_version']}",
             "outcome": row["outcome"], "base_outcome": row["base_outcome"],
             "active_strikes": row["strikes"], "fired": fired,
+            "shielded": sorted(({"rule": r["rule"], "by": r.get("shielded_by")}
+                                for r in row["shielded"]), key=lambda s: s["rule"]),
             "new_strikes": row["new_strikes"],
             "repeat_strikes": [s["rule"] for s in row["repeat_strikes"]],
             "set_aside_strikes": [f"{s['rule']} ({s['recorded_on']}) by {s['exemption']}"
@@ -173,39 +197,44 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         }
         if previous is not None:
             entry["changes"] = _changes(previous, entry)
-        # Strikes an exemption sets aside are still in their window: set
-        # aside is neither expired nor pardoned.
-        in_window = row["active_strikes"] + row["set_aside_strikes"]
-        active_now = {(s["rule"], s["recorded_on"]) for s in in_window}
-        gone = [s for s in (previous or {}).get("_active", [])
-                if (s["rule"], s["recorded_on"]) not in active_now]
-        # A strike that stopped counting before its expiry date was withdrawn
-        # by a pardon, not expired.
-        # Strikes an exemption set aside in the run before that count again
-        # now that it no longer applies.
-        before_aside = {(s["rule"], s["recorded_on"])
-                        for s in (previous or {}).get("_aside", [])}
-        entry["counting_again"] = sorted(f"{s['rule']} ({s['recorded_on']})"
-                                         for s in row["active_strikes"]
-                                         if (s["rule"], s["recorded_on"]) in before_aside)
-        entry["expired_strikes"] = sorted(f"{s['rule']} ({s['recorded_on']})" for s in gone
-                                          if s["expires_on"] <= row["as_of"])
-        entry["pardoned_strikes"] = sorted(f"{s['rule']} ({s['recorded_on']})" for s in gone
-                                           if s["expires_on"] > row["as_of"])
-        entry["_active"] = in_window
-        entry["_aside"] = row["set_aside_strikes"]
+        # The strikes that count in this run: active and not set aside.
+        counting = [s for s in row["active_strikes"]
+                    if (s["rule"], s["recorded_on"]) not in aside]
+        now_keys = {(s["rule"], s["recorded_on"]) for s in counting}
+        # Strikes set aside in the run before still stop counting for a
+        # reason of their own (expired, pardoned) when they are neither
+        # counted nor set aside now.
+        before = [*(previous or {}).get("_counting", []),
+                  *(previous or {}).get("_aside", {}).values()]
+        gone = [timeline.stopped(s, row["run_id"], row["as_of"], aside,
+                                 rows_of.get((s["rule"], s["recorded_on"]), []))
+                for s in before if (s["rule"], s["recorded_on"]) not in now_keys
+                and (s["rule"], s["recorded_on"]) not in aside]
+        # A strike counted before and set aside now is listed as set aside.
+        gone += [timeline.stopped(s, row["run_id"], row["as_of"], aside, [])
+                 for s in (previous or {}).get("_counting", [])
+                 if (s["rule"], s["recorded_on"]) in aside]
+        gone.sort(key=lambda g: (g["rule"], g["recorded_on"]))
+        entry["stopped_strikes"] = gone
+        for why, key in (("expired", "expired_strikes"), ("pardoned", "pardoned_strikes"),
+                         ("superseded", "superseded_strikes"),
+                         ("not_counted", "uncounted_strikes")):
+            entry[key] = [g["short"] for g in gone if g["why"] == why]
+        aside_before = (previous or {}).get("_aside", {})
+        entry["strikes_counting_again"] = sorted(
+            f"{k[0]} ({k[1]}), set aside by exemption {aside_before[k].get('exemption')} "
+            "before" for k in now_keys if k in aside_before)
+        entry["_counting"], entry["_aside"] = counting, aside
         runs.append(entry)
         previous = entry
     for entry in runs:
-        entry.pop("_active", None)
+        entry.pop("_counting", None)
         entry.pop("_aside", None)
-    strikes = [dict(r) for r in db.query(
-        "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, pardoned_at, "
-        "pardoned_by, pardon_reason from strikes where customer_id = ? order by recorded_on, id",
-        [customer_id])]
     exemptions = [dict(r) for r in db.query(
         "select id, rules, reason, approver, expires, recorded_at from exemptions where "
         "customer_id = ? order by id", [customer_id])]
+    if not runs and not strikes and not exemptions:
+        require_customer(db, customer_id)
     return {"customer_id": customer_id, "runs": runs, "strikes": strikes,
             "registry_exemptions": exemptions}
 
@@ -216,10 +245,7 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         out.append(f"outcome {before['outcome']} -> {after['outcome']}")
     if before["active_strikes"] != after["active_strikes"]:
         out.append(f"active strikes {before['active_strikes']} -> {after['active_strikes']}")
-    for rule in sorted(set(after["fired"]) - set(before["fired"])):
-        out.append(f"{rule} now fires")
-    for rule in sorted(set(before["fired"]) - set(after["fired"])):
-        out.append(f"{rule} no longer fires")
+    out.extend(timeline.rule_changes(before, after))
     for ex in sorted(set(after["expired_exemptions"]) - set(before["expired_exemptions"])):
         out.append(f"exemption {ex} expired")
     for ex in sorted(set(after["exemptions"]) - set(before["exemptions"])):

@@ -297,28 +297,56 @@ def _month_day(year: int, month_day: tuple[int, int]) -> dt.date:
     return dt.date(year, month, day)
 
 
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
 def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[dt.date, str]:
-    """When an offboarding takes effect, and why then."""
+    """When an offboarding takes effect, and why then (the basis, in words
+    for an ops person).
+
+    The start is the contract end (when it falls within
+    contract_end_within_days after as_of) or the end of the notice period.
+    Then, until the date stays put: an avoided period (timing.avoid) moves
+    it to the day after the period; with weekdays_only a Saturday or Sunday
+    moves it to the Monday. An unmoved date's basis is just `contract end`
+    or `60-day notice period`; otherwise the basis names the starting date
+    and every move in order, e.g. `contract end 2027-01-23 (a Saturday),
+    moved to Monday 2027-01-25 (weekdays only)` or `60-day notice period
+    ends 2026-12-20, moved past the holidays to 2027-01-06` (a period
+    without a reason is named by its days: `an avoided period (12-15 to
+    01-05)`).
+    """
     if isinstance(contract_end, dt.date) and \
             0 < (contract_end - as_of).days <= timing.contract_end_within_days:
-        day, basis = contract_end, "contract end"
+        day, start = contract_end, "contract end"
+        named = f"contract end {day.isoformat()}"
     else:
-        day, basis = as_of + dt.timedelta(days=timing.notice_days), \
+        day, start = as_of + dt.timedelta(days=timing.notice_days), \
             f"{timing.notice_days}-day notice period"
+        named = f"{start} ends {day.isoformat()}"
+    moves: list[str] = []
     for _ in range(8):
         moved = False
-        for start, end, reason in timing.avoid:
-            if _in_period(day, start, end):
+        for begin, end, reason in timing.avoid:
+            if _in_period(day, begin, end):
                 year = day.year if (day.month, day.day) <= end else day.year + 1
                 day = _month_day(year, end) + dt.timedelta(days=1)
-                basis += f", moved past {reason or 'an avoided period'}"
+                period = f"{begin[0]:02d}-{begin[1]:02d} to {end[0]:02d}-{end[1]:02d}"
+                what = reason or f"an avoided period ({period})"
+                moves.append(f"moved past {what} to {day.isoformat()}")
                 moved = True
         if timing.weekdays_only and day.weekday() >= 5:
+            weekend = f" (a {WEEKDAYS[day.weekday()]})"
+            if moves:
+                moves[-1] += weekend
+            else:
+                named += weekend
             day += dt.timedelta(days=7 - day.weekday())
+            moves.append(f"moved to Monday {day.isoformat()} (weekdays only)")
             moved = True
         if not moved:
             break
-    return day, basis
+    return day, ", ".join([named, *moves]) if moves else start
 
 
 def _referrals(timing: Timing, ctx: Context, decision: Decision,

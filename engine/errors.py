@@ -74,11 +74,17 @@ class PolicyWarning(PolicyError):
         return f"{where}warning: {self.message} [{self.code}]"
 
 
+class PolicyFileError(PolicyError):
+    """The policy file cannot be read at all (missing, a directory, no
+    permission): an input error, exit code 2, not a finding about a policy."""
+
+    exit_code = 2
+
+
 class PolicyErrors(AdieuError):
     """All findings of one validation pass. `document` is (doc, positions,
-    text) of the policy when its YAML could be read, for lint."""
-
-    exit_code = 1
+    text) of the policy when its YAML could be read, for lint. Exit code 1,
+    or 2 if a policy file could not be read (PolicyFileError)."""
 
     def __init__(self, errors: list[PolicyError], document: tuple | None = None):
         super().__init__(f"{len(errors)} error(s) in policy")
@@ -87,6 +93,11 @@ class PolicyErrors(AdieuError):
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
+
+    @property  # type: ignore[override]
+    def exit_code(self) -> int:
+        """2 if a policy file could not be read (PolicyFileError), else 1."""
+        return max((e.exit_code for e in self.errors), default=1)
 
 
 class StoreError(AdieuError):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import resources
-from .errors import Location, PolicyError, PolicyErrors, did_you_mean
+from .errors import Location, PolicyError, PolicyErrors, PolicyFileError, did_you_mean
 from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
 from .policy_schema import schema_findings
 from .safe_text import id_problem, normalise_id
@@ -156,9 +156,9 @@ def load_policy(path: str | Path, extra_functions: dict[str, ExtraFunction] | No
     except PolicyError as exc:
         raise PolicyErrors([exc]) from None
     except OSError as exc:
-        raise PolicyErrors([PolicyError(f"cannot read policy: {exc.strerror} (shipped "
-                                        "policies: default, strict)",
-                                        Location(str(path)))]) from None
+        raise PolicyErrors([PolicyFileError(f"cannot read policy: {exc.strerror} "
+                                            "(shipped policies: default, strict)",
+                                            Location(str(path)))]) from None
     return compile_policy(text, str(path), extra_functions)
 
 

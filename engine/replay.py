@@ -6,6 +6,7 @@ years later."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import sqlite_utils
@@ -28,6 +29,31 @@ COMPARED = ("outcome", "base_outcome", "severity", "strikes", "reasons", "fired"
 ADDED_LATER = ("new_strikes", "repeat_strikes", "active_strikes", "set_aside_strikes")
 
 
+# Fields whose wording a newer adieu may improve without changing the
+# decision: a run made by another adieu version is compared on what the
+# text says (timing_basis: which date the offboarding started from, the
+# contract end or an N-day notice period; the effective date itself is
+# compared exactly), a run made by this version on the exact text.
+WORDED = ("timing_basis",)
+_BASIS_START = re.compile(r"contract end|[0-9]+-day notice period")
+
+
+def basis_start(basis: Any) -> Any:
+    """What a timing basis started from, whatever the wording of the adieu
+    version that wrote it: "contract end", "60-day notice period" (or the
+    text itself if it names neither; None stays None)."""
+    if not isinstance(basis, str):
+        return basis
+    found = _BASIS_START.match(basis)
+    return found.group(0) if found else basis
+
+
+def _same(field: str, stored: Any, replayed: Any, same_version: bool) -> bool:
+    if field in WORDED and not same_version:
+        return basis_start(stored) == basis_start(replayed)
+    return _value(field, stored) == _value(field, replayed)
+
+
 def _value(field: str, stored: Any) -> Any:
     """A decision column's value: JSON columns compared by what they hold, not
     by their text (runs of adieu 0.1 wrote JSON with other spacing)."""
@@ -38,8 +64,13 @@ def _value(field: str, stored: Any) -> Any:
 
 def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
     """Re-decide every customer of a run; returns the run id, how many
-    decisions were checked, and the differences."""
+    decisions were checked, and the differences. A run made by another adieu
+    version is compared on what its worded fields say (WORDED), not on
+    their exact text.
+
+    Raises StoreError if there is no such run."""
     run = get_run(db, run_id)
+    same_version = run.get("adieu_version") == __version__
     policy = compile_policy(run["policy_text"], f"run {run['id']} policy", registry().functions)
     as_of = dt.date.fromisoformat(run["as_of"])
     rows = list(db.query("select * from decisions where run_id = ? order by rowid",
@@ -63,7 +94,7 @@ def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
         for field in COMPARED:
             if row[field] is None and field in ADDED_LATER:
                 continue
-            if _value(field, again[field]) != _value(field, row[field]):
+            if not _same(field, row[field], again[field], same_version):
                 differences.append({"customer_id": row["customer_id"], "field": field,
                                     "stored": row[field], "replayed": again[field]})
     return {"run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],

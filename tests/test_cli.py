@@ -124,14 +124,16 @@ def test_csv_output(runner: CliRunner, policy_file: Path, customers_csv: Path,
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == 9
     assert list(rows[0]) == ["run_id", "customer_id", "outcome", "base_outcome", "severity",
-                             "strikes", "reasons", "shielded", "missing", "effective_date",
-                             "referrals"]
+                             "strikes", "fired", "reasons", "shielded", "shielded_by",
+                             "missing", "effective_date", "timing_basis", "referrals"]
     by_id = {r["customer_id"]: r for r in rows}
-    assert by_id["C-EXEMPT"]["shielded"] == "cost-high by strategic"
-    assert by_id["C-MISS"]["missing"] == "revenue_12m"
+    assert (by_id["C-EXEMPT"]["shielded"], by_id["C-EXEMPT"]["shielded_by"]) == \
+        ('["cost-high"]', '["strategic"]')
+    assert by_id["C-MISS"]["missing"] == '["revenue_12m"]'
     assert by_id["C-OFF"]["effective_date"] == "2026-12-15"
-    assert by_id["C-FINAL"]["reasons"] == \
-        "Cost 5,000 is 500% of revenue 1,000.; 5 late payments (limit 3)."
+    assert by_id["C-FINAL"]["fired"] == '["cost-high","late"]'
+    assert json.loads(by_id["C-FINAL"]["reasons"]) == \
+        ["Cost 5,000 is 500% of revenue 1,000.", "5 late payments (limit 3)."]
     assert {r["run_id"] for r in rows} == {"1"}
 
 

@@ -356,7 +356,10 @@ def test_otherwise_the_notice_period(end: dt.date | None) -> None:
 def test_weekend_moves_to_monday(notice: int, expected: str) -> None:
     day, basis = effective_date(timing(notice_days=notice), None, AS_OF)
     assert day == D(expected)
-    assert basis == f"{notice}-day notice period"
+    landed = AS_OF + dt.timedelta(days=notice)
+    assert basis == f"{notice}-day notice period" if landed == day else basis == \
+        (f"{notice}-day notice period ends {landed.isoformat()} (a "
+         f"{landed.strftime('%A')}), moved to Monday {expected} (weekdays only)")
 
 
 def test_weekend_stays_without_weekdays_only() -> None:
@@ -367,27 +370,32 @@ def test_weekend_stays_without_weekdays_only() -> None:
 def test_avoided_period_is_moved_past() -> None:
     t = timing(notice_days=10, avoid=[((11, 1), (11, 30), "the November freeze")])
     assert effective_date(t, None, AS_OF) == \
-        (D("2026-12-01"), "10-day notice period, moved past the November freeze")
+        (D("2026-12-01"), "10-day notice period ends 2026-11-12, moved past the November "
+                          "freeze to 2026-12-01")
 
 
 @pytest.mark.parametrize("notice", [48, 60])  # 2026-12-20 and 2027-01-01
 def test_avoided_period_wrapping_the_year_end(notice: int) -> None:
     t = timing(notice_days=notice, avoid=[((12, 15), (1, 5), "the holidays")])
     assert effective_date(t, None, AS_OF) == \
-        (D("2027-01-06"), f"{notice}-day notice period, moved past the holidays")
+        (D("2027-01-06"), f"{notice}-day notice period ends "
+                          f"{(AS_OF + dt.timedelta(days=notice)).isoformat()}, moved past "
+                          "the holidays to 2027-01-06")
 
 
 def test_contract_end_inside_an_avoided_period() -> None:
     t = timing(avoid=[((12, 15), (1, 5), "the holidays")])
     assert effective_date(t, D("2026-12-24"), AS_OF) == \
-        (D("2027-01-06"), "contract end, moved past the holidays")
+        (D("2027-01-06"), "contract end 2026-12-24, moved past the holidays to 2027-01-06")
 
 
 def test_avoided_period_ending_before_a_weekend() -> None:
     # 2026-11-13 is a Friday: the day after the period is a Saturday
     t = timing(notice_days=10, avoid=[((11, 10), (11, 13), "a freeze")])
     assert effective_date(t, None, AS_OF) == \
-        (D("2026-11-16"), "10-day notice period, moved past a freeze")
+        (D("2026-11-16"), "10-day notice period ends 2026-11-12, moved past a freeze "
+                          "to 2026-11-14 (a Saturday), moved to Monday "
+                          "2026-11-16 (weekdays only)")
 
 
 @pytest.mark.parametrize("as_of, expected", [(D("2027-02-12"), "2027-03-01"),
@@ -395,13 +403,15 @@ def test_avoided_period_ending_before_a_weekend() -> None:
 def test_avoided_period_ending_on_leap_day(as_of: dt.date, expected: str) -> None:
     t = timing(notice_days=10, weekdays_only=False, avoid=[((2, 20), (2, 29), "February")])
     assert effective_date(t, None, as_of) == \
-        (D(expected), "10-day notice period, moved past February")
+        (D(expected), f"10-day notice period ends {as_of + dt.timedelta(days=10)}, "
+                      f"moved past February to {expected}")
 
 
 def test_offboard_gets_timing_and_phase_out() -> None:
     d = one(abuse_incidents_12m=1)
     assert d.effective_date == "2027-01-06"
-    assert d.timing_basis == "60-day notice period, moved past the holidays"
+    assert d.timing_basis == "60-day notice period ends 2027-01-01, moved past the " \
+        "holidays to 2027-01-06"
     assert d.phase_out_start == "2026-12-23"  # 14 days before
     d = one(abuse_incidents_12m=1, contract_end=D("2026-11-20"))
     assert (d.effective_date, d.timing_basis) == ("2026-11-20", "contract end")

@@ -361,13 +361,15 @@ def test_an_exemption_sets_aside_earlier_strikes(year: Year) -> None:
     runs = {e["as_of"]: e for e in json.loads(year.adieu("history", "CUST-I",
                                                          "--json").stdout)["runs"]}
     assert runs[AUG.isoformat()]["expired_strikes"] == ["late-payments (2026-02-01)"]
-    assert runs[SEP.isoformat()]["counting_again"] == ["cost-exceeds-revenue (2026-04-01)"]
+    assert runs[SEP.isoformat()]["strikes_counting_again"] == \
+        ["cost-exceeds-revenue (2026-04-01), set aside by exemption registry-2 before"]
     assert all(e["pardoned_strikes"] == [] for e in runs.values())
     assert runs[OCT.isoformat()]["expired_strikes"] == ["cost-exceeds-revenue (2026-04-01)"]
     text = year.adieu("history", "CUST-I").stdout
     assert ("strikes set aside: late-payments (2026-02-01) by registry-2; "
             "cost-exceeds-revenue (2026-04-01) by registry-2") in text
-    assert "set-aside strikes counting again: cost-exceeds-revenue (2026-04-01)" in text
+    assert ("strikes counting again: cost-exceeds-revenue (2026-04-01), set aside by "
+            "exemption registry-2 before") in text
 
 
 def test_a_pardoned_strike_no_longer_counts(year: Year) -> None:
@@ -379,7 +381,8 @@ def test_a_pardoned_strike_no_longer_counts(year: Year) -> None:
                             "customer_id = 'CUST-G'") == [(1,)]
     runs = json.loads(year.adieu("history", "CUST-G", "--json").stdout)["runs"]
     apr = next(e for e in runs if e["as_of"] == APR.isoformat())
-    assert apr["pardoned_strikes"] == ["late-payments (2026-03-01)"]
+    assert apr["pardoned_strikes"] == [
+        "late-payments (2026-03-01) by Gustav Berg: late payments caused by our invoicing error"]
     assert apr["expired_strikes"] == []  # it would have counted until 2026-08-28
     text = year.adieu("history", "CUST-G").stdout
     assert "pardoned strikes: late-payments (2026-03-01)" in text

@@ -10,12 +10,22 @@ import click
 from .. import __version__
 from ..errors import AdieuError
 from ..safe_text import visible
+from .pipes import ReaderMayLeave
 
 
 class _AdieuGroup(click.Group):
     """Turns adieu's errors into one clear line and the right exit code."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        previous = sys.stdout
+        sys.stdout = out = ReaderMayLeave(previous)  # type: ignore[assignment]
+        try:
+            return self._invoke(ctx)
+        finally:
+            out.flush()  # what is still buffered, while a closed pipe is still caught
+            sys.stdout = previous
+
+    def _invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
         except AdieuError as exc:  # messages quote values: never print them raw
@@ -27,9 +37,8 @@ class _AdieuGroup(click.Group):
             raise
         except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
-        except BrokenPipeError:  # output piped into `head`: stop quietly
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise SystemExit(1) from None
+        except BrokenPipeError:  # pragma: no cover - stdout is ReaderMayLeave
+            raise SystemExit(0) from None
         except Exception as exc:
             if os.environ.get("ADIEU_RAISE_ERRORS") or "pytest" in sys.modules:
                 raise
@@ -45,7 +54,9 @@ def cli() -> None:
     put on final notice or offboard, and keep the figures behind every decision.
 
     Exit codes: 0 ok, 1 findings (invalid policy, broken audit chain, replay
-    differences), 2 usage or input errors.
+    differences), 2 usage or input errors (including a customer, run, rule
+    or file that is not there). Output piped into a reader that stops early
+    (`| head`) is not an error: the command finishes with its own code.
     """
 
 

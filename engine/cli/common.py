@@ -18,7 +18,10 @@ db_option = click.option(
     "--db", "db", metavar="PATH", default=None,
     help="SQLite database (default: $ADIEU_DB, else ./adieu.db).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Output JSON.")
-csv_option = click.option("--csv", "as_csv", is_flag=True, help="Output CSV.")
+csv_option = click.option(
+    "--csv", "as_csv", is_flag=True,
+    help="Output CSV: one row per customer; a list (rules, reasons ...) is a JSON array "
+         "in its cell (columns: docs/cli.md).")
 run_option = click.option("--run", "run_id", type=int, default=None, metavar="N",
                           help="Run id (default: the latest run).")
 

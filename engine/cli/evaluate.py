@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import sys
 from dataclasses import asdict
 
 import click
 
-from ..decide import SEVERITY_RANK, Decision
+from ..decide import SEVERITY_RANK
 from ..errors import InputError, PolicyErrors
 from ..run import RunResult, prepare, store
-from ..safe_text import TerminalSafe as _TerminalSafe
 from ..safe_text import echo, json_text
 from ..store import now
 from .common import (
@@ -23,6 +21,7 @@ from .common import (
     resolve_db,
     source_options,
 )
+from .csvout import write_decisions
 from .validate import source_excerpt
 
 TOP = 10
@@ -75,7 +74,7 @@ def register(cli: click.Group) -> None:
                 echo(str(e), err=True)
                 for line in source_excerpt(e):
                     echo(line, err=True)
-            raise SystemExit(1) from None
+            raise SystemExit(exc.exit_code) from None  # 2: the file cannot be read
         finally:
             bar.close()
         for warning in result.warnings:  # each a line starting "warning: "
@@ -111,7 +110,7 @@ def register(cli: click.Group) -> None:
                 "rejects": [asdict(r) for r in rejects],
                 "warnings": [asdict(w) for w in warnings]}, indent=2))
         elif as_csv:
-            write_csv(result.decisions, run_id)
+            write_decisions(result.decisions, run_id, sys.stdout)
         else:
             summary(result, resolve_db(db))
 
@@ -133,19 +132,6 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
-
-
-def write_csv(decisions: list[Decision], run_id: int) -> None:
-    """The decisions as CSV; hidden characters are escaped only on a terminal
-    (a file or pipe gets the values as they are)."""
-    writer = csv.writer(_TerminalSafe(sys.stdout), lineterminator="\n")
-    writer.writerow(["run_id", "customer_id", "outcome", "base_outcome", "severity", "strikes",
-                     "reasons", "shielded", "missing", "effective_date", "referrals"])
-    for d in decisions:
-        writer.writerow([run_id, d.customer_id, d.outcome, d.base_outcome, d.severity or "",
-                         d.strikes, "; ".join(d.reasons),
-                         "; ".join(f"{r.rule} by {r.shielded_by}" for r in d.shielded),
-                         "; ".join(d.missing), d.effective_date or "", "; ".join(d.referrals)])
 
 
 def summary(result: RunResult, db: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import sys
@@ -17,9 +16,10 @@ from ..intake import read_records
 from ..plugins import registry
 from ..policy import canonical_facts
 from ..run import open_source
-from ..safe_text import TerminalSafe, echo, json_text
+from ..safe_text import echo, json_text
 from ..sources import parse_source
 from .common import as_of_option, csv_option, json_option, source_options
+from .csvout import write_facts
 
 
 def register(cli: click.Group) -> None:
@@ -63,11 +63,7 @@ def register(cli: click.Group) -> None:
         if as_json:
             click.echo(json_text(rows, indent=2))
         elif as_csv:
-            names = _names(rows)
-            writer = csv.DictWriter(TerminalSafe(sys.stdout), fieldnames=names,
-                                    extrasaction="ignore", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+            write_facts(rows, sys.stdout)
         else:
             for row in rows:
                 echo(row["customer_id"])
@@ -122,12 +118,3 @@ def _limited(records, limit):
                 return
             shown += 1
         yield record
-
-
-def _names(rows: list[dict]) -> list[str]:
-    names = ["customer_id"]
-    for row in rows:
-        for key in row:
-            if key not in names and key != "_provenance":
-                names.append(key)
-    return names

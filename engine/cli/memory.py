@@ -7,7 +7,7 @@ import json
 
 import click
 
-from ..actions import add_exemption, history, pardon
+from ..actions import add_exemption, history, pardon, require_customer
 from ..safe_text import echo
 from .common import customer_argument, db_option, json_option, opened_store, parse_date
 
@@ -37,8 +37,10 @@ def register(cli: click.Group) -> None:
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=parse_date, default=None,
                   help="Which strikes count as active (default: today).")
     def show(customer_id: str, db: str | None, as_json: bool, as_of: dt.date | None) -> None:
-        """Show CUSTOMER_ID's strikes: recorded, expiring, pardoned, superseded."""
+        """Show CUSTOMER_ID's strikes: recorded, expiring, pardoned, superseded.
+        A customer the database does not know is an error (exit 2)."""
         with opened_store(db) as store:
+            require_customer(store, customer_id)
             rows = [dict(r) for r in store.query(
                 "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, "
                 "pardoned_at, pardoned_by, pardon_reason from strikes where customer_id = ? "
@@ -134,25 +136,33 @@ def register(cli: click.Group) -> None:
     @db_option
     @json_option
     def history_cmd(customer_id: str, db: str | None, as_json: bool) -> None:
-        """CUSTOMER_ID's timeline across runs: outcome per run, strikes gained
-        and expired, exemptions, reviews, and what changed between runs."""
+        """CUSTOMER_ID's timeline across runs: outcome per run, strikes gained,
+        and why strikes stopped counting (expired, pardoned, superseded by a
+        later run of the same date, set aside by an exemption), exemptions and
+        the rules they shield, reviews, and what changed between runs. A
+        customer the database does not know is an error (exit 2)."""
         with opened_store(db) as store:
             data = history(store, customer_id)
         if as_json:
             click.echo(json.dumps(data, indent=2))
             return
         if not data["runs"]:
-            raise click.ClickException(f"{customer_id} has no decisions in the database")
+            echo(f"{customer_id} has no decisions in the database")
         for e in data["runs"]:
             echo(f"{e['as_of']}  run {e['run_id']}  {e['outcome']:<12} "
                  f"strikes {e['active_strikes']}")
+            shielded = [f"{s['rule']} by {s['by']}" for s in e["shielded"]]
             for label, items in (("new strikes", e["new_strikes"]),
                                  ("same strike (cool-down)", e["repeat_strikes"]),
                                  ("strikes set aside", e["set_aside_strikes"]),
-                                 ("set-aside strikes counting again", e["counting_again"]),
                                  ("expired strikes", e["expired_strikes"]),
                                  ("pardoned strikes", e["pardoned_strikes"]),
+                                 ("superseded strikes", e["superseded_strikes"]),
+                                 ("strikes not counted (policy changed)",
+                                  e["uncounted_strikes"]),
+                                 ("strikes counting again", e["strikes_counting_again"]),
                                  ("exempted by", e["exemptions"]),
+                                 ("shielded", shielded),
                                  ("expired exemptions", e["expired_exemptions"]),
                                  ("held by", e["holds"]), ("changes", e["changes"])):
                 if items:

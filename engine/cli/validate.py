@@ -11,7 +11,14 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError, Location, PolicyError, PolicyErrors, PolicyWarning
+from ..errors import (
+    InputError,
+    Location,
+    PolicyError,
+    PolicyErrors,
+    PolicyFileError,
+    PolicyWarning,
+)
 from ..lint import lint, lint_document
 from ..plugins import registry
 from ..policy import load_policy
@@ -97,7 +104,7 @@ def register(cli: click.Group) -> None:
         condition that names no fact, a changed policy under an unchanged
         version. `# adieu ignore:CODE` on the line (or the line above)
         silences one. Exit 1 if any file has an error, or a warning with
-        --strict.
+        --strict; exit 2 if a file cannot be read (missing, no permission).
         """
         functions = registry().functions
         database = history_db(db)
@@ -144,5 +151,7 @@ def register(cli: click.Group) -> None:
             if findings:
                 sys.stdout.flush()  # the count comes after the findings, also in a shared pipe
                 echo(_count(n_errors, n_warnings), err=True)
+        if any(isinstance(e, PolicyFileError) for e in findings):
+            raise SystemExit(2)  # a file that cannot be read is an input error
         if n_errors or (strict and n_warnings):
             raise SystemExit(1)
