@@ -63,7 +63,8 @@ class AuditLog:
 # Runs columns added by a later migration: NULL in the rows of earlier runs,
 # whose digests were taken before the column existed, so a NULL there is left
 # out of the digest (any other value is in it).
-LATER_RUN_COLUMNS = frozenset({"missing_facts"})
+LATER_RUN_COLUMNS = frozenset({"missing_facts", "sources", "plugins"})
+LATER_DECISION_COLUMNS = frozenset({"provenance"})
 
 
 def run_digest(run: dict[str, Any]) -> str:
@@ -74,7 +75,8 @@ def run_digest(run: dict[str, Any]) -> str:
 
 def decision_digest(row: dict[str, Any]) -> str:
     """The digest of a decisions row as stored."""
-    return digest({k: row[k] for k in sorted(row)})
+    return digest({k: row[k] for k in sorted(row)
+                   if not (k in LATER_DECISION_COLUMNS and row[k] is None)})
 
 
 def verify(db: sqlite_utils.Database) -> list[str]:

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,18 @@ def m003_missing_facts(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("missing_facts", str)
 
 
+@migrations()
+def m005_sources_plugins(db: sqlite_utils.Database) -> None:
+    """Several sources per run and the plugins a run used:
+    runs.sources (JSON list of KIND:LOCATION as given), runs.plugins (JSON
+    list of {plugin, name, version, provides}: plugin_record), and
+    decisions.provenance (JSON {fact: "KIND:FILE row N, FIELD"}, for runs
+    over several sources). NULL in rows stored before."""
+    db["runs"].add_column("sources", str)
+    db["runs"].add_column("plugins", str)
+    db["decisions"].add_column("provenance", str)
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose atomic() blocks are write transactions
     from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction
@@ -174,12 +187,17 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
         rows = [{**{c: None for c in columns}, **d, "run_id": run_id} for d in decisions]
         db["decisions"].insert_all(rows, batch_size=500)
         # This run decides its customers again for this date: their strikes
-        # of the date from earlier runs give way to this run's. Customers
-        # the run does not decide (another source's) keep theirs.
-        db.execute("update strikes set superseded_by_run = ? where recorded_on = ? and "
-                   "superseded_by_run is null and pardoned_at is null and customer_id in "
-                   "(select customer_id from decisions where run_id = ?)",
-                   [run_id, run["as_of"], run_id])
+        # of the date from earlier runs over the same set of sources give
+        # way to this run's. Strikes of the date from runs over other
+        # sources stay: they were this run's memory (load_memories).
+        # Customers the run does not decide keep theirs.
+        same = same_source_runs(db, run["as_of"], run_sources(run))
+        if same:
+            db.execute("update strikes set superseded_by_run = ? where recorded_on = ? and "
+                       "superseded_by_run is null and pardoned_at is null and customer_id in "
+                       "(select customer_id from decisions where run_id = ?) and run_id in "
+                       f"({', '.join('?' * len(same))})",
+                       [run_id, run["as_of"], run_id, *same])
         db["rejects"].insert_all(({**r, "run_id": run_id} for r in rejects), batch_size=500)
         db["strikes"].insert_all(({**s, "run_id": run_id} for s in new_strikes),
                                  batch_size=500)
@@ -197,14 +215,44 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
     return run_id
 
 
-def load_memories(db: sqlite_utils.Database, as_of: dt.date) -> dict[str, Memory]:
+def run_sources(run: dict[str, Any]) -> frozenset[str]:
+    """A runs row's set of sources: runs.sources (JSON list), else runs.source
+    (runs stored before migration m005 had one source)."""
+    if run.get("sources"):
+        return frozenset(jsontext.loads(run["sources"]))
+    return frozenset([run["source"]]) if run.get("source") else frozenset()
+
+
+def same_source_runs(db: sqlite_utils.Database, as_of: str,
+                     sources: frozenset[str] | None) -> list[int]:
+    """Ids of runs as of `as_of` over exactly `sources` (any runs when
+    sources is None)."""
+    return [r["id"] for r in db.query("select id, source, sources from runs where as_of = ?",
+                                      [as_of])
+            if sources is None or run_sources(r) == sources]
+
+
+def load_memories(db: sqlite_utils.Database, as_of: dt.date,
+                  sources: Iterable[str] | None = None) -> dict[str, Memory]:
     """Every customer's memory going into a run as of `as_of`: strikes
     recorded before that date (not pardoned, not superseded) and registry
-    exemptions."""
+    exemptions. With `sources` (the run's KIND:LOCATION list), strikes
+    recorded on that very date by runs over another set of sources are
+    memory too: the run will not supersede them (write_run), and the
+    cool-down sees them, so a rule both runs fired is one strike."""
     memories: dict[str, Memory] = {}
-    for row in db.query("select id, customer_id, rule, recorded_on from strikes where "
-                        "recorded_on < ? and superseded_by_run is null and pardoned_at is null",
-                        [as_of.isoformat()]):
+    day = as_of.isoformat()
+    other: list[int] = []
+    if sources is not None:
+        mine = frozenset(sources)
+        same = set(same_source_runs(db, day, mine))
+        other = [i for i in same_source_runs(db, day, None) if i not in same]
+    query = ("select id, customer_id, rule, recorded_on from strikes where "
+             "superseded_by_run is null and pardoned_at is null and (recorded_on < ?")
+    if other:
+        query += f" or (recorded_on = ? and run_id in ({', '.join('?' * len(other))}))"
+    for row in db.query(query + ")",
+                        [day, *([day, *other] if other else [])]):
         memories.setdefault(row["customer_id"], Memory()).strikes.append(
             Strike(row["rule"], dt.date.fromisoformat(row["recorded_on"]), row["id"]))
     for row in db.query("select * from exemptions order by id"):
@@ -276,7 +324,7 @@ def get_decision(db: sqlite_utils.Database, run_id: int, customer_id: str) -> di
 
 JSON_COLUMNS = ("reasons", "fired", "shielded", "unknown", "missing", "exemptions",
                 "expired_exemptions", "holds", "referrals", "notes", "facts", "new_strikes",
-                "repeat_strikes", "active_strikes", "memory")
+                "repeat_strikes", "active_strikes", "memory", "provenance")
 
 
 def decision_row(decision: Any, facts: dict[str, Any], file: str | None,

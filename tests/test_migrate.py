@@ -32,6 +32,8 @@ RUNS = {
     "facts_sha256": str, "identity": str, "backfill": int, "new_strikes": int,
     # m003
     "missing_facts": str,
+    # m005
+    "sources": str, "plugins": str,
 }
 DECISIONS = {
     "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str, "severity": str,
@@ -41,6 +43,8 @@ DECISIONS = {
     "notes": str, "facts": str, "source_file": str, "source_row": int,
     # m002
     "new_strikes": str, "repeat_strikes": str, "active_strikes": str, "memory": str,
+    # m005
+    "provenance": str,
 }
 REJECTS = {"id": int, "run_id": int, "file": str, "row": int, "line": int, "customer_id": str,
            "field": str, "value": str, "reason": str}
@@ -99,9 +103,11 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                         "order by id")
     assert [(r[1], r[2]) for r in first] == [("adieu", "m001_initial"),
                                             ("adieu", "m002_memory"),
-                                            ("adieu", "m003_missing_facts")]
+                                            ("adieu", "m003_missing_facts"),
+                                            ("adieu", "m005_sources_plugins")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
-                                                        "m003_missing_facts"]
+                                                        "m003_missing_facts",
+                                                        "m005_sources_plugins"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
     for _ in range(2):  # opening again changes nothing
@@ -119,7 +125,8 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     new = tmp_path / "new.db"
     open_db(str(new)).close()
     assert raw(new, "select name from _sqlite_migrations order by id") == \
-        [("m001_initial",), ("m002_memory",), ("m003_missing_facts",)]
+        [("m001_initial",), ("m002_memory",), ("m003_missing_facts",),
+         ("m005_sources_plugins",)]
     assert schema(new) == schema(old_db)
 
 
@@ -163,7 +170,7 @@ def test_old_rows_are_kept_and_adopted_into_the_audit_trail(old_db: Path) -> Non
         [(None, None, None, None)]
     after = raw(old_db, "select * from decisions order by customer_id")
     assert [row[:22] for row in after] == before_decisions
-    assert {row[22:] for row in after} == {(None, None, None, None)}
+    assert {row[22:] for row in after} == {(None, None, None, None, None)}
 
     entries = raw(old_db, "select seq, kind, run_id, customer_id, payload, prev_hash, hash "
                           "from audit order by seq")

@@ -1,0 +1,106 @@
+"""Which plugins a run used, recorded with the run (runs.plugins), and what
+is missing of them now.
+
+A run records every plugin it used: the plugin of each source kind it read
+and of each function its policy calls. One entry per plugin:
+
+    {"plugin": "billing", "name": "adieu-billing", "version": "0.3.0",
+     "provides": ["source billing", "function fx_to_eur"]}
+
+`plugin` is the entry-point name (group "adieu"), `name` and `version` the
+distribution that installs it (importlib.metadata), so that
+`pip install 'NAME==VERSION'` brings it back. Built-in source kinds are
+recorded the same way (name "adieu"). docs/plugins.md, "What a run records".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from . import jsontext
+from .plugins import Registry
+from .policy import Policy
+from .sources import SourceKind
+
+
+def _distribution(reg: Registry, plugin: str) -> tuple[str, str]:
+    """(distribution name, version) of an entry-point plugin; ("unknown", "")
+    when the plugin was registered otherwise (a test, say)."""
+    text = reg.versions.get(plugin)
+    if not text or text == "unknown" or " " not in text:
+        return ("unknown", "")
+    name, _, version = text.rpartition(" ")
+    return (name, version)
+
+
+def used_plugins(policy: Policy, kinds: Iterable[SourceKind], reg: Registry) \
+        -> list[dict[str, Any]]:
+    """The plugins a run over `kinds` under `policy` uses, sorted by plugin
+    name (see the module docstring for the shape)."""
+    provides: dict[str, list[str]] = {}
+    for kind in kinds:
+        provides.setdefault(kind.plugin, []).append(f"source {kind.kind}")
+    for name, spec in sorted(policy.compiler.extra_used.items()):
+        provides.setdefault(spec.plugin, []).append(f"function {name}")
+    out = []
+    for plugin in sorted(provides):
+        dist, version = _distribution(reg, plugin)
+        out.append({"plugin": plugin, "name": dist, "version": version,
+                    "provides": list(dict.fromkeys(provides[plugin]))})
+    return out
+
+
+def recorded_plugins(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """runs.plugins as a list (empty for runs recorded before migration m005)."""
+    text = run.get("plugins")
+    if not text:
+        return []
+    value = jsontext.loads(text)
+    return value if isinstance(value, list) else []
+
+
+def _installed(entry: dict[str, Any], reg: Registry) -> bool:
+    """Is what the entry provided installed now?"""
+    for item in entry.get("provides", []):
+        what, _, name = str(item).partition(" ")
+        if what == "function" and name not in reg.functions:
+            return False
+        if what == "source" and name not in reg.sources:
+            return False
+    return True
+
+
+def missing_plugins(run: dict[str, Any], reg: Registry, functions_only: bool = True) \
+        -> list[dict[str, Any]]:
+    """The run's recorded plugins whose functions (and, unless
+    functions_only, source kinds) are not installed now."""
+    out = []
+    for entry in recorded_plugins(run):
+        provides = [p for p in entry.get("provides", [])
+                    if not functions_only or str(p).startswith("function ")]
+        if provides and not _installed({**entry, "provides": provides}, reg):
+            out.append(entry)
+    return out
+
+
+def function_of(run: dict[str, Any], function: str) -> dict[str, Any] | None:
+    """The recorded plugin that provided `function` to the run, if any."""
+    for entry in recorded_plugins(run):
+        if f"function {function}" in entry.get("provides", []):
+            return entry
+    return None
+
+
+def described(entry: dict[str, Any]) -> str:
+    """"adieu-billing 0.3.0" (or the plugin's name when no distribution is known)."""
+    if entry.get("name") in (None, "", "unknown"):
+        return f"plugin {entry.get('plugin')}"
+    return f"{entry['name']} {entry['version']}".strip()
+
+
+def pip_hint(entry: dict[str, Any]) -> str:
+    """The command that installs the recorded version again."""
+    if entry.get("name") in (None, "", "unknown") or not entry.get("version"):
+        return ""
+    return f" (pip install '{entry['name']}=={entry['version']}')"
