@@ -15,12 +15,14 @@ recorded the same way (name "adieu"). docs/plugins.md, "What a run records".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from . import jsontext
+from .errors import InputError, PolicyErrors
 from .plugins import Registry
-from .policy import Policy
+from .policy import Policy, compile_policy
 from .sources import SourceKind
 
 
@@ -104,3 +106,61 @@ def pip_hint(entry: dict[str, Any]) -> str:
     if entry.get("name") in (None, "", "unknown") or not entry.get("version"):
         return ""
     return f" (pip install '{entry['name']}=={entry['version']}')"
+
+
+def needs_text(run: dict[str, Any], entry: dict[str, Any]) -> str:
+    """"run 7 uses function fx_to_eur() from adieu-billing 0.3.0, which is
+    not installed (pip install 'adieu-billing==0.3.0')"."""
+    functions = [str(p).partition(" ")[2] + "()" for p in entry.get("provides", [])
+                 if str(p).startswith("function ")]
+    noun = "function" if len(functions) == 1 else "functions"
+    return (f"run {run['id']} uses {noun} {', '.join(functions)} from {described(entry)}, "
+            f"which is not installed{pip_hint(entry)}")
+
+
+def unknown_functions(error: PolicyErrors) -> list[str]:
+    """Names of the functions a stored policy failed to compile for
+    (`unknown function fx_to_eur()`): a plugin no longer installed."""
+    names = []
+    for e in error.errors:
+        match = _UNKNOWN.search(str(e))
+        if match and match.group(1) not in names:
+            names.append(match.group(1))
+    return names
+
+
+def compile_run_policy(run: dict[str, Any], reg: Registry) -> Policy:
+    """The run's stored policy compiled with the functions installed now.
+
+    Raises InputError (exit 2) naming the plugin and version the run needs
+    when one of its functions is not installed (from runs.plugins; for a run
+    recorded before plugins were, from the compile error)."""
+    missing = missing_plugins(run, reg)
+    if missing:
+        raise InputError("; ".join(needs_text(run, entry) for entry in missing))
+    try:
+        return compile_policy(run["policy_text"], f"run {run['id']} policy", reg.functions)
+    except PolicyErrors as exc:
+        names = unknown_functions(exc)
+        if names:
+            raise InputError(
+                f"run {run['id']} uses {', '.join(n + '()' for n in names)}, which "
+                f"{'is' if len(names) == 1 else 'are'} not installed; the run predates "
+                "plugin records, so which plugin gave it is not known") from None
+        raise
+
+
+def version_notes(run: dict[str, Any], reg: Registry) -> list[str]:
+    """For each recorded plugin installed now in another version: "run 7 used
+    adieu-billing 0.3.0; 0.1.0 is installed"."""
+    out = []
+    for entry in recorded_plugins(run):
+        plugin = entry.get("plugin")
+        now = _distribution(reg, plugin) if plugin else ("unknown", "")
+        if plugin in reg.provided and entry.get("version") and now[1] and \
+                now[1] != entry["version"]:
+            out.append(f"run {run['id']} used {described(entry)}; {now[1]} is installed")
+    return out
+
+
+_UNKNOWN = re.compile(r"unknown function ([A-Za-z_][A-Za-z0-9_]*)\(\)")
