@@ -12,9 +12,10 @@ Rules (docs/sources.md, "Several sources"):
   that value. With different values it is a conflict: the customer is a
   reject naming both places and both values, unless `--prefer` ranks one of
   the sources above the other; then the preferred source's value is used.
-- A customer whose record one source rejected (a bad value, not a duplicate)
-  is not decided on the other sources' records either: each of those is set
-  aside with a reject that points at the first.
+- A customer whose record one source rejected (a bad value; not a duplicate
+  row, nor a related record such as a Salesforce case of a customer the
+  source still has) is not decided on the other sources' records either:
+  each of those is set aside with a reject that points at the first.
 - Each fact keeps its provenance: "KIND:FILE row N, FIELD" (or the reader's
   own note for an aggregate), stored with the decision.
 """
@@ -144,8 +145,11 @@ def join(parts: list[SourcePart], prefer: list[int] | None = None) -> Intake:
         out.columns_ignored |= part.intake.columns_ignored
         if out.file is None:
             out.file = part.intake.file
+        decided = {record.customer_id for record in part.intake.records}
         for r in part.intake.rejects:
-            if r.customer_id and not _duplicate(r):
+            # The customer's own record was set aside (not a related record
+            # of a customer the source still has, nor a duplicate row).
+            if r.customer_id and not _duplicate(r) and r.customer_id not in decided:
                 where = f"{part.spec.kind.kind}:{r.file}" + \
                     (f" row {r.row}" if r.row is not None else "")
                 refused.setdefault(r.customer_id, where)
