@@ -223,6 +223,11 @@ def check_joined_columns(policy: Policy, parts: list[SourcePart],
                 absent.setdefault(fact, note)
     first = next((p for p in parts if p.intake.file is not None), parts[0])
     location = header_location(first.intake.file, first.spec.kind.kind)
-    return check_columns(policy, names, IDENTITY, location, allow_all,
-                         {k: v for k, v in absent.items() if k not in names})
+    check = check_columns(policy, names, IDENTITY, location, allow_all,
+                          {k: v for k, v in absent.items() if k not in names})
+    if check.error is not None:
+        check.error = InputError(check.error.message.replace(
+            "no column for ", f"none of the {len(parts)} sources has a column for ", 1),
+            check.error.location)
+    return check
 

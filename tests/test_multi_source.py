@@ -209,8 +209,9 @@ def test_a_fact_no_source_has_is_missing_but_one_source_having_it_is_enough(work
     out = run(work, "evaluate", "policy.yaml", "--db", "a.db", "--as-of", AS_OF,
               "--source", "csv:billing.csv", "--source", "csv:crm.csv")
     assert out.returncode == 2
-    assert out.stderr.startswith("Error: billing.csv:1: no column for fact the policy uses: "
-                                 "escalated_cases_12m (rule 'escalations')")
+    assert out.stderr.startswith("Error: billing.csv:1: none of the 2 sources has a column "
+                                 "for fact the policy uses: escalated_cases_12m "
+                                 "(rule 'escalations')")
     # With Salesforce as well, every fact has a column somewhere.
     evaluate(work, "--source", "csv:billing.csv", "--source", "csv:crm.csv",
              "--source", "salesforce:export.zip")

@@ -75,7 +75,7 @@ def register(cli: click.Group) -> None:
         for r in intake.rejects:
             echo(f"rejected: {r}", err=True)
         rows = [{**{k: to_json_value(v) for k, v in rec.facts.items()},
-                 "_provenance": rec.provenance} for rec in intake.records]
+                 "_provenance": rec.provenance} for rec in intake.records[:limit]]
         if as_json:
             click.echo(json_text(rows, indent=2))
         elif as_csv:
