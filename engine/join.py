@@ -9,7 +9,8 @@ Rules (docs/sources.md, "Several sources"):
   customer found in only some sources is decided on what is there; the
   facts no source gives are unknown as usual.
 - A fact two sources give with equal values (1000 and 1000.00 are equal) is
-  that value. With different values it is a conflict: the customer is a
+  that value. A value a mapping's `default:` filled in yields to a value
+  another source read. With different values it is a conflict: the customer is a
   reject naming both places and both values, unless `--prefer` ranks one of
   the sources above the other; then the preferred source's value is used.
 - A customer whose record one source rejected (a bad value; not a duplicate
@@ -176,7 +177,10 @@ def join(parts: list[SourcePart], prefer: list[int] | None = None) -> Intake:
                 if name not in facts:
                     facts[name], provenance[name], giver[name] = value, prov, (pos, record)
                     continue
-                if _equal(facts[name], value):
+                if _equal(facts[name], value) or _defaulted(prov):
+                    continue
+                if _defaulted(provenance[name]):  # a value read beats a mapping's default
+                    facts[name], provenance[name], giver[name] = value, prov, (pos, record)
                     continue
                 first_pos, first = giver[name]
                 a, b = rank.get(first_pos, unranked), rank.get(pos, unranked)
@@ -195,6 +199,12 @@ def join(parts: list[SourcePart], prefer: list[int] | None = None) -> Intake:
         first_pos, first = entries[0]
         out.records.append(Record(facts, first.file, first.row, first.line, provenance))
     return out
+
+
+def _defaulted(provenance: str) -> bool:
+    """Did the value come from a mapping's `default:` (mapping.Mapping.apply
+    names its origin "default of FIELD")?"""
+    return ", default of " in provenance
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -115,6 +115,8 @@ def test_billing_csv_and_a_salesforce_export_are_joined_by_customer_id(work: Pat
     assert provenance["late_payments_12m"] == "csv:billing.csv row 1, late_payments_12m"
     assert provenance["escalated_cases_12m"].startswith(
         "salesforce:export.zip:WE_00D5g000000ABCD_1/case.csv: 2 rows")
+    explained = json.loads(run(work, "explain", MUELLER, "--db", "a.db", "--json").stdout)
+    assert explained["provenance"] == provenance
     [(file, row)] = query(work / "a.db", "select source_file, source_row from decisions "
                                          "where customer_id = ?", SOCIETE)
     assert (file, row) == ("export.zip:WE_00D5g000000ABCD_1/Account.csv", 2)
@@ -292,3 +294,22 @@ def test_facts_joins_two_sources_and_shows_provenance(work: Path):
     assert "sources disagree on revenue_12m: csv:billing.csv row 1 has 125000.00, " \
            "csv:crm.csv row 1 has 1" in out.stderr
     assert run(work, "facts").returncode == 2
+
+
+def test_a_mapping_default_yields_to_a_value_another_source_read(work: Path):
+    (work / "crm.csv").write_text(TWO + f"{MUELLER},125000,3\nC-NEW,10,0\n",
+                                  encoding="utf-8")
+    (work / "billing.yaml").write_text(
+        "fields:\n  customer_id: customer_id\n  revenue_12m: revenue_12m\n"
+        "  late_payments_12m: late_payments_12m\n"
+        "  escalated_cases_12m: {fact: escalated_cases_12m, default: 0}\n",
+        encoding="utf-8")
+    out = run(work, "facts", "csv:billing.csv", "csv:crm.csv", "--mapping", "billing.yaml",
+              "--mapping", "-", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["customer_id"]: r for r in json.loads(out.stdout)}
+    assert "disagree" not in out.stderr
+    assert rows[MUELLER]["escalated_cases_12m"] == 3  # read by crm, not billing's default 0
+    assert rows[MUELLER]["_provenance"]["escalated_cases_12m"] == \
+        "csv:crm.csv row 1, escalated_cases_12m"
+    assert rows[TOKYO]["escalated_cases_12m"] == 0  # only the default says anything

@@ -55,6 +55,7 @@ def register(cli: click.Group) -> None:
                 "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
                 "policy_version": run["policy_version"], "stored_outcome": row["outcome"],
                 "decision": decision.to_dict(), "facts": row["facts"],
+                "provenance": row.get("provenance"),
                 "review": None if verdict is None else {
                     "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]},
                 "derived": result["derived"], "rules": result["rules"]}, indent=2))
