@@ -63,7 +63,7 @@ class AuditLog:
 # Runs columns added by a later migration: NULL in the rows of earlier runs,
 # whose digests were taken before the column existed, so a NULL there is left
 # out of the digest (any other value is in it).
-LATER_RUN_COLUMNS = frozenset({"missing_facts"})
+LATER_RUN_COLUMNS = frozenset({"missing_facts", "sources", "plugins"})
 
 
 def run_digest(run: dict[str, Any]) -> str:
@@ -74,7 +74,7 @@ def run_digest(run: dict[str, Any]) -> str:
 
 # Decisions columns added by a later migration, left out of the digest when
 # NULL for the same reason.
-LATER_DECISION_COLUMNS = frozenset({"set_aside_strikes"})
+LATER_DECISION_COLUMNS = frozenset({"provenance", "set_aside_strikes"})
 
 
 def decision_digest(row: dict[str, Any]) -> str:

@@ -202,11 +202,17 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
     decision.missing = sorted({m for r in decision.unknown for m in r.missing})
 
     ladder = policy.strikes
+    # Strikes of the as-of date itself were recorded by an earlier run of
+    # the same date: this run judges those rules again and its strikes
+    # replace them (store.write_run supersedes them), except for rules it
+    # cannot judge (unknown here: another source's facts), which stay.
+    judged = {r.rule for r in results if r.status != "unknown"}
+    prior = [s for s in memory.strikes if s.recorded_on < as_of or s.rule not in judged]
     struck = apply_strikes([r.rule for r in decision.fired if r.action == "strike"],
-                           memory.strikes, as_of, ladder.window_days, ladder.cooldown_days)
+                           prior, as_of, ladder.window_days, ladder.cooldown_days)
     unshielded = apply_strikes(
         [r.rule for r in decision.fired + decision.shielded if r.action == "strike"],
-        memory.strikes, as_of, ladder.window_days, ladder.cooldown_days)
+        prior, as_of, ladder.window_days, ladder.cooldown_days)
     # A shielded rule's strikes do not count while its exemption applies
     # (new ones are never among them: their rules fired unshielded).
     counted, aside = shield_strikes(struck.active, applied)

@@ -77,6 +77,7 @@ class Compiler(FunctionCompiler):
     def __init__(self, names: Names, extra_functions: dict[str, ExtraFunction] | None = None):
         self.names = names
         self.extra = extra_functions or {}
+        self.extra_used: dict[str, ExtraFunction] = {}  # plugin functions compiled, by name
         self.population_calls: dict[str, PopulationCall] = {}
         self.derive_fns: dict[str, Fn] = {}
 

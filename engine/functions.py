@@ -171,6 +171,7 @@ class FunctionCompiler:
         return _const(value), DATE
 
     def _extra(self, node: ast.Call, spec: ExtraFunction) -> tuple[Fn, str]:
+        self.extra_used.setdefault(spec.name, spec)  # type: ignore[attr-defined]
         fns = [f for f, _ in self._args(node, spec.min_args, spec.max_args)]
         text = ast.unparse(node)
 

@@ -74,7 +74,9 @@ class StrikeOutcome:
 def apply_strikes(fired_rules: list[str], prior: list[Strike], as_of: dt.date,
                   window_days: int, cooldown_days: int) -> StrikeOutcome:
     """Which strikes are active after `fired_rules` fired on `as_of`."""
-    earlier = [s for s in prior if s.recorded_on < as_of]
+    # Strikes of the as-of date itself come from runs over other sources
+    # (store.load_memories): the same rule firing again here is no new strike.
+    earlier = [s for s in prior if s.recorded_on <= as_of]
     active = [s for s in earlier if (as_of - s.recorded_on).days < window_days]
     expired = [s for s in earlier if (as_of - s.recorded_on).days >= window_days]
     new, repeated = [], []

@@ -15,8 +15,8 @@ from . import __version__, jsontext
 from .decide import decide, make_contexts
 from .facts import Record, from_json_facts
 from .ledger import memory_from_json
+from .plugin_record import compile_run_policy, version_notes
 from .plugins import registry
-from .policy import compile_policy
 from .store import JSON_COLUMNS, decision_row, get_run
 
 COMPARED = ("outcome", "base_outcome", "severity", "strikes", "reasons", "fired", "shielded",
@@ -71,7 +71,8 @@ def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
     Raises StoreError if there is no such run."""
     run = get_run(db, run_id)
     same_version = run.get("adieu_version") == __version__
-    policy = compile_policy(run["policy_text"], f"run {run['id']} policy", registry().functions)
+    reg = registry()
+    policy = compile_run_policy(run, reg)  # InputError naming a plugin that is gone
     as_of = dt.date.fromisoformat(run["as_of"])
     rows = list(db.query("select * from decisions where run_id = ? order by rowid",
                          [run["id"]]))
@@ -99,4 +100,5 @@ def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
                                     "stored": row[field], "replayed": again[field]})
     return {"run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
             "made_by": run["adieu_version"], "replayed_by": __version__,
-            "checked": len(rows), "differences": differences}
+            "checked": len(rows), "differences": differences,
+            "plugin_notes": version_notes(run, reg)}

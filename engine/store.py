@@ -107,6 +107,18 @@ def m003_missing_facts(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m005_sources_plugins(db: sqlite_utils.Database) -> None:
+    """Several sources per run and the plugins a run used:
+    runs.sources (JSON list of KIND:LOCATION as given), runs.plugins (JSON
+    list of {plugin, name, version, provides}: plugin_record), and
+    decisions.provenance (JSON {fact: "KIND:FILE row N, FIELD"}, for runs
+    over several sources). NULL in rows stored before."""
+    db["runs"].add_column("sources", str)
+    db["runs"].add_column("plugins", str)
+    db["decisions"].add_column("provenance", str)
+
+
+@migrations()
 def m007_set_aside_strikes(db: sqlite_utils.Database) -> None:
     """decisions.set_aside_strikes: the active strikes an exemption set aside
     in the decision (JSON list of {rule, recorded_on, expires_on, exemption};
@@ -181,12 +193,18 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
         columns = list(db["decisions"].columns_dict)
         rows = [{**{c: None for c in columns}, **d, "run_id": run_id} for d in decisions]
         db["decisions"].insert_all(rows, batch_size=500)
-        # This run decides its customers again for this date: their strikes
-        # of the date from earlier runs give way to this run's. Customers
-        # the run does not decide (another source's) keep theirs.
+        # This run judges its customers again for this date: their strikes
+        # of the date from earlier runs give way to this run's for every
+        # rule this run could judge (it fired or passed). A rule this run
+        # could not judge (unknown: another source's facts) keeps its
+        # strike, which was this run's memory (load_memories, decide).
+        # Customers the run does not decide keep theirs.
         db.execute("update strikes set superseded_by_run = ? where recorded_on = ? and "
-                   "superseded_by_run is null and pardoned_at is null and customer_id in "
-                   "(select customer_id from decisions where run_id = ?)",
+                   "superseded_by_run is null and pardoned_at is null and exists "
+                   "(select 1 from decisions d where d.run_id = ? and "
+                   "d.customer_id = strikes.customer_id and not exists "
+                   "(select 1 from json_each(d.unknown) u where "
+                   "json_extract(u.value, '$.rule') = strikes.rule))",
                    [run_id, run["as_of"], run_id])
         db["rejects"].insert_all(({**r, "run_id": run_id} for r in rejects), batch_size=500)
         db["strikes"].insert_all(({**s, "run_id": run_id} for s in new_strikes),
@@ -207,12 +225,14 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
 
 def load_memories(db: sqlite_utils.Database, as_of: dt.date) -> dict[str, Memory]:
     """Every customer's memory going into a run as of `as_of`: strikes
-    recorded before that date (not pardoned, not superseded) and registry
-    exemptions."""
+    recorded up to that date (not pardoned, not superseded) and registry
+    exemptions. Strikes of the date itself come from earlier runs of the
+    same date: decide counts them only for rules the new run cannot judge,
+    and write_run supersedes the others."""
     memories: dict[str, Memory] = {}
     for row in db.query("select id, customer_id, rule, recorded_on from strikes where "
-                        "recorded_on < ? and superseded_by_run is null and pardoned_at is null",
-                        [as_of.isoformat()]):
+                        "recorded_on <= ? and superseded_by_run is null and "
+                        "pardoned_at is null", [as_of.isoformat()]):
         memories.setdefault(row["customer_id"], Memory()).strikes.append(
             Strike(row["rule"], dt.date.fromisoformat(row["recorded_on"]), row["id"]))
     for row in db.query("select * from exemptions order by id"):
@@ -284,7 +304,8 @@ def get_decision(db: sqlite_utils.Database, run_id: int, customer_id: str) -> di
 
 JSON_COLUMNS = ("reasons", "fired", "shielded", "unknown", "missing", "exemptions",
                 "expired_exemptions", "holds", "referrals", "notes", "facts", "new_strikes",
-                "repeat_strikes", "active_strikes", "set_aside_strikes", "memory")
+                "repeat_strikes", "active_strikes", "set_aside_strikes", "memory",
+                "provenance")
 
 
 def decision_row(decision: Any, facts: dict[str, Any], file: str | None,

@@ -119,13 +119,15 @@ def test_after_the_window_the_same_rule_is_a_new_strike() -> None:
     assert out.active == [Strike("late", plus(200))]
 
 
-def test_strikes_of_the_run_date_or_later_are_not_memory() -> None:
-    """A strike recorded on the as-of date (by an earlier run of the same
-    date) is not counted again: the run re-derives it."""
+def test_strikes_after_the_run_date_are_not_memory() -> None:
+    """A strike recorded on the as-of date (by an earlier run of that date,
+    for a rule this run cannot judge: decide) is memory: the same rule
+    firing again is that strike, not a new one. A later strike is no
+    memory."""
     same_day, later = Strike("late", DAY), Strike("cost", plus(3))
     out = apply_strikes(["late"], [same_day, later], DAY, 180, 45)
-    assert out.active == [Strike("late", DAY)] and out.new == [Strike("late", DAY)]
-    assert out.repeated == [] and out.expired == []
+    assert out.active == [same_day] and out.new == []
+    assert out.repeated == [same_day] and out.expired == []
 
 
 def test_a_rule_fired_twice_counts_once() -> None:
@@ -160,11 +162,15 @@ def test_memory_round_trips_through_json(runner: CliRunner, evaluated: Path) -> 
     assert memory_from_json(None, "X").to_json() == Memory().to_json()
 
 
-def test_load_memories_leaves_out_pardoned_superseded_and_same_day_strikes(
+def test_load_memories_leaves_out_pardoned_superseded_and_later_strikes(
         runner: CliRunner, evaluated: Path) -> None:
     db = open_db(str(evaluated))
     try:
-        assert load_memories(db, DAY) == {}  # recorded on the day itself
+        assert load_memories(db, DAY - dt.timedelta(days=1)) == {}  # recorded after it
+        # Recorded on the day itself: memory for a second run of that day
+        # (decide counts them only for rules that run cannot judge).
+        assert {c: len(m.strikes) for c, m in load_memories(db, DAY).items()} == \
+            {"C-WARN": 1, "C-FINAL": 2, "C-OFF": 3, "C-HELD": 1}
         before = {c: len(m.strikes) for c, m in load_memories(db, plus(1)).items()}
         assert before == {"C-WARN": 1, "C-FINAL": 2, "C-OFF": 3, "C-HELD": 1}
         db.execute("update strikes set superseded_by_run = 1 where customer_id = 'C-HELD'")
@@ -479,8 +485,9 @@ def test_pending_lists_unreviewed_offboards_with_figures(runner: CliRunner, owne
 # ---------------------------------------------------------------------------
 
 def test_a_different_run_of_the_same_date_supersedes_its_strikes(
-        runner: CliRunner, evaluated: Path, policy_file: Path, tmp_path: Path) -> None:
-    corrected = write_csv(tmp_path / "corrected.csv",
+        runner: CliRunner, evaluated: Path, policy_file: Path, customers_csv: Path) -> None:
+    # A correction: the same source (same KIND:LOCATION) with other content.
+    corrected = write_csv(customers_csv,
                           [row_with("C-WARN", late_payments_12m="0"), row_with("C-FINAL")])
     run2 = evaluate(runner, evaluated, policy_file, corrected, DAY)
     assert run2["run"]["id"] == 2 and not run2["run"]["already_recorded"]
@@ -586,12 +593,12 @@ def snapshot(db: Path) -> dict[str, list]:
 
 @pytest.mark.parametrize("break_at", ["strikes", "audit"])
 def test_a_failure_inside_write_run_leaves_nothing(evaluated: Path, policy_file: Path,
-                                                   tmp_path: Path, monkeypatch,
+                                                   customers_csv: Path, monkeypatch,
                                                    break_at: str) -> None:
-    # A second, different run of the same date: writing it would also
-    # supersede run 1's strikes of that date.
+    # A second, different run of the same date over the same source:
+    # writing it would also supersede run 1's strikes of that date.
     rows = [row_with("C-KEEP", revenue_12m="20000"), *CSV_ROWS[1:-1]]
-    changed = write_csv(tmp_path / "changed.csv", rows)
+    changed = write_csv(customers_csv, rows)
     run, decisions, strikes = _a_run(policy_file, changed, evaluated)
     assert len(strikes) == 7 and count(evaluated, "strikes") == 7
     before = snapshot(evaluated)

@@ -32,6 +32,8 @@ RUNS = {
     "facts_sha256": str, "identity": str, "backfill": int, "new_strikes": int,
     # m003
     "missing_facts": str,
+    # m005
+    "sources": str, "plugins": str,
 }
 DECISIONS = {
     "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str, "severity": str,
@@ -41,6 +43,8 @@ DECISIONS = {
     "notes": str, "facts": str, "source_file": str, "source_row": int,
     # m002
     "new_strikes": str, "repeat_strikes": str, "active_strikes": str, "memory": str,
+    # m005
+    "provenance": str,
     # m007
     "set_aside_strikes": str,
 }
@@ -102,9 +106,11 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
     assert [(r[1], r[2]) for r in first] == [("adieu", "m001_initial"),
                                             ("adieu", "m002_memory"),
                                             ("adieu", "m003_missing_facts"),
+                                            ("adieu", "m005_sources_plugins"),
                                             ("adieu", "m007_set_aside_strikes")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
                                                         "m003_missing_facts",
+                                                        "m005_sources_plugins",
                                                         "m007_set_aside_strikes"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
@@ -124,7 +130,7 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     open_db(str(new)).close()
     assert raw(new, "select name from _sqlite_migrations order by id") == \
         [("m001_initial",), ("m002_memory",), ("m003_missing_facts",),
-         ("m007_set_aside_strikes",)]
+         ("m005_sources_plugins",), ("m007_set_aside_strikes",)]
     assert schema(new) == schema(old_db)
 
 
@@ -168,7 +174,7 @@ def test_old_rows_are_kept_and_adopted_into_the_audit_trail(old_db: Path) -> Non
         [(None, None, None, None)]
     after = raw(old_db, "select * from decisions order by customer_id")
     assert [row[:22] for row in after] == before_decisions
-    assert {row[22:] for row in after} == {(None, None, None, None, None)}
+    assert {row[22:] for row in after} == {(None,) * 6}
 
     entries = raw(old_db, "select seq, kind, run_id, customer_id, payload, prev_hash, hash "
                           "from audit order by seq")

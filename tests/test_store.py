@@ -28,6 +28,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "rejected": int, "counts": str, "population": str, "adieu_version": str,
         "started_at": str, "finished_at": str, "facts_sha256": str, "identity": str,
         "backfill": int, "new_strikes": int, "missing_facts": str,
+        "sources": str, "plugins": str,
     },
     "decisions": {
         "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str,
@@ -37,6 +38,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "referrals": str, "notes": str, "facts": str, "source_file": str, "source_row": int,
         "new_strikes": str, "repeat_strikes": str, "active_strikes": str, "memory": str,
         "set_aside_strikes": str,
+        "provenance": str,
     },
     "rejects": {
         "id": int, "run_id": int, "file": str, "row": int, "line": int, "customer_id": str,
@@ -92,7 +94,7 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
     assert {"runs", "decisions", "rejects", "_sqlite_migrations"} <= tables
     assert tables == set(EXPECTED_COLUMNS)
     assert migrations == [("adieu", "m001_initial"), ("adieu", "m002_memory"),
-                          ("adieu", "m003_missing_facts"),
+                          ("adieu", "m003_missing_facts"), ("adieu", "m005_sources_plugins"),
                           ("adieu", "m007_set_aside_strikes")]
 
 
@@ -117,7 +119,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 4
+    assert count(db_path, "_sqlite_migrations") == 5
 
 
 def test_wal_mode(db_path: Path) -> None:

@@ -72,6 +72,8 @@ def register(cli: click.Group) -> None:
                 echo(f"note: run {result['run_id']} was made by adieu "
                      f"{result['made_by']} and replayed by {result['replayed_by']}; "
                      "differences may come from the engine's own changes")
+            for note in result["plugin_notes"]:
+                echo(f"note: {note}")
             echo(f"run {result['run_id']} ({result['policy']}, as of {result['as_of']}): "
                  f"{result['checked']:,} decisions replayed, "
                  f"{len(result['differences'])} difference(s)")

@@ -62,15 +62,22 @@ def _options(ctx: click.Context | None, param: Any, values: tuple[str, ...]) -> 
 
 
 def source_options(func: Any) -> Any:
-    """--source, --mapping and -o KEY=VALUE, the same on every command that reads facts."""
+    """--mapping, --prefer and -o KEY=VALUE, the same on every command that
+    reads facts (each command adds its own --source or SOURCE)."""
     func = click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
                         callback=_options,
                         help="A source option, e.g. -o delimiter=; -o encoding=cp1252 "
-                             "(repeatable; overrides the mapping's options).")(func)
-    func = click.option("--mapping", "mapping", metavar="FILE", default=None,
-                        type=click.Path(dir_okay=False),
+                             "(repeatable; overrides the mapping's options; applies to "
+                             "every source).")(func)
+    func = click.option("--prefer", "prefer", multiple=True, metavar="KIND[,KIND...]",
+                        help="With several sources: where two sources give a fact different "
+                             "values, take the value of the source listed first here (a "
+                             "kind, or KIND:LOCATION when two sources share a kind). "
+                             "Without it such a conflict rejects the customer.")(func)
+    func = click.option("--mapping", "mapping", metavar="FILE", multiple=True,
                         help="Mapping file (source field -> fact); default: the source "
-                             "kind's own mapping.")(func)
+                             "kind's own mapping. With several sources give none, or one "
+                             "per source in the same order ('-' for a kind's own).")(func)
     return func
 
 

@@ -30,9 +30,10 @@ TOP = 10
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("policy", type=click.Path(dir_okay=False))
-    @click.option("--source", "source", required=True, metavar="KIND:LOCATION",
+    @click.option("--source", "source", required=True, multiple=True, metavar="KIND:LOCATION",
                   help="Where the customer facts come from, e.g. csv:customers.csv, "
-                       "salesforce:export.zip, hubspot:dump/.")
+                       "salesforce:export.zip, hubspot:dump/. Repeat it to join several "
+                       "sources by customer id.")
     @source_options
     @as_of_option
     @db_option
@@ -46,10 +47,16 @@ def register(cli: click.Group) -> None:
                   help="Go ahead when the source has no column for a fact the policy uses "
                        "(rules that need it are unknown); the run records the missing facts. "
                        "Without it, that is an error (exit 2).")
-    def evaluate(policy: str, source: str, mapping: str | None, options: dict[str, str],
-                 as_of: dt.date | None, db: str | None, as_json: bool, as_csv: bool,
-                 strict: bool, backfill: bool, allow_missing: bool) -> None:
+    def evaluate(policy: str, source: tuple[str, ...], mapping: tuple[str, ...],
+                 prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
+                 db: str | None, as_json: bool, as_csv: bool, strict: bool, backfill: bool,
+                 allow_missing: bool) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
+
+        With --source repeated, the sources' records are joined by customer
+        id: a customer in only some of them is decided on what is there; a
+        fact two sources give different values rejects the customer unless
+        --prefer ranks them (docs/sources.md).
 
         Bad rows are rejected (listed on stderr and stored with the run) and
         never stop the run; with --strict any reject means exit 2 and nothing
@@ -67,8 +74,8 @@ def register(cli: click.Group) -> None:
         as_of = as_of or dt.date.today()
         bar = _Progress()
         try:
-            result = prepare(policy, source, as_of, bar.advance, mapping, options,
-                             resolve_db(db), backfill, allow_missing)
+            result = prepare(policy, list(source), as_of, bar.advance, list(mapping), options,
+                             resolve_db(db), backfill, allow_missing, list(prefer))
         except PolicyErrors as exc:
             for e in exc.errors:
                 echo(str(e), err=True)
@@ -100,7 +107,9 @@ def register(cli: click.Group) -> None:
         if as_json:
             click.echo(json_text({
                 "run": {"id": run_id, "policy": result.policy.name,
-                        "policy_version": result.policy.version, "source": source,
+                        "policy_version": result.policy.version,
+                        "source": result.source, "sources": result.sources,
+                        "plugins": result.plugins,
                         "as_of": as_of.isoformat(), "counts": result.counts,
                         "customers": len(result.decisions),
                         "rejected_rows": result.intake.rejected_rows,

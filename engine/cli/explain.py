@@ -5,13 +5,16 @@ from __future__ import annotations
 import click
 
 from .. import jsontext
+from ..errors import PolicyErrors
 from ..explain import condition_lines, explain_stored, fmt
 from ..ledger import memory_from_json
+from ..plugin_record import missing_plugins, unknown_functions
 from ..plugins import registry
 from ..policy import compile_policy
 from ..safe_text import echo, json_text
 from ..store import get_decision, get_run
 from .common import customer_argument, db_option, json_option, opened_store, run_option
+from .explain_stored import gone_note, show_stored
 
 
 def register(cli: click.Group) -> None:
@@ -36,8 +39,15 @@ def register(cli: click.Group) -> None:
             verdict = store.execute("select verdict, reviewer, note from reviews where "
                                     "run_id = ? and customer_id = ?",
                                     [run["id"], customer_id]).fetchone()
-        policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
-                                registry().functions)
+        reg = registry()
+        try:
+            policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
+                                    reg.functions)
+        except PolicyErrors as exc:  # a plugin function the run used is gone
+            if not missing_plugins(run, reg) and not unknown_functions(exc):
+                raise
+            show_stored(run, row, verdict, gone_note(run, reg, exc), as_json)
+            return
         memory = memory_from_json(row.get("memory"), customer_id)
         result = explain_stored(policy, run, row["facts"], jsontext.loads(run["population"]),
                                 memory)
@@ -47,6 +57,7 @@ def register(cli: click.Group) -> None:
                 "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
                 "policy_version": run["policy_version"], "stored_outcome": row["outcome"],
                 "decision": decision.to_dict(), "facts": row["facts"],
+                "provenance": row.get("provenance"),
                 "review": None if verdict is None else {
                     "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]},
                 "derived": result["derived"], "rules": result["rules"]}, indent=2))

@@ -13,26 +13,29 @@ from .. import decimals
 from ..columns import header_location, source_warnings
 from ..facts import to_json_value
 from ..intake import read_records
+from ..join import SourcePart, join, pair_sources, parse_prefer
 from ..plugins import registry
 from ..policy import canonical_facts
 from ..run import open_source
 from ..safe_text import echo, json_text
-from ..sources import parse_source
 from .common import as_of_option, csv_option, json_option, source_options
 from .csvout import write_facts
 
 
 def register(cli: click.Group) -> None:
     @cli.command()
-    @click.argument("source", metavar="KIND:LOCATION")
+    @click.argument("source", metavar="KIND:LOCATION...", nargs=-1)
+    @click.option("--source", "more", multiple=True, metavar="KIND:LOCATION",
+                  help="Another source (the same as naming it as an argument).")
     @source_options
     @as_of_option
     @json_option
     @csv_option
     @click.option("--limit", type=click.IntRange(min=0), default=None, metavar="N",
                   help="Show the first N customers only.")
-    def facts(source: str, mapping: str | None, options: dict[str, str],
-              as_of: dt.date | None, as_json: bool, as_csv: bool, limit: int | None) -> None:
+    def facts(source: tuple[str, ...], more: tuple[str, ...], mapping: tuple[str, ...],
+              prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
+              as_json: bool, as_csv: bool, limit: int | None) -> None:
         """Show the canonical facts each customer of SOURCE gets, with provenance.
 
         Exactly what a policy would see: mapped, typed, with the file and row
@@ -40,26 +43,39 @@ def register(cli: click.Group) -> None:
         source's warnings and columns whose name is close to a canonical
         fact's are listed on stderr. --json prints a JSON array of objects,
         each with customer_id, the facts by name, and "_provenance".
+
+        Several sources (as arguments or with --source) are joined by
+        customer id as `adieu evaluate` joins them; each fact's provenance
+        then starts with its source's kind (csv:billing.csv row 12, revenue).
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
+        sources = [*source, *more]
+        if not sources:
+            raise click.UsageError("name a source: KIND:LOCATION (e.g. csv:customers.csv)")
         as_of = as_of or dt.date.today()
-        records, fact_map = open_source(source, as_of, mapping, options)
-        types = {**canonical_facts(), **fact_map.fact_types}
-        # Facts a mapping keeps that no schema declares are shown as text.
-        intake = read_records(_limited(records, limit), types, fact_map,
-                              with_provenance=True, keep_undeclared=True)
+        reg = registry()
+        specs = pair_sources(sources, list(mapping), reg.sources)
+        order = parse_prefer(prefer, specs)
+        parts = []
+        for spec in specs:
+            records, fact_map = open_source(spec.text, as_of, spec.mapping_file, options)
+            types = {**canonical_facts(), **fact_map.fact_types}
+            # Facts a mapping keeps that no schema declares are shown as text.
+            part = read_records(_limited(records, limit), types, fact_map,
+                                with_provenance=True, keep_undeclared=True)
+            if part.file is not None:
+                for warning in source_warnings(part.fields, fact_map,
+                                               header_location(part.file, spec.kind.kind)):
+                    echo(warning, err=True)
+            parts.append(SourcePart(spec, part, fact_map))
+        intake = parts[0].intake if len(parts) == 1 else join(parts, order)
         for w in intake.warnings:
             echo(f"warning: {w}", err=True)
-        if intake.file is not None:
-            kind, _ = parse_source(source, registry().sources)
-            for warning in source_warnings(intake.fields, fact_map,
-                                           header_location(intake.file, kind.kind)):
-                echo(warning, err=True)
         for r in intake.rejects:
             echo(f"rejected: {r}", err=True)
         rows = [{**{k: to_json_value(v) for k, v in rec.facts.items()},
-                 "_provenance": rec.provenance} for rec in intake.records]
+                 "_provenance": rec.provenance} for rec in intake.records[:limit]]
         if as_json:
             click.echo(json_text(rows, indent=2))
         elif as_csv:

@@ -1,0 +1,77 @@
+"""adieu explain for a run whose policy calls a plugin function that is no
+longer installed: the decision, reasons and figures as they were stored,
+with a note naming the plugin (docs/plugins.md, "What a run records")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..errors import PolicyErrors
+from ..explain import fmt
+from ..plugin_record import described, missing_plugins, unknown_functions
+from ..plugins import Registry
+from ..safe_text import echo, json_text
+
+
+def gone_note(run: dict[str, Any], reg: Registry, error: PolicyErrors) -> str:
+    """"plugin adieu-billing 0.3.0 not installed" (several joined by "; "),
+    or, for a run that predates plugin records, the functions it lacks."""
+    missing = missing_plugins(run, reg)
+    if missing:
+        return "; ".join(f"plugin {described(e)} not installed" for e in missing)
+    names = unknown_functions(error)
+    return f"function {', '.join(n + '()' for n in names)} not installed"
+
+
+def show_stored(run: dict[str, Any], row: dict[str, Any], verdict: Any, note: str,
+                as_json: bool) -> None:
+    """Print the stored decision (row: a decisions row with JSON decoded)."""
+    if as_json:
+        click.echo(json_text({
+            "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
+            "policy_version": run["policy_version"], "stored_outcome": row["outcome"],
+            "figures_as_stored": True, "note": f"{note}: figures as stored",
+            "decision": {k: row[k] for k in (
+                "outcome", "base_outcome", "severity", "strikes", "reasons", "fired",
+                "shielded", "unknown", "missing", "exemptions", "holds", "effective_date",
+                "timing_basis", "referrals", "notes", "active_strikes", "new_strikes")},
+            "facts": row["facts"],
+            "review": None if verdict is None else {
+                "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]}},
+            indent=2))
+        return
+    echo(f"{row['customer_id']}: {row['outcome'].upper()}  (run {run['id']}, policy "
+         f"{run['policy_name']!r} v{run['policy_version']}, as of {run['as_of']})")
+    echo(f"  ({note}: figures as stored)")
+    if row["outcome"] != row["base_outcome"]:
+        echo(f"  rules alone say: {row['base_outcome']}")
+    echo(f"  active strikes: {row['strikes']}")
+    if row.get("effective_date"):
+        echo(f"  effective {row['effective_date']} ({row['timing_basis']})")
+    if row.get("missing"):
+        echo(f"  missing facts: {', '.join(row['missing'])}")
+    if verdict is not None:
+        echo(f"  review: {verdict[0]} by {verdict[1]}")
+    echo("")
+    echo("Facts (as stored):")
+    for name, value in sorted((row.get("facts") or {}).items()):
+        echo(f"  {name} = {fmt(value)}")
+    echo("")
+    echo("Rules:")
+    for kind in ("fired", "shielded", "unknown"):
+        for r in row.get(kind) or []:
+            status = r["status"].upper()
+            if r.get("shielded_by"):
+                status += f" (would have fired; shielded by exemption {r['shielded_by']})"
+            echo(f"  {r['rule']} [{r['action']}, {r['severity']}]: {status}")
+            if r.get("explanation"):
+                echo(f"    \"{r['explanation']}\"")
+            figures = r.get("figures") or {}
+            if figures:
+                echo("    figures: " + ", ".join(f"{k} = {fmt(v)}"
+                                                for k, v in figures.items()))
+            if r.get("missing"):
+                echo(f"    missing: {', '.join(r['missing'])}")
+    echo("  (rules that passed are not stored; they show once the plugin is installed)")
