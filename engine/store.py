@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import jsontext
+from . import cases, jsontext
 from .audit import TRIGGERS, AuditLog, decision_digest, run_digest
 from .errors import Location, StoreError
 from .ledger import Memory, Strike
@@ -106,6 +106,14 @@ def m003_missing_facts(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("missing_facts", str)
 
 
+@migrations()
+def m004_cases(db: sqlite_utils.Database) -> None:
+    """cases: one offboarding case per customer across runs (engine/cases.py);
+    the reviews of earlier runs are adopted into cases."""
+    cases.create_table(db)
+    cases.adopt_reviews(db, now())
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose atomic() blocks are write transactions
     from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction
@@ -193,6 +201,7 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
         for s in new_strikes:
             log.add("strike", {"rule": s["rule"], "recorded_on": s["recorded_on"]}, run_id,
                     s["customer_id"])
+        cases.record_run(db, log, run_id, run["as_of"], rows, bool(run.get("backfill")))
         log.flush()
     return run_id
 
@@ -210,6 +219,7 @@ def load_memories(db: sqlite_utils.Database, as_of: dt.date) -> dict[str, Memory
     for row in db.query("select * from exemptions order by id"):
         memories.setdefault(row["customer_id"], Memory()).exemptions.append(
             registry_exemption(row))
+    cases.remember(db, memories, as_of)
     return memories
 
 

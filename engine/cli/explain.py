@@ -9,6 +9,7 @@ from ..explain import condition_lines, explain_stored, fmt
 from ..ledger import memory_from_json
 from ..plugins import registry
 from ..policy import compile_policy
+from ..reviewing import case_line, run_case
 from ..safe_text import echo, json_text
 from ..store import get_decision, get_run
 from .common import customer_argument, db_option, json_option, opened_store, run_option
@@ -34,6 +35,7 @@ def register(cli: click.Group) -> None:
             verdict = store.execute("select verdict, reviewer, note from reviews where "
                                     "run_id = ? and customer_id = ?",
                                     [run["id"], customer_id]).fetchone()
+            case = run_case(store, run["id"], customer_id)
         policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
                                 registry().functions)
         memory = memory_from_json(row.get("memory"), customer_id)
@@ -47,6 +49,7 @@ def register(cli: click.Group) -> None:
                 "decision": decision.to_dict(), "facts": row["facts"],
                 "review": None if verdict is None else {
                     "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]},
+                "case": case,
                 "derived": result["derived"], "rules": result["rules"]}, indent=2))
             return
         echo(f"{customer_id}: {decision.outcome.upper()}  (run {run['id']}, policy "
@@ -58,11 +61,11 @@ def register(cli: click.Group) -> None:
                 if decision.new_strikes else ""))
         for s in decision.active_strikes:
             echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}")
-        if decision.outcome == "offboard":
-            echo("  review: " + (f"{verdict[0]} by {verdict[1]}"
-                                 + (f" ({verdict[2]})" if verdict[2] else "")
-                                 if verdict else "pending approval (adieu approve / "
-                                 "adieu reject)"))
+        if case is not None:
+            echo(f"  {case_line(case)}")
+        elif verdict is not None:
+            echo(f"  review: {verdict[0]} by {verdict[1]}"
+                 + (f" ({verdict[2]})" if verdict[2] else ""))
         if decision.effective_date:
             echo(f"  effective {decision.effective_date} ({decision.timing_basis}), "
                  f"phase-out from {decision.phase_out_start}")

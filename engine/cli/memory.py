@@ -8,6 +8,7 @@ import json
 import click
 
 from ..actions import add_exemption, history, pardon
+from ..reviewing import case_line
 from ..safe_text import echo
 from .common import customer_argument, db_option, json_option, opened_store, parse_date
 
@@ -135,7 +136,8 @@ def register(cli: click.Group) -> None:
     @json_option
     def history_cmd(customer_id: str, db: str | None, as_json: bool) -> None:
         """CUSTOMER_ID's timeline across runs: outcome per run, strikes gained
-        and expired, exemptions, reviews, and what changed between runs."""
+        and expired, exemptions, reviews, offboarding cases (state, dates,
+        reviewer, each change), and what changed between runs."""
         with opened_store(db) as store:
             data = history(store, customer_id)
         if as_json:
@@ -158,6 +160,13 @@ def register(cli: click.Group) -> None:
             if e["review"]:
                 echo(f"    {e['review']['verdict']} by {e['review']['reviewer']}"
                      + (f": {e['review']['note']}" if e["review"]["note"] else ""))
+        for case in data["cases"]:
+            echo(case_line(case))
+            for ev in case["events"]:
+                echo(f"    {ev['at']}  {ev['event']}" + (f" (run {ev['run_id']})"
+                                                      if ev["run_id"] else "")
+                     + (f" by {ev['by']}" if ev["by"] else "")
+                     + (f": {ev['reason']}" if ev["reason"] else ""))
         pardoned = [s for s in data["strikes"] if s["pardoned_at"]]
         for s in pardoned:
             echo(f"pardoned: {s['rule']} of {s['recorded_on']} by {s['pardoned_by']} "
