@@ -1,6 +1,6 @@
 """Human actions on the record, each written with its audit entry in one
 transaction: pardoning a strike, recording an exemption, approving or
-rejecting an offboarding."""
+rejecting an offboarding (engine/reviewing.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import sqlite_utils
 from . import timeline
 from .audit import AuditLog
 from .errors import AdieuError, InputError, StoreError, did_you_mean
-from .safe_text import name_problem, same_name
-from .store import get_decision, get_run, now
+from .safe_text import name_problem
+from .store import now
 
 
 def _need(value: str | None, what: str) -> str:
@@ -90,53 +90,6 @@ def known_rules(db: sqlite_utils.Database) -> set[str]:
         return {r.id for r in compile_policy(row[0], "latest run", registry().functions).rules}
     except AdieuError:
         return set()
-
-
-def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verdict: str,
-           by: str, note: str | None) -> dict[str, Any]:
-    """Approve or reject an offboard decision. The reviewer may not be empty
-    and may not be the account owner; a decision is reviewed once."""
-    by = _person(by, "--by")
-    run = get_run(db, run_id)
-    decision = get_decision(db, run["id"], customer_id)
-    if decision["outcome"] != "offboard":
-        raise InputError(f"{customer_id} is not an offboard decision in run {run['id']} "
-                         f"(outcome: {decision['outcome']}); nothing to review")
-    owner = (decision.get("facts") or {}).get("owner")
-    if owner is not None and same_name(str(owner), by):
-        raise InputError(f"{by} is the account owner of {customer_id} and may not review "
-                         "its offboarding; an independent reviewer must approve or reject "
-                         "it")
-    done = db.execute("select verdict, reviewer, at from reviews where run_id = ? and "
-                      "customer_id = ?", [run["id"], customer_id]).fetchone()
-    if done:
-        raise InputError(f"{customer_id} in run {run['id']} was already {done[0]} by "
-                         f"{done[1]} at {done[2]}")
-    at = now()
-    record = {"run_id": run["id"], "customer_id": customer_id, "verdict": verdict,
-              "reviewer": by, "note": note, "at": at}
-    with db.atomic():
-        db["reviews"].insert(record)
-        log = AuditLog(db, at)
-        log.add("approval" if verdict == "approved" else "rejection",
-                {"verdict": verdict, "reviewer": by, "note": note}, run["id"], customer_id)
-        log.flush()
-    return record
-
-
-def pending(db: sqlite_utils.Database, run_id: int | None = None) -> list[dict[str, Any]]:
-    """Offboard decisions of the run (default: latest) that wait for review."""
-    run = get_run(db, run_id)
-    rows = db.query(
-        "select d.* from decisions d left join reviews r on r.run_id = d.run_id and "
-        "r.customer_id = d.customer_id where d.run_id = ? and d.outcome = 'offboard' and "
-        "r.id is null order by d.customer_id", [run["id"]])
-    out = []
-    for row in rows:
-        for key in ("reasons", "fired", "facts", "referrals"):
-            row[key] = json.loads(row[key]) if row.get(key) else None
-        out.append(row)
-    return out
 
 
 def require_customer(db: sqlite_utils.Database, customer_id: str) -> None:
@@ -235,8 +188,10 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         "customer_id = ? order by id", [customer_id])]
     if not runs and not strikes and not exemptions:
         require_customer(db, customer_id)
+    from .reviewing import customer_cases
+
     return {"customer_id": customer_id, "runs": runs, "strikes": strikes,
-            "registry_exemptions": exemptions}
+            "registry_exemptions": exemptions, "cases": customer_cases(db, customer_id)}
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

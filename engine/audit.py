@@ -145,6 +145,9 @@ def verify(db: sqlite_utils.Database) -> list[str]:
         what = f"run {run_id}" if kind == "run" else f"decision of {customer_id} in run {run_id}"
         problems.append(f"{what} was deleted (audit entry {seq} names it)")
     problems.extend(_check_records(db, records))
+    from .cases import verify as verify_cases
+
+    problems.extend(verify_cases(db))
     return problems
 
 

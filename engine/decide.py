@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import decimals
+from . import cases, decimals
 from .expr import UNKNOWN, Context
 from .facts import Record, to_json_value
 from .ledger import Memory, apply_strikes, shield_strikes
@@ -269,6 +269,7 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         _timing(policy.timing, ctx, as_of, decision)
     else:  # a fit problem (e.g. outgrown) earns a referral whatever the outcome
         _referrals(policy.timing, ctx, decision, conditional_only=True)
+    cases.carry(policy, memory, decision, as_of)  # an open case keeps its date; a rejection holds
     return decision
 
 

@@ -37,6 +37,7 @@ class Memory:
 
     strikes: list[Strike] = field(default_factory=list)
     exemptions: list[Any] = field(default_factory=list)  # policy.Exemption, source "registry"
+    case: Any = None  # cases.CaseMemory: the open case, else a rejected one (engine/cases.py)
 
     def to_json(self) -> dict[str, Any]:
         """The memory as stored with a decision, so a replay is exact."""
@@ -46,6 +47,7 @@ class Memory:
             "exemptions": [{"id": e.id, "rules": sorted(e.rules) if e.rules is not None
                             else None, "reason": e.reason, "approver": e.approver,
                             "expires": e.expires.isoformat()} for e in self.exemptions],
+            **({"case": self.case.to_json()} if self.case is not None else {}),
         }
 
 
@@ -60,7 +62,9 @@ def memory_from_json(data: dict[str, Any] | None, customer_id: str) -> Memory:
                             None if e["rules"] is None else frozenset(e["rules"]),
                             e["reason"], e["approver"], dt.date.fromisoformat(e["expires"]),
                             "registry") for e in data.get("exemptions", [])]
-    return Memory(strikes, exemptions)
+    from .cases import case_from_json
+
+    return Memory(strikes, exemptions, case_from_json(data.get("case")))
 
 
 @dataclass

@@ -91,6 +91,7 @@ class Timing:
     avoid: list[tuple[tuple[int, int], tuple[int, int], str]] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
     max_referrals: int = 2
+    rejection_days: int = 180  # a rejected offboarding is not proposed again for this long
 
 
 @dataclass
@@ -461,7 +462,7 @@ class _Builder:
         spec = self.doc.get("timing") if isinstance(self.doc.get("timing"), dict) else {}
         t = Timing()
         for key in ("contract_end_within_days", "notice_days", "phase_out_days",
-                    "max_referrals"):
+                    "max_referrals", "rejection_days"):
             if isinstance(spec.get(key), int) and not isinstance(spec.get(key), bool):
                 setattr(t, key, spec[key])
         if isinstance(spec.get("weekdays_only"), bool):

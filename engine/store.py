@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import jsontext
+from . import cases, jsontext
 from .audit import TRIGGERS, AuditLog, decision_digest, run_digest
 from .errors import Location, StoreError
 from .ledger import Memory, Strike
@@ -104,6 +104,14 @@ def m003_missing_facts(db: sqlite_utils.Database) -> None:
     """runs.missing_facts: the facts the policy uses that the source had no
     column for, allowed to be missing (JSON list; NULL for earlier runs)."""
     db["runs"].add_column("missing_facts", str)
+
+
+@migrations()
+def m004_cases(db: sqlite_utils.Database) -> None:
+    """cases: one offboarding case per customer across runs (engine/cases.py);
+    the reviews of earlier runs are adopted into cases."""
+    cases.create_table(db)
+    cases.adopt_reviews(db, now())
 
 
 @migrations()
@@ -219,6 +227,7 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
         for s in new_strikes:
             log.add("strike", {"rule": s["rule"], "recorded_on": s["recorded_on"]}, run_id,
                     s["customer_id"])
+        cases.record_run(db, log, run_id, run["as_of"], rows, bool(run.get("backfill")))
         log.flush()
     return run_id
 
@@ -238,6 +247,7 @@ def load_memories(db: sqlite_utils.Database, as_of: dt.date) -> dict[str, Memory
     for row in db.query("select * from exemptions order by id"):
         memories.setdefault(row["customer_id"], Memory()).exemptions.append(
             registry_exemption(row))
+    cases.remember(db, memories, as_of)
     return memories
 
 

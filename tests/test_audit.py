@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from adieu.cli import cli
 
-KINDS = ("run", "decision", "strike", "exemption", "pardon", "approval", "rejection")
+KINDS = ("run", "decision", "strike", "exemption", "pardon", "case")
 TRIGGER_MESSAGE = "rows are part of the audit trail and cannot change"
 FIELDS = ("seq", "at", "kind", "run_id", "customer_id", "payload", "prev_hash")
 
@@ -49,8 +49,9 @@ def trail(runner: CliRunner, evaluated: Path, policy_file: Path, customers_csv: 
           "CCO", "--until", "2027-01-01")
     adieu(runner, db, "strikes", "pardon", "C-FINAL", "late", "--by", "Pat", "--reason",
           "our billing error")
-    adieu(runner, db, "approve", "C-OFF", "--run", "1", "--by", "Rita")
-    adieu(runner, db, "reject", "C-ABUSE", "--run", "1", "--by", "Rita", "--note", "talked")
+    adieu(runner, db, "approve", "C-OFF", "--run", "1", "--by", "Rita", "--no-owner-on-record")
+    adieu(runner, db, "reject", "C-ABUSE", "--run", "1", "--by", "Rita", "--note", "talked",
+          "--no-owner-on-record")
     adieu(runner, db, "evaluate", str(policy_file), "--source", f"csv:{customers_csv}",
           "--as-of", "2026-12-02")
     return db
@@ -69,8 +70,10 @@ def test_an_intact_trail_verifies(runner: CliRunner, trail: Path) -> None:
     kinds = dict(sql(trail, "select kind, count(*) from audit group by kind"))
     # Run 1 records 7 strikes; run 2 (30 days later, the tiny policy's
     # cool-down) 6 more: C-WARN is now exempt from every rule.
+    # Cases: two opened by run 1, approved and rejected; run 2 keeps C-OFF's
+    # (C-ABUSE is held by its rejection) and opens C-FINAL's (its third strike).
     assert kinds == {"run": 2, "decision": 18, "strike": 13, "exemption": 1, "pardon": 1,
-                     "approval": 1, "rejection": 1}
+                     "case": 6}
     code, out, err = verify(runner, trail)
     assert (code, err) == (0, "")
     assert out == [f"audit trail intact: {sum(kinds.values())} entries"]
@@ -102,8 +105,7 @@ EDITS = {
     "strike": ("customer_id", "'C-KEEP'"),
     "exemption": ("payload", "replace(payload, '2027-01-01', '2099-01-01')"),
     "pardon": ("payload", "replace(payload, 'Pat', 'Someone else')"),
-    "approval": ("run_id", "2"),
-    "rejection": ("payload", "replace(payload, 'rejected', 'approved')"),
+    "case": ("payload", "replace(payload, 'proposed', 'approved')"),
 }
 
 
@@ -133,7 +135,7 @@ def test_editing_the_hash_itself_is_named(runner: CliRunner, trail: Path) -> Non
     assert code == 1
     assert out[0] == f"audit entry {seq} (pardon) was edited: its content does not match " \
                      "its hash"
-    assert out[1].startswith(f"audit entry {seq + 1} (approval) does not follow entry {seq}")
+    assert out[1].startswith(f"audit entry {seq + 1} (case) does not follow entry {seq}")
 
 
 def test_a_re_hashed_edit_still_breaks_the_chain(runner: CliRunner, trail: Path) -> None:
@@ -154,7 +156,7 @@ def test_a_re_hashed_edit_still_breaks_the_chain(runner: CliRunner, trail: Path)
                    "prev_hash does not match (inserted, deleted or reordered entries)"]
 
 
-@pytest.mark.parametrize("kind", ["decision", "strike", "pardon", "approval"])
+@pytest.mark.parametrize("kind", ["decision", "strike", "pardon", "case"])
 def test_deleting_an_entry_is_named_as_missing(runner: CliRunner, trail: Path,
                                                kind: str) -> None:
     seq = first_seq(trail, kind)
@@ -184,14 +186,15 @@ def test_an_entry_inserted_out_of_order_is_named(runner: CliRunner, trail: Path)
 
 
 def test_swapping_two_entries_is_named(runner: CliRunner, trail: Path) -> None:
-    a, b = first_seq(trail, "pardon"), first_seq(trail, "approval")
+    a = first_seq(trail, "pardon")
+    b = sql(trail, f"select min(seq) from audit where kind = 'case' and seq > {a}")[0][0]
     sql(trail, "drop trigger audit_no_update",
         f"update audit set seq = -1 where seq = {a}",
         f"update audit set seq = {a} where seq = {b}",
         f"update audit set seq = {b} where seq = -1")
     code, out, _ = verify(runner, trail)
     assert code == 1
-    assert out[0].startswith(f"audit entry {a} (approval) does not follow entry {a - 1}")
+    assert out[0].startswith(f"audit entry {a} (case) does not follow entry {a - 1}")
 
 
 def test_editing_a_decision_row_is_named(runner: CliRunner, trail: Path) -> None:
@@ -276,10 +279,12 @@ def test_verify_needs_an_existing_database(runner: CliRunner, tmp_path: Path) ->
      "exemption registry-1 was edited"),
     ("drop trigger exemptions_no_delete; delete from exemptions",
      "exemption registry-1 was deleted"),
-    ("drop trigger reviews_no_update; update reviews set verdict = 'approved' "
-     "where verdict = 'rejected'", "review of C-ABUSE in run 1 was edited"),
-    ("drop trigger reviews_no_delete; delete from reviews where customer_id = 'C-OFF'",
-     "review of C-OFF in run 1 was deleted"),
+    ("update cases set state = 'approved' where state = 'rejected'",
+     "case 2 of C-ABUSE was edited (differs from audit entry"),
+    ("update cases set effective_date = '2099-01-01' where customer_id = 'C-OFF'",
+     "case 1 of C-OFF was edited (differs from audit entry"),
+    ("drop trigger cases_no_delete; delete from cases where customer_id = 'C-OFF'",
+     "case 1 was deleted (audit entry"),
     ("drop trigger strikes_no_delete; delete from strikes where id = 1",
      "was deleted (audit entry"),
     ("update strikes set pardoned_at = '2026-11-30', pardoned_by = 'x', pardon_reason = 'y' "
@@ -301,7 +306,7 @@ def test_editing_strikes_exemptions_or_reviews_is_named(runner: CliRunner, trail
 
 @pytest.mark.parametrize("statement", [
     "update exemptions set expires = '2099-01-01'", "delete from exemptions",
-    "update reviews set verdict = 'approved'", "delete from reviews",
+    "delete from cases",
     "delete from strikes", "update strikes set recorded_on = '2020-01-01'",
 ])
 def test_triggers_guard_the_records(trail: Path, statement: str) -> None:

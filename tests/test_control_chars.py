@@ -240,7 +240,7 @@ def test_padded_ids_are_stripped_and_found_by_their_typed_form(policy: Path, tmp
     for typed in ("C5", " C5", "C5\u00a0", "\u2003C5\n"):
         assert run("explain", typed, db=db).stdout.startswith("C5: OFFBOARD")
     assert run("approve", "\u00a0C5 ", "--run", "1", "--by", "Rev", db=db).stdout == \
-        "C5 (run 1): offboarding approved by Rev\n"
+        "C5 (case 1, run 1): offboarding approved by Rev, effective 2027-01-01\n"
     assert run("history", " C5", db=db).stdout.startswith(f"{AS_OF}  run 1  offboard")
     recorded = run("exempt", " C6\u00a0", "--all", "--reason", "r", "--approver", "a",
                    "--until", "2027-01-01", db=db)

@@ -218,7 +218,7 @@ def test_dump_gives_expected_facts_per_company(runner: CliRunner, dump: Path) ->
     assert mueller["annual_revenue"] == 125000.5
     assert mueller["employees"] == 250
     assert mueller["industry"] == "MACHINERY"
-    assert mueller["owner"] == "9001"
+    assert mueller["owner_id"] == "9001"
     assert mueller["account_type"] == "customer"
     assert mueller["customer_since"] == "2019-03-04"
     assert mueller["customer_health_score"] == "82"  # custom property by internal name

@@ -169,10 +169,14 @@ def test_load_memories_leaves_out_pardoned_superseded_and_later_strikes(
         assert load_memories(db, DAY - dt.timedelta(days=1)) == {}  # recorded after it
         # Recorded on the day itself: memory for a second run of that day
         # (decide counts them only for rules that run cannot judge).
-        assert {c: len(m.strikes) for c, m in load_memories(db, DAY).items()} == \
-            {"C-WARN": 1, "C-FINAL": 2, "C-OFF": 3, "C-HELD": 1}
-        before = {c: len(m.strikes) for c, m in load_memories(db, plus(1)).items()}
+        assert {c: len(m.strikes) for c, m in load_memories(db, DAY).items() if m.strikes} \
+            == {"C-WARN": 1, "C-FINAL": 2, "C-OFF": 3, "C-HELD": 1}
+        memories = load_memories(db, plus(1))
+        before = {c: len(m.strikes) for c, m in memories.items() if m.strikes}
         assert before == {"C-WARN": 1, "C-FINAL": 2, "C-OFF": 3, "C-HELD": 1}
+        # The offboardings of the day are open cases the next day.
+        assert {c: m.case.state for c, m in memories.items() if m.case} == \
+            {"C-OFF": "proposed", "C-ABUSE": "proposed"}
         db.execute("update strikes set superseded_by_run = 1 where customer_id = 'C-HELD'")
         db.conn.commit()
     finally:
@@ -181,7 +185,8 @@ def test_load_memories_leaves_out_pardoned_superseded_and_later_strikes(
           "--reason", "R")
     db = open_db(str(evaluated))
     try:
-        after = {c: [s.rule for s in m.strikes] for c, m in load_memories(db, plus(1)).items()}
+        after = {c: [s.rule for s in m.strikes] for c, m in load_memories(db, plus(1)).items()
+                 if m.strikes}
     finally:
         db.close()
     assert after == {"C-WARN": ["late"], "C-FINAL": ["cost-high"],
@@ -400,57 +405,62 @@ def test_the_owner_may_not_review(runner: CliRunner, owned: Path, reviewer: str)
         result = adieu(runner, owned, verb, "C-OFF", "--run", "1", "--by", reviewer, code=2)
         assert "is the account owner of C-OFF and may not review its offboarding" in \
             result.stderr
-    assert count(owned, "reviews") == 0
-    assert count(owned, "audit", "kind in ('approval', 'rejection')") == 0
+    assert count(owned, "cases", "state = 'proposed' and reviewer is null") == 2
+    assert count(owned, "audit", "kind = 'case' and payload like '%\"event\":\"opened\"%'") \
+        == count(owned, "audit", "kind = 'case'") == 2
 
 
 @pytest.mark.parametrize("args, message", [
     (["C-OFF", "--run", "1", "--by", ""], "--by may not be empty"),
     (["C-OFF", "--run", "1", "--by", "  "], "--by may not be empty"),
-    (["C-WARN", "--run", "1", "--by", "Rita"],
-     "C-WARN is not an offboard decision in run 1 (outcome: warn)"),
-    (["C-HELD", "--run", "1", "--by", "Rita"],
-     "C-HELD is not an offboard decision in run 1 (outcome: held)"),
-    (["C-NOBODY", "--run", "1", "--by", "Rita"], "'C-NOBODY' has no decision in run 1"),
-    (["C-OFF", "--run", "9", "--by", "Rita"], "no run 9 in the database"),
+    (["C-WARN", "--run", "1", "--by", "Rita"], "C-WARN has no open offboarding case; see "),
+    (["C-HELD", "--by", "Rita"], "C-HELD has no open offboarding case; see "),
+    (["C-NOBODY", "--run", "1", "--by", "Rita"], "C-NOBODY has no open offboarding case"),
+    (["C-OFF", "--run", "9", "--by", "Rita"],
+     "--run 9 is not a run of C-OFF's case 1 (proposed by runs 1 to 1); leave --run out"),
 ])
 def test_review_refuses(runner: CliRunner, owned: Path, args: list[str], message: str) -> None:
     for verb in ("approve", "reject"):
         result = adieu(runner, owned, verb, *args, code=2)
         assert message in result.stderr
-    assert count(owned, "reviews") == 0
+    assert count(owned, "cases", "reviewer is not null") == 0
 
 
-def test_a_decision_is_reviewed_once(runner: CliRunner, owned: Path) -> None:
+def test_a_case_is_reviewed_once(runner: CliRunner, owned: Path) -> None:
     adieu(runner, owned, "approve", "C-OFF", "--run", "1", "--by", "Rita", "--note", "ok")
     for verb in ("approve", "reject"):
-        again = adieu(runner, owned, verb, "C-OFF", "--run", "1", "--by", "Max", code=2)
-        assert "C-OFF in run 1 was already approved by Rita at " in again.stderr
+        again = adieu(runner, owned, verb, "C-OFF", "--by", "Max", code=2)
+        assert "C-OFF's case 1 was already approved by Rita at " in again.stderr
     conn = sqlite3.connect(owned)
     try:
-        reviews = conn.execute("select run_id, customer_id, verdict, reviewer, note "
-                               "from reviews").fetchall()
-        entries = conn.execute("select kind, run_id, customer_id, payload from audit "
-                               "where kind in ('approval', 'rejection')").fetchall()
+        cases = conn.execute("select id, customer_id, state, reviewer, review_note, review_run "
+                             "from cases where reviewer is not null").fetchall()
+        entries = conn.execute("select run_id, customer_id, payload from audit where "
+                               "kind = 'case' and customer_id = 'C-OFF'").fetchall()
     finally:
         conn.close()
-    assert reviews == [(1, "C-OFF", "approved", "Rita", "ok")]
-    assert [(k, r, c, json.loads(p)) for k, r, c, p in entries] == [
-        ("approval", 1, "C-OFF", {"verdict": "approved", "reviewer": "Rita", "note": "ok"})]
+    assert cases == [(1, "C-OFF", "approved", "Rita", "ok", 1)]
+    assert [(r, c, json.loads(p)["event"], json.loads(p)["case"]["reviewer"])
+            for r, c, p in entries] == [(1, "C-OFF", "opened", None),
+                                        (1, "C-OFF", "approved", "Rita")]
 
 
-def test_a_customer_without_an_owner_can_be_reviewed_by_anyone(
+def test_a_customer_without_an_owner_is_reviewed_only_with_the_flag(
         runner: CliRunner, evaluated: Path) -> None:
-    result = adieu(runner, evaluated, "reject", "C-OFF", "--run", "1", "--by", "Rita")
-    assert result.stdout.strip() == "C-OFF (run 1): offboarding rejected by Rita"
+    refused = adieu(runner, evaluated, "reject", "C-OFF", "--run", "1", "--by", "Rita", code=2)
+    assert "C-OFF has no account owner on record in run 1" in refused.stderr
+    assert "--no-owner-on-record" in refused.stderr
+    result = adieu(runner, evaluated, "reject", "C-OFF", "--run", "1", "--by", "Rita",
+                   "--no-owner-on-record")
+    assert result.stdout.strip() == "C-OFF (case 1, run 1): offboarding rejected by Rita"
 
 
 def test_pending_lists_unreviewed_offboards_with_figures(runner: CliRunner, owned: Path,
                                                          policy_file: Path,
                                                          tmp_path: Path) -> None:
     waiting = pending(runner, owned)
-    assert [(p["run_id"], p["customer_id"], p["owner"]) for p in waiting] == [
-        (1, "C-ABUSE", "Sam Smith"), (1, "C-OFF", "Olga Owner")]
+    assert [(p["case"], p["run_id"], p["customer_id"], p["owner"]) for p in waiting] == [
+        (2, 1, "C-ABUSE", "Sam Smith"), (1, 1, "C-OFF", "Olga Owner")]
     off = waiting[1]
     assert off["severity"] == "high" and off["strikes"] == 3
     assert off["effective_date"] == "2026-12-15"  # the contract end
@@ -462,7 +472,8 @@ def test_pending_lists_unreviewed_offboards_with_figures(runner: CliRunner, owne
     }
     assert off["reasons"][0] == "Cost 5,000 is 500% of revenue 1,000."
     text = adieu(runner, owned, "pending").stdout
-    assert "C-OFF  run 1  [high]  3 strikes  effective 2026-12-15  owner: Olga Owner" in text
+    assert "C-OFF  case 1  run 1  [high]  3 strikes  effective 2026-12-15  owner: Olga Owner" \
+        in text
     assert "- late: 5 late payments (limit 3).  [late_limit=3, late_payments_12m=5]" in text
 
     adieu(runner, owned, "approve", "C-OFF", "--run", "1", "--by", "Rita")
@@ -471,13 +482,14 @@ def test_pending_lists_unreviewed_offboards_with_figures(runner: CliRunner, owne
     assert pending(runner, owned) == []
     assert adieu(runner, owned, "pending").stdout.strip() == "nothing waits for review"
 
-    # A later run's offboards wait again; --run picks an older run.
+    # A later run that still proposes C-OFF's offboarding keeps its approved
+    # case: nothing waits again.
     rows = [r + "," + OWNERS.get(r.split(",")[0], "") for r in CSV_ROWS[:-1]]
     csv = write_csv(tmp_path / "owned-again.csv", rows[:6], CSV_HEADER + ",owner")
     evaluate(runner, owned, policy_file, csv, plus(7))
-    assert [(p["run_id"], p["customer_id"]) for p in pending(runner, owned)] == \
-        [(2, "C-OFF")]
-    assert pending(runner, owned, "--run", "1") == []
+    assert pending(runner, owned) == pending(runner, owned, "--run", "1") == []
+    assert count(owned, "cases", "customer_id = 'C-OFF' and state = 'approved' and "
+                 "latest_run = 2") == 1
 
 
 # ---------------------------------------------------------------------------
@@ -541,8 +553,9 @@ def test_an_earlier_date_is_refused_unless_backfill(evaluated: Path) -> None:
                                          "--backfill"):
         recall(str(evaluated), plus(-1), backfill=False)
     assert recall(str(evaluated), plus(-1), backfill=True) == {}
+    # Strikes, and C-ABUSE's open offboarding case.
     assert set(recall(str(evaluated), plus(1), backfill=False)) == \
-        {"C-WARN", "C-FINAL", "C-OFF", "C-HELD"}
+        {"C-WARN", "C-FINAL", "C-OFF", "C-HELD", "C-ABUSE"}
     assert recall(str(evaluated.parent / "none.db"), DAY, False) == {}
     assert not (evaluated.parent / "none.db").exists()
 
@@ -628,7 +641,8 @@ def test_a_failure_inside_write_run_leaves_nothing(evaluated: Path, policy_file:
         db.close()
     after = snapshot(evaluated)
     assert run_id == 2 and len(after["decisions"]) == len(before["decisions"]) + 9
-    assert len(after["audit"]) == len(before["audit"]) + 1 + 9 + 7
+    # The run, 9 decisions, 7 strikes, and the 2 open cases the run keeps.
+    assert len(after["audit"]) == len(before["audit"]) + 1 + 9 + 7 + 2
     assert count(evaluated, "strikes", "superseded_by_run = 2") == 7
 
 

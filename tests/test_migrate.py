@@ -57,14 +57,22 @@ EXEMPTIONS = {"id": int, "customer_id": str, "rules": str, "reason": str, "appro
               "expires": str, "recorded_at": str}
 REVIEWS = {"id": int, "run_id": int, "customer_id": str, "verdict": str, "reviewer": str,
            "note": str, "at": str}
+CASES = {"id": int, "customer_id": str, "state": str, "opened_run": int, "opened_as_of": str,
+         "latest_run": int, "latest_as_of": str, "effective_date": str,
+         "phase_out_start": str, "timing_basis": str, "fired": str, "closed_run": int,
+         "closed_from": str, "reviewer": str, "reviewer_key": str, "reviewer_id": str,
+         "reviewer_id_key": str, "reviewed_at": str, "review_note": str, "review_run": int,
+         "review_as_of": str, "review_fired": str, "owner": str, "owner_id": str,
+         "no_owner_on_record": int, "revoked_by": str, "revoked_by_key": str,
+         "revoked_by_id": str, "revoked_at": str, "revoke_reason": str, "updated_at": str}
 AUDIT = {"seq": int, "at": str, "kind": str, "run_id": int, "customer_id": str,
          "payload": str, "prev_hash": str, "hash": str}
 TABLES = {"runs": RUNS, "decisions": DECISIONS, "rejects": REJECTS, "strikes": STRIKES,
-          "exemptions": EXEMPTIONS, "reviews": REVIEWS, "audit": AUDIT}
+          "exemptions": EXEMPTIONS, "reviews": REVIEWS, "audit": AUDIT, "cases": CASES}
 AS_OF = "2026-11-02"  # the as-of date of conftest's tiny customers, after the old run's
 TRIGGERS = {f"{table}_no_{verb}"
             for table in ("audit", "runs", "decisions", "exemptions", "reviews", "strikes")
-            for verb in ("update", "delete")}
+            for verb in ("update", "delete")} | {"cases_no_delete"}
 
 
 def raw(db: Path, statement: str) -> list[tuple]:
@@ -106,10 +114,11 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
     assert [(r[1], r[2]) for r in first] == [("adieu", "m001_initial"),
                                             ("adieu", "m002_memory"),
                                             ("adieu", "m003_missing_facts"),
+                                            ("adieu", "m004_cases"),
                                             ("adieu", "m005_sources_plugins"),
                                             ("adieu", "m007_set_aside_strikes")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
-                                                        "m003_missing_facts",
+                                                        "m003_missing_facts", "m004_cases",
                                                         "m005_sources_plugins",
                                                         "m007_set_aside_strikes"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
@@ -129,7 +138,7 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     new = tmp_path / "new.db"
     open_db(str(new)).close()
     assert raw(new, "select name from _sqlite_migrations order by id") == \
-        [("m001_initial",), ("m002_memory",), ("m003_missing_facts",),
+        [("m001_initial",), ("m002_memory",), ("m003_missing_facts",), ("m004_cases",),
          ("m005_sources_plugins",), ("m007_set_aside_strikes",)]
     assert schema(new) == schema(old_db)
 
@@ -151,12 +160,13 @@ def test_keys_indexes_and_triggers(old_db: Path) -> None:
         assert db["decisions"].pks == ["run_id", "customer_id"]
         assert db["audit"].pks == ["seq"]
         indexes = {t: {(tuple(i.columns), i.unique) for i in db[t].indexes}
-                   for t in ("runs", "strikes", "exemptions", "reviews")}
+                   for t in ("runs", "strikes", "exemptions", "reviews", "cases")}
         assert indexes == {
             "runs": {(("identity",), 0)},
             "strikes": {(("customer_id", "recorded_on"), 0)},
             "exemptions": {(("customer_id",), 0)},
             "reviews": {(("run_id", "customer_id"), 1)},
+            "cases": {(("customer_id", "state"), 0)},
         }
         triggers = {name for (name,) in db.execute(
             "select name from sqlite_master where type = 'trigger'").fetchall()}
@@ -178,15 +188,20 @@ def test_old_rows_are_kept_and_adopted_into_the_audit_trail(old_db: Path) -> Non
 
     entries = raw(old_db, "select seq, kind, run_id, customer_id, payload, prev_hash, hash "
                           "from audit order by seq")
-    assert len(entries) == 31
+    assert len(entries) == 33
     assert entries[0][:4] == (1, "run", 1, None)
-    assert [e[3] for e in entries[1:]] == [d[1] for d in before_decisions]
-    assert {e[1] for e in entries[1:]} == {"decision"}
+    assert [e[3] for e in entries[1:31]] == [d[1] for d in before_decisions]
+    assert {e[1] for e in entries[1:31]} == {"decision"}
+    # m004: the run's two offboardings (never reviewed) are open cases.
+    assert [(e[1], e[2], e[3], json.loads(e[4])["event"]) for e in entries[31:]] == \
+        [("case", 1, "CUST-0007", "opened"), ("case", 1, "CUST-0023", "opened")]
+    assert raw(old_db, "select customer_id, state, opened_run, latest_run from cases") == \
+        [("CUST-0007", "proposed", 1, 1), ("CUST-0023", "proposed", 1, 1)]
     for entry in entries:
         assert json.loads(entry[4])["adopted"] is True
     assert entries[0][5] == "0" * 64
     assert all(e[5] == prev[6] for prev, e in zip(entries, entries[1:], strict=False))
-    outcomes = {e[3]: json.loads(e[4])["outcome"] for e in entries[1:]}
+    outcomes = {e[3]: json.loads(e[4])["outcome"] for e in entries[1:31]}
     assert outcomes == {d[1]: d[2] for d in before_decisions}
     for table in ("strikes", "exemptions", "reviews"):
         assert raw(old_db, f"select count(*) from {table}") == [(0,)]
@@ -195,7 +210,7 @@ def test_old_rows_are_kept_and_adopted_into_the_audit_trail(old_db: Path) -> Non
 def test_the_upgraded_trail_verifies(runner: CliRunner, old_db: Path) -> None:
     result = runner.invoke(cli, ["audit", "verify", "--db", str(old_db)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "audit trail intact: 31 entries"
+    assert result.stdout.strip() == "audit trail intact: 33 entries"
 
 
 def test_wal_mode_and_busy_timeout(old_db: Path) -> None:
@@ -246,7 +261,8 @@ def test_upgraded_database_keeps_working(runner: CliRunner, old_db: Path, policy
     adieu("approve", "CUST-0007", "--run", "1", "--by", "Mara Lind")
     history = json.loads(adieu("history", "CUST-0007", "--json").stdout)
     assert [(r["run_id"], r["outcome"]) for r in history["runs"]] == [(1, "offboard")]
-    assert history["runs"][0]["review"]["verdict"] == "approved"
+    assert [(c["state"], c["reviewer"]) for c in history["cases"]] == \
+        [("approved", "Mara Lind")]
 
     # The new run replays exactly; the adopted one has nothing to compare in
     # the columns m002 added, and its decisions come out the same.
@@ -267,4 +283,5 @@ def test_upgraded_database_keeps_working(runner: CliRunner, old_db: Path, policy
             assert stored == again
 
     result = adieu("audit", "verify")
-    assert result.stdout.strip() == f"audit trail intact: {31 + 1 + 9 + 7 + 1} entries"
+    # 2 adopted cases; run 2 opens C-OFF's and C-ABUSE's; CUST-0007's approval.
+    assert result.stdout.strip() == f"audit trail intact: {31 + 2 + 1 + 9 + 7 + 2 + 1} entries"

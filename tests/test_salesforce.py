@@ -211,7 +211,7 @@ def test_facts_per_account(export_zip: Path):
     assert sorted(facts) == sorted([MUELLER, SOCIETE, TOKYO, ACME])  # deleted one left out
     m = facts[MUELLER]
     assert m["name"] == "Müller GmbH"
-    assert m["owner"] == OWNER
+    assert m["owner_id"] == OWNER
     assert m["industry"] == "Manufacturing"
     assert m["account_type"] == "Customer - Direct"
     assert m["annual_revenue"] == 125000 and m["employees"] == 250

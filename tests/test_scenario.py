@@ -70,8 +70,16 @@ A = {JAN: ("warn", [(LATE, JAN)]),
      MAR: ("warn", [(LATE, JAN)]),
      APR: ("final_notice", [(LATE, JAN), (COST, APR)]),
      MAY: ("final_notice", [(LATE, JAN), (COST, APR)]),
-     JUN: ("offboard", [(LATE, JAN), (COST, APR), (LATE, JUN)])}
-# Alder's offboarding (contract end 2026-06-30) is approved: gone from July.
+     JUN: ("offboard", [(LATE, JAN), (COST, APR), (LATE, JUN)]),
+     # Jan's strike has expired (180 days), but cost is above revenue again:
+     # a new strike (91 days after April's), then the same one in August.
+     JUL: ("offboard", [(COST, APR), (LATE, JUN), (COST, JUL)]),
+     AUG: ("offboard", [(COST, APR), (LATE, JUN), (COST, JUL)])}
+assert JAN + dt.timedelta(days=WINDOW) < JUL and days(APR, JUL) >= COOLDOWN
+# Alder's offboarding (60 days' notice from June: 2026-07-31) is approved in
+# June; July keeps that date, August (after it) makes it effective; gone from
+# September.
+A_EFFECTIVE = "2026-07-31"
 
 # B (Birch): late payments in Feb only; the strike expires 180 days later.
 assert FEB + dt.timedelta(days=WINDOW) == dt.date(2026, 7, 31)
@@ -140,7 +148,7 @@ EXPECTED = {"CUST-A": A, "CUST-B": B, "CUST-C": C, "CUST-D": D, "CUST-I": IVY}
 
 # Repeats (the same rule firing within the cool-down): month -> (customer, rule, strike date)
 REPEATS = {FEB: [("CUST-A", LATE, JAN)], MAR: [("CUST-I", LATE, FEB)],
-           MAY: [("CUST-I", COST, APR)], AUG: [("CUST-C", COST, JUL)],
+           MAY: [("CUST-I", COST, APR)], AUG: [("CUST-A", COST, JUL), ("CUST-C", COST, JUL)],
            SEP: [("CUST-D", LATE, AUG)], NOV: [("CUST-D", LATE, OCT)]}
 
 
@@ -174,7 +182,7 @@ class Adieu:
 
     def counts(self) -> dict[str, int]:
         return {t: self.query(f"select count(*) from {t}")[0][0]
-                for t in ("runs", "decisions", "strikes", "audit", "reviews", "exemptions")}
+                for t in ("runs", "decisions", "strikes", "audit", "cases", "exemptions")}
 
 
 class Year:
@@ -286,12 +294,13 @@ def test_new_strikes_are_recorded_once_in_the_ledger(year: Year) -> None:
                             "pardoned_by from strikes order by id")
     expected = [("CUST-A", LATE, JAN, 1), ("CUST-B", LATE, FEB, 2), ("CUST-I", LATE, FEB, 2),
                 ("CUST-G", LATE, MAR, 3), ("CUST-A", COST, APR, 4), ("CUST-I", COST, APR, 4),
-                ("CUST-A", LATE, JUN, 6), ("CUST-C", COST, JUL, 7), ("CUST-D", LATE, AUG, 8),
-                ("CUST-C", COST, SEP, 9), ("CUST-D", LATE, OCT, 10), ("CUST-D", LATE, DEC, 12)]
+                ("CUST-A", LATE, JUN, 6), ("CUST-A", COST, JUL, 7), ("CUST-C", COST, JUL, 7),
+                ("CUST-D", LATE, AUG, 8), ("CUST-C", COST, SEP, 9), ("CUST-D", LATE, OCT, 10),
+                ("CUST-D", LATE, DEC, 12)]
     assert [r[:5] for r in rows] == [
         (c, rule, day.isoformat(), (day + dt.timedelta(days=WINDOW)).isoformat(), run)
         for c, rule, day, run in expected]
-    assert [r[5] for r in rows] == [None, None, None, "Gustav Berg"] + [None] * 8
+    assert [r[5] for r in rows] == [None, None, None, "Gustav Berg"] + [None] * 9
     assert [year.runs[m]["run"]["id"] for m in MONTHS] == list(range(1, 13))
 
 
@@ -398,30 +407,57 @@ def test_offboard_waits_for_an_independent_approval(year: Year, month: str, cid:
     item = pending[0]
     assert item["strikes"] == 3 and item["owner"].casefold() == owner.casefold()
     assert item["figures"] == {LATE: {"late_payment_limit": 3, "late_payments_12m": 3}}
-    assert item["effective_date"] == ("2026-06-30" if cid == "CUST-A" else "2027-02-26")
+    assert item["effective_date"] == (A_EFFECTIVE if cid == "CUST-A" else "2027-02-26")
     refused = year.steps[f"owner-{month}"]
     assert refused.exit_code == 2
     assert "is the account owner of" in refused.stderr and "independent reviewer" in \
         refused.stderr
     assert year.steps[f"approve-{month}"].exit_code == 0
-    assert f"{cid} (run {run}): offboarding approved by {REVIEWER}" in \
+    case = 1 if cid == "CUST-A" else 2
+    assert f"{cid} (case {case}, run {run}): offboarding approved by {REVIEWER}" in \
         year.steps[f"approve-{month}"].stdout
     assert year.steps[f"pending-after-{month}"].stdout.strip() == "nothing waits for review"
-    assert year.adieu.query("select verdict, reviewer from reviews where run_id = ? and "
-                            "customer_id = ?", (run, cid)) == [("approved", REVIEWER)]
-    assert year.adieu.query("select count(*) from audit where kind = 'approval' and "
-                            "run_id = ? and customer_id = ?", (run, cid)) == [(1,)]
+    assert year.adieu.query("select id, reviewer, review_run, opened_run from cases where "
+                            "customer_id = ?", (cid,)) == [(case, REVIEWER, run, run)]
+    assert year.adieu.query("select count(*) from audit where kind = 'case' and payload like "
+                            "'%\"event\":\"approved\"%' and customer_id = ?", (cid,)) == [(1,)]
+
+
+def test_an_approved_offboarding_keeps_its_date_until_it_takes_effect(year: Year) -> None:
+    """Alder, approved in June: July still proposes offboarding and shows the
+    same date (not 60 days from July), August is after it: effective."""
+    alder = {m: decision(year, m, "CUST-A") for m in (JUN, JUL, AUG)}
+    assert {m: d["effective_date"] for m, d in alder.items()} == \
+        {JUN: A_EFFECTIVE, JUL: A_EFFECTIVE, AUG: A_EFFECTIVE}
+    assert alder[JUN]["timing_basis"] == "60-day notice period"
+    for m in (JUL, AUG):
+        assert alder[m]["timing_basis"].startswith(
+            "60-day notice period; kept from case 1 approved on ")
+        assert alder[m]["timing_basis"].endswith(f" by {REVIEWER}")
+        assert alder[m]["phase_out_start"] == "2026-07-01"
+    assert "case 1 (approved): effective date 2026-07-31 kept" in alder[JUL]["notes"]
+    assert f"case 1: offboarding effective since 2026-07-31 (approved by {REVIEWER})" in \
+        alder[AUG]["notes"]
+    assert year.adieu.query("select state, opened_run, latest_run, closed_run, effective_date "
+                            "from cases where customer_id = 'CUST-A'") == \
+        [("effective", 6, 8, 8, A_EFFECTIVE)]
+    events = [json.loads(p)["event"] for (p,) in year.adieu.query(
+        "select payload from audit where kind = 'case' and customer_id = 'CUST-A' order by seq")]
+    assert events == ["opened", "approved", "kept", "effective"]
+    text = year.adieu("explain", "CUST-A", "--run", "7").stdout
+    assert "case 1: effective, effective 2026-07-31" in text
+    assert "pending approval" not in text
 
 
 def test_history_shows_the_ladder_climb(year: Year) -> None:
     data = json.loads(year.adieu("history", "CUST-A", "--json").stdout)
     assert [(e["as_of"], e["outcome"], e["active_strikes"]) for e in data["runs"]] == [
-        (m.isoformat(), A[m][0], len(A[m][1])) for m in (JAN, FEB, MAR, APR, MAY, JUN)]
+        (m.isoformat(), A[m][0], len(A[m][1])) for m in MONTHS[:8]]
     assert data["runs"][1]["repeat_strikes"] == [LATE]
     assert data["runs"][3]["changes"][:2] == ["outcome warn -> final_notice",
                                               "active strikes 1 -> 2"]
-    assert data["runs"][5]["review"] == {"verdict": "approved", "reviewer": REVIEWER,
-                                         "note": "reviewed"}
+    assert [(c["id"], c["state"], c["reviewer"], c["review_note"]) for c in data["cases"]] == \
+        [(1, "effective", REVIEWER, "reviewed")]
     text = year.adieu("history", "CUST-A").stdout
     assert "same strike (cool-down): late-payments" in text
     assert "outcome final_notice -> offboard" in text
@@ -453,9 +489,10 @@ def test_the_audit_trail_is_intact_and_complete(year: Year) -> None:
     result = year.adieu("audit", "verify")
     assert result.stdout.startswith("audit trail intact: ")
     kinds = dict(year.adieu.query("select kind, count(*) from audit group by kind"))
-    decisions = 9 * 6 + 8 * 6  # Alder left after June
-    assert kinds == {"exemption": 2, "run": 12, "decision": decisions, "strike": 12,
-                     "pardon": 1, "approval": 2}
+    decisions = 9 * 8 + 8 * 4  # Alder left after August
+    # Cases: Alder's opened, approved, kept, effective; Dogwood's opened, approved.
+    assert kinds == {"exemption": 2, "run": 12, "decision": decisions, "strike": 13,
+                     "pardon": 1, "case": 6}
 
 
 @pytest.mark.parametrize("run", range(1, 13))
@@ -464,7 +501,7 @@ def test_replay_reproduces_every_run(year: Year, run: int) -> None:
     assert result.stdout.strip().endswith("0 difference(s)")
     data = json.loads(year.adieu("replay", str(run), "--json").stdout)
     assert data["differences"] == []
-    assert data["checked"] == (9 if run <= 6 else 8)
+    assert data["checked"] == (9 if run <= 8 else 8)
     assert data["as_of"] == MONTHS[run - 1].isoformat()
 
 

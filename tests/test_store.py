@@ -61,6 +61,16 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "seq": int, "at": str, "kind": str, "run_id": int, "customer_id": str, "payload": str,
         "prev_hash": str, "hash": str,
     },
+    "cases": {
+        "id": int, "customer_id": str, "state": str, "opened_run": int, "opened_as_of": str,
+        "latest_run": int, "latest_as_of": str, "effective_date": str,
+        "phase_out_start": str, "timing_basis": str, "fired": str, "closed_run": int,
+        "closed_from": str, "reviewer": str, "reviewer_key": str, "reviewer_id": str,
+        "reviewer_id_key": str, "reviewed_at": str, "review_note": str, "review_run": int,
+        "review_as_of": str, "review_fired": str, "owner": str, "owner_id": str,
+        "no_owner_on_record": int, "revoked_by": str, "revoked_by_key": str,
+        "revoked_by_id": str, "revoked_at": str, "revoke_reason": str, "updated_at": str,
+    },
 }
 
 
@@ -94,8 +104,8 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
     assert {"runs", "decisions", "rejects", "_sqlite_migrations"} <= tables
     assert tables == set(EXPECTED_COLUMNS)
     assert migrations == [("adieu", "m001_initial"), ("adieu", "m002_memory"),
-                          ("adieu", "m003_missing_facts"), ("adieu", "m005_sources_plugins"),
-                          ("adieu", "m007_set_aside_strikes")]
+                          ("adieu", "m003_missing_facts"), ("adieu", "m004_cases"),
+                          ("adieu", "m005_sources_plugins"), ("adieu", "m007_set_aside_strikes")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -119,7 +129,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 5
+    assert count(db_path, "_sqlite_migrations") == 6
 
 
 def test_wal_mode(db_path: Path) -> None:

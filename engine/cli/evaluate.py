@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 import click
 
+from ..cases import awaiting_review
 from ..decide import SEVERITY_RANK
 from ..errors import InputError, PolicyErrors
 from ..run import RunResult, prepare, store
@@ -163,8 +164,11 @@ def summary(result: RunResult, db: str) -> None:
                                    -len(d.fired), d.customer_id))
     if candidates:
         echo("")
-        echo(f"{len(candidates)} offboarding(s) pending approval by an independent "
-             f"reviewer: adieu pending --db {db}")
+        waiting = awaiting_review(candidates, result.memories)
+        echo(f"{waiting} offboarding(s) pending approval by an independent "
+             f"reviewer: adieu pending --db {db}"
+             + (f" ({len(candidates) - waiting} approved earlier: their cases keep their "
+                "dates)" if waiting < len(candidates) else ""))
         echo(f"Top offboard candidates ({min(TOP, len(candidates))} of "
              f"{len(candidates)}):")
         for d in candidates[:TOP]:

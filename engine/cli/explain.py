@@ -11,6 +11,7 @@ from ..ledger import memory_from_json
 from ..plugin_record import missing_plugins, unknown_functions
 from ..plugins import registry
 from ..policy import compile_policy
+from ..reviewing import case_line, run_case
 from ..safe_text import echo, json_text
 from ..store import get_decision, get_run
 from .common import customer_argument, db_option, json_option, opened_store, run_option
@@ -39,6 +40,7 @@ def register(cli: click.Group) -> None:
             verdict = store.execute("select verdict, reviewer, note from reviews where "
                                     "run_id = ? and customer_id = ?",
                                     [run["id"], customer_id]).fetchone()
+            case = run_case(store, run["id"], customer_id)
         reg = registry()
         try:
             policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
@@ -60,6 +62,7 @@ def register(cli: click.Group) -> None:
                 "provenance": row.get("provenance"),
                 "review": None if verdict is None else {
                     "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]},
+                "case": case,
                 "derived": result["derived"], "rules": result["rules"]}, indent=2))
             return
         echo(f"{customer_id}: {decision.outcome.upper()}  (run {run['id']}, policy "
@@ -78,11 +81,11 @@ def register(cli: click.Group) -> None:
         for s in decision.set_aside_strikes:
             echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}; "
                  f"set aside by exemption {s['exemption']}")
-        if decision.outcome == "offboard":
-            echo("  review: " + (f"{verdict[0]} by {verdict[1]}"
-                                 + (f" ({verdict[2]})" if verdict[2] else "")
-                                 if verdict else "pending approval (adieu approve / "
-                                 "adieu reject)"))
+        if case is not None:
+            echo(f"  {case_line(case)}")
+        elif verdict is not None:
+            echo(f"  review: {verdict[0]} by {verdict[1]}"
+                 + (f" ({verdict[2]})" if verdict[2] else ""))
         if decision.effective_date:
             echo(f"  effective {decision.effective_date} ({decision.timing_basis}), "
                  f"phase-out from {decision.phase_out_start}")

@@ -8,6 +8,7 @@ import json
 import click
 
 from ..actions import add_exemption, history, pardon, require_customer
+from ..reviewing import case_line
 from ..safe_text import echo
 from .common import customer_argument, db_option, json_option, opened_store, parse_date
 
@@ -139,8 +140,9 @@ def register(cli: click.Group) -> None:
         """CUSTOMER_ID's timeline across runs: outcome per run, strikes gained,
         and why strikes stopped counting (expired, pardoned, superseded by a
         later run of the same date, set aside by an exemption), exemptions and
-        the rules they shield, reviews, and what changed between runs. A
-        customer the database does not know is an error (exit 2)."""
+        the rules they shield, offboarding cases (state, dates, reviewer, each
+        change), and what changed between runs. A customer the database does
+        not know is an error (exit 2)."""
         with opened_store(db) as store:
             data = history(store, customer_id)
         if as_json:
@@ -170,6 +172,13 @@ def register(cli: click.Group) -> None:
             if e["review"]:
                 echo(f"    {e['review']['verdict']} by {e['review']['reviewer']}"
                      + (f": {e['review']['note']}" if e["review"]["note"] else ""))
+        for case in data["cases"]:
+            echo(case_line(case))
+            for ev in case["events"]:
+                echo(f"    {ev['at']}  {ev['event']}" + (f" (run {ev['run_id']})"
+                                                      if ev["run_id"] else "")
+                     + (f" by {ev['by']}" if ev["by"] else "")
+                     + (f": {ev['reason']}" if ev["reason"] else ""))
         pardoned = [s for s in data["strikes"] if s["pardoned_at"]]
         for s in pardoned:
             echo(f"pardoned: {s['rule']} of {s['recorded_on']} by {s['pardoned_by']} "

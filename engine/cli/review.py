@@ -1,52 +1,100 @@
-"""adieu approve, reject, pending: the independent review of offboardings."""
+"""adieu approve, reject, revoke, pending: the independent review of
+offboarding cases (engine/cases.py, engine/reviewing.py)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from ..actions import pending, review
 from ..explain import fmt
+from ..reviewing import pending, review, revoke
 from ..safe_text import echo
 from .common import customer_argument, db_option, json_option, opened_store, run_option
+
+
+def _reviewer_options(func: Any) -> Any:
+    """--by, --by-id and --no-owner-on-record, the same on approve, reject and revoke."""
+    func = click.option(
+        "--no-owner-on-record", "no_owner", is_flag=True,
+        help="The source gives this customer no account owner (neither name nor id), so "
+             "the reviewer cannot be checked against one: review anyway. Recorded in the "
+             "audit trail; refused when an owner is on record.")(func)
+    func = click.option(
+        "--by-id", "by_id", default=None, metavar="ID",
+        help="Your user id in the source system (Salesforce user id, HubSpot owner id). "
+             "Required when the source gives the owner's id; refused if it is the "
+             "owner's.")(func)
+    func = click.option("--by", required=True, metavar="NAME",
+                        help="The reviewer (not the account owner: names compare ignoring "
+                             "case, accents, spacing and \"Last, First\" order).")(func)
+    return func
 
 
 def register(cli: click.Group) -> None:
     def verdict_command(name: str, verdict: str, doc: str) -> None:
         @cli.command(name, help=doc)
         @customer_argument
-        @click.option("--run", "run_id", type=int, required=True, metavar="N",
-                      help="The run whose decision is reviewed.")
-        @click.option("--by", required=True, help="The reviewer (not the account owner).")
+        @click.option("--run", "run_id", type=int, default=None, metavar="N",
+                      help="A run that proposed the case (optional; checked against the "
+                           "case).")
+        @_reviewer_options
         @click.option("--note", default=None, help="A note for the record.")
         @db_option
-        def command(customer_id: str, run_id: int, by: str, note: str | None,
-                    db: str | None) -> None:
+        def command(customer_id: str, run_id: int | None, by: str, by_id: str | None,
+                    no_owner: bool, note: str | None, db: str | None) -> None:
             with opened_store(db) as store:
-                review(store, customer_id, run_id, verdict, by, note)
-            echo(f"{customer_id} (run {run_id}): offboarding {verdict} by {by}")
+                case = review(store, customer_id, run_id, verdict, by, note, by_id, no_owner)
+            echo(f"{customer_id} (case {case['id']}, run {case['review_run']}): offboarding "
+                 f"{verdict} by {by}, effective {case['effective_date']}"
+                 if verdict == "approved" else
+                 f"{customer_id} (case {case['id']}, run {case['review_run']}): offboarding "
+                 f"{verdict} by {by}")
 
     verdict_command("approve", "approved",
-                    "Approve CUSTOMER_ID's offboarding in run N. The reviewer may not be "
-                    "the account owner; the approval is written to the audit trail.")
+                    "Approve CUSTOMER_ID's open offboarding case. The reviewer may not be "
+                    "the account owner; a case is approved once, and keeps its effective "
+                    "date in later runs. Written to the audit trail.")
     verdict_command("reject", "rejected",
-                    "Reject CUSTOMER_ID's offboarding in run N (the customer stays). The "
+                    "Reject CUSTOMER_ID's open offboarding case (the customer stays). The "
+                    "customer is not proposed again for the policy's timing.rejection_days "
+                    "unless a new strike is recorded or a new offboard rule fires. The "
                     "reviewer may not be the account owner; written to the audit trail.")
+
+    @cli.command("revoke")
+    @customer_argument
+    @_reviewer_options
+    @click.option("--reason", required=True, help="Why the approval is revoked.")
+    @db_option
+    def revoke_cmd(customer_id: str, by: str, by_id: str | None, no_owner: bool, reason: str,
+                   db: str | None) -> None:
+        """Revoke the approval of CUSTOMER_ID's offboarding case: the case is
+        proposed again and waits for review (the approval stays in the
+        record). The one who revokes may not be the account owner; written
+        to the audit trail."""
+        with opened_store(db) as store:
+            case = revoke(store, customer_id, by, reason, by_id, no_owner)
+        echo(f"{customer_id} (case {case['id']}): approval by {case['reviewer']} revoked by "
+             f"{by}; the case waits for review again")
 
     @cli.command("pending")
     @run_option
     @db_option
     @json_option
     def pending_cmd(run_id: int | None, db: str | None, as_json: bool) -> None:
-        """Offboard decisions waiting for review, with their figures."""
+        """Offboarding cases waiting for review, one per customer, with the
+        figures of the latest run that proposed each (--run N: only cases
+        that run proposed)."""
         with opened_store(db) as store:
             rows = pending(store, run_id)
         if as_json:
             click.echo(json.dumps([{
-                "run_id": r["run_id"], "customer_id": r["customer_id"],
-                "owner": (r["facts"] or {}).get("owner"), "severity": r["severity"],
-                "strikes": r["strikes"], "effective_date": r["effective_date"],
+                "case": r["case_id"], "run_id": r["run_id"], "opened_run": r["opened_run"],
+                "opened_as_of": r["opened_as_of"], "customer_id": r["customer_id"],
+                "owner": (r["facts"] or {}).get("owner"),
+                "owner_id": (r["facts"] or {}).get("owner_id"), "severity": r["severity"],
+                "strikes": r["strikes"], "effective_date": r["case_effective_date"],
                 "reasons": r["reasons"], "referrals": r["referrals"],
                 "figures": {f["rule"]: f["figures"] for f in r["fired"]}} for r in rows],
                 indent=2))
@@ -55,10 +103,11 @@ def register(cli: click.Group) -> None:
             echo("nothing waits for review")
             return
         for r in rows:
-            owner = (r["facts"] or {}).get("owner") or "no owner on record"
-            echo(f"{r['customer_id']}  run {r['run_id']}  [{r['severity']}]  "
-                 f"{r['strikes']} strikes  effective {r['effective_date']}  "
-                 f"owner: {owner}")
+            facts = r["facts"] or {}
+            owner = facts.get("owner") or facts.get("owner_id") or "no owner on record"
+            echo(f"{r['customer_id']}  case {r['case_id']}  run {r['run_id']}  "
+                 f"[{r['severity']}]  {r['strikes']} strikes  effective "
+                 f"{r['case_effective_date']}  owner: {owner}")
             for f in r["fired"]:
                 figures = ", ".join(f"{k}={fmt(v)}" for k, v in f["figures"].items())
                 echo(f"    - {f['rule']}: {f['explanation']}  [{figures}]")

@@ -17,9 +17,13 @@ cool-down 45 days, ladder 1 / 2 / 3):
                   later: within the cool-down, the same strike), cost above
                   revenue in April (a second strike), late payments again in
                   June (151 days after the January strike: a new one). Climbs
-                  warn -> final_notice -> offboard; the offboarding (at the
-                  contract end, 2026-06-30) is approved, so Alder is gone
-                  from the July snapshot on.
+                  warn -> final_notice -> offboard; the offboarding (60 days'
+                  notice: 2026-07-31) is approved in June. In July the
+                  January strike has expired but cost is above revenue again
+                  (a new strike): still offboard, and the approved case keeps
+                  its date, 2026-07-31. The August run, after that date,
+                  makes the offboarding effective; Alder is gone from the
+                  September snapshot on.
   CUST-B  Birch   late payments in February only. The strike counts until it
                   expires on 2026-07-31 (180 days); from August Birch is back
                   to keep.
@@ -69,7 +73,7 @@ COLUMNS = [
 # customer_since
 CUSTOMERS = {
     "CUST-A": ("Alder Retail Ltd", "Ana Ruiz", "standard", "retail", "direct", "small",
-               "GB", 42000, "2026-06-30", "2021-03-01"),
+               "GB", 42000, "2027-03-31", "2021-03-01"),
     "CUST-B": ("Birch Logistics GmbH", "Ben Okoye", "standard", "logistics", "partner",
                "mid", "DE", 88000, "2027-09-30", "2019-07-15"),
     "CUST-C": ("Cedar Health SA", "Chloe Martin", "premium", "healthcare", "direct", "mid",
@@ -91,11 +95,11 @@ CUSTOMERS = {
 # Which months (1-12) each problem shows in the data.
 LATE = {"CUST-A": {1, 2, 6}, "CUST-B": {2}, "CUST-D": {8, 9, 10, 11, 12}, "CUST-G": {3},
         "CUST-I": {2, 3}}
-COSTLY = {"CUST-A": {4}, "CUST-C": set(range(1, 10)), "CUST-E": set(range(1, 13)),
+COSTLY = {"CUST-A": {4, 7, 8}, "CUST-C": set(range(1, 10)), "CUST-E": set(range(1, 13)),
           "CUST-I": {4, 5}}
 LONGER_TERMS = {"CUST-F": {5, 6, 7, 8}}
-# Alder's offboarding took effect on 2026-06-30: it is not a customer any more.
-LAST_MONTH = {"CUST-A": 6}
+# Alder's offboarding took effect on 2026-07-31: it is not a customer any more.
+LAST_MONTH = {"CUST-A": 8}
 
 
 def row(cid: str, month: int) -> dict[str, object]:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A year of runs: twelve monthly evaluations of one customer base with the
 # installed `adieu`, the human actions in between (two registry exemptions,
-# a pardon, two reviews), then history, strikes, audit verify and a replay
-# of every run. Walked through in docs/ops-guide.md, "A year of runs".
+# a pardon, two reviews; Alder's approved offboarding carried to its
+# effective date), then history, strikes, audit verify and a replay of
+# every run. Walked through in docs/ops-guide.md, "A year of runs".
 #
 #   examples/scenario/run.sh            # writes examples/scenario/scenario.db
 #   ADIEU=/path/to/adieu examples/scenario/run.sh
@@ -64,11 +65,18 @@ for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
         say "The account owner may not approve (any spelling)"
         refused adieu approve CUST-A --run 6 --by "ana ruiz" --db "$DB"
         adieu approve CUST-A --run 6 --by "$REVIEWER" \
-            --note "three strikes in five months; contract ends 2026-06-30" --db "$DB"
+            --note "three strikes in five months; 60 days' notice to 2026-07-31" --db "$DB"
         ;;
     07)
         say "Cedar's exemption expired on 2026-06-15"
         adieu explain CUST-C --db "$DB"
+        say "Alder is still proposed for offboarding: its approved case keeps 2026-07-31"
+        adieu explain CUST-A --db "$DB"
+        adieu pending --db "$DB"
+        ;;
+    08)
+        say "The August run is after 2026-07-31: Alder's offboarding is effective"
+        adieu history CUST-A --db "$DB"
         ;;
     09)
         say "Ivy's exemption ended on 2026-08-15: its April strike, still in its window, counts again"
@@ -120,7 +128,7 @@ if command -v sqlite3 >/dev/null; then
     cp "$DB" tampered.db
     sqlite3 tampered.db "drop trigger audit_no_update;
         update audit set payload = replace(payload, 'approved', 'rejected')
-        where kind = 'approval' and customer_id = 'CUST-D'"
+        where kind = 'case' and customer_id = 'CUST-D'"
     rc=0
     adieu audit verify --db tampered.db || rc=$?
     if [ "$rc" -ne 1 ]; then

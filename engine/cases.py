@@ -1,0 +1,324 @@
+"""Offboarding cases: one per customer, living across runs.
+
+A case's states and how it moves between them:
+
+    proposed -> approved   a reviewer approves it (adieu approve)
+    proposed -> rejected   a reviewer rejects it (adieu reject)
+    approved -> proposed   the approval is revoked (adieu revoke)
+    approved -> effective  a run as of the effective date or later still
+                           proposes offboarding
+    proposed | approved -> withdrawn
+                           a later run no longer proposes offboarding (its
+                           outcome is neither offboard nor held)
+
+A run whose decision is offboard opens a case when the customer has no
+open case (proposed or approved). A later run that still proposes
+offboarding keeps the open case and its effective date and phase-out start:
+an approved case always, a proposed case while its date is still after the
+run's as-of date (an unapproved offboarding cannot take effect, so a date
+that passed unreviewed is set again from the run that proposes it). A
+rejected case keeps the customer from being proposed again for
+`timing.rejection_days` after the as-of date of the run whose proposal was
+rejected, unless a strike is recorded after that date or an offboard rule
+fires that did not fire then.
+
+This module holds the pure part (`CaseMemory`, `carry`, used by
+decide.decide) and the part that writes (`record_run`, called by
+store.write_run inside the run's transaction). Every change to a cases row
+has an audit entry of kind "case" whose payload holds the whole row after
+the change, so `audit verify` can compare the row with its latest entry.
+Backfill runs (an as-of date before the latest run's) do not move cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+OPEN = ("proposed", "approved")
+STATES = ("proposed", "approved", "rejected", "effective", "withdrawn")
+
+
+@dataclass(frozen=True)
+class CaseMemory:
+    """What a run needs to know of the customer's case: the open one
+    (proposed or approved), else the latest rejected one."""
+
+    id: int
+    state: str
+    opened_as_of: str
+    effective_date: str | None
+    phase_out_start: str | None
+    timing_basis: str | None
+    fired: tuple[str, ...] = ()          # rules that fired in the run the reviewer saw
+    reviewer: str | None = None
+    reviewed_on: str | None = None       # the date (UTC) of the approval or rejection
+    review_as_of: str | None = None      # as-of date of the run the reviewer saw
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "state": self.state, "opened_as_of": self.opened_as_of,
+                "effective_date": self.effective_date, "phase_out_start": self.phase_out_start,
+                "timing_basis": self.timing_basis, "fired": list(self.fired),
+                "reviewer": self.reviewer, "reviewed_on": self.reviewed_on,
+                "review_as_of": self.review_as_of}
+
+
+def case_from_json(data: dict[str, Any] | None) -> CaseMemory | None:
+    if not data:
+        return None
+    return CaseMemory(data["id"], data["state"], data["opened_as_of"], data["effective_date"],
+                      data["phase_out_start"], data["timing_basis"], tuple(data["fired"]),
+                      data["reviewer"], data["reviewed_on"], data["review_as_of"])
+
+
+def _memory_of(row: dict[str, Any]) -> CaseMemory:
+    return CaseMemory(row["id"], row["state"], row["opened_as_of"], row["effective_date"],
+                      row["phase_out_start"], row["timing_basis"],
+                      tuple(json.loads(row["review_fired"] or "[]")), row["reviewer"],
+                      (row["reviewed_at"] or "")[:10] or None, row["review_as_of"])
+
+
+def remember(db: sqlite_utils.Database, memories: dict[str, Any], as_of: dt.date) -> None:
+    """Add each customer's case (CaseMemory) to memories (customer id ->
+    ledger.Memory) as a run as of `as_of` sees it: the open case, else the
+    latest case if it is rejected. As with strikes, what runs of this date
+    or later did is left out (a case they opened; a close they made, which
+    reads as the state it closed from), so the same snapshot run twice on
+    one date has the same memory and is recognised as the same run.
+    Reviews count whenever they were made."""
+    from .ledger import Memory
+
+    day = as_of.isoformat()
+    latest: dict[str, dict[str, Any]] = {}
+    for row in db.query("select c.*, r.as_of as closed_as_of from cases c left join runs r "
+                        "on r.id = c.closed_run where c.opened_as_of < ? order by c.id", [day]):
+        row = dict(row)
+        if row["closed_as_of"] is not None and row["closed_as_of"] >= day:
+            row["state"] = row["closed_from"]
+        if row["state"] in OPEN or latest.get(row["customer_id"], {}).get("state") not in OPEN:
+            latest[row["customer_id"]] = row
+    for cid, row in latest.items():
+        if row["state"] in (*OPEN, "rejected"):
+            memories.setdefault(cid, Memory()).case = _memory_of(row)
+
+
+def awaiting_review(decisions: list[Any], memories: dict[str, Any]) -> int:
+    """How many of a run's offboard decisions wait for review: those whose
+    customer had no approved case going into the run."""
+    def approved(cid: str) -> bool:
+        case = getattr(memories.get(cid), "case", None)
+        return case is not None and case.state == "approved"
+    return sum(1 for d in decisions if not approved(d.customer_id))
+
+
+def rejection_until(case: CaseMemory, days: int) -> dt.date:
+    """The first as-of date on which a rejected customer may be proposed again."""
+    return dt.date.fromisoformat(case.review_as_of or case.opened_as_of) + dt.timedelta(days=days)
+
+
+def carry(policy: Any, memory: Any, decision: Any, as_of: dt.date) -> None:
+    """Apply the customer's case to an offboard decision (pure; called last
+    by decide.decide): keep an open case's effective date, or hold the
+    offboarding while a rejection holds."""
+    case = getattr(memory, "case", None)
+    if case is None or decision.outcome != "offboard":
+        return
+    if case.state == "rejected":
+        _rejected(policy, memory, decision, case, as_of)
+        return
+    who = f"approved on {case.reviewed_on} by {case.reviewer}" if case.state == "approved" \
+        else f"proposed as of {case.opened_as_of}"
+    if case.state == "proposed" and (case.effective_date is None
+                                     or case.effective_date <= as_of.isoformat()):
+        decision.notes.append(f"case {case.id}: its proposed date {case.effective_date} passed "
+                              "without approval; the date is set again from this run")
+        return
+    decision.effective_date = case.effective_date
+    decision.phase_out_start = case.phase_out_start
+    decision.timing_basis = f"{case.timing_basis}; kept from case {case.id} {who}"
+    if case.state == "approved" and case.effective_date <= as_of.isoformat():
+        decision.notes.append(f"case {case.id}: offboarding effective since "
+                              f"{case.effective_date} (approved by {case.reviewer})")
+    else:
+        decision.notes.append(f"case {case.id} ({case.state}): effective date "
+                              f"{case.effective_date} kept")
+
+
+def _rejected(policy: Any, memory: Any, decision: Any, case: CaseMemory,
+              as_of: dt.date) -> None:
+    until = rejection_until(case, policy.timing.rejection_days)
+    if as_of >= until:
+        return
+    since = case.review_as_of or case.opened_as_of
+    worse = [f"strike {s.rule} recorded on {s.recorded_on.isoformat()}"
+             for s in memory.strikes if s.recorded_on.isoformat() > since]
+    if as_of.isoformat() > since:
+        worse += [f"strike {rule} recorded on {as_of.isoformat()}"
+                  for rule in decision.new_strikes]
+    worse += [f"offboard rule {r.rule} fires" for r in decision.fired
+              if r.action == "offboard" and r.rule not in case.fired]
+    if worse:
+        decision.notes.append(f"case {case.id}'s rejection set aside: " + "; ".join(worse))
+        return
+    decision.outcome = "held"
+    decision.holds.append({"id": "review-rejected", "reason": (
+        f"offboarding rejected by {case.reviewer} on {case.reviewed_on} (case {case.id}): "
+        f"not proposed again until {until.isoformat()} unless a new strike")})
+    decision.notes.append("held: offboard waits until the hold is resolved")
+    decision.effective_date = decision.phase_out_start = decision.timing_basis = None
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+CASE_COLUMNS: dict[str, type] = {
+    "id": int, "customer_id": str, "state": str, "opened_run": int, "opened_as_of": str,
+    "latest_run": int, "latest_as_of": str, "effective_date": str, "phase_out_start": str,
+    "timing_basis": str, "fired": str, "closed_run": int, "closed_from": str, "reviewer": str,
+    "reviewer_key": str, "reviewer_id": str, "reviewer_id_key": str, "reviewed_at": str,
+    "review_note": str, "review_run": int, "review_as_of": str, "review_fired": str,
+    "owner": str, "owner_id": str,
+    "no_owner_on_record": int, "revoked_by": str, "revoked_by_key": str, "revoked_by_id": str,
+    "revoked_at": str, "revoke_reason": str, "updated_at": str,
+}
+
+
+def create_table(db: sqlite_utils.Database) -> None:
+    db["cases"].create(CASE_COLUMNS, pk="id")
+    db["cases"].create_index(["customer_id", "state"])
+    db.execute("CREATE TRIGGER IF NOT EXISTS cases_no_delete BEFORE DELETE ON cases BEGIN "
+               "SELECT RAISE(ABORT, 'cases rows are part of the audit trail and cannot "
+               "change'); END")
+
+
+@dataclass
+class _Proposal:
+    """What a decision row says about the customer's offboarding."""
+
+    outcome: str
+    effective_date: str | None
+    phase_out_start: str | None
+    timing_basis: str | None
+    fired: list[str] = field(default_factory=list)
+
+
+def _proposal(row: dict[str, Any]) -> _Proposal:
+    fired = row.get("fired")
+    fired = json.loads(fired) if isinstance(fired, str) else (fired or [])
+    return _Proposal(row["outcome"], row.get("effective_date"), row.get("phase_out_start"),
+                     row.get("timing_basis"), sorted(f["rule"] for f in fired))
+
+
+def save(db: sqlite_utils.Database, log: Any, row: dict[str, Any], event: str,
+         run_id: int | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Insert or update a cases row and add its audit entry (kind "case",
+    payload: the event, the whole row after the change, and `extra`)."""
+    row = {**{c: None for c in CASE_COLUMNS}, **row, "updated_at": log.at}
+    if row["id"] is None:
+        row["id"] = int(db["cases"].insert({k: v for k, v in row.items() if k != "id"})
+                        .last_pk)
+    else:
+        db["cases"].update(row["id"], {k: v for k, v in row.items() if k != "id"})
+    log.add("case", {"event": event, "case": row, **(extra or {})}, run_id, row["customer_id"])
+    return row
+
+
+def record_run(db: sqlite_utils.Database, log: Any, run_id: int, as_of: str,
+               rows: list[dict[str, Any]], backfill: bool = False,
+               extra: dict[str, Any] | None = None) -> None:
+    """Move the cases of the customers a stored run decided (in the run's
+    transaction; `rows` are its decision rows; `extra` goes into each audit
+    payload). See the module docstring."""
+    if backfill:
+        return
+    open_cases = {r["customer_id"]: dict(r) for r in db.query(
+        "select * from cases where state in ('proposed', 'approved') order by id")}
+    for row in rows:
+        cid = row["customer_id"]
+        case = open_cases.get(cid)
+        if row["outcome"] == "offboard":
+            p = _proposal(row)
+            if case is None:
+                save(db, log, {"customer_id": cid, "state": "proposed", "opened_run": run_id,
+                               "opened_as_of": as_of, "latest_run": run_id,
+                               "latest_as_of": as_of, "effective_date": p.effective_date,
+                               "phase_out_start": p.phase_out_start,
+                               "timing_basis": p.timing_basis, "fired": json.dumps(p.fired)},
+                     "opened", run_id, extra)
+                continue
+            change = {"latest_run": run_id, "latest_as_of": as_of, "fired": json.dumps(p.fired)}
+            event = "kept"
+            if case["state"] == "approved" and case["effective_date"] <= as_of:
+                change.update(state="effective", closed_run=run_id, closed_from="approved")
+                event = "effective"
+            elif case["state"] == "proposed" and p.effective_date != case["effective_date"]:
+                change.update(effective_date=p.effective_date, phase_out_start=p.phase_out_start,
+                              timing_basis=p.timing_basis)
+                event = "redated"
+            save(db, log, {**case, **change}, event, run_id, extra)
+        elif case is not None and row["outcome"] != "held":
+            save(db, log, {**case, "state": "withdrawn", "closed_run": run_id,
+                           "closed_from": case["state"]}, "withdrawn",
+                 run_id, {"outcome": row["outcome"], **(extra or {})})
+
+
+def adopt_reviews(db: sqlite_utils.Database, at: str) -> None:
+    """Migration m004: build cases from the runs and reviews an older
+    database holds, replaying them in run order (backfill runs skipped): each
+    run moves the cases as record_run does, then that run's reviews apply to
+    the customer's proposed case (a second approval of the same case, which
+    the old per-run reviews allowed, is left out). Entries say "adopted"."""
+    from .audit import AuditLog
+    from .safe_text import name_keys
+
+    log = AuditLog(db, at)
+    runs = list(db.query("select id, as_of, coalesce(backfill, 0) as backfill from runs "
+                         "order by id"))
+    for run in runs:
+        rows = [dict(r) for r in db.query(
+            "select customer_id, outcome, effective_date, phase_out_start, timing_basis, fired "
+            "from decisions where run_id = ? order by customer_id", [run["id"]])]
+        record_run(db, log, run["id"], run["as_of"], rows, bool(run["backfill"]),
+                   {"adopted": True})
+        for review in db.query("select * from reviews where run_id = ? order by id",
+                               [run["id"]]):
+            found = db.execute("select id from cases where customer_id = ? and state = "
+                               "'proposed' and latest_run = ?",
+                               [review["customer_id"], run["id"]]).fetchone()
+            if found is None:
+                continue
+            case = dict(db["cases"].get(found[0]))
+            save(db, log, {**case, "state": review["verdict"], "reviewer": review["reviewer"],
+                           "reviewer_key": name_keys(review["reviewer"])[0],
+                           "reviewed_at": review["at"], "review_note": review["note"],
+                           "review_run": run["id"], "review_as_of": run["as_of"],
+                           "review_fired": case["fired"]},
+                 review["verdict"], run["id"], {"adopted": True})
+    log.flush()
+
+
+def verify(db: sqlite_utils.Database) -> list[str]:
+    """Each cases row against its latest audit entry (kind "case"); a row
+    without one, a row that differs from it, and a case an entry names that
+    is gone are problems."""
+    latest: dict[int, tuple[int, dict[str, Any]]] = {}
+    for seq, payload in db.execute("select seq, payload from audit where kind = 'case' "
+                                   "order by seq"):
+        try:
+            case = json.loads(payload)["case"]
+            latest[case["id"]] = (seq, case)
+        except (ValueError, KeyError, TypeError):
+            continue
+    problems = []
+    for row in db.query("select * from cases order by id"):
+        found = latest.pop(row["id"], None)
+        if found is None:
+            problems.append(f"case {row['id']} of {row['customer_id']} has no audit entry")
+        elif any(found[1].get(k) != row[k] for k in row):
+            problems.append(f"case {row['id']} of {row['customer_id']} was edited (differs "
+                            f"from audit entry {found[0]})")
+    for case_id, (seq, _) in latest.items():
+        problems.append(f"case {case_id} was deleted (audit entry {seq} names it)")
+    return problems[:20]

@@ -1,0 +1,254 @@
+"""The independent review of offboarding cases: approve, reject, revoke,
+pending, and a customer's cases for history and explain.
+
+Each review acts on the customer's open case (engine/cases.py) and is
+written with its audit entry (kind "case") in one transaction. The
+reviewer may not be the account owner:
+
+- names compare by safe_text.same_name (Unicode compatibility forms, case,
+  accents, every kind of space, invisible characters, punctuation, word
+  order and "Last, First" ignored);
+- where the source gives an owner id (fact `owner_id`, e.g. Salesforce
+  Account.OwnerId, HubSpot hubspot_owner_id) the reviewer must give
+  `--by-id` and it must not be the owner's (owner_id_key);
+- where the source gives neither owner nor owner id, the review needs
+  `no_owner_on_record` (--no-owner-on-record), which the audit entry and the
+  case row record.
+
+The reviewer's name and id are stored as typed and as compared
+(reviewer / reviewer_key, reviewer_id / reviewer_id_key)."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+import sqlite_utils
+
+from . import cases
+from .audit import AuditLog
+from .errors import InputError
+from .safe_text import WHITESPACE, name_keys, name_problem, same_name
+from .store import get_decision, get_run, now
+
+_SPACES = re.compile(f"[{re.escape(WHITESPACE)}\u200b-\u200d\u2060\ufeff]+")
+
+
+def owner_id_key(value: Any) -> str:
+    """An owner id as compared: NFKC (full-width digits are digits), every
+    space and zero-width character removed, case folded. A Salesforce id's
+    15-character form and its 18-character form (the same id with a
+    3-character case checksum) have the same key: the first 15 characters."""
+    text = _SPACES.sub("", unicodedata.normalize("NFKC", str(value))).casefold()
+    if len(text) == 18 and text.isalnum() and text.isascii():
+        text = text[:15]
+    return text
+
+
+def _need(value: str | None, what: str) -> str:
+    if value is None or not value.strip(WHITESPACE):
+        raise InputError(f"{what} may not be empty")
+    return value
+
+
+def _person(value: str | None, what: str) -> str:
+    name = _need(value, what)
+    problem = name_problem(name, what)
+    if problem:
+        raise InputError(problem)
+    return name
+
+
+def _blank(value: Any) -> bool:
+    return value is None or not str(value).strip(WHITESPACE)
+
+
+def open_case(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
+    """The customer's open case (proposed or approved); InputError if none."""
+    row = db.execute("select id from cases where customer_id = ? and state in "
+                     "('proposed', 'approved') order by id desc limit 1",
+                     [customer_id]).fetchone()
+    if row is None:
+        last = db.execute("select id, state from cases where customer_id = ? order by id desc "
+                          "limit 1", [customer_id]).fetchone()
+        also = f" (its latest, case {last[0]}, is {last[1]})" if last else ""
+        raise InputError(f"{customer_id} has no open offboarding case{also}; see "
+                         f"`adieu pending` and `adieu history {customer_id}`")
+    return dict(db["cases"].get(row[0]))
+
+
+def _check_run(db: sqlite_utils.Database, case: dict[str, Any], run_id: int | None) -> None:
+    """--run N must name a run of the case: one from its opening run to its
+    latest that decided offboard for the customer."""
+    if run_id is None:
+        return
+    row = db.execute("select outcome from decisions where run_id = ? and customer_id = ?",
+                     [run_id, case["customer_id"]]).fetchone()
+    if not (case["opened_run"] <= run_id <= case["latest_run"]) or row is None \
+            or row[0] != "offboard":
+        raise InputError(f"--run {run_id} is not a run of {case['customer_id']}'s case "
+                         f"{case['id']} (proposed by runs {case['opened_run']} to "
+                         f"{case['latest_run']}); leave --run out to act on the open case")
+
+
+def _independent(case: dict[str, Any], by: str, by_id: str | None,
+                 no_owner_on_record: bool) -> dict[str, Any]:
+    """Check the reviewer against the owner of record in the case's latest
+    run; returns the columns that record the check. InputError if the
+    reviewer is the owner, or the check cannot be made as asked."""
+    facts = case["_facts"]
+    owner = None if _blank(facts.get("owner")) else str(facts["owner"])
+    owner_id = None if _blank(facts.get("owner_id")) else str(facts["owner_id"])
+    cid = case["customer_id"]
+    refused = (f"{by} is the account owner of {cid} and may not review its offboarding; an "
+               "independent reviewer must approve or reject it")
+    if owner is None and owner_id is None:
+        if not no_owner_on_record:
+            raise InputError(f"{cid} has no account owner on record in run "
+                             f"{case['latest_run']}, so the reviewer cannot be checked "
+                             "against one; pass --no-owner-on-record to review it anyway "
+                             "(recorded in the audit trail)")
+    elif no_owner_on_record:
+        raise InputError(f"{cid} has an account owner on record ({owner or owner_id}); "
+                         "--no-owner-on-record is only for customers without one")
+    if owner is not None and same_name(owner, by):
+        raise InputError(refused)
+    if owner_id is not None:
+        if _blank(by_id):
+            raise InputError(f"{cid}'s account owner is on record by id ({owner_id}); give "
+                             "your own user id of that system with --by-id")
+        if owner_id_key(by_id) == owner_id_key(owner_id):
+            raise InputError(refused.replace(f"{by} is", f"{by} (id {by_id.strip()}) is"))
+    return {"owner": owner, "owner_id": owner_id,
+            "no_owner_on_record": int(owner is None and owner_id is None)}
+
+
+def _load(db: sqlite_utils.Database, customer_id: str, run_id: int | None) -> dict[str, Any]:
+    case = open_case(db, customer_id)
+    _check_run(db, case, run_id)
+    case["_facts"] = get_decision(db, case["latest_run"], customer_id).get("facts") or {}
+    return case
+
+
+def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verdict: str,
+           by: str, note: str | None, by_id: str | None = None,
+           no_owner_on_record: bool = False) -> dict[str, Any]:
+    """Approve or reject (verdict "approved" | "rejected") the customer's open
+    case; returns the case row. A case is approved (or rejected) once."""
+    by = _person(by, "--by")
+    case = _load(db, customer_id, run_id)
+    if case["state"] != "proposed":
+        raise InputError(f"{customer_id}'s case {case['id']} was already approved by "
+                         f"{case['reviewer']} at {case['reviewed_at']}"
+                         + ("; to undo it, `adieu revoke`" if verdict == "rejected" else ""))
+    check = _independent(case, by, by_id, no_owner_on_record)
+    at = now()
+    row = {k: v for k, v in case.items() if k != "_facts"}
+    row.update(state=verdict, reviewer=by, reviewer_key=name_keys(by)[0],
+               reviewer_id=by_id, reviewer_id_key=None if _blank(by_id) else owner_id_key(by_id),
+               reviewed_at=at, review_note=note, review_run=case["latest_run"],
+               review_as_of=case["latest_as_of"], review_fired=case["fired"], **check)
+    with db.atomic():
+        log = AuditLog(db, at)
+        row = cases.save(db, log, row, verdict, case["latest_run"])
+        log.flush()
+    return row
+
+
+def revoke(db: sqlite_utils.Database, customer_id: str, by: str, reason: str,
+           by_id: str | None = None, no_owner_on_record: bool = False) -> dict[str, Any]:
+    """Revoke the approval of the customer's case: back to proposed; the
+    approval's columns stay, the revocation's are set. Same independence
+    check as approve."""
+    by, reason = _person(by, "--by"), _need(reason, "--reason")
+    case = _load(db, customer_id, None)
+    if case["state"] != "approved":
+        raise InputError(f"{customer_id}'s case {case['id']} is {case['state']}, not approved; "
+                         "only an approval can be revoked")
+    _independent(case, by, by_id, no_owner_on_record)
+    at = now()
+    row = {k: v for k, v in case.items() if k != "_facts"}
+    row.update(state="proposed", revoked_by=by, revoked_by_key=name_keys(by)[0],
+               revoked_by_id=by_id, revoked_at=at, revoke_reason=reason)
+    with db.atomic():
+        log = AuditLog(db, at)
+        row = cases.save(db, log, row, "revoked", case["latest_run"],
+                         {"no_owner_on_record": bool(no_owner_on_record)})
+        log.flush()
+    return row
+
+
+def pending(db: sqlite_utils.Database, run_id: int | None = None) -> list[dict[str, Any]]:
+    """One row per proposed case, with the decision of the latest run that
+    proposed it (reasons, figures, facts, referrals; JSON columns decoded)
+    and the case's id and dates. run_id: only cases that run proposed."""
+    where, args = "", []
+    if run_id is not None:
+        get_run(db, run_id)  # StoreError (exit 2) if there is no such run
+        where, args = " and c.opened_run <= ? and c.latest_run >= ?", [run_id, run_id]
+    rows = db.query(
+        "select d.*, c.id as case_id, c.opened_run, c.opened_as_of, c.latest_as_of, "
+        "c.effective_date as case_effective_date from cases c join decisions d on "
+        "d.run_id = c.latest_run and d.customer_id = c.customer_id where c.state = "
+        f"'proposed'{where} order by c.customer_id", args)
+    out = []
+    for row in rows:
+        for key in ("reasons", "fired", "facts", "referrals"):
+            row[key] = json.loads(row[key]) if row.get(key) else None
+        out.append(row)
+    return out
+
+
+def customer_cases(db: sqlite_utils.Database, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's cases, oldest first, each with its events (from the
+    audit trail: event, at, run, by, reason or note)."""
+    out = []
+    events: dict[int, list[dict[str, Any]]] = {}
+    for at, run_id, payload in db.execute(
+            "select at, run_id, payload from audit where kind = 'case' and customer_id = ? "
+            "order by seq", [customer_id]):
+        p = json.loads(payload)
+        c = p["case"]
+        who = {"approved": "reviewer", "rejected": "reviewer", "revoked": "revoked_by"}
+        by = c.get(who[p["event"]]) if p["event"] in who else None
+        why = c.get("revoke_reason") if p["event"] == "revoked" else \
+            c.get("review_note") if p["event"] in ("approved", "rejected") else None
+        events.setdefault(c["id"], []).append(
+            {"event": p["event"], "at": at, "run_id": run_id, "state": c["state"],
+             "by": by, "reason": why, "effective_date": c["effective_date"]})
+    for row in db.query("select * from cases where customer_id = ? order by id",
+                        [customer_id]):
+        out.append({**row, "fired": json.loads(row["fired"] or "[]"),
+                    "events": events.get(row["id"], [])})
+    return out
+
+
+def case_line(case: dict[str, Any]) -> str:
+    """One line for a case: 'case 3: approved, effective 2027-02-01 (opened by run 2 as of
+    2026-12-01, latest run 3), approved by Rita Reviewer at ...'."""
+    text = (f"case {case['id']}: {case['state']}, effective {case['effective_date']} "
+            f"(opened by run {case['opened_run']} as of {case['opened_as_of']}, latest run "
+            f"{case['latest_run']} as of {case['latest_as_of']})")
+    if case["reviewer"]:
+        verdict = "rejected" if case["state"] == "rejected" else "approved"
+        text += f", {verdict} by {case['reviewer']} at {case['reviewed_at']}"
+    if case["revoked_at"]:
+        text += f", approval revoked by {case['revoked_by']} at {case['revoked_at']} " \
+                f"({case['revoke_reason']})"
+    return text
+
+
+def run_case(db: sqlite_utils.Database, run_id: int, customer_id: str) -> dict[str, Any] | None:
+    """The customer's case that run `run_id` opened, kept, moved or closed
+    (as it is now), else the latest rejected case opened before it;
+    None if there is none."""
+    row = db.execute("select id from cases where customer_id = ? and opened_run <= ? and "
+                     "(latest_run >= ? or closed_run >= ?) order by id desc limit 1",
+                     [customer_id, run_id, run_id, run_id]).fetchone()
+    if row is None:
+        row = db.execute("select id from cases where customer_id = ? and opened_run <= ? "
+                         "and state = 'rejected' order by id desc limit 1",
+                         [customer_id, run_id]).fetchone()
+    return None if row is None else dict(db["cases"].get(row[0]))
