@@ -533,10 +533,10 @@ def test_an_earlier_date_is_refused_unless_backfill(evaluated: Path) -> None:
     with pytest.raises(InputError, match="before the latest run's \\(2026-11-02\\); pass "
                                          "--backfill"):
         recall(str(evaluated), plus(-1), backfill=False)
-    assert recall(str(evaluated), plus(-1), backfill=True) == {}
-    assert set(recall(str(evaluated), plus(1), backfill=False)) == \
+    assert recall(str(evaluated), plus(-1), backfill=True).memories == {}
+    assert set(recall(str(evaluated), plus(1), backfill=False).memories) == \
         {"C-WARN", "C-FINAL", "C-OFF", "C-HELD"}
-    assert recall(str(evaluated.parent / "none.db"), DAY, False) == {}
+    assert recall(str(evaluated.parent / "none.db"), DAY, False).memories == {}
     assert not (evaluated.parent / "none.db").exists()
 
 

@@ -32,6 +32,8 @@ RUNS = {
     "facts_sha256": str, "identity": str, "backfill": int, "new_strikes": int,
     # m003
     "missing_facts": str,
+    # m006
+    "input_sha256": str,
 }
 DECISIONS = {
     "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str, "severity": str,
@@ -99,9 +101,11 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                         "order by id")
     assert [(r[1], r[2]) for r in first] == [("adieu", "m001_initial"),
                                             ("adieu", "m002_memory"),
-                                            ("adieu", "m003_missing_facts")]
+                                            ("adieu", "m003_missing_facts"),
+                                            ("adieu", "m006_audit_index")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
-                                                        "m003_missing_facts"]
+                                                        "m003_missing_facts",
+                                                        "m006_audit_index"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
     for _ in range(2):  # opening again changes nothing
@@ -119,7 +123,8 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     new = tmp_path / "new.db"
     open_db(str(new)).close()
     assert raw(new, "select name from _sqlite_migrations order by id") == \
-        [("m001_initial",), ("m002_memory",), ("m003_missing_facts",)]
+        [("m001_initial",), ("m002_memory",), ("m003_missing_facts",),
+         ("m006_audit_index",)]
     assert schema(new) == schema(old_db)
 
 
@@ -142,7 +147,7 @@ def test_keys_indexes_and_triggers(old_db: Path) -> None:
         indexes = {t: {(tuple(i.columns), i.unique) for i in db[t].indexes}
                    for t in ("runs", "strikes", "exemptions", "reviews")}
         assert indexes == {
-            "runs": {(("identity",), 0)},
+            "runs": {(("identity",), 0), (("input_sha256",), 0)},
             "strikes": {(("customer_id", "recorded_on"), 0)},
             "exemptions": {(("customer_id",), 0)},
             "reviews": {(("run_id", "customer_id"), 1)},

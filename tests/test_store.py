@@ -27,7 +27,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "policy_file": str, "policy_text": str, "source": str, "as_of": str, "customers": int,
         "rejected": int, "counts": str, "population": str, "adieu_version": str,
         "started_at": str, "finished_at": str, "facts_sha256": str, "identity": str,
-        "backfill": int, "new_strikes": int, "missing_facts": str,
+        "backfill": int, "new_strikes": int, "missing_facts": str, "input_sha256": str,
     },
     "decisions": {
         "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str,
@@ -91,7 +91,7 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
     assert {"runs", "decisions", "rejects", "_sqlite_migrations"} <= tables
     assert tables == set(EXPECTED_COLUMNS)
     assert migrations == [("adieu", "m001_initial"), ("adieu", "m002_memory"),
-                          ("adieu", "m003_missing_facts")]
+                          ("adieu", "m003_missing_facts"), ("adieu", "m006_audit_index")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -115,7 +115,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 3
+    assert count(db_path, "_sqlite_migrations") == 4
 
 
 def test_wal_mode(db_path: Path) -> None:

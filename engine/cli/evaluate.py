@@ -47,9 +47,12 @@ def register(cli: click.Group) -> None:
                   help="Go ahead when the source has no column for a fact the policy uses "
                        "(rules that need it are unknown); the run records the missing facts. "
                        "Without it, that is an error (exit 2).")
+    @click.option("--dry-run", "dry_run", is_flag=True,
+                  help="Decide against the database's memory and print what would be "
+                       "stored, writing nothing (the database is opened read-only).")
     def evaluate(policy: str, source: str, mapping: str | None, options: dict[str, str],
                  as_of: dt.date | None, db: str | None, as_json: bool, as_csv: bool,
-                 strict: bool, backfill: bool, allow_missing: bool) -> None:
+                 strict: bool, backfill: bool, allow_missing: bool, dry_run: bool) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
 
         Bad rows are rejected (listed on stderr and stored with the run) and
@@ -61,6 +64,16 @@ def register(cli: click.Group) -> None:
         in one transaction. Warnings (a figure the source cannot know and
         why; a column close to a fact's name) go to stderr; they are not
         rejects.
+
+        Before deciding, every strike, pardon and exemption the run would
+        use is checked against its audit entry; a row written outside adieu
+        is an error (exit 2). An input identical to a stored run's (policy,
+        source bytes, mapping, options, as-of date, memory) is not read
+        again: that run is shown. Two runs at once are written one after the
+        other; memory that changed meanwhile is read again and the run
+        decided again with it, and a run whose as-of date another run has
+        overtaken meanwhile fails (exit 2, nothing written). --dry-run
+        decides with the database's memory and writes nothing.
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
@@ -69,7 +82,7 @@ def register(cli: click.Group) -> None:
         bar = _Progress()
         try:
             result = prepare(policy, source, as_of, bar.advance, mapping, options,
-                             resolve_db(db), backfill, allow_missing)
+                             resolve_db(db), backfill, allow_missing, dry_run)
         except PolicyErrors as exc:
             for e in exc.errors:
                 echo(str(e), err=True)
@@ -94,8 +107,17 @@ def register(cli: click.Group) -> None:
         if strict and rejects:
             raise InputError(f"{result.intake.rejected_rows} rejected row(s) with --strict; "
                              "nothing written")
-        run_id = store(result, resolve_db(db), started)
-        if result.already:
+        if dry_run:
+            run_id = result.run_id if result.already else None
+            echo(f"dry run: nothing was written to {resolve_db(db)}"
+                 + (f" (run {run_id} already recorded these inputs)" if result.already
+                    else ""), err=True)
+        else:
+            run_id = store(result, resolve_db(db), started)
+        if result.redecided:
+            echo("warning: the memory changed while this run was deciding (another run, "
+                 "an exemption or a pardon was stored); decided again with it", err=True)
+        if result.already and not dry_run:
             echo(f"run {run_id} already recorded these facts under this policy as of "
                  f"{as_of.isoformat()}; nothing new was written", err=True)
         if as_json:
@@ -106,14 +128,14 @@ def register(cli: click.Group) -> None:
                         "customers": len(result.decisions),
                         "rejected_rows": result.intake.rejected_rows,
                         "missing_facts": result.missing_facts,
-                        "already_recorded": result.already},
+                        "already_recorded": result.already, "dry_run": dry_run},
                 "decisions": [d.to_dict() for d in result.decisions],
                 "rejects": [asdict(r) for r in rejects],
                 "warnings": [asdict(w) for w in warnings]}, indent=2))
         elif as_csv:
             write_csv(result.decisions, run_id)
         else:
-            summary(result, resolve_db(db))
+            summary(result, resolve_db(db), dry_run)
 
 
 class _Progress:
@@ -135,27 +157,29 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
 
-def write_csv(decisions: list[Decision], run_id: int) -> None:
+def write_csv(decisions: list[Decision], run_id: int | None) -> None:
     """The decisions as CSV; hidden characters are escaped only on a terminal
     (a file or pipe gets the values as they are)."""
     writer = csv.writer(_TerminalSafe(sys.stdout), lineterminator="\n")
     writer.writerow(["run_id", "customer_id", "outcome", "base_outcome", "severity", "strikes",
                      "reasons", "shielded", "missing", "effective_date", "referrals"])
     for d in decisions:
-        writer.writerow([run_id, d.customer_id, d.outcome, d.base_outcome, d.severity or "",
-                         d.strikes, "; ".join(d.reasons),
+        writer.writerow(["" if run_id is None else run_id, d.customer_id, d.outcome,
+                         d.base_outcome, d.severity or "", d.strikes, "; ".join(d.reasons),
                          "; ".join(f"{r.rule} by {r.shielded_by}" for r in d.shielded),
                          "; ".join(d.missing), d.effective_date or "", "; ".join(d.referrals)])
 
 
-def summary(result: RunResult, db: str) -> None:
+def summary(result: RunResult, db: str, dry_run: bool = False) -> None:
     p = result.policy
-    echo(f"Run {result.run_id}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
+    title = f"Run {result.run_id}" if result.run_id is not None else "Dry run"
+    echo(f"{title}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
          f"over {result.source} as of {result.as_of.isoformat()}")
     new = sum(len(d.new_strikes) for d in result.decisions)
+    where = (f"nothing written to {db}" if dry_run and not result.already else
+             f"already stored in {db}" if result.already else f"stored in {db}")
     echo(f"{len(result.decisions):,} customers decided, "
-         f"{result.intake.rejected_rows:,} rows rejected, {new:,} new strikes; "
-         f"stored in {db}")
+         f"{result.intake.rejected_rows:,} rows rejected, {new:,} new strikes; {where}")
     if result.missing_facts:
         echo(f"The source has no column for {', '.join(result.missing_facts)}, allowed to "
              "be missing: every rule that needs them is unknown.")
@@ -168,8 +192,11 @@ def summary(result: RunResult, db: str) -> None:
                                    -len(d.fired), d.customer_id))
     if candidates:
         echo("")
-        echo(f"{len(candidates)} offboarding(s) pending approval by an independent "
-             f"reviewer: adieu pending --db {db}")
+        if dry_run and not result.already:
+            echo(f"{len(candidates)} offboarding(s) would be pending approval")
+        else:
+            echo(f"{len(candidates)} offboarding(s) pending approval by an independent "
+                 f"reviewer: adieu pending --db {db}")
         echo(f"Top offboard candidates ({min(TOP, len(candidates))} of "
              f"{len(candidates)}):")
         for d in candidates[:TOP]:
