@@ -138,7 +138,7 @@ def test_a_run_stored_meanwhile_is_decided_with(inputs: tuple[Path, Path],
                                                 tmp_path: Path) -> None:
     """The later date decided before the earlier one was stored decides
     again with its strikes: no new strike 14 days after the first."""
-    from engine.run import prepare, store
+    from adieu.run import prepare, store
 
     policy, source = inputs
     db = tmp_path / "adieu.db"
@@ -154,8 +154,8 @@ def test_a_run_stored_meanwhile_is_decided_with(inputs: tuple[Path, Path],
 
 def test_an_earlier_date_stored_after_a_later_one_fails(inputs: tuple[Path, Path],
                                                         tmp_path: Path) -> None:
-    from engine.errors import InputError
-    from engine.run import prepare, store
+    from adieu.errors import InputError
+    from adieu.run import prepare, store
 
     policy, source = inputs
     db = tmp_path / "adieu.db"
@@ -170,7 +170,7 @@ def test_an_earlier_date_stored_after_a_later_one_fails(inputs: tuple[Path, Path
 
 def test_same_date_decided_together_stores_once(inputs: tuple[Path, Path],
                                                 tmp_path: Path) -> None:
-    from engine.run import prepare, store
+    from adieu.run import prepare, store
 
     policy, source = inputs
     db = tmp_path / "adieu.db"
