@@ -22,14 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+import string
 from dataclasses import dataclass
-from typing import Any
 
 import sqlite_utils
 
 from . import jsontext
-from .audit import ENTRY_FIELDS, entry_hash
+from .audit import ENTRY_FIELDS, canonical
 from .errors import InputError
 from .ledger import Memory
 
@@ -67,24 +66,46 @@ MEMORY_TABLES: tuple[MemoryTable, ...] = (
     # A strike the run does not count because it was pardoned: the pardon's entry.
     MemoryTable("strikes", "recorded_on < :as_of and pardoned_at is not null",
                 "pardon of strikes row {id} ({customer_id})", "pardon",
-                {"id": "payload.strike_id"},
-                {"customer_id": "customer_id", "rule": "payload.rule",
-                 "recorded_on": "payload.recorded_on", "pardoned_by": "payload.by",
+                {"customer_id": "customer_id", "id": "payload.strike_id"},
+                {"rule": "payload.rule", "recorded_on": "payload.recorded_on",
+                 "pardoned_by": "payload.by",
                  "pardon_reason": "payload.reason", "pardoned_at": "at"}),
     # A registry exemption: every column as recorded by `adieu exempt`.
     MemoryTable("exemptions", "1", "exemptions row {id} ({customer_id})", "exemption",
-                {"id": "payload.id"},
+                {"customer_id": "customer_id", "id": "payload.id"},
                 {"customer_id": "payload.customer_id", "rules": "payload.rules",
                  "reason": "payload.reason", "approver": "payload.approver",
                  "expires": "payload.expires", "recorded_at": "payload.recorded_at"}),
 )
 
 
-def _getter(path: str) -> Callable[[dict[str, Any]], Any]:
+_ENTRY = (*ENTRY_FIELDS, "hash")  # the audit columns read, in this order
+_HASH = len(ENTRY_FIELDS)
+
+
+def _pick(path: str) -> str:
+    """An entry field as an SQL expression over the audit table (alias a): a
+    column, or json_extract of a payload key (done by SQLite; a JSON null or
+    a missing key is NULL, None in Python)."""
     if path.startswith("payload."):
         name = path[len("payload."):]
-        return lambda e: e["data"].get(name)
-    return lambda e: e[path]
+        if not name.isidentifier():
+            raise ValueError(f"payload key {name!r} is not a plain name")
+        return f"json_extract(a.payload, '$.{name}')"
+    if path not in _ENTRY:
+        raise ValueError(f"{path!r} is not an audit column")
+    return f"a.{path}"
+
+
+# The canonical JSON text of an entry (audit.entry_hash hashes it), built by
+# SQLite: json_quote escapes as Python's json does for the text, integers
+# and NULLs the audit table holds. Should it ever differ, the entry is
+# hashed again in Python (canonical_entry_hash) before it counts as edited.
+_CANONICAL_SQL = ("""'{"at":' || json_quote(a.at) || ',"customer_id":' || """
+                  """json_quote(a.customer_id) || ',"kind":' || json_quote(a.kind) || """
+                  """',"payload":' || json_quote(a.payload) || ',"prev_hash":' || """
+                  """json_quote(a.prev_hash) || ',"run_id":' || json_quote(a.run_id) || """
+                  """',"seq":' || json_quote(a.seq) || '}'""")
 
 
 def check_memory(db: sqlite_utils.Database, as_of: dt.date,
@@ -92,26 +113,14 @@ def check_memory(db: sqlite_utils.Database, as_of: dt.date,
     """Raise InputError (exit 2) naming the first memory rows (at most 5)
     that no valid audit entry vouches for. Valid: an entry of the table's
     kind, found by the row's key, whose own hash is right and whose fields
-    match the row's."""
+    match the row's. One query per table: the rows joined with their
+    candidate entries (found through the index on audit(kind, customer_id,
+    run_id) when the key has customer_id)."""
     problems: list[str] = []
     existing = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
     for spec in tables:
-        if spec.table not in existing or "audit" not in existing:
-            continue
-        rows = db.execute(f"select * from {spec.table} where {spec.where} order by rowid",
-                          {"as_of": as_of.isoformat()})
-        names = [c[0] for c in rows.description]
-        rows = [dict(zip(names, r, strict=True)) for r in rows]
-        if not rows:
-            continue
-        entries = _entries(db, spec)
-        used: set[int] = set()
-        for row in rows:
-            problem = _judge(spec, row, entries, used)
-            if problem:
-                problems.append(problem)
-                if len(problems) >= 5:
-                    break
+        if spec.table in existing and "audit" in existing:
+            problems += _check_table(db, spec, as_of, 5 - len(problems))
         if len(problems) >= 5:
             break
     if problems:
@@ -120,48 +129,87 @@ def check_memory(db: sqlite_utils.Database, as_of: dt.date,
                          "run `adieu audit verify`")
 
 
-def _entries(db: sqlite_utils.Database, spec: MemoryTable) \
-        -> dict[tuple, list[dict[str, Any]]]:
-    """The audit entries of spec.kind by key (in seq order)."""
-    keys = [(_getter(path)) for path in spec.key.values()]
-    found: dict[tuple, list[dict[str, Any]]] = {}
-    query = f"select {', '.join(ENTRY_FIELDS)}, hash from audit where kind = ? order by seq"
-    for values in db.execute(query, [spec.kind]):
-        entry = dict(zip((*ENTRY_FIELDS, "hash"), values, strict=True))
-        try:
-            payload = json.loads(entry["payload"])
-        except ValueError:
-            continue
-        parsed = {**entry, "data": payload if isinstance(payload, dict) else {}}
-        found.setdefault(tuple(get(parsed) for get in keys), []).append(parsed)
-    return found
+def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
+                 limit: int) -> list[str]:
+    """What is wrong with spec's rows (at most limit problems)."""
+    label = [f for _, f, _, _ in string.Formatter().parse(spec.label) if f]
+    columns = list(dict.fromkeys([*label, *spec.fields]))
+    on = " and ".join(f"{_pick(path)} = t.{col}" for col, path in spec.key.items())
+    entry_fields = [_pick(path) for path in spec.fields.values()]
+    query = (f"select t._rowid, {', '.join('t.' + c for c in columns)}, a.seq, "
+             f"{_CANONICAL_SQL}, a.hash, {', '.join(entry_fields) or 'null'} "
+             f"from (select rowid as _rowid, * from {spec.table} where {spec.where}) t "
+             f"left join audit a on a.kind = :kind and {on} order by t._rowid, a.seq")
+    n = len(columns)
+    at = {c: 1 + columns.index(c) for c in spec.fields}
+    fields = [(c, at[c], n + 4 + i) for i, c in enumerate(spec.fields)]
+    used: set[int] = set()
+    problems: list[str] = []
+    group: list[tuple] = []
+    cursor = db.execute(query, {"as_of": as_of.isoformat(), "kind": spec.kind})
+    for joined in (*cursor, None):
+        if group and (joined is None or joined[0] != group[0][0]):
+            problem = _judge(db, group[-1:] if spec.latest else group, fields, n, used)
+            if problem:
+                name = spec.label.format(**dict(zip(columns, group[0][1:n + 1], strict=True)))
+                problems.append(f"{name}{problem}")
+                if len(problems) >= limit:
+                    break
+            group = []
+        if joined is not None:
+            group.append(joined)
+    return problems
 
 
-def _judge(spec: MemoryTable, row: dict[str, Any],
-           entries: dict[tuple, list[dict[str, Any]]], used: set[int]) -> str | None:
-    """None if an entry vouches for row (and was not used for another row:
-    a copied row has no entry of its own), else what is wrong with it."""
-    name = spec.label.format(**row)
-    candidates = entries.get(tuple(row[c] for c in spec.key), [])
-    if spec.latest:
-        candidates = candidates[-1:]
-    if not candidates:
-        return f"{name} has no audit entry"
-    differs: list[str] = []
-    for entry in candidates:
-        if entry["seq"] in used:
-            differs = differs or [f"its audit entry {entry['seq']} vouches for another row"]
+def _judge(db: sqlite_utils.Database, candidates: list[tuple],
+           fields: list[tuple[str, int, int]], n: int, used: set[int]) -> str:
+    """'' if one of a row's candidate entries vouches for it (and was not used
+    for another row: a copied row has no entry of its own), else what is
+    wrong (text following the row's name)."""
+    problem = " has no audit entry"
+    for joined in candidates:
+        seq, text, stored = joined[n + 1:n + 4]
+        if seq is None:
+            break
+        if seq in used:
+            problem = f": its audit entry {seq} vouches for another row"
             continue
-        if entry_hash(entry) != entry["hash"]:
-            differs = [f"audit entry {entry['seq']} was edited"]
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != stored and \
+                canonical_entry_hash(db.execute(f"select {', '.join(_ENTRY)} from audit "
+                                                "where seq = ?", [seq]).fetchone()) != stored:
+            problem = f": audit entry {seq} was edited"
             continue
-        wrong = [col for col, path in spec.fields.items() if row[col] != _getter(path)(entry)]
+        wrong = [c for c, row_at, entry_at in fields if joined[row_at] != joined[entry_at]]
         if not wrong:
-            used.add(entry["seq"])
-            return None
+            used.add(seq)
+            return ""
         verb = "differs" if len(wrong) == 1 else "differ"
-        differs = [f"its {', '.join(wrong)} {verb} from audit entry {entry['seq']}"]
-    return f"{name}: {differs[0]}"
+        problem = f": its {', '.join(wrong)} {verb} from audit entry {seq}"
+    return problem
+
+
+_string = json.encoder.encode_basestring  # JSON string, non-ASCII kept (C when available)
+
+
+def canonical_entry_hash(entry: tuple) -> str:
+    """audit.entry_hash of an entry row (in _ENTRY order), computed without
+    building a dict: the same canonical JSON (sorted keys, no spaces, UTF-8)
+    for the column types the audit table holds (text, integer, NULL);
+    anything else goes through audit.canonical."""
+    seq, at, kind, run_id, customer_id, payload, prev_hash = entry[:_HASH]
+    if not (type(seq) is int and type(at) is str and type(kind) is str  # noqa: E721
+            and type(payload) is str and type(prev_hash) is str  # noqa: E721
+            and (run_id is None or type(run_id) is int)  # noqa: E721
+            and (customer_id is None or type(customer_id) is str)):  # noqa: E721
+        return hashlib.sha256(canonical(dict(zip(ENTRY_FIELDS, entry[:_HASH], strict=True)))
+                              .encode("utf-8")).hexdigest()
+    text = ('{"at":' + _string(at)
+            + ',"customer_id":' + ("null" if customer_id is None else _string(customer_id))
+            + ',"kind":' + _string(kind) + ',"payload":' + _string(payload)
+            + ',"prev_hash":' + _string(prev_hash)
+            + ',"run_id":' + ("null" if run_id is None else str(run_id))
+            + ',"seq":' + str(seq) + "}")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .facts import to_json_value
 from .intake import Intake, read_records
 from .ledger import Memory
 from .mapping import IDENTITY, Mapping, load_mapping
-from .memory_check import Recalled, read_memory
+from .memory_check import Recalled, memory_sha256, read_memory
 from .plugins import registry
 from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
 from .sources import SourceContext, parse_source
@@ -199,7 +199,8 @@ def _recheck_memory(db: Any, result: RunResult) -> None:
     if before is not None and seq == before.audit_seq:
         return
     now_ = read_memory(db, result.as_of)
-    if before is not None and now_.sha256 == before.sha256:
+    decided_with = before.sha256 if before is not None else memory_sha256(result.memories)
+    if now_.sha256 == decided_with:
         result.recalled = now_
         return
     decisions, population = evaluate_all(result.policy, result.intake.records, result.as_of,

@@ -108,12 +108,12 @@ def m003_missing_facts(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m006_audit_index(db: sqlite_utils.Database) -> None:
-    """An index on audit(kind, customer_id) for the memory check a run makes
+    """An index on audit(kind, customer_id, run_id) for the memory check a run makes
     before deciding (engine.memory_check), and runs.input_sha256: the hash
     of everything a run's decisions follow from (policy text, source bytes,
     mapping, options, as-of date, memory), so an identical re-run is found
     before reading or deciding (NULL for earlier runs)."""
-    db["audit"].create_index(["kind", "customer_id"], if_not_exists=True)
+    db["audit"].create_index(["kind", "customer_id", "run_id"], if_not_exists=True)
     db["runs"].add_column("input_sha256", str)
     db["runs"].create_index(["input_sha256"], if_not_exists=True)
 

@@ -9,6 +9,7 @@ records strikes for C-WARN, C-FINAL, C-OFF and C-HELD)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_a_pardon_edited_afterwards_is_refused(runner: CliRunner, evaluated: Pat
     done = runner.invoke(cli, ["strikes", "pardon", "C-WARN", "late", "--by", "Rita",
                                "--reason", "paid", "--db", str(evaluated)])
     assert done.exit_code == 0, done.output
-    row, seq = one(evaluated, "select payload ->> 'strike_id', seq from audit "
+    row, seq = one(evaluated, "select json_extract(payload, '$.strike_id'), seq from audit "
                               "where kind = 'pardon'")
     sql(evaluated, f"update strikes set pardoned_by = 'Someone' where id = {row}")
     refused(runner, evaluated, policy_file, customers_csv,
@@ -212,5 +213,34 @@ def test_a_new_memory_table_is_one_entry(evaluated: Path) -> None:
         with pytest.raises(InputError, match=r"cases row 1 \(C-OFF\): its state differs "
                                              r"from audit entry"):
             check_memory(db, dt.date(2026, 12, 1), tables)
+    finally:
+        db.close()
+
+
+ODD = ["plain", "quote \" and \\ backslash", "tab\tnew\nline\r", "\x00\x01\x1f\x7f",
+       "é 中文 \u2028 \u2029 \ufeff", "emoji 😀", "</script>", ""]
+
+
+@pytest.mark.parametrize("text", ODD)
+def test_the_fast_entry_hash_is_the_audit_hash(tmp_path: Path, text: str) -> None:
+    """The check hashes entries from SQL-built text (json_quote) and, for
+    rows, without a dict: both must give audit.entry_hash exactly, or valid
+    entries would count as edited."""
+    from adieu.audit import ENTRY_FIELDS, entry_hash
+    from adieu.memory_check import _CANONICAL_SQL, canonical_entry_hash
+
+    db = open_db(str(tmp_path / "h.db"))
+    try:
+        with db.atomic():
+            log = AuditLog(db, text or "2026-11-03")
+            log.add("exemption", {"reason": text, "n": 1, "none": None}, None, text)
+            log.add("strike", {"rule": text}, 7, None)
+            log.flush()
+        for row in db.execute(f"select {', '.join(ENTRY_FIELDS)}, hash, {_CANONICAL_SQL} "
+                              "from audit a"):
+            expected = entry_hash(dict(zip(ENTRY_FIELDS, row, strict=False)))
+            assert expected == row[len(ENTRY_FIELDS)]
+            assert canonical_entry_hash(row) == expected
+            assert hashlib.sha256(row[-1].encode()).hexdigest() == expected
     finally:
         db.close()
