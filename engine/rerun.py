@@ -78,11 +78,15 @@ def find_run(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def stored_decisions(db: sqlite_utils.Database, run_id: int) -> list[Decision]:
-    """The decisions of run_id as Decision objects, in the order stored."""
+def stored_decisions(db: sqlite_utils.Database, run_id: int, outcome: str | None = None) \
+        -> list[Decision]:
+    """The decisions of run_id (only those with outcome, if given) as
+    Decision objects, in the order stored."""
     fields = Decision.__dataclass_fields__
     out = []
-    for row in db.query("select * from decisions where run_id = ? order by rowid", [run_id]):
+    where = "run_id = ?" + (" and outcome = ?" if outcome else "")
+    for row in db.query(f"select * from decisions where {where} order by rowid",
+                        [run_id, outcome] if outcome else [run_id]):
         values = {k: (jsontext.loads(v) if k in JSON_COLUMNS and v is not None else v)
                   for k, v in row.items() if k in fields}
         for k in ("fired", "shielded", "unknown"):

@@ -43,6 +43,17 @@ class RunResult:
     recalled: Recalled | None = None  # the memory as read, with its fingerprints
     input_sha256: str | None = None   # engine.rerun: None if the source cannot be hashed
     redecided: bool = False  # memory changed before the write; decided again with it
+    stored: dict[str, Any] | None = None  # the runs row of an identical stored run
+
+    @property
+    def customers(self) -> int:
+        """Customers decided (stored runs may hold only some decisions)."""
+        return self.stored["customers"] if self.stored else len(self.decisions)
+
+    @property
+    def new_strikes(self) -> int:
+        return self.stored["new_strikes"] if self.stored else \
+            sum(len(d.new_strikes) for d in self.decisions)
 
 
 def open_source(source: str, as_of: dt.date, mapping_file: str | None = None,
@@ -91,7 +102,8 @@ def prepare(policy_file: str, source: str, as_of: dt.date,
             progress: Callable[[int, int], None] | None = None,
             mapping_file: str | None = None, options: dict[str, Any] | None = None,
             db_file: str | None = None, backfill: bool = False,
-            allow_missing_facts: bool = False, dry_run: bool = False) -> RunResult:
+            allow_missing_facts: bool = False, dry_run: bool = False,
+            all_decisions: bool = True) -> RunResult:
     """Compile the policy, recall what earlier runs in db_file remember,
     read, map and coerce the source, check that it carries every fact the
     policy uses (engine.columns; InputError naming the missing ones unless
@@ -100,7 +112,9 @@ def prepare(policy_file: str, source: str, as_of: dt.date,
     untouched. dry_run: the database is only read (never migrated).
 
     If a stored run had exactly these inputs (engine.rerun), nothing is
-    read or decided: the result is that run's, with already set."""
+    read or decided: the result is that run's, with already set and stored
+    holding its runs row; without all_decisions only its offboard
+    decisions are loaded (what the summary lists)."""
     reg = registry()
     kind, location = parse_source(source, reg.sources)  # a usage error before any work
     policy = load_policy(policy_file, reg.functions)
@@ -108,7 +122,8 @@ def prepare(policy_file: str, source: str, as_of: dt.date,
     key = rerun.input_sha256(policy.sha256, kind.kind, location, mapping_file or kind.mapping,
                              options, as_of, backfill, allow_missing_facts, recalled.sha256)
     if key is not None and recalled.latest_as_of is not None:
-        found = _stored_run(db_file, key, dry_run, policy, source, as_of, recalled, backfill)
+        found = _stored_run(db_file, key, dry_run, policy, source, as_of, recalled, backfill,
+                            all_decisions)
         if found is not None:
             return found
     records, mapping = open_source(source, as_of, mapping_file, options, policy.facts)
@@ -131,12 +146,17 @@ def prepare(policy_file: str, source: str, as_of: dt.date,
 
 
 def _counts(decisions: list[Decision]) -> dict[str, int]:
-    counts = Counter(d.outcome for d in decisions)
+    return _ordered(Counter(d.outcome for d in decisions))
+
+
+def _ordered(counts: dict[str, int]) -> dict[str, int]:
+    """Decisions per outcome, every outcome, in the order of the ladder."""
     return {o: counts.get(o, 0) for o in (*OUTCOMES, *MARKERS)}
 
 
 def _stored_run(db_file: str | None, key: str, dry_run: bool, policy: Policy, source: str,
-                as_of: dt.date, recalled: Recalled, backfill: bool) -> RunResult | None:
+                as_of: dt.date, recalled: Recalled, backfill: bool,
+                all_decisions: bool) -> RunResult | None:
     """The stored run with input hash key as a RunResult (already set), or None."""
     db = open_db_readonly(db_file) if dry_run else open_db(db_file)
     if db is None:
@@ -145,15 +165,16 @@ def _stored_run(db_file: str | None, key: str, dry_run: bool, policy: Policy, so
         run = rerun.find_run(db, key)
         if run is None:
             return None
-        decisions = rerun.stored_decisions(db, run["id"])
+        decisions = rerun.stored_decisions(db, run["id"],
+                                           None if all_decisions else "offboard")
         intake = rerun.stored_intake(db, run["id"])
     finally:
         db.close()
     return RunResult(policy, source, as_of, intake, decisions,
                      jsontext.loads(run["population"] or "{}"), recalled.memories, backfill,
-                     run["id"], True, _counts(decisions),
+                     run["id"], True, _ordered(jsontext.loads(run["counts"])),
                      jsontext.loads(run["missing_facts"] or "[]"), recalled=recalled,
-                     input_sha256=key)
+                     input_sha256=key, stored=run)
 
 
 def store(result: RunResult, db_file: str, started_at: str) -> int:

@@ -171,3 +171,12 @@ def test_a_run_decided_again_is_not_found_by_its_first_memory(
         conn.close()
     decided = next(d for d in result.decisions if d.customer_id == "C-WARN")
     assert [e["id"] for e in decided.exemptions] == ["registry-1"]
+
+
+def test_the_summary_of_an_identical_run_is_the_first_runs(
+        runner: CliRunner, policy_file: Path, customers_csv: Path, db_path: Path) -> None:
+    """Shown from the stored run (its counts and its offboard decisions only)."""
+    source = f"csv:{customers_csv}"
+    first = evaluate(runner, db_path, policy_file, source).stdout
+    second = evaluate(runner, db_path, policy_file, source).stdout
+    assert second == first.replace("stored in", "already stored in")

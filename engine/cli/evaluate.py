@@ -82,7 +82,8 @@ def register(cli: click.Group) -> None:
         bar = _Progress()
         try:
             result = prepare(policy, source, as_of, bar.advance, mapping, options,
-                             resolve_db(db), backfill, allow_missing, dry_run)
+                             resolve_db(db), backfill, allow_missing, dry_run,
+                             all_decisions=as_json or as_csv)
         except PolicyErrors as exc:
             for e in exc.errors:
                 echo(str(e), err=True)
@@ -125,7 +126,7 @@ def register(cli: click.Group) -> None:
                 "run": {"id": run_id, "policy": result.policy.name,
                         "policy_version": result.policy.version, "source": source,
                         "as_of": as_of.isoformat(), "counts": result.counts,
-                        "customers": len(result.decisions),
+                        "customers": result.customers,
                         "rejected_rows": result.intake.rejected_rows,
                         "missing_facts": result.missing_facts,
                         "already_recorded": result.already, "dry_run": dry_run},
@@ -175,10 +176,10 @@ def summary(result: RunResult, db: str, dry_run: bool = False) -> None:
     title = f"Run {result.run_id}" if result.run_id is not None else "Dry run"
     echo(f"{title}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
          f"over {result.source} as of {result.as_of.isoformat()}")
-    new = sum(len(d.new_strikes) for d in result.decisions)
+    new = result.new_strikes
     where = (f"nothing written to {db}" if dry_run and not result.already else
              f"already stored in {db}" if result.already else f"stored in {db}")
-    echo(f"{len(result.decisions):,} customers decided, "
+    echo(f"{result.customers:,} customers decided, "
          f"{result.intake.rejected_rows:,} rows rejected, {new:,} new strikes; {where}")
     if result.missing_facts:
         echo(f"The source has no column for {', '.join(result.missing_facts)}, allowed to "
