@@ -2,7 +2,8 @@
 
 A run's decisions follow from: the policy text, the source's bytes, the
 mapping file's bytes, the source options, the as-of date, --backfill and
---allow-missing-facts, adieu's version, and the memory of earlier runs.
+--allow-missing-facts, adieu's version and the installed plugins' versions
+(readers and functions), and the memory of earlier runs.
 `input_sha256` hashes all of them; a run stores it (runs.input_sha256), and
 a later run with the same hash is the same run: its stored decisions are
 shown and nothing is read, decided or written.
@@ -54,8 +55,10 @@ def content_sha256(location: str) -> str | None:
 
 def input_sha256(policy_sha256: str, kind: str, location: str, mapping_file: str | None,
                  options: dict[str, Any] | None, as_of: dt.date, backfill: bool,
-                 allow_missing_facts: bool, memory_sha256: str) -> str | None:
+                 allow_missing_facts: bool, memory_sha256: str,
+                 plugins: dict[str, str] | None = None) -> str | None:
     """The hash of everything a run's decisions follow from (module doc);
+    plugins: the installed plugins' versions by name (Registry.versions).
     None when the source or mapping cannot be hashed."""
     source = content_sha256(location)
     mapping = content_sha256(mapping_file) if mapping_file else ""
@@ -64,7 +67,8 @@ def input_sha256(policy_sha256: str, kind: str, location: str, mapping_file: str
     parts = {"adieu": __version__, "policy": policy_sha256, "kind": kind, "source": source,
              "mapping": mapping, "options": sorted((options or {}).items()),
              "as_of": as_of.isoformat(), "backfill": backfill,
-             "allow_missing_facts": allow_missing_facts, "memory": memory_sha256}
+             "allow_missing_facts": allow_missing_facts, "memory": memory_sha256,
+             "plugins": sorted((plugins or {}).items())}
     return hashlib.sha256(jsontext.dumps(parts).encode()).hexdigest()
 
 

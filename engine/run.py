@@ -119,8 +119,13 @@ def prepare(policy_file: str, source: str, as_of: dt.date,
     kind, location = parse_source(source, reg.sources)  # a usage error before any work
     policy = load_policy(policy_file, reg.functions)
     recalled = recall(db_file, as_of, backfill, dry_run)
-    key = rerun.input_sha256(policy.sha256, kind.kind, location, mapping_file or kind.mapping,
-                             options, as_of, backfill, allow_missing_facts, recalled.sha256)
+
+    def inputs() -> str | None:
+        return rerun.input_sha256(policy.sha256, kind.kind, location,
+                                  mapping_file or kind.mapping, options, as_of, backfill,
+                                  allow_missing_facts, recalled.sha256, reg.versions)
+
+    key = inputs()
     if key is not None and recalled.latest_as_of is not None:
         found = _stored_run(db_file, key, dry_run, policy, source, as_of, recalled, backfill,
                             all_decisions)
@@ -128,6 +133,8 @@ def prepare(policy_file: str, source: str, as_of: dt.date,
             return found
     records, mapping = open_source(source, as_of, mapping_file, options, policy.facts)
     intake = read_records(records, policy.facts, mapping)
+    if key is not None and key != inputs():
+        key = None  # the source changed while it was read: these facts have no hash
     check = ColumnCheck()
     if intake.file is not None:  # no customer record, no columns to judge
         check = check_columns(policy, intake.fields, mapping,

@@ -180,3 +180,21 @@ def test_the_summary_of_an_identical_run_is_the_first_runs(
     first = evaluate(runner, db_path, policy_file, source).stdout
     second = evaluate(runner, db_path, policy_file, source).stdout
     assert second == first.replace("stored in", "already stored in")
+
+
+def test_a_source_that_changes_while_it_is_read_stores_no_input_hash(
+        monkeypatch: pytest.MonkeyPatch, policy_file: Path, customers_csv: Path,
+        db_path: Path) -> None:
+    read = run_module.read_records
+
+    def read_then_change(*args, **kwargs):
+        intake = read(*args, **kwargs)
+        customers_csv.write_text(customers_csv.read_text() + "\n")
+        return intake
+
+    monkeypatch.setattr(run_module, "read_records", read_then_change)
+    result = prepare(str(policy_file), f"csv:{customers_csv}", DAY, db_file=str(db_path))
+    assert result.input_sha256 is None
+    monkeypatch.undo()
+    good = prepare(str(policy_file), f"csv:{customers_csv}", DAY, db_file=str(db_path))
+    assert good.input_sha256 is not None
