@@ -15,7 +15,7 @@ it (their own hash recomputed, their payload compared with the row).
 
 Which rows are checked, and how, is the table MEMORY_TABLES: one
 MemoryTable per kind of memory row. A new kind of memory (a table whose
-rows a run reads) is one more line there."""
+rows a run reads) is one more entry there."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ class MemoryTable:
     entry field is "run_id", "customer_id", "at" or "payload.NAME" (a key
     of the entry's JSON payload). latest: only the newest entry with the
     row's key counts (for rows whose state moves on, each move an entry).
+    shared: one entry may vouch for several rows (else a second row with
+    the same entry is a copy). valid: an SQL condition over the row that
+    must hold as well, and what to say when it does not.
     """
 
     table: str
@@ -55,6 +58,8 @@ class MemoryTable:
     key: dict[str, str]
     fields: dict[str, str]
     latest: bool = False
+    shared: bool = False
+    valid: tuple[str, str] | None = None
 
 
 MEMORY_TABLES: tuple[MemoryTable, ...] = (
@@ -70,6 +75,15 @@ MEMORY_TABLES: tuple[MemoryTable, ...] = (
                 {"rule": "payload.rule", "recorded_on": "payload.recorded_on",
                  "pardoned_by": "payload.by",
                  "pardon_reason": "payload.reason", "pardoned_at": "at"}),
+    # A strike the run does not count because a later run of its date
+    # decided the customer again: that run's decision entry.
+    MemoryTable("strikes", "recorded_on < :as_of and superseded_by_run is not null and "
+                "pardoned_at is null", "supersede of strikes row {id} ({customer_id})",
+                "decision", {"superseded_by_run": "run_id", "customer_id": "customer_id"},
+                {}, shared=True,
+                valid=("exists (select 1 from runs r where r.id = superseded_by_run and "
+                       "r.as_of = recorded_on and r.id > run_id)",
+                       "not superseded by a later run of its date")),
     # A registry exemption: every column as recorded by `adieu exempt`.
     MemoryTable("exemptions", "1", "exemptions row {id} ({customer_id})", "exemption",
                 {"customer_id": "customer_id", "id": "payload.id"},
@@ -136,9 +150,11 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
     columns = list(dict.fromkeys([*label, *spec.fields]))
     on = " and ".join(f"{_pick(path)} = t.{col}" for col, path in spec.key.items())
     entry_fields = [_pick(path) for path in spec.fields.values()]
+    valid = spec.valid[0] if spec.valid else "1"
     query = (f"select t._rowid, {', '.join('t.' + c for c in columns)}, a.seq, "
-             f"{_CANONICAL_SQL}, a.hash, {', '.join(entry_fields) or 'null'} "
-             f"from (select rowid as _rowid, * from {spec.table} where {spec.where}) t "
+             f"{_CANONICAL_SQL}, a.hash, {', '.join([*entry_fields, 't._valid'])} "
+             f"from (select rowid as _rowid, ({valid}) as _valid, * from {spec.table} "
+             f"where {spec.where}) t "
              f"left join audit a on a.kind = :kind and {on} order by t._rowid, a.seq")
     n = len(columns)
     at = {c: 1 + columns.index(c) for c in spec.fields}
@@ -149,7 +165,10 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
     cursor = db.execute(query, {"as_of": as_of.isoformat(), "kind": spec.kind})
     for joined in (*cursor, None):
         if group and (joined is None or joined[0] != group[0][0]):
-            problem = _judge(db, group[-1:] if spec.latest else group, fields, n, used)
+            problem = _judge(db, group[-1:] if spec.latest else group, fields, n,
+                             None if spec.shared else used)
+            if not problem and spec.valid and not group[0][-1]:
+                problem = f": {spec.valid[1]}"
             if problem:
                 name = spec.label.format(**dict(zip(columns, group[0][1:n + 1], strict=True)))
                 problems.append(f"{name}{problem}")
@@ -162,16 +181,16 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
 
 
 def _judge(db: sqlite_utils.Database, candidates: list[tuple],
-           fields: list[tuple[str, int, int]], n: int, used: set[int]) -> str:
+           fields: list[tuple[str, int, int]], n: int, used: set[int] | None) -> str:
     """'' if one of a row's candidate entries vouches for it (and was not used
-    for another row: a copied row has no entry of its own), else what is
-    wrong (text following the row's name)."""
+    for another row, unless used is None: a copied row has no entry of its
+    own), else what is wrong (text following the row's name)."""
     problem = " has no audit entry"
     for joined in candidates:
         seq, text, stored = joined[n + 1:n + 4]
         if seq is None:
             break
-        if seq in used:
+        if used is not None and seq in used:
             problem = f": its audit entry {seq} vouches for another row"
             continue
         if hashlib.sha256(text.encode("utf-8")).hexdigest() != stored and \
@@ -181,7 +200,8 @@ def _judge(db: sqlite_utils.Database, candidates: list[tuple],
             continue
         wrong = [c for c, row_at, entry_at in fields if joined[row_at] != joined[entry_at]]
         if not wrong:
-            used.add(seq)
+            if used is not None:
+                used.add(seq)
             return ""
         verb = "differs" if len(wrong) == 1 else "differ"
         problem = f": its {', '.join(wrong)} {verb} from audit entry {seq}"

@@ -200,13 +200,15 @@ def store(result: RunResult, db_file: str, started_at: str) -> int:
     the later one fails (InputError, nothing stored)."""
     if result.already:
         return result.run_id
+    rows = _rows(result, started_at)  # before taking the write lock
     db = open_db(db_file)
     try:
         with db.atomic():
-            _recheck_memory(db, result)
+            if _recheck_memory(db, result):
+                rows = _rows(result, started_at)
             latest = db.execute("select max(as_of) from runs").fetchone()[0]
             _check_as_of(latest, result.as_of, result.backfill, meanwhile=True)
-            run, decisions, rejects, strikes = _rows(result, started_at)
+            run, decisions, rejects, strikes = rows
             same = db.execute("select id from runs where identity = ? order by id desc "
                               "limit 1", [run["identity"]]).fetchone()
             if same:
@@ -219,26 +221,26 @@ def store(result: RunResult, db_file: str, started_at: str) -> int:
     return run_id
 
 
-def _recheck_memory(db: Any, result: RunResult) -> None:
+def _recheck_memory(db: Any, result: RunResult) -> bool:
     """Within the write transaction: decide again if memory changed since
-    result was decided."""
+    result was decided (True if it did)."""
     before = result.recalled
     seq = db.execute("select coalesce(max(seq), 0) from audit").fetchone()[0]
     if before is not None and seq == before.audit_seq:
-        return
+        return False
     now_ = read_memory(db, result.as_of)
     decided_with = before.sha256 if before is not None else memory_sha256(result.memories)
     if now_.sha256 == decided_with:
         result.recalled = now_
-        return
+        return False
     decisions, population = evaluate_all(result.policy, result.intake.records, result.as_of,
                                          None, now_.memories)
     result.decisions, result.population = decisions, population.stats
     result.memories, result.recalled = now_.memories, now_
     result.counts = _counts(decisions)
     result.redecided = True
-    if result.input_sha256 is not None:  # the same inputs but another memory
-        result.input_sha256 = None
+    result.input_sha256 = None  # its key named the memory read first, not this one
+    return True
 
 
 def _rows(result: RunResult, started_at: str) -> tuple[dict[str, Any], list[dict[str, Any]],

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import AS_OF
 
 from adieu.audit import AuditLog
 from adieu.cli import cli
@@ -244,3 +245,30 @@ def test_the_fast_entry_hash_is_the_audit_hash(tmp_path: Path, text: str) -> Non
             assert hashlib.sha256(row[-1].encode()).hexdigest() == expected
     finally:
         db.close()
+
+
+def test_a_raw_sql_supersede_is_refused(runner: CliRunner, evaluated: Path,
+                                        policy_file: Path, customers_csv: Path) -> None:
+    """A strike hidden by superseded_by_run set with SQL: only a later run
+    of the strike's date that decided the customer supersedes it."""
+    row = one(evaluated, "select id from strikes where customer_id = 'C-WARN'")[0]
+    sql(evaluated, f"update strikes set superseded_by_run = 1 where id = {row}")
+    refused(runner, evaluated, policy_file, customers_csv,
+            f"supersede of strikes row {row} (C-WARN): not superseded by a later run of its "
+            "date")
+    sql(evaluated, f"update strikes set superseded_by_run = null where id = {row}")
+    # A real supersede: the same date again with other facts (run 2) ...
+    corrected = customers_csv.with_name("corrected.csv")
+    corrected.write_text(customers_csv.read_text().replace("C-KEEP,standard,10000",
+                                                           "C-KEEP,standard,10001"))
+    again = evaluate(runner, evaluated, policy_file, corrected, AS_OF)
+    assert again.exit_code == 0, again.output
+    assert one(evaluated, f"select superseded_by_run from strikes where id = {row}")[0] == 2
+    assert evaluate(runner, evaluated, policy_file, customers_csv).exit_code == 0
+    # ... and one by a run that did not decide the customer.
+    sql(evaluated, "insert into strikes (customer_id, rule, recorded_on, expires_on, run_id, "
+                   "superseded_by_run) values ('C-GONE', 'late', '2026-11-02', '2027-11-02', "
+                   "1, 2)")
+    gone = one(evaluated, "select max(id) from strikes")[0]
+    refused(runner, evaluated, policy_file, customers_csv,
+            f"supersede of strikes row {gone} (C-GONE) has no audit entry")
