@@ -63,7 +63,7 @@ class AuditLog:
 # Runs columns added by a later migration: NULL in the rows of earlier runs,
 # whose digests were taken before the column existed, so a NULL there is left
 # out of the digest (any other value is in it).
-LATER_RUN_COLUMNS = frozenset({"missing_facts", "sources", "plugins"})
+LATER_RUN_COLUMNS = frozenset({"missing_facts", "sources", "plugins", "input_sha256"})
 
 
 def run_digest(run: dict[str, Any]) -> str:

@@ -127,6 +127,18 @@ def m005_sources_plugins(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m006_audit_index(db: sqlite_utils.Database) -> None:
+    """An index on audit(kind, customer_id, run_id) for the memory check a run makes
+    before deciding (engine.memory_check), and runs.input_sha256: the hash
+    of everything a run's decisions follow from (policy text, source bytes,
+    mapping, options, as-of date, memory), so an identical re-run is found
+    before reading or deciding (NULL for earlier runs)."""
+    db["audit"].create_index(["kind", "customer_id", "run_id"], if_not_exists=True)
+    db["runs"].add_column("input_sha256", str)
+    db["runs"].create_index(["input_sha256"], if_not_exists=True)
+
+
+@migrations()
 def m007_set_aside_strikes(db: sqlite_utils.Database) -> None:
     """decisions.set_aside_strikes: the active strikes an exemption set aside
     in the decision (JSON list of {rule, recorded_on, expires_on, exemption};
@@ -175,10 +187,30 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
         db.execute("PRAGMA busy_timeout = 30000")
         if db.journal_mode != "wal":
             db.enable_wal()
-        migrations.apply(db)
+        if migrations.pending(db):
+            # Under the write lock: two processes opening a new file at once
+            # would otherwise both apply the same migration.
+            with db.atomic():
+                migrations.apply(db)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot use database: {exc}", Location(path)) from None
     return db
+
+
+def open_db_readonly(path: str) -> sqlite_utils.Database | None:
+    """The store opened read-only and not migrated (a dry run must leave the
+    file as it is); None if there is no file. Raises StoreError if it is
+    not a database."""
+    if not Path(path).exists():
+        return None
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot use database: {exc}", Location(path)) from None
+    return Database(conn, execute_plugins=False)
 
 
 def _json(value: Any) -> str:

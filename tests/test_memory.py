@@ -552,11 +552,11 @@ def test_an_earlier_date_is_refused_unless_backfill(evaluated: Path) -> None:
     with pytest.raises(InputError, match="before the latest run's \\(2026-11-02\\); pass "
                                          "--backfill"):
         recall(str(evaluated), plus(-1), backfill=False)
-    assert recall(str(evaluated), plus(-1), backfill=True) == {}
+    assert recall(str(evaluated), plus(-1), backfill=True).memories == {}
     # Strikes, and C-ABUSE's open offboarding case.
-    assert set(recall(str(evaluated), plus(1), backfill=False)) == \
+    assert set(recall(str(evaluated), plus(1), backfill=False).memories) == \
         {"C-WARN", "C-FINAL", "C-OFF", "C-HELD", "C-ABUSE"}
-    assert recall(str(evaluated.parent / "none.db"), DAY, False) == {}
+    assert recall(str(evaluated.parent / "none.db"), DAY, False).memories == {}
     assert not (evaluated.parent / "none.db").exists()
 
 

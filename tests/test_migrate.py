@@ -34,6 +34,8 @@ RUNS = {
     "missing_facts": str,
     # m005
     "sources": str, "plugins": str,
+    # m006
+    "input_sha256": str,
 }
 DECISIONS = {
     "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str, "severity": str,
@@ -116,10 +118,12 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                             ("adieu", "m003_missing_facts"),
                                             ("adieu", "m004_cases"),
                                             ("adieu", "m005_sources_plugins"),
+                                            ("adieu", "m006_audit_index"),
                                             ("adieu", "m007_set_aside_strikes")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
                                                         "m003_missing_facts", "m004_cases",
                                                         "m005_sources_plugins",
+                                                        "m006_audit_index",
                                                         "m007_set_aside_strikes"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
@@ -139,7 +143,7 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     open_db(str(new)).close()
     assert raw(new, "select name from _sqlite_migrations order by id") == \
         [("m001_initial",), ("m002_memory",), ("m003_missing_facts",), ("m004_cases",),
-         ("m005_sources_plugins",), ("m007_set_aside_strikes",)]
+         ("m005_sources_plugins",), ("m006_audit_index",), ("m007_set_aside_strikes",)]
     assert schema(new) == schema(old_db)
 
 
@@ -162,7 +166,7 @@ def test_keys_indexes_and_triggers(old_db: Path) -> None:
         indexes = {t: {(tuple(i.columns), i.unique) for i in db[t].indexes}
                    for t in ("runs", "strikes", "exemptions", "reviews", "cases")}
         assert indexes == {
-            "runs": {(("identity",), 0)},
+            "runs": {(("identity",), 0), (("input_sha256",), 0)},
             "strikes": {(("customer_id", "recorded_on"), 0)},
             "exemptions": {(("customer_id",), 0)},
             "reviews": {(("run_id", "customer_id"), 1)},

@@ -28,7 +28,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "rejected": int, "counts": str, "population": str, "adieu_version": str,
         "started_at": str, "finished_at": str, "facts_sha256": str, "identity": str,
         "backfill": int, "new_strikes": int, "missing_facts": str,
-        "sources": str, "plugins": str,
+        "sources": str, "plugins": str, "input_sha256": str,
     },
     "decisions": {
         "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str,
@@ -105,7 +105,8 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
     assert tables == set(EXPECTED_COLUMNS)
     assert migrations == [("adieu", "m001_initial"), ("adieu", "m002_memory"),
                           ("adieu", "m003_missing_facts"), ("adieu", "m004_cases"),
-                          ("adieu", "m005_sources_plugins"), ("adieu", "m007_set_aside_strikes")]
+                          ("adieu", "m005_sources_plugins"), ("adieu", "m006_audit_index"),
+                          ("adieu", "m007_set_aside_strikes")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -129,7 +130,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 6
+    assert count(db_path, "_sqlite_migrations") == 7
 
 
 def test_wal_mode(db_path: Path) -> None:

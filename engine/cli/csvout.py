@@ -37,7 +37,7 @@ def cell(value: Any) -> Any:
     return value
 
 
-def decision_row(d: Decision, run_id: int) -> list[Any]:
+def decision_row(d: Decision, run_id: int | None) -> list[Any]:
     """A decision as the cells of DECISION_COLUMNS: `fired` and `reasons`
     pair up by position (the rule, its explanation), as do `shielded` and
     `shielded_by` (the rule, the exemption)."""
@@ -48,7 +48,7 @@ def decision_row(d: Decision, run_id: int) -> list[Any]:
         d.referrals)]
 
 
-def write_decisions(decisions: Iterable[Decision], run_id: int, stream: TextIO) -> None:
+def write_decisions(decisions: Iterable[Decision], run_id: int | None, stream: TextIO) -> None:
     """The decisions as CSV with a header row of DECISION_COLUMNS. Hidden
     characters are escaped only on a terminal (a file or pipe gets the values
     as they are)."""

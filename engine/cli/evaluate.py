@@ -48,10 +48,13 @@ def register(cli: click.Group) -> None:
                   help="Go ahead when the source has no column for a fact the policy uses "
                        "(rules that need it are unknown); the run records the missing facts. "
                        "Without it, that is an error (exit 2).")
+    @click.option("--dry-run", "dry_run", is_flag=True,
+                  help="Decide against the database's memory and print what would be "
+                       "stored, writing nothing (the database is opened read-only).")
     def evaluate(policy: str, source: tuple[str, ...], mapping: tuple[str, ...],
                  prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
                  db: str | None, as_json: bool, as_csv: bool, strict: bool, backfill: bool,
-                 allow_missing: bool) -> None:
+                 allow_missing: bool, dry_run: bool) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
 
         With --source repeated, the sources' records are joined by customer
@@ -68,6 +71,16 @@ def register(cli: click.Group) -> None:
         in one transaction. Warnings (a figure the source cannot know and
         why; a column close to a fact's name) go to stderr; they are not
         rejects.
+
+        Before deciding, every strike, pardon and exemption the run would
+        use is checked against its audit entry; a row written outside adieu
+        is an error (exit 2). An input identical to a stored run's (policy,
+        source bytes, mapping, options, as-of date, memory) is not read
+        again: that run is shown. Two runs at once are written one after the
+        other; memory that changed meanwhile is read again and the run
+        decided again with it, and a run whose as-of date another run has
+        overtaken meanwhile fails (exit 2, nothing written). --dry-run
+        decides with the database's memory and writes nothing.
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
@@ -76,7 +89,8 @@ def register(cli: click.Group) -> None:
         bar = _Progress()
         try:
             result = prepare(policy, list(source), as_of, bar.advance, list(mapping), options,
-                             resolve_db(db), backfill, allow_missing, list(prefer))
+                             resolve_db(db), backfill, allow_missing, list(prefer), dry_run,
+                             all_decisions=as_json or as_csv)
         except PolicyErrors as exc:
             for e in exc.errors:
                 echo(str(e), err=True)
@@ -101,8 +115,17 @@ def register(cli: click.Group) -> None:
         if strict and rejects:
             raise InputError(f"{result.intake.rejected_rows} rejected row(s) with --strict; "
                              "nothing written")
-        run_id = store(result, resolve_db(db), started)
-        if result.already:
+        if dry_run:
+            run_id = result.run_id if result.already else None
+            echo(f"dry run: nothing was written to {resolve_db(db)}"
+                 + (f" (run {run_id} already recorded these inputs)" if result.already
+                    else ""), err=True)
+        else:
+            run_id = store(result, resolve_db(db), started)
+        if result.redecided:
+            echo("warning: the memory changed while this run was deciding (another run, "
+                 "an exemption or a pardon was stored); decided again with it", err=True)
+        if result.already and not dry_run:
             echo(f"run {run_id} already recorded these facts under this policy as of "
                  f"{as_of.isoformat()}; nothing new was written", err=True)
         if as_json:
@@ -112,17 +135,17 @@ def register(cli: click.Group) -> None:
                         "source": result.source, "sources": result.sources,
                         "plugins": result.plugins,
                         "as_of": as_of.isoformat(), "counts": result.counts,
-                        "customers": len(result.decisions),
+                        "customers": result.customers,
                         "rejected_rows": result.intake.rejected_rows,
                         "missing_facts": result.missing_facts,
-                        "already_recorded": result.already},
+                        "already_recorded": result.already, "dry_run": dry_run},
                 "decisions": [d.to_dict() for d in result.decisions],
                 "rejects": [asdict(r) for r in rejects],
                 "warnings": [asdict(w) for w in warnings]}, indent=2))
         elif as_csv:
             write_decisions(result.decisions, run_id, sys.stdout)
         else:
-            summary(result, resolve_db(db))
+            summary(result, resolve_db(db), dry_run)
 
 
 class _Progress:
@@ -144,14 +167,16 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
 
-def summary(result: RunResult, db: str) -> None:
+def summary(result: RunResult, db: str, dry_run: bool = False) -> None:
     p = result.policy
-    echo(f"Run {result.run_id}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
+    title = f"Run {result.run_id}" if result.run_id is not None else "Dry run"
+    echo(f"{title}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
          f"over {result.source} as of {result.as_of.isoformat()}")
-    new = sum(len(d.new_strikes) for d in result.decisions)
-    echo(f"{len(result.decisions):,} customers decided, "
-         f"{result.intake.rejected_rows:,} rows rejected, {new:,} new strikes; "
-         f"stored in {db}")
+    new = result.new_strikes
+    where = (f"nothing written to {db}" if dry_run and not result.already else
+             f"already stored in {db}" if result.already else f"stored in {db}")
+    echo(f"{result.customers:,} customers decided, "
+         f"{result.intake.rejected_rows:,} rows rejected, {new:,} new strikes; {where}")
     if result.missing_facts:
         echo(f"The source has no column for {', '.join(result.missing_facts)}, allowed to "
              "be missing: every rule that needs them is unknown.")
@@ -165,10 +190,13 @@ def summary(result: RunResult, db: str) -> None:
     if candidates:
         echo("")
         waiting = awaiting_review(candidates, result.memories)
-        echo(f"{waiting} offboarding(s) pending approval by an independent "
-             f"reviewer: adieu pending --db {db}"
-             + (f" ({len(candidates) - waiting} approved earlier: their cases keep their "
-                "dates)" if waiting < len(candidates) else ""))
+        if dry_run and not result.already:
+            echo(f"{waiting} offboarding(s) would be pending approval")
+        else:
+            echo(f"{waiting} offboarding(s) pending approval by an independent "
+                 f"reviewer: adieu pending --db {db}"
+                 + (f" ({len(candidates) - waiting} approved earlier: their cases keep "
+                    "their dates)" if waiting < len(candidates) else ""))
         echo(f"Top offboard candidates ({min(TOP, len(candidates))} of "
              f"{len(candidates)}):")
         for d in candidates[:TOP]:
