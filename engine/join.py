@@ -17,6 +17,14 @@ Rules (docs/sources.md, "Several sources"):
   row, nor a related record such as a Salesforce case of a customer the
   source still has) is not decided on the other sources' records either:
   each of those is set aside with a reject that points at the first.
+- The account owner (`owner`, `owner_id`) is compared as the reviewer check
+  compares it (engine/names.py): a placeholder ('N/A', '-', empty) yields to
+  an owner another source names; two spellings of the same person ('Chloe
+  Martin', 'chloe  martin', 'Martin, Chloe') are no conflict and the first
+  is kept. Different owners are a conflict as above; where --prefer settles
+  it, the preferred owner is the fact and the overruled ones are kept in
+  `other_owners` / `other_owner_ids` ("; " between them), so the reviewer
+  may be none of them.
 - Each fact keeps its provenance: "KIND:FILE row N, FIELD" (or the reader's
   own note for an aggregate), stored with the decision.
 """
@@ -34,6 +42,7 @@ from .errors import InputError, Location
 from .facts import Record
 from .intake import Intake, Reject
 from .mapping import IDENTITY, Mapping
+from .names import OTHER_OWNER_IDS, OTHER_OWNERS, OWNER, OWNER_ID, no_owner, same_owner
 from .policy import Policy
 from .sources import SourceKind, parse_source
 
@@ -170,6 +179,7 @@ def join(parts: list[SourcePart], prefer: list[int] | None = None) -> Intake:
         provenance: dict[str, str] = {}
         giver: dict[str, tuple[int, Record]] = {}
         conflicts: list[Reject] = []
+        overruled: dict[str, list[tuple[str, str]]] = {}  # owner fact -> [(value, provenance)]
         for pos, record in entries:
             for name, value in record.facts.items():
                 prov = f"{parts[pos].spec.kind.kind}:{record.provenance[name]}" \
@@ -179,14 +189,21 @@ def join(parts: list[SourcePart], prefer: list[int] | None = None) -> Intake:
                     continue
                 if _equal(facts[name], value) or _defaulted(prov):
                     continue
-                if _defaulted(provenance[name]):  # a value read beats a mapping's default
+                if _defaulted(provenance[name]) or (name in _OWNERS and no_owner(facts[name])
+                                                    and not no_owner(value)):
+                    # a value read beats a mapping's default, an owner a placeholder
                     facts[name], provenance[name], giver[name] = value, prov, (pos, record)
                     continue
+                if name in _OWNERS and (no_owner(value) or same_owner(name, facts[name], value)):
+                    continue  # a placeholder, or the same owner spelled otherwise
                 first_pos, first = giver[name]
                 a, b = rank.get(first_pos, unranked), rank.get(pos, unranked)
                 if a != b:
+                    loser = (facts[name], provenance[name]) if b < a else (value, prov)
                     if b < a:
                         facts[name], provenance[name], giver[name] = value, prov, (pos, record)
+                    if name in _OWNERS:
+                        overruled.setdefault(name, []).append(loser)
                     continue
                 conflicts.append(Reject(
                     first.file, first.row, first.line, cid, name, _shown(facts[name]),
@@ -196,9 +213,16 @@ def join(parts: list[SourcePart], prefer: list[int] | None = None) -> Intake:
         if conflicts:
             out.rejects.extend(conflicts)
             continue
+        for name, others in overruled.items():
+            key = _OWNERS[name]
+            facts[key] = "; ".join(str(value) for value, _prov in others)
+            provenance[key] = "; ".join(prov for _value, prov in others)
         first_pos, first = entries[0]
         out.records.append(Record(facts, first.file, first.row, first.line, provenance))
     return out
+
+
+_OWNERS = {OWNER: OTHER_OWNERS, OWNER_ID: OTHER_OWNER_IDS}
 
 
 def _defaulted(provenance: str) -> bool:

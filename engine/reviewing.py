@@ -5,9 +5,11 @@ Each review acts on the customer's open case (engine/cases.py) and is
 written with its audit entry (kind "case") in one transaction. The
 reviewer may not be the account owner:
 
-- names compare by safe_text.same_name (Unicode compatibility forms, case,
-  accents, every kind of space, invisible characters, punctuation, word
-  order and "Last, First" ignored);
+- names compare by names.same_name (docs/ops-guide.md: folded, titles,
+  suffixes, departments and e-mail domains left out, look-alike letters as
+  the Latin letter, and one name's words all among the other's is the same
+  person), against the owner and any owner another source named
+  (names.owners_on_record; placeholders such as 'N/A' name nobody);
 - where the source gives an owner id (fact `owner_id`, e.g. Salesforce
   Account.OwnerId, HubSpot hubspot_owner_id) the reviewer must give
   `--by-id` and it must not be the owner's (owner_id_key);
@@ -21,8 +23,6 @@ The reviewer's name and id are stored as typed and as compared
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from typing import Any
 
 import sqlite_utils
@@ -30,21 +30,9 @@ import sqlite_utils
 from . import cases
 from .audit import AuditLog
 from .errors import InputError
-from .safe_text import WHITESPACE, name_keys, name_problem, same_name
+from .names import owner_id_key, owners_on_record, same_name
+from .safe_text import WHITESPACE, name_keys, name_problem
 from .store import get_decision, get_run, now
-
-_SPACES = re.compile(f"[{re.escape(WHITESPACE)}\u200b-\u200d\u2060\ufeff]+")
-
-
-def owner_id_key(value: Any) -> str:
-    """An owner id as compared: NFKC (full-width digits are digits), every
-    space and zero-width character removed, case folded. A Salesforce id's
-    15-character form and its 18-character form (the same id with a
-    3-character case checksum) have the same key: the first 15 characters."""
-    text = _SPACES.sub("", unicodedata.normalize("NFKC", str(value))).casefold()
-    if len(text) == 18 and text.isalnum() and text.isascii():
-        text = text[:15]
-    return text
 
 
 def _need(value: str | None, what: str) -> str:
@@ -99,8 +87,9 @@ def _independent(case: dict[str, Any], by: str, by_id: str | None,
     run; returns the columns that record the check. InputError if the
     reviewer is the owner, or the check cannot be made as asked."""
     facts = case["_facts"]
-    owner = None if _blank(facts.get("owner")) else str(facts["owner"])
-    owner_id = None if _blank(facts.get("owner_id")) else str(facts["owner_id"])
+    owners, owner_ids = owners_on_record(facts)  # placeholders ('N/A', '-') name nobody
+    owner = owners[0] if owners else None
+    owner_id = owner_ids[0] if owner_ids else None
     cid = case["customer_id"]
     refused = (f"{by} is the account owner of {cid} and may not review its offboarding; an "
                "independent reviewer must approve or reject it")
@@ -113,13 +102,13 @@ def _independent(case: dict[str, Any], by: str, by_id: str | None,
     elif no_owner_on_record:
         raise InputError(f"{cid} has an account owner on record ({owner or owner_id}); "
                          "--no-owner-on-record is only for customers without one")
-    if owner is not None and same_name(owner, by):
+    if any(same_name(name, by) for name in owners):
         raise InputError(refused)
     if owner_id is not None:
         if _blank(by_id):
             raise InputError(f"{cid}'s account owner is on record by id ({owner_id}); give "
                              "your own user id of that system with --by-id")
-        if owner_id_key(by_id) == owner_id_key(owner_id):
+        if any(owner_id_key(by_id) == owner_id_key(one) for one in owner_ids):
             raise InputError(refused.replace(f"{by} is", f"{by} (id {by_id.strip()}) is"))
     return {"owner": owner, "owner_id": owner_id,
             "no_owner_on_record": int(owner is None and owner_id is None)}

@@ -158,14 +158,6 @@ def text_problem(text: str, name: str) -> str | None:
     return None
 
 
-# Letters that carry no accent to drop but a stroke or a ligature, and how
-# they are written without it: both spellings in use count ("Đorđe" is
-# "Dorde" and "Djordje"; "Søren" is "Soren" and "Soeren").
-_LETTERS = {"ł": ("l",), "ø": ("o", "oe"), "đ": ("d", "dj"), "ð": ("d",), "æ": ("ae", "a"),
-            "œ": ("oe",), "þ": ("th",), "ı": ("i",), "ħ": ("h",), "ŧ": ("t",), "ŋ": ("n",),
-            "ĸ": ("q",), "ſ": ("s",)}
-
-
 def name_problem(text: str, what: str = "a name") -> str | None:
     """Why `text` cannot be a person's name as typed (--by, --approver), or
     None: a control character, a formatting character or one that shows as
@@ -182,106 +174,16 @@ def name_problem(text: str, what: str = "a name") -> str | None:
     return None
 
 
-# Words around a name that do not tell people apart: titles before it,
-# generational and academic suffixes after it (all as name_keys folds them).
-_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "herr",
-                     "frau", "mme", "mlle", "madame", "monsieur", "sra", "srta", "dona"})
-_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq", "mba"})
-_BRACKETED = re.compile(r"[(\[{（［｛][^)\]}）］｝]*[)\]}）］｝]")
-
-
 def name_keys(text: str) -> list[str]:
-    """The keys a person's name is compared by, one per spelling of the
-    letters in _LETTERS: compatibility forms folded (NFKD: full-width
-    letters, ligatures), accents, invisible and formatting characters
-    dropped, case folded, punctuation (hyphens, apostrophes, dots) and every
-    run of spaces one space, and "Last, First" read as "First Last":
-    'Martin,  CHLOÉ' and 'chloe martin' have the same key. Text in brackets
-    ('Chloe Martin (Sales)'), titles ('Dr', 'Mme') and suffixes ('Jr',
-    'PhD') are left out, and an e-mail address counts by its local part
-    ('chloe.martin@example.com' is 'chloe martin')."""
-    text = unicodedata.normalize("NFKD", str(text))
-    text = _INVISIBLE.sub("", text)
-    text = _BRACKETED.sub(" ", text)
-    if text.count("@") == 1 and " " not in text.strip(WHITESPACE):
-        text = text.split("@")[0]
-    kept = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category in ("Mn", "Me", "Cf"):
-            continue  # accents and other marks, zero-width and bidi characters
-        if ch == ",":
-            kept.append(ch)
-        elif ch.isspace() or category[0] in ("Z", "C", "P", "S"):
-            kept.append(" ")
-        else:
-            kept.append(ch)
-    words = " ".join("".join(kept).casefold().split())
-    if words.count(",") == 1:
-        last, first = (part.strip() for part in words.split(","))
-        words = f"{first} {last}".strip()
-    parts = words.replace(",", " ").split()
-    while len(parts) > 1 and parts[0] in _TITLES:
-        parts = parts[1:]
-    while len(parts) > 1 and parts[-1] in _SUFFIXES:
-        parts = parts[:-1]
-    words = " ".join(parts)
-    keys = [words]
-    for letter, spellings in _LETTERS.items():
-        if letter in words:
-            keys = [k.replace(letter, s) for k in keys for s in spellings]
-    return keys
-
-
-def _word(a: str, b: str) -> bool:
-    """One word of a name matches another: equal, or one is an initial of
-    the other ('c' and 'chloe')."""
-    return a == b or (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b))
-
-
-def _same_words(a: list[str], b: list[str]) -> bool:
-    """Same first and last word (an initial matches), and every other word of
-    the shorter name matches a middle word of the longer one, in order:
-    'Chloe Martin' is 'Chloe Marie Martin' and 'C. Martin'. A name of one
-    word (not an initial) is the same as a name that has that word:
-    'Martin' may be Chloe Martin."""
-    if len(a) > len(b):
-        a, b = b, a
-    if len(a) == 1:
-        return len(a[0]) > 1 and a[0] in b
-    if len(a) < 2:
-        return False
-    if not (_word(a[0], b[0]) and _word(a[-1], b[-1])):
-        return False
-    middle = iter(b[1:-1])
-    return all(any(_word(word, other) for other in middle) for word in a[1:-1])
+    """engine.names.name_keys: the folded keys a person's name is stored by."""
+    from .names import name_keys as keys
+    return keys(text)
 
 
 def same_name(a: str, b: str) -> bool:
-    """Two people's names are the same person's when a key of one
-    (name_keys) equals a key of the other, also with the spaces taken out
-    ('李 小龍', '李小龍') or with the words in another order ('Núñez José',
-    'MARTIN Chloe'), or when their words match with middle names left out
-    or given as initials, either way round ('Chloe Marie Martin', 'C.
-    Martin', 'Martin C.'), or when one is a single word of the other
-    ('Martin'). 'Chloe  Martin', 'chloé martin', 'Martin,
-    Chloe', 'Chloe\u00a0Martin', 'Dr Chloe Martin', 'Mary-Jane Smith' and
-    'mary.jane.smith' all are one person's. Doubt counts as the same
-    person: a wrong refusal asks for another reviewer, a wrong acceptance
-    lets the owner approve their own customer."""
-    def forms(name: str) -> set[str]:
-        out = set()
-        for key in name_keys(name):
-            out.update({key, key.replace(" ", ""), " ".join(sorted(key.split()))})
-        return out
-    if forms(a) & forms(b):
-        return True
-    for x in name_keys(a):
-        for y in name_keys(b):
-            words = y.split()
-            if _same_words(x.split(), words) or _same_words(x.split(), words[::-1]):
-                return True
-    return False
+    """engine.names.same_name: could the two names be one person's?"""
+    from .names import same_name as same
+    return same(a, b)
 
 
 def blank(value: Any) -> bool:

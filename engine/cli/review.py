@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..explain import fmt
+from ..names import owners_on_record
 from ..reviewing import pending, review, revoke
 from ..safe_text import echo
 from .common import customer_argument, db_option, json_option, opened_store, run_option
@@ -18,7 +19,8 @@ def _reviewer_options(func: Any) -> Any:
     """--by, --by-id and --no-owner-on-record, the same on approve, reject and revoke."""
     func = click.option(
         "--no-owner-on-record", "no_owner", is_flag=True,
-        help="The source gives this customer no account owner (neither name nor id), so "
+        help="The source gives this customer no account owner (neither name nor id; "
+             "a placeholder such as N/A, -, none or TBD names nobody), so "
              "the reviewer cannot be checked against one: review anyway. Recorded in the "
              "audit trail; refused when an owner is on record.")(func)
     func = click.option(
@@ -28,7 +30,11 @@ def _reviewer_options(func: Any) -> Any:
              "owner's.")(func)
     func = click.option("--by", required=True, metavar="NAME",
                         help="The reviewer (not the account owner: names compare ignoring "
-                             "case, accents, spacing and \"Last, First\" order).")(func)
+                             "case, accents, spacing, \"Last, First\" order, titles, "
+                             "suffixes, departments and e-mail domains, look-alike "
+                             "letters read as Latin; a name whose words are all among "
+                             "the owner's, or the other way round, is the owner; see "
+                             "the ops guide).")(func)
     return func
 
 
@@ -104,7 +110,8 @@ def register(cli: click.Group) -> None:
             return
         for r in rows:
             facts = r["facts"] or {}
-            owner = facts.get("owner") or facts.get("owner_id") or "no owner on record"
+            names, ids = owners_on_record(facts)  # placeholders ('N/A') name nobody
+            owner = " / ".join(names or ids) or "no owner on record"
             echo(f"{r['customer_id']}  case {r['case_id']}  run {r['run_id']}  "
                  f"[{r['severity']}]  {r['strikes']} strikes  effective "
                  f"{r['case_effective_date']}  owner: {owner}")

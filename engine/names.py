@@ -1,0 +1,308 @@
+"""People's names and owner cells as the independent-reviewer check compares them.
+
+- `name_keys(text)`: the readable folded form of a name, as stored beside
+  what the reviewer typed (cases.reviewer_key): 'Martin,  CHLOÉ' ->
+  ['chloe martin'].
+- `same_name(a, b)`: could the two names be one person's? The rule is in
+  docs/ops-guide.md ("What the reviewer does"); in short, after folding
+  (below) two names are one person's when the words of one are all found
+  among the words of the other. Doubt counts as the same person: a wrong
+  "same" only asks for another reviewer, a wrong "different" lets the owner
+  approve their own customer.
+- `no_owner(value)`: an owner cell that names nobody (empty, `N/A`, `-`,
+  `none`, `unassigned`, `TBD` ...: PLACEHOLDERS), so no owner is on record.
+
+Folding, in order: NFKD (compatibility forms: full-width letters,
+ligatures, mathematical letters); invisible characters dropped; an e-mail
+address taken out (the name beside it is compared; an address alone, or
+one whose local part has two parts or more, compares by its local part:
+'chloe.martin@x.com' is 'chloe martin'); look-alike letters of other
+scripts read as the Latin letter they look like (CONFUSABLES: Cyrillic
+'С', Greek 'Ο'; after Unicode TR39 confusables.txt, Latin/Cyrillic/Greek
+only); accents and marks dropped; every other non-letter a space; case
+folded (ß is ss); titles (Dr, Mme) and suffixes or post-nominal letters
+(Jr, PhD, MBA) dropped wherever they stand. For the comparison (not the
+stored key) also: i and l, 0 and o, 1 and l, 'rn' and 'm', 'vv' and 'w',
+'cl' and 'd' are one (TR39 skeleton), and 'ae', 'oe', 'ue' are 'a', 'o',
+'u' (German ä = ae: 'Jürgen' = 'Juergen' = 'Jurgen').
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache, lru_cache
+from typing import Any
+
+from .safe_text import _INVISIBLE, WHITESPACE
+
+# Letters that carry no accent to drop but a stroke or a ligature, and how
+# they are written without it: both spellings in use count ("Đorđe" is
+# "Dorde" and "Djordje"; "Søren" is "Soren" and "Soeren").
+_LETTERS = {"ł": ("l",), "ø": ("o", "oe"), "đ": ("d", "dj"), "ð": ("d",), "æ": ("ae", "a"),
+            "œ": ("oe",), "þ": ("th",), "ı": ("i",), "ħ": ("h",), "ŧ": ("t",), "ŋ": ("n",),
+            "ĸ": ("q",), "ſ": ("s",)}
+
+# Look-alikes of Latin letters in the Cyrillic and Greek scripts and among
+# Latin's own extensions, each pair "look-alike, Latin" (after Unicode
+# TR39 confusables.txt; a few small-capital shapes added: doubt counts as
+# the same letter). Both cases, read before case folding: Greek 'Η' looks
+# like 'H' but its small letter 'η' looks like 'n'.
+_PAIRS = (
+    # Cyrillic capitals and small letters
+    "АA ВB СC ЕE НH ІI ЈJ КK МM ОO РP ЅS ТT ХX УY ҮY ԌG ԚQ ԜW Ԁd ӀI "
+    "аa вb сc еe һh іi јj кk мm оo рp ѕs тt хx уy үy ԁd ԛq ԝw ӏl ьb гr пn иu ɡg "
+    # Greek capitals and small letters
+    "ΑA ΒB ΕE ΖZ ΗH ΙI ΚK ΜM ΝN ΟO ΡP ΤT ΥY ΧX "
+    "αa βb εe ηn ιi κk νv οo ρp τt υu χx ϲc ϳj ϵe "
+    # Latin extensions and digits or signs that stand for letters
+    "ɑa ɩi ȷj ɪi ʟl ᴅd ᴇe ᴋk ᴍm ᴏo ᴘp ᴛt ᴜu ᴠv ᴡw ᴢz ǀl 0o 1l |l"
+).split()
+CONFUSABLES = {pair[0]: pair[1] for pair in _PAIRS}
+# Multi-letter look-alikes and spellings that are one for the comparison.
+_SKELETON = (("i", "l"), ("rn", "m"), ("vv", "w"), ("cl", "d"),
+             ("ae", "a"), ("oe", "o"), ("ue", "u"))
+
+# Words around a name that do not tell people apart: titles, generational
+# suffixes, degrees and post-nominal letters (as folded: 'Ph.D.' is 'ph d',
+# kept here as 'phd' too). Words that are also common names or surnames
+# ('Don', 'Ma', 'Ba', 'Do') are not in the list.
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "prof", "professor",
+                     "sir", "dame", "rev", "herr", "frau", "mme", "mmes", "mlle", "madame",
+                     "monsieur", "sra", "srta", "dona", "sig", "sigra", "dott", "dre"})
+_SUFFIXES = frozenset({"jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv",
+                       "phd", "dphil", "mphil", "md", "dds", "dmd", "dvm", "esq", "mba", "msc",
+                       "bsc", "llb", "llm", "jd", "cpa", "cfa", "pmp", "rn", "obe", "mbe",
+                       "cbe", "kbe", "frcs", "mrcp", "ceng", "peng", "dipl", "mag"})
+_DROPPED = _TITLES | _SUFFIXES
+# Two-letter post-nominals written with dots or spaces ('Ph. D.', 'M.D.').
+_SPLIT_SUFFIXES = (("ph", "d"), ("m", "d"), ("j", "d"), ("d", "phil"), ("m", "b", "a"))
+
+_BRACKETED = re.compile(r"[(\[{<（［｛＜][^)\]}>）］｝＞]*[)\]}>）］｝＞]")
+_EMAIL = re.compile(r"(?:mailto:)?([^\s<>()\[\],;:@\"]+)@[^\s<>()\[\],;:@\"]+")
+# Where a name is followed by a department or role: ', Sales', ' - Sales', '/ Sales'.
+_SEGMENTS = re.compile(r"[,;/]|\s[-\u2010-\u2015]+\s")
+
+OWNER, OWNER_ID = "owner", "owner_id"
+# Owners named by a source that --prefer ranked below another naming a
+# different owner: kept beside the preferred one for the reviewer check.
+OTHER_OWNERS, OTHER_OWNER_IDS = "other_owners", "other_owner_ids"
+_SPACES = re.compile(f"[{re.escape(WHITESPACE)}\u200b-\u200d\u2060\ufeff]+")
+
+# Owner cells that name nobody (as folded by _placeholder_key: case folded,
+# everything but letters and digits dropped). A cell of punctuation only
+# ('-', '--', '?', '/', '.') names nobody either.
+PLACEHOLDERS = frozenset({
+    "na", "nan", "none", "null", "nil", "nobody", "noone", "noowner", "unknown", "unassigned",
+    "notassigned", "notset", "undefined", "tbd", "tba", "tbc", "tobedetermined",
+    "tobeassigned", "tobeconfirmed", "vacant", "open", "pending", "notapplicable",
+    "nonassigne", "keiner", "ninguno", "0"})
+
+
+def _placeholder_key(value: Any) -> str:
+    text = unicodedata.normalize("NFKD", str(value)).casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def no_owner(value: Any) -> bool:
+    """Does an owner (or owner id) cell name nobody? None, empty or only
+    whitespace or punctuation ('-', '?'), a placeholder of PLACEHOLDERS
+    ('N/A', 'none', 'Unassigned', 'TBD'; case, spaces and punctuation
+    ignored), or an id of zeros only (Salesforce's empty id
+    000000000000000AAA)."""
+    if value is None:
+        return True
+    key = _placeholder_key(value)
+    if not key or key in PLACEHOLDERS:
+        return True
+    zeros = key.rstrip("a") if len(key) == 18 else key
+    return set(zeros) == {"0"}
+
+
+def owner_id_key(value: Any) -> str:
+    """An owner id as compared: NFKC (full-width digits are digits), every
+    space and zero-width character removed, case folded. A Salesforce id's
+    15-character form and its 18-character form (the same id with a
+    3-character case checksum) have the same key: the first 15 characters."""
+    text = _SPACES.sub("", unicodedata.normalize("NFKC", str(value))).casefold()
+    if len(text) == 18 and text.isalnum() and text.isascii():
+        text = text[:15]
+    return text
+
+
+def same_owner(fact: str, a: Any, b: Any) -> bool:
+    """Do two values of fact `fact` ("owner" or "owner_id") name the same
+    owner? Names by same_name, ids by owner_id_key."""
+    if fact == "owner_id":
+        return owner_id_key(a) == owner_id_key(b)
+    return same_name(str(a), str(b))
+
+
+def owners_on_record(facts: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The owner names and owner ids a customer's facts put on record, the
+    preferred first: `owner` / `owner_id`, then the owners another source
+    named that --prefer overruled (OTHER_OWNERS / OTHER_OWNER_IDS, "; "
+    between them; engine/join.py). Placeholders (no_owner) left out."""
+    out: tuple[list[str], list[str]] = ([], [])
+    for kept, (fact, others) in zip(out, ((OWNER, OTHER_OWNERS), (OWNER_ID, OTHER_OWNER_IDS)),
+                                    strict=True):
+        values = [facts.get(fact)]
+        if not no_owner(facts.get(others)):
+            values += str(facts[others]).split("; ")
+        kept += [str(v) for v in values if not no_owner(v)]
+    return out
+
+
+def _drop_email(text: str) -> tuple[str, list[str]]:
+    """The text without e-mail addresses, and the addresses' local parts."""
+    locals_ = [m.group(1) for m in _EMAIL.finditer(text)]
+    return _EMAIL.sub(" ", text), locals_
+
+
+def _words(text: str, skeleton: bool) -> list[str]:
+    """Folded words of `text` (see the module docstring), titles and
+    suffixes dropped unless nothing else is left."""
+    if skeleton:
+        text = "".join(CONFUSABLES.get(ch, ch) for ch in text)
+    kept = []
+    for ch in unicodedata.normalize("NFKD", text):
+        category = unicodedata.category(ch)
+        if category in ("Mn", "Me", "Cf"):
+            continue  # accents and other marks, zero-width and bidi characters
+        kept.append(" " if ch.isspace() or category[0] in ("Z", "C", "P", "S") else ch)
+    words = "".join(kept).casefold().split()
+    for split in _SPLIT_SUFFIXES:  # 'ph d' -> 'phd'
+        n = len(split)
+        i = 0
+        while i + n <= len(words):
+            if tuple(words[i:i + n]) == split and (i > 0 or n == len(words)):
+                words[i:i + n] = ["".join(split)]
+            i += 1
+    rest = [w for w in words if w not in _DROPPED]
+    return rest or words
+
+
+def _readings(text: str, skeleton: bool) -> list[list[str]]:
+    """The word lists a name is compared by: the whole name; without text in
+    brackets; each comma- (or ' - ', '/') separated part of two words or
+    more ('Chloe Martin, Sales' -> 'chloe martin'); an e-mail's local part
+    when no name stands beside it, or when it has two parts or more."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKD", str(text)))
+    rest, locals_ = _drop_email(text)
+    out: list[list[str]] = []
+    plain = _words(rest, skeleton)
+    if plain:
+        out.append(plain)
+        unbracketed = _words(_BRACKETED.sub(" ", rest), skeleton)
+        parts = [_words(part, skeleton) for part in _SEGMENTS.split(_BRACKETED.sub(" ", rest))]
+        out += [unbracketed] + [p for p in parts if len(p) >= 2]
+    for local in locals_:
+        words = _words(local, skeleton)
+        if words and (not plain or len(words) >= 2):
+            out.append(words)
+    out = [key.split() for words in out for key in _spellings(" ".join(words))]
+    if skeleton:
+        out = [[_skeleton(w) for w in words] for words in out]
+    seen: list[list[str]] = []
+    for words in out:
+        if words and words not in seen:
+            seen.append(words)
+    return seen
+
+
+def _skeleton(word: str) -> str:
+    for a, b in _SKELETON:
+        word = word.replace(a, b)
+    return word
+
+
+def name_keys(text: str) -> list[str]:
+    """The keys a person's name is stored by, one per spelling of the
+    letters in _LETTERS: folded as the module docstring says (no look-alike
+    or skeleton folding), text in brackets and an e-mail address left out
+    (an address alone counts by its local part), and "Last, First" read as
+    "First Last": 'Martin,  CHLOÉ', 'Dr Chloe Martin, PhD' and
+    'chloe.martin@example.com' have the key 'chloe martin'."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKD", str(text)))
+    rest, locals_ = _drop_email(text)
+    rest = _BRACKETED.sub(" ", rest)
+    parts = [" ".join(_words(p, False)) for p in rest.split(",")]
+    parts = [p for p in parts if p and p not in _DROPPED]
+    if not parts and locals_:
+        parts = [" ".join(_words(locals_[0], False))]
+    if len(parts) == 2:
+        parts = parts[::-1]
+    return _spellings(" ".join(parts))
+
+
+def _spellings(words: str) -> list[str]:
+    """`words` once per spelling of the letters in _LETTERS it holds."""
+    keys = [words]
+    for letter, spellings in _LETTERS.items():
+        if letter in words:
+            keys = [k.replace(letter, s) for k in keys for s in spellings]
+    return keys
+
+
+def _word(a: str, b: str) -> bool:
+    """One word matches another: equal, or one is an initial of the other."""
+    return a == b or (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b))
+
+
+def _matches(word: str, run: tuple[str, ...]) -> bool:
+    """A word matches a run of consecutive words of the other name: the one
+    word (_word), their concatenation ('maryjane', 'mary jane') or, for a
+    word of two or three letters, their initials ('jp', 'jean pierre')."""
+    if len(run) == 1:
+        return _word(word, run[0])
+    return word == "".join(run) or (
+        len(word) == len(run) <= 3 and all(w.startswith(c) for c, w in zip(word, run, strict=True)))
+
+
+@lru_cache(maxsize=4096)
+def _covered(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """Is every word of `short` matched by a word or run of its own in
+    `long` (in any order)? A single initial alone matches nothing."""
+    if not short or (len(short) == 1 and len(short[0]) == 1):
+        return False
+    spans = [[(s, e) for s in range(len(long)) for e in range(s + 1, len(long) + 1)
+              if _matches(word, long[s:e])] for word in short]
+    if not all(spans):
+        return False
+    if len(long) > 16:  # too many to pair off: each word matching somewhere is enough
+        return True
+
+    @cache
+    def pair(i: int, used: int) -> bool:
+        if i == len(short):
+            return True
+        for s, e in spans[i]:
+            mask = ((1 << e) - 1) ^ ((1 << s) - 1)
+            if not used & mask and pair(i + 1, used | mask):
+                return True
+        return False
+    return pair(0, 0)
+
+
+def _same(a: list[str], b: list[str]) -> bool:
+    ta, tb = tuple(a), tuple(b)
+    return "".join(a) == "".join(b) or _covered(ta, tb) or _covered(tb, ta)
+
+
+def same_name(a: str, b: str) -> bool:
+    """Could names `a` and `b` be one person's? True when, for a reading of
+    each (_readings: whole, without brackets, a part before or after a
+    comma, an e-mail's local part), folded with or without the look-alike
+    skeleton, the words of one are all matched by words of the other, each
+    by its own (_covered: equal, an initial, a run of words written as one
+    or as initials), in any order; or the two read the same with the
+    spaces taken out ('李 小龍', '李小龍'). So 'Chloe Martin' is 'Martin,
+    Chloe', 'C. Martin', 'Martin', 'Chloe Marie Martin', 'Chloe
+    Martin-Dupont', 'Chloe Martin, Sales', 'Dr Chloe Martin PhD' and
+    'chloe.martin@x.com'; 'Ann Lee' is not 'Anna Leeds'."""
+    for skeleton in (False, True):
+        for x in _readings(a, skeleton):
+            for y in _readings(b, skeleton):
+                if _same(x, y):
+                    return True
+    return False
