@@ -23,8 +23,9 @@ only); accents and marks dropped; every other non-letter a space; case
 folded (ß is ss); titles (Dr, Mme) and suffixes or post-nominal letters
 (Jr, PhD, MBA) dropped wherever they stand. For the comparison (not the
 stored key) also: i and l, 0 and o, 1 and l, 'rn' and 'm', 'vv' and 'w',
-'cl' and 'd' are one (TR39 skeleton), and 'ae', 'oe', 'ue' are 'a', 'o',
-'u' (German ä = ae: 'Jürgen' = 'Juergen' = 'Jurgen').
+'cl' and 'd' are one (TR39 skeleton), and 'ae', 'oe', 'ue', 'aa' are 'a',
+'o', 'u', 'a' (German ä = ae: 'Jürgen' = 'Juergen' = 'Jurgen'; Danish
+å = aa).
 """
 
 from __future__ import annotations
@@ -56,12 +57,14 @@ _PAIRS = (
     "ΑA ΒB ΕE ΖZ ΗH ΙI ΚK ΜM ΝN ΟO ΡP ΤT ΥY ΧX "
     "αa βb εe ηn ιi κk νv οo ρp τt υu χx ϲc ϳj ϵe "
     # Latin extensions and digits or signs that stand for letters
-    "ɑa ɩi ȷj ɪi ʟl ᴅd ᴇe ᴋk ᴍm ᴏo ᴘp ᴛt ᴜu ᴠv ᴡw ᴢz ǀl 0o 1l |l"
+    "ɑa ɩi ȷj ɪi ʟl ᴅd ᴇe ᴋk ᴍm ᴏo ᴘp ᴛt ᴜu ᴠv ᴡw ᴢz ǀl 0o 1l |l "
+    # Armenian and Cherokee letters that pass for Latin ones
+    "օo սu ոn հh ցg ԁd ᎪA ᏴB ᏟC ᎬE ᎻH ᏦK ᎷM ᏢP ᏚS ᎢT ᏔW ᏃZ ᎠD"
 ).split()
 CONFUSABLES = {pair[0]: pair[1] for pair in _PAIRS}
 # Multi-letter look-alikes and spellings that are one for the comparison.
 _SKELETON = (("i", "l"), ("rn", "m"), ("vv", "w"), ("cl", "d"),
-             ("ae", "a"), ("oe", "o"), ("ue", "u"))
+             ("ae", "a"), ("oe", "o"), ("ue", "u"), ("aa", "a"))
 
 # Words around a name that do not tell people apart: titles, generational
 # suffixes, degrees and post-nominal letters (as folded: 'Ph.D.' is 'ph d',
@@ -230,6 +233,8 @@ def name_keys(text: str) -> list[str]:
     parts = [p for p in parts if p and p not in _DROPPED]
     if not parts and locals_:
         parts = [" ".join(_words(locals_[0], False))]
+    if not parts:  # only titles or suffixes ('Dr'): keep them
+        parts = [" ".join(_words(rest.replace(",", " "), False))]
     if len(parts) == 2:
         parts = parts[::-1]
     return _spellings(" ".join(parts))
@@ -251,11 +256,12 @@ def _word(a: str, b: str) -> bool:
 
 def _matches(word: str, run: tuple[str, ...]) -> bool:
     """A word matches a run of consecutive words of the other name: the one
-    word (_word), their concatenation ('maryjane', 'mary jane') or, for a
+    word (_word), their concatenation either way round ('maryjane', 'mary
+    jane'; 'martinchloe', 'chloe martin') or, for a
     word of two or three letters, their initials ('jp', 'jean pierre')."""
     if len(run) == 1:
         return _word(word, run[0])
-    return word == "".join(run) or (
+    return word in ("".join(run), "".join(run[::-1])) or (
         len(word) == len(run) <= 3 and all(w.startswith(c) for c, w in zip(word, run, strict=True)))
 
 
