@@ -31,7 +31,7 @@ from . import cases
 from .audit import AuditLog
 from .errors import InputError
 from .safe_text import WHITESPACE, name_keys, name_problem, same_name
-from .store import get_decision, get_run, now
+from .store import get_run, now
 
 _SPACES = re.compile(f"[{re.escape(WHITESPACE)}\u200b-\u200d\u2060\ufeff]+")
 
@@ -71,8 +71,11 @@ def open_case(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
                      "('proposed', 'approved') order by id desc limit 1",
                      [customer_id]).fetchone()
     if row is None:
-        last = db.execute("select id, state from cases where customer_id = ? order by id desc "
-                          "limit 1", [customer_id]).fetchone()
+        last = db.execute("select id, state, reviewer, reviewed_at from cases where "
+                          "customer_id = ? order by id desc limit 1", [customer_id]).fetchone()
+        if last is not None and last[1] == "rejected":
+            raise InputError(f"{customer_id}'s case {last[0]} was already rejected by {last[2]} "
+                             f"at {last[3]}; it is not open")
         also = f" (its latest, case {last[0]}, is {last[1]})" if last else ""
         raise InputError(f"{customer_id} has no open offboarding case{also}; see "
                          f"`adieu pending` and `adieu history {customer_id}`")
@@ -93,42 +96,67 @@ def _check_run(db: sqlite_utils.Database, case: dict[str, Any], run_id: int | No
                          f"{case['latest_run']}); leave --run out to act on the open case")
 
 
-def _independent(case: dict[str, Any], by: str, by_id: str | None,
-                 no_owner_on_record: bool) -> dict[str, Any]:
-    """Check the reviewer against the owner of record in the case's latest
-    run; returns the columns that record the check. InputError if the
-    reviewer is the owner, or the check cannot be made as asked."""
-    facts = case["_facts"]
-    owner = None if _blank(facts.get("owner")) else str(facts["owner"])
-    owner_id = None if _blank(facts.get("owner_id")) else str(facts["owner_id"])
+def _owners(db: sqlite_utils.Database, case: dict[str, Any]) \
+        -> list[tuple[int, str | None, str | None]]:
+    """The owners of record (run id, owner name, owner id) in the runs of
+    the case that decided the customer, from its opening run to its latest,
+    newest first, each distinct pair once (runs with neither left out)."""
+    owners: list[tuple[int, str | None, str | None]] = []
+    seen: set[tuple[str | None, str | None]] = set()
+    for run_id, facts in db.execute(
+            "select run_id, facts from decisions where customer_id = ? and run_id between ? "
+            "and ? order by run_id desc", [case["customer_id"], case["opened_run"],
+                                           case["latest_run"]]):
+        facts = json.loads(facts) if facts else {}
+        owner = None if _blank(facts.get("owner")) else str(facts["owner"])
+        owner_id = None if _blank(facts.get("owner_id")) else str(facts["owner_id"])
+        if (owner is not None or owner_id is not None) and (owner, owner_id) not in seen:
+            seen.add((owner, owner_id))
+            owners.append((run_id, owner, owner_id))
+    return owners
+
+
+def _independent(db: sqlite_utils.Database, case: dict[str, Any], by: str,
+                 by_id: str | None, no_owner_on_record: bool) -> dict[str, Any]:
+    """Check the reviewer against the owner of record in every run of the
+    case (opening run to latest run): the reviewer may be the owner, by
+    name or by owner id, in none of them. Returns the columns that record
+    the check (the latest run's owner). InputError if the reviewer is an
+    owner, or the check cannot be made as asked."""
+    owners = _owners(db, case)
     cid = case["customer_id"]
     refused = (f"{by} is the account owner of {cid} and may not review its offboarding; an "
                "independent reviewer must approve or reject it")
-    if owner is None and owner_id is None:
+    if not owners:
         if not no_owner_on_record:
-            raise InputError(f"{cid} has no account owner on record in run "
-                             f"{case['latest_run']}, so the reviewer cannot be checked "
-                             "against one; pass --no-owner-on-record to review it anyway "
-                             "(recorded in the audit trail)")
+            runs = f"run {case['latest_run']}" if case["opened_run"] == case["latest_run"] \
+                else f"runs {case['opened_run']} to {case['latest_run']}"
+            raise InputError(f"{cid} has no account owner on record in {runs}, so the "
+                             "reviewer cannot be checked against one; pass "
+                             "--no-owner-on-record to review it anyway (recorded in the "
+                             "audit trail)")
     elif no_owner_on_record:
+        _, owner, owner_id = owners[0]
         raise InputError(f"{cid} has an account owner on record ({owner or owner_id}); "
                          "--no-owner-on-record is only for customers without one")
-    if owner is not None and same_name(owner, by):
-        raise InputError(refused)
-    if owner_id is not None:
-        if _blank(by_id):
-            raise InputError(f"{cid}'s account owner is on record by id ({owner_id}); give "
-                             "your own user id of that system with --by-id")
-        if owner_id_key(by_id) == owner_id_key(owner_id):
-            raise InputError(refused.replace(f"{by} is", f"{by} (id {by_id.strip()}) is"))
-    return {"owner": owner, "owner_id": owner_id,
-            "no_owner_on_record": int(owner is None and owner_id is None)}
+    for run_id, owner, owner_id in owners:
+        where = "" if run_id == case["latest_run"] else f" (in run {run_id})"
+        if owner is not None and same_name(owner, by):
+            raise InputError(refused.replace(f"of {cid}", f"of {cid}{where}"))
+        if owner_id is not None:
+            if _blank(by_id):
+                raise InputError(f"{cid}'s account owner is on record by id ({owner_id}); "
+                                 "give your own user id of that system with --by-id")
+            if owner_id_key(by_id) == owner_id_key(owner_id):
+                raise InputError(refused.replace(f"{by} is", f"{by} (id {by_id.strip()}) is")
+                                 .replace(f"of {cid}", f"of {cid}{where}"))
+    latest = owners[0] if owners else (0, None, None)
+    return {"owner": latest[1], "owner_id": latest[2], "no_owner_on_record": int(not owners)}
 
 
 def _load(db: sqlite_utils.Database, customer_id: str, run_id: int | None) -> dict[str, Any]:
     case = open_case(db, customer_id)
     _check_run(db, case, run_id)
-    case["_facts"] = get_decision(db, case["latest_run"], customer_id).get("facts") or {}
     return case
 
 
@@ -136,21 +164,27 @@ def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verd
            by: str, note: str | None, by_id: str | None = None,
            no_owner_on_record: bool = False) -> dict[str, Any]:
     """Approve or reject (verdict "approved" | "rejected") the customer's open
-    case; returns the case row. A case is approved (or rejected) once."""
+    case; returns the case row. A case is approved (or rejected) once: the
+    case is read, checked and written in one write transaction (BEGIN
+    IMMEDIATE), so of two reviews at once exactly one succeeds and the
+    other gets InputError ("already approved by X at T")."""
     by = _person(by, "--by")
-    case = _load(db, customer_id, run_id)
-    if case["state"] != "proposed":
-        raise InputError(f"{customer_id}'s case {case['id']} was already approved by "
-                         f"{case['reviewer']} at {case['reviewed_at']}"
-                         + ("; to undo it, `adieu revoke`" if verdict == "rejected" else ""))
-    check = _independent(case, by, by_id, no_owner_on_record)
-    at = now()
-    row = {k: v for k, v in case.items() if k != "_facts"}
-    row.update(state=verdict, reviewer=by, reviewer_key=name_keys(by)[0],
-               reviewer_id=by_id, reviewer_id_key=None if _blank(by_id) else owner_id_key(by_id),
-               reviewed_at=at, review_note=note, review_run=case["latest_run"],
-               review_as_of=case["latest_as_of"], review_fired=case["fired"], **check)
     with db.atomic():
+        case = _load(db, customer_id, run_id)
+        if case["state"] != "proposed":
+            raise InputError(f"{customer_id}'s case {case['id']} was already {case['state']} "
+                             f"by {case['reviewer']} at {case['reviewed_at']}"
+                             + ("; to undo it, `adieu revoke`"
+                                if verdict == "rejected" and case["state"] == "approved"
+                                else ""))
+        check = _independent(db, case, by, by_id, no_owner_on_record)
+        at = now()
+        row = dict(case)
+        row.update(state=verdict, reviewer=by, reviewer_key=name_keys(by)[0],
+                   reviewer_id=by_id,
+                   reviewer_id_key=None if _blank(by_id) else owner_id_key(by_id),
+                   reviewed_at=at, review_note=note, review_run=case["latest_run"],
+                   review_as_of=case["latest_as_of"], review_fired=case["fired"], **check)
         log = AuditLog(db, at)
         row = cases.save(db, log, row, verdict, case["latest_run"])
         log.flush()
@@ -161,18 +195,18 @@ def revoke(db: sqlite_utils.Database, customer_id: str, by: str, reason: str,
            by_id: str | None = None, no_owner_on_record: bool = False) -> dict[str, Any]:
     """Revoke the approval of the customer's case: back to proposed; the
     approval's columns stay, the revocation's are set. Same independence
-    check as approve."""
+    check as approve; read, checked and written in one write transaction."""
     by, reason = _person(by, "--by"), _need(reason, "--reason")
-    case = _load(db, customer_id, None)
-    if case["state"] != "approved":
-        raise InputError(f"{customer_id}'s case {case['id']} is {case['state']}, not approved; "
-                         "only an approval can be revoked")
-    _independent(case, by, by_id, no_owner_on_record)
-    at = now()
-    row = {k: v for k, v in case.items() if k != "_facts"}
-    row.update(state="proposed", revoked_by=by, revoked_by_key=name_keys(by)[0],
-               revoked_by_id=by_id, revoked_at=at, revoke_reason=reason)
     with db.atomic():
+        case = _load(db, customer_id, None)
+        if case["state"] != "approved":
+            raise InputError(f"{customer_id}'s case {case['id']} is {case['state']}, not "
+                             "approved; only an approval can be revoked")
+        _independent(db, case, by, by_id, no_owner_on_record)
+        at = now()
+        row = dict(case)
+        row.update(state="proposed", revoked_by=by, revoked_by_key=name_keys(by)[0],
+                   revoked_by_id=by_id, revoked_at=at, revoke_reason=reason)
         log = AuditLog(db, at)
         row = cases.save(db, log, row, "revoked", case["latest_run"],
                          {"no_owner_on_record": bool(no_owner_on_record)})
@@ -235,8 +269,14 @@ def case_line(case: dict[str, Any]) -> str:
         verdict = "rejected" if case["state"] == "rejected" else "approved"
         text += f", {verdict} by {case['reviewer']} at {case['reviewed_at']}"
     if case["revoked_at"]:
-        text += f", approval revoked by {case['revoked_by']} at {case['revoked_at']} " \
-                f"({case['revoke_reason']})"
+        revoked = (f"approval revoked by {case['revoked_by']} at {case['revoked_at']} "
+                   f"({case['revoke_reason']})")
+        # A revocation applies until the case is reviewed again (approved,
+        # rejected, then maybe effective): after that it is history.
+        if case["state"] in ("approved", "rejected", "effective"):
+            text += f" (an earlier {revoked})"
+        else:
+            text += f", {revoked}"
     return text
 
 

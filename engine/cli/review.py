@@ -46,6 +46,11 @@ def register(cli: click.Group) -> None:
                     no_owner: bool, note: str | None, db: str | None) -> None:
             with opened_store(db) as store:
                 case = review(store, customer_id, run_id, verdict, by, note, by_id, no_owner)
+            if verdict == "approved" and case["effective_date"] and \
+                    case["effective_date"] <= case["reviewed_at"][:10]:
+                echo(f"warning: case {case['id']}'s date {case['effective_date']} is not after "
+                     "today: the next run sets a new date, with the policy's notice counted "
+                     "from this approval", err=True)
             echo(f"{customer_id} (case {case['id']}, run {case['review_run']}): offboarding "
                  f"{verdict} by {by}, effective {case['effective_date']}"
                  if verdict == "approved" else
