@@ -20,9 +20,11 @@ The reviewer's name and id are stored as typed and as compared
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import unicodedata
+from dataclasses import replace
 from typing import Any
 
 import sqlite_utils
@@ -30,6 +32,7 @@ import sqlite_utils
 from . import cases
 from .audit import AuditLog
 from .errors import InputError
+from .memory_check import MEMORY_TABLES, check_memory
 from .safe_text import WHITESPACE, name_keys, name_problem, same_name
 from .store import get_run, now
 
@@ -155,7 +158,12 @@ def _independent(db: sqlite_utils.Database, case: dict[str, Any], by: str,
 
 
 def _load(db: sqlite_utils.Database, customer_id: str, run_id: int | None) -> dict[str, Any]:
+    """The open case, checked against its latest audit entry (a row edited
+    outside adieu is refused, so no review writes an entry that vouches for
+    it) and against --run."""
     case = open_case(db, customer_id)
+    spec = next(t for t in MEMORY_TABLES if t.table == "cases")
+    check_memory(db, dt.date.today(), (replace(spec, where=f"id = {int(case['id'])}"),))
     _check_run(db, case, run_id)
     return case
 

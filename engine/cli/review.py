@@ -11,7 +11,7 @@ import click
 from ..explain import fmt
 from ..reviewing import pending, review, revoke
 from ..safe_text import echo
-from .common import customer_argument, db_option, json_option, opened_store, run_option
+from .common import customer_argument, db_option, json_option, opened_store
 
 
 def _reviewer_options(func: Any) -> Any:
@@ -84,7 +84,8 @@ def register(cli: click.Group) -> None:
              f"{by}; the case waits for review again")
 
     @cli.command("pending")
-    @run_option
+    @click.option("--run", "run_id", type=int, default=None, metavar="N",
+                  help="Only the cases run N proposed (default: every case that waits).")
     @db_option
     @json_option
     def pending_cmd(run_id: int | None, db: str | None, as_json: bool) -> None:
