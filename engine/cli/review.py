@@ -59,12 +59,15 @@ def register(cli: click.Group) -> None:
 
     verdict_command("approve", "approved",
                     "Approve CUSTOMER_ID's open offboarding case. The reviewer may not be "
-                    "the account owner; a case is approved once, and keeps its effective "
-                    "date in later runs. Written to the audit trail.")
+                    "the account owner (in any run of the case); a case is approved once, "
+                    "and keeps its effective date in later runs (a date that leaves less "
+                    "than the policy's notice from the approval is set again by the next "
+                    "run). Written to the audit trail.")
     verdict_command("reject", "rejected",
                     "Reject CUSTOMER_ID's open offboarding case (the customer stays). The "
                     "customer is not proposed again for the policy's timing.rejection_days "
-                    "unless a new strike is recorded or a new offboard rule fires. The "
+                    "unless the facts worsen: a strike of a rule that did not fire in the run "
+                    "the reviewer saw, or an offboard rule that did not fire then. The "
                     "reviewer may not be the account owner; written to the audit trail.")
 
     @cli.command("revoke")
