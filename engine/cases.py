@@ -19,8 +19,11 @@ run's as-of date (an unapproved offboarding cannot take effect, so a date
 that passed unreviewed is set again from the run that proposes it). A
 rejected case keeps the customer from being proposed again for
 `timing.rejection_days` after the as-of date of the run whose proposal was
-rejected, unless a strike is recorded after that date or an offboard rule
-fires that did not fire then.
+rejected, unless the facts worsen beyond what the reviewer saw: a strike
+recorded after that date for a rule that did not fire in that run, or an
+offboard rule firing that did not fire then. Routine repeats of the rules
+the reviewer weighed (a new strike of the same rule once its cool-down has
+passed) do not reopen it.
 
 This module holds the pure part (`CaseMemory`, `carry`, used by
 decide.decide) and the part that writes (`record_run`, called by
@@ -84,20 +87,28 @@ def _memory_of(row: dict[str, Any]) -> CaseMemory:
 def remember(db: sqlite_utils.Database, memories: dict[str, Any], as_of: dt.date) -> None:
     """Add each customer's case (CaseMemory) to memories (customer id ->
     ledger.Memory) as a run as of `as_of` sees it: the open case, else the
-    latest case if it is rejected. As with strikes, what runs of this date
-    or later did is left out (a case they opened; a close they made, which
-    reads as the state it closed from), so the same snapshot run twice on
-    one date has the same memory and is recognised as the same run.
-    Reviews count whenever they were made."""
+    latest case if it is rejected.
+
+    Reviews count whenever they were made. What runs of this date or later
+    did by themselves is left out, so the same snapshot run twice on one
+    date has the same memory and is recognised as the same run: a close
+    they made reads as the state it closed from, and a case they opened is
+    left out while no one has reviewed it. A case opened by an earlier run
+    of this date that has since been approved or rejected is memory for a
+    re-run of the date (a corrected export): the review is honoured (a
+    rejection holds, an approval keeps its date)."""
     from .ledger import Memory
 
     day = as_of.isoformat()
     latest: dict[str, dict[str, Any]] = {}
     for row in db.query("select c.*, r.as_of as closed_as_of from cases c left join runs r "
-                        "on r.id = c.closed_run where c.opened_as_of < ? order by c.id", [day]):
+                        "on r.id = c.closed_run where c.opened_as_of <= ? order by c.id",
+                        [day]):
         row = dict(row)
         if row["closed_as_of"] is not None and row["closed_as_of"] >= day:
             row["state"] = row["closed_from"]
+        if row["opened_as_of"] == day and row["state"] not in ("approved", "rejected"):
+            continue  # opened by a run of this date and not reviewed since
         if row["state"] in OPEN or latest.get(row["customer_id"], {}).get("state") not in OPEN:
             latest[row["customer_id"]] = row
     for cid, row in latest.items():
@@ -119,15 +130,21 @@ def rejection_until(case: CaseMemory, days: int) -> dt.date:
     return dt.date.fromisoformat(case.review_as_of or case.opened_as_of) + dt.timedelta(days=days)
 
 
-def carry(policy: Any, memory: Any, decision: Any, as_of: dt.date) -> None:
+def carry(policy: Any, memory: Any, decision: Any, as_of: dt.date,
+          contract_end: Any = None) -> None:
     """Apply the customer's case to an offboard decision (pure; called last
     by decide.decide): keep an open case's effective date, or hold the
-    offboarding while a rejection holds."""
+    offboarding while a rejection holds. contract_end: the customer's
+    contract_end fact (a date, or anything else when it has none), for an
+    approval that came too late for its date (`_late_approval`)."""
     case = getattr(memory, "case", None)
     if case is None or decision.outcome != "offboard":
         return
     if case.state == "rejected":
         _rejected(policy, memory, decision, case, as_of)
+        return
+    if case.state == "approved" and _late_approval(policy, decision, case, as_of,
+                                                   contract_end):
         return
     who = f"approved on {case.reviewed_on} by {case.reviewer}" if case.state == "approved" \
         else f"proposed as of {case.opened_as_of}"
@@ -147,26 +164,63 @@ def carry(policy: Any, memory: Any, decision: Any, as_of: dt.date) -> None:
                               f"{case.effective_date} kept")
 
 
+def _late_approval(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date,
+                   contract_end: Any) -> bool:
+    """An approval given too late for the case's date: the customer gets
+    the notice the policy promises counted from the approval, so an
+    approved date before the date the policy's timing gives when counted
+    from the approval day (`decide.effective_date` as of reviewed_on) is
+    set again, from this run's as-of date or from the approval day,
+    whichever is later, with a note. True if it was (the decision holds
+    the new date)."""
+    from .decide import effective_date
+
+    if case.reviewed_on is None or case.effective_date is None:
+        return False
+    approved_on = dt.date.fromisoformat(case.reviewed_on)
+    due, _ = effective_date(policy.timing, contract_end, approved_on)
+    if case.effective_date >= due.isoformat():
+        return False
+    if approved_on > as_of:  # the run's own timing counts from before the approval
+        day, basis = due, _
+        decision.effective_date, decision.timing_basis = day.isoformat(), basis
+        decision.phase_out_start = max(day - dt.timedelta(days=policy.timing.phase_out_days),
+                                       as_of + dt.timedelta(days=1)).isoformat()
+    decision.timing_basis = f"{decision.timing_basis}; counted from " + (
+        f"the approval on {approved_on.isoformat()}" if approved_on > as_of
+        else f"this run (as of {as_of.isoformat()}), after the approval")
+    decision.notes.append(
+        f"case {case.id}: approved by {case.reviewer} on {approved_on.isoformat()}, too late "
+        f"for its date {case.effective_date} (the policy's timing counted from the approval "
+        f"gives {due.isoformat()} at the earliest); the date is set again: "
+        f"{decision.effective_date}")
+    return True
+
+
 def _rejected(policy: Any, memory: Any, decision: Any, case: CaseMemory,
               as_of: dt.date) -> None:
     until = rejection_until(case, policy.timing.rejection_days)
     if as_of >= until:
         return
     since = case.review_as_of or case.opened_as_of
+    seen = set(case.fired)  # what the reviewer weighed: the rules fired in the run seen
     worse = [f"strike {s.rule} recorded on {s.recorded_on.isoformat()}"
-             for s in memory.strikes if s.recorded_on.isoformat() > since]
+             for s in memory.strikes if s.recorded_on.isoformat() > since and s.rule not in seen]
     if as_of.isoformat() > since:
         worse += [f"strike {rule} recorded on {as_of.isoformat()}"
-                  for rule in decision.new_strikes]
+                  for rule in decision.new_strikes if rule not in seen]
     worse += [f"offboard rule {r.rule} fires" for r in decision.fired
-              if r.action == "offboard" and r.rule not in case.fired]
+              if r.action == "offboard" and r.rule not in seen]
     if worse:
-        decision.notes.append(f"case {case.id}'s rejection set aside: " + "; ".join(worse))
+        decision.notes.append(f"case {case.id}'s rejection set aside: " + "; ".join(worse)
+                              + " (did not fire in the run the reviewer saw)")
         return
     decision.outcome = "held"
+    then = ", ".join(case.fired) or "none"
     decision.holds.append({"id": "review-rejected", "reason": (
         f"offboarding rejected by {case.reviewer} on {case.reviewed_on} (case {case.id}): "
-        f"not proposed again until {until.isoformat()} unless a new strike")})
+        f"not proposed again until {until.isoformat()} unless a strike is recorded or an "
+        f"offboard rule fires for a rule that did not fire then (then: {then})")})
     decision.notes.append("held: offboard waits until the hold is resolved")
     decision.effective_date = decision.phase_out_start = decision.timing_basis = None
 
@@ -227,10 +281,12 @@ def save(db: sqlite_utils.Database, log: Any, row: dict[str, Any], event: str,
 
 def record_run(db: sqlite_utils.Database, log: Any, run_id: int, as_of: str,
                rows: list[dict[str, Any]], backfill: bool = False,
-               extra: dict[str, Any] | None = None) -> None:
+               extra: dict[str, Any] | None = None, adopted: bool = False) -> None:
     """Move the cases of the customers a stored run decided (in the run's
     transaction; `rows` are its decision rows; `extra` goes into each audit
-    payload). See the module docstring."""
+    payload). See the module docstring. An approved case takes the date of
+    a decision that set it again (an approval too late for its date:
+    carry); adopted (m004, decisions made without cases): it never does."""
     if backfill:
         return
     open_cases = {r["customer_id"]: dict(r) for r in db.query(
@@ -250,10 +306,14 @@ def record_run(db: sqlite_utils.Database, log: Any, run_id: int, as_of: str,
                 continue
             change = {"latest_run": run_id, "latest_as_of": as_of, "fired": json.dumps(p.fired)}
             event = "kept"
-            if case["state"] == "approved" and case["effective_date"] <= as_of:
+            if case["state"] == "approved" and p.effective_date == case["effective_date"] \
+                    and case["effective_date"] <= as_of:
                 change.update(state="effective", closed_run=run_id, closed_from="approved")
                 event = "effective"
-            elif case["state"] == "proposed" and p.effective_date != case["effective_date"]:
+            elif p.effective_date != case["effective_date"] and \
+                    (case["state"] == "proposed" or not adopted):
+                # a proposed case whose date passed unapproved, or an approval
+                # too late for its date (carry, _late_approval)
                 change.update(effective_date=p.effective_date, phase_out_start=p.phase_out_start,
                               timing_basis=p.timing_basis)
                 event = "redated"
@@ -281,7 +341,7 @@ def adopt_reviews(db: sqlite_utils.Database, at: str) -> None:
             "select customer_id, outcome, effective_date, phase_out_start, timing_basis, fired "
             "from decisions where run_id = ? order by customer_id", [run["id"]])]
         record_run(db, log, run["id"], run["as_of"], rows, bool(run["backfill"]),
-                   {"adopted": True})
+                   {"adopted": True}, adopted=True)
         for review in db.query("select * from reviews where run_id = ? order by id",
                                [run["id"]]):
             found = db.execute("select id from cases where customer_id = ? and state = "

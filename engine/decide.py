@@ -269,7 +269,9 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         _timing(policy.timing, ctx, as_of, decision)
     else:  # a fit problem (e.g. outgrown) earns a referral whatever the outcome
         _referrals(policy.timing, ctx, decision, conditional_only=True)
-    cases.carry(policy, memory, decision, as_of)  # an open case keeps its date; a rejection holds
+    # An open case keeps its date (an approval too late for it sets it again);
+    # a rejection holds.
+    cases.carry(policy, memory, decision, as_of, ctx.facts.get("contract_end"))
     return decision
 
 

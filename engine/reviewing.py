@@ -22,7 +22,9 @@ The reviewer's name and id are stored as typed and as compared
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from dataclasses import replace
 from typing import Any
 
 import sqlite_utils
@@ -30,9 +32,10 @@ import sqlite_utils
 from . import cases
 from .audit import AuditLog
 from .errors import InputError
+from .memory_check import MEMORY_TABLES, check_memory
 from .names import owner_id_key, owners_on_record, same_name
 from .safe_text import WHITESPACE, name_keys, name_problem
-from .store import get_decision, get_run, now
+from .store import get_run, now
 
 
 def _need(value: str | None, what: str) -> str:
@@ -59,8 +62,11 @@ def open_case(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
                      "('proposed', 'approved') order by id desc limit 1",
                      [customer_id]).fetchone()
     if row is None:
-        last = db.execute("select id, state from cases where customer_id = ? order by id desc "
-                          "limit 1", [customer_id]).fetchone()
+        last = db.execute("select id, state, reviewer, reviewed_at from cases where "
+                          "customer_id = ? order by id desc limit 1", [customer_id]).fetchone()
+        if last is not None and last[1] == "rejected":
+            raise InputError(f"{customer_id}'s case {last[0]} was already rejected by {last[2]} "
+                             f"at {last[3]}; it is not open")
         also = f" (its latest, case {last[0]}, is {last[1]})" if last else ""
         raise InputError(f"{customer_id} has no open offboarding case{also}; see "
                          f"`adieu pending` and `adieu history {customer_id}`")
@@ -81,43 +87,75 @@ def _check_run(db: sqlite_utils.Database, case: dict[str, Any], run_id: int | No
                          f"{case['latest_run']}); leave --run out to act on the open case")
 
 
-def _independent(case: dict[str, Any], by: str, by_id: str | None,
-                 no_owner_on_record: bool) -> dict[str, Any]:
-    """Check the reviewer against the owner of record in the case's latest
-    run; returns the columns that record the check. InputError if the
-    reviewer is the owner, or the check cannot be made as asked."""
-    facts = case["_facts"]
-    owners, owner_ids = owners_on_record(facts)  # placeholders ('N/A', '-') name nobody
-    owner = owners[0] if owners else None
-    owner_id = owner_ids[0] if owner_ids else None
+def _owners(db: sqlite_utils.Database, case: dict[str, Any]) \
+        -> list[tuple[int, list[str], list[str]]]:
+    """The owners of record (run id, owner names, owner ids) in the runs of
+    the case that decided the customer, from its opening run to its latest,
+    newest first, each distinct set once (runs with none left out). A run's
+    owners are names.owners_on_record: the preferred owner first, then those
+    --prefer overruled; placeholders ('N/A', '-') name nobody."""
+    owners: list[tuple[int, list[str], list[str]]] = []
+    seen: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+    for run_id, facts in db.execute(
+            "select run_id, facts from decisions where customer_id = ? and run_id between ? "
+            "and ? order by run_id desc", [case["customer_id"], case["opened_run"],
+                                           case["latest_run"]]):
+        names, ids = owners_on_record(json.loads(facts) if facts else {})
+        if (names or ids) and (tuple(names), tuple(ids)) not in seen:
+            seen.add((tuple(names), tuple(ids)))
+            owners.append((run_id, names, ids))
+    return owners
+
+
+def _independent(db: sqlite_utils.Database, case: dict[str, Any], by: str,
+                 by_id: str | None, no_owner_on_record: bool) -> dict[str, Any]:
+    """Check the reviewer against the owners of record in every run of the
+    case (opening run to latest run): the reviewer may be an owner, by
+    name (engine/names.py) or by owner id, in none of them. Returns the
+    columns that record the check (the latest run's owner). InputError if
+    the reviewer is an owner, or the check cannot be made as asked."""
+    owners = _owners(db, case)
     cid = case["customer_id"]
     refused = (f"{by} is the account owner of {cid} and may not review its offboarding; an "
                "independent reviewer must approve or reject it")
-    if owner is None and owner_id is None:
+    if not owners:
         if not no_owner_on_record:
-            raise InputError(f"{cid} has no account owner on record in run "
-                             f"{case['latest_run']}, so the reviewer cannot be checked "
-                             "against one; pass --no-owner-on-record to review it anyway "
-                             "(recorded in the audit trail)")
+            runs = f"run {case['latest_run']}" if case["opened_run"] == case["latest_run"] \
+                else f"runs {case['opened_run']} to {case['latest_run']}"
+            raise InputError(f"{cid} has no account owner on record in {runs}, so the "
+                             "reviewer cannot be checked against one; pass "
+                             "--no-owner-on-record to review it anyway (recorded in the "
+                             "audit trail)")
     elif no_owner_on_record:
-        raise InputError(f"{cid} has an account owner on record ({owner or owner_id}); "
+        _, names, ids = owners[0]
+        raise InputError(f"{cid} has an account owner on record ({(names or ids)[0]}); "
                          "--no-owner-on-record is only for customers without one")
-    if any(same_name(name, by) for name in owners):
-        raise InputError(refused)
-    if owner_id is not None:
-        if _blank(by_id):
-            raise InputError(f"{cid}'s account owner is on record by id ({owner_id}); give "
-                             "your own user id of that system with --by-id")
-        if any(owner_id_key(by_id) == owner_id_key(one) for one in owner_ids):
-            raise InputError(refused.replace(f"{by} is", f"{by} (id {by_id.strip()}) is"))
-    return {"owner": owner, "owner_id": owner_id,
-            "no_owner_on_record": int(owner is None and owner_id is None)}
+    for run_id, names, ids in owners:
+        where = "" if run_id == case["latest_run"] else f" (in run {run_id})"
+        if any(same_name(name, by) for name in names):
+            raise InputError(refused.replace(f"of {cid}", f"of {cid}{where}"))
+        if ids:
+            if _blank(by_id):
+                raise InputError(f"{cid}'s account owner is on record by id ({ids[0]}); "
+                                 "give your own user id of that system with --by-id")
+            if any(owner_id_key(by_id) == owner_id_key(one) for one in ids):
+                raise InputError(refused.replace(f"{by} is", f"{by} (id {by_id.strip()}) is")
+                                 .replace(f"of {cid}", f"of {cid}{where}"))
+    latest_names = owners[0][1] if owners else []
+    latest_ids = owners[0][2] if owners else []
+    return {"owner": latest_names[0] if latest_names else None,
+            "owner_id": latest_ids[0] if latest_ids else None,
+            "no_owner_on_record": int(not owners)}
 
 
 def _load(db: sqlite_utils.Database, customer_id: str, run_id: int | None) -> dict[str, Any]:
+    """The open case, checked against its latest audit entry (a row edited
+    outside adieu is refused, so no review writes an entry that vouches for
+    it) and against --run."""
     case = open_case(db, customer_id)
+    spec = next(t for t in MEMORY_TABLES if t.table == "cases")
+    check_memory(db, dt.date.today(), (replace(spec, where=f"id = {int(case['id'])}"),))
     _check_run(db, case, run_id)
-    case["_facts"] = get_decision(db, case["latest_run"], customer_id).get("facts") or {}
     return case
 
 
@@ -125,21 +163,27 @@ def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verd
            by: str, note: str | None, by_id: str | None = None,
            no_owner_on_record: bool = False) -> dict[str, Any]:
     """Approve or reject (verdict "approved" | "rejected") the customer's open
-    case; returns the case row. A case is approved (or rejected) once."""
+    case; returns the case row. A case is approved (or rejected) once: the
+    case is read, checked and written in one write transaction (BEGIN
+    IMMEDIATE), so of two reviews at once exactly one succeeds and the
+    other gets InputError ("already approved by X at T")."""
     by = _person(by, "--by")
-    case = _load(db, customer_id, run_id)
-    if case["state"] != "proposed":
-        raise InputError(f"{customer_id}'s case {case['id']} was already approved by "
-                         f"{case['reviewer']} at {case['reviewed_at']}"
-                         + ("; to undo it, `adieu revoke`" if verdict == "rejected" else ""))
-    check = _independent(case, by, by_id, no_owner_on_record)
-    at = now()
-    row = {k: v for k, v in case.items() if k != "_facts"}
-    row.update(state=verdict, reviewer=by, reviewer_key=name_keys(by)[0],
-               reviewer_id=by_id, reviewer_id_key=None if _blank(by_id) else owner_id_key(by_id),
-               reviewed_at=at, review_note=note, review_run=case["latest_run"],
-               review_as_of=case["latest_as_of"], review_fired=case["fired"], **check)
     with db.atomic():
+        case = _load(db, customer_id, run_id)
+        if case["state"] != "proposed":
+            raise InputError(f"{customer_id}'s case {case['id']} was already {case['state']} "
+                             f"by {case['reviewer']} at {case['reviewed_at']}"
+                             + ("; to undo it, `adieu revoke`"
+                                if verdict == "rejected" and case["state"] == "approved"
+                                else ""))
+        check = _independent(db, case, by, by_id, no_owner_on_record)
+        at = now()
+        row = dict(case)
+        row.update(state=verdict, reviewer=by, reviewer_key=name_keys(by)[0],
+                   reviewer_id=by_id,
+                   reviewer_id_key=None if _blank(by_id) else owner_id_key(by_id),
+                   reviewed_at=at, review_note=note, review_run=case["latest_run"],
+                   review_as_of=case["latest_as_of"], review_fired=case["fired"], **check)
         log = AuditLog(db, at)
         row = cases.save(db, log, row, verdict, case["latest_run"])
         log.flush()
@@ -150,18 +194,18 @@ def revoke(db: sqlite_utils.Database, customer_id: str, by: str, reason: str,
            by_id: str | None = None, no_owner_on_record: bool = False) -> dict[str, Any]:
     """Revoke the approval of the customer's case: back to proposed; the
     approval's columns stay, the revocation's are set. Same independence
-    check as approve."""
+    check as approve; read, checked and written in one write transaction."""
     by, reason = _person(by, "--by"), _need(reason, "--reason")
-    case = _load(db, customer_id, None)
-    if case["state"] != "approved":
-        raise InputError(f"{customer_id}'s case {case['id']} is {case['state']}, not approved; "
-                         "only an approval can be revoked")
-    _independent(case, by, by_id, no_owner_on_record)
-    at = now()
-    row = {k: v for k, v in case.items() if k != "_facts"}
-    row.update(state="proposed", revoked_by=by, revoked_by_key=name_keys(by)[0],
-               revoked_by_id=by_id, revoked_at=at, revoke_reason=reason)
     with db.atomic():
+        case = _load(db, customer_id, None)
+        if case["state"] != "approved":
+            raise InputError(f"{customer_id}'s case {case['id']} is {case['state']}, not "
+                             "approved; only an approval can be revoked")
+        _independent(db, case, by, by_id, no_owner_on_record)
+        at = now()
+        row = dict(case)
+        row.update(state="proposed", revoked_by=by, revoked_by_key=name_keys(by)[0],
+                   revoked_by_id=by_id, revoked_at=at, revoke_reason=reason)
         log = AuditLog(db, at)
         row = cases.save(db, log, row, "revoked", case["latest_run"],
                          {"no_owner_on_record": bool(no_owner_on_record)})
@@ -224,8 +268,14 @@ def case_line(case: dict[str, Any]) -> str:
         verdict = "rejected" if case["state"] == "rejected" else "approved"
         text += f", {verdict} by {case['reviewer']} at {case['reviewed_at']}"
     if case["revoked_at"]:
-        text += f", approval revoked by {case['revoked_by']} at {case['revoked_at']} " \
-                f"({case['revoke_reason']})"
+        revoked = (f"approval revoked by {case['revoked_by']} at {case['revoked_at']} "
+                   f"({case['revoke_reason']})")
+        # A revocation applies until the case is reviewed again (approved,
+        # rejected, then maybe effective): after that it is history.
+        if case["state"] in ("approved", "rejected", "effective"):
+            text += f" (an earlier {revoked})"
+        else:
+            text += f", {revoked}"
     return text
 
 

@@ -316,14 +316,27 @@ def run_with_same_version(path: str, name: str, version: str, sha256: str) \
     return dict(row) if row is not None else None
 
 
-def latest_run_id(db: sqlite_utils.Database) -> int | None:
-    row = db.execute("select max(id) from runs").fetchone()
+def latest_run_id(db: sqlite_utils.Database, customer_id: str | None = None) -> int | None:
+    """The latest run: the one with the latest as-of date (of those, the
+    highest id), so a --backfill run of the past is never the latest; with
+    customer_id, the latest of the runs that decided that customer. None if
+    there is none."""
+    if customer_id is None:
+        row = db.execute("select id from runs order by as_of desc, id desc limit 1").fetchone()
+    else:
+        row = db.execute("select r.id from runs r join decisions d on d.run_id = r.id and "
+                         "d.customer_id = ? order by r.as_of desc, r.id desc limit 1",
+                         [customer_id]).fetchone()
     return row[0] if row else None
 
 
-def get_run(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
+def get_run(db: sqlite_utils.Database, run_id: int | None,
+            customer_id: str | None = None) -> dict[str, Any]:
+    """The runs row of run_id, or of the latest run (latest_run_id; with
+    customer_id the latest that decided that customer, else the latest).
+    StoreError if there is none."""
     if run_id is None:
-        run_id = latest_run_id(db)
+        run_id = latest_run_id(db, customer_id) or latest_run_id(db)
         if run_id is None:
             raise StoreError("the database holds no runs yet (run `adieu evaluate`)")
     rows = list(db["runs"].rows_where("id = ?", [run_id]))

@@ -248,7 +248,8 @@ def test_a_rejection_holds_until_a_new_strike(store: Store) -> None:
     assert held["outcome"] == "held" and held["base_outcome"] == "offboard"
     assert held["holds"] == [{"id": "review-rejected", "reason": (
         f"offboarding rejected by {REVIEWER} on {TODAY} (case 1): not proposed again until "
-        "2027-06-01 unless a new strike")}]
+        "2027-06-01 unless a strike is recorded or an offboard rule fires for a rule that did "
+        "not fire then (then: abuse)")}]
     assert held["effective_date"] is None
     assert store.pending() == []
     explained = store.show("explain", "C1").stdout
@@ -258,7 +259,8 @@ def test_a_rejection_holds_until_a_new_strike(store: Store) -> None:
     # Three late payments: a strike recorded after the rejection sets it aside.
     worse = store.run("2027-02-01", late=3)
     assert worse["outcome"] == "offboard" and worse["new_strikes"] == ["late"]
-    assert "case 1's rejection set aside: strike late recorded on 2027-02-01" in worse["notes"]
+    assert ("case 1's rejection set aside: strike late recorded on 2027-02-01 (did not fire "
+            "in the run the reviewer saw)") in worse["notes"]
     assert store.query("select id, state, opened_run from cases order by id") == \
         [(1, "rejected", 1), (2, "proposed", 3)]
     store.intact()
@@ -270,7 +272,8 @@ def test_a_new_offboard_rule_sets_a_rejection_aside(store: Store) -> None:
     assert store.run("2027-01-04")["outcome"] == "held"
     worse = store.run("2027-02-01", reputation=True)
     assert worse["outcome"] == "offboard"
-    assert "case 1's rejection set aside: offboard rule reputation fires" in worse["notes"]
+    assert ("case 1's rejection set aside: offboard rule reputation fires (did not fire in "
+            "the run the reviewer saw)") in worse["notes"]
     store.intact()
 
 
@@ -279,7 +282,7 @@ def test_the_rejection_period_ends(tmp_path: Path) -> None:
     store.run("2026-12-03")
     store.adieu("reject", "C1", "--by", REVIEWER)
     held = store.run("2027-01-01")
-    assert "not proposed again until 2027-01-02 unless a new strike" in \
+    assert "not proposed again until 2027-01-02 unless a strike is recorded" in \
         held["holds"][0]["reason"]
     again = store.run("2027-01-02")
     assert again["outcome"] == "offboard" and again["holds"] == []
@@ -335,12 +338,19 @@ def test_the_same_snapshot_twice_is_the_same_run(store: Store) -> None:
     again = store.adieu("evaluate", str(store.policy), "--source", f"csv:{csv}", "--as-of",
                         "2026-12-03")
     assert "run 1 already recorded these facts" in again.stderr
+    assert store.query("select count(*) from runs") == [(1,)]
     store.adieu("approve", "C1", "--by", REVIEWER)
-    # The approval does not change what a run of that date remembers.
+    # The approval is memory for a run of that date (tests/test_case_faults.py):
+    # a new run, which keeps the approved case; the same snapshot once more
+    # is that run.
     again = store.adieu("evaluate", str(store.policy), "--source", f"csv:{csv}", "--as-of",
                         "2026-12-03")
-    assert "run 1 already recorded these facts" in again.stderr
-    assert store.query("select count(*) from runs") == [(1,)]
+    assert "already recorded" not in again.stderr
+    again = store.adieu("evaluate", str(store.policy), "--source", f"csv:{csv}", "--as-of",
+                        "2026-12-03")
+    assert "run 2 already recorded these facts" in again.stderr
+    assert store.query("select count(*) from runs") == [(2,)]
+    assert store.query("select id, state from cases") == [(1, "approved")]
 
 
 def test_history_and_explain_show_the_case(store: Store) -> None:

@@ -26,6 +26,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from adieu import reviewing
 from adieu.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,6 +219,12 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Year:
                 cid, owner, run = ("CUST-A", "ana ruiz", 6) if month == JUN \
                     else ("CUST-D", "David Kim", 12)
                 tag = month.strftime("%b").lower()
+                # The reviewer approves on the run's as-of date (09:00 UTC), as in
+                # the simulated year: an approval on a later day would leave the
+                # customer less than the policy's notice and the date would be
+                # set again (tests/test_case_faults.py, late approvals).
+                mp.setattr(reviewing, "now",
+                           lambda m=month: f"{m.isoformat()}T09:00:00+00:00")
                 # Checked by test_offboard_waits_for_an_independent_approval.
                 y.steps[f"pending-{tag}"] = adieu("pending", "--json")
                 y.steps[f"owner-{tag}"] = adieu("approve", cid, "--run", str(run), "--by",
@@ -511,9 +518,12 @@ def test_replay_reproduces_every_run(year: Year, run: int) -> None:
 
 def test_re_running_any_month_changes_nothing(copy: Adieu) -> None:
     before = copy.counts()
-    # Months from June on: what every customer remembers is unchanged since.
+    # Months from June on: what every customer remembers is unchanged since,
+    # but for June and December, whose runs opened a case that was approved
+    # after the run: that approval is memory for a re-run of the date
+    # (test_a_re_run_of_a_month_honours_its_approval).
     for i, month in enumerate(MONTHS, 1):
-        if month < JUN:
+        if month < JUN or month in (JUN, DEC):
             continue
         # Earlier months than the latest run need --backfill, and are then
         # recognised as the same run all the same.
@@ -523,6 +533,24 @@ def test_re_running_any_month_changes_nothing(copy: Adieu) -> None:
         run = json.loads(result.stdout)["run"]
         assert run["id"] == i and run["already_recorded"] is True
         assert copy.counts() == before, month
+    copy("audit", "verify")
+
+
+def test_a_re_run_of_a_month_honours_its_approval(copy: Adieu) -> None:
+    """December's run opened Dogwood's case, approved after it: a re-run of
+    December keeps the approved date (a new run: its memory holds the
+    approval), and running the same snapshot once more is that run."""
+    before = copy.counts()
+    first = json.loads(copy.evaluate(DEC).stdout)
+    assert first["run"]["already_recorded"] is False
+    dogwood = next(d for d in first["decisions"] if d["customer_id"] == "CUST-D")
+    assert dogwood["effective_date"] == "2027-02-26"
+    assert f"kept from case 2 approved on {DEC.isoformat()} by {REVIEWER}" in \
+        dogwood["timing_basis"]
+    assert copy.query("select state, effective_date from cases where id = 2") == \
+        [("approved", "2027-02-26")]
+    again = copy.evaluate(DEC)
+    assert f"run {before['runs'] + 1} already recorded these facts" in again.stderr
     copy("audit", "verify")
 
 

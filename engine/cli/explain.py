@@ -14,14 +14,16 @@ from ..policy import compile_policy
 from ..reviewing import case_line, run_case
 from ..safe_text import echo, json_text
 from ..store import get_decision, get_run
-from .common import customer_argument, db_option, json_option, opened_store, run_option
+from .common import customer_argument, db_option, json_option, opened_store
 from .explain_stored import gone_note, show_stored
 
 
 def register(cli: click.Group) -> None:
     @cli.command()
     @customer_argument
-    @run_option
+    @click.option("--run", "run_id", type=int, default=None, metavar="N",
+                  help="Run id (default: the latest run by as-of date that decided "
+                       "CUSTOMER_ID; a --backfill run of the past is not the latest).")
     @db_option
     @json_option
     def explain(customer_id: str, run_id: int | None, db: str | None, as_json: bool) -> None:
@@ -35,7 +37,7 @@ def register(cli: click.Group) -> None:
         exemption that sets them aside.
         """
         with opened_store(db) as store:
-            run = get_run(store, run_id)
+            run = get_run(store, run_id, customer_id)
             row = get_decision(store, run["id"], customer_id)
             verdict = store.execute("select verdict, reviewer, note from reviews where "
                                     "run_id = ? and customer_id = ?",
@@ -48,7 +50,7 @@ def register(cli: click.Group) -> None:
         except PolicyErrors as exc:  # a plugin function the run used is gone
             if not missing_plugins(run, reg) and not unknown_functions(exc):
                 raise
-            show_stored(run, row, verdict, gone_note(run, reg, exc), as_json)
+            show_stored(run, row, verdict, gone_note(run, reg, exc), as_json, case)
             return
         memory = memory_from_json(row.get("memory"), customer_id)
         result = explain_stored(policy, run, row["facts"], jsontext.loads(run["population"]),

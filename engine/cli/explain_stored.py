@@ -12,6 +12,7 @@ from ..errors import PolicyErrors
 from ..explain import fmt
 from ..plugin_record import described, missing_plugins, unknown_functions
 from ..plugins import Registry
+from ..reviewing import case_line
 from ..safe_text import echo, json_text
 
 
@@ -26,8 +27,11 @@ def gone_note(run: dict[str, Any], reg: Registry, error: PolicyErrors) -> str:
 
 
 def show_stored(run: dict[str, Any], row: dict[str, Any], verdict: Any, note: str,
-                as_json: bool) -> None:
-    """Print the stored decision (row: a decisions row with JSON decoded)."""
+                as_json: bool, case: dict[str, Any] | None = None) -> None:
+    """Print the stored decision (row: a decisions row with JSON decoded):
+    outcome, active strikes (those new this run, each strike's dates, those
+    set aside), the customer's case (case: a cases row, reviewing.run_case),
+    effective date, notes, holds, facts and the fired rules' figures."""
     if as_json:
         click.echo(json_text({
             "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
@@ -36,8 +40,9 @@ def show_stored(run: dict[str, Any], row: dict[str, Any], verdict: Any, note: st
             "decision": {k: row[k] for k in (
                 "outcome", "base_outcome", "severity", "strikes", "reasons", "fired",
                 "shielded", "unknown", "missing", "exemptions", "holds", "effective_date",
-                "timing_basis", "referrals", "notes", "active_strikes", "new_strikes")},
-            "facts": row["facts"],
+                "timing_basis", "phase_out_start", "referrals", "notes", "active_strikes",
+                "new_strikes", "repeat_strikes", "set_aside_strikes")},
+            "facts": row["facts"], "case": case,
             "review": None if verdict is None else {
                 "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]}},
             indent=2))
@@ -47,13 +52,35 @@ def show_stored(run: dict[str, Any], row: dict[str, Any], verdict: Any, note: st
     echo(f"  ({note}: figures as stored)")
     if row["outcome"] != row["base_outcome"]:
         echo(f"  rules alone say: {row['base_outcome']}")
-    echo(f"  active strikes: {row['strikes']}")
+    new = row.get("new_strikes") or []
+    echo(f"  active strikes: {row['strikes']}"
+         + (f" (new this run: {', '.join(new)})" if new else ""))
+    for s in row.get("active_strikes") or []:
+        echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}")
+    aside = row.get("set_aside_strikes") or []
+    if aside:
+        echo(f"  strikes set aside while an exemption applies: {len(aside)} (they count "
+             "again after it ends if still inside their window)")
+    for s in aside:
+        echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}; "
+             f"set aside by exemption {s['exemption']}")
+    if case is not None:
+        echo(f"  {case_line(case)}")
+    elif verdict is not None:
+        echo(f"  review: {verdict[0]} by {verdict[1]}"
+             + (f" ({verdict[2]})" if verdict[2] else ""))
     if row.get("effective_date"):
-        echo(f"  effective {row['effective_date']} ({row['timing_basis']})")
+        echo(f"  effective {row['effective_date']} ({row['timing_basis']})"
+             + (f", phase-out from {row['phase_out_start']}"
+                if row.get("phase_out_start") else ""))
+    if row.get("referrals"):
+        echo(f"  referrals: {', '.join(row['referrals'])}")
+    for text in row.get("notes") or []:
+        echo(f"  note: {text}")
+    for hold in row.get("holds") or []:
+        echo(f"  hold {hold['id']}: {hold['reason']}")
     if row.get("missing"):
         echo(f"  missing facts: {', '.join(row['missing'])}")
-    if verdict is not None:
-        echo(f"  review: {verdict[0]} by {verdict[1]}")
     echo("")
     echo("Facts (as stored):")
     for name, value in sorted((row.get("facts") or {}).items()):

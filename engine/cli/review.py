@@ -12,7 +12,7 @@ from ..explain import fmt
 from ..names import owners_on_record
 from ..reviewing import pending, review, revoke
 from ..safe_text import echo
-from .common import customer_argument, db_option, json_option, opened_store, run_option
+from .common import customer_argument, db_option, json_option, opened_store
 
 
 def _reviewer_options(func: Any) -> Any:
@@ -52,6 +52,11 @@ def register(cli: click.Group) -> None:
                     no_owner: bool, note: str | None, db: str | None) -> None:
             with opened_store(db) as store:
                 case = review(store, customer_id, run_id, verdict, by, note, by_id, no_owner)
+            if verdict == "approved" and case["effective_date"] and \
+                    case["effective_date"] <= case["reviewed_at"][:10]:
+                echo(f"warning: case {case['id']}'s date {case['effective_date']} is not after "
+                     "today: the next run sets a new date, with the policy's notice counted "
+                     "from this approval", err=True)
             echo(f"{customer_id} (case {case['id']}, run {case['review_run']}): offboarding "
                  f"{verdict} by {by}, effective {case['effective_date']}"
                  if verdict == "approved" else
@@ -60,12 +65,15 @@ def register(cli: click.Group) -> None:
 
     verdict_command("approve", "approved",
                     "Approve CUSTOMER_ID's open offboarding case. The reviewer may not be "
-                    "the account owner; a case is approved once, and keeps its effective "
-                    "date in later runs. Written to the audit trail.")
+                    "the account owner (in any run of the case); a case is approved once, "
+                    "and keeps its effective date in later runs (a date that leaves less "
+                    "than the policy's notice from the approval is set again by the next "
+                    "run). Written to the audit trail.")
     verdict_command("reject", "rejected",
                     "Reject CUSTOMER_ID's open offboarding case (the customer stays). The "
                     "customer is not proposed again for the policy's timing.rejection_days "
-                    "unless a new strike is recorded or a new offboard rule fires. The "
+                    "unless the facts worsen: a strike of a rule that did not fire in the run "
+                    "the reviewer saw, or an offboard rule that did not fire then. The "
                     "reviewer may not be the account owner; written to the audit trail.")
 
     @cli.command("revoke")
@@ -85,7 +93,8 @@ def register(cli: click.Group) -> None:
              f"{by}; the case waits for review again")
 
     @cli.command("pending")
-    @run_option
+    @click.option("--run", "run_id", type=int, default=None, metavar="N",
+                  help="Only the cases run N proposed (default: every case that waits).")
     @db_option
     @json_option
     def pending_cmd(run_id: int | None, db: str | None, as_json: bool) -> None:
