@@ -168,6 +168,7 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
             "unknown": [{"rule": r["rule"], "missing": r.get("missing") or [],
                          "problems": r.get("problems") or []} for r in row["unknown"]],
             "new_strikes": row["new_strikes"],
+            "pardons_held": _pardons_held(row, fired),
             "repeat_strikes": [s["rule"] for s in row["repeat_strikes"]],
             "set_aside_strikes": [f"{s['rule']} ({s['recorded_on']}) by {s['exemption']}"
                                   for s in row["set_aside_strikes"]],
@@ -234,6 +235,20 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
 
     return {"customer_id": customer_id, "runs": runs, "strikes": strikes,
             "registry_exemptions": exemptions, "cases": customer_cases(db, customer_id)}
+
+
+def _pardons_held(row: dict[str, Any], fired: list[str]) -> list[str]:
+    """'R: strike of D pardoned by WHO' for each rule that fired in the run
+    although its strike of the run's date was pardoned (the decision's
+    memory carries those pardons: no new strike was recorded)."""
+    try:
+        memory = json.loads(row["memory"]) if row.get("memory") else {}
+    except ValueError:
+        return []
+    pardoned = memory.get("pardoned") if isinstance(memory, dict) else None
+    return [f"{p['rule']}: strike of {p['recorded_on']} pardoned by {p['pardoned_by']}"
+            for p in pardoned or [] if isinstance(p, dict) and p.get("rule") in fired
+            and p.get("recorded_on") == row["as_of"]]
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -205,6 +205,9 @@ def test_same_date_rerun_keeps_the_pardon(tmp_path: Path) -> None:
     runs, text = c.history("C1")
     assert runs[1]["new_strikes"] == ["cost"]
     assert runs[1]["pardoned_strikes"] == ["late (2026-01-01) by Boss: INC-1"]
+    assert runs[1]["pardons_held"] == ["late: strike of 2026-01-01 pardoned by Boss"]
+    assert "no new strike: late: strike of 2026-01-01 pardoned by Boss" in text
+    assert runs[0]["pardons_held"] == []
     # The decision's memory carries the pardon: replay is exact.
     c.ok("replay", "2")  # exit 1 if a decision differs
 

@@ -172,6 +172,7 @@ def register(cli: click.Group) -> None:
             shielded = [f"{s['rule']} by {s['by']}" for s in e["shielded"]]
             for label, items in (("new strikes", e["new_strikes"]),
                                  ("same strike (cool-down)", e["repeat_strikes"]),
+                                 ("no new strike", e["pardons_held"]),
                                  ("strikes set aside", e["set_aside_strikes"]),
                                  ("expired strikes", e["expired_strikes"]),
                                  ("pardoned strikes", e["pardoned_strikes"]),
