@@ -15,6 +15,7 @@ from .audit import AuditLog
 from .errors import AdieuError, InputError, StoreError, did_you_mean
 from .safe_text import name_problem
 from .store import now
+from .typed_names import decided_customer
 
 
 def _need(value: str | None, what: str) -> str:
@@ -35,19 +36,24 @@ def _person(value: str | None, what: str) -> str:
 
 def pardon(db: sqlite_utils.Database, customer_id: str, rule: str, by: str,
            reason: str) -> dict[str, Any]:
-    """Remove the customer's latest active strike for rule; returns it."""
+    """Remove the customer's latest active strike for rule; returns it.
+
+    The strike is chosen and marked in one write transaction (BEGIN
+    IMMEDIATE: store.Database.atomic), so two pardons at once never both
+    pick the same strike: the second waits, then pardons the next strike
+    of the rule or raises InputError (exit 2) when none is left."""
     by, reason = _person(by, "--by"), _need(reason, "--reason")
-    row = db.execute(
-        "select id, recorded_on from strikes where customer_id = ? and rule = ? and "
-        "pardoned_at is null and superseded_by_run is null order by recorded_on desc limit 1",
-        [customer_id, rule]).fetchone()
-    if row is None:
-        raise InputError(f"{customer_id} has no strike for rule {rule!r} to pardon "
-                         f"(see `adieu strikes {customer_id}`)")
     at = now()
     with db.atomic():
+        row = db.execute(
+            "select id, recorded_on from strikes where customer_id = ? and rule = ? and "
+            "pardoned_at is null and superseded_by_run is null "
+            "order by recorded_on desc, id desc limit 1", [customer_id, rule]).fetchone()
+        if row is None:
+            raise InputError(f"{customer_id} has no strike for rule {rule!r} to pardon "
+                             f"(see `adieu strikes {customer_id}`)")
         db.execute("update strikes set pardoned_at = ?, pardoned_by = ?, pardon_reason = ? "
-                   "where id = ?", [at, by, reason, row[0]])
+                   "where id = ? and pardoned_at is null", [at, by, reason, row[0]])
         log = AuditLog(db, at)
         log.add("pardon", {"strike_id": row[0], "rule": rule, "recorded_on": row[1],
                            "by": by, "reason": reason}, None, customer_id)
@@ -56,9 +62,19 @@ def pardon(db: sqlite_utils.Database, customer_id: str, rule: str, by: str,
 
 
 def add_exemption(db: sqlite_utils.Database, customer_id: str, rules: list[str] | None,
-                  reason: str, approver: str, until: dt.date) -> int:
-    """Record an exemption in the registry; rules None shields every rule."""
+                  reason: str, approver: str, until: dt.date,
+                  new_customer: bool = False) -> int:
+    """Record an exemption in the registry; rules None shields every rule.
+
+    Raises InputError (exit 2) when rules is an empty list (it names no
+    rule; it never means every rule), names a rule the latest run's policy
+    does not have, when `until` is on or before the latest run's as-of date
+    (the exemption would apply to no run from then on), or when no run has
+    decided customer_id and new_customer is not set (a typo of a decided
+    id is named: "did you mean 'C1'?")."""
     reason, approver = _need(reason, "--reason"), _person(approver, "--approver")
+    if rules is not None and not rules:
+        raise InputError("--rules names no rule (give rule ids separated by commas, or --all)")
     if rules:
         known = known_rules(db)
         unknown = [r for r in rules if known and r not in known]
@@ -66,6 +82,17 @@ def add_exemption(db: sqlite_utils.Database, customer_id: str, rules: list[str] 
             raise InputError(f"--rules names {', '.join(repr(r) for r in unknown)}, not a rule "
                              f"of the latest run's policy{did_you_mean(unknown[0], known)} "
                              f"(rules: {', '.join(sorted(known))})")
+    latest = db.execute("select max(as_of) from runs").fetchone()[0] \
+        if db["runs"].exists() else None
+    if latest is not None and until.isoformat() <= latest:
+        raise InputError(f"--until {until.isoformat()} is not after the latest run's as-of "
+                         f"date {latest}: the exemption would apply to no run from then on "
+                         "(it stops applying on its --until date)")
+    decided, near = decided_customer(db, customer_id)
+    if not decided and not new_customer:
+        hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
+        raise InputError(f"no run has decided customer {customer_id!r}{hint}; to exempt a "
+                         "customer before its first run, add --new-customer")
     at = now()
     record = {"customer_id": customer_id, "rules": json.dumps(rules) if rules else None,
               "reason": reason, "approver": approver, "expires": until.isoformat(),
@@ -123,7 +150,8 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
             "v.verdict, v.reviewer, v.note from decisions d join runs r on r.id = d.run_id "
             "left join reviews v on v.run_id = d.run_id and v.customer_id = d.customer_id "
             "where d.customer_id = ? order by r.as_of, d.run_id", [customer_id]):
-        for key in ("fired", "shielded", "new_strikes", "repeat_strikes", "active_strikes",
+        for key in ("fired", "shielded", "unknown", "new_strikes", "repeat_strikes",
+                    "active_strikes",
                     "exemptions", "expired_exemptions", "holds", "missing",
                     "set_aside_strikes"):
             row[key] = json.loads(row[key]) if isinstance(row.get(key), str) and row[key] \
@@ -137,7 +165,10 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
             "active_strikes": row["strikes"], "fired": fired,
             "shielded": sorted(({"rule": r["rule"], "by": r.get("shielded_by")}
                                 for r in row["shielded"]), key=lambda s: s["rule"]),
+            "unknown": [{"rule": r["rule"], "missing": r.get("missing") or [],
+                         "problems": r.get("problems") or []} for r in row["unknown"]],
             "new_strikes": row["new_strikes"],
+            "pardons_held": _pardons_held(row, fired),
             "repeat_strikes": [s["rule"] for s in row["repeat_strikes"]],
             "set_aside_strikes": [f"{s['rule']} ({s['recorded_on']}) by {s['exemption']}"
                                   for s in row["set_aside_strikes"]],
@@ -159,18 +190,30 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         # counted nor set aside now.
         before = [*(previous or {}).get("_counting", []),
                   *(previous or {}).get("_aside", {}).values()]
-        gone = [timeline.stopped(s, row["run_id"], row["as_of"], aside,
-                                 rows_of.get((s["rule"], s["recorded_on"]), []))
+        prev_run = (previous or {}).get("run_id")
+        gone = [timeline.stopped(s, row["run_id"], row["as_of"], aside, timeline.alive_at(
+                    rows_of.get((s["rule"], s["recorded_on"]), []), prev_run))
                 for s in before if (s["rule"], s["recorded_on"]) not in now_keys
                 and (s["rule"], s["recorded_on"]) not in aside]
         # A strike counted before and set aside now is listed as set aside.
         gone += [timeline.stopped(s, row["run_id"], row["as_of"], aside, [])
                  for s in (previous or {}).get("_counting", [])
                  if (s["rule"], s["recorded_on"]) in aside]
+        # Superseded by this run, which recorded the same rule again on the
+        # date: the same (rule, date) counts before and after, yet the strike
+        # is this run's.
+        for s in before:
+            key = (s["rule"], s["recorded_on"])
+            if key in now_keys:
+                again = timeline.replaced(s, row["run_id"], rows_of.get(key, []))
+                if again is not None and all(g is not again for g in gone):
+                    gone.append(again)
+        gone = list({(g["rule"], g["recorded_on"], g["why"]): g for g in gone}.values())
         gone.sort(key=lambda g: (g["rule"], g["recorded_on"]))
         entry["stopped_strikes"] = gone
         for why, key in (("expired", "expired_strikes"), ("pardoned", "pardoned_strikes"),
                          ("superseded", "superseded_strikes"),
+                         ("recorded_later", "later_strikes"),
                          ("not_counted", "uncounted_strikes")):
             entry[key] = [g["short"] for g in gone if g["why"] == why]
         aside_before = (previous or {}).get("_aside", {})
@@ -192,6 +235,20 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
 
     return {"customer_id": customer_id, "runs": runs, "strikes": strikes,
             "registry_exemptions": exemptions, "cases": customer_cases(db, customer_id)}
+
+
+def _pardons_held(row: dict[str, Any], fired: list[str]) -> list[str]:
+    """'R: strike of D pardoned by WHO' for each rule that fired in the run
+    although its strike of the run's date was pardoned (the decision's
+    memory carries those pardons: no new strike was recorded)."""
+    try:
+        memory = json.loads(row["memory"]) if row.get("memory") else {}
+    except ValueError:
+        return []
+    pardoned = memory.get("pardoned") if isinstance(memory, dict) else None
+    return [f"{p['rule']}: strike of {p['recorded_on']} pardoned by {p['pardoned_by']}"
+            for p in pardoned or [] if isinstance(p, dict) and p.get("rule") in fired
+            and p.get("recorded_on") == row["as_of"]]
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

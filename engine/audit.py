@@ -166,7 +166,13 @@ def _check_records(db: sqlite_utils.Database, entries: list[dict[str, Any]]) -> 
     for e in by_kind["strike"]:
         key = (e["run_id"], e["customer_id"], e["payload"]["rule"], e["payload"]["recorded_on"])
         expected.setdefault(key, []).append(e["seq"])
-    pardons = {e["payload"].get("strike_id"): e for e in by_kind["pardon"]}
+    pardons: dict[Any, dict[str, Any]] = {}
+    for e in by_kind["pardon"]:
+        first = pardons.setdefault(e["payload"].get("strike_id"), e)
+        if first is not e:  # a strike is pardoned once: a second entry is a lost race
+            problems.append(f"strike {e['payload'].get('strike_id')} has two pardon entries "
+                            f"(audit entries {first['seq']} and {e['seq']}): it was "
+                            "pardoned twice")
     run_dates = dict(db.execute("select id, as_of from runs").fetchall())
     for s in db.query("select * from strikes order by id"):
         key = (s["run_id"], s["customer_id"], s["rule"], s["recorded_on"])

@@ -208,10 +208,19 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
     # cannot judge (unknown here: another source's facts), which stay.
     judged = {r.rule for r in results if r.status != "unknown"}
     prior = [s for s in memory.strikes if s.recorded_on < as_of or s.rule not in judged]
-    struck = apply_strikes([r.rule for r in decision.fired if r.action == "strike"],
+    # A strike of this date that was pardoned stays pardoned: its rule firing
+    # again on the date records no new strike.
+    pardoned = {p.rule: p for p in memory.pardoned if p.recorded_on == as_of}
+    striking = [r.rule for r in decision.fired if r.action == "strike"]
+    for rule in dict.fromkeys(striking):
+        if rule in pardoned:
+            decision.notes.append(f"{rule}: strike of {as_of.isoformat()} pardoned by "
+                                  f"{pardoned[rule].pardoned_by}")
+    struck = apply_strikes([r for r in striking if r not in pardoned],
                            prior, as_of, ladder.window_days, ladder.cooldown_days)
     unshielded = apply_strikes(
-        [r.rule for r in decision.fired + decision.shielded if r.action == "strike"],
+        [r.rule for r in decision.fired + decision.shielded
+         if r.action == "strike" and r.rule not in pardoned],
         prior, as_of, ladder.window_days, ladder.cooldown_days)
     # A shielded rule's strikes do not count while its exemption applies
     # (new ones are never among them: their rules fired unshielded).

@@ -29,15 +29,27 @@ class Strike:
                 "expires_on": self.expires_on(window_days).isoformat()}
 
 
+@dataclass(frozen=True)
+class PardonedStrike:
+    """A strike of a run's own as-of date that `adieu strikes pardon`
+    withdrew: its rule firing again on that date records no new strike."""
+
+    rule: str
+    recorded_on: dt.date
+    pardoned_by: str
+
+
 @dataclass
 class Memory:
     """What a customer brings into a run from earlier runs: strikes recorded
-    before the run's as-of date (not pardoned, not superseded) and
-    exemptions recorded in the registry."""
+    before the run's as-of date (not pardoned, not superseded), exemptions
+    recorded in the registry, and `pardoned`: the pardoned strikes of the
+    run's own as-of date (a re-run of a date keeps its pardons)."""
 
     strikes: list[Strike] = field(default_factory=list)
     exemptions: list[Any] = field(default_factory=list)  # policy.Exemption, source "registry"
     case: Any = None  # cases.CaseMemory: the open case, else a rejected one (engine/cases.py)
+    pardoned: list[PardonedStrike] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The memory as stored with a decision, so a replay is exact."""
@@ -48,6 +60,10 @@ class Memory:
                             else None, "reason": e.reason, "approver": e.approver,
                             "expires": e.expires.isoformat()} for e in self.exemptions],
             **({"case": self.case.to_json()} if self.case is not None else {}),
+            # Only when there are any: memories stored before keep their form.
+            **({"pardoned": [{"rule": p.rule, "recorded_on": p.recorded_on.isoformat(),
+                              "pardoned_by": p.pardoned_by} for p in self.pardoned]}
+               if self.pardoned else {}),
         }
 
 
@@ -64,7 +80,9 @@ def memory_from_json(data: dict[str, Any] | None, customer_id: str) -> Memory:
                             "registry") for e in data.get("exemptions", [])]
     from .cases import case_from_json
 
-    return Memory(strikes, exemptions, case_from_json(data.get("case")))
+    pardoned = [PardonedStrike(p["rule"], dt.date.fromisoformat(p["recorded_on"]),
+                               p["pardoned_by"]) for p in data.get("pardoned", [])]
+    return Memory(strikes, exemptions, case_from_json(data.get("case")), pardoned)
 
 
 @dataclass

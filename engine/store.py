@@ -18,7 +18,7 @@ import sqlite_utils
 from . import cases, jsontext
 from .audit import TRIGGERS, AuditLog, decision_digest, run_digest
 from .errors import Location, StoreError
-from .ledger import Memory, Strike
+from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption
 
 migrations = sqlite_utils.Migrations("adieu")
@@ -266,16 +266,23 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
 
 def load_memories(db: sqlite_utils.Database, as_of: dt.date) -> dict[str, Memory]:
     """Every customer's memory going into a run as of `as_of`: strikes
-    recorded up to that date (not pardoned, not superseded) and registry
-    exemptions. Strikes of the date itself come from earlier runs of the
-    same date: decide counts them only for rules the new run cannot judge,
-    and write_run supersedes the others."""
+    recorded up to that date (not pardoned, not superseded), the pardoned
+    strikes of the date itself and registry exemptions. Strikes of the date
+    itself come from earlier runs of the same date: decide counts them only
+    for rules the new run cannot judge, and write_run supersedes the
+    others."""
     memories: dict[str, Memory] = {}
     for row in db.query("select id, customer_id, rule, recorded_on from strikes where "
                         "recorded_on <= ? and superseded_by_run is null and "
                         "pardoned_at is null", [as_of.isoformat()]):
         memories.setdefault(row["customer_id"], Memory()).strikes.append(
             Strike(row["rule"], dt.date.fromisoformat(row["recorded_on"]), row["id"]))
+    # A pardon holds when the date is decided again (decide: no new strike).
+    for row in db.query("select customer_id, rule, recorded_on, pardoned_by from strikes "
+                        "where recorded_on = ? and pardoned_at is not null order by id",
+                        [as_of.isoformat()]):
+        memories.setdefault(row["customer_id"], Memory()).pardoned.append(
+            PardonedStrike(row["rule"], as_of, row["pardoned_by"]))
     for row in db.query("select * from exemptions order by id"):
         memories.setdefault(row["customer_id"], Memory()).exemptions.append(
             registry_exemption(row))

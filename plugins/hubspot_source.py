@@ -107,7 +107,11 @@ def _stages(context: SourceContext, name: str) -> frozenset[str]:
         value = value.split(",")
     elif not isinstance(value, (list, tuple)):
         value = [value]
-    return frozenset(str(v).strip() for v in value if str(v).strip())
+    stages = frozenset(str(v).strip() for v in value if str(v).strip())
+    if not stages:  # no stage at all would make every ticket open, no deal won
+        raise InputError(f"option {name} names no stage (got {value!r}; give stage ids "
+                         "separated by commas)")
+    return stages
 
 
 # --------------------------------------------------------------------------
@@ -217,7 +221,11 @@ def _read_dump(location: str, context: SourceContext) -> Iterator[SourceRecord]:
     extra_dates = context.option("date_properties", [])
     if isinstance(extra_dates, str):
         extra_dates = extra_dates.split(",")
-    date_props = DATE_PROPERTIES | {str(p).strip() for p in extra_dates}
+    extra = {str(p).strip() for p in extra_dates} - {""}
+    if extra_dates and not extra:  # "-o date_properties=," names nothing
+        raise InputError(f"option date_properties names no property (got {extra_dates!r}; "
+                         "give property names separated by commas)")
+    date_props = DATE_PROPERTIES | extra
     end = context.as_of
     start = end - dt.timedelta(days=365)
     window = f" created {start + dt.timedelta(days=1)}..{end}"

@@ -204,7 +204,7 @@ def test_registry_exemption_in_every_code_path(runner: CliRunner, tmp_path: Path
                                                until: dt.date, applies: bool) -> None:
     db = tmp_path / "x.db"
     adieu(runner, db, "exempt", "C-WARN", "--rules", "late", "--reason", "Pilot customer",
-          "--approver", "CCO", "--until", until.isoformat())
+          "--approver", "CCO", "--until", until.isoformat(), "--new-customer")
     expired_note = f"exemption registry-1 expired on {until.isoformat()}"
 
     # evaluate
@@ -255,9 +255,9 @@ def test_registry_exemption_in_every_code_path(runner: CliRunner, tmp_path: Path
 def test_exemptions_lists_active_and_expired(runner: CliRunner, tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     adieu(runner, db, "exempt", "C-A", "--all", "--reason", "R", "--approver", "A", "--until",
-          "2026-06-15")
+          "2026-06-15", "--new-customer")
     adieu(runner, db, "exempt", "C-B", "--rules", "late, cost-high", "--reason", "R",
-          "--approver", "A", "--until", "2027-01-01")
+          "--approver", "A", "--until", "2027-01-01", "--new-customer")
 
     def listed(*args: str) -> list[tuple]:
         rows = json.loads(adieu(runner, db, "exemptions", "--json", *args).stdout)

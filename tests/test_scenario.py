@@ -204,7 +204,8 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Year:
         adieu = y.adieu
         y.steps["exempt"] = adieu(
             "exempt", "CUST-E", "--rules", COST, "--reason", "Reference account",
-            "--approver", "Chief Commercial Officer", "--until", "2027-01-01")
+            "--approver", "Chief Commercial Officer", "--until", "2027-01-01",
+            "--new-customer")  # before the first run
         for month in MONTHS:
             y.runs[month] = json.loads(adieu.evaluate(month).stdout)
             if month == MAY:

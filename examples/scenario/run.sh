@@ -38,7 +38,7 @@ rm -f "$DB" "$DB-wal" "$DB-shm" tampered.db tampered.db-wal tampered.db-shm
 
 say "Elm is a reference account: a registry exemption for its cost, until 2027-01-01"
 adieu exempt CUST-E --rules cost-exceeds-revenue --reason "Reference account: speaks at our user conference" \
-    --approver "Chief Commercial Officer" --until 2027-01-01 --db "$DB"
+    --approver "Chief Commercial Officer" --until 2027-01-01 --new-customer --db "$DB"
 
 for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
     day=2026-$month-01
