@@ -170,8 +170,8 @@ def _late_approval(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date,
     the notice the policy promises counted from the approval, so an
     approved date before the date the policy's timing gives when counted
     from the approval day (`decide.effective_date` as of reviewed_on) is
-    set again, from this run's as-of date or from the approval day,
-    whichever is later, with a note. True if it was (the decision holds
+    set again, counted from the approval day (from this run's as-of date
+    only if that date has passed as well), with a note. True if it was (the decision holds
     the new date)."""
     from .decide import effective_date
 
@@ -181,13 +181,17 @@ def _late_approval(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date,
     due, _ = effective_date(policy.timing, contract_end, approved_on)
     if case.effective_date >= due.isoformat():
         return False
-    if approved_on > as_of:  # the run's own timing counts from before the approval
-        day, basis = due, _
-        decision.effective_date, decision.timing_basis = day.isoformat(), basis
-        decision.phase_out_start = max(day - dt.timedelta(days=policy.timing.phase_out_days),
+    # Counted from the approval day, once: the new date is stored on the
+    # case and kept by later runs (it does not slide with each run). Only
+    # when that date has passed too (no run since the approval until after
+    # it) is it counted from this run.
+    from_approval = due > as_of
+    if from_approval:
+        decision.effective_date, decision.timing_basis = due.isoformat(), _
+        decision.phase_out_start = max(due - dt.timedelta(days=policy.timing.phase_out_days),
                                        as_of + dt.timedelta(days=1)).isoformat()
     decision.timing_basis = f"{decision.timing_basis}; counted from " + (
-        f"the approval on {approved_on.isoformat()}" if approved_on > as_of
+        f"the approval on {approved_on.isoformat()}" if from_approval
         else f"this run (as of {as_of.isoformat()}), after the approval")
     decision.notes.append(
         f"case {case.id}: approved by {case.reviewer} on {approved_on.isoformat()}, too late "

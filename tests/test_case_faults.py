@@ -24,10 +24,11 @@ import sqlite3
 import subprocess
 import textwrap
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
-from test_cases import ADIEU, TODAY
+from test_cases import ADIEU
 
 from adieu import reviewing
 from adieu.cli import cli
@@ -67,6 +68,9 @@ POLICY = textwrap.dedent("""\
 HEADER = "customer_id,owner,owner_id,revenue_12m,hours_support_12m,late_payments_12m,tickets_12m"
 
 
+REVIEWS = ("approve", "reject", "revoke")
+
+
 class Shop:
     """C1 (late payer, costly), C2 (the same, no owner), C3 (fine)."""
 
@@ -76,12 +80,27 @@ class Shop:
         self.policy = tmp_path / "p.yaml"
         self.policy.write_text(POLICY, encoding="utf-8")
         self.n = 0
+        self.as_of = "2026-01-01"
+        self.review_day: str | None = None
 
     def adieu(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+        if args[0] in REVIEWS:
+            return self.review(*args, code=code)
         result = subprocess.run([str(ADIEU), *args, "--db", str(self.db)],
                                 capture_output=True, text=True, encoding="utf-8")
         assert result.returncode == code, (args, result.stdout, result.stderr)
         return result
+
+    def review(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+        """approve, reject, revoke in this process with the clock at 18:00 on
+        self.review_day (default: the latest run's as-of date), so that
+        whether an approval is late never depends on the machine's date."""
+        day = self.review_day or self.as_of
+        with mock.patch.object(reviewing, "now", lambda: f"{day}T18:00:00+00:00"):
+            result = CliRunner().invoke(cli, [*args, "--db", str(self.db)])
+        assert result.exit_code == code, (args, result.output)
+        return subprocess.CompletedProcess(args, result.exit_code, result.stdout,
+                                           result.stderr)
 
     def csv(self, c1: str = "Chloe Martin,,1000,100,5,0", c3: str = "Bob Smith,,1000,1,0,0") \
             -> Path:
@@ -92,6 +111,7 @@ class Shop:
 
     def run(self, as_of: str, csv: Path | None = None, *more: str, code: int = 0) -> dict:
         """Evaluate as of a date; decisions by customer id (and "_run": the run)."""
+        self.as_of = as_of
         result = self.adieu("evaluate", str(self.policy), "--source",
                             f"csv:{csv or self.csv()}", "--as-of", as_of, "--json", *more,
                             code=code)
@@ -187,15 +207,17 @@ def test_a_late_approval_gets_a_new_date_with_the_full_notice(shop: Shop) -> Non
     shop.run("2026-08-01")
     c1 = shop.run("2026-09-01")["C1"]
     assert c1["effective_date"] == "2026-11-02"
-    approved = shop.adieu("approve", "C1", "--by", "Ana")  # today: after 2026-11-02
+    shop.review_day = TODAY = "2026-11-30"  # the approval comes after 2026-11-02
+    approved = shop.adieu("approve", "C1", "--by", "Ana")
     assert approved.stderr == ("warning: case 1's date 2026-11-02 is not after today: the "
                                "next run sets a new date, with the policy's notice counted "
                                "from this approval\n")
     as_of = dt.date(2026, 12, 1)
     after = shop.run(as_of.isoformat())["C1"]
     today = dt.date.fromisoformat(TODAY)
+    # Counted from the approval day, once.
     expected, _ = effective_date(Timing(notice_days=60, contract_end_within_days=0), None,
-                                 max(as_of, today))
+                                 today)
     assert after["outcome"] == "offboard"
     assert after["effective_date"] == expected.isoformat() > TODAY
     assert any(n.startswith(f"case 1: approved by Ana on {TODAY}, too late for its date "
@@ -214,16 +236,15 @@ def test_a_late_approval_gets_a_new_date_with_the_full_notice(shop: Shop) -> Non
 def test_an_approval_leaving_less_than_the_notice_is_redated(
         shop: Shop, monkeypatch: pytest.MonkeyPatch, approved_on: str, kept: bool) -> None:
     """Proposed as of 2026-09-01 for 2026-11-02 (60 days' notice, weekdays):
-    approved the same day it keeps its date; approved on 2026-09-10 (60 days
-    from then: 2026-11-09) the next run (2026-10-01) sets it again from its
-    as-of date (2026-11-30)."""
+    approved the same day it keeps its date; approved on 2026-09-10 the next
+    run (2026-10-01) sets it again, 60 days from the approval: 2026-11-09."""
     shop.run("2026-08-01")
     shop.run("2026-09-01")
     monkeypatch.setattr(reviewing, "now", lambda: f"{approved_on}T09:00:00+00:00")
     assert shop.show("approve", "C1", "--by", "Ana").endswith("effective 2026-11-02\n")
     monkeypatch.undo()
     c1 = shop.run("2026-10-01")["C1"]
-    assert c1["effective_date"] == ("2026-11-02" if kept else "2026-11-30")
+    assert c1["effective_date"] == ("2026-11-02" if kept else "2026-11-09")
     assert any("too late for its date" in n for n in c1["notes"]) is not kept
     shop.intact()
 

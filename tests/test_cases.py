@@ -6,7 +6,6 @@ that set it aside, and that the audit trail and replay stay exact."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 import subprocess
@@ -14,16 +13,17 @@ import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
 
+from adieu import reviewing
 from adieu.audit import AuditLog
 from adieu.cli import cli
-from adieu.store import migrations, now, open_db
+from adieu.store import migrations, open_db
 
 ADIEU = Path(sys.executable).parent / "adieu"
-TODAY = dt.datetime.now(dt.timezone.utc).date().isoformat()
 POLICY = textwrap.dedent("""\
     version: 1
     name: cases
@@ -56,6 +56,9 @@ HEADER = "customer_id,name,owner,late_payments_12m,abuse_incidents_12m,bad_reput
 REVIEWER = "Rita Reviewer"
 
 
+REVIEWS = ("approve", "reject", "revoke")
+
+
 class Store:
     def __init__(self, tmp_path: Path, rejection_days: int = 180):
         self.dir = tmp_path
@@ -64,17 +67,35 @@ class Store:
         self.policy.write_text(POLICY.replace("REJECTION_DAYS", str(rejection_days)),
                                encoding="utf-8")
         self.n = 0
+        self.as_of = "2026-01-01"
+        self.reviewed_on = ""  # the day of the latest review that went through
 
     def adieu(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+        if args[0] in REVIEWS:
+            return self.review(*args, code=code)
         result = subprocess.run([str(ADIEU), *args, "--db", str(self.db)],
                                 capture_output=True, text=True, encoding="utf-8")
         assert result.returncode == code, (args, result.stdout, result.stderr)
         return result
 
+    def review(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+        """approve, reject, revoke, in this process with the clock at 18:00
+        on the latest run's as-of date: a review's time decides whether the
+        notice still fits before the case's date (a late approval is
+        redated), so these tests must not depend on the machine's date."""
+        with mock.patch.object(reviewing, "now", lambda: f"{self.as_of}T18:00:00+00:00"):
+            result = CliRunner().invoke(cli, [*args, "--db", str(self.db)])
+        assert result.exit_code == code, (args, result.output)
+        if result.exit_code == 0:
+            self.reviewed_on = self.as_of
+        return subprocess.CompletedProcess(args, result.exit_code, result.stdout,
+                                           result.stderr)
+
     def run(self, as_of: str, late: int = 0, abuse: int = 1, reputation: bool = False,
             owner: str = "Chloe Martin") -> dict:
         """Evaluate C1 (and C2, who never offboards) as of a date; C1's decision."""
         self.n += 1
+        self.as_of = as_of
         csv = self.dir / f"snapshot-{self.n}.csv"
         csv.write_text(f"{HEADER}\nC1,One,{owner},{late},{abuse},{str(reputation).lower()}\n"
                        f"C2,Two,Ben Okoye,0,0,false\n", encoding="utf-8")
@@ -146,7 +167,7 @@ def test_an_approved_offboarding_keeps_its_date_then_takes_effect(store: Store) 
     assert (run3["outcome"], run3["effective_date"]) == ("offboard", "2027-02-01")
     assert run3["phase_out_start"] == "2027-02-01"
     assert run3["timing_basis"] == \
-        f"60-day notice period; kept from case 1 approved on {TODAY} by {REVIEWER}"
+        f"60-day notice period; kept from case 1 approved on {store.reviewed_on} by {REVIEWER}"
     assert "case 1 (approved): effective date 2027-02-01 kept" in run3["notes"]
     assert store.pending() == []
     assert store.query("select state, latest_run from cases") == [("approved", 3)]
@@ -205,7 +226,7 @@ def test_a_case_is_approved_once_and_run_must_be_its_own(store: Store) -> None:
     for verb in ("approve", "reject"):
         again = store.adieu(verb, "C1", "--by", "Max Muster", code=2)
         assert again.stderr.startswith(
-            f"Error: C1's case 1 was already approved by {REVIEWER} at {TODAY}T")
+            f"Error: C1's case 1 was already approved by {REVIEWER} at {store.reviewed_on}T")
     none = store.adieu("approve", "C2", "--by", REVIEWER, code=2)
     assert none.stderr == ("Error: C2 has no open offboarding case; see `adieu pending` and "
                            "`adieu history C2`\n")
@@ -247,9 +268,9 @@ def test_a_rejection_holds_until_a_new_strike(store: Store) -> None:
     held = store.run("2027-01-04")
     assert held["outcome"] == "held" and held["base_outcome"] == "offboard"
     assert held["holds"] == [{"id": "review-rejected", "reason": (
-        f"offboarding rejected by {REVIEWER} on {TODAY} (case 1): not proposed again until "
-        "2027-06-01 unless a strike is recorded or an offboard rule fires for a rule that did "
-        "not fire then (then: abuse)")}]
+        f"offboarding rejected by {REVIEWER} on {store.reviewed_on} (case 1): not proposed "
+        "again until 2027-06-01 unless a strike is recorded or an offboard rule fires for a "
+        "rule that did not fire then (then: abuse)")}]
     assert held["effective_date"] is None
     assert store.pending() == []
     explained = store.show("explain", "C1").stdout
@@ -364,7 +385,8 @@ def test_history_and_explain_show_the_case(store: Store) -> None:
         (1, "approved", "2027-02-01", REVIEWER, "figures checked", 1, 2)
     text = store.show("history", "C1").stdout
     assert ("case 1: approved, effective 2027-02-01 (opened by run 1 as of 2026-12-03, "
-            f"latest run 2 as of 2027-01-04), approved by {REVIEWER} at {TODAY}T") in text
+            f"latest run 2 as of 2027-01-04), approved by {REVIEWER} at {store.reviewed_on}T") \
+        in text
     assert f"approved (run 1) by {REVIEWER}: figures checked" in text
     explained = json.loads(store.show("explain", "C1", "--json").stdout)
     assert explained["case"]["state"] == "approved"
@@ -404,8 +426,8 @@ def test_old_reviews_are_adopted_into_cases(tmp_path: Path,
         assert result.exit_code == 0, result.output
     db = open_db(str(store.db))
     try:
-        for run_id, by in ((1, "Ann Old"), (2, "Bob Old")):
-            at = now()
+        for run_id, by, at in ((1, "Ann Old", "2026-12-03T18:00:00+00:00"),
+                               (2, "Bob Old", "2027-01-04T18:00:00+00:00")):
             with db.atomic():
                 db["reviews"].insert({"run_id": run_id, "customer_id": "C1",
                                       "verdict": "approved", "reviewer": by, "note": None,

@@ -39,6 +39,9 @@ rules:
     action: strike
 """
 
+# Expiry is judged as of the fixture runs' date, not the machine's.
+AS_OF = "2026-11-02"
+
 
 def warnings_in(text: str, today: dt.date = TODAY, earlier: dict | None = None) -> list[str]:
     policy = compile_policy(textwrap.dedent(text), "p.yaml")
@@ -330,27 +333,29 @@ def test_conditions_that_can_differ_are_fine(when: str) -> None:
 def test_version_unchanged_against_the_runs_in_the_database(
         evaluated: Path, policy_file: Path, runner: CliRunner,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    same = runner.invoke(cli, ["validate", "--db", str(evaluated), str(policy_file)])
+    same = runner.invoke(cli, ["validate", "--as-of", AS_OF,
+                              "--db", str(evaluated), str(policy_file)])
     assert (same.exit_code, same.stderr) == (0, "")
     text = policy_file.read_text(encoding="utf-8")
     policy_file.write_text(text.replace("late_limit: 3", "late_limit: 4"), encoding="utf-8")
-    changed = runner.invoke(cli, ["validate", "--db", str(evaluated), str(policy_file)])
+    changed = runner.invoke(cli, ["validate", "--as-of", AS_OF,
+                                 "--db", str(evaluated), str(policy_file)])
     assert changed.exit_code == 0
     assert changed.stdout.splitlines()[:3] == [
         f"{policy_file}:1:10: warning: version '3' of policy 'tiny' was stored by run 1 (as of "
         "2026-11-02) with a different text; change version: whenever the policy changes, so "
         "each version names one text [version-unchanged]",
         "    version: 3", "             ^"]
-    strict = runner.invoke(cli, ["validate", "--strict", "--db", str(evaluated),
+    strict = runner.invoke(cli, ["validate", "--as-of", AS_OF, "--strict", "--db", str(evaluated),
                                  str(policy_file)])
     assert strict.exit_code == 1
     # ADIEU_DB stands in for --db when that file exists ...
     monkeypatch.setenv("ADIEU_DB", str(evaluated))
-    env = runner.invoke(cli, ["validate", str(policy_file)])
+    env = runner.invoke(cli, ["validate", "--as-of", AS_OF, str(policy_file)])
     assert "[version-unchanged]" in env.stdout
     # ... and a new version is fine
     policy_file.write_text(text.replace("version: 3", "version: 4"), encoding="utf-8")
-    bumped = runner.invoke(cli, ["validate", str(policy_file)])
+    bumped = runner.invoke(cli, ["validate", "--as-of", AS_OF, str(policy_file)])
     assert (bumped.exit_code, bumped.stderr) == (0, "")
 
 
@@ -359,15 +364,16 @@ def test_version_check_needs_a_database(tmp_path: Path, policy_file: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     missing = tmp_path / "none.db"
     monkeypatch.setenv("ADIEU_DB", str(missing))
-    quiet = runner.invoke(cli, ["validate", str(policy_file)])
+    quiet = runner.invoke(cli, ["validate", "--as-of", AS_OF, str(policy_file)])
     assert (quiet.exit_code, quiet.stderr) == (0, "")
     assert not missing.exists()  # validate never creates a database
-    explicit = runner.invoke(cli, ["validate", "--db", str(missing), str(policy_file)])
+    explicit = runner.invoke(cli, ["validate", "--as-of", AS_OF,
+                                  "--db", str(missing), str(policy_file)])
     assert explicit.exit_code == 2
     assert explicit.stderr == f"Error: {missing}: no database at {missing}\n"
     junk = tmp_path / "junk.db"
     junk.write_text("not a database", encoding="utf-8")
-    bad = runner.invoke(cli, ["validate", "--db", str(junk), str(policy_file)])
+    bad = runner.invoke(cli, ["validate", "--as-of", AS_OF, "--db", str(junk), str(policy_file)])
     assert bad.exit_code == 2
     assert bad.stderr == (f"Error: {junk}: cannot read runs from the database: file is not a "
                           "database\n")
