@@ -162,6 +162,8 @@ def _drop_email(text: str) -> tuple[str, list[str]]:
     return _EMAIL.sub(" ", text), locals_
 
 
+_DIGITS = re.compile(r"[0-9]")
+
 def _words(text: str, skeleton: bool) -> list[str]:
     """Folded words of `text` (see the module docstring), titles and
     suffixes dropped unless nothing else is left."""
@@ -173,7 +175,10 @@ def _words(text: str, skeleton: bool) -> list[str]:
         if category in ("Mn", "Me", "Cf"):
             continue  # accents and other marks, zero-width and bidi characters
         kept.append(" " if ch.isspace() or category[0] in ("Z", "C", "P", "S") else ch)
-    words = "".join(kept).casefold().split()
+    # A digit inside a word of letters ('Martin2', 'Chloe2') tells nobody
+    # apart: it is left out (a word of digits alone stays).
+    words = [_DIGITS.sub("", w) if _DIGITS.sub("", w) else w
+             for w in "".join(kept).casefold().split()]
     for split in _SPLIT_SUFFIXES:  # 'ph d' -> 'phd'
         n = len(split)
         i = 0

@@ -44,6 +44,8 @@ CYR_C, CYR_O, GREEK_O = "\u0421", "\u043e", "\u039f"
 
 # (owner on record, what the reviewer typed): each pair is one person.
 SAME = [
+    # a digit typed into a word (second hostile round, h9b/f01)
+    ("Chloe Martin", "Chloe Martin2"), ("Chloe Martin", "Chloe2 Martin"),
     # suffixes and post-nominal letters, after a comma or not
     ("Chloe Martin", "Chloe Martin, Jr."), ("Chloe Martin", "Chloe Martin Jr"),
     ("Chloe Martin", "Chloe Martin, PhD"), ("Chloe Martin", "Chloe Martin, Ph.D."),
