@@ -11,11 +11,11 @@ from ..ledger import memory_from_json
 from ..plugin_record import missing_plugins, unknown_functions
 from ..plugins import registry
 from ..policy import compile_policy
-from ..reviewing import case_line, run_case
+from ..reviewing import run_case
 from ..safe_text import echo, json_text
 from ..store import get_decision, get_run
 from .common import customer_argument, db_option, json_option, opened_store
-from .explain_stored import gone_note, show_stored
+from .explain_stored import gone_note, show_stored, strike_and_case_lines
 
 
 def register(cli: click.Group) -> None:
@@ -74,20 +74,8 @@ def register(cli: click.Group) -> None:
         echo(f"  active strikes: {decision.strikes}"
              + (f" (new this run: {', '.join(decision.new_strikes)})"
                 if decision.new_strikes else ""))
-        for s in decision.active_strikes:
-            echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}")
-        if decision.set_aside_strikes:
-            echo(f"  strikes set aside while an exemption applies: "
-                 f"{len(decision.set_aside_strikes)} (they count again after it ends if "
-                 "still inside their window)")
-        for s in decision.set_aside_strikes:
-            echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}; "
-                 f"set aside by exemption {s['exemption']}")
-        if case is not None:
-            echo(f"  {case_line(case)}")
-        elif verdict is not None:
-            echo(f"  review: {verdict[0]} by {verdict[1]}"
-                 + (f" ({verdict[2]})" if verdict[2] else ""))
+        strike_and_case_lines(decision.active_strikes, decision.set_aside_strikes, case,
+                              verdict)
         if decision.effective_date:
             echo(f"  effective {decision.effective_date} ({decision.timing_basis}), "
                  f"phase-out from {decision.phase_out_start}")

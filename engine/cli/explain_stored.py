@@ -16,6 +16,26 @@ from ..reviewing import case_line
 from ..safe_text import echo, json_text
 
 
+def strike_and_case_lines(active: list[dict[str, Any]], aside: list[dict[str, Any]],
+                          case: dict[str, Any] | None, verdict: Any) -> None:
+    """The lines `explain` shows under "active strikes": each active strike,
+    the strikes an exemption set aside, and the case (or, for a run before
+    cases, its review verdict: (verdict, reviewer, note) or None)."""
+    for s in active:
+        echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}")
+    if aside:
+        echo(f"  strikes set aside while an exemption applies: {len(aside)} (they count "
+             "again after it ends if still inside their window)")
+    for s in aside:
+        echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}; "
+             f"set aside by exemption {s['exemption']}")
+    if case is not None:
+        echo(f"  {case_line(case)}")
+    elif verdict is not None:
+        echo(f"  review: {verdict[0]} by {verdict[1]}"
+             + (f" ({verdict[2]})" if verdict[2] else ""))
+
+
 def gone_note(run: dict[str, Any], reg: Registry, error: PolicyErrors) -> str:
     """"plugin adieu-billing 0.3.0 not installed" (several joined by "; "),
     or, for a run that predates plugin records, the functions it lacks."""
@@ -55,20 +75,8 @@ def show_stored(run: dict[str, Any], row: dict[str, Any], verdict: Any, note: st
     new = row.get("new_strikes") or []
     echo(f"  active strikes: {row['strikes']}"
          + (f" (new this run: {', '.join(new)})" if new else ""))
-    for s in row.get("active_strikes") or []:
-        echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}")
-    aside = row.get("set_aside_strikes") or []
-    if aside:
-        echo(f"  strikes set aside while an exemption applies: {len(aside)} (they count "
-             "again after it ends if still inside their window)")
-    for s in aside:
-        echo(f"    {s['rule']}: recorded {s['recorded_on']}, expires {s['expires_on']}; "
-             f"set aside by exemption {s['exemption']}")
-    if case is not None:
-        echo(f"  {case_line(case)}")
-    elif verdict is not None:
-        echo(f"  review: {verdict[0]} by {verdict[1]}"
-             + (f" ({verdict[2]})" if verdict[2] else ""))
+    strike_and_case_lines(row.get("active_strikes") or [],
+                          row.get("set_aside_strikes") or [], case, verdict)
     if row.get("effective_date"):
         echo(f"  effective {row['effective_date']} ({row['timing_basis']})"
              + (f", phase-out from {row['phase_out_start']}"
