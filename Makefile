@@ -2,10 +2,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= demo.db
-# make bench compares with this revision: 0.1.0, the last to compute in floats.
+# make bench: customer rows (fixed data for a given N); make bench N=200000.
+N ?= 1000000
+# make bench-compare compares with this revision: 0.1.0, the last to compute in floats.
 BENCH_BASE ?= 4869087
 
-.PHONY: demo test install lint clean examples bench
+.PHONY: demo test install lint clean examples bench bench-compare
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +35,15 @@ test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-bench: install
+# The bench extra (zen-engine) is installed here only: make test does not need it.
+$(VENV)/.bench-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python bench/bench_scale.py $(N) --out bench/RESULTS.md
+
+bench-compare: install
 	$(BIN)/python bench/bench_evaluate.py 20000 --compare $(BENCH_BASE)
 
 examples: install
