@@ -182,7 +182,8 @@ def git_revision() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def measure(n: int, work: Path, sample: int, repeat: int) -> dict[str, Any]:
+def measure(n: int, work: Path, sample: int, repeat: int,
+            profile_rows: int = 100_000) -> dict[str, Any]:
     """Every measurement of the benchmark, as plain data for render()."""
     py = sys.executable
     data = work / "customers.csv"
@@ -250,7 +251,24 @@ def measure(n: int, work: Path, sample: int, repeat: int) -> dict[str, Any]:
         per_customer = {"notes": {"all": mem.missing}}
     procs["inmemory"] = mem
     return {"procs": procs, "db": db, "per_customer": per_customer, "agreement": agreement,
-            "flags": sorted(flags)}
+            "flags": sorted(flags),
+            "profile": profile(data, work, min(n, profile_rows)) if profile_rows else None}
+
+
+def profile(data: Path, work: Path, rows: int) -> str:
+    """cProfile of `adieu evaluate` (1 worker) over the first `rows` rows:
+    the top functions by own and by cumulative time (Markdown), or why not."""
+    part = work / "profile.csv"
+    head(data, part, rows)
+    db = work / "profile.db"
+    workers = ["--workers", "1"] if "--workers" in evaluate_flags(adieu_command()) else []
+    done = run_child("profile", [sys.executable, str(HERE / "profile_adieu.py"), "25",
+                                 "evaluate", str(POLICY), "--source", f"csv:{part}", "--as-of",
+                                 AS_OF, "--db", str(db), *workers], work / "logs" / "profile")
+    if done.missing:
+        return f"profile {done.missing}"
+    text = (work / "logs" / "profile.out").read_text(encoding="utf-8")
+    return f"`adieu evaluate` over the first {rows:,} rows, 1 worker:\n\n{text}"
 
 
 def compare_outcomes(baseline_db: Path, adieu_db: Path, sample: int) -> dict[str, int]:
@@ -313,7 +331,7 @@ def render(n: int, m: dict[str, Any], machine: dict[str, Any]) -> str:
         f"before {machine['load_before']}, after {machine['load_after']}",
         f"- Python {machine['python']}; adieu git revision {machine['revision']}",
         f"- N = {n:,} rows ({'?' if customers is None else f'{customers:,}'} customers "
-        f"decided, the rest rejects); in-memory sample: {pc.get('customers', '?')} "
+        f"decided, the rest rejects); in-memory sample: {pc.get('customers', 0):,} "
         f"customers, best of {machine['repeat']}",
         f"- adieu evaluate flags available: {flags}",
         "",
@@ -346,6 +364,9 @@ def render(n: int, m: dict[str, Any], machine: dict[str, Any]) -> str:
         "",
         f"- outcomes, baseline vs adieu (end to end, 1 worker): {agree_text}",
     ]
+    if m.get("profile"):
+        parts += ["", "## Profile (cProfile; not counted in the figures above)", "",
+                  m["profile"]]
     return "\n".join(parts) + "\n"
 
 
@@ -358,15 +379,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="customers for the in-memory and agreement checks")
     parser.add_argument("--repeat", type=int, default=3, help="in-memory: best of this many")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument("--profile-rows", type=int, default=100_000,
+                        help="cProfile adieu evaluate over the first this many rows "
+                             "(default 100,000; 0: no profile)")
     args = parser.parse_args(argv)
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     started = dt.datetime.now(dt.timezone.utc)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        result = measure(args.n, args.keep.resolve(), args.sample, args.repeat)
+        result = measure(args.n, args.keep.resolve(), args.sample, args.repeat,
+                         args.profile_rows)
     else:
         with tempfile.TemporaryDirectory(prefix="adieu-bench-") as tmp:
-            result = measure(args.n, Path(tmp), args.sample, args.repeat)
+            result = measure(args.n, Path(tmp), args.sample, args.repeat, args.profile_rows)
     machine = {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
                "platform": platform.platform(), "load_before": load_before,
                "load_after": ", ".join(f"{x:.2f}" for x in os.getloadavg()),

@@ -155,7 +155,8 @@ def test_bench_scale_runs_end_to_end_at_a_tiny_n(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(hide)}
     out = tmp_path / "RESULTS.md"
     done = subprocess.run([sys.executable, str(BENCH / "bench_scale.py"), "300", "--out",
-                           str(out), "--sample", "150", "--repeat", "1"],
+                           str(out), "--sample", "150", "--repeat", "1",
+                           "--profile-rows", "200"],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
     text = out.read_text(encoding="utf-8")
@@ -180,3 +181,5 @@ def test_bench_scale_runs_end_to_end_at_a_tiny_n(tmp_path):
                                          if x.startswith("| adieu decide() (public path) |"))
     assert "B/decision" in text and "B/customer" in text
     assert "outcomes, baseline vs adieu (end to end, 1 worker): 0 of " in text
+    assert "`adieu evaluate` over the first 200 rows" in text
+    assert "by own time" in text and "decide.py" in text
