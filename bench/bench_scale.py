@@ -290,7 +290,7 @@ PER_CUSTOMER_ROWS = (
 NOTES = {
     "handwritten": "p90 pass + decide, reasons rendered",
     "adieu_decide": "contexts, population pass, decide() per customer",
-    "closures": "every rule/exemption/hold `when` closure, population pass",
+    "closures": "every rule/exemption/hold/referral `when` closure, population pass",
 }
 
 

@@ -12,10 +12,13 @@ every customer of the sample:
   adieu_decide  adieu's public path: engine.decide.make_contexts, the
                 population pass, decide() per customer (the compiled policy
                 when decide() uses engine/codegen.py, the closures before);
-  closures      the reference closures alone: every rule's, exemption's and
-                hold's `when` closure per customer (the population pass too);
-  compiled      engine/codegen.py's compile_policy_code(policy) called on each
-                context, when that module exists (else "not available");
+  closures      the reference closures alone: every rule's, exemption's,
+                hold's and referral's `when` closure per customer (derived
+                facts as they need them; the population pass too);
+  compiled      engine/codegen.py's compile_policy_code(policy).fn(facts,
+                as_of, population) per customer (the same conditions and
+                every derived fact; the population pass too), when that
+                module exists (else "not available");
   zen           bench/zen_policy.py's JDM graph in zen-engine (the `bench`
                 extra), one ZenDecision.evaluate per customer.
 
@@ -131,7 +134,8 @@ def main() -> None:
 
     whens = [r.when.fn for r in policy.rules] + \
         [e.when.fn for e in policy.exemptions if e.when is not None] + \
-        [h.when.fn for h in policy.holds]
+        [h.when.fn for h in policy.holds] + \
+        [r.when.fn for r in policy.timing.referrals if r.when is not None]
 
     def closures() -> None:
         for ctx in contexts():
@@ -142,7 +146,8 @@ def main() -> None:
     sec, _ = best(closures, repeat)
     out["closures"] = sec / n if n else None
 
-    out["compiled"], out["notes"]["compiled"] = compiled(policy, contexts, repeat, n)
+    out["compiled"], out["notes"]["compiled"] = compiled(policy, contexts, repeat, n,
+                                                             as_of)
     out["zen"], out["notes"]["zen"], zen_outcomes = zen(b, header, rows, index, as_of,
                                                         repeat, n)
     if zen_outcomes is not None:
@@ -151,24 +156,35 @@ def main() -> None:
 
 
 def compiled(policy: Any, contexts: Callable[[], list[Any]], repeat: int,
-             n: int) -> tuple[float | None, str]:
+             n: int, as_of: dt.date) -> tuple[float | None, str]:
     """Seconds per customer of engine/codegen.py's compiled policy, or None
-    and why not."""
+    and why not. compile_policy_code(policy) gives an object whose `fn` is
+    called fn(facts, as_of, population) (engine/codegen.py's docstring);
+    a plain callable is called with the context."""
     if importlib.util.find_spec("adieu.codegen") is None:
         return None, "engine/codegen.py not present"
     try:
         from adieu import codegen
 
-        fn = codegen.compile_policy_code(policy)
+        code = codegen.compile_policy_code(policy)
+        fn = getattr(code, "fn", None)
 
         def run() -> None:
-            for ctx in contexts():
-                fn(ctx)
+            ctxs = contexts()
+            population = ctxs[0].population if ctxs else None
+            if fn is not None:
+                for ctx in ctxs:
+                    fn(ctx.facts, as_of, population)
+            else:
+                for ctx in ctxs:
+                    code(ctx)
 
         sec, _ = best(run, repeat)
     except Exception as exc:  # report, never fail the bench
         return None, f"codegen: {type(exc).__name__}: {exc}"[:200]
-    return (sec / n if n else None), "compile_policy_code(policy)(ctx) per customer"
+    how = ".fn(facts, as_of, population)" if fn is not None else "(ctx)"
+    return (sec / n if n else None), f"compile_policy_code(policy){how} per customer, " \
+        "population pass"
 
 
 def zen(b: Any, header: list[str], rows: list[list[Any]], index: dict[str, int],
