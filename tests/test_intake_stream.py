@@ -11,15 +11,19 @@ from typing import Any
 
 import pytest
 from conftest import CSV_HEADER, CSV_ROWS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_hubspot import COMPANY_PAGES, DEAL_PAGES, EXPORT, TICKET_PAGES, write_pages
 from test_salesforce import export_files, write_zip
 
 from adieu import resources
 from adieu.facts import Coercer, Record, fact_minimums
+from adieu.idindex import IdIndex
 from adieu.intake import Intake, Notice, Reject, StreamState, read_records, stream_records
 from adieu.mapping import load_mapping
 from adieu.policy import canonical_facts, load_policy
 from adieu.run import open_source
+from adieu.safe_text import normalise_id
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2026, 11, 1)
@@ -244,7 +248,6 @@ def test_hostile_rejects_are_exact(tmp_path: Path):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_second_read_with_the_same_index_gives_the_same_items(tmp_path: Path, name: str):
-    from adieu.idindex import IdIndex
     source, mapping_file = _sources(tmp_path)[name]
     types = _types()
     if mapping_file:
@@ -255,3 +258,74 @@ def test_a_second_read_with_the_same_index_gives_the_same_items(tmp_path: Path, 
         records, mapping = _open(source, mapping_file, types)
         second = [_key(i) for i in stream_records(records, types, mapping, ids=ids)]
     assert first == second
+
+
+# -- IdIndex: exactly the duplicates a dict finds ---------------------------
+
+# Ids as cells give them: a few base ids in several cases, with spaces, tabs
+# and no-break spaces around them (stripped by the id rules), non-ASCII.
+_BASE = st.sampled_from(["A1", "a1", "A10", "Ä1", "A\u03011", "东京", "x" * 70, "1", "01"])
+_CELL = st.tuples(_BASE, st.sampled_from(["", " ", "\t", "\u00a0", "  "]),
+                  st.sampled_from(["", " ", "\u00a0"])).map(lambda t: t[1] + t[0] + t[2])
+
+
+def _dict_answers(cells: list[str], rows: list[Any]) -> list[tuple[bool, Any]]:
+    first: dict[str, Any] = {}
+    out = []
+    for cell, row in zip(cells, rows, strict=True):
+        key = normalise_id(cell)
+        if key in first:
+            out.append((True, first[key]))
+        else:
+            first[key] = row
+            out.append((False, row))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(_CELL, max_size=60), spill=st.sampled_from([1, 7, 64, 1 << 20]),
+       key_bits=st.sampled_from([1, 3, 32]), none_rows=st.booleans())
+def test_id_index_finds_what_a_dict_finds(cells, spill, key_bits, none_rows):
+    rows = [None if none_rows and i % 3 == 0 else i + 1 for i in range(len(cells))]
+    want = _dict_answers(cells, rows)
+    with IdIndex(spill=spill, key_bits=key_bits) as ids:
+        got = [ids.check(normalise_id(c), r) for c, r in zip(cells, rows, strict=True)]
+        assert got == want
+        assert len(ids) == len({normalise_id(c) for c in cells})
+        ids.rewind()  # a second read of the same source: the same answers
+        again = [ids.check(normalise_id(c), r) for c, r in zip(cells, rows, strict=True)]
+        assert again == want
+        ids.rewind()
+        firsts = [ids.first_row(normalise_id(c), r) for c, r in zip(cells, rows, strict=True)]
+        assert firsts == [f if d else None for d, f in want]
+
+
+def test_id_index_is_exact_when_every_key_is_shared(tmp_path: Path):
+    """One key bit: every other id shares a key; the stored texts tell them
+    apart, also after they went to the temporary file (in tmp_path)."""
+    cells = [f"C{i}" for i in range(3000)] + ["C17", "C2999", "c17"]
+    rows = list(range(1, len(cells) + 1))
+    with IdIndex(spill=100, directory=str(tmp_path), key_bits=1) as ids:
+        got = [ids.check(c, r) for c, r in zip(cells, rows, strict=True)]
+        assert list(tmp_path.iterdir())  # spilled to its file
+    assert got == _dict_answers(cells, rows)
+    assert got[-3:] == [(True, 18), (True, 3000), (False, 3003)]
+    assert not list(tmp_path.iterdir())  # removed on close
+
+
+def test_id_index_splits_its_buckets_and_stays_exact():
+    cells = [f"id-{i % 40_000}" for i in range(45_000)]  # 5,000 repeats at the end
+    rows = list(range(1, len(cells) + 1))
+    with IdIndex(spill=4096) as ids:
+        got = [ids.check(c, r) for c, r in zip(cells, rows, strict=True)]
+        assert len(ids) == 40_000
+        assert ids._bits > 4  # split at least once  # noqa: SLF001
+    assert got == _dict_answers(cells, rows)
+
+
+def test_rows_that_are_not_numbers_come_back_as_given():
+    with IdIndex(spill=1) as ids:
+        assert ids.check("a", ("x", 1)) == (False, ("x", 1))
+        assert ids.check("a", 5) == (True, ("x", 1))
+        assert ids.first_row("b", None) is None
+        assert ids.check("b", 8) == (True, None)  # first_row would say None: use check
