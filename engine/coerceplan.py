@@ -21,7 +21,9 @@ path (plan_for returns None)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from . import facts as reference
@@ -31,6 +33,7 @@ from .mapping import Mapping, convert
 from .safe_text import WHITESPACE, blank
 
 _BOOLEANS = {**dict.fromkeys(reference.TRUE, True), **dict.fromkeys(reference.FALSE, False)}
+_FROM_ISO = dt.date.fromisoformat
 _MAX_PLANS = 256  # plans kept per read (sources whose records have different fields)
 
 
@@ -59,13 +62,10 @@ def _boolean(value: Any) -> Any:
 def _date(value: Any) -> Any:
     if value.__class__ is str and len(value) == 10 and value[4] == "-" and \
             value[7] == "-" and value.isascii():
-        year, month, day = value[:4], value[5:7], value[8:]
-        if not (year.isdigit() and month.isdigit() and day.isdigit()):
-            return reference._date(value)  # int() would read "+202" or " 1"
-        try:
-            return dt.date(int(year), int(month), int(day))
+        try:  # YYYY-MM-DD with ASCII digits is the only form of this shape it reads
+            return _FROM_ISO(value)
         except ValueError:
-            pass  # the reference names the problem (or reads " 2024-5-1"...)
+            pass  # the reference names the problem
     return reference._date(value)
 
 
@@ -115,18 +115,9 @@ class Column:
         self.ignored = fact not in fact_types
 
 
-class Row:
-    """What a plan makes of one record: the mapped customer_id value (as
-    mapping.apply gives it, None if absent), the typed facts, the problems
-    (source field, value, reason, as the reference names them), the fact ->
-    source field map, and the source fields of facts not declared."""
-
-    __slots__ = ("cid", "facts", "problems", "origin", "ignored")
-
-    def __init__(self, cid: Any, facts: dict[str, Any], problems: list[FieldProblem],
-                 origin: dict[str, str], ignored: list[str]):
-        self.cid, self.facts, self.problems = cid, facts, problems
-        self.origin, self.ignored = origin, ignored
+# What Plan.read gives: (customer_id as mapped, facts, problems, origin,
+# undeclared source fields).
+Row = tuple[Any, dict[str, Any], list[FieldProblem], dict[str, str], list[str]]
 
 
 class Plan:
@@ -140,10 +131,15 @@ class Plan:
         self.defaults = defaults
         self.origin = {c.fact: c.name for c in columns}
         self.recorded = False  # its fields are in the read's StreamState.fields
-        self.cid_column = next((c for c in columns if c.fact == "customer_id"), None)
+        if not defaults and all(c.rule is None for c in columns):
+            self.read = _compile(self)  # type: ignore[method-assign]
 
     def read(self, values: dict[str, Any]) -> Row:
-        """Map and coerce one record's values (fields exactly self.keys)."""
+        """Map and coerce one record's values (fields exactly self.keys):
+        (the mapped customer_id value as mapping.apply gives it, None if
+        absent; the typed facts; the problems, named by source field as the
+        reference names them; fact -> source field; the source fields of
+        facts not declared, for columns_ignored)."""
         facts: dict[str, Any] = {}
         apply_problems: list[FieldProblem] = []
         problems: list[FieldProblem] = []
@@ -187,22 +183,10 @@ class Plan:
                     self._coerce(col, col.fact, default, facts, problems)
         else:
             origin = self.origin
-        missing = not facts.get("customer_id") and not any(p.field == "customer_id"
-                                                            for p in problems)
-        for problem in problems:  # name the source field the value came from
-            source_field = origin.get(problem.field, problem.field)
-            if source_field != problem.field:
-                problem.reason += f" (for fact {problem.field})"
-            problem.field = source_field
-        if missing:  # named by its source field only when it has a value
-            source_field = origin.get("customer_id", "customer_id") if cid is not None \
-                else "customer_id"
-            problems.insert(0, FieldProblem(
-                source_field, cid, "customer_id is missing" + (
-                    " (for fact customer_id)" if source_field != "customer_id" else "")))
+        problems = _named(facts, problems, origin, cid)
         if apply_problems:
             problems[:0] = apply_problems
-        return Row(cid, facts, problems, origin, ignored)
+        return cid, facts, problems, origin, ignored
 
     @staticmethod
     def _coerce(col: Column, fact: str, value: Any, facts: dict[str, Any],
@@ -222,6 +206,120 @@ class Plan:
             problems.append(FieldProblem(fact, value, f"must be at least {low}, got {value!r}"))
             return
         facts[fact] = typed
+
+
+def _named(facts: dict[str, Any], problems: list[FieldProblem], origin: dict[str, str],
+           cid: Any) -> list[FieldProblem]:
+    """Coercion problems named as the reference names them: by the source
+    field (with the fact when it differs), a missing customer_id first."""
+    missing = not facts.get("customer_id") and not any(p.field == "customer_id"
+                                                        for p in problems)
+    for problem in problems:  # name the source field the value came from
+        source_field = origin.get(problem.field, problem.field)
+        if source_field != problem.field:
+            problem.reason += f" (for fact {problem.field})"
+        problem.field = source_field
+    if missing:  # named by its source field only when it has a value
+        source_field = origin.get("customer_id", "customer_id") if cid is not None \
+            else "customer_id"
+        problems.insert(0, FieldProblem(
+            source_field, cid, "customer_id is missing" + (
+                " (for fact customer_id)" if source_field != "customer_id" else "")))
+    return problems
+
+
+# Each fast converter's common case as a condition on the value v and the
+# typed value it gives (non-negative numbers only, so a lower bound of 0 or
+# less holds). Anything else goes through the column's general reading
+# (_general): blank check, the converter, its lower bound.
+_UINT = "v.__class__ is str and v.isdigit() and v.isascii() and len(v) < 60"
+_FAST_CASES: dict[Callable[..., Any], list[tuple[str, str]]] = {
+    _integer: [(_UINT, "int(v)")],
+    _number: [(_UINT, "int(v)"), ("v.__class__ is str and PLAIN_DECIMAL(v)", "Decimal(v)")],
+    _boolean: [("v.__class__ is str and v in BOOLEANS", "BOOLEANS[v]")],
+    _string: [("v.__class__ is str and v.isascii() and (t := v.strip(WS)) and t.isprintable()",
+               "t")],
+}
+_FAST_CASES[_identifier] = _FAST_CASES[_string]
+_NUMERIC = (_integer, _number)
+# ASCII digits with a point, under the magnitude bounds (decimals.check_magnitude).
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,58}\.[0-9]{0,58}|\.[0-9]{1,58}").fullmatch
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
+
+
+def _general(col: Column) -> Callable[..., bool]:
+    """A column's full reading of one value, as Coercer.coerce reads it:
+    False for a blank value (a missing fact), else True, with the typed
+    value in facts or a problem recorded, and the field noted in ignored
+    if its fact is not declared."""
+    convert_value, named, low, fact, name = col.convert, col.named, col.low, col.fact, col.name
+    note = col.ignored
+
+    def general(v: Any, facts: dict[str, Any], problems: list[FieldProblem],
+                ignored: list[str]) -> bool:
+        if v.__class__ is str:
+            if not v.strip(WHITESPACE):
+                return False
+        elif v is None or blank(v):
+            return False
+        if note:
+            ignored.append(name)
+        if convert_value is None:
+            return True
+        try:
+            typed = convert_value(v, fact) if named else convert_value(v)
+        except ValueError as exc:
+            problems.append(FieldProblem(fact, v, str(exc)))
+            return True
+        if low is not None and typed < low:
+            problems.append(FieldProblem(fact, v, f"must be at least {low}, got {v!r}"))
+            return True
+        facts[fact] = typed
+        return True
+    return general
+
+
+def _compile(plan: Plan) -> Callable[[dict[str, Any]], Row]:
+    """plan.read as one generated function: the columns' loop unrolled,
+    each converter's common case inline, the column's general reading
+    (the converter itself) called for anything else, so values and errors
+    are the converter's own."""
+    env: dict[str, Any] = {"FieldProblem": FieldProblem, "WS": WHITESPACE,
+                           "BOOLEANS": _BOOLEANS, "named": _named, "ORIGIN": plan.origin,
+                           "Decimal": Decimal, "FROM_ISO": _FROM_ISO, "ISO_DATE": _ISO_DATE,
+                           "PLAIN_DECIMAL": _PLAIN_DECIMAL}
+    lines = ["def read(values):", "    facts = {}", "    problems = []", "    ignored = []",
+             "    cid = None"]
+    for i, col in enumerate(plan.columns):
+        env[f"G{i}"] = _general(col)
+        name, fact = repr(col.name), repr(col.fact)  # literals in the code
+        effects = (["cid = v"] if col.fact == "customer_id" else []) + \
+            ([f"ignored.append({name})"] if col.ignored else [])
+        lines.append(f"    v = values[{name}]")
+        cases = _FAST_CASES.get(col.convert, []) if col.convert is not None else []
+        if col.low is not None and (col.convert not in _NUMERIC or col.low > 0):
+            cases = []
+        keyword = "if"
+        for condition, value in cases:
+            lines += [f"    {keyword} {condition}:", f"        facts[{fact}] = {value}"]
+            lines += ["        " + line for line in effects]
+            keyword = "elif"
+        if col.convert is _date and col.low is None:
+            lines += [f"    {keyword} v.__class__ is str and ISO_DATE(v):", "        try:",
+                      f"            facts[{fact}] = FROM_ISO(v)", "        except ValueError:",
+                      f"            G{i}(v, facts, problems, ignored)",
+                      "        else:"]
+            lines += ["            " + line for line in effects or ["pass"]]
+            keyword = "elif"
+        lines.append(f"    {keyword} G{i}(v, facts, problems, ignored):")
+        lines += ["        " + line for line in (effects[:1] if col.fact == "customer_id"
+                                                 else []) or ["pass"]]
+    lines += ["    if problems or not facts.get('customer_id'):",
+              "        problems = named(facts, problems, ORIGIN, cid)",
+              "    return cid, facts, problems, ORIGIN, ignored"]
+    exec(compile("\n".join(lines), f"<adieu plan of {len(plan.columns)} fields>", "exec"),
+         env)
+    return env["read"]
 
 
 class Planner:

@@ -125,9 +125,7 @@ def stream_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
             if not plan.recorded:
                 state.fields.update(dict.fromkeys(values))
                 plan.recorded = True
-            row = plan.read(values)
-            cid, facts, problems, origin = row.cid, row.facts, row.problems, row.origin
-            row_ignored: Iterable[str] = row.ignored
+            cid, facts, problems, origin, row_ignored = plan.read(values)
         else:
             if not values:
                 for name, why in src.provenance.items():
