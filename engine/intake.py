@@ -106,13 +106,30 @@ def stream_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
     as text with keep_undeclared. ids: the duplicate index (IdIndex, one
     per source; a new one if not given); pass the same index to read the
     same source a second time and have exactly the same rows rejected as
-    duplicates (the stream rewinds it first).
-    Memory: nothing is kept per record except in `ids` (compact)."""
+    duplicates (the stream rewinds it first); the caller closes an index it
+    passes, a stream's own index is closed (its temporary file removed)
+    when the stream ends or is closed.
+    Memory: nothing is kept per record except in `ids` (about 12 bytes per
+    distinct id, engine.idindex).
+
+    Each source header is read by a plan made once (engine.coerceplan);
+    records with an error or a warning, and notes, by mapping.apply +
+    Coercer, the reference the plan is tested against."""
     schema = resources.load_schema("customer.schema.json")
     coercer = Coercer(fact_types, fact_minimums(schema), keep_undeclared)
-    planner = Planner(mapping, coercer, fact_types)
     state = state if state is not None else StreamState()
-    ids = ids if ids is not None else IdIndex()
+    if ids is None:  # an index of its own, removed when the stream ends
+        with IdIndex() as own:
+            yield from _stream(source, fact_types, mapping, with_provenance, coercer, own,
+                               state)
+        return
+    yield from _stream(source, fact_types, mapping, with_provenance, coercer, ids, state)
+
+
+def _stream(source: Iterable[SourceRecord], fact_types: dict[str, str], mapping: Mapping,
+            with_provenance: bool, coercer: Coercer, ids: IdIndex,
+            state: StreamState) -> Iterator[Record | Reject | Notice]:
+    planner = Planner(mapping, coercer, fact_types)
     ids.rewind()
     ignored = state.columns_ignored
     for src in source:

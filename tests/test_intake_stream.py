@@ -477,3 +477,38 @@ def test_fast_numbers_are_the_reference_numbers(text):
         pytest.fail(f"fast path read {text!r}, which is out of bounds")
     assert (type(fast), str(fast)) == (type(want), str(want))
     assert to_number(text) == fast
+
+
+RENAMES = """\
+version: 1
+fields:
+  Account: customer_id
+  Revenue: revenue_12m
+  Late: late_payments_12m
+  Ends: contract_end
+  Grown: outgrown
+  Tier: tier
+unmapped:
+  keep: true
+  case: snake
+"""
+RENAMED_HEADER = ["Account", "Revenue", "Late", "Ends", "Grown", "Tier", "Orders 12m",
+                  "Other Thing"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(_CELL, min_size=len(RENAMED_HEADER), max_size=len(RENAMED_HEADER)))
+def test_the_generated_plan_names_problems_by_source_field(tmp_path_factory, cells):
+    """Renames only: the generated plan (no rule converts, no defaults)
+    names each problem by its source field and fact, as the reference."""
+    path = tmp_path_factory.mktemp("m") / "mapping.yaml"
+    path.write_text(RENAMES, encoding="utf-8")
+    types = _types()
+    mapping = load_mapping(path, types)
+    schema = resources.load_schema("customer.schema.json")
+    coercer = Coercer(types, fact_minimums(schema))
+    values = dict(zip(RENAMED_HEADER, cells, strict=True))
+    plan = Planner(mapping, coercer, types).plan(values)
+    assert plan is not None  # and generated:
+    assert plan.read.__code__.co_filename.startswith("<adieu plan of")
+    _same(plan.read(values), _reference_row(values, mapping, coercer, types), True)
