@@ -46,11 +46,11 @@ from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
 from .popstats import Accumulators, StatsPopulation, accumulators, population_stats
 from .run import used_memory
 from .sources import SourceRecord
-from .store import RunWriter, decision_row, now, open_db, reserve_run_id
+from .store import RunWriter, decision_row, now, open_db, read_decisions, reserve_run_id
 
 __all__ = ["Partition", "combine", "coerce_partition", "cross_duplicates", "decide_partition",
-           "drop_duplicates", "id_rows", "load", "partial_statistics", "source_mapping",
-           "store_partitions"]
+           "drop_duplicates", "id_rows", "load", "merge_partials", "partial_statistics",
+           "source_mapping", "store_partitions"]
 
 
 @lru_cache(maxsize=8)
@@ -137,17 +137,25 @@ def partial_statistics(policy: Policy, records: Iterable[Record], as_of: dt.date
     return acc
 
 
+def merge_partials(partials: Iterable[Accumulators]) -> Accumulators:
+    """partial_statistics results merged in the order given (source order),
+    into the first (the others are used up): an Accumulators again, so it
+    can be a step of a tree reduction."""
+    total = None
+    for part in partials:
+        total = part if total is None else total.merge(part)
+    if total is None:
+        raise ValueError("no partial statistics to merge")
+    return total
+
+
 def combine(partials: Sequence[Accumulators]) -> dict[str, dict[str, Any]]:
     """The population statistics (Population.stats shape: runs.population)
     of partial_statistics results in source order. ValueError if the policy
     needs another pass (Accumulators.complete is False): run
     partial_statistics again with known=combine(...) of this pass; or use
     popstats.population_stats on one machine."""
-    if not partials:
-        raise ValueError("no partial statistics to combine")
-    total = partials[0]  # merged into: the partials are used up
-    for part in partials[1:]:
-        total = total.merge(part)
+    total = merge_partials(partials)
     if not total.complete:
         raise ValueError("this policy's population figures need another pass: call "
                          "partial_statistics(..., known=<these stats>) and combine again")
@@ -232,19 +240,14 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
             run_id = reserve_run_id(db)
             writer = RunWriter(db, run_id, as_of.isoformat(), started_at)
             counts: Counter[str] = Counter()
-            lines: list[tuple[str, str, str]] = []
+            ids: list[str] = []
             for part in partitions:
                 writer.add(part.decisions, part.strikes)
                 counts.update(part.counts)
-                lines.extend((row["customer_id"], row["facts"], str(row["memory"]))
-                             for row in part.decisions)
+                ids.extend(row["customer_id"] for row in part.decisions)
             reject_rows = [asdict(r) if isinstance(r, Reject) else r for r in rejects]
             writer.add_rejects(reject_rows)
-            lines.sort()
-            facts_sha = hashlib.sha256("\n".join(f"{c}\t{f}" for c, f, _ in lines)
-                                       .encode()).hexdigest()
-            memory_sha = hashlib.sha256("\n".join(f"{c}\t{m}" for c, _, m in lines)
-                                        .encode()).hexdigest()
+            facts_sha, memory_sha = _digests(db, run_id, ids)
             identity = hashlib.sha256(f"{policy.sha256}|{facts_sha}|{as_of.isoformat()}|"
                                       f"{memory_sha}".encode()).hexdigest()
             same = db.execute("select id from runs where identity = ? order by id desc limit 1",
@@ -257,7 +260,7 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
                 "policy_name": policy.name, "policy_version": policy.version,
                 "policy_sha256": policy.sha256, "policy_file": policy.file,
                 "policy_text": policy.text, "source": source, "as_of": as_of.isoformat(),
-                "customers": len(lines),
+                "customers": len(ids),
                 "rejected": len({(r["file"], r["row"], r["line"]) for r in reject_rows}),
                 "counts": jsontext.dumps({o: counts.get(o, 0) for o in (*OUTCOMES, *MARKERS)}),
                 "population": jsontext.dumps(population_stats), "adieu_version": __version__,
@@ -272,6 +275,24 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
         return same.run_id
     finally:
         db.close()
+
+
+def _digests(db: Any, run_id: int, ids: list[str]) -> tuple[str, str]:
+    """runs.facts_sha256 and the memory digest of the run identity, as
+    engine.run computes them (the facts and memory JSON texts of every
+    decision in customer id order), read back from the store a slice of
+    ids at a time: only the ids are held."""
+    ids.sort()
+    facts, memory = hashlib.sha256(), hashlib.sha256()
+    sep = ""
+    for i in range(0, len(ids), 5000):
+        rows = sorted((r["customer_id"], r["facts"], r["memory"])
+                      for r in read_decisions(db, run_id, ids[i:i + 5000]))
+        for cid, facts_text, memory_text in rows:
+            facts.update(f"{sep}{cid}\t{facts_text}".encode())
+            memory.update(f"{sep}{cid}\t{memory_text}".encode())
+            sep = "\n"
+    return facts.hexdigest(), memory.hexdigest()
 
 
 def statistics_one_machine(policy: Policy, records: Sequence[Record], as_of: dt.date) \
