@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adieu import jsontext, popstats
+from adieu import exactvalues, jsontext
 from adieu.decide import make_contexts
 from adieu.facts import Record
 from adieu.policy import compile_policy
@@ -131,12 +131,12 @@ def test_spilled_values_give_the_same_statistics(policy, vals, rnd) -> None:
     """Past SPILL_BYTES the exact values move to a temporary file; lines
     split across the file and the buffer stay whole."""
     records = _records(vals, [True, False, None])
-    saved = popstats.SPILL_BYTES
-    popstats.SPILL_BYTES = rnd.randint(1, 200)
+    saved = exactvalues.SPILL_BYTES
+    exactvalues.SPILL_BYTES = rnd.randint(1, 200)
     try:
         got = _in_pieces(policy, records, [rnd.randint(0, 400) for _ in range(3)])
     finally:
-        popstats.SPILL_BYTES = saved
+        exactvalues.SPILL_BYTES = saved
     _same(got, _reference(policy, records))
 
 
