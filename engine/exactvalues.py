@@ -9,6 +9,7 @@ whose float image ties. Used by engine.popstats."""
 
 from __future__ import annotations
 
+import math
 import tempfile
 from array import array
 from bisect import bisect_left, bisect_right
@@ -43,7 +44,11 @@ class ExactValues:
         if not n % CHECKPOINT:
             self.mark_lines.append(n)
             self.mark_offsets.append(self.size)
-        self.floats.append(float(value) + 0.0)  # + 0.0: -0.0 ties with 0.0
+        try:
+            image = float(value) + 0.0  # + 0.0: -0.0 ties with 0.0
+        except OverflowError:  # an int past 1e308 (a Decimal gives inf itself)
+            image = math.inf if value > 0 else -math.inf
+        self.floats.append(image)
         line = (b"i" if type(value) is int else b"d") + str(value).encode() + b"\n"
         self.buffer += line
         self.size += len(line)
