@@ -27,7 +27,7 @@ import datetime as dt
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -114,14 +114,21 @@ def drop_duplicates(records: list[Record], rejects: list[Reject],
     N"; id_field is the source column of the id)."""
     if not later:
         return records, rejects
-    kept, more = [], list(rejects)
+    kept, more = [], []
+    first: dict[str, int | None] = {}
     for i, r in enumerate(records):
         if i in later:
             cid = r.facts["customer_id"]
+            first[cid] = later[i]
             more.append(Reject(r.file, r.row, r.line, cid, id_field, cid,
                                f"duplicate customer_id, first seen at row {later[i]}"))
         else:
             kept.append(r)
+    for j in rejects:  # a second copy in this part: first seen in an earlier part too
+        if j.customer_id in first and j.reason.startswith("duplicate customer_id"):
+            j = replace(j, reason=f"duplicate customer_id, first seen at row "
+                                  f"{first[j.customer_id]}")
+        more.append(j)
     more.sort(key=lambda j: (j.row is None, j.row or 0))
     return kept, more
 

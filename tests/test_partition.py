@@ -63,11 +63,20 @@ def rows(db: Path, run_id: int) -> list[tuple]:
         con.close()
 
 
-@pytest.mark.parametrize("rows_per_part", [1, 3, 100])
+def rejects(db: Path) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("select file, row, line, customer_id, field, value, reason "
+                           "from rejects order by row, field").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("rows_per_part", [1, 3, 11, 100])
 def test_parts_with_a_duplicate_across_them_store_the_single_run(
         policy_file, customers_csv, tmp_path, rows_per_part) -> None:
-    text = customers_csv.read_text()
-    customers_csv.write_text(text + "C-KEEP,standard,5,5,0,0,0,false,0,2028-01-01\n")
+    text = customers_csv.read_text()  # C-KEEP is row 1; again at rows 11 and 12
+    customers_csv.write_text(text + "C-KEEP,standard,5,5,0,0,0,false,0,2028-01-01\n" * 2)
     single, parts = tmp_path / "single.db", tmp_path / "parts.db"
     result = CliRunner().invoke(cli, ["evaluate", str(policy_file), "--source",
                                       f"csv:{customers_csv}", "--as-of", AS_OF,
@@ -75,8 +84,11 @@ def test_parts_with_a_duplicate_across_them_store_the_single_run(
     assert result.exit_code == 0, result.output
     run_id = decide_in_parts(policy_file, customers_csv, parts, rows_per_part)
     assert rows(parts, run_id) == rows(single, 1)
-    assert runs(parts) == runs(single)  # same identity, 2 rejected rows
-    assert runs(parts)[0][3] == 2
+    assert runs(parts) == runs(single)  # same identity, 3 rejected rows
+    assert runs(parts)[0][3] == 3
+    assert rejects(parts) == rejects(single)
+    assert [r[-1] for r in rejects(parts)][1:] == [
+        "duplicate customer_id, first seen at row 1"] * 2
 
 
 def test_an_identical_run_is_not_written_twice(policy_file, customers_csv, db_path) -> None:
