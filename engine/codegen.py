@@ -35,6 +35,7 @@ policy.derive entry, in its order. Values are True/False/other or UNKNOWN.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -218,18 +219,35 @@ class _Gen:
         if isinstance(node.op, ast.Not):
             self.emit(f"{r} = U if {v} is U else not {v}")
             return r
-        self.guarded(r, f"{v} is U", f"_negate({v})", ast.unparse(node), p)
+        self.guarded(r, [v], [f"{r} = _negate({v})"], ast.unparse(node), p)
         return r
 
-    def guarded(self, r: str, known: str, call: str, text: str, p: str,
+    def check_unknown(self, values: list[str], r: str) -> bool:
+        """Emit `if <any value unknown>: r = U` (constants are never
+        unknown); False when no value can be unknown (nothing emitted)."""
+        values = [v for v in values if not v.startswith("_k")]
+        if not values:
+            return False
+        last = self.lines[-1] if self.lines else ""
+        pad = "    " * self.depth
+        if len(values) == 1 and last.startswith(f"{pad}if {values[0]} is U: ") \
+                and ".add(" in last and " = " not in last:
+            self.lines[-1] = f"{last}; {r} = U"  # the fact's missing line, merged
+        else:
+            self.emit(f"if {' or '.join(f'{v} is U' for v in values)}: {r} = U")
+        return True
+
+    def guarded(self, r: str, values: list[str], body: list[str], text: str, p: str,
                 zero: bool = False) -> None:
-        """r = call when `known` holds no unknown, with values.guarded's
+        """r = (body's lines) when no value is unknown, with values.guarded's
         problems (binop's: `zero` adds its own division-by-zero line)."""
-        self.emit(f"if {known}: {r} = U")
-        self.emit("else:")
-        self.indent()
+        nested = self.check_unknown(values, r)
+        if nested:
+            self.emit("else:")
+            self.indent()
         self.emit("try:")
-        self.emit(f"    {r} = {call}")
+        for line in body:
+            self.emit(f"    {line}")
         if zero:
             self.emit("except ZeroDivisionError:")
             self.emit(f"    {p}.append({self.const(f'division by zero in {text}')}); {r} = U")
@@ -238,39 +256,65 @@ class _Gen:
         self.emit(f"    {p}.append({cannot} + _describe(_e)); {r} = U")
         self.emit("except (TypeError, ValueError) as _e:")
         self.emit(f"    {p}.append({cannot} + str(_e)); {r} = U")
-        self.dedent()
+        if nested:
+            self.dedent()
 
     def _BinOp(self, node: ast.BinOp, m: str, p: str) -> str:
         symbol = _ARITH[type(node.op)]
         r = self.tmp()
         a = self.expr(node.left, m, p)
-        self.emit(f"if {a} is U: {r} = U")
-        self.emit("else:")
-        self.indent()
+        nested = self.check_unknown([a], r)
+        if nested:
+            self.emit("else:")
+            self.indent()
         b = self.expr(node.right, m, p)
-        op = self.const(_arith_fn(symbol))
-        self.guarded(r, f"{b} is U", f"{op}({a}, {b})", ast.unparse(node), p, zero=True)
-        self.dedent()
+        self.guarded(r, [b], self.arith(symbol, a, b, r), ast.unparse(node), p, zero=True)
+        if nested:
+            self.dedent()
         return r
+
+    def arith(self, symbol: str, a: str, b: str, r: str) -> list[str]:
+        """expr._arith_fn(symbol)(a, b) and the decimals functions it calls,
+        written out: int op int exactly (with decimals.check_magnitude's
+        bound), a date by the reference function, else decimals.ARITHMETIC."""
+        if symbol in ("+", "-", "*"):
+            name = {"+": "add", "-": "subtract", "*": "multiply"}[symbol]
+            lines = [f"if type({a}) is int and type({b}) is int:",
+                     f"    {r} = {a} {symbol} {b}",
+                     f"    if not _LO < {r} < _HI: _check({r})"]
+            if symbol != "*":  # expr._arith_fn: a date moves by days
+                lines.append(f"elif isinstance({a}, _date): {r} = {self.const(_arith_fn(symbol))}"
+                             f"({a}, {b})")
+            return [*lines, f"else: {r} = _A{name}({a}, {b})"]
+        how = {"/": "_divide", "%": "_modulo", "//": "_floor_divide"}[symbol]
+        return [f"{r} = {how}({a}, {b})"]
 
     def _Compare(self, node: ast.Compare, m: str, p: str) -> str:
         operands = [node.left, *node.comparators]
         text = self.const(ast.unparse(node))
         r = self.tmp()
-        self.emit(f"{r} = True")
+        single = len(node.ops) == 1
+        if not single:
+            self.emit(f"{r} = True")
         a = self.expr(operands[0], m, p)
         for i, op in enumerate(node.ops):
             if i:
                 self.emit(f"if {r} is not False:")
                 self.indent()
             b = self.expr(operands[i + 1], m, p)
-            self.emit(f"if {a} is U or {b} is U: {r} = U")
-            self.emit("else:")
-            self.emit("    try:")
-            self.emit(f"        if not ({a} {_CMP_OP[type(op)]} {b}): {r} = False")
-            self.emit("    except TypeError:")
-            self.emit(f"        {p}.append('cannot compare ' + repr({a}) + ' and ' + "
+            nested = self.check_unknown([a, b], r)
+            if nested:
+                self.emit("else:")
+                self.indent()
+            self.emit("try:")
+            test = f"{a} {_CMP_OP[type(op)]} {b}"
+            self.emit(f"    {r} = True if {test} else False" if single else
+                      f"    if not ({test}): {r} = False")
+            self.emit("except TypeError:")
+            self.emit(f"    {p}.append('cannot compare ' + repr({a}) + ' and ' + "
                       f"repr({b}) + ' in ' + {text}); {r} = U")
+            if nested:
+                self.dedent()
             if i:
                 self.dedent()
             a = b
@@ -328,12 +372,11 @@ class _Gen:
         values = [self.expr(a, m, p) for a in node.args]
         if name == "round" and len(values) == 1:
             values.append(self.const(0))
-        known = " or ".join(f"{v} is U" for v in values)
         call = {"min": f"_min([{', '.join(values)}])", "max": f"_max([{', '.join(values)}])",
                 "abs": f"_abs({values[0]})", "round": f"_round({', '.join(values)})",
                 "days_since": f"(as_of - {values[0]}).days",
                 "days_until": f"({values[0]} - as_of).days"}[name]
-        self.guarded(r, known, call, text, p)
+        self.guarded(r, values, [f"{r} = {call}"], text, p)
         return r
 
     # -- one condition or derived fact -------------------------------
@@ -394,16 +437,18 @@ def compile_policy_code(policy: Any) -> CompiledPolicy:
         head.append(f"    {var} = _get({g.const(name)})")
         head.append(f"    if {var} is None: {var} = U")
     source = "\n".join([*head, *g.lines[body_start:]]) + "\n"
+    builtins = {b.__name__: b for b in (set, str, repr, type, int, isinstance, TypeError,
+                                        ValueError, ArithmeticError, ZeroDivisionError)}
     namespace: dict[str, Any] = {
         "U": UNKNOWN, "_merge": _merge, "_call_extra": _call_extra, "_negate": decimals.negate,
         "_abs": decimals.absolute, "_round": _round, "_min": min, "_max": max,
-        "_describe": decimals.describe, "_reference": _reference,
-        "_reference_derive": _reference_derive, "_Context": Context,
-        "_derive_fns": policy.derive_fns, "__builtins__": {"set": set, "str": str,
-                                                           "repr": repr, "TypeError": TypeError,
-                                                           "ValueError": ValueError,
-                                                           "ArithmeticError": ArithmeticError,
-                                                           "ZeroDivisionError": ZeroDivisionError},
+        "_describe": decimals.describe, "_LO": -decimals.MAX_MAGNITUDE,
+        "_HI": decimals.MAX_MAGNITUDE, "_check": decimals.check_magnitude, "_date": dt.date,
+        "_Aadd": decimals.ARITHMETIC.add, "_Asubtract": decimals.ARITHMETIC.subtract,
+        "_Amultiply": decimals.ARITHMETIC.multiply, "_divide": decimals.divide,
+        "_modulo": decimals.modulo, "_floor_divide": decimals.floor_divide,
+        "_reference": _reference, "_reference_derive": _reference_derive, "_Context": Context,
+        "_derive_fns": policy.derive_fns, "__builtins__": builtins,
     }
     for i, value in enumerate(g.consts):
         namespace[f"_k{i}"] = value

@@ -165,15 +165,15 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
     Evaluates the policy's generated code (engine/codegen.py, made once per
     policy, kept on it with what does not depend on the customer:
     engine/decide_plan.py); decide_reference.reference_decide gives the same
-    Decision from the expression closures."""
+    Decision from the expression closures, step by step as written first."""
     memory = memory or NO_MEMORY
-    plan = decide_plan.plan_of(policy)
+    plan = policy.__dict__.get("decide_plan") or decide_plan.plan_of(policy)
     facts = ctx.facts
     cid = str(facts.get("customer_id"))
     fired_raw, unknown_raw, ex_values, hold_values, ref_values, derived = \
         plan.fn(facts, ctx.as_of, ctx.population, ctx)
     rules = plan.rules
-    fired_results = []
+    fired: list[RuleResult] = []
     for i, missing, problems in fired_raw:
         rp = rules[i]
         result = RuleResult(rp.id, rp.title, rp.action, rp.severity, "fired", None,
@@ -184,23 +184,23 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         else:
             result.explanation = render(rp.rule.explain, ctx, policy.params) \
                 if rp.rule.explain else rp.title
-        fired_results.append(result)
+        fired.append(result)
     unknown = [RuleResult(rules[i].id, rules[i].title, rules[i].action, rules[i].severity,
                           "unknown", None, {}, sorted(missing), problems)
-               for i, missing, problems in unknown_raw]
+               for i, missing, problems in unknown_raw] if unknown_raw else []
 
     notes: list[str] = []
     applied: list[Any] = []
     exemptions: list[dict[str, Any]] = []
     expired: list[dict[str, Any]] = []
-    if policy.exemptions or memory.exemptions:
-        for j, ex in enumerate([*policy.exemptions, *memory.exemptions]):
-            matched = cid in ex.customers
-            if not matched and ex.when is not None:
+    if plan.exemptions or memory.exemptions:
+        for j, ex in enumerate([*plan.exemptions, *memory.exemptions]):
+            if cid not in ex.customers:
+                if ex.when is None:
+                    continue
                 value = ex_values[j] if j < len(ex_values) else _evaluate(ex.when.fn, ctx)[0]
-                matched = value is True
-            if not matched:
-                continue
+                if value is not True:
+                    continue
             info = {"id": ex.id, "reason": ex.reason, "approver": ex.approver,
                     "expires": ex.expires.isoformat(), "source": ex.source}
             if as_of >= ex.expires:
@@ -210,61 +210,73 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
                 applied.append(ex)
                 exemptions.append(info)
 
-    fired: list[RuleResult] = []
     shielded: list[RuleResult] = []
-    for result in fired_results:
-        shield = next((ex for ex in applied if ex.shields(result.rule)), None) \
-            if applied else None
-        if shield is not None:
-            result.shielded_by = shield.id
-            shielded.append(result)
-        else:
-            fired.append(result)
-    missing_all = sorted({m for r in unknown for m in r.missing}) if unknown else []
+    if applied and fired:
+        kept = []
+        for result in fired:
+            shield = next((ex for ex in applied if ex.shields(result.rule)), None)
+            if shield is not None:
+                result.shielded_by = shield.id
+                shielded.append(result)
+            else:
+                kept.append(result)
+        fired = kept
 
     # The ladder, as reference_decide reaches it (see there for the why).
     window = plan.window_days
-    pardoned = {p.rule: p for p in memory.pardoned if p.recorded_on == as_of} \
-        if memory.pardoned else {}
-    striking = [r.rule for r in fired if r.action == "strike"]
-    for rule in dict.fromkeys(striking):
-        if rule in pardoned:
-            notes.append(f"{rule}: strike of {as_of.isoformat()} pardoned by "
-                         f"{pardoned[rule].pardoned_by}")
-    unshielded_rules = [r.rule for r in fired + shielded
-                        if r.action == "strike" and r.rule not in pardoned] \
-        if shielded else [r for r in striking if r not in pardoned]
-    repeated: list[Any] = []
-    aside: list[tuple[Any, str]] = []
-    if memory.strikes:
-        unknown_ids = {r.rule for r in unknown}
-        prior = [s for s in memory.strikes if s.recorded_on < as_of or s.rule in unknown_ids
-                 or s.rule not in plan.rule_ids]
-        struck = apply_strikes([r for r in striking if r not in pardoned], prior, as_of,
-                               window, plan.cooldown_days)
-        would_strikes = len(apply_strikes(unshielded_rules, prior, as_of, window,
-                                          plan.cooldown_days).active)
-        counted, aside = shield_strikes(struck.active, applied)
-        new_strikes = [s.rule for s in struck.new]
-        repeated = struck.repeated
-        active = [s.to_dict(window) for s in counted]
-    else:  # nothing earlier: every strike is new, and counts
-        new_strikes = list(dict.fromkeys(r for r in striking if r not in pardoned))
-        would_strikes = len(dict.fromkeys(unshielded_rules))
-        if applied:
-            counted, aside = shield_strikes([Strike(r, as_of) for r in new_strikes], applied)
+    new_strikes: list[str] = []
+    repeat: list[dict[str, Any]] = []
+    active: list[dict[str, Any]] = []
+    aside: list[dict[str, Any]] = []
+    if fired or shielded or memory.strikes:
+        pardoned = {p.rule: p for p in memory.pardoned if p.recorded_on == as_of} \
+            if memory.pardoned else {}
+        striking = [r.rule for r in fired if r.action == "strike"]
+        for rule in dict.fromkeys(striking):
+            if rule in pardoned:
+                notes.append(f"{rule}: strike of {as_of.isoformat()} pardoned by "
+                             f"{pardoned[rule].pardoned_by}")
+        unshielded_rules = [r.rule for r in fired + shielded
+                            if r.action == "strike" and r.rule not in pardoned] \
+            if shielded else [r for r in striking if r not in pardoned]
+        repeated: list[Any] = []
+        if memory.strikes:
+            unknown_ids = {r.rule for r in unknown}
+            prior = [s for s in memory.strikes if s.recorded_on < as_of
+                     or s.rule in unknown_ids or s.rule not in plan.rule_ids]
+            struck = apply_strikes([r for r in striking if r not in pardoned], prior, as_of,
+                                   window, plan.cooldown_days)
+            would_strikes = len(apply_strikes(unshielded_rules, prior, as_of, window,
+                                              plan.cooldown_days).active)
+            counted, set_aside = shield_strikes(struck.active, applied)
+            new_strikes = [s.rule for s in struck.new]
+            repeated = struck.repeated
             active = [s.to_dict(window) for s in counted]
-        else:
-            recorded, expires = as_of.isoformat(), (as_of + dt.timedelta(days=window)).isoformat()
-            active = [{"rule": r, "recorded_on": recorded, "expires_on": expires}
-                      for r in new_strikes]
-    strikes = len(active)
-    outcome = _plan_ladder(plan, fired, strikes)
-    would_have = _plan_ladder(plan, fired + shielded, would_strikes) if shielded or \
-        would_strikes != strikes else outcome
-    for s in repeated:
-        notes.append(f"{s.rule} fired again within the {plan.cooldown_days}-day "
-                     f"cool-down of its strike of {s.recorded_on.isoformat()}: same strike")
+            repeat = [s.to_dict(window) for s in repeated]
+            aside = [{**s.to_dict(window), "exemption": by} for s, by in set_aside]
+        else:  # nothing earlier: every strike is new
+            new_strikes = list(dict.fromkeys(r for r in striking if r not in pardoned))
+            would_strikes = len(dict.fromkeys(unshielded_rules))
+            if new_strikes:
+                recorded = as_of.isoformat()
+                expires = (as_of + dt.timedelta(days=window)).isoformat()
+                active = [{"rule": r, "recorded_on": recorded, "expires_on": expires}
+                          for r in new_strikes]
+                if applied:  # shielded rules fired shielded: none of these is set aside
+                    counted, set_aside = shield_strikes(
+                        [Strike(r, as_of) for r in new_strikes], applied)
+                    active = [s.to_dict(window) for s in counted]
+                    aside = [{**s.to_dict(window), "exemption": by} for s, by in set_aside]
+        strikes = len(active)
+        outcome = _plan_ladder(plan, fired, strikes)
+        would_have = _plan_ladder(plan, fired + shielded, would_strikes) if shielded or \
+            would_strikes != strikes else outcome
+        for s in repeated:
+            notes.append(f"{s.rule} fired again within the {plan.cooldown_days}-day "
+                         f"cool-down of its strike of {s.recorded_on.isoformat()}: same strike")
+    else:
+        strikes = 0
+        outcome = would_have = _plan_ladder(plan, fired, 0)
     if unknown and policy.on_missing == "watch" and RANK[outcome] < RANK["watch"]:
         outcome = "watch"
         reasons = []
@@ -277,7 +289,8 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         if fired else None
 
     final = outcome
-    if RANK[would_have] > RANK[outcome] and RANK[outcome] <= RANK["watch"]:
+    if would_have != outcome and RANK[would_have] > RANK[outcome] \
+            and RANK[outcome] <= RANK["watch"]:
         final = "exempt"
         notes.append(f"exempt: without exemptions the outcome would be {would_have}")
     holds: list[dict[str, Any]] = []
@@ -296,11 +309,9 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
             final = "held"
             notes.append(f"held: {outcome} waits until the hold is resolved")
     decision = Decision(
-        cid, final, base_outcome, severity, strikes, new_strikes,
-        [s.to_dict(window) for s in repeated], active,
-        [{**s.to_dict(window), "exemption": by} for s, by in aside],
-        fired, shielded, unknown, missing_all, exemptions, expired, holds, None, None, None,
-        [], notes)
+        cid, final, base_outcome, severity, strikes, new_strikes, repeat, active, aside,
+        fired, shielded, unknown, sorted({m for r in unknown for m in r.missing}),
+        exemptions, expired, holds, None, None, None, [], notes)
     timing = policy.timing
     if final == "offboard":
         day, basis = effective_date(timing, facts.get("contract_end"), as_of)
@@ -310,8 +321,11 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
                     as_of + dt.timedelta(days=1))
         decision.phase_out_start = start.isoformat()
         _plan_referrals(timing, ref_values, decision, False)
-    elif timing.referrals:  # a fit problem (e.g. outgrown) earns a referral whatever the outcome
-        _plan_referrals(timing, ref_values, decision, True)
+    else:  # a fit problem (e.g. outgrown) earns a referral whatever the outcome
+        for k in plan.conditional_referrals:
+            if ref_values[k] is True:
+                _plan_referrals(timing, ref_values, decision, True)
+                break
     if memory.case is not None:
         cases.carry(policy, memory, decision, as_of, facts.get("contract_end"))
     return decision

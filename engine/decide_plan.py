@@ -48,6 +48,8 @@ class Plan:
     offboard: int
     window_days: int
     cooldown_days: int
+    exemptions: tuple[Any, ...]         # policy.exemptions
+    conditional_referrals: tuple[int, ...]  # timing.referrals with `when`, by index
 
 
 def plan_of(policy: Any) -> Plan:
@@ -76,7 +78,8 @@ def _make(policy: Any) -> Plan:
     ladder = policy.strikes
     return Plan(compiled_code(policy).fn, rules, frozenset(r.id for r in policy.rules),
                 derived, policy.params, ladder.warn, ladder.final_notice, ladder.offboard,
-                ladder.window_days, ladder.cooldown_days)
+                ladder.window_days, ladder.cooldown_days, tuple(policy.exemptions),
+                tuple(i for i, r in enumerate(policy.timing.referrals) if r.when is not None))
 
 
 def _parts(template: str | None) -> list[tuple[str, str | None, str]] | None:
