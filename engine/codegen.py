@@ -16,18 +16,21 @@ trees (policy.compile: whitelist and size bounds). No text from the policy
 is ever spliced into the source: every value (fact names, strings, numbers,
 dates, lists, messages naming an expression) is bound as a constant in the
 function's namespace (`_k0`, `_k1` ...), and every variable name is made
-from a counter (`_t3`, `_f2`, `_d1`). An expression nested too deeply for
-straight-line code (rare: more than MAX_DEPTH levels) is evaluated by its
-reference closure instead.
+from a counter (`_t3`, `_f2`, `_d1`). Missing facts and problems start as
+the shared empty frozenset and tuple and are copied only when something is
+added, so a customer with every fact costs no allocation for them. An
+expression nested too deeply for straight-line code (rare: more than
+MAX_DEPTH levels) is evaluated by its reference closure instead.
 
 The generated function: `fn(facts, as_of, population, ctx=None)` with facts
 {name: value} (None or absent = missing), the run's as-of date, and the
 population (anything with `.value(key)`, e.g. population.Population); ctx
 is an expr.Context for the fallback closures (one is made if needed). It
 returns (fired, unknown, exemptions, holds, referrals, derived): fired and
-unknown list (rule index, missing set, problems list) in rule order (rules
-that passed are left out); exemptions one value per policy exemption (None
-without `when`); holds one (value, missing set) per hold; referrals one
+unknown list (rule index, missing facts (a frozenset), problems (a tuple))
+in rule order (rules that passed are left out); exemptions one value per
+policy exemption (None without `when`); holds one (value, missing facts)
+per hold; referrals one
 value per timing referral (None without `when`); derived one value per
 policy.derive entry, in its order. Values are True/False/other or UNKNOWN.
 """
@@ -55,36 +58,35 @@ class _TooDeep(Exception):
     pass
 
 
-def _merge(problems: list[str], more: Any) -> None:
+def _merge(problems: tuple[str, ...], more: Any) -> tuple[str, ...]:
     """Context.derive's merge: add a derived fact's problems not yet listed."""
     for p in more:
         if p not in problems:
-            problems.append(p)
+            problems = (*problems, p)
+    return problems
 
 
-def _call_extra(spec: Any, text: str, values: list[Any], problems: list[str]) -> Any:
-    """A plugin function, exactly as expr's FunctionCompiler._extra calls it."""
+def _call_extra(spec: Any, text: str, values: list[Any]) -> tuple[Any, tuple[str, ...]]:
+    """A plugin function, exactly as expr's FunctionCompiler._extra calls it:
+    (value, problems to add)."""
     try:
         result = spec.fn(*values)
     except Exception as exc:  # a plugin's function failing on one customer
-        problems.append(f"{text} failed: {exc}")
-        return UNKNOWN
+        return UNKNOWN, (f"{text} failed: {exc}",)
     if result is None:
-        problems.append(f"{text} gave no value")
-        return UNKNOWN
+        return UNKNOWN, (f"{text} gave no value",)
     if isinstance(result, float):
         try:
-            return decimals.to_number(result)
+            return decimals.to_number(result), ()
         except (ValueError, OverflowError) as exc:
-            problems.append(f"{text} gave {result!r}: {exc}")
-            return UNKNOWN
-    return result
+            return UNKNOWN, (f"{text} gave {result!r}: {exc}",)
+    return result, ()
 
 
 def _reference(fn: Any, ctx: Context) -> tuple[Any, set[str], list[str]]:
     ctx.missing, ctx.problems = set(), []
     value = fn(ctx)
-    return value, set(ctx.missing), list(ctx.problems)
+    return value, frozenset(ctx.missing), tuple(ctx.problems)
 
 
 def _reference_derive(name: str, ctx: Context) -> tuple[Any, Any, Any]:
@@ -119,6 +121,7 @@ class _Gen:
         self.facts: dict[str, str] = {}     # fact name -> local variable
         self.derived: dict[str, int] = {}   # derived name -> index
         self.fallbacks = 0
+        self.pending: tuple[int, int, str] | None = None
 
     # -- emitting ----------------------------------------------------
     def const(self, value: Any) -> str:
@@ -184,11 +187,12 @@ class _Gen:
             return self._folded(node)
         if kind == "derive":
             i = self.derived[name]
-            self.emit(f"if _dm{i}: {m} |= _dm{i}")
-            self.emit(f"if _dp{i}: _merge({p}, _dp{i})")
+            self.emit(f"if _dm{i}: {m} = {m} | _dm{i}")
+            self.emit(f"if _dp{i}: {p} = _merge({p}, _dp{i})")
             return f"_d{i}"
         var = self.fact(name)
-        self.emit(f"if {var} is U: {m}.add({self.const(name)})")
+        self.emit(f"if {var} is U: {m} = {m} | {self.const(frozenset([name]))}")
+        self.pending = (len(self.lines), self.depth, var)  # check_unknown may add to it
         return var
 
     def _BoolOp(self, node: ast.BoolOp, m: str, p: str) -> str:
@@ -228,11 +232,8 @@ class _Gen:
         values = [v for v in values if not v.startswith("_k")]
         if not values:
             return False
-        last = self.lines[-1] if self.lines else ""
-        pad = "    " * self.depth
-        if len(values) == 1 and last.startswith(f"{pad}if {values[0]} is U: ") \
-                and ".add(" in last and " = " not in last:
-            self.lines[-1] = f"{last}; {r} = U"  # the fact's missing line, merged
+        if len(values) == 1 and self.pending == (len(self.lines), self.depth, values[0]):
+            self.lines[-1] += f"; {r} = U"  # the fact's missing line, merged
         else:
             self.emit(f"if {' or '.join(f'{v} is U' for v in values)}: {r} = U")
         return True
@@ -250,12 +251,12 @@ class _Gen:
             self.emit(f"    {line}")
         if zero:
             self.emit("except ZeroDivisionError:")
-            self.emit(f"    {p}.append({self.const(f'division by zero in {text}')}); {r} = U")
+            self.emit(f"    {p} = (*{p}, {self.const(f'division by zero in {text}')}); {r} = U")
         cannot = self.const(f"cannot compute {text}: ")
         self.emit("except ArithmeticError as _e:")
-        self.emit(f"    {p}.append({cannot} + _describe(_e)); {r} = U")
+        self.emit(f"    {p} = (*{p}, {cannot} + _describe(_e)); {r} = U")
         self.emit("except (TypeError, ValueError) as _e:")
-        self.emit(f"    {p}.append({cannot} + str(_e)); {r} = U")
+        self.emit(f"    {p} = (*{p}, {cannot} + str(_e)); {r} = U")
         if nested:
             self.dedent()
 
@@ -311,7 +312,7 @@ class _Gen:
             self.emit(f"    {r} = True if {test} else False" if single else
                       f"    if not ({test}): {r} = False")
             self.emit("except TypeError:")
-            self.emit(f"    {p}.append('cannot compare ' + repr({a}) + ' and ' + "
+            self.emit(f"    {p} = (*{p}, 'cannot compare ' + repr({a}) + ' and ' + "
                       f"repr({b}) + ' in ' + {text}); {r} = U")
             if nested:
                 self.dedent()
@@ -346,7 +347,7 @@ class _Gen:
         r = self.tmp()
         if name in ("coalesce", "is_missing"):
             inner = self.tmp("_m")
-            self.emit(f"{inner} = set()")
+            self.emit(f"{inner} = _E")
             if name == "is_missing":
                 v = self.expr(node.args[0], inner, p)
                 self.emit(f"{r} = {v} is U")
@@ -359,15 +360,17 @@ class _Gen:
                 self.emit(f"{r} = {self.expr(arg, inner, p)}")
                 if i:
                     self.dedent()
-            self.emit(f"if {r} is U: {m} |= {inner}")
+            self.emit(f"if {r} is U: {m} = {m} | {inner}")
             return r
         if name not in ("min", "max", "abs", "round", "days_since", "days_until"):
             spec = self.compiler.extra[name]
             values = [self.expr(a, m, p) for a in node.args]
             known = " or ".join(f"{v} is U" for v in values) or "False"
             self.emit(f"if {known}: {r} = U")
-            self.emit(f"else: {r} = _call_extra({self.const(spec)}, {self.const(text)}, "
-                      f"[{', '.join(values)}], {p})")
+            self.emit("else:")
+            self.emit(f"    {r}, _e = _call_extra({self.const(spec)}, {self.const(text)}, "
+                      f"[{', '.join(values)}])")
+            self.emit(f"    if _e: {p} = (*{p}, *_e)")
             return r
         values = [self.expr(a, m, p) for a in node.args]
         if name == "round" and len(values) == 1:
@@ -385,7 +388,7 @@ class _Gen:
         """Emit a whole expression with fresh missing/problems; returns the
         variables holding (value, missing, problems)."""
         start, depth, n = len(self.lines), self.depth, self.n
-        self.emit(f"{m} = set(); {p} = []")
+        self.emit(f"{m} = _E; {p} = ()")
         try:
             v = self.expr(compiled.tree, m, p)
         except _TooDeep:
@@ -440,7 +443,8 @@ def compile_policy_code(policy: Any) -> CompiledPolicy:
     builtins = {b.__name__: b for b in (set, str, repr, type, int, isinstance, TypeError,
                                         ValueError, ArithmeticError, ZeroDivisionError)}
     namespace: dict[str, Any] = {
-        "U": UNKNOWN, "_merge": _merge, "_call_extra": _call_extra, "_negate": decimals.negate,
+        "U": UNKNOWN, "_E": frozenset(), "_merge": _merge, "_call_extra": _call_extra,
+        "_negate": decimals.negate,
         "_abs": decimals.absolute, "_round": _round, "_min": min, "_max": max,
         "_describe": decimals.describe, "_LO": -decimals.MAX_MAGNITUDE,
         "_HI": decimals.MAX_MAGNITUDE, "_check": decimals.check_magnitude, "_date": dt.date,

@@ -178,7 +178,7 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         rp = rules[i]
         result = RuleResult(rp.id, rp.title, rp.action, rp.severity, "fired", None,
                             decide_plan.figures(plan, rp, facts, derived, ctx.population),
-                            sorted(missing), problems)
+                            sorted(missing), list(problems))
         if rp.parts is not None:
             result.explanation = decide_plan.render(plan, rp, facts, derived, format_value)
         else:
@@ -186,7 +186,7 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
                 if rp.rule.explain else rp.title
         fired.append(result)
     unknown = [RuleResult(rules[i].id, rules[i].title, rules[i].action, rules[i].severity,
-                          "unknown", None, {}, sorted(missing), problems)
+                          "unknown", None, {}, sorted(missing), list(problems))
                for i, missing, problems in unknown_raw] if unknown_raw else []
 
     notes: list[str] = []

@@ -122,7 +122,7 @@ def assert_agree(policy: Policy, records: list[Any], as_of: dt.date = AS_OF,
             got = statuses.get(i, ("passed", set(), []))
             assert got[0] == want, (rule.id, ctx.facts)
             if want != "passed":
-                assert (sorted(got[1]), got[2]) == (sorted(ref.missing), ref.problems)
+                assert (sorted(got[1]), list(got[2])) == (sorted(ref.missing), ref.problems)
         memory = (memories or {}).get(ctx.facts["customer_id"])
         mine = decide(policy, ctx, as_of, memory)
         theirs = reference_decide(policy, Context(ctx.facts, as_of, population,
