@@ -120,7 +120,9 @@ def format_value(value: Any, format_spec: str) -> str:
     except (ValueError, TypeError):
         return str(value)
     # -0.4 at no decimals is 0, not "-0"
-    return text.replace("-", "", 1) if _NEGATIVE_ZERO.fullmatch(text.strip()) else text
+    if "-" in text and _NEGATIVE_ZERO.fullmatch(text.strip()):
+        return text.replace("-", "", 1)
+    return text
 
 
 def render(template: str, ctx: Context, params: dict[str, Any]) -> str:
@@ -194,7 +196,8 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
     exemptions: list[dict[str, Any]] = []
     expired: list[dict[str, Any]] = []
     if plan.exemptions or memory.exemptions:
-        for j, ex in enumerate([*plan.exemptions, *memory.exemptions]):
+        for j, ex in enumerate([*plan.exemptions, *memory.exemptions]
+                               if memory.exemptions else plan.exemptions):
             if cid not in ex.customers:
                 if ex.when is None:
                     continue
@@ -232,20 +235,23 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         pardoned = {p.rule: p for p in memory.pardoned if p.recorded_on == as_of} \
             if memory.pardoned else {}
         striking = [r.rule for r in fired if r.action == "strike"]
-        for rule in dict.fromkeys(striking):
-            if rule in pardoned:
-                notes.append(f"{rule}: strike of {as_of.isoformat()} pardoned by "
-                             f"{pardoned[rule].pardoned_by}")
+        if pardoned:
+            for rule in dict.fromkeys(striking):
+                if rule in pardoned:
+                    notes.append(f"{rule}: strike of {as_of.isoformat()} pardoned by "
+                                 f"{pardoned[rule].pardoned_by}")
+            striking_now = [r for r in striking if r not in pardoned]
+        else:
+            striking_now = striking
         unshielded_rules = [r.rule for r in fired + shielded
                             if r.action == "strike" and r.rule not in pardoned] \
-            if shielded else [r for r in striking if r not in pardoned]
+            if shielded else striking_now
         repeated: list[Any] = []
         if memory.strikes:
             unknown_ids = {r.rule for r in unknown}
             prior = [s for s in memory.strikes if s.recorded_on < as_of
                      or s.rule in unknown_ids or s.rule not in plan.rule_ids]
-            struck = apply_strikes([r for r in striking if r not in pardoned], prior, as_of,
-                                   window, plan.cooldown_days)
+            struck = apply_strikes(striking_now, prior, as_of, window, plan.cooldown_days)
             would_strikes = len(apply_strikes(unshielded_rules, prior, as_of, window,
                                               plan.cooldown_days).active)
             counted, set_aside = shield_strikes(struck.active, applied)
@@ -255,11 +261,11 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
             repeat = [s.to_dict(window) for s in repeated]
             aside = [{**s.to_dict(window), "exemption": by} for s, by in set_aside]
         else:  # nothing earlier: every strike is new
-            new_strikes = list(dict.fromkeys(r for r in striking if r not in pardoned))
-            would_strikes = len(dict.fromkeys(unshielded_rules))
+            new_strikes = list(dict.fromkeys(striking_now))
+            would_strikes = len(dict.fromkeys(unshielded_rules)) if shielded \
+                else len(new_strikes)
             if new_strikes:
-                recorded = as_of.isoformat()
-                expires = (as_of + dt.timedelta(days=window)).isoformat()
+                recorded, expires = plan.strike_dates(as_of)
                 active = [{"rule": r, "recorded_on": recorded, "expires_on": expires}
                           for r in new_strikes]
                 if applied:  # shielded rules fired shielded: none of these is set aside
@@ -285,7 +291,8 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
             reasons.append(f"{r.rule}: {why}")
         notes.append("on watch: rules could not be checked (" + "; ".join(reasons) + ")")
     base_outcome = would_have if RANK[would_have] > RANK[outcome] else outcome
-    severity = max((r.severity for r in fired), key=SEVERITY_RANK.__getitem__) \
+    severity = (fired[0].severity if len(fired) == 1 else
+                max((r.severity for r in fired), key=SEVERITY_RANK.__getitem__)) \
         if fired else None
 
     final = outcome
@@ -310,7 +317,8 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
             notes.append(f"held: {outcome} waits until the hold is resolved")
     decision = Decision(
         cid, final, base_outcome, severity, strikes, new_strikes, repeat, active, aside,
-        fired, shielded, unknown, sorted({m for r in unknown for m in r.missing}),
+        fired, shielded, unknown,
+        sorted({m for r in unknown for m in r.missing}) if unknown else [],
         exemptions, expired, holds, None, None, None, [], notes)
     timing = policy.timing
     if final == "offboard":

@@ -7,9 +7,11 @@ generated function's values (the same text decide.render gives)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from .codegen import compiled_code
@@ -50,6 +52,18 @@ class Plan:
     cooldown_days: int
     exemptions: tuple[Any, ...]         # policy.exemptions
     conditional_referrals: tuple[int, ...]  # timing.referrals with `when`, by index
+    _dates: dict[dt.date, tuple[str, str]] = dataclass_field(default_factory=dict)
+
+
+    def strike_dates(self, as_of: dt.date) -> tuple[str, str]:
+        """A strike recorded on as_of: (recorded_on, expires_on), ISO 8601."""
+        dates = self._dates.get(as_of)
+        if dates is None:
+            if len(self._dates) > 64:
+                self._dates.clear()
+            dates = self._dates[as_of] = (
+                as_of.isoformat(), (as_of + dt.timedelta(days=self.window_days)).isoformat())
+        return dates
 
 
 def plan_of(policy: Any) -> Plan:
