@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import cases, decimals
+from . import cases, decide_plan, decimals
 from .expr import UNKNOWN, Context
 from .facts import Record, to_json_value
-from .ledger import Memory, apply_strikes, shield_strikes
+from .ledger import Memory, Strike, apply_strikes, shield_strikes
 from .policy import OUTCOMES, Policy, Rule, Timing
 from .population import Population
 
@@ -103,19 +103,26 @@ class _Renderer(string.Formatter):
         return self.ctx.value_of(key)
 
     def format_field(self, value: Any, format_spec: str) -> str:
-        if value is UNKNOWN:
-            return "unknown"
-        if isinstance(value, Decimal) and not value:
-            value = value.copy_abs()  # 0 * -1.5 is 0, never shown as "-0.00"
-        if not format_spec and isinstance(value, Decimal):
-            # equal amounts read the same (5476.5 and 5476.50); never 1E+3
-            return decimals.plain_text(value.normalize())
-        try:
-            text = format(value, format_spec)
-        except (ValueError, TypeError):
-            return str(value)
-        # -0.4 at no decimals is 0, not "-0"
-        return text.replace("-", "", 1) if _NEGATIVE_ZERO.fullmatch(text.strip()) else text
+        return format_value(value, format_spec)
+
+
+def format_value(value: Any, format_spec: str) -> str:
+    """One template field's text: unknown, plain decimals, never "-0"."""
+    if value is UNKNOWN:
+        return "unknown"
+    if isinstance(value, Decimal) and not value:
+        value = value.copy_abs()  # 0 * -1.5 is 0, never shown as "-0.00"
+    if not format_spec and isinstance(value, Decimal):
+        # equal amounts read the same (5476.5 and 5476.50); never 1E+3
+        return decimals.plain_text(value.normalize())
+    try:
+        text = format(value, format_spec)
+    except (ValueError, TypeError):
+        return str(value)
+    # -0.4 at no decimals is 0, not "-0"
+    if "-" in text and _NEGATIVE_ZERO.fullmatch(text.strip()):
+        return text.replace("-", "", 1)
+    return text
 
 
 def render(template: str, ctx: Context, params: dict[str, Any]) -> str:
@@ -155,133 +162,213 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         -> Decision:
     """Decide one customer's outcome. Pure: same inputs (policy, facts,
     population, as-of date, the customer's memory of earlier runs), same
-    decision."""
+    decision.
+
+    Evaluates the policy's generated code (engine/codegen.py, made once per
+    policy, kept on it with what does not depend on the customer:
+    engine/decide_plan.py); decide_reference.reference_decide gives the same
+    Decision from the expression closures, step by step as written first."""
     memory = memory or NO_MEMORY
-    cid = str(ctx.facts.get("customer_id"))
-    results: list[RuleResult] = []
-    for rule in policy.rules:
-        value, missing, problems = _evaluate(rule.when.fn, ctx)
-        status = "unknown" if value is UNKNOWN else ("fired" if value is True else "passed")
-        result = RuleResult(rule.id, rule.title, rule.action, rule.severity, status,
-                            missing=sorted(missing), problems=list(problems))
-        if status == "fired":
-            result.figures = figures(policy, rule, ctx)
-            result.explanation = render(rule.explain, ctx, policy.params) \
-                if rule.explain else rule.title
-        results.append(result)
-
-    decision = Decision(cid, "keep", "keep", None, 0)
-    applied = []
-    for ex in [*policy.exemptions, *memory.exemptions]:
-        matched_by_id = cid in ex.customers
-        matched = matched_by_id
-        if not matched and ex.when is not None:
-            value, _, _ = _evaluate(ex.when.fn, ctx)
-            matched = value is True
-        if not matched:
-            continue
-        info = {"id": ex.id, "reason": ex.reason, "approver": ex.approver,
-                "expires": ex.expires.isoformat(), "source": ex.source}
-        if as_of >= ex.expires:
-            decision.expired_exemptions.append(info)
-            decision.notes.append(f"exemption {ex.id} expired on {ex.expires.isoformat()}")
+    plan = policy.__dict__.get("decide_plan") or decide_plan.plan_of(policy)
+    facts = ctx.facts
+    cid = str(facts.get("customer_id"))
+    fired_raw, unknown_raw, ex_values, hold_values, ref_values, derived = \
+        plan.fn(facts, ctx.as_of, ctx.population, ctx)
+    rules = plan.rules
+    fired: list[RuleResult] = []
+    for i, missing, problems in fired_raw:
+        rp = rules[i]
+        result = RuleResult(rp.id, rp.title, rp.action, rp.severity, "fired", None,
+                            decide_plan.figures(plan, rp, facts, derived, ctx.population),
+                            sorted(missing), list(problems))
+        if rp.parts is not None:
+            result.explanation = decide_plan.render(plan, rp, facts, derived, format_value)
         else:
-            applied.append(ex)
-            decision.exemptions.append(info)
+            result.explanation = render(rp.rule.explain, ctx, policy.params) \
+                if rp.rule.explain else rp.title
+        fired.append(result)
+    unknown = [RuleResult(rules[i].id, rules[i].title, rules[i].action, rules[i].severity,
+                          "unknown", None, {}, sorted(missing), list(problems))
+               for i, missing, problems in unknown_raw] if unknown_raw else []
 
-    for result in results:
-        if result.status == "fired":
+    notes: list[str] = []
+    applied: list[Any] = []
+    exemptions: list[dict[str, Any]] = []
+    expired: list[dict[str, Any]] = []
+    if plan.exemptions or memory.exemptions:
+        for j, ex in enumerate([*plan.exemptions, *memory.exemptions]
+                               if memory.exemptions else plan.exemptions):
+            if cid not in ex.customers:
+                if ex.when is None:
+                    continue
+                value = ex_values[j] if j < len(ex_values) else _evaluate(ex.when.fn, ctx)[0]
+                if value is not True:
+                    continue
+            info = {"id": ex.id, "reason": ex.reason, "approver": ex.approver,
+                    "expires": ex.expires.isoformat(), "source": ex.source}
+            if as_of >= ex.expires:
+                expired.append(info)
+                notes.append(f"exemption {ex.id} expired on {ex.expires.isoformat()}")
+            else:
+                applied.append(ex)
+                exemptions.append(info)
+
+    shielded: list[RuleResult] = []
+    if applied and fired:
+        kept = []
+        for result in fired:
             shield = next((ex for ex in applied if ex.shields(result.rule)), None)
             if shield is not None:
                 result.shielded_by = shield.id
-                decision.shielded.append(result)
+                shielded.append(result)
             else:
-                decision.fired.append(result)
-        elif result.status == "unknown":
-            decision.unknown.append(result)
-    decision.missing = sorted({m for r in decision.unknown for m in r.missing})
+                kept.append(result)
+        fired = kept
 
-    ladder = policy.strikes
-    # Strikes of the as-of date itself were recorded by an earlier run of
-    # the same date: this run judges those rules again and its strikes
-    # replace them (store.write_run supersedes them), except for rules it
-    # cannot judge (unknown here: another source's facts), which stay.
-    judged = {r.rule for r in results if r.status != "unknown"}
-    prior = [s for s in memory.strikes if s.recorded_on < as_of or s.rule not in judged]
-    # A strike of this date that was pardoned stays pardoned: its rule firing
-    # again on the date records no new strike.
-    pardoned = {p.rule: p for p in memory.pardoned if p.recorded_on == as_of}
-    striking = [r.rule for r in decision.fired if r.action == "strike"]
-    for rule in dict.fromkeys(striking):
-        if rule in pardoned:
-            decision.notes.append(f"{rule}: strike of {as_of.isoformat()} pardoned by "
-                                  f"{pardoned[rule].pardoned_by}")
-    struck = apply_strikes([r for r in striking if r not in pardoned],
-                           prior, as_of, ladder.window_days, ladder.cooldown_days)
-    unshielded = apply_strikes(
-        [r.rule for r in decision.fired + decision.shielded
-         if r.action == "strike" and r.rule not in pardoned],
-        prior, as_of, ladder.window_days, ladder.cooldown_days)
-    # A shielded rule's strikes do not count while its exemption applies
-    # (new ones are never among them: their rules fired unshielded).
-    counted, aside = shield_strikes(struck.active, applied)
-    strikes = len(counted)
-    outcome = _ladder(policy, decision.fired, strikes)
-    would_have = _ladder(policy, decision.fired + decision.shielded, len(unshielded.active))
-    decision.new_strikes = [s.rule for s in struck.new]
-    decision.repeat_strikes = [s.to_dict(ladder.window_days) for s in struck.repeated]
-    decision.active_strikes = [s.to_dict(ladder.window_days) for s in counted]
-    decision.set_aside_strikes = [{**s.to_dict(ladder.window_days), "exemption": by}
-                                  for s, by in aside]
-    for s in struck.repeated:
-        decision.notes.append(f"{s.rule} fired again within the {ladder.cooldown_days}-day "
-                              f"cool-down of its strike of {s.recorded_on.isoformat()}: "
-                              "same strike")
-    if decision.unknown and policy.on_missing == "watch" and RANK[outcome] < RANK["watch"]:
+    # The ladder, as reference_decide reaches it (see there for the why).
+    window = plan.window_days
+    new_strikes: list[str] = []
+    repeat: list[dict[str, Any]] = []
+    active: list[dict[str, Any]] = []
+    aside: list[dict[str, Any]] = []
+    if fired or shielded or memory.strikes:
+        pardoned = {p.rule: p for p in memory.pardoned if p.recorded_on == as_of} \
+            if memory.pardoned else {}
+        striking = [r.rule for r in fired if r.action == "strike"]
+        if pardoned:
+            for rule in dict.fromkeys(striking):
+                if rule in pardoned:
+                    notes.append(f"{rule}: strike of {as_of.isoformat()} pardoned by "
+                                 f"{pardoned[rule].pardoned_by}")
+            striking_now = [r for r in striking if r not in pardoned]
+        else:
+            striking_now = striking
+        unshielded_rules = [r.rule for r in fired + shielded
+                            if r.action == "strike" and r.rule not in pardoned] \
+            if shielded else striking_now
+        repeated: list[Any] = []
+        if memory.strikes:
+            unknown_ids = {r.rule for r in unknown}
+            prior = [s for s in memory.strikes if s.recorded_on < as_of
+                     or s.rule in unknown_ids or s.rule not in plan.rule_ids]
+            struck = apply_strikes(striking_now, prior, as_of, window, plan.cooldown_days)
+            would_strikes = len(apply_strikes(unshielded_rules, prior, as_of, window,
+                                              plan.cooldown_days).active)
+            counted, set_aside = shield_strikes(struck.active, applied)
+            new_strikes = [s.rule for s in struck.new]
+            repeated = struck.repeated
+            active = [s.to_dict(window) for s in counted]
+            repeat = [s.to_dict(window) for s in repeated]
+            aside = [{**s.to_dict(window), "exemption": by} for s, by in set_aside]
+        else:  # nothing earlier: every strike is new
+            new_strikes = list(dict.fromkeys(striking_now))
+            would_strikes = len(dict.fromkeys(unshielded_rules)) if shielded \
+                else len(new_strikes)
+            if new_strikes:
+                recorded, expires = plan.strike_dates(as_of)
+                active = [{"rule": r, "recorded_on": recorded, "expires_on": expires}
+                          for r in new_strikes]
+                if applied:  # shielded rules fired shielded: none of these is set aside
+                    counted, set_aside = shield_strikes(
+                        [Strike(r, as_of) for r in new_strikes], applied)
+                    active = [s.to_dict(window) for s in counted]
+                    aside = [{**s.to_dict(window), "exemption": by} for s, by in set_aside]
+        strikes = len(active)
+        outcome = _plan_ladder(plan, fired, strikes)
+        would_have = _plan_ladder(plan, fired + shielded, would_strikes) if shielded or \
+            would_strikes != strikes else outcome
+        for s in repeated:
+            notes.append(f"{s.rule} fired again within the {plan.cooldown_days}-day "
+                         f"cool-down of its strike of {s.recorded_on.isoformat()}: same strike")
+    else:
+        strikes = 0
+        outcome = would_have = _plan_ladder(plan, fired, 0)
+    if unknown and policy.on_missing == "watch" and RANK[outcome] < RANK["watch"]:
         outcome = "watch"
         reasons = []
-        for r in decision.unknown:
+        for r in unknown:
             why = ", ".join([*(f"missing {m}" for m in r.missing), *r.problems]) or "unknown"
             reasons.append(f"{r.rule}: {why}")
-        decision.notes.append("on watch: rules could not be checked (" + "; ".join(reasons)
-                              + ")")
-    decision.strikes = strikes
-    # What the rules alone say, before exemptions and holds.
-    decision.base_outcome = would_have if RANK[would_have] > RANK[outcome] else outcome
-    fired_severities = [r.severity for r in decision.fired]
-    decision.severity = max(fired_severities, key=SEVERITY_RANK.__getitem__) \
-        if fired_severities else None
+        notes.append("on watch: rules could not be checked (" + "; ".join(reasons) + ")")
+    base_outcome = would_have if RANK[would_have] > RANK[outcome] else outcome
+    severity = (fired[0].severity if len(fired) == 1 else
+                max((r.severity for r in fired), key=SEVERITY_RANK.__getitem__)) \
+        if fired else None
 
     final = outcome
-    if RANK[would_have] > RANK[outcome] and RANK[outcome] <= RANK["watch"]:
+    if would_have != outcome and RANK[would_have] > RANK[outcome] \
+            and RANK[outcome] <= RANK["watch"]:
         final = "exempt"
-        decision.notes.append(f"exempt: without exemptions the outcome would be {would_have}")
+        notes.append(f"exempt: without exemptions the outcome would be {would_have}")
+    holds: list[dict[str, Any]] = []
     if RANK[outcome] >= RANK["warn"]:
-        fired_ids = {r.rule for r in decision.fired}
-        for hold in policy.holds:
+        fired_ids = {r.rule for r in fired}
+        for hold, (value, missing) in zip(policy.holds, hold_values, strict=True):
             if hold.except_rules & fired_ids:
-                decision.notes.append(f"hold {hold.id} does not apply: "
-                                      + ", ".join(sorted(hold.except_rules & fired_ids))
-                                      + " fired")
+                notes.append(f"hold {hold.id} does not apply: "
+                             + ", ".join(sorted(hold.except_rules & fired_ids)) + " fired")
                 continue
-            value, missing, _ = _evaluate(hold.when.fn, ctx)
             if value is True:
-                decision.holds.append({"id": hold.id, "reason": hold.reason})
+                holds.append({"id": hold.id, "reason": hold.reason})
             elif value is UNKNOWN:
-                decision.holds.append({"id": hold.id, "reason": hold.reason,
-                                       "unknown": sorted(missing)})
-        if decision.holds:
+                holds.append({"id": hold.id, "reason": hold.reason, "unknown": sorted(missing)})
+        if holds:
             final = "held"
-            decision.notes.append(f"held: {outcome} waits until the hold is resolved")
-    decision.outcome = final
+            notes.append(f"held: {outcome} waits until the hold is resolved")
+    decision = Decision(
+        cid, final, base_outcome, severity, strikes, new_strikes, repeat, active, aside,
+        fired, shielded, unknown,
+        sorted({m for r in unknown for m in r.missing}) if unknown else [],
+        exemptions, expired, holds, None, None, None, [], notes)
+    timing = policy.timing
     if final == "offboard":
-        _timing(policy.timing, ctx, as_of, decision)
+        day, basis = effective_date(timing, facts.get("contract_end"), as_of)
+        decision.effective_date = day.isoformat()
+        decision.timing_basis = basis
+        start = max(day - dt.timedelta(days=timing.phase_out_days),
+                    as_of + dt.timedelta(days=1))
+        decision.phase_out_start = start.isoformat()
+        _plan_referrals(timing, ref_values, decision, False)
     else:  # a fit problem (e.g. outgrown) earns a referral whatever the outcome
-        _referrals(policy.timing, ctx, decision, conditional_only=True)
-    # An open case keeps its date (an approval too late for it sets it again);
-    # a rejection holds.
-    cases.carry(policy, memory, decision, as_of, ctx.facts.get("contract_end"))
+        for k in plan.conditional_referrals:
+            if ref_values[k] is True:
+                _plan_referrals(timing, ref_values, decision, True)
+                break
+    if memory.case is not None:
+        cases.carry(policy, memory, decision, as_of, facts.get("contract_end"))
     return decision
+
+
+def _plan_ladder(plan: decide_plan.Plan, fired: list[RuleResult], strikes: int) -> str:
+    """_ladder with the plan's thresholds."""
+    for r in fired:
+        if r.action == "offboard":
+            return "offboard"
+    if strikes >= plan.offboard:
+        return "offboard"
+    if strikes >= plan.final_notice:
+        return "final_notice"
+    if strikes >= plan.warn:
+        return "warn"
+    return "watch" if fired else "keep"
+
+
+def _plan_referrals(timing: Timing, values: tuple, decision: Decision,
+                    conditional_only: bool) -> None:
+    """_referrals with the generated code's values of the conditions."""
+    out = decision.referrals
+    for ref, value in zip(timing.referrals, values, strict=True):
+        if ref.when is None and conditional_only:
+            continue
+        if ref.when is not None and value is not True:
+            continue
+        added = False
+        for vendor in ref.vendors:
+            if vendor not in out and len(out) < timing.max_referrals:
+                out.append(vendor)
+                added = True
+        if added and ref.note:
+            decision.notes.append(f"referral: {ref.note}")
 
 
 def _ladder(policy: Policy, fired: list[RuleResult], strikes: int) -> str:

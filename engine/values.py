@@ -162,6 +162,11 @@ def _guarded(ctx: Context, text: str, how: Callable[..., Any], *args: Any) -> An
 
 
 def _round(value: Any, digits: Any) -> Any:
+    """round(value, digits); a value that is not a number (a date or text
+    reaching round() through a value typed "any") is a TypeError, which
+    makes the result unknown with a problem, never a crash."""
+    if not decimals.is_number(value):
+        raise TypeError(f"round() needs a number, not {type(value).__name__}")
     if digits != int(digits):
         raise ValueError(f"round() digits must be a whole number, got {digits}")
     return decimals.round_to(value, int(digits))
