@@ -16,14 +16,15 @@ from typing import Any
 
 import sqlite_utils
 
-from . import cases, jsontext
-from .audit import TRIGGERS, AuditLog, decision_digest, run_digest
+from . import cases, compact, jsontext
+from .audit import COMPACT_TRIGGERS, TRIGGERS, AuditLog, decision_digest, run_digest
 from .errors import Location, StoreError
 from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption
 
 migrations = sqlite_utils.Migrations("adieu")
 DEFAULT_DB = "adieu.db"
+PAGE_SIZE = 8192
 
 
 def db_path(option: str | None) -> str:
@@ -147,6 +148,24 @@ def m007_set_aside_strikes(db: sqlite_utils.Database) -> None:
     db["decisions"].add_column("set_aside_strikes", str)
 
 
+@migrations()
+def m008_compact_store(db: sqlite_utils.Database) -> None:
+    """The compact layout (engine/compact.py): decisions go to run_decisions
+    and content-addressed blobs, with one audit entry per batch; the old
+    table becomes decisions_v1 (its rows and per-decision audit entries
+    stay as they are) and `decisions` is a view over both with the old
+    columns. runs.fact_keys and runs.source_files: the run's fact name
+    lists and source files the compact rows index (NULL for earlier runs)."""
+    db.execute("ALTER TABLE decisions RENAME TO decisions_v1")
+    for statement in compact.TABLES:
+        db.execute(statement)
+    db["runs"].add_column("fact_keys", str)
+    db["runs"].add_column("source_files", str)
+    db.execute(compact.VIEW)
+    for statement in COMPACT_TRIGGERS:
+        db.execute(statement)
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose atomic() blocks are write transactions
     from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction
@@ -186,6 +205,10 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
         conn = sqlite3.connect(path, timeout=30)
         db = Database(conn, execute_plugins=False)
         db.execute("PRAGMA busy_timeout = 30000")
+        if not db.execute("select 1 from sqlite_master limit 1").fetchone():
+            # A new file: 8 KiB pages keep a stored decision's detail texts
+            # (often 1-2 KB) on the page instead of half-empty overflow pages.
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         if db.journal_mode != "wal":
             db.enable_wal()
         if migrations.pending(db):
@@ -215,6 +238,8 @@ def open_db_readonly(path: str) -> sqlite_utils.Database | None:
 
 
 def _json(value: Any) -> str:
+    if type(value) is list and not value:  # most JSON columns of most decisions
+        return "[]"
     return jsontext.dumps(value)
 
 
@@ -265,36 +290,51 @@ class RunWriter:
     def __init__(self, db: sqlite_utils.Database, run_id: int, as_of: str, at: str):
         self.db, self.run_id, self.as_of, self.at = db, run_id, as_of, at
         self.log = AuditLog(db, at)
-        self.columns = list(db["decisions"].columns_dict)
+        self.encoder = compact.Encoder()
         self.decisions = 0
         self.strikes = 0
 
     def add(self, decision_rows: Iterable[dict[str, Any]],
             strike_rows: Iterable[dict[str, Any]] = ()) -> None:
-        """Write a batch of decisions and the new strikes they recorded."""
-        columns, run_id = self.columns, self.run_id
-        rows = [{**dict.fromkeys(columns), **d, "run_id": run_id} for d in decision_rows]
-        self.db["decisions"].insert_all(rows, batch_size=500)
-        for row in rows:
-            self.log.add("decision", {"digest": decision_digest(row), "outcome": row["outcome"]},
-                         run_id, row["customer_id"])
-        strikes = [{**s, "run_id": run_id} for s in strike_rows]
-        self.db["strikes"].insert_all(strikes, batch_size=500)
-        for s in strikes:
-            self.log.add("strike", {"rule": s["rule"], "recorded_on": s["recorded_on"]}, run_id,
-                         s["customer_id"])
-        self.decisions += len(rows)
-        self.strikes += len(strikes)
+        """Write a batch of decisions and the new strikes they recorded: one
+        audit entry for the batch (the sha256 over its rows' digests)."""
+        run_id, encode = self.run_id, self.encoder.encode
+        blobs: list[tuple[bytes, str]] = []
+        first = self.decisions + 1
+        rows = [encode(run_id, pos, d, blobs) for pos, d in enumerate(decision_rows, first)]
+        if rows:
+            conn = self.db.conn
+            conn.executemany(compact.INSERT_BLOB, blobs)
+            conn.executemany(compact.INSERT, rows)
+            self.log.add("decisions", {
+                "v": 2, "first": first, "count": len(rows),
+                "digest": compact.batch_digest(compact.row_digest(r) for r in rows)}, run_id)
+            self.decisions += len(rows)
+        strikes = [(s["customer_id"], s["rule"], s["recorded_on"], s["expires_on"], run_id)
+                   for s in strike_rows]
+        if strikes:
+            self.db.conn.executemany(
+                "insert into strikes (customer_id, rule, recorded_on, expires_on, run_id) "
+                "values (?, ?, ?, ?, ?)", strikes)
+            # One entry each: a run's memory check (engine/memory_check.py)
+            # finds a strike's entry by its customer, rule and date.
+            for s in strikes:
+                self.log.add("strike", {"rule": s[1], "recorded_on": s[2]}, run_id, s[0])
+            self.strikes += len(strikes)
 
     def add_rejects(self, rows: Iterable[dict[str, Any]]) -> None:
         """Write the run's rejected rows."""
-        self.db["rejects"].insert_all(({**r, "run_id": self.run_id} for r in rows),
-                                      batch_size=500)
+        self.db.conn.executemany(
+            "insert into rejects (run_id, file, row, line, customer_id, field, value, reason) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(self.run_id, *(r.get(k) for k in REJECT_COLUMNS)) for r in rows])
 
     def finish(self, run_row: dict[str, Any]) -> int:
         """Write the runs row (with the reserved id), supersede, cases, audit."""
         run_id, db = self.run_id, self.db
-        db["runs"].insert({**run_row, "id": run_id})
+        db["runs"].insert({**run_row, "id": run_id,
+                           "fact_keys": jsontext.dumps(self.encoder.fact_keys()),
+                           "source_files": jsontext.dumps(self.encoder.source_files())})
         # This run judges its customers again for this date: their strikes
         # of the date from earlier runs give way to this run's for every
         # rule this run could judge (it fired or passed). A rule this run
@@ -321,11 +361,15 @@ class RunWriter:
 
     def _case_rows(self) -> Iterator[dict[str, Any]]:
         """The rows cases.record_run needs (read when it iterates them)."""
-        yield from self.db.query(
-            "select customer_id, outcome, effective_date, phase_out_start, timing_basis, fired "
-            "from decisions where run_id = ? and (outcome = 'offboard' or customer_id in "
-            "(select customer_id from cases where state in ('proposed', 'approved'))) "
-            "order by rowid", [self.run_id])
+        run = self.db.execute("select id, fact_keys, source_files from runs where id = ?",
+                              [self.run_id]).fetchone()
+        yield from compact.read(
+            self.db, {"id": run[0], "fact_keys": run[1], "source_files": run[2]},
+            " and (d.outcome = 'offboard' or d.customer_id in (select customer_id from cases "
+            "where state in ('proposed', 'approved')))")
+
+
+REJECT_COLUMNS = ("file", "row", "line", "customer_id", "field", "value", "reason")
 
 
 def read_decisions(db: sqlite_utils.Database, run_id: int,
@@ -335,14 +379,22 @@ def read_decisions(db: sqlite_utils.Database, run_id: int,
     customer_ids, and only those with outcome, if given), in today's shape:
     every column of the decisions table, the JSON columns as JSON text.
     Readers go through this so the storage layout can change under them."""
-    where, params = "run_id = ?", [run_id]
+    where, params = "", []
     if outcome is not None:
         where += " and outcome = ?"
         params.append(outcome)
     if customer_ids is not None:
         where += " and customer_id in (select value from json_each(?))"
         params.append(jsontext.dumps(list(customer_ids)))
-    yield from db.query(f"select * from decisions where {where} order by rowid", params)
+    run = db.execute("select id, fact_keys, source_files from runs where id = ?",
+                     [run_id]).fetchone()
+    if run is not None and run[1] is None and run[2] is None:  # written before m008
+        yield from db.query(f"select * from decisions_v1 where run_id = ?{where} "
+                            "order by rowid", [run_id, *params])
+        return
+    run_row = {"id": run_id, "fact_keys": run[1], "source_files": run[2]} if run else \
+        {"id": run_id}
+    yield from compact.read(db, run_row, where.replace(" and ", " and d."), params)
 
 
 def load_memories(db: sqlite_utils.Database, as_of: dt.date) -> dict[str, Memory]:
