@@ -326,3 +326,52 @@ def test_tampering_in_an_old_layout_database_is_found(tmp_path: Path, old: Path,
     code, out = verify(tmp_path, old)
     assert code == 1
     assert out[0].startswith(found), out
+
+
+# -- RunWriter: a run written in batches ----------------------------------------
+
+def test_a_run_written_in_batches_reads_back_and_verifies(tmp_path: Path,
+                                                          two_runs: Path) -> None:
+    """RunWriter used as the streaming evaluate uses it: the run id reserved,
+    decisions added in batches (here 7 at a time) before the runs row
+    exists, finish() inside the caller's transaction. One audit entry per
+    batch; read_decisions gives the rows back in the order written; an
+    edit in a middle batch names that batch."""
+    from adieu.store import RunWriter, reserve_run_id
+
+    db = open_db(str(two_runs))
+    try:
+        rows = list(read_decisions(db, 2))
+        run_row = {k: v for k, v in db["runs"].get(2).items()
+                   if k not in ("id", "fact_keys", "source_files")}
+        run_row.update(as_of="2027-01-04", identity="batched", input_sha256=None)
+        with db.atomic():
+            run_id = reserve_run_id(db)
+            writer = RunWriter(db, run_id, "2027-01-04", "2027-01-04T12:00:00+00:00")
+            for start in range(0, len(rows), 7):
+                writer.add(rows[start:start + 7], [
+                    {"customer_id": r["customer_id"], "rule": "late-payments",
+                     "recorded_on": "2027-01-04", "expires_on": "2028-01-04"}
+                    for r in rows[start:start + 7] if r["customer_id"] == "CUST-0007"])
+            writer.add_rejects([{"file": "customers.csv", "row": 53, "line": 54,
+                                 "customer_id": "CUST-0053", "field": "hours_support_12m",
+                                 "value": "-12.5", "reason": "must be at least 0"}])
+            assert writer.finish(run_row) == run_id == 3
+        again = list(read_decisions(db, 3))
+    finally:
+        db.close()
+    assert again == [{**r, "run_id": 3} for r in rows]
+    entries = sql(two_runs, "select payload from audit where kind = 'decisions' and "
+                            "run_id = 3 order by seq")
+    assert [(json.loads(p)["first"], json.loads(p)["count"]) for (p,) in entries] == \
+        [(1 + 7 * i, min(7, 79 - 7 * i)) for i in range(12)]
+    assert sql(two_runs, "select count(*) from strikes where run_id = 3") == [(1,)]
+    assert sql(two_runs, "select count(*) from rejects where run_id = 3") == [(1,)]
+    assert verify(tmp_path, two_runs)[0] == 0
+    seq = sql(two_runs, "select seq from audit where kind = 'decisions' and run_id = 3 and "
+                        "json_extract(payload, '$.first') = 15")[0][0]
+    sql(two_runs, "drop trigger run_decisions_no_update",
+        "update run_decisions set strikes = 99 where run_id = 3 and pos = 17")
+    code, out = verify(tmp_path, two_runs)
+    assert code == 1
+    assert len(out) == 1 and out[0].startswith(f"the 7 decisions of run 3 in audit entry {seq} ")
