@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -288,10 +289,12 @@ def save(db: sqlite_utils.Database, log: Any, row: dict[str, Any], event: str,
 
 
 def record_run(db: sqlite_utils.Database, log: Any, run_id: int, as_of: str,
-               rows: list[dict[str, Any]], backfill: bool = False,
+               rows: Iterable[dict[str, Any]], backfill: bool = False,
                extra: dict[str, Any] | None = None, adopted: bool = False) -> None:
     """Move the cases of the customers a stored run decided (in the run's
-    transaction; `rows` are its decision rows; `extra` goes into each audit
+    transaction; `rows` are its decision rows, read once, needing
+    customer_id, outcome, effective_date, phase_out_start, timing_basis and
+    fired, at least those decided offboard and those with an open case; `extra` goes into each audit
     payload). See the module docstring. An approved case takes the date of
     a decision that set it again (an approval too late for its date:
     carry); adopted (m004, decisions made without cases): it never does."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import resources
 from .errors import Location
 from .facts import Coercer, Record, fact_minimums
+from .idindex import IdIndex
 from .mapping import IDENTITY, Mapping
 from .sources import SourceRecord
 
@@ -69,38 +70,68 @@ class Intake:
         return len({(r.file, r.row, r.line) for r in self.rejects})
 
 
-def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
-                 mapping: Mapping = IDENTITY, with_provenance: bool = False,
-                 keep_undeclared: bool = False) -> Intake:
-    """Map and coerce every record once; reject bad ones and duplicates by id.
+@dataclass
+class StreamState:
+    """The side facts of one read (stream_records), filled in as it goes and
+    complete when the stream is exhausted: the same fields as Intake's.
 
-    fact_types: the facts to keep (canonical + the policy's) and their types;
-    other fields are ignored (and listed in columns_ignored), or kept as
-    text with keep_undeclared."""
+    fields: every source field name seen in a customer record (empty values
+    too), in first-seen order; file: the first such record's file; absent:
+    source fields no record has -> (where expected, why); columns_ignored:
+    source fields of accepted records that became no declared fact;
+    warnings: every Notice, also yielded in order."""
+
+    columns_ignored: set[str] = field(default_factory=set)
+    warnings: list[Notice] = field(default_factory=list)
+    fields: dict[str, None] = field(default_factory=dict)
+    file: str | None = None
+    absent: dict[str, tuple[Location, str]] = field(default_factory=dict)
+
+
+def stream_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
+                   mapping: Mapping = IDENTITY, with_provenance: bool = False,
+                   keep_undeclared: bool = False, ids: IdIndex | None = None,
+                   state: StreamState | None = None) -> Iterator[Record | Reject | Notice]:
+    """Map and coerce every record of `source`, one at a time, in source order.
+
+    Yields a Record per accepted customer, a Reject per bad field (a row
+    with several bad fields gives several, one after another) or duplicate
+    id, and a Notice per reader warning (also kept in state.warnings). The
+    side facts (StreamState) are filled in on `state` (pass one in to read
+    them; they are complete once the stream is exhausted).
+
+    fact_types: the facts to keep (canonical + the policy's) and their
+    types; other fields are ignored (and listed in columns_ignored), or kept
+    as text with keep_undeclared. ids: the duplicate index (IdIndex, one
+    per source; a new one if not given); pass the same index to read the
+    same source a second time and have exactly the same rows rejected as
+    duplicates (the stream rewinds it first).
+    Memory: nothing is kept per record except in `ids` (compact)."""
     schema = resources.load_schema("customer.schema.json")
     coercer = Coercer(fact_types, fact_minimums(schema), keep_undeclared)
-    intake = Intake()
-    first_seen: dict[str, int | None] = {}
+    state = state if state is not None else StreamState()
+    ids = ids if ids is not None else IdIndex()
+    ids.rewind()
     for src in source:
         if not src.values:
             for name, why in src.provenance.items():
-                intake.absent.setdefault(name, (Location(src.file, src.line), str(why)))
+                state.absent.setdefault(name, (Location(src.file, src.line), str(why)))
         if src.error is None and not src.is_note:
-            if intake.file is None:
-                intake.file = src.file
-            if not src.values.keys() <= intake.fields.keys():
-                intake.fields.update(dict.fromkeys(src.values))
+            if state.file is None:
+                state.file = src.file
+            if not src.values.keys() <= state.fields.keys():
+                state.fields.update(dict.fromkeys(src.values))
         mapped, problems, origin = mapping.apply(src.values)
         cid = mapped.get("customer_id")
         cid_text = str(cid).strip() if cid is not None else None
         if src.warning:
-            intake.warnings.append(Notice(src.file, src.row, src.line, cid_text or None,
-                                          src.warning))
+            notice = Notice(src.file, src.row, src.line, cid_text or None, src.warning)
+            state.warnings.append(notice)
+            yield notice
         if src.is_note:
             continue  # a warning only, or a note of absent fields
         if src.error:
-            intake.rejects.append(Reject(src.file, src.row, src.line, cid_text, None, None,
-                                         src.error))
+            yield Reject(src.file, src.row, src.line, cid_text, None, None, src.error)
             continue
         facts, more = coercer.coerce(mapped)
         for problem in more:  # name the source field the value came from
@@ -110,26 +141,51 @@ def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
             problem.field = source_field
         problems.extend(more)
         for problem in problems:
-            intake.rejects.append(Reject(src.file, src.row, src.line, cid_text or None,
-                                         problem.field, _text(problem.value), problem.reason))
+            yield Reject(src.file, src.row, src.line, cid_text or None,
+                         problem.field, _text(problem.value), problem.reason)
         if problems:
             continue
         key = facts["customer_id"]
-        if key in first_seen:
-            intake.rejects.append(Reject(  # the cell as it was: the evidence
+        duplicate, first = ids.check(key, src.row)
+        if duplicate:
+            yield Reject(  # the cell as it was: the evidence
                 src.file, src.row, src.line, key, origin.get("customer_id", "customer_id"),
-                _text(cid),
-                f"duplicate customer_id, first seen at row {first_seen[key]}"))
+                _text(cid), f"duplicate customer_id, first seen at row {first}")
             continue
-        first_seen[key] = src.row
-        intake.columns_ignored.update(origin[k] for k in mapped if k not in fact_types)
+        state.columns_ignored.update(origin[k] for k in mapped if k not in fact_types)
         provenance = {}
         if with_provenance:
             here = f"{src.file} row {src.row}" if src.row is not None else str(src.file)
             for fact in facts:
                 field_name = origin.get(fact, fact)
                 provenance[fact] = src.provenance.get(field_name) or f"{here}, {field_name}"
-        intake.records.append(Record(facts, src.file, src.row, src.line, provenance))
+        yield Record(facts, src.file, src.row, src.line, provenance)
+
+
+def read_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
+                 mapping: Mapping = IDENTITY, with_provenance: bool = False,
+                 keep_undeclared: bool = False) -> Intake:
+    """Map and coerce every record once; reject bad ones and duplicates by id
+    (stream_records, gathered in memory).
+
+    fact_types: the facts to keep (canonical + the policy's) and their types;
+    other fields are ignored (and listed in columns_ignored), or kept as
+    text with keep_undeclared."""
+    state = StreamState()
+    intake = Intake()
+    records, rejects = intake.records, intake.rejects
+    with IdIndex() as ids:
+        for item in stream_records(source, fact_types, mapping, with_provenance,
+                                   keep_undeclared, ids, state):
+            if type(item) is Record:
+                records.append(item)
+            elif type(item) is Reject:
+                rejects.append(item)
+    intake.columns_ignored = state.columns_ignored
+    intake.warnings = state.warnings
+    intake.fields = state.fields
+    intake.file = state.file
+    intake.absent = state.absent
     return intake
 
 

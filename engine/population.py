@@ -32,10 +32,19 @@ def percentile(values: list[Number], p: Number) -> Number:
     return decimals.add(ordered[lo], step)
 
 
+_EXACT_SUM = decimal.Context(prec=decimals.MAX_DIGITS * 8, traps=[decimal.Inexact,
+                                                                  decimal.InvalidOperation])
+
+
 def mean(values: list[Number]) -> Decimal:
-    """The exact sum divided by the count (to decimals.DIVISION_DIGITS)."""
-    with decimal.localcontext(decimals.ARITHMETIC):
+    """The exact sum divided by the count (to decimals.DIVISION_DIGITS).
+    The sum is exact whatever the order of the values (so it can be
+    accumulated in pieces: engine.popstats); ArithmeticError when it does
+    not fit decimals.MAX_DIGITS significant digits."""
+    with decimal.localcontext(_EXACT_SUM):
         total = sum(values)
+    if type(total) is not int:
+        total = decimals.ARITHMETIC.plus(total)
     return decimals.divide(total, len(values))
 
 

@@ -17,7 +17,7 @@ from .facts import Record, from_json_facts
 from .ledger import memory_from_json
 from .plugin_record import compile_run_policy, version_notes
 from .plugins import registry
-from .store import JSON_COLUMNS, decision_row, get_run
+from .store import JSON_COLUMNS, decision_row, get_run, read_decisions
 
 COMPARED = ("outcome", "base_outcome", "severity", "strikes", "reasons", "fired", "shielded",
             "unknown", "missing", "exemptions", "expired_exemptions", "holds",
@@ -74,8 +74,7 @@ def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
     reg = registry()
     policy = compile_run_policy(run, reg)  # InputError naming a plugin that is gone
     as_of = dt.date.fromisoformat(run["as_of"])
-    rows = list(db.query("select * from decisions where run_id = ? order by rowid",
-                         [run["id"]]))
+    rows = list(read_decisions(db, run["id"]))
     records = [Record(from_json_facts(jsontext.loads(r["facts"]), policy.facts), r["source_file"],
                       r["source_row"]) for r in rows]
     contexts, population = make_contexts(policy, records, as_of)

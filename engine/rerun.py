@@ -25,7 +25,7 @@ import sqlite_utils
 from . import __version__, jsontext
 from .decide import Decision, RuleResult
 from .intake import Intake, Reject
-from .store import JSON_COLUMNS
+from .store import JSON_COLUMNS, read_decisions
 
 CHUNK = 1 << 20
 
@@ -104,9 +104,7 @@ def stored_decisions(db: sqlite_utils.Database, run_id: int, outcome: str | None
     Decision objects, in the order stored."""
     fields = Decision.__dataclass_fields__
     out = []
-    where = "run_id = ?" + (" and outcome = ?" if outcome else "")
-    for row in db.query(f"select * from decisions where {where} order by rowid",
-                        [run_id, outcome] if outcome else [run_id]):
+    for row in read_decisions(db, run_id, outcome=outcome):
         values = {k: (jsontext.loads(v) if k in JSON_COLUMNS and v is not None else v)
                   for k, v in row.items() if k in fields}
         for k in ("fired", "shielded", "unknown"):

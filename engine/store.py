@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,13 +227,74 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
     """Write one run in one transaction: the run, its decisions, rejects and
     new strikes (superseding the strikes an earlier run recorded for the
     same as-of date for the customers this run decides), then the audit
-    entries that chain them."""
+    entries that chain them. A wrapper over RunWriter with one batch."""
     at = run.get("finished_at") or now()
     with db.atomic():
-        run_id = int(db["runs"].insert(run).last_pk)
-        columns = list(db["decisions"].columns_dict)
-        rows = [{**{c: None for c in columns}, **d, "run_id": run_id} for d in decisions]
-        db["decisions"].insert_all(rows, batch_size=500)
+        run_id = reserve_run_id(db)
+        writer = RunWriter(db, run_id, run["as_of"], at)
+        writer.add(decisions, new_strikes)
+        writer.add_rejects(rejects)
+        return writer.finish(run)
+
+
+def reserve_run_id(db: sqlite_utils.Database) -> int:
+    """The id the next run gets (max(id) + 1). Call it inside the write
+    transaction that writes the run (it holds the write lock, so no other
+    run takes the same id)."""
+    return int(db.execute("select coalesce(max(id), 0) + 1 from runs").fetchone()[0])
+
+
+class RunWriter:
+    """Writes one run in batches, inside the caller's open write transaction.
+
+    `RunWriter(db, run_id, as_of, at)`: run_id is the id reserved for the
+    run (reserve_run_id), as_of its as-of date (ISO text), at the time its
+    audit entries carry (ISO text, UTC). `.add(decision_rows, strike_rows)`
+    writes a batch: decision rows as decision_row() gives them (plus
+    "memory" and "provenance" as JSON text or None), strike rows as dicts
+    of customer_id, rule, recorded_on, expires_on. `.add_rejects(rows)`
+    writes rejects (dicts of file, row, line, customer_id, field, value,
+    reason). `.finish(run_row)` writes the runs row under the reserved id,
+    supersedes the earlier strikes of the same date this run judged again,
+    moves the cases (cases.record_run) and writes the run's audit entry;
+    returns the run id. Decisions are written before the runs row exists:
+    nothing (no enforced foreign key, no trigger) forbids that, and the
+    whole run commits or rolls back together with the caller's transaction.
+    Nothing is kept in Python between batches but counters."""
+
+    def __init__(self, db: sqlite_utils.Database, run_id: int, as_of: str, at: str):
+        self.db, self.run_id, self.as_of, self.at = db, run_id, as_of, at
+        self.log = AuditLog(db, at)
+        self.columns = list(db["decisions"].columns_dict)
+        self.decisions = 0
+        self.strikes = 0
+
+    def add(self, decision_rows: Iterable[dict[str, Any]],
+            strike_rows: Iterable[dict[str, Any]] = ()) -> None:
+        """Write a batch of decisions and the new strikes they recorded."""
+        columns, run_id = self.columns, self.run_id
+        rows = [{**dict.fromkeys(columns), **d, "run_id": run_id} for d in decision_rows]
+        self.db["decisions"].insert_all(rows, batch_size=500)
+        for row in rows:
+            self.log.add("decision", {"digest": decision_digest(row), "outcome": row["outcome"]},
+                         run_id, row["customer_id"])
+        strikes = [{**s, "run_id": run_id} for s in strike_rows]
+        self.db["strikes"].insert_all(strikes, batch_size=500)
+        for s in strikes:
+            self.log.add("strike", {"rule": s["rule"], "recorded_on": s["recorded_on"]}, run_id,
+                         s["customer_id"])
+        self.decisions += len(rows)
+        self.strikes += len(strikes)
+
+    def add_rejects(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Write the run's rejected rows."""
+        self.db["rejects"].insert_all(({**r, "run_id": self.run_id} for r in rows),
+                                      batch_size=500)
+
+    def finish(self, run_row: dict[str, Any]) -> int:
+        """Write the runs row (with the reserved id), supersede, cases, audit."""
+        run_id, db = self.run_id, self.db
+        db["runs"].insert({**run_row, "id": run_id})
         # This run judges its customers again for this date: their strikes
         # of the date from earlier runs give way to this run's for every
         # rule this run could judge (it fired or passed). A rule this run
@@ -240,28 +302,47 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
         # strike, which was this run's memory (load_memories, decide).
         # Customers the run does not decide keep theirs.
         db.execute("update strikes set superseded_by_run = ? where recorded_on = ? and "
-                   "superseded_by_run is null and pardoned_at is null and exists "
-                   "(select 1 from decisions d where d.run_id = ? and "
+                   "run_id is not ? and superseded_by_run is null and pardoned_at is null "
+                   "and exists (select 1 from decisions d where d.run_id = ? and "
                    "d.customer_id = strikes.customer_id and not exists "
                    "(select 1 from json_each(d.unknown) u where "
                    "json_extract(u.value, '$.rule') = strikes.rule))",
-                   [run_id, run["as_of"], run_id])
-        db["rejects"].insert_all(({**r, "run_id": run_id} for r in rejects), batch_size=500)
-        db["strikes"].insert_all(({**s, "run_id": run_id} for s in new_strikes),
-                                 batch_size=500)
-        log = AuditLog(db, at)
+                   [run_id, self.as_of, run_id, run_id])
         stored_run = db["runs"].get(run_id)
-        log.add("run", {"digest": run_digest(stored_run), "identity": run.get("identity"),
-                        "counts": run.get("counts")}, run_id)
-        for row in rows:
-            log.add("decision", {"digest": decision_digest(row), "outcome": row["outcome"]},
-                    run_id, row["customer_id"])
-        for s in new_strikes:
-            log.add("strike", {"rule": s["rule"], "recorded_on": s["recorded_on"]}, run_id,
-                    s["customer_id"])
-        cases.record_run(db, log, run_id, run["as_of"], rows, bool(run.get("backfill")))
-        log.flush()
-    return run_id
+        self.log.add("run", {"digest": run_digest(stored_run), "identity": run_row.get("identity"),
+                             "counts": run_row.get("counts")}, run_id)
+        # Cases move for the customers decided offboard and those with an
+        # open case, in the order the decisions were written.
+        cases.record_run(db, self.log, run_id, self.as_of, self._case_rows(),
+                         bool(run_row.get("backfill")))
+        self.log.flush()
+        return run_id
+
+
+    def _case_rows(self) -> Iterator[dict[str, Any]]:
+        """The rows cases.record_run needs (read when it iterates them)."""
+        yield from self.db.query(
+            "select customer_id, outcome, effective_date, phase_out_start, timing_basis, fired "
+            "from decisions where run_id = ? and (outcome = 'offboard' or customer_id in "
+            "(select customer_id from cases where state in ('proposed', 'approved'))) "
+            "order by rowid", [self.run_id])
+
+
+def read_decisions(db: sqlite_utils.Database, run_id: int,
+                   customer_ids: Iterable[str] | None = None,
+                   outcome: str | None = None) -> Iterator[dict[str, Any]]:
+    """The decisions rows of run_id in the order written (only those of
+    customer_ids, and only those with outcome, if given), in today's shape:
+    every column of the decisions table, the JSON columns as JSON text.
+    Readers go through this so the storage layout can change under them."""
+    where, params = "run_id = ?", [run_id]
+    if outcome is not None:
+        where += " and outcome = ?"
+        params.append(outcome)
+    if customer_ids is not None:
+        where += " and customer_id in (select value from json_each(?))"
+        params.append(jsontext.dumps(list(customer_ids)))
+    yield from db.query(f"select * from decisions where {where} order by rowid", params)
 
 
 def load_memories(db: sqlite_utils.Database, as_of: dt.date,
@@ -363,8 +444,7 @@ def get_run(db: sqlite_utils.Database, run_id: int | None,
 
 
 def get_decision(db: sqlite_utils.Database, run_id: int, customer_id: str) -> dict[str, Any]:
-    rows = list(db["decisions"].rows_where("run_id = ? and customer_id = ?",
-                                           [run_id, customer_id]))
+    rows = list(read_decisions(db, run_id, [customer_id]))
     if not rows:
         raise StoreError(f"customer {customer_id!r} has no decision in run {run_id}")
     row = rows[0]
