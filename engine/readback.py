@@ -9,22 +9,9 @@ from typing import Any, TextIO
 
 from . import jsontext
 from .decide import Decision, RuleResult
-from .store import JSON_COLUMNS, open_db_readonly
+from .store import JSON_COLUMNS, open_db_readonly, read_decisions
 
 _FIELDS = Decision.__dataclass_fields__
-
-
-def read_decisions(db: Any, run_id: int, customer_ids: list[str] | None = None,
-                   outcome: str | None = None) -> Iterator[dict[str, Any]]:
-    """Adapter until store.read_decisions (branch storage) lands: the run's
-    decisions rows in the order stored, JSON columns as text."""
-    where, args = "run_id = ?", [run_id]
-    if outcome is not None:
-        where, args = where + " and outcome = ?", [*args, outcome]
-    if customer_ids is not None:
-        where += " and customer_id in (select value from json_each(?))"
-        args.append(jsontext.dumps(customer_ids))
-    yield from db.query(f"select * from decisions where {where} order by rowid", args)
 
 
 def row_decision(row: dict[str, Any]) -> Decision:

@@ -21,7 +21,8 @@ from .columns import ColumnCheck, check_columns, header_location
 from .decide import Decision
 from .errors import InputError, Location
 from .facts import Record
-from .intake import Intake, read_records
+from .idindex import IdIndex
+from .intake import Intake, read_records, stream_records
 from .join import SourcePart, SourceSpec, check_joined_columns, join, pair_sources, parse_prefer
 from .ledger import Memory
 from .mapping import IDENTITY, Mapping, load_mapping
@@ -29,19 +30,10 @@ from .memory_check import Recalled, check_memory, read_memory, stored_memory_sha
 from .plugin_record import used_plugins
 from .plugins import registry
 from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
-from .scan import (
-    PopulationValues,
-    SourceFile,
-    StreamState,
-    rereadable,
-    source_file,
-    spillable,
-    stream_records,
-)
-from .sinks import LocalWriter as _Writer
+from .scan import SourceFile, population_of, renamed, rereadable, scan, source_file, spillable
 from .sinks import Spool
 from .sources import SourceContext, parse_source
-from .store import load_memories, now, open_db, open_db_readonly
+from .store import RunWriter, load_memories, now, open_db, open_db_readonly
 
 
 @dataclass
@@ -79,6 +71,7 @@ class RunResult:
     db_file: str | None = None
     spool: str | None = None          # a dry run's decisions (engine.readback)
     rekey: Callable[[str], str | None] | None = None  # memory sha256 -> input_sha256
+    ids: IdIndex | None = None        # pass 1's duplicate index, read with again in pass 2
 
     @property
     def customers(self) -> int:
@@ -227,13 +220,10 @@ def prepare(policy_file: str, source: str | Sequence[str], as_of: dt.date,
             intake = join(parts, order)
             if intake.file is not None:
                 check = check_joined_columns(policy, parts, allow_missing_facts)
-        values = PopulationValues(policy, as_of)
-        for record in intake.records:
-            values.add(record.facts)
         if progress is not None:
             progress(len(intake.records))
         result.records, intake.records = intake.records, []
-        result.intake, result.population = intake, values.stats()
+        result.intake, result.population = intake, population_of(policy, as_of, result.records)
         result.accepted = len(result.records)
     if check.error is not None:
         result.close()
@@ -244,43 +234,30 @@ def prepare(policy_file: str, source: str | Sequence[str], as_of: dt.date,
 
 def _scan(result: RunResult, progress: Callable[[int], None] | None) -> Mapping:
     """Pass 1 over result's one source (engine.scan); returns its mapping."""
-    spec, file = result.specs[0], result.files[0]
-    records, mapping = open_source(f"{spec.kind.kind}:{file.path}", result.as_of,
-                                   spec.mapping_file, result.options, result.policy.facts)
-    state = StreamState()
-    values = PopulationValues(result.policy, result.as_of)
-    read = 0
-    for item in stream_records(records, result.policy.facts, mapping, state,
-                               _renamer(file)):
-        read += 1
-        if isinstance(item, Record):
-            values.add(item.facts)
-        if progress is not None and read % 1000 == 0:
-            progress(1000)
-    if progress is not None and read % 1000:
-        progress(read % 1000)
-    result.intake, result.population = state.intake, values.stats()
-    result.accepted = state.accepted
+    mapping = _opened(result)[1]
+    result.ids = IdIndex()
+    result.intake, result.accepted, result.population = scan(
+        lambda: renamed(_opened(result)[0], result.files[0]), result.policy, result.as_of,
+        mapping, result.ids, progress)
     return mapping
 
 
-def _renamer(file: SourceFile) -> Callable[[str | None], str | None]:
-    """A spill's records name the source as given, not the temporary copy."""
-    if not file.spilled:
-        return lambda name: name
-    return lambda name: file.given if name == file.path else name
+def _opened(result: RunResult) -> tuple[Any, Mapping]:
+    spec, file = result.specs[0], result.files[0]
+    return open_source(f"{spec.kind.kind}:{file.path}", result.as_of, spec.mapping_file,
+                       result.options, result.policy.facts)
 
 
 def accepted_records(result: RunResult) -> Iterator[Record]:
-    """Pass 2's records: the one source read again (engine.scan), or the
-    records kept in memory (several sources)."""
+    """Pass 2's records: the one source read again (the same duplicates
+    rejected: pass 1's IdIndex), or the records kept in memory (several
+    sources)."""
     if result.records is not None:
         yield from result.records
         return
-    spec, file = result.specs[0], result.files[0]
-    records, mapping = open_source(f"{spec.kind.kind}:{file.path}", result.as_of,
-                                   spec.mapping_file, result.options, result.policy.facts)
-    for item in stream_records(records, result.policy.facts, mapping, None, _renamer(file)):
+    records, mapping = _opened(result)
+    for item in stream_records(renamed(records, result.files[0]), result.policy.facts,
+                               mapping, ids=result.ids):
         if isinstance(item, Record):
             yield item
 
@@ -416,7 +393,7 @@ def _pass2(db: Any, result: RunResult, db_file: str | None, started_at: str,
         db.execute("select coalesce(max(id), 0) + 1 from runs").fetchone()[0] \
         if "runs" in db.table_names() else 1
     at = now()
-    sink: Any = Spool() if dry else _Writer(db, run_id, as_of.isoformat(), at)
+    sink: Any = Spool() if dry else RunWriter(db, run_id, as_of.isoformat(), at)
     tally = Tally()
     if workers is None:
         workers = default_workers(result.accepted)

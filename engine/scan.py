@@ -10,8 +10,9 @@ regular file or directory is read where it is, and its bytes are hashed
 before pass 1 and again under the write lock (`SourceFile.changed`), so a
 source edited between the passes fails the run (exit 2, nothing stored).
 
-Seams: `stream_records` is engine.intake's (branch intake) once it lands;
-`PopulationValues` gives way to engine.popstats' accumulators."""
+Records come from engine.intake.stream_records (duplicates by an
+engine.idindex.IdIndex that pass 2 reads with again, so the same rows are
+rejected); the population statistics from engine.popstats' accumulators."""
 
 from __future__ import annotations
 
@@ -21,18 +22,18 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import decimals, rerun
+from . import rerun
 from .errors import InputError, Location
-from .expr import UNKNOWN, Context
 from .facts import Record
-from .intake import Intake, Notice, Reject
-from .mapping import IDENTITY, Mapping
+from .idindex import IdIndex
+from .intake import Intake, Reject, StreamState, stream_records
+from .mapping import Mapping
 from .policy import Policy
-from .population import Population, _condition, mean, percentile
+from .popstats import accumulators, population_stats
 from .sources import SourceRecord
 
 SPILL_CHUNK = 1 << 20
@@ -98,134 +99,47 @@ def source_file(location: str) -> SourceFile:
     return SourceFile(location, location, rerun.content_sha256(location))
 
 
-@dataclass
-class StreamState:
-    """What a stream of records leaves besides the records: the side facts
-    read_records gathers (engine.intake.Intake without records)."""
-
-    intake: Intake = field(default_factory=Intake)
-    accepted: int = 0
-
-
-def stream_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
-                   mapping: Mapping = IDENTITY, state: StreamState | None = None,
-                   rename: Callable[[str | None], str | None] | None = None) \
-        -> Iterator[Record | Reject | Notice]:
-    """Adapter until engine.intake.stream_records lands: read_records'
-    rules, one record at a time, in source order. Rejects and notices are
-    yielded and also kept on state.intake; accepted records are yielded
-    only. rename maps the file name a reader reports (a spill's temporary
-    path) to the one the user gave."""
-    from . import resources
-    from .facts import Coercer, fact_minimums
-    from .intake import _text
-
-    state = state if state is not None else StreamState()
-    intake = state.intake
-    rename = rename or (lambda name: name)
-    coercer = Coercer(fact_types, fact_minimums(resources.load_schema("customer.schema.json")),
-                      False)
-    first_seen: dict[str, int | None] = {}
+def renamed(source: Iterable[SourceRecord], file: SourceFile) -> Iterator[SourceRecord]:
+    """A spill's records name the source as given, not the temporary copy."""
     for src in source:
-        file = rename(src.file)
-        if not src.values:
-            for name, why in src.provenance.items():
-                intake.absent.setdefault(name, (Location(file, src.line), str(why)))
-        if src.error is None and not src.is_note:
-            if intake.file is None:
-                intake.file = file
-            if not src.values.keys() <= intake.fields.keys():
-                intake.fields.update(dict.fromkeys(src.values))
-        mapped, problems, origin = mapping.apply(src.values)
-        cid = mapped.get("customer_id")
-        cid_text = str(cid).strip() if cid is not None else None
-        if src.warning:
-            notice = Notice(file, src.row, src.line, cid_text or None, src.warning)
-            intake.warnings.append(notice)
-            yield notice
-        if src.is_note:
-            continue
-        if src.error:
-            reject = Reject(file, src.row, src.line, cid_text, None, None, src.error)
-            intake.rejects.append(reject)
-            yield reject
-            continue
-        facts, more = coercer.coerce(mapped)
-        for problem in more:
-            source_field = origin.get(problem.field, problem.field)
-            if source_field != problem.field:
-                problem.reason += f" (for fact {problem.field})"
-            problem.field = source_field
-        problems.extend(more)
-        for problem in problems:
-            reject = Reject(file, src.row, src.line, cid_text or None, problem.field,
-                            _text(problem.value), problem.reason)
-            intake.rejects.append(reject)
-            yield reject
-        if problems:
-            continue
-        key = facts["customer_id"]
-        if key in first_seen:
-            reject = Reject(file, src.row, src.line, key,
-                            origin.get("customer_id", "customer_id"), _text(cid),
-                            f"duplicate customer_id, first seen at row {first_seen[key]}")
-            intake.rejects.append(reject)
-            yield reject
-            continue
-        first_seen[key] = src.row
-        intake.columns_ignored.update(origin[k] for k in mapped if k not in fact_types)
-        state.accepted += 1
-        yield Record(facts, file, src.row, src.line, {})
+        if file.spilled and src.file == file.path:
+            src.file = file.given
+        yield src
 
 
-class PopulationValues:
-    """Adapter until engine.popstats lands: the population calls' inputs
-    gathered one customer at a time (the value of each percentile/mean
-    fact; known/true counts of each share), and the statistics in the shape
-    of Population.stats. A population call inside a derived fact that a
-    population call reads sees no statistic in pass 1 (unknown)."""
+def scan(source: Callable[[], Iterable[SourceRecord]], policy: Policy, as_of: dt.date,
+         mapping: Mapping, ids: IdIndex,
+         progress: Callable[[int], None] | None = None) -> tuple[Intake, int, dict[str, Any]]:
+    """Pass 1 over one source: (the intake without records: rejects,
+    warnings, columns; the number of records accepted; the population
+    statistics). source() opens the records (called again when a
+    population figure rests on another: engine.popstats passes); ids: the
+    duplicate index pass 2 reads with again. progress(n): records read."""
+    state = StreamState()
+    intake = Intake()
+    acc = accumulators(policy, as_of)
+    accepted = read = 0
+    for item in stream_records(source(), policy.facts, mapping, ids=ids, state=state):
+        read += 1
+        if isinstance(item, Record):
+            accepted += 1
+            acc.add(item)
+        elif isinstance(item, Reject):
+            intake.rejects.append(item)
+        if progress is not None and read % 1000 == 0:
+            progress(1000)
+    if progress is not None and read % 1000:
+        progress(read % 1000)
+    while not acc.complete:  # a figure over a derived value that uses another figure
+        acc = acc.next_pass()
+        for item in stream_records(source(), policy.facts, mapping, ids=ids):
+            if isinstance(item, Record):
+                acc.add(item)
+    intake.warnings, intake.fields, intake.file = state.warnings, state.fields, state.file
+    intake.absent, intake.columns_ignored = state.absent, state.columns_ignored
+    return intake, accepted, acc.stats()
 
-    def __init__(self, policy: Policy, as_of: dt.date):
-        self.calls = policy.population_calls
-        self.as_of = as_of
-        self.derive_fns = policy.derive_fns
-        self.empty = Population(self.calls)
-        self.values: dict[str, list[Any]] = {k: [] for k in self.calls}
-        self.shares: dict[str, list[int]] = {k: [0, 0] for k in self.calls}
 
-    def add(self, facts: dict[str, Any]) -> None:
-        if not self.calls:
-            return
-        ctx = Context(facts, self.as_of, self.empty, self.derive_fns)
-        for key, call in self.calls.items():
-            if call.kind == "share":
-                v = _condition(call, ctx)
-                if v is not UNKNOWN:
-                    self.shares[key][0] += 1
-                    self.shares[key][1] += 1 if v else 0
-                continue
-            v = ctx.value_of(call.name)
-            if v is not UNKNOWN and decimals.is_number(v):
-                self.values[key].append(v)
-
-    def stats(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for key, call in self.calls.items():
-            try:
-                if call.kind == "share":
-                    known, true = self.shares[key]
-                    out[key] = {"value": decimals.divide(true, known) if known else None,
-                                "n": known, "kind": "share"}
-                    continue
-                values = self.values[key]
-                stat: dict[str, Any] = {"kind": call.kind, "name": call.name, "n": len(values)}
-                if call.kind == "percentile":
-                    stat["p"] = call.p
-                    stat["value"] = percentile(values, call.p) if values else None
-                else:
-                    stat["value"] = mean(values) if values else None
-                out[key] = stat
-            except ArithmeticError as exc:
-                out[key] = {"value": None, "n": 0, "kind": call.kind, "name": call.name,
-                            "problem": decimals.describe(exc)}
-        return out
+def population_of(policy: Policy, as_of: dt.date, records: list[Record]) -> dict[str, Any]:
+    """The population statistics of records held in memory (several sources)."""
+    return population_stats(policy, as_of, lambda: records)
