@@ -288,9 +288,12 @@ def customers_with_memory(db: sqlite_utils.Database) -> Iterator[list[str]]:
     """Every customer id that has a strike, an exemption or a case, in
     sorted order (SQLite's binary order of UTF-8 is Python's order of
     str), MEMORY_BATCH at a time."""
-    query = ("select customer_id from strikes union select customer_id from exemptions "
-             "union select customer_id from cases order by 1")
-    cursor = db.conn.execute(query)
+    tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+    parts = [f"select customer_id from {t}" for t in ("strikes", "exemptions", "cases")
+             if t in tables]
+    if not parts:
+        return
+    cursor = db.conn.execute(" union ".join(parts) + " order by 1")
     while rows := cursor.fetchmany(MEMORY_BATCH):
         yield [r[0] for r in rows]
 

@@ -33,7 +33,7 @@ from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
 from .scan import SourceFile, population_of, renamed, rereadable, scan, source_file, spillable
 from .sinks import Spool
 from .sources import SourceContext, parse_source
-from .store import RunWriter, load_memories, now, open_db, open_db_readonly
+from .store import RunWriter, get_run, load_memories, now, open_db, open_db_readonly
 
 
 @dataclass
@@ -341,7 +341,10 @@ def store(result: RunResult, db_file: str, started_at: str, workers: int | None 
         with db.atomic():
             run_id = _pass2(db, result, db_file, started_at, workers, progress, dry=False)
     except _Identical as same:
-        result.run_id, result.already = same.run_id, True
+        run = get_run(db, same.run_id)
+        result.run_id, result.already, result.stored = same.run_id, True, run
+        result.counts = _ordered(jsontext.loads(run["counts"]))
+        result.tally, result.spool, result.db_file = None, None, db_file
         return same.run_id
     finally:
         db.close()
@@ -382,8 +385,13 @@ def _pass2(db: Any, result: RunResult, db_file: str | None, started_at: str,
         before = result.recalled
         if before is not None and seq != before.audit_seq and result.input_sha256 \
                 and result.rekey is not None:
-            # Memory was written since pass 1: the input key names this memory.
-            result.input_sha256 = result.rekey(stored_memory_sha256(db, as_of))
+            # Memory was written since pass 1: the input key names this memory,
+            # and a run stored meanwhile with these very inputs is this run.
+            result.input_sha256 = key = result.rekey(stored_memory_sha256(db, as_of))
+            found = rerun.find_run(db, key) if key else None
+            if found is not None and not dry and \
+                    not rerun.other_strikes_of_the_date(db, found["id"], as_of):
+                raise _Identical(found["id"])
     for file in result.files:
         if file.changed():
             raise InputError(f"{file.given} changed while the run was reading it (its bytes "

@@ -552,11 +552,17 @@ def test_an_earlier_date_is_refused_unless_backfill(evaluated: Path) -> None:
     with pytest.raises(InputError, match="before the latest run's \\(2026-11-02\\); pass "
                                          "--backfill"):
         recall(str(evaluated), plus(-1), backfill=False)
-    assert recall(str(evaluated), plus(-1), backfill=True).memories == {}
-    # Strikes, and C-ABUSE's open offboarding case.
-    assert set(recall(str(evaluated), plus(1), backfill=False).memories) == \
-        {"C-WARN", "C-FINAL", "C-OFF", "C-HELD", "C-ABUSE"}
-    assert recall(str(evaluated.parent / "none.db"), DAY, False).memories == {}
+    assert recall(str(evaluated), plus(-1), backfill=True).latest_as_of == AS_OF
+    # Strikes, and C-ABUSE's open offboarding case: memory that the fingerprint names.
+    db = open_db(str(evaluated))
+    try:
+        assert set(load_memories(db, plus(1))) == \
+            {"C-WARN", "C-FINAL", "C-OFF", "C-HELD", "C-ABUSE"}
+    finally:
+        db.close()
+    assert recall(str(evaluated), plus(1), backfill=False).sha256 != \
+        recall(str(evaluated), plus(-1), backfill=True).sha256
+    assert recall(str(evaluated.parent / "none.db"), DAY, False).latest_as_of is None
     assert not (evaluated.parent / "none.db").exists()
 
 
@@ -573,21 +579,33 @@ def test_backfill_is_recorded_on_the_run(runner: CliRunner, evaluated: Path,
 
 
 def _a_run(policy_file: Path, csv: Path, db: Path) -> tuple[dict, list, list]:
-    """What store() would pass to write_run for a run of csv as of DAY."""
-    captured: dict = {}
+    """What store() would write (runs row, decisions, new strikes) for a run
+    of csv as of DAY, captured from its RunWriter and rolled back."""
+    captured: dict = {"decisions": [], "strikes": []}
 
-    def capture(db_, run, decisions, rejects, new_strikes=()):
-        captured.update(run=run, decisions=decisions, strikes=list(new_strikes))
-        raise _Captured
+    class Capture:
+        def __init__(self, *args):
+            pass
+
+        def add(self, decisions, strikes=()):
+            captured["decisions"] += decisions
+            captured["strikes"] += strikes
+
+        def add_rejects(self, rows):
+            pass
+
+        def finish(self, run):
+            captured["run"] = run
+            raise _Captured
 
     result = prepare(str(policy_file), f"csv:{csv}", DAY, db_file=str(db))
-    original = run_module.write_run
-    run_module.write_run = capture
+    original = run_module.RunWriter
+    run_module.RunWriter = Capture
     try:
         with pytest.raises(_Captured):
             run_module.store(result, str(db), "2026-11-02T00:00:00+00:00")
     finally:
-        run_module.write_run = original
+        run_module.RunWriter = original
     return captured["run"], captured["decisions"], captured["strikes"]
 
 
