@@ -51,22 +51,25 @@ def decisions_of(result: Any, outcome: str | None = None) -> Iterator[Decision]:
 def write_json(head: dict[str, Any], decisions: Iterator[Decision], tail: dict[str, Any],
                out: TextIO) -> None:
     """{**head, "decisions": [...], **tail} as JSON with two-space indents,
-    the decisions written one at a time (the same text as json_text of the
-    whole document)."""
+    the decisions written one at a time: the same text as json_text of the
+    whole document (keys in jsontext's order: sorted)."""
     from .safe_text import json_text
 
-    out.write("{\n")
-    for key, value in head.items():
-        out.write(f"  {json_text(key)}: {_indented(json_text(value, indent=2))},\n")
-    out.write('  "decisions": [')
-    first = True
-    for d in decisions:
-        out.write("\n    " if first else ",\n    ")
-        out.write(_indented(json_text(d.to_dict(), indent=2), 4))
-        first = False
-    out.write("]" if first else "\n  ]")
-    for key, value in tail.items():
-        out.write(f",\n  {json_text(key)}: {_indented(json_text(value, indent=2))}")
+    parts = {**head, "decisions": None, **tail}
+    order = list(jsontext.loads(jsontext.dumps(dict.fromkeys(parts, 0))))
+    out.write("{")
+    for i, key in enumerate(order):
+        out.write(("\n  " if i == 0 else ",\n  ") + json_text(key) + ": ")
+        if key != "decisions":
+            out.write(_indented(json_text(parts[key], indent=2)))
+            continue
+        out.write("[")
+        first = True
+        for d in decisions:
+            out.write("\n    " if first else ",\n    ")
+            out.write(_indented(json_text(d.to_dict(), indent=2), 4))
+            first = False
+        out.write("]" if first else "\n  ]")
     out.write("\n}\n")
 
 
