@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
+import random
 import subprocess
 import sys
 from decimal import Decimal
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adieu import jsontext, popstats
+from adieu import exactvalues, jsontext
 from adieu.decide import make_contexts
 from adieu.facts import Record
 from adieu.policy import compile_policy
@@ -131,12 +132,12 @@ def test_spilled_values_give_the_same_statistics(policy, vals, rnd) -> None:
     """Past SPILL_BYTES the exact values move to a temporary file; lines
     split across the file and the buffer stay whole."""
     records = _records(vals, [True, False, None])
-    saved = popstats.SPILL_BYTES
-    popstats.SPILL_BYTES = rnd.randint(1, 200)
+    saved = exactvalues.SPILL_BYTES
+    exactvalues.SPILL_BYTES = rnd.randint(1, 200)
     try:
         got = _in_pieces(policy, records, [rnd.randint(0, 400) for _ in range(3)])
     finally:
-        popstats.SPILL_BYTES = saved
+        exactvalues.SPILL_BYTES = saved
     _same(got, _reference(policy, records))
 
 
@@ -154,6 +155,29 @@ def test_examples(policy, vals, p90) -> None:
     _same(population_stats(policy, AS_OF, lambda: records), want)
     assert stats["percentile(revenue_12m, p)"]["value"] == p90
     assert stats["percentile(revenue_12m, p)"]["n"] == sum(v is not None for v in vals)
+
+
+def test_many_equal_values_written_differently(policy) -> None:
+    """Over 4,096 values with one float image (the radix select runs all
+    its passes; the exact order is found by scanning): the stable order
+    still picks the value as written at that rank."""
+    rnd = random.Random(3)
+    tied = [1, Decimal("1.0"), Decimal("1.00"), Decimal("1.000000000000000000000000001")]
+    vals = [rnd.choice(tied) for _ in range(6000)] + [Decimal(rnd.randint(-50, 50)) / 3
+                                                       for _ in range(600)]
+    rnd.shuffle(vals)
+    records = _records(vals, [True, False])
+    _same(_in_pieces(policy, records, [1000, 3000, 3001]), _reference(policy, records))
+
+
+def test_an_integer_past_the_float_range_keeps_its_place() -> None:
+    from adieu.exactvalues import ExactValues
+
+    store = ExactValues()
+    for v in [10 ** 400, 5, -(10 ** 400), Decimal("1e400"), 10 ** 401]:
+        store.add(v)
+    assert store.select([0, 1, 2, 3, 4]) == [-(10 ** 400), 5, 10 ** 400, Decimal("1e400"),
+                                             10 ** 401]
 
 
 def test_a_sum_too_long_for_exact_digits_is_a_problem_not_a_rounded_mean(policy) -> None:
