@@ -27,12 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import jsontext
-from .decide import SEVERITY_RANK, decide
-from .expr import Context
-from .facts import Record, to_json_value
+from .decide import SEVERITY_RANK
+from .facts import Record
 from .ledger import Memory
 from .policy import Policy
-from .population import Population
 
 BATCH = 2000
 TOP = 10
@@ -57,36 +55,25 @@ class Batch:
 def decide_batch(policy: Policy, records: list[Record], as_of: dt.date,
                  stats: dict[str, Any], memories: dict[str, Memory],
                  provenance: bool = False) -> Batch:
-    """Decide one batch of records (adapter until engine.partition's
-    decide_partition lands). stats: the population statistics of the whole
+    """Decide one batch of records with engine.partition.decide_partition
+    (the code Dask runs too). stats: the population statistics of the whole
     run (Population.stats' shape); memories: the batch's customers' memory
     by customer id; provenance: store each record's provenance (several
     sources)."""
-    from .run import used_memory
-    from .store import decision_row
+    from .partition import decide_partition
 
-    population = Population(policy.population_calls, stored=stats)
-    derive_fns = policy.derive_fns
-    window = dt.timedelta(days=policy.strikes.window_days)
-    day, expires = as_of.isoformat(), (as_of + window).isoformat()
-    out = Batch([], [])
-    for r in records:
-        ctx = Context(r.facts, as_of, population, derive_fns)
-        cid = r.facts["customer_id"]
-        memory = memories.get(cid)
-        d = decide(policy, ctx, as_of, memory)
-        row = decision_row(d, {k: to_json_value(v) for k, v in r.facts.items()}, r.file, r.row)
-        if provenance:
+    part = decide_partition(policy, records, as_of, stats, memories)
+    if provenance:
+        for row, r in zip(part.decisions, records, strict=True):
             row["provenance"] = jsontext.dumps(r.provenance)
-        used = used_memory(memory, d, as_of)
-        row["memory"] = jsontext.dumps(used.to_json()) if used else None
-        out.rows.append(row)
-        out.strikes.extend({"customer_id": cid, "rule": rule, "recorded_on": day,
-                            "expires_on": expires} for rule in d.new_strikes)
-        if d.outcome == "offboard" and memory is not None and memory.case is not None \
-                and memory.case.state == "approved":
-            out.approved.add(cid)
-    return out
+    approved = {row["customer_id"] for row in part.decisions if row["outcome"] == "offboard"
+                and _approved(memories.get(row["customer_id"]))}
+    return Batch(part.decisions, part.strikes, approved)
+
+
+def _approved(memory: Memory | None) -> bool:
+    case = memory.case if memory is not None else None
+    return case is not None and case.state == "approved"
 
 
 class Tally:
@@ -167,6 +154,18 @@ class _Reverse:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Reverse) and self.text == other.text
+
+
+def digests(rows: Iterable[dict[str, Any]]) -> tuple[str, str]:
+    """runs.facts_sha256 and the memory digest of the run identity over a
+    run's decision rows (customer_id, facts and memory JSON text), in any
+    order: what Tally computes as the rows stream past (engine.partition
+    uses it to write a run decided in parts)."""
+    tally = Tally()
+    for row in rows:
+        tally.facts_sum += _digest(f"{row['customer_id']}\t{row['facts']}")
+        tally.memory_sum += _digest(f"{row['customer_id']}\t{row['memory']}")
+    return f"{tally.facts_sum % _MOD:064x}", f"{tally.memory_sum % _MOD:064x}"
 
 
 def _digest(text: str) -> int:
