@@ -212,10 +212,25 @@ def decide_all(policy: Policy, batches: Iterable[list[Record]], as_of: dt.date,
         yield from _ordered_map(pool, batches, workers * 2)
 
 
-def _ordered_map(pool: Any, batches: Iterable[list[Record]], ahead: int) -> Iterator[Batch]:
+def decide_remembered(policy: Policy, batches: Iterable[tuple[list[Record], dict[str, Memory]]],
+                      as_of: dt.date, stats: dict[str, Any], workers: int = 1) \
+        -> Iterator[Batch]:
+    """decide_all for batches that bring their own memory (a replay: each
+    decision's stored memory), in the order given."""
+    if workers <= 1:
+        for records, memories in batches:
+            yield decide_batch(policy, records, as_of, stats, memories)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(workers, _start, (policy.text, policy.file, as_of, stats, None,
+                                    False)) as pool:
+        yield from _ordered_map(pool, batches, workers * 2)
+
+
+def _ordered_map(pool: Any, batches: Iterable[Any], ahead: int) -> Iterator[Batch]:
     pending: list[Any] = []
-    for records in batches:
-        pending.append(pool.apply_async(_work, (records,)))
+    for item in batches:
+        pending.append(pool.apply_async(_work, (item,)))
         if len(pending) >= ahead:
             yield pending.pop(0).get()
     while pending:
@@ -238,10 +253,13 @@ def _start(text: str, file: str, as_of: dt.date, stats: dict[str, Any],
     _WORKER.update(policy=policy, as_of=as_of, stats=stats, db=db, provenance=provenance)
 
 
-def _work(records: list[Record]) -> Batch:
+def _work(item: list[Record] | tuple[list[Record], dict[str, Memory]]) -> Batch:
     from .store import load_memories
 
     w = _WORKER
+    if isinstance(item, tuple):  # records with their own memory
+        return decide_batch(w["policy"], item[0], w["as_of"], w["stats"], item[1])
+    records = item
     ids = [r.facts["customer_id"] for r in records]
     memories = {}
     if w["db"] is not None:

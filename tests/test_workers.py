@@ -91,3 +91,31 @@ def test_two_workers_store_and_print_what_one_does(remembered: tuple[Path, Path]
 def test_the_default_is_one_process_below_the_threshold() -> None:
     assert default_workers(PARALLEL_FROM - 1) == 1
     assert default_workers(PARALLEL_FROM) >= 1
+
+
+def test_replay_with_two_workers_finds_what_one_does(remembered: tuple[Path, Path],
+                                                     tmp_path: Path) -> None:
+    first, source = remembered
+    db = tmp_path / "r.db"
+    copy(first, db)
+    done = adieu("evaluate", "default", "--source", f"csv:{source}", "--as-of", DAY2,
+                 "--db", str(db), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    clean = {w: adieu("replay", "2", "--db", str(db), "--workers", w, cwd=tmp_path)
+             for w in ("1", "2")}
+    assert clean["1"].returncode == clean["2"].returncode == 0, clean["2"].stderr
+    assert clean["2"].stdout == clean["1"].stdout
+    assert "decisions replayed, 0 difference(s)" in clean["2"].stdout
+    with sqlite3.connect(db) as conn:  # an edit behind adieu's back, late in the run
+        conn.execute("drop trigger if exists decisions_no_update")
+        triggers = [r[0] for r in conn.execute(
+            "select name from sqlite_master where type = 'trigger' and tbl_name = 'decisions'")]
+        for name in triggers:
+            conn.execute(f"drop trigger {name}")
+        conn.execute("update decisions set outcome = 'keep' where run_id = 2 and "
+                     "customer_id = 'C0002900'")
+    edited = {w: adieu("replay", "2", "--db", str(db), "--workers", w, "--json",
+                       cwd=tmp_path) for w in ("1", "2")}
+    assert edited["1"].returncode == edited["2"].returncode == 1
+    assert edited["2"].stdout == edited["1"].stdout
+    assert '"customer_id": "C0002900"' in edited["2"].stdout
