@@ -247,8 +247,9 @@ class Recalled:
     audit trail when it was read (0 if empty); latest_as_of: the latest
     run's as-of date (YYYY-MM-DD) or None; sha256: a hash of the memory's
     content (memory_sha256 with before=as_of: the same memory, the same
-    hash). memories is left empty: a run fetches each batch's memory when
-    it decides it (store.load_memories with customer ids)."""
+    hash); memories: every customer's memory when asked for (read_memory's
+    load), else empty: a run fetches each batch's memory when it decides it
+    (store.load_memories with customer ids)."""
 
     memories: dict[str, Memory]
     audit_seq: int = 0
@@ -259,12 +260,14 @@ class Recalled:
 MEMORY_BATCH = 2000
 
 
-def read_memory(db: sqlite_utils.Database, as_of: dt.date) -> Recalled:
+def read_memory(db: sqlite_utils.Database, as_of: dt.date, load: bool = False) -> Recalled:
     """Check (check_memory) the memory of earlier runs as of as_of and
     fingerprint it (audit max(seq), latest as-of date, content hash), in
     the caller's transaction if one is open, else in one read transaction
     of its own (so the fingerprint and the rows agree). Memory is read
-    MEMORY_BATCH customers at a time: flat in the number of customers."""
+    MEMORY_BATCH customers at a time: flat in the number of customers.
+    load: also load every customer's memory into Recalled.memories (for
+    callers that hand all of it out at once, e.g. docs/scale.md)."""
     own = not db.conn.in_transaction
     if own:
         db.conn.execute("BEGIN")
@@ -278,10 +281,14 @@ def read_memory(db: sqlite_utils.Database, as_of: dt.date) -> Recalled:
         seq = db.execute("select coalesce(max(seq), 0) from audit").fetchone()[0]
         check_memory(db, as_of)
         sha = stored_memory_sha256(db, as_of)
+        if load:
+            from .store import load_memories
+
+            memories = load_memories(db, as_of)
     finally:
         if own:
             db.conn.execute("COMMIT")
-    return Recalled({}, seq, latest, sha)
+    return Recalled(memories if load else {}, seq, latest, sha)
 
 
 def customers_with_memory(db: sqlite_utils.Database) -> Iterator[list[str]]:

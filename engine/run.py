@@ -112,17 +112,18 @@ def open_source(source: str, as_of: dt.date, mapping_file: str | None = None,
 
 
 def recall(db_file: str | None, as_of: dt.date, backfill: bool,
-           dry_run: bool = False) -> Recalled:
-    """The fingerprint of the memory of earlier runs in db_file (none if the
-    file does not exist yet), checked against the audit trail
-    (engine.memory_check). Refuses an as-of date before the latest run's
-    unless backfill is asked for. dry_run: the file is opened read-only
-    and not migrated."""
+           dry_run: bool = False, load: bool = True) -> Recalled:
+    """The memory of earlier runs in db_file (none if the file does not
+    exist yet), checked against the audit trail (engine.memory_check), with
+    its fingerprint. Refuses an as-of date before the latest run's unless
+    backfill is asked for. dry_run: the file is opened read-only and not
+    migrated. load: every customer's memory in .memories (a run passes
+    False: it fetches each batch's memory under the write lock)."""
     if not db_file or not Path(db_file).exists():
         return Recalled({})
     db = open_db_readonly(db_file) if dry_run else open_db(db_file)
     try:
-        recalled = read_memory(db, as_of)
+        recalled = read_memory(db, as_of, load)
     finally:
         db.close()
     _check_as_of(recalled.latest_as_of, as_of, backfill)
@@ -175,7 +176,7 @@ def prepare(policy_file: str, source: str | Sequence[str], as_of: dt.date,
     specs = pair_sources(sources, mappings, reg.sources)  # usage errors before any work
     order = parse_prefer(prefer, specs)
     policy = load_policy(policy_file, reg.functions)
-    recalled = recall(db_file, as_of, backfill, dry_run)
+    recalled = recall(db_file, as_of, backfill, dry_run, load=False)
 
     def rekey(memory: str) -> str | None:
         return rerun.input_sha256(
