@@ -85,7 +85,8 @@ def _memory_of(row: dict[str, Any]) -> CaseMemory:
                       (row["reviewed_at"] or "")[:10] or None, row["review_as_of"])
 
 
-def remember(db: sqlite_utils.Database, memories: dict[str, Any], as_of: dt.date) -> None:
+def remember(db: sqlite_utils.Database, memories: dict[str, Any], as_of: dt.date,
+             customer_ids: list[str] | None = None) -> None:
     """Add each customer's case (CaseMemory) to memories (customer id ->
     ledger.Memory) as a run as of `as_of` sees it: the open case, else the
     latest case if it is rejected.
@@ -97,14 +98,17 @@ def remember(db: sqlite_utils.Database, memories: dict[str, Any], as_of: dt.date
     left out while no one has reviewed it. A case opened by an earlier run
     of this date that has since been approved or rejected is memory for a
     re-run of the date (a corrected export): the review is honoured (a
-    rejection holds, an approval keeps its date)."""
+    rejection holds, an approval keeps its date). customer_ids: only these
+    customers' cases (a run's batch), else everyone's."""
     from .ledger import Memory
 
     day = as_of.isoformat()
+    only, ids = ("", []) if customer_ids is None else \
+        (" and c.customer_id in (select value from json_each(?))", [json.dumps(customer_ids)])
     latest: dict[str, dict[str, Any]] = {}
     for row in db.query("select c.*, r.as_of as closed_as_of from cases c left join runs r "
-                        "on r.id = c.closed_run where c.opened_as_of <= ? order by c.id",
-                        [day]):
+                        f"on r.id = c.closed_run where c.opened_as_of <= ?{only} order by c.id",
+                        [day, *ids]):
         row = dict(row)
         if row["closed_as_of"] is not None and row["closed_as_of"] >= day:
             row["state"] = row["closed_from"]

@@ -23,7 +23,9 @@ import datetime as dt
 import hashlib
 import json
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -255,10 +257,13 @@ def canonical_entry_hash(entry: tuple) -> str:
 
 @dataclass
 class Recalled:
-    """Memory as a run reads it: by customer id; audit_seq: max(seq) of the
+    """Memory as a run sees it before deciding: audit_seq: max(seq) of the
     audit trail when it was read (0 if empty); latest_as_of: the latest
     run's as-of date (YYYY-MM-DD) or None; sha256: a hash of the memory's
-    content (the same memory, the same hash)."""
+    content (memory_sha256 with before=as_of: the same memory, the same
+    hash); memories: every customer's memory when asked for (read_memory's
+    load), else empty: a run fetches each batch's memory when it decides it
+    (store.load_memories with customer ids)."""
 
     memories: dict[str, Memory]
     audit_seq: int = 0
@@ -266,12 +271,17 @@ class Recalled:
     sha256: str = hashlib.sha256(b"").hexdigest()
 
 
-def read_memory(db: sqlite_utils.Database, as_of: dt.date) -> Recalled:
-    """Read, check (check_memory) and load the memory of earlier runs as of
-    as_of, in the caller's transaction if one is open, else in one read
-    transaction of its own (so the fingerprint and the rows agree)."""
-    from .store import load_memories
+MEMORY_BATCH = 2000
 
+
+def read_memory(db: sqlite_utils.Database, as_of: dt.date, load: bool = False) -> Recalled:
+    """Check (check_memory) the memory of earlier runs as of as_of and
+    fingerprint it (audit max(seq), latest as-of date, content hash), in
+    the caller's transaction if one is open, else in one read transaction
+    of its own (so the fingerprint and the rows agree). Memory is read
+    MEMORY_BATCH customers at a time: flat in the number of customers.
+    load: also load every customer's memory into Recalled.memories (for
+    callers that hand all of it out at once, e.g. docs/scale.md)."""
     own = not db.conn.in_transaction
     if own:
         db.conn.execute("BEGIN")
@@ -284,11 +294,40 @@ def read_memory(db: sqlite_utils.Database, as_of: dt.date) -> Recalled:
             return Recalled({}, 0, latest)
         seq = db.execute("select coalesce(max(seq), 0) from audit").fetchone()[0]
         check_memory(db, as_of)
-        memories = load_memories(db, as_of)
+        sha = stored_memory_sha256(db, as_of)
+        if load:
+            from .store import load_memories
+
+            memories = load_memories(db, as_of)
     finally:
         if own:
             db.conn.execute("COMMIT")
-    return Recalled(memories, seq, latest, memory_sha256(memories))
+    return Recalled(memories if load else {}, seq, latest, sha)
+
+
+def customers_with_memory(db: sqlite_utils.Database) -> Iterator[list[str]]:
+    """Every customer id that has a strike, an exemption or a case, in
+    sorted order (SQLite's binary order of UTF-8 is Python's order of
+    str), MEMORY_BATCH at a time."""
+    tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+    parts = [f"select customer_id from {t}" for t in ("strikes", "exemptions", "cases")
+             if t in tables]
+    if not parts:
+        return
+    cursor = db.conn.execute(" union ".join(parts) + " order by 1")
+    while rows := cursor.fetchmany(MEMORY_BATCH):
+        yield [r[0] for r in rows]
+
+
+def stored_memory_sha256(db: sqlite_utils.Database, as_of: dt.date) -> str:
+    """memory_sha256(load_memories(db, as_of), before=as_of), read a batch
+    of customers at a time."""
+    from .store import load_memories
+
+    h = hashlib.sha256()
+    for ids in customers_with_memory(db):
+        _hash_into(h, load_memories(db, as_of, ids), as_of)
+    return h.hexdigest()
 
 
 def memory_sha256(memories: dict[str, Memory], before: dt.date | None = None) -> str:
@@ -296,6 +335,11 @@ def memory_sha256(memories: dict[str, Memory], before: dt.date | None = None) ->
     before: leave out strikes recorded on or after that date (the strikes
     of a run's own as-of date, which an earlier run of the date recorded)."""
     h = hashlib.sha256()
+    _hash_into(h, memories, before)
+    return h.hexdigest()
+
+
+def _hash_into(h: Any, memories: dict[str, Memory], before: dt.date | None) -> None:
     for customer_id in sorted(memories):
         data = memories[customer_id].to_json()
         if before is not None:
@@ -304,4 +348,3 @@ def memory_sha256(memories: dict[str, Memory], before: dt.date | None = None) ->
             if data == Memory().to_json():  # nothing but strikes of the date
                 continue
         h.update(f"{customer_id}\t{jsontext.dumps(data)}\n".encode())
-    return h.hexdigest()

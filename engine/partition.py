@@ -286,20 +286,12 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
 
 def _digests(db: Any, run_id: int, ids: list[str]) -> tuple[str, str]:
     """runs.facts_sha256 and the memory digest of the run identity, as
-    engine.run computes them (the facts and memory JSON texts of every
-    decision in customer id order), read back from the store a slice of
-    ids at a time: only the ids are held."""
-    ids.sort()
-    facts, memory = hashlib.sha256(), hashlib.sha256()
-    sep = ""
-    for i in range(0, len(ids), 5000):
-        rows = sorted((r["customer_id"], r["facts"], r["memory"])
-                      for r in read_decisions(db, run_id, ids[i:i + 5000]))
-        for cid, facts_text, memory_text in rows:
-            facts.update(f"{sep}{cid}\t{facts_text}".encode())
-            memory.update(f"{sep}{cid}\t{memory_text}".encode())
-            sep = "\n"
-    return facts.hexdigest(), memory.hexdigest()
+    engine.run computes them (engine.batches.digests: order-independent
+    sums over the decisions' facts and memory JSON texts), read back from
+    the store as written."""
+    from .batches import digests
+
+    return digests(read_decisions(db, run_id))
 
 
 def statistics_one_machine(policy: Policy, records: Sequence[Record], as_of: dt.date) \

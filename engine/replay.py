@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
 
 from . import __version__, jsontext
-from .decide import decide, make_contexts
+from .batches import batched, decide_remembered, default_workers
 from .facts import Record, from_json_facts
 from .ledger import memory_from_json
 from .plugin_record import compile_run_policy, version_notes
 from .plugins import registry
-from .store import JSON_COLUMNS, decision_row, get_run, read_decisions
+from .popstats import population_stats
+from .store import JSON_COLUMNS, get_run, read_decisions
 
 COMPARED = ("outcome", "base_outcome", "severity", "strikes", "reasons", "fired", "shielded",
             "unknown", "missing", "exemptions", "expired_exemptions", "holds",
@@ -62,11 +64,15 @@ def _value(field: str, stored: Any) -> Any:
     return stored
 
 
-def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
+def replay(db: sqlite_utils.Database, run_id: int | None, workers: int | None = None) \
+        -> dict[str, Any]:
     """Re-decide every customer of a run; returns the run id, how many
     decisions were checked, and the differences. A run made by another adieu
     version is compared on what its worded fields say (WORDED), not on
-    their exact text.
+    their exact text. Streams the stored decisions twice (population
+    figures, then decisions in batches: engine.batches, in workers
+    processes; None: the cores from batches.PARALLEL_FROM decisions on),
+    so memory stays flat in the run's size.
 
     Raises StoreError if there is no such run."""
     run = get_run(db, run_id)
@@ -74,11 +80,15 @@ def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
     reg = registry()
     policy = compile_run_policy(run, reg)  # InputError naming a plugin that is gone
     as_of = dt.date.fromisoformat(run["as_of"])
-    rows = list(read_decisions(db, run["id"]))
-    records = [Record(from_json_facts(jsontext.loads(r["facts"]), policy.facts), r["source_file"],
-                      r["source_row"]) for r in rows]
-    contexts, population = make_contexts(policy, records, as_of)
-    stats = population.compute_all()
+
+    def record(row: dict[str, Any]) -> Record:
+        return Record(from_json_facts(jsontext.loads(row["facts"]), policy.facts),
+                      row["source_file"], row["source_row"])
+
+    def records() -> Iterator[Record]:
+        return (record(r) for r in read_decisions(db, run["id"]))
+
+    stats = population_stats(policy, as_of, records)
     differences: list[dict[str, Any]] = []
     stored_stats = jsontext.loads(run["population"] or "{}")
     for key, stat in stats.items():
@@ -86,18 +96,30 @@ def replay(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any]:
         if before != stat["value"]:
             differences.append({"customer_id": None, "field": key, "stored": before,
                                 "replayed": stat["value"]})
-    for row, ctx in zip(rows, contexts, strict=True):
-        memory = memory_from_json(jsontext.loads(row["memory"]) if row.get("memory") else None,
-                                  row["customer_id"])
-        decision = decide(policy, ctx, as_of, memory)
-        again = decision_row(decision, {}, None, None)
-        for field in COMPARED:
-            if row[field] is None and field in ADDED_LATER:
-                continue
-            if not _same(field, row[field], again[field], same_version):
-                differences.append({"customer_id": row["customer_id"], "field": field,
-                                    "stored": row[field], "replayed": again[field]})
+    stored_batches: list[list[dict[str, Any]]] = []
+
+    def batches() -> Iterator[tuple[list[Record], dict[str, Any]]]:
+        for rows in batched(read_decisions(db, run["id"])):
+            stored_batches.append(rows)
+            yield [record(r) for r in rows], {
+                r["customer_id"]: memory_from_json(
+                    jsontext.loads(r["memory"]) if r.get("memory") else None,
+                    r["customer_id"]) for r in rows}
+
+    checked = 0
+    if workers is None:
+        workers = default_workers(run.get("customers") or 0)
+    for again in decide_remembered(policy, batches(), as_of, stats, workers):
+        rows = stored_batches.pop(0)
+        checked += len(rows)
+        for row, new in zip(rows, again.rows, strict=True):
+            for field in COMPARED:
+                if row[field] is None and field in ADDED_LATER:
+                    continue
+                if not _same(field, row[field], new[field], same_version):
+                    differences.append({"customer_id": row["customer_id"], "field": field,
+                                        "stored": row[field], "replayed": new[field]})
     return {"run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
             "made_by": run["adieu_version"], "replayed_by": __version__,
-            "checked": len(rows), "differences": differences,
+            "checked": checked, "differences": differences,
             "plugin_notes": version_notes(run, reg)}

@@ -3,6 +3,7 @@ database path, a CliRunner, and an environment free of ADIEU_* settings."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -145,3 +146,17 @@ def evaluated(runner: CliRunner, policy_file: Path, customers_csv: Path, db_path
                                  "--db", str(db_path)])
     assert result.exit_code == 0, result.output
     return db_path
+
+
+FINAL_LINE = re.compile(r"done: [0-9,]+ customers decided, [0-9,]+ rows rejected, [0-9,]+ new "
+                        r"strikes; [^\n]* in [0-9]+\.[0-9] s\n\Z")
+
+
+def before_final_line(stderr: str) -> str:
+    """evaluate's stderr without its final line ('done: N customers decided,
+    ... in S s'), which must be there (tests/test_streaming.py checks its
+    wording)."""
+    found = FINAL_LINE.search(stderr)
+    assert found is not None and (found.start() == 0 or stderr[found.start() - 1] == "\n"), \
+        f"no final line in {stderr!r}"
+    return stderr[:found.start()]

@@ -145,8 +145,7 @@ def test_a_run_stored_meanwhile_is_decided_with(inputs: tuple[Path, Path],
     late = prepare(str(policy), f"csv:{source}", dt.date(2026, 11, 15), db_file=str(db))
     early = prepare(str(policy), f"csv:{source}", dt.date(2026, 11, 1), db_file=str(db))
     store(early, str(db), "2026-11-01T00:00:00+00:00")
-    store(late, str(db), "2026-11-15T00:00:00+00:00")
-    assert late.redecided
+    store(late, str(db), "2026-11-15T00:00:00+00:00")  # memory read under the write lock
     assert all(not d.new_strikes and d.strikes == 1 for d in late.decisions)
     check_ladder(db)
     assert [d for _, d in stored_runs(db)] == ["2026-11-01", "2026-11-15"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import before_final_line
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,8 +95,9 @@ def test_nul_in_an_id_through_the_console_script(policy: Path, tmp_path: Path):
 
     result = adieu("evaluate", "p.yaml", "--source", "csv:customers.csv", "--as-of", AS_OF)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ("rejected: customers.csv:3: row 2, field 'customer_id': "
-                             "customer_id contains a control character (U+0000)\n")
+    assert before_final_line(result.stderr) == (
+        "rejected: customers.csv:3: row 2, field 'customer_id': "
+        "customer_id contains a control character (U+0000)\n")
     assert "1 customers decided, 1 rows rejected" in result.stdout
     assert "\n  C1  [high]" in result.stdout and "C2" not in result.stdout
     # The reject keeps the cell as it was: it is the evidence.
@@ -134,7 +136,7 @@ def test_ids_that_would_not_read_as_typed_are_rejected(policy: Path, tmp_path: P
     data = write_csv(tmp_path / "c.csv", [["C1", "Acme", "Ann", "10"], [cid, "X", "Ann", "5"]])
     result = evaluate(policy, data, tmp_path / "a.db", "--json")
     assert result.exit_code == 0, result.output
-    assert result.stderr == (f"rejected: {data}:3: row 2, field 'customer_id': "
+    assert before_final_line(result.stderr) == (f"rejected: {data}:3: row 2, field 'customer_id': "
                              f"customer_id contains {what}\n")
     out = json.loads(result.stdout)
     assert [d["customer_id"] for d in out["decisions"]] == ["C1"]
@@ -155,8 +157,9 @@ def test_an_escape_sequence_in_a_company_name_never_reaches_the_output_raw(
         assert result.exit_code == 0, result.output
         assert "\x1b" not in result.stdout and "\x1b" not in result.stderr
     # The row is rejected naming the field; the reject shows the value escaped.
-    assert outputs[0].stderr == (f"rejected: {data}:2: row 1, field 'name': name contains "
-                                 "a control character (U+001B)\n")
+    assert before_final_line(outputs[0].stderr) == (
+        f"rejected: {data}:2: row 1, field 'name': name contains "
+        "a control character (U+001B)\n")
     assert "C1" not in outputs[0].stdout
     # A number cell with an escape sequence: the error quotes it escaped.
     data = write_csv(tmp_path / "n.csv", [["C3", "N", "Ann", "12\x1b[2J"]])

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import before_final_line
 
 REPO = Path(__file__).resolve().parent.parent
 ADIEU = Path(sys.executable).parent / "adieu"
@@ -59,7 +60,8 @@ def test_evaluate_the_sample_data(demo: tuple[Path, subprocess.CompletedProcess]
     assert policy_name == "default"
     assert rejected > 0 and rejects >= rejected
     assert result.stdout.startswith("Run 1: policy 'default' v2026.11 ")
-    assert all(line.startswith("rejected: ") for line in result.stderr.splitlines())
+    assert all(line.startswith("rejected: ")
+               for line in before_final_line(result.stderr).splitlines())
 
 
 def test_explain_an_offboarding(demo: tuple[Path, subprocess.CompletedProcess]) -> None:

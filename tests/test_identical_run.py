@@ -16,6 +16,7 @@ from conftest import AS_OF
 
 import adieu.run as run_module
 from adieu.cli import cli
+from adieu.errors import InputError
 from adieu.rerun import content_sha256, input_sha256
 from adieu.run import prepare, store
 
@@ -40,9 +41,10 @@ def count(db: Path, table: str) -> int:
 
 @pytest.fixture
 def no_reading(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records every read of a source and every decide pass of engine.run."""
+    """Records every read of a source (pass 1) and every decide pass (pass 2)
+    of engine.run."""
     calls: list[str] = []
-    read, decide = run_module.read_records, run_module.evaluate_all
+    read, decide = run_module.scan, run_module.decide_all
 
     def reading(*args, **kwargs):
         calls.append("read")
@@ -52,8 +54,8 @@ def no_reading(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append("decide")
         return decide(*args, **kwargs)
 
-    monkeypatch.setattr(run_module, "read_records", reading)
-    monkeypatch.setattr(run_module, "evaluate_all", deciding)
+    monkeypatch.setattr(run_module, "scan", reading)
+    monkeypatch.setattr(run_module, "decide_all", deciding)
     return calls
 
 
@@ -118,7 +120,7 @@ def test_any_other_input_is_read_and_decided(
         allow = True
     again = prepare(str(policy_file), source, day, options=options, db_file=str(db_path),
                     allow_missing_facts=allow)
-    assert no_reading == ["read", "decide"] * 2
+    assert no_reading == ["read", "decide", "read"]  # pass 2 is store's
     assert not again.already
 
 
@@ -152,25 +154,29 @@ def test_a_source_that_is_not_a_file_is_never_taken_as_identical(tmp_path: Path)
 
 def test_a_run_decided_again_is_not_found_by_its_first_memory(
         runner: CliRunner, policy_file: Path, customers_csv: Path, db_path: Path) -> None:
-    """Memory changed between reading and writing: the run stored was decided
-    with the new memory, so the key of the old one is not stored with it."""
+    """Memory changed between pass 1 and the write lock: the run stored was
+    decided with the new memory (read under the lock), so the key stored
+    with it names that memory, not the one pass 1 saw."""
     source = f"csv:{customers_csv}"
     evaluate(runner, db_path, policy_file, source)
     later = DAY + dt.timedelta(days=40)
     result = prepare(str(policy_file), source, later, db_file=str(db_path))
+    first_key = result.input_sha256
     done = runner.invoke(cli, ["exempt", "C-WARN", "--all", "--reason", "reference",
                                "--approver", "CEO", "--until", "2027-06-01",
                                "--db", str(db_path)])
     assert done.exit_code == 0, done.output
     store(result, str(db_path), "2026-12-12T08:00:00+00:00")
-    assert result.redecided
     conn = sqlite3.connect(db_path)
     try:
-        assert conn.execute("select input_sha256 from runs where id = 2").fetchone() == (None,)
+        stored = conn.execute("select input_sha256 from runs where id = 2").fetchone()[0]
     finally:
         conn.close()
+    assert stored not in (None, first_key)
     decided = next(d for d in result.decisions if d.customer_id == "C-WARN")
     assert [e["id"] for e in decided.exemptions] == ["registry-1"]
+    again = prepare(str(policy_file), source, later, db_file=str(db_path))
+    assert again.already and again.run_id == 2
 
 
 def test_the_summary_of_an_identical_run_is_the_first_runs(
@@ -182,19 +188,14 @@ def test_the_summary_of_an_identical_run_is_the_first_runs(
     assert second == first.replace("stored in", "already stored in")
 
 
-def test_a_source_that_changes_while_it_is_read_stores_no_input_hash(
-        monkeypatch: pytest.MonkeyPatch, policy_file: Path, customers_csv: Path,
-        db_path: Path) -> None:
-    read = run_module.read_records
-
-    def read_then_change(*args, **kwargs):
-        intake = read(*args, **kwargs)
-        customers_csv.write_text(customers_csv.read_text() + "\n")
-        return intake
-
-    monkeypatch.setattr(run_module, "read_records", read_then_change)
+def test_a_source_that_changes_between_the_passes_stores_nothing(
+        policy_file: Path, customers_csv: Path, db_path: Path) -> None:
     result = prepare(str(policy_file), f"csv:{customers_csv}", DAY, db_file=str(db_path))
-    assert result.input_sha256 is None
-    monkeypatch.undo()
+    assert result.input_sha256 is not None
+    customers_csv.write_text(customers_csv.read_text() + "\n")
+    with pytest.raises(InputError, match="changed while the run was reading it .*nothing "
+                                         "was stored"):
+        store(result, str(db_path), "2026-11-02T08:00:00+00:00")
+    assert count(db_path, "runs") == 0
     good = prepare(str(policy_file), f"csv:{customers_csv}", DAY, db_file=str(db_path))
     assert good.input_sha256 is not None

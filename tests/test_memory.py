@@ -573,21 +573,33 @@ def test_backfill_is_recorded_on_the_run(runner: CliRunner, evaluated: Path,
 
 
 def _a_run(policy_file: Path, csv: Path, db: Path) -> tuple[dict, list, list]:
-    """What store() would pass to write_run for a run of csv as of DAY."""
-    captured: dict = {}
+    """What store() would write (runs row, decisions, new strikes) for a run
+    of csv as of DAY, captured from its RunWriter and rolled back."""
+    captured: dict = {"decisions": [], "strikes": []}
 
-    def capture(db_, run, decisions, rejects, new_strikes=()):
-        captured.update(run=run, decisions=decisions, strikes=list(new_strikes))
-        raise _Captured
+    class Capture:
+        def __init__(self, *args):
+            pass
+
+        def add(self, decisions, strikes=()):
+            captured["decisions"] += decisions
+            captured["strikes"] += strikes
+
+        def add_rejects(self, rows):
+            pass
+
+        def finish(self, run):
+            captured["run"] = run
+            raise _Captured
 
     result = prepare(str(policy_file), f"csv:{csv}", DAY, db_file=str(db))
-    original = run_module.write_run
-    run_module.write_run = capture
+    original = run_module.RunWriter
+    run_module.RunWriter = Capture
     try:
         with pytest.raises(_Captured):
             run_module.store(result, str(db), "2026-11-02T00:00:00+00:00")
     finally:
-        run_module.write_run = original
+        run_module.RunWriter = original
     return captured["run"], captured["decisions"], captured["strikes"]
 
 

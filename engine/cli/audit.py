@@ -9,7 +9,7 @@ import click
 from ..audit import verify
 from ..replay import replay
 from ..safe_text import echo, json_text
-from .common import db_option, json_option, opened_store
+from .common import db_option, json_option, opened_store, workers_option
 
 
 def register(cli: click.Group) -> None:
@@ -55,12 +55,13 @@ def register(cli: click.Group) -> None:
     @click.argument("run_id", type=int)
     @db_option
     @json_option
-    def replay_cmd(run_id: int, db: str | None, as_json: bool) -> None:
+    @workers_option
+    def replay_cmd(run_id: int, db: str | None, as_json: bool, workers: int | None) -> None:
         """Re-evaluate RUN_ID from its stored policy text, facts, as-of date and
         each customer's stored memory; list every decision that differs
         (expected: none). Exit 1 if any differs."""
         with opened_store(db) as store:
-            result = replay(store, run_id)
+            result = replay(store, run_id, workers)
         if as_json:
             click.echo(json_text(result, indent=2))
         else:

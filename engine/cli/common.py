@@ -22,6 +22,14 @@ csv_option = click.option(
     "--csv", "as_csv", is_flag=True,
     help="Output CSV: one row per customer; a list (rules, reasons ...) is a JSON array "
          "in its cell (columns: docs/cli.md).")
+workers_option = click.option(
+    "--workers", "workers", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Decide in N processes (one writer writes in order: the same decisions as "
+         "with 1). Default: the machine's cores from 50,000 records on, else 1.")
+quiet_option = click.option(
+    "--quiet", "-q", "quiet", is_flag=True,
+    help="No progress and no final line on stderr (rejects and warnings are still "
+         "listed).")
 run_option = click.option("--run", "run_id", type=int, default=None, metavar="N",
                           help="Run id (default: the latest run).")
 

@@ -8,24 +8,25 @@ from dataclasses import asdict
 
 import click
 
-from ..cases import awaiting_review
-from ..decide import SEVERITY_RANK
+from .. import readback
 from ..errors import InputError, PolicyErrors
+from ..progress import Progress
 from ..run import RunResult, prepare, store
-from ..safe_text import echo, json_text
+from ..run import dry_run as dry
+from ..safe_text import echo
 from ..store import now
 from .common import (
     as_of_option,
     csv_option,
     db_option,
     json_option,
+    quiet_option,
     resolve_db,
     source_options,
+    workers_option,
 )
 from .csvout import write_decisions
 from .validate import source_excerpt
-
-TOP = 10
 
 
 def register(cli: click.Group) -> None:
@@ -51,10 +52,13 @@ def register(cli: click.Group) -> None:
     @click.option("--dry-run", "dry_run", is_flag=True,
                   help="Decide against the database's memory and print what would be "
                        "stored, writing nothing (the database is opened read-only).")
+    @workers_option
+    @quiet_option
     def evaluate(policy: str, source: tuple[str, ...], mapping: tuple[str, ...],
                  prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
                  db: str | None, as_json: bool, as_csv: bool, strict: bool, backfill: bool,
-                 allow_missing: bool, dry_run: bool) -> None:
+                 allow_missing: bool, dry_run: bool, workers: int | None,
+                 quiet: bool) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
 
         With --source repeated, the sources' records are joined by customer
@@ -72,21 +76,29 @@ def register(cli: click.Group) -> None:
         why; a column close to a fact's name) go to stderr; they are not
         rejects.
 
+        One source is read twice: once for the population figures and the
+        rejects, then again, under the database's write lock, to decide and
+        write in batches (standard input or a pipe is copied to a temporary
+        file first; a file that changed between the two reads is an error,
+        exit 2, nothing written). Memory is fetched per batch, so memory use
+        stays flat however many customers there are.
+
         Before deciding, every strike, pardon and exemption the run would
         use is checked against its audit entry; a row written outside adieu
         is an error (exit 2). An input identical to a stored run's (policy,
         source bytes, mapping, options, as-of date, memory) is not read
         again: that run is shown. Two runs at once are written one after the
-        other; memory that changed meanwhile is read again and the run
-        decided again with it, and a run whose as-of date another run has
-        overtaken meanwhile fails (exit 2, nothing written). --dry-run
-        decides with the database's memory and writes nothing.
+        other, the second deciding with the memory the first stored; a run
+        whose as-of date another run has overtaken meanwhile fails (exit 2,
+        nothing written). --dry-run decides with the database's memory and
+        writes nothing.
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
         started = now()
         as_of = as_of or dt.date.today()
-        bar = _Progress()
+        bar = Progress(quiet)
+        bar.start("Reading")
         try:
             result = prepare(policy, list(source), as_of, bar.advance, list(mapping), options,
                              resolve_db(db), backfill, allow_missing, list(prefer), dry_run,
@@ -99,77 +111,88 @@ def register(cli: click.Group) -> None:
             raise SystemExit(exc.exit_code) from None  # 2: the file cannot be read
         finally:
             bar.close()
-        for warning in result.warnings:  # each a line starting "warning: "
-            echo(warning, err=True)
-        warnings = result.intake.warnings
-        for w in warnings[:20]:
-            echo(f"warning: {w}", err=True)
-        if len(warnings) > 20:
-            echo(f"warning: ... and {len(warnings) - 20} more (--json lists them all)",
-                 err=True)
-        rejects = result.intake.rejects
-        for r in rejects[:20]:
-            echo(f"rejected: {r}", err=True)
-        if len(rejects) > 20:
-            echo(f"rejected: ... and {len(rejects) - 20} more (table rejects)", err=True)
-        if strict and rejects:
-            raise InputError(f"{result.intake.rejected_rows} rejected row(s) with --strict; "
-                             "nothing written")
-        if dry_run:
-            run_id = result.run_id if result.already else None
+        try:
+            _report_intake(result)
+            if strict and result.intake.rejects:
+                raise InputError(f"{result.intake.rejected_rows} rejected row(s) with "
+                                 "--strict; nothing written")
+            bar.start("Deciding and writing" if not dry_run else "Deciding",
+                      result.accepted, "customers")
+            try:
+                if dry_run:
+                    dry(result, resolve_db(db), workers, bar.advance)
+                else:
+                    store(result, resolve_db(db), started, workers, bar.advance)
+            finally:
+                bar.close()
+        finally:
+            result.close()
+        run_id = result.run_id
+        if dry_run and not quiet:
             echo(f"dry run: nothing was written to {resolve_db(db)}"
                  + (f" (run {run_id} already recorded these inputs)" if result.already
                     else ""), err=True)
-        else:
-            run_id = store(result, resolve_db(db), started)
-        if result.redecided:
-            echo("warning: the memory changed while this run was deciding (another run, "
-                 "an exemption or a pardon was stored); decided again with it", err=True)
         if result.already and not dry_run:
             echo(f"run {run_id} already recorded these facts under this policy as of "
                  f"{as_of.isoformat()}; nothing new was written", err=True)
         if as_json:
-            click.echo(json_text({
-                "run": {"id": run_id, "policy": result.policy.name,
-                        "policy_version": result.policy.version,
-                        "source": result.source, "sources": result.sources,
-                        "plugins": result.plugins,
-                        "as_of": as_of.isoformat(), "counts": result.counts,
-                        "customers": result.customers,
-                        "rejected_rows": result.intake.rejected_rows,
-                        "missing_facts": result.missing_facts,
-                        "already_recorded": result.already, "dry_run": dry_run},
-                "decisions": [d.to_dict() for d in result.decisions],
-                "rejects": [asdict(r) for r in rejects],
-                "warnings": [asdict(w) for w in warnings]}, indent=2))
+            head = {"run": {"id": run_id if (result.already or not dry_run) else None,
+                            "policy": result.policy.name,
+                            "policy_version": result.policy.version,
+                            "source": result.source, "sources": result.sources,
+                            "plugins": result.plugins,
+                            "as_of": as_of.isoformat(), "counts": result.counts,
+                            "customers": result.customers,
+                            "rejected_rows": result.intake.rejected_rows,
+                            "missing_facts": result.missing_facts,
+                            "already_recorded": result.already, "dry_run": dry_run}}
+            tail = {"rejects": [asdict(r) for r in result.intake.rejects],
+                    "warnings": [asdict(w) for w in result.intake.warnings]}
+            readback.write_json(head, readback.decisions_of(result), tail, sys.stdout)
         elif as_csv:
-            write_decisions(result.decisions, run_id, sys.stdout)
+            write_decisions(readback.decisions_of(result), run_id if not dry_run else None,
+                            sys.stdout)
         else:
             summary(result, resolve_db(db), dry_run)
+        if not quiet:
+            echo(final_line(result, dry_run, bar.elapsed()), err=True)
 
 
-class _Progress:
-    """A progress bar on stderr, shown only on a terminal for long runs."""
+def _report_intake(result: RunResult) -> None:
+    """Warnings and rejects on stderr (the first 20 of each)."""
+    for warning in result.warnings:  # each a line starting "warning: "
+        echo(warning, err=True)
+    warnings = result.intake.warnings
+    for w in warnings[:20]:
+        echo(f"warning: {w}", err=True)
+    if len(warnings) > 20:
+        echo(f"warning: ... and {len(warnings) - 20} more (--json lists them all)",
+             err=True)
+    rejects = result.intake.rejects
+    for r in rejects[:20]:
+        echo(f"rejected: {r}", err=True)
+    if len(rejects) > 20:
+        echo(f"rejected: ... and {len(rejects) - 20} more (table rejects)", err=True)
 
-    def __init__(self) -> None:
-        self.bar = None
 
-    def advance(self, n: int, total: int) -> None:
-        if self.bar is None:
-            if total < 5000 or not sys.stderr.isatty():
-                return
-            self.bar = click.progressbar(length=total, label="Deciding", file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
+def final_line(result: RunResult, dry_run: bool, seconds: float) -> str:
+    """The last line on stderr: 'done: 98,512 customers decided, 1,488 rows
+    rejected, 212 new strikes; run 3 stored in 41.2 s'."""
+    if result.already:
+        what = f"run {result.run_id} already stored"
+    elif dry_run:
+        what = "dry run, nothing stored"
+    else:
+        what = f"run {result.run_id} stored"
+    return (f"done: {result.customers:,} customers decided, "
+            f"{result.intake.rejected_rows:,} rows rejected, {result.new_strikes:,} new "
+            f"strikes; {what} in {seconds:.1f} s")
 
 
 def summary(result: RunResult, db: str, dry_run: bool = False) -> None:
     p = result.policy
-    title = f"Run {result.run_id}" if result.run_id is not None else "Dry run"
+    title = f"Run {result.run_id}" if result.run_id is not None and \
+        (result.already or not dry_run) else "Dry run"
     echo(f"{title}: policy {p.name!r} v{p.version} (sha256 {p.sha256[:12]}) "
          f"over {result.source} as of {result.as_of.isoformat()}")
     new = result.new_strikes
@@ -184,23 +207,21 @@ def summary(result: RunResult, db: str, dry_run: bool = False) -> None:
     width = max(len(k) for k in result.counts)
     for outcome, n in result.counts.items():
         echo(f"  {outcome:<{width}}  {n:>6,}")
-    candidates = [d for d in result.decisions if d.outcome == "offboard"]
-    candidates.sort(key=lambda d: (-SEVERITY_RANK.get(d.severity or "low", 0), -d.strikes,
-                                   -len(d.fired), d.customer_id))
-    if candidates:
+    tally = result.tally if result.tally is not None else readback.stored_tally(result)
+    if tally.offboard:
         echo("")
-        waiting = awaiting_review(candidates, result.memories)
+        waiting = tally.waiting
         if dry_run and not result.already:
             echo(f"{waiting} offboarding(s) would be pending approval")
         else:
             echo(f"{waiting} offboarding(s) pending approval by an independent "
                  f"reviewer: adieu pending --db {db}"
-                 + (f" ({len(candidates) - waiting} approved earlier: their cases keep "
-                    "their dates)" if waiting < len(candidates) else ""))
-        echo(f"Top offboard candidates ({min(TOP, len(candidates))} of "
-             f"{len(candidates)}):")
-        for d in candidates[:TOP]:
-            echo(f"  {d.customer_id}  [{d.severity}] effective {d.effective_date}"
-                 f" ({d.timing_basis})")
-            for r in d.fired:
-                echo(f"      - {r.rule}: {r.explanation}")
+                 + (f" ({tally.offboard - waiting} approved earlier: their cases keep "
+                    "their dates)" if waiting < tally.offboard else ""))
+        top = tally.top()
+        echo(f"Top offboard candidates ({len(top)} of {tally.offboard}):")
+        for d in top:
+            echo(f"  {d['customer_id']}  [{d['severity']}] effective {d['effective_date']}"
+                 f" ({d['timing_basis']})")
+            for rule, explanation in d["fired"]:
+                echo(f"      - {rule}: {explanation}")

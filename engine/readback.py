@@ -1,0 +1,100 @@
+"""A run's decisions read back after pass 2, one at a time: from the store
+after the commit (store.read_decisions), or from a dry run's spool. So
+--json and --csv print a run of any size in flat memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from . import jsontext
+from .decide import Decision, RuleResult
+from .store import JSON_COLUMNS, open_db_readonly, read_decisions
+
+_FIELDS = Decision.__dataclass_fields__
+
+
+def row_decision(row: dict[str, Any]) -> Decision:
+    """A decisions row (JSON columns as text) as a Decision."""
+    values = {k: (jsontext.loads(v) if k in JSON_COLUMNS and isinstance(v, str) else v)
+              for k, v in row.items() if k in _FIELDS}
+    for k in ("fired", "shielded", "unknown"):
+        values[k] = [RuleResult(**r) for r in values.get(k) or []]
+    return Decision(**values)
+
+
+def rows_of(result: Any, outcome: str | None = None) -> Iterator[dict[str, Any]]:
+    """The decision rows of a run (engine.run.RunResult) in source order."""
+    if result.spool is not None:
+        with open(result.spool, encoding="utf-8") as f:
+            for line in f:
+                row = jsontext.loads(line)
+                if outcome is None or row["outcome"] == outcome:
+                    yield row
+        return
+    if result.run_id is None or not result.db_file:
+        return
+    db = open_db_readonly(result.db_file)
+    if db is None:
+        return
+    try:
+        yield from read_decisions(db, result.run_id, outcome=outcome)
+    finally:
+        db.close()
+
+
+def decisions_of(result: Any, outcome: str | None = None) -> Iterator[Decision]:
+    for row in rows_of(result, outcome):
+        yield row_decision(row)
+
+
+def write_json(head: dict[str, Any], decisions: Iterator[Decision], tail: dict[str, Any],
+               out: TextIO) -> None:
+    """{**head, "decisions": [...], **tail} as JSON with two-space indents,
+    the decisions written one at a time: the same text as json_text of the
+    whole document (keys in jsontext's order: sorted)."""
+    from .safe_text import json_text
+
+    parts = {**head, "decisions": None, **tail}
+    order = list(jsontext.loads(jsontext.dumps(dict.fromkeys(parts, 0))))
+    out.write("{")
+    for i, key in enumerate(order):
+        out.write(("\n  " if i == 0 else ",\n  ") + json_text(key) + ": ")
+        if key != "decisions":
+            out.write(_indented(json_text(parts[key], indent=2)))
+            continue
+        out.write("[")
+        first = True
+        for d in decisions:
+            out.write("\n    " if first else ",\n    ")
+            out.write(_indented(json_text(d.to_dict(), indent=2), 4))
+            first = False
+        out.write("]" if first else "\n  ]")
+    out.write("\n}\n")
+
+
+def _indented(text: str, by: int = 2) -> str:
+    return text.replace("\n", "\n" + " " * by)
+
+
+def stored_tally(result: Any) -> Any:
+    """A Tally (engine.batches) of a stored run's offboard decisions, for
+    the summary of a run that was already recorded: approved earlier means
+    the customer's case, as the database remembers it for the run's as-of
+    date, is approved."""
+    from .batches import Batch, Tally, batched
+    from .store import load_memories
+
+    tally = Tally()
+    db = open_db_readonly(result.db_file) if result.db_file else None
+    try:
+        for batch in batched(rows_of(result, "offboard")):
+            memories = load_memories(db, result.as_of, [r["customer_id"] for r in batch]) \
+                if db is not None else {}
+            approved = {cid for cid, m in memories.items()
+                        if m.case is not None and m.case.state == "approved"}
+            tally.add(Batch(batch, [], approved))
+    finally:
+        if db is not None:
+            db.close()
+    return tally

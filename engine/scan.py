@@ -1,0 +1,145 @@
+"""Pass 1 of a run over one source: read, map and coerce every record once,
+keeping only what the run needs before deciding (the population
+statistics' inputs, the rejects, the reader's warnings, the source's
+columns, a count), and never the records themselves.
+
+Pass 2 (engine.batches) reads the source again. A source that cannot be
+read twice (standard input, a FIFO, a character device) is first copied
+to a temporary file (`spill`), which both passes read; a source that is a
+regular file or directory is read where it is, and its bytes are hashed
+before pass 1 and again under the write lock (`SourceFile.changed`), so a
+source edited between the passes fails the run (exit 2, nothing stored).
+
+Records come from engine.intake.stream_records (duplicates by an
+engine.idindex.IdIndex that pass 2 reads with again, so the same rows are
+rejected); the population statistics from engine.popstats' accumulators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import rerun
+from .errors import InputError, Location
+from .facts import Record
+from .idindex import IdIndex
+from .intake import Intake, Reject, StreamState, stream_records
+from .mapping import Mapping
+from .policy import Policy
+from .popstats import accumulators, population_stats
+from .sources import SourceRecord
+
+SPILL_CHUNK = 1 << 20
+
+
+@dataclass
+class SourceFile:
+    """Where one --source is read from in both passes.
+
+    given: the location as the user gave it; path: what the reader opens
+    (a temporary copy for a spilled source); sha256: the bytes' hash when
+    pass 1 began (rerun.content_sha256; None: not a file or directory, e.g.
+    a plugin reading a service: such a source is read in memory, once)."""
+
+    given: str
+    path: str
+    sha256: str | None
+    spilled: bool = False
+
+    def changed(self) -> bool:
+        """Whether the bytes differ from what pass 1 read (never for a spill:
+        the copy is this run's own)."""
+        if self.spilled or self.sha256 is None:
+            return False
+        return rerun.content_sha256(self.path) != self.sha256
+
+    def close(self) -> None:
+        if self.spilled:
+            shutil.rmtree(Path(self.path).parent, ignore_errors=True)
+
+
+def rereadable(location: str) -> bool:
+    """A regular file or a directory: can be read twice with the same bytes."""
+    path = Path(location)
+    return path.is_file() or path.is_dir()
+
+
+def spillable(location: str) -> bool:
+    """A FIFO, a character device (/dev/stdin) or a socket-like stream: it
+    exists but is read once; it is copied to a temporary file."""
+    try:
+        mode = os.stat(location).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+def source_file(location: str) -> SourceFile:
+    """The SourceFile for a location: spilled to a temporary file (keeping
+    its name's suffixes, so a .csv.gz stays gzip) when it cannot be read
+    twice. Raises InputError if the stream cannot be read."""
+    if spillable(location):
+        folder = tempfile.mkdtemp(prefix="adieu-spill-")
+        path = os.path.join(folder, "source" + "".join(Path(location).suffixes))
+        try:
+            with open(location, "rb") as src, open(path, "wb") as out:
+                shutil.copyfileobj(src, out, SPILL_CHUNK)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise InputError(f"cannot read the source: {exc.strerror or exc}",
+                             Location(location)) from None
+        return SourceFile(location, path, rerun.content_sha256(path), spilled=True)
+    return SourceFile(location, location, rerun.content_sha256(location))
+
+
+def renamed(source: Iterable[SourceRecord], file: SourceFile) -> Iterator[SourceRecord]:
+    """A spill's records name the source as given, not the temporary copy."""
+    for src in source:
+        if file.spilled and src.file == file.path:
+            src.file = file.given
+        yield src
+
+
+def scan(source: Callable[[], Iterable[SourceRecord]], policy: Policy, as_of: dt.date,
+         mapping: Mapping, ids: IdIndex,
+         progress: Callable[[int], None] | None = None) -> tuple[Intake, int, dict[str, Any]]:
+    """Pass 1 over one source: (the intake without records: rejects,
+    warnings, columns; the number of records accepted; the population
+    statistics). source() opens the records (called again when a
+    population figure rests on another: engine.popstats passes); ids: the
+    duplicate index pass 2 reads with again. progress(n): records read."""
+    state = StreamState()
+    intake = Intake()
+    acc = accumulators(policy, as_of)
+    accepted = read = 0
+    for item in stream_records(source(), policy.facts, mapping, ids=ids, state=state):
+        read += 1
+        if isinstance(item, Record):
+            accepted += 1
+            acc.add(item)
+        elif isinstance(item, Reject):
+            intake.rejects.append(item)
+        if progress is not None and read % 1000 == 0:
+            progress(1000)
+    if progress is not None and read % 1000:
+        progress(read % 1000)
+    while not acc.complete:  # a figure over a derived value that uses another figure
+        acc = acc.next_pass()
+        for item in stream_records(source(), policy.facts, mapping, ids=ids):
+            if isinstance(item, Record):
+                acc.add(item)
+    intake.warnings, intake.fields, intake.file = state.warnings, state.fields, state.file
+    intake.absent, intake.columns_ignored = state.absent, state.columns_ignored
+    return intake, accepted, acc.stats()
+
+
+def population_of(policy: Policy, as_of: dt.date, records: list[Record]) -> dict[str, Any]:
+    """The population statistics of records held in memory (several sources)."""
+    return population_stats(policy, as_of, lambda: records)
