@@ -32,6 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import __version__, jsontext
+from .batches import _MOD, Tally, add_digests
 from .decide import decide
 from .errors import InputError
 from .expr import Context
@@ -46,7 +47,7 @@ from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
 from .popstats import Accumulators, StatsPopulation, accumulators, population_stats
 from .run import used_memory
 from .sources import SourceRecord
-from .store import RunWriter, decision_row, now, open_db, read_decisions, reserve_run_id
+from .store import RunWriter, decision_row, now, open_db, reserve_run_id
 
 __all__ = ["Partition", "combine", "coerce_partition", "cross_duplicates", "decide_partition",
            "drop_duplicates", "id_rows", "load", "merge_partials", "partial_statistics",
@@ -247,14 +248,17 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
             run_id = reserve_run_id(db)
             writer = RunWriter(db, run_id, as_of.isoformat(), started_at)
             counts: Counter[str] = Counter()
-            ids: list[str] = []
+            customers = 0
+            tally = Tally()
             for part in partitions:
                 writer.add(part.decisions, part.strikes)
+                add_digests(tally, part.decisions)
                 counts.update(part.counts)
-                ids.extend(row["customer_id"] for row in part.decisions)
+                customers += len(part.decisions)
             reject_rows = [asdict(r) if isinstance(r, Reject) else r for r in rejects]
             writer.add_rejects(reject_rows)
-            facts_sha, memory_sha = _digests(db, run_id, ids)
+            facts_sha, memory_sha = (f"{tally.facts_sum % _MOD:064x}",
+                                     f"{tally.memory_sum % _MOD:064x}")
             identity = hashlib.sha256(f"{policy.sha256}|{facts_sha}|{as_of.isoformat()}|"
                                       f"{memory_sha}".encode()).hexdigest()
             same = db.execute("select id from runs where identity = ? order by id desc limit 1",
@@ -267,7 +271,7 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
                 "policy_name": policy.name, "policy_version": policy.version,
                 "policy_sha256": policy.sha256, "policy_file": policy.file,
                 "policy_text": policy.text, "source": source, "as_of": as_of.isoformat(),
-                "customers": len(ids),
+                "customers": customers,
                 "rejected": len({(r["file"], r["row"], r["line"]) for r in reject_rows}),
                 "counts": jsontext.dumps({o: counts.get(o, 0) for o in (*OUTCOMES, *MARKERS)}),
                 "population": jsontext.dumps(population_stats), "adieu_version": __version__,
@@ -282,16 +286,6 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
         return same.run_id
     finally:
         db.close()
-
-
-def _digests(db: Any, run_id: int, ids: list[str]) -> tuple[str, str]:
-    """runs.facts_sha256 and the memory digest of the run identity, as
-    engine.run computes them (engine.batches.digests: order-independent
-    sums over the decisions' facts and memory JSON texts), read back from
-    the store as written."""
-    from .batches import digests
-
-    return digests(read_decisions(db, run_id))
 
 
 def statistics_one_machine(policy: Policy, records: Sequence[Record], as_of: dt.date) \
