@@ -110,6 +110,9 @@ def test_dask_run_equals_a_single_process_run(base, tmp_path: Path) -> None:
     for name in want:
         assert got[name] == want[name], name
     assert '"percentile(staff_hours_per_1k, staff_time_percentile)"' in got["run"][0]
+    verify = CliRunner().invoke(cli, ["audit", "verify", "--db", str(on_dask)])
+    assert verify.exit_code == 0, verify.output
+    assert "intact" in verify.output
 
 
 def test_the_example_meets_duplicates_across_parts(base) -> None:

@@ -213,7 +213,7 @@ def test_merging_accumulators_of_different_passes_is_refused(policy) -> None:
 
 
 MEMORY_SCRIPT = """
-import datetime as dt, random, resource, sys, tracemalloc
+import datetime as dt, sys, tracemalloc
 from decimal import Decimal
 from adieu import decimals
 from adieu.policy import compile_policy
@@ -222,23 +222,25 @@ n, traced = int(sys.argv[1]), sys.argv[2] == "traced"
 policy = compile_policy("version: 1\\nname: m\\nrules:\\n  - id: r\\n    when: revenue_12m > "
                         "percentile(revenue_12m, 90) and revenue_12m > mean(revenue_12m)\\n"
                         "    action: flag\\n", "m.yaml")
-rnd = random.Random(7)
 acc = accumulators(policy, dt.date(2026, 11, 1))
-facts = [{"revenue_12m": Decimal(rnd.randint(0, 10 ** 6)) / 7} for _ in range(1000)]
 if traced:
     tracemalloc.start()
-with open("/proc/self/statm") as statm:  # resident pages now (below the peak so far)
-    before = int(statm.read().split()[1]) * resource.getpagesize() // 1024
-for i in range(n):
-    acc.add(facts[i % 1000])
+def status(field):  # kB; VmHWM is this program's peak (ru_maxrss keeps the forking parent's)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+before = status("VmRSS")
+seven = Decimal(7)
+for i in range(n):  # every value its own Decimal, k / 7 for k = 0 .. n - 1, shuffled
+    acc.add({"revenue_12m": Decimal(i * 7919 % n) / seven})
 stats = acc.stats()
-grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+grew = (status("VmHWM") - before) * 1024
 peak = tracemalloc.get_traced_memory()[1] if traced else grew
-ordered = sorted(f["revenue_12m"] for f in facts)
-a, b = ordered[899], ordered[900]  # rank (n - 1) * 0.9: a, then b, at 0.1
+lo = (n - 1) * 9 // 10  # rank (n - 1) * 0.9 = lo + 0.1: k = lo, then lo + 1, at 0.1
+a, b = decimals.divide(lo, 7), decimals.divide(lo + 1, 7)
 p90 = decimals.add(a, decimals.multiply(decimals.subtract(b, a), Decimal("0.1")))
 assert stats["percentile(revenue_12m, 90)"] == {
     "kind": "percentile", "name": "revenue_12m", "n": n, "p": 90, "value": p90}, stats
+assert stats["mean(revenue_12m)"]["value"] == decimals.divide(n - 1, 14), stats
 print(peak)
 """
 
