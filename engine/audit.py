@@ -63,7 +63,8 @@ class AuditLog:
 # Runs columns added by a later migration: NULL in the rows of earlier runs,
 # whose digests were taken before the column existed, so a NULL there is left
 # out of the digest (any other value is in it).
-LATER_RUN_COLUMNS = frozenset({"missing_facts", "sources", "plugins", "input_sha256"})
+LATER_RUN_COLUMNS = frozenset({"missing_facts", "sources", "plugins", "input_sha256",
+                               "fact_keys", "source_files"})
 
 
 def run_digest(run: dict[str, Any]) -> str:
@@ -90,6 +91,7 @@ def verify(db: sqlite_utils.Database) -> list[str]:
     prev, expected_seq = GENESIS, 1
     digests: dict[tuple[str, int | None, str | None], tuple[int, str]] = {}
     records: list[dict[str, Any]] = []
+    batches: list[dict[str, Any]] = []
     for row in db.query(f"select {', '.join(ENTRY_FIELDS)}, hash from audit order by seq"):
         seq = row["seq"]
         if seq != expected_seq:
@@ -112,6 +114,11 @@ def verify(db: sqlite_utils.Database) -> list[str]:
                 records.append({**row, "payload": json.loads(row["payload"])})
             except ValueError:
                 pass
+        if row["kind"] == "decisions":
+            try:
+                batches.append({**row, "payload": json.loads(row["payload"])})
+            except ValueError:
+                pass
         if row["kind"] in ("run", "decision"):
             try:
                 payload = json.loads(row["payload"])
@@ -130,7 +137,7 @@ def verify(db: sqlite_utils.Database) -> list[str]:
         elif found[1] != run_digest(run):
             problems.append(f"run {run['id']} was edited after it was recorded "
                             f"(differs from audit entry {found[0]})")
-    for row in db.query("select * from decisions"):
+    for row in db.query(f"select * from {_v1_table(db)}"):
         found = digests.pop(("decision", row["run_id"], row["customer_id"]), None)
         if found is None:
             problems.append(f"decision of {row['customer_id']} in run {row['run_id']} has no "
@@ -144,11 +151,20 @@ def verify(db: sqlite_utils.Database) -> list[str]:
     for (kind, run_id, customer_id), (seq, _) in list(digests.items())[:20]:
         what = f"run {run_id}" if kind == "run" else f"decision of {customer_id} in run {run_id}"
         problems.append(f"{what} was deleted (audit entry {seq} names it)")
+    from .audit_batches import check_batches
+
+    problems.extend(check_batches(db, batches))
     problems.extend(_check_records(db, records))
     from .cases import verify as verify_cases
 
     problems.extend(verify_cases(db))
     return problems
+
+
+def _v1_table(db: sqlite_utils.Database) -> str:
+    """The table of decisions with one audit entry each: decisions_v1 from
+    m008 on, decisions before."""
+    return "decisions_v1" if db["decisions_v1"].exists() else "decisions"
 
 
 RECORD_KINDS = ("strike", "pardon", "exemption", "approval", "rejection")
@@ -241,4 +257,13 @@ TRIGGERS = [
     "part of the audit trail and cannot change'); END",
     "CREATE TRIGGER IF NOT EXISTS strikes_no_delete BEFORE DELETE ON strikes BEGIN SELECT "
     "RAISE(ABORT, 'strikes rows are part of the audit trail and cannot change'); END",
+]
+
+# m008: the compact tables are append-only too.
+COMPACT_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{table} rows are part of the audit trail and cannot "
+    f"change'); END"
+    for table in ("run_decisions", "blobs")
+    for verb in ("UPDATE", "DELETE")
 ]

@@ -60,6 +60,10 @@ def to_number(value: int | float | Decimal | str) -> Number:
     float is read at its shortest repr (0.1 -> Decimal("0.1")). Raises
     ValueError for NaN, infinities, text that is not a plain decimal number
     and magnitudes of MAX_DIGITS digits or more."""
+    if value.__class__ is str:
+        fast = fast_number(value)
+        if fast is not None:
+            return fast
     if isinstance(value, bool):
         raise ValueError("expected a number, got a true/false value")
     if isinstance(value, int):
@@ -84,6 +88,26 @@ def to_number(value: int | float | Decimal | str) -> Number:
             result = result.copy_abs()  # -0.00 is 0.00: never shown as "-0"
     check_magnitude(result)
     return result
+
+
+def fast_number(text: str) -> Number | None:
+    """to_number of the common forms of number text, in C: "12", "-3",
+    "5476.50", "-.5", "5." (ASCII, under 60 characters, no sign but '-',
+    no exponent, no surrounding space); None for any other text, which
+    to_number then reads (and, if it is no number, words the error)."""
+    if len(text) >= MAX_DIGITS or not text.isascii():
+        return None
+    if text.isdigit():
+        return int(text)
+    body = text[1:] if text[:1] == "-" else text
+    whole, dot, fraction = body.partition(".")
+    if not dot:
+        return int(text) if body.isdigit() else None  # "-0" is 0
+    if (whole.isdigit() and (not fraction or fraction.isdigit())) or \
+            (not whole and fraction.isdigit()):
+        number = Decimal(text)
+        return number.copy_abs() if not number and number.is_signed() else number
+    return None
 
 
 def check_magnitude(value: Number) -> Number:

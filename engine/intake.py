@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import resources
+from .coerceplan import Planner
 from .errors import Location
 from .facts import Coercer, Record, fact_minimums
 from .idindex import IdIndex
@@ -105,45 +106,77 @@ def stream_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
     as text with keep_undeclared. ids: the duplicate index (IdIndex, one
     per source; a new one if not given); pass the same index to read the
     same source a second time and have exactly the same rows rejected as
-    duplicates (the stream rewinds it first).
-    Memory: nothing is kept per record except in `ids` (compact)."""
+    duplicates (the stream rewinds it first); the caller closes an index it
+    passes, a stream's own index is closed (its temporary file removed)
+    when the stream ends or is closed.
+    Memory: nothing is kept per record except in `ids` (about 12 bytes per
+    distinct id, engine.idindex).
+
+    Each source header is read by a plan made once (engine.coerceplan);
+    records with an error or a warning, and notes, by mapping.apply +
+    Coercer, the reference the plan is tested against."""
     schema = resources.load_schema("customer.schema.json")
     coercer = Coercer(fact_types, fact_minimums(schema), keep_undeclared)
     state = state if state is not None else StreamState()
-    ids = ids if ids is not None else IdIndex()
+    if ids is None:  # an index of its own, removed when the stream ends
+        with IdIndex() as own:
+            yield from _stream(source, fact_types, mapping, with_provenance, coercer, own,
+                               state)
+        return
+    yield from _stream(source, fact_types, mapping, with_provenance, coercer, ids, state)
+
+
+def _stream(source: Iterable[SourceRecord], fact_types: dict[str, str], mapping: Mapping,
+            with_provenance: bool, coercer: Coercer, ids: IdIndex,
+            state: StreamState) -> Iterator[Record | Reject | Notice]:
+    planner = Planner(mapping, coercer, fact_types)
     ids.rewind()
+    ignored = state.columns_ignored
     for src in source:
-        if not src.values:
-            for name, why in src.provenance.items():
-                state.absent.setdefault(name, (Location(src.file, src.line), str(why)))
-        if src.error is None and not src.is_note:
+        values = src.values
+        plan = planner.plan(values) if values and src.error is None and src.warning is None \
+            else None
+        if plan is not None:  # the common record: read by the header's plan
             if state.file is None:
                 state.file = src.file
-            if not src.values.keys() <= state.fields.keys():
-                state.fields.update(dict.fromkeys(src.values))
-        mapped, problems, origin = mapping.apply(src.values)
-        cid = mapped.get("customer_id")
-        cid_text = str(cid).strip() if cid is not None else None
-        if src.warning:
-            notice = Notice(src.file, src.row, src.line, cid_text or None, src.warning)
-            state.warnings.append(notice)
-            yield notice
-        if src.is_note:
-            continue  # a warning only, or a note of absent fields
-        if src.error:
-            yield Reject(src.file, src.row, src.line, cid_text, None, None, src.error)
-            continue
-        facts, more = coercer.coerce(mapped)
-        for problem in more:  # name the source field the value came from
-            source_field = origin.get(problem.field, problem.field)
-            if source_field != problem.field:
-                problem.reason += f" (for fact {problem.field})"
-            problem.field = source_field
-        problems.extend(more)
-        for problem in problems:
-            yield Reject(src.file, src.row, src.line, cid_text or None,
-                         problem.field, _text(problem.value), problem.reason)
+            if not plan.recorded:
+                state.fields.update(dict.fromkeys(values))
+                plan.recorded = True
+            cid, facts, problems, origin, row_ignored = plan.read(values)
+        else:
+            if not values:
+                for name, why in src.provenance.items():
+                    state.absent.setdefault(name, (Location(src.file, src.line), str(why)))
+            if src.error is None and not src.is_note:
+                if state.file is None:
+                    state.file = src.file
+                if not values.keys() <= state.fields.keys():
+                    state.fields.update(dict.fromkeys(values))
+            mapped, problems, origin = mapping.apply(values)
+            cid = mapped.get("customer_id")
+            cid_text = str(cid).strip() if cid is not None else None
+            if src.warning:
+                notice = Notice(src.file, src.row, src.line, cid_text or None, src.warning)
+                state.warnings.append(notice)
+                yield notice
+            if src.is_note:
+                continue  # a warning only, or a note of absent fields
+            if src.error:
+                yield Reject(src.file, src.row, src.line, cid_text, None, None, src.error)
+                continue
+            facts, more = coercer.coerce(mapped)
+            for problem in more:  # name the source field the value came from
+                source_field = origin.get(problem.field, problem.field)
+                if source_field != problem.field:
+                    problem.reason += f" (for fact {problem.field})"
+                problem.field = source_field
+            problems.extend(more)
+            row_ignored = [origin[k] for k in mapped if k not in fact_types]
         if problems:
+            cid_text = str(cid).strip() if cid is not None else None
+            for problem in problems:
+                yield Reject(src.file, src.row, src.line, cid_text or None,
+                             problem.field, _text(problem.value), problem.reason)
             continue
         key = facts["customer_id"]
         duplicate, first = ids.check(key, src.row)
@@ -152,7 +185,8 @@ def stream_records(source: Iterable[SourceRecord], fact_types: dict[str, str],
                 src.file, src.row, src.line, key, origin.get("customer_id", "customer_id"),
                 _text(cid), f"duplicate customer_id, first seen at row {first}")
             continue
-        state.columns_ignored.update(origin[k] for k in mapped if k not in fact_types)
+        if row_ignored:
+            ignored.update(row_ignored)
         provenance = {}
         if with_provenance:
             here = f"{src.file} row {src.row}" if src.row is not None else str(src.file)

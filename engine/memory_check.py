@@ -80,14 +80,28 @@ MEMORY_TABLES: tuple[MemoryTable, ...] = (
                  "pardoned_by": "payload.by",
                  "pardon_reason": "payload.reason", "pardoned_at": "at"}),
     # A strike the run does not count because a later run of its date
-    # decided the customer again: that run's decision entry.
+    # decided the customer again: that run's decision entry (runs written
+    # before m008: one entry per decision) ...
     MemoryTable("strikes", "recorded_on <= :as_of and superseded_by_run is not null and "
-                "pardoned_at is null", "supersede of strikes row {id} ({customer_id})",
+                "pardoned_at is null and superseded_by_run in (select distinct run_id from "
+                "decisions_v1)", "supersede of strikes row {id} ({customer_id})",
                 "decision", {"superseded_by_run": "run_id", "customer_id": "customer_id"},
                 {}, shared=True,
                 valid=("exists (select 1 from runs r where r.id = superseded_by_run and "
                        "r.as_of = recorded_on and r.id > run_id)",
                        "not superseded by a later run of its date")),
+    # ... or (m008 on) that run's entry and its stored decision of the customer
+    # (the decisions themselves are vouched for by their batch entries, which
+    # `adieu audit verify` checks).
+    MemoryTable("strikes", "recorded_on <= :as_of and superseded_by_run is not null and "
+                "pardoned_at is null and superseded_by_run not in (select distinct run_id "
+                "from decisions_v1)", "supersede of strikes row {id} ({customer_id})",
+                "run", {"superseded_by_run": "run_id"}, {}, shared=True,
+                valid=("exists (select 1 from runs r where r.id = superseded_by_run and "
+                       "r.as_of = recorded_on and r.id > run_id) and exists (select 1 from "
+                       "run_decisions d where d.run_id = superseded_by_run and "
+                       "d.customer_id = strikes.customer_id)",
+                       "not superseded by a later run of its date that decided the customer")),
     # A registry exemption: every column as recorded by `adieu exempt`.
     MemoryTable("exemptions", "1", "exemptions row {id} ({customer_id})", "exemption",
                 {"customer_id": "customer_id", "id": "payload.id"},

@@ -10,20 +10,21 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from . import cases, jsontext
-from .audit import TRIGGERS, AuditLog, decision_digest, run_digest
+from . import cases, compact, jsontext
+from .audit import COMPACT_TRIGGERS, TRIGGERS, AuditLog, decision_digest, run_digest
 from .errors import Location, StoreError
 from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption
+from .run_writer import BATCH, RunWriter, read_decisions, reserve_run_id
 
 migrations = sqlite_utils.Migrations("adieu")
 DEFAULT_DB = "adieu.db"
+PAGE_SIZE = 8192
 
 
 def db_path(option: str | None) -> str:
@@ -147,6 +148,24 @@ def m007_set_aside_strikes(db: sqlite_utils.Database) -> None:
     db["decisions"].add_column("set_aside_strikes", str)
 
 
+@migrations()
+def m008_compact_store(db: sqlite_utils.Database) -> None:
+    """The compact layout (engine/compact.py): decisions go to run_decisions
+    and content-addressed blobs, with one audit entry per batch; the old
+    table becomes decisions_v1 (its rows and per-decision audit entries
+    stay as they are) and `decisions` is a view over both with the old
+    columns. runs.fact_keys and runs.source_files: the run's fact name
+    lists and source files the compact rows index (NULL for earlier runs)."""
+    db.execute("ALTER TABLE decisions RENAME TO decisions_v1")
+    for statement in compact.TABLES:
+        db.execute(statement)
+    db["runs"].add_column("fact_keys", str)
+    db["runs"].add_column("source_files", str)
+    db.execute(compact.VIEW)
+    for statement in COMPACT_TRIGGERS:
+        db.execute(statement)
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose atomic() blocks are write transactions
     from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction
@@ -186,6 +205,10 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
         conn = sqlite3.connect(path, timeout=30)
         db = Database(conn, execute_plugins=False)
         db.execute("PRAGMA busy_timeout = 30000")
+        if not db.execute("select 1 from sqlite_master limit 1").fetchone():
+            # A new file: 8 KiB pages keep a stored decision's detail texts
+            # (often 1-2 KB) on the page instead of half-empty overflow pages.
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         if db.journal_mode != "wal":
             db.enable_wal()
         if migrations.pending(db):
@@ -215,6 +238,8 @@ def open_db_readonly(path: str) -> sqlite_utils.Database | None:
 
 
 def _json(value: Any) -> str:
+    if type(value) is list and not value:  # most JSON columns of most decisions
+        return "[]"
     return jsontext.dumps(value)
 
 
@@ -227,122 +252,17 @@ def write_run(db: sqlite_utils.Database, run: dict[str, Any], decisions: list[di
     """Write one run in one transaction: the run, its decisions, rejects and
     new strikes (superseding the strikes an earlier run recorded for the
     same as-of date for the customers this run decides), then the audit
-    entries that chain them. A wrapper over RunWriter with one batch."""
+    entries that chain them. A wrapper over RunWriter (batches of BATCH
+    decisions, one audit entry each)."""
     at = run.get("finished_at") or now()
     with db.atomic():
         run_id = reserve_run_id(db)
         writer = RunWriter(db, run_id, run["as_of"], at)
-        writer.add(decisions, new_strikes)
+        for start in range(0, len(decisions), BATCH):
+            writer.add(decisions[start:start + BATCH])
+        writer.add((), new_strikes)
         writer.add_rejects(rejects)
         return writer.finish(run)
-
-
-def reserve_run_id(db: sqlite_utils.Database) -> int:
-    """The id the next run gets (max(id) + 1). Call it inside the write
-    transaction that writes the run (it holds the write lock, so no other
-    run takes the same id)."""
-    return int(db.execute("select coalesce(max(id), 0) + 1 from runs").fetchone()[0])
-
-
-class RunWriter:
-    """Writes one run in batches, inside the caller's open write transaction.
-
-    `RunWriter(db, run_id, as_of, at)`: run_id is the id reserved for the
-    run (reserve_run_id), as_of its as-of date (ISO text), at the time its
-    audit entries carry (ISO text, UTC). `.add(decision_rows, strike_rows)`
-    writes a batch: decision rows as decision_row() gives them (plus
-    "memory" and "provenance" as JSON text or None), strike rows as dicts
-    of customer_id, rule, recorded_on, expires_on. `.add_rejects(rows)`
-    writes rejects (dicts of file, row, line, customer_id, field, value,
-    reason). `.finish(run_row)` writes the runs row under the reserved id,
-    supersedes the earlier strikes of the same date this run judged again,
-    moves the cases (cases.record_run) and writes the run's audit entry;
-    returns the run id. Decisions are written before the runs row exists:
-    nothing (no enforced foreign key, no trigger) forbids that, and the
-    whole run commits or rolls back together with the caller's transaction.
-    Nothing is kept in Python between batches but counters."""
-
-    def __init__(self, db: sqlite_utils.Database, run_id: int, as_of: str, at: str):
-        self.db, self.run_id, self.as_of, self.at = db, run_id, as_of, at
-        self.log = AuditLog(db, at)
-        self.columns = list(db["decisions"].columns_dict)
-        self.decisions = 0
-        self.strikes = 0
-
-    def add(self, decision_rows: Iterable[dict[str, Any]],
-            strike_rows: Iterable[dict[str, Any]] = ()) -> None:
-        """Write a batch of decisions and the new strikes they recorded."""
-        columns, run_id = self.columns, self.run_id
-        rows = [{**dict.fromkeys(columns), **d, "run_id": run_id} for d in decision_rows]
-        self.db["decisions"].insert_all(rows, batch_size=500)
-        for row in rows:
-            self.log.add("decision", {"digest": decision_digest(row), "outcome": row["outcome"]},
-                         run_id, row["customer_id"])
-        strikes = [{**s, "run_id": run_id} for s in strike_rows]
-        self.db["strikes"].insert_all(strikes, batch_size=500)
-        for s in strikes:
-            self.log.add("strike", {"rule": s["rule"], "recorded_on": s["recorded_on"]}, run_id,
-                         s["customer_id"])
-        self.decisions += len(rows)
-        self.strikes += len(strikes)
-
-    def add_rejects(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Write the run's rejected rows."""
-        self.db["rejects"].insert_all(({**r, "run_id": self.run_id} for r in rows),
-                                      batch_size=500)
-
-    def finish(self, run_row: dict[str, Any]) -> int:
-        """Write the runs row (with the reserved id), supersede, cases, audit."""
-        run_id, db = self.run_id, self.db
-        db["runs"].insert({**run_row, "id": run_id})
-        # This run judges its customers again for this date: their strikes
-        # of the date from earlier runs give way to this run's for every
-        # rule this run could judge (it fired or passed). A rule this run
-        # could not judge (unknown: another source's facts) keeps its
-        # strike, which was this run's memory (load_memories, decide).
-        # Customers the run does not decide keep theirs.
-        db.execute("update strikes set superseded_by_run = ? where recorded_on = ? and "
-                   "run_id is not ? and superseded_by_run is null and pardoned_at is null "
-                   "and exists (select 1 from decisions d where d.run_id = ? and "
-                   "d.customer_id = strikes.customer_id and not exists "
-                   "(select 1 from json_each(d.unknown) u where "
-                   "json_extract(u.value, '$.rule') = strikes.rule))",
-                   [run_id, self.as_of, run_id, run_id])
-        stored_run = db["runs"].get(run_id)
-        self.log.add("run", {"digest": run_digest(stored_run), "identity": run_row.get("identity"),
-                             "counts": run_row.get("counts")}, run_id)
-        # Cases move for the customers decided offboard and those with an
-        # open case, in the order the decisions were written.
-        cases.record_run(db, self.log, run_id, self.as_of, self._case_rows(),
-                         bool(run_row.get("backfill")))
-        self.log.flush()
-        return run_id
-
-
-    def _case_rows(self) -> Iterator[dict[str, Any]]:
-        """The rows cases.record_run needs (read when it iterates them)."""
-        yield from self.db.query(
-            "select customer_id, outcome, effective_date, phase_out_start, timing_basis, fired "
-            "from decisions where run_id = ? and (outcome = 'offboard' or customer_id in "
-            "(select customer_id from cases where state in ('proposed', 'approved'))) "
-            "order by rowid", [self.run_id])
-
-
-def read_decisions(db: sqlite_utils.Database, run_id: int,
-                   customer_ids: Iterable[str] | None = None,
-                   outcome: str | None = None) -> Iterator[dict[str, Any]]:
-    """The decisions rows of run_id in the order written (only those of
-    customer_ids, and only those with outcome, if given), in today's shape:
-    every column of the decisions table, the JSON columns as JSON text.
-    Readers go through this so the storage layout can change under them."""
-    where, params = "run_id = ?", [run_id]
-    if outcome is not None:
-        where += " and outcome = ?"
-        params.append(outcome)
-    if customer_ids is not None:
-        where += " and customer_id in (select value from json_each(?))"
-        params.append(jsontext.dumps(list(customer_ids)))
-    yield from db.query(f"select * from decisions where {where} order by rowid", params)
 
 
 def load_memories(db: sqlite_utils.Database, as_of: dt.date,

@@ -98,19 +98,21 @@ def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
             raise InputError(f"no {required} column in the header{hint}; found: {found}",
                              Location(name, line=1))
         line = reader.line_num + 1
-        for cells in reader:
+        width = len(header)
+        for cells in reader:  # the common row first: as many cells as the header
             start, line = line, reader.line_num + 1
+            if len(cells) == width and (width > 1 or cells[0].strip()):
+                row += 1
+                if zone is not None:
+                    cells = [with_zone(c, zone) for c in cells]
+                yield SourceRecord(dict(zip(header, cells, strict=False)), name, row, start)
+                continue
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
             row += 1
-            if len(cells) != len(header):
-                values = {required or header[0]: cells[0] if cells else None}
-                yield SourceRecord(values, name, row, start, error=(
-                    f"row has {len(cells)} cells, the header has {len(header)}"))
-                continue
-            if zone is not None:
-                cells = [with_zone(c, zone) for c in cells]
-            yield SourceRecord(dict(zip(header, cells, strict=True)), name, row, start)
+            values = {required or header[0]: cells[0] if cells else None}
+            yield SourceRecord(values, name, row, start, error=(
+                f"row has {len(cells)} cells, the header has {width}"))
     except csv.Error as exc:
         if str(exc).startswith(_TOO_LARGE):
             raise InputError(

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from adieu.cli import cli
 
-KINDS = ("run", "decision", "strike", "exemption", "pardon", "case")
+KINDS = ("run", "decisions", "strike", "exemption", "pardon", "case")
 TRIGGER_MESSAGE = "rows are part of the audit trail and cannot change"
 FIELDS = ("seq", "at", "kind", "run_id", "customer_id", "payload", "prev_hash")
 
@@ -72,21 +72,23 @@ def test_an_intact_trail_verifies(runner: CliRunner, trail: Path) -> None:
     # cool-down) 6 more: C-WARN is now exempt from every rule.
     # Cases: two opened by run 1, approved and rejected; run 2 keeps C-OFF's
     # (C-ABUSE is held by its rejection) and opens C-FINAL's (its third strike).
-    assert kinds == {"run": 2, "decision": 18, "strike": 13, "exemption": 1, "pardon": 1,
+    # The decisions: one entry per batch (one batch per run here).
+    assert kinds == {"run": 2, "decisions": 2, "strike": 13, "exemption": 1, "pardon": 1,
                      "case": 6}
     code, out, err = verify(runner, trail)
     assert (code, err) == (0, "")
     assert out == [f"audit trail intact: {sum(kinds.values())} entries"]
 
 
-@pytest.mark.parametrize("table", ["audit", "runs", "decisions"])
-def test_triggers_refuse_update_and_delete(trail: Path, table: str) -> None:
+@pytest.mark.parametrize("table, key", [("audit", "rowid"), ("runs", "rowid"),
+                                        ("run_decisions", "pos"), ("blobs", "rowid")])
+def test_triggers_refuse_update_and_delete(trail: Path, table: str, key: str) -> None:
     with pytest.raises(sqlite3.DatabaseError, match=f"{table} {TRIGGER_MESSAGE}"):
-        sql(trail, f"update {table} set rowid = rowid where rowid = 1")
+        sql(trail, f"update {table} set {key} = {key} where {key} = 1")
     with pytest.raises(sqlite3.DatabaseError, match=f"{table} {TRIGGER_MESSAGE}"):
         sql(trail, f"delete from {table}")
     with pytest.raises(sqlite3.DatabaseError, match=f"{table} {TRIGGER_MESSAGE}"):
-        sql(trail, f"delete from {table} where rowid = (select max(rowid) from {table})")
+        sql(trail, f"delete from {table} where {key} = (select max({key}) from {table})")
 
 
 def test_refused_changes_leave_the_trail_intact(runner: CliRunner, trail: Path) -> None:
@@ -101,7 +103,7 @@ def test_refused_changes_leave_the_trail_intact(runner: CliRunner, trail: Path) 
 # One column of one entry of every kind, edited by hand.
 EDITS = {
     "run": ("at", "'2020-01-01T00:00:00+00:00'"),
-    "decision": ("payload", "replace(payload, '\"outcome\":\"keep\"', '\"outcome\":\"warn\"')"),
+    "decisions": ("payload", "replace(payload, '\"count\":9', '\"count\":8')"),
     "strike": ("customer_id", "'C-KEEP'"),
     "exemption": ("payload", "replace(payload, '2027-01-01', '2099-01-01')"),
     "pardon": ("payload", "replace(payload, 'Pat', 'Someone else')"),
@@ -156,7 +158,7 @@ def test_a_re_hashed_edit_still_breaks_the_chain(runner: CliRunner, trail: Path)
                    "prev_hash does not match (inserted, deleted or reordered entries)"]
 
 
-@pytest.mark.parametrize("kind", ["decision", "strike", "pardon", "case"])
+@pytest.mark.parametrize("kind", ["decisions", "strike", "pardon", "case"])
 def test_deleting_an_entry_is_named_as_missing(runner: CliRunner, trail: Path,
                                                kind: str) -> None:
     seq = first_seq(trail, kind)
@@ -197,22 +199,28 @@ def test_swapping_two_entries_is_named(runner: CliRunner, trail: Path) -> None:
     assert out[0].startswith(f"audit entry {a} (case) does not follow entry {a - 1}")
 
 
+def batch_seq(db: Path, run_id: int) -> int:
+    return sql(db, "select seq from audit where kind = 'decisions' and run_id = ?",
+               params=(run_id,))[0][0]
+
+
 def test_editing_a_decision_row_is_named(runner: CliRunner, trail: Path) -> None:
-    seq, = sql(trail, "select seq from audit where kind = 'decision' and run_id = 1 and "
-                      "customer_id = 'C-OFF'")[0]
-    sql(trail, "drop trigger decisions_no_update",
-        "update decisions set outcome = 'keep' where run_id = 1 and customer_id = 'C-OFF'")
+    seq = batch_seq(trail, 1)
+    sql(trail, "drop trigger run_decisions_no_update",
+        "update run_decisions set outcome = 'keep' where run_id = 1 and customer_id = 'C-OFF'")
     code, out, _ = verify(runner, trail)
     assert code == 1
-    assert out == [f"decision of C-OFF in run 1 was edited after it was recorded (differs "
-                   f"from audit entry {seq})"]
+    assert out[0].startswith(f"the 9 decisions of run 1 in audit entry {seq} (from ")
+    assert out[0].endswith("were edited, replaced or reordered after they were recorded")
 
 
 def test_editing_a_decision_json_column_is_named(runner: CliRunner, trail: Path) -> None:
-    sql(trail, "drop trigger decisions_no_update",
-        "update decisions set notes = '[]' where run_id = 2 and customer_id = 'C-EXEMPT'")
+    sql(trail, "drop trigger blobs_no_update",
+        "update blobs set body = replace(body, 'C-EXEMPT', 'C-EXEMPX') where id = "
+        "(select facts from run_decisions where run_id = 2 and customer_id = 'C-EXEMPT')")
     code, out, _ = verify(runner, trail)
-    assert code == 1 and out[0].startswith("decision of C-EXEMPT in run 2 was edited")
+    assert code == 1 and out[0].startswith("stored text ")
+    assert out[0].endswith("(facts or detail) was edited: it does not match its sha256")
 
 
 def test_editing_a_run_row_is_named(runner: CliRunner, trail: Path) -> None:
@@ -225,20 +233,20 @@ def test_editing_a_run_row_is_named(runner: CliRunner, trail: Path) -> None:
 
 
 def test_deleting_a_decision_row_is_named(runner: CliRunner, trail: Path) -> None:
-    seq, = sql(trail, "select seq from audit where kind = 'decision' and run_id = 2 and "
-                      "customer_id = 'C-HELD'")[0]
-    sql(trail, "drop trigger decisions_no_delete",
-        "delete from decisions where run_id = 2 and customer_id = 'C-HELD'")
+    seq = batch_seq(trail, 2)
+    sql(trail, "drop trigger run_decisions_no_delete",
+        "delete from run_decisions where run_id = 2 and customer_id = 'C-HELD'")
     code, out, _ = verify(runner, trail)
     assert code == 1
-    assert out == [f"decision of C-HELD in run 2 was deleted (audit entry {seq} names it)"]
+    assert out == [f"the 9 decisions of run 2 in audit entry {seq}: 8 are stored (deleted or "
+                   "inserted)"]
 
 
 def test_a_decision_without_an_entry_is_named(runner: CliRunner, trail: Path) -> None:
-    sql(trail, "insert into decisions (run_id, customer_id, outcome) values "
-               "(1, 'C-NEW', 'keep')")
+    sql(trail, "insert into run_decisions (run_id, pos, customer_id, outcome) values "
+               "(1, 10, 'C-NEW', 'keep')")
     code, out, _ = verify(runner, trail)
-    assert code == 1 and out == ["decision of C-NEW in run 1 has no audit entry"]
+    assert code == 1 and out == ["decision of C-NEW in run 1 has no audit entry (inserted)"]
 
 
 def test_export_json_chains(runner: CliRunner, trail: Path) -> None:

@@ -240,10 +240,10 @@ def test_every_table_and_column_is_documented(tmp_path: Path):
                    for t in tables}
     finally:
         db.close()
-    assert {"runs", "decisions", "rejects", "_sqlite_migrations"} <= set(tables)
+    assert {"runs", "run_decisions", "blobs", "rejects", "_sqlite_migrations"} <= set(tables)
     text = DATABASE.read_text(encoding="utf-8")
     sections = {m.group(1): m.end() for m in
-                re.finditer(r"^## `([A-Za-z_]+)`", text, re.MULTILINE)}
+                re.finditer(r"^## `([A-Za-z0-9_]+)`", text, re.MULTILINE)}
     for table in tables:
         assert table in sections, f"docs/database.md has no section '## `{table}`'"
         start = sections[table]

@@ -630,7 +630,7 @@ def test_a_failure_inside_write_run_leaves_nothing(evaluated: Path, policy_file:
     db = open_db(str(evaluated))
     try:
         if break_at == "strikes":  # the last insert fails
-            strikes = [*strikes[:-1], {**strikes[-1], "no_such_column": 1}]
+            strikes = [*strikes[:-1], {**strikes[-1], "recorded_on": object()}]
         else:  # the audit entries fail to flush
             from adieu.audit import AuditLog
 
@@ -638,7 +638,7 @@ def test_a_failure_inside_write_run_leaves_nothing(evaluated: Path, policy_file:
                 raise sqlite3.OperationalError("disk I/O error (simulated)")
 
             monkeypatch.setattr(AuditLog, "flush", boom)
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(sqlite3.Error):  # cannot bind an object / disk I/O error
             write_run(db, run, decisions, [], strikes)
     finally:
         db.close()
@@ -653,8 +653,8 @@ def test_a_failure_inside_write_run_leaves_nothing(evaluated: Path, policy_file:
         db.close()
     after = snapshot(evaluated)
     assert run_id == 2 and len(after["decisions"]) == len(before["decisions"]) + 9
-    # The run, 9 decisions, 7 strikes, and the 2 open cases the run keeps.
-    assert len(after["audit"]) == len(before["audit"]) + 1 + 9 + 7 + 2
+    # The run, its 9 decisions' batch, 7 strikes, and the 2 open cases the run keeps.
+    assert len(after["audit"]) == len(before["audit"]) + 1 + 1 + 7 + 2
     assert count(evaluated, "strikes", "superseded_by_run = 2") == 7
 
 

@@ -198,8 +198,10 @@ def test_cases_rows_are_checked_with_their_latest_entry(
         ("proposed",)
     sql(evaluated, "update cases set state = 'approved', reviewer = 'Rita' "
                    "where customer_id = 'C-ABUSE'")
+    # Entries: the run's batch of decisions (1), its 7 strikes (2-8), the run (9),
+    # C-OFF's case (10) and C-ABUSE's (11).
     refused(runner, evaluated, policy_file, customers_csv, "cases row 2 (C-ABUSE): its state, "
-            "reviewer differ from audit entry 19")
+            "reviewer differ from audit entry 11")
     sql(evaluated, "update cases set state = 'proposed', reviewer = null "
                    "where customer_id = 'C-ABUSE'")  # back as the trail says
     sql(evaluated, "insert into cases (customer_id, state, opened_run, opened_as_of) "
@@ -245,7 +247,7 @@ def test_a_raw_sql_supersede_is_refused(runner: CliRunner, evaluated: Path,
     sql(evaluated, f"update strikes set superseded_by_run = 1 where id = {row}")
     refused(runner, evaluated, policy_file, customers_csv,
             f"supersede of strikes row {row} (C-WARN): not superseded by a later run of its "
-            "date")
+            "date that decided the customer")
     sql(evaluated, f"update strikes set superseded_by_run = null where id = {row}")
     # A real supersede: the same date again with other facts (run 2) ...
     corrected = customers_csv.with_name("corrected.csv")
@@ -261,4 +263,5 @@ def test_a_raw_sql_supersede_is_refused(runner: CliRunner, evaluated: Path,
                    "1, 2)")
     gone = one(evaluated, "select max(id) from strikes")[0]
     refused(runner, evaluated, policy_file, customers_csv,
-            f"supersede of strikes row {gone} (C-GONE) has no audit entry")
+            f"supersede of strikes row {gone} (C-GONE): not superseded by a later run of its "
+            "date that decided the customer")

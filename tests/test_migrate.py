@@ -36,6 +36,8 @@ RUNS = {
     "sources": str, "plugins": str,
     # m006
     "input_sha256": str,
+    # m008
+    "fact_keys": str, "source_files": str,
 }
 DECISIONS = {
     "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str, "severity": str,
@@ -69,11 +71,21 @@ CASES = {"id": int, "customer_id": str, "state": str, "opened_run": int, "opened
          "revoked_by_id": str, "revoked_at": str, "revoke_reason": str, "updated_at": str}
 AUDIT = {"seq": int, "at": str, "kind": str, "run_id": int, "customer_id": str,
          "payload": str, "prev_hash": str, "hash": str}
-TABLES = {"runs": RUNS, "decisions": DECISIONS, "rejects": REJECTS, "strikes": STRIKES,
+RUN_DECISIONS = {
+    "run_id": int, "pos": int, "customer_id": str, "outcome": str, "base_outcome": str,
+    "severity": str, "strikes": int, "effective_date": str, "phase_out_start": str,
+    "timing_basis": str, "file": int, "source_row": int, "facts": bytes, "rules": bytes,
+    "ledger": bytes}
+BLOBS = {"id": int, "sha256": bytes, "body": str}
+# m008 renamed the decisions table decisions_v1 (its rows stay) and made
+# `decisions` a view over it and the compact tables.
+TABLES = {"runs": RUNS, "decisions_v1": DECISIONS, "run_decisions": RUN_DECISIONS,
+          "blobs": BLOBS, "rejects": REJECTS, "strikes": STRIKES,
           "exemptions": EXEMPTIONS, "reviews": REVIEWS, "audit": AUDIT, "cases": CASES}
 AS_OF = "2026-11-02"  # the as-of date of conftest's tiny customers, after the old run's
 TRIGGERS = {f"{table}_no_{verb}"
-            for table in ("audit", "runs", "decisions", "exemptions", "reviews", "strikes")
+            for table in ("audit", "runs", "decisions", "exemptions", "reviews", "strikes",
+                          "run_decisions", "blobs")
             for verb in ("update", "delete")} | {"cases_no_delete"}
 
 
@@ -119,12 +131,14 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                             ("adieu", "m004_cases"),
                                             ("adieu", "m005_sources_plugins"),
                                             ("adieu", "m006_audit_index"),
-                                            ("adieu", "m007_set_aside_strikes")]
+                                            ("adieu", "m007_set_aside_strikes"),
+                                            ("adieu", "m008_compact_store")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
                                                         "m003_missing_facts", "m004_cases",
                                                         "m005_sources_plugins",
                                                         "m006_audit_index",
-                                                        "m007_set_aside_strikes"]
+                                                        "m007_set_aside_strikes",
+                                                        "m008_compact_store"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
     for _ in range(2):  # opening again changes nothing
@@ -143,7 +157,8 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     open_db(str(new)).close()
     assert raw(new, "select name from _sqlite_migrations order by id") == \
         [("m001_initial",), ("m002_memory",), ("m003_missing_facts",), ("m004_cases",),
-         ("m005_sources_plugins",), ("m006_audit_index",), ("m007_set_aside_strikes",)]
+         ("m005_sources_plugins",), ("m006_audit_index",), ("m007_set_aside_strikes",),
+         ("m008_compact_store",)]
     assert schema(new) == schema(old_db)
 
 
@@ -161,7 +176,8 @@ def test_columns_after_the_upgrade(old_db: Path, table: str) -> None:
 def test_keys_indexes_and_triggers(old_db: Path) -> None:
     db = open_db(str(old_db))
     try:
-        assert db["decisions"].pks == ["run_id", "customer_id"]
+        assert db["decisions_v1"].pks == ["run_id", "customer_id"]
+        assert db["run_decisions"].pks == ["run_id", "pos"]
         assert db["audit"].pks == ["seq"]
         indexes = {t: {(tuple(i.columns), i.unique) for i in db[t].indexes}
                    for t in ("runs", "strikes", "exemptions", "reviews", "cases")}
@@ -287,5 +303,6 @@ def test_upgraded_database_keeps_working(runner: CliRunner, old_db: Path, policy
             assert stored == again
 
     result = adieu("audit", "verify")
-    # 2 adopted cases; run 2 opens C-OFF's and C-ABUSE's; CUST-0007's approval.
-    assert result.stdout.strip() == f"audit trail intact: {31 + 2 + 1 + 9 + 7 + 2 + 1} entries"
+    # 2 adopted cases; run 2 (its 9 decisions in one batch entry) opens C-OFF's
+    # and C-ABUSE's; CUST-0007's approval.
+    assert result.stdout.strip() == f"audit trail intact: {31 + 2 + 1 + 1 + 7 + 2 + 1} entries"

@@ -17,8 +17,8 @@ from conftest import AS_OF, POLICY
 from adieu import __version__
 from adieu.errors import StoreError
 from adieu.run import prepare, store
+from adieu.store import RunWriter, now, open_db
 from adieu.store import db_path as resolve_db_path
-from adieu.store import now, open_db
 
 EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
     "_sqlite_migrations": {"id": int, "migration_set": str, "name": str, "applied_at": str},
@@ -28,9 +28,12 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "rejected": int, "counts": str, "population": str, "adieu_version": str,
         "started_at": str, "finished_at": str, "facts_sha256": str, "identity": str,
         "backfill": int, "new_strikes": int, "missing_facts": str,
-        "sources": str, "plugins": str, "input_sha256": str,
+        "sources": str, "plugins": str, "input_sha256": str, "fact_keys": str,
+        "source_files": str,
     },
-    "decisions": {
+    # m008: the decisions of runs written before it; later ones are in
+    # run_decisions and blobs, and the view `decisions` shows both.
+    "decisions_v1": {
         "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str,
         "severity": str, "strikes": int, "reasons": str, "fired": str, "shielded": str,
         "unknown": str, "missing": str, "exemptions": str, "expired_exemptions": str,
@@ -40,6 +43,13 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "set_aside_strikes": str,
         "provenance": str,
     },
+    "run_decisions": {
+        "run_id": int, "pos": int, "customer_id": str, "outcome": str, "base_outcome": str,
+        "severity": str, "strikes": int, "effective_date": str, "phase_out_start": str,
+        "timing_basis": str, "file": int, "source_row": int, "facts": bytes, "rules": bytes,
+        "ledger": bytes,
+    },
+    "blobs": {"id": int, "sha256": bytes, "body": str},
     "rejects": {
         "id": int, "run_id": int, "file": str, "row": int, "line": int, "customer_id": str,
         "field": str, "value": str, "reason": str,
@@ -101,12 +111,12 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
             "select name from sqlite_master where type = 'table'")}
         migrations = [tuple(r) for r in conn.execute(
             "select migration_set, name from _sqlite_migrations order by id")]
-    assert {"runs", "decisions", "rejects", "_sqlite_migrations"} <= tables
+    assert {"runs", "run_decisions", "blobs", "rejects", "_sqlite_migrations"} <= tables
     assert tables == set(EXPECTED_COLUMNS)
     assert migrations == [("adieu", "m001_initial"), ("adieu", "m002_memory"),
                           ("adieu", "m003_missing_facts"), ("adieu", "m004_cases"),
                           ("adieu", "m005_sources_plugins"), ("adieu", "m006_audit_index"),
-                          ("adieu", "m007_set_aside_strikes")]
+                          ("adieu", "m007_set_aside_strikes"), ("adieu", "m008_compact_store")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -120,9 +130,10 @@ def test_keys(db_path: Path) -> None:
     open_db(str(db_path)).close()
     db = sqlite_utils.Database(db_path)
     assert db["runs"].pks == ["id"]
-    assert db["decisions"].pks == ["run_id", "customer_id"]
-    assert {(fk.column, fk.other_table) for fk in db["decisions"].foreign_keys} == \
-        {("run_id", "runs")}
+    assert db["decisions_v1"].pks == ["run_id", "customer_id"]
+    assert db["run_decisions"].pks == ["run_id", "pos"]
+    assert db["blobs"].pks == ["id"]
+    assert "decisions" in db.view_names()
     assert {(fk.column, fk.other_table) for fk in db["rejects"].foreign_keys} == \
         {("run_id", "runs")}
 
@@ -130,7 +141,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 7
+    assert count(db_path, "_sqlite_migrations") == 8
 
 
 def test_wal_mode(db_path: Path) -> None:
@@ -254,7 +265,9 @@ def test_strikes_recorded(evaluated: Path) -> None:
 def test_runs_and_decisions_are_append_only(evaluated: Path) -> None:
     with connect(evaluated) as conn:
         for statement in ("update runs set as_of = '2000-01-01'", "delete from runs",
-                          "update decisions set outcome = 'keep'", "delete from decisions"):
+                          "update run_decisions set outcome = 'keep'",
+                          "delete from run_decisions", "update blobs set body = '[]'",
+                          "delete from blobs"):
             with pytest.raises(sqlite3.DatabaseError, match="cannot change"):
                 conn.execute(statement)
     assert count(evaluated, "runs") == 1
@@ -282,19 +295,17 @@ def test_a_failure_while_writing_leaves_nothing(evaluated: Path, policy_file: Pa
     result = prepare(str(policy_file), f"csv:{customers_csv}", later, db_file=str(evaluated))
     assert result.intake.rejects  # so the rejects insert happens
 
-    original = sqlite_utils.db.Table.insert_all
+    original = RunWriter.add_rejects
 
-    def failing(self: sqlite_utils.db.Table, *args: Any, **kwargs: Any) -> Any:
-        if self.name == "rejects":
-            raise RuntimeError("disk on fire")
-        return original(self, *args, **kwargs)
+    def failing(self: RunWriter, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(sqlite_utils.db.Table, "insert_all", failing)
+    monkeypatch.setattr(RunWriter, "add_rejects", failing)
     with pytest.raises(RuntimeError, match="disk on fire"):
         store(result, str(evaluated), now())
     assert {t: count(evaluated, t) for t in tables} == before
     assert before["runs"] == 1 and before["decisions"] == 9
 
-    monkeypatch.setattr(sqlite_utils.db.Table, "insert_all", original)
+    monkeypatch.setattr(RunWriter, "add_rejects", original)
     assert store(result, str(evaluated), now()) == 2  # the same write succeeds afterwards
     assert count(evaluated, "decisions") == 18

@@ -126,14 +126,15 @@ def saturday_run(tmp_path, runner):
 
 
 def _store_old_wording(db, version: str) -> None:
-    """What an older adieu stored for C-1 (it named no move). The decisions
+    """What an older adieu stored for C-1 (it named no move). The run_decisions
     table refuses SQL updates (audit triggers), so they are dropped first:
     this test is about replay, not the trail."""
     store = open_db(str(db))
     for (name,) in store.execute("select name from sqlite_master where type = 'trigger'"
                                  ).fetchall():
         store.execute(f"drop trigger {name}")
-    store.execute("update decisions set timing_basis = 'contract end' where customer_id = 'C-1'")
+    store.execute("update run_decisions set timing_basis = 'contract end' "
+                  "where customer_id = 'C-1'")
     store.execute("update runs set adieu_version = ?", [version])
     store.conn.commit()
     store.close()
@@ -145,12 +146,13 @@ def test_replay_of_an_older_version_ignores_the_new_wording(saturday_run) -> Non
     result = replay(store, None)
     assert (result["made_by"], result["differences"]) == ("0.1.0", [])
     # The effective date itself is still compared exactly.
-    store.execute("update decisions set effective_date = '2027-01-23' where customer_id = 'C-1'")
+    store.execute("update run_decisions set effective_date = '2027-01-23' "
+                  "where customer_id = 'C-1'")
     store.conn.commit()
     assert [(d["customer_id"], d["field"]) for d in replay(store, None)["differences"]] == \
         [("C-1", "effective_date")]
     # And what the basis started from: a notice period is not the contract end.
-    store.execute("update decisions set effective_date = '2027-01-25', timing_basis = "
+    store.execute("update run_decisions set effective_date = '2027-01-25', timing_basis = "
                   "'60-day notice period' where customer_id = 'C-1'")
     store.conn.commit()
     assert [(d["customer_id"], d["field"]) for d in replay(store, None)["differences"]] == \

@@ -107,12 +107,10 @@ def test_replay_with_two_workers_finds_what_one_does(remembered: tuple[Path, Pat
     assert clean["2"].stdout == clean["1"].stdout
     assert "decisions replayed, 0 difference(s)" in clean["2"].stdout
     with sqlite3.connect(db) as conn:  # an edit behind adieu's back, late in the run
-        conn.execute("drop trigger if exists decisions_no_update")
-        triggers = [r[0] for r in conn.execute(
-            "select name from sqlite_master where type = 'trigger' and tbl_name = 'decisions'")]
-        for name in triggers:
+        for (name,) in conn.execute("select name from sqlite_master where type = 'trigger' "
+                                    "and tbl_name = 'run_decisions'").fetchall():
             conn.execute(f"drop trigger {name}")
-        conn.execute("update decisions set outcome = 'keep' where run_id = 2 and "
+        conn.execute("update run_decisions set outcome = 'keep' where run_id = 2 and "
                      "customer_id = 'C0002900'")
     edited = {w: adieu("replay", "2", "--db", str(db), "--workers", w, "--json",
                        cwd=tmp_path) for w in ("1", "2")}
