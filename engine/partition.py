@@ -46,7 +46,7 @@ from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
 from .popstats import Accumulators, StatsPopulation, accumulators, population_stats
 from .run import used_memory
 from .sources import SourceRecord
-from .store import RunWriter, decision_row, now, open_db, read_decisions, reserve_run_id
+from .store import RunWriter, decision_row, now, open_db, reserve_run_id
 
 __all__ = ["Partition", "combine", "coerce_partition", "cross_duplicates", "decide_partition",
            "drop_duplicates", "id_rows", "load", "merge_partials", "partial_statistics",
@@ -233,6 +233,8 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
     (same policy, facts, as-of date and memory) is not written again: the
     stored run's id is returned. InputError for an as-of date before the
     latest run's unless backfill."""
+    from .batches import Batch, Tally
+
     started_at = started_at or now()
     db = open_db(db_file)
     try:
@@ -248,13 +250,15 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
             writer = RunWriter(db, run_id, as_of.isoformat(), started_at)
             counts: Counter[str] = Counter()
             ids: list[str] = []
+            sums = Tally()  # the run's digests, as engine.run computes them
             for part in partitions:
                 writer.add(part.decisions, part.strikes)
                 counts.update(part.counts)
                 ids.extend(row["customer_id"] for row in part.decisions)
+                sums.add(Batch(part.decisions, part.strikes))
             reject_rows = [asdict(r) if isinstance(r, Reject) else r for r in rejects]
             writer.add_rejects(reject_rows)
-            facts_sha, memory_sha = _digests(db, run_id, ids)
+            facts_sha, memory_sha = sums.facts_sha256, sums.memory_sha256
             identity = hashlib.sha256(f"{policy.sha256}|{facts_sha}|{as_of.isoformat()}|"
                                       f"{memory_sha}".encode()).hexdigest()
             same = db.execute("select id from runs where identity = ? order by id desc limit 1",
@@ -282,16 +286,6 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
         return same.run_id
     finally:
         db.close()
-
-
-def _digests(db: Any, run_id: int, ids: list[str]) -> tuple[str, str]:
-    """runs.facts_sha256 and the memory digest of the run identity, as
-    engine.run computes them (engine.batches.digests: order-independent
-    sums over the decisions' facts and memory JSON texts), read back from
-    the store as written."""
-    from .batches import digests
-
-    return digests(read_decisions(db, run_id))
 
 
 def statistics_one_machine(policy: Policy, records: Sequence[Record], as_of: dt.date) \
