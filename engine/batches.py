@@ -160,17 +160,12 @@ def digests(rows: Iterable[dict[str, Any]]) -> tuple[str, str]:
     """runs.facts_sha256 and the memory digest of the run identity over a
     run's decision rows (customer_id, facts and memory JSON text), in any
     order: what Tally computes as the rows stream past (engine.partition
-    adds each part's rows as it writes them)."""
+    uses it to write a run decided in parts)."""
     tally = Tally()
-    add_digests(tally, rows)
-    return f"{tally.facts_sum % _MOD:064x}", f"{tally.memory_sum % _MOD:064x}"
-
-
-def add_digests(tally: Tally, rows: Iterable[dict[str, Any]]) -> None:
-    """Add rows' facts and memory digests to tally's order-independent sums."""
     for row in rows:
         tally.facts_sum += _digest(f"{row['customer_id']}\t{row['facts']}")
         tally.memory_sum += _digest(f"{row['customer_id']}\t{row['memory']}")
+    return f"{tally.facts_sum % _MOD:064x}", f"{tally.memory_sum % _MOD:064x}"
 
 
 def _digest(text: str) -> int:

@@ -32,7 +32,6 @@ from functools import lru_cache
 from typing import Any
 
 from . import __version__, jsontext
-from .batches import _MOD, Tally, add_digests
 from .decide import decide
 from .errors import InputError
 from .expr import Context
@@ -234,6 +233,8 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
     (same policy, facts, as-of date and memory) is not written again: the
     stored run's id is returned. InputError for an as-of date before the
     latest run's unless backfill."""
+    from .batches import Batch, Tally
+
     started_at = started_at or now()
     db = open_db(db_file)
     try:
@@ -248,17 +249,16 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
             run_id = reserve_run_id(db)
             writer = RunWriter(db, run_id, as_of.isoformat(), started_at)
             counts: Counter[str] = Counter()
-            customers = 0
-            tally = Tally()
+            ids: list[str] = []
+            sums = Tally()  # the run's digests, as engine.run computes them
             for part in partitions:
                 writer.add(part.decisions, part.strikes)
-                add_digests(tally, part.decisions)
                 counts.update(part.counts)
-                customers += len(part.decisions)
+                ids.extend(row["customer_id"] for row in part.decisions)
+                sums.add(Batch(part.decisions, part.strikes))
             reject_rows = [asdict(r) if isinstance(r, Reject) else r for r in rejects]
             writer.add_rejects(reject_rows)
-            facts_sha, memory_sha = (f"{tally.facts_sum % _MOD:064x}",
-                                     f"{tally.memory_sum % _MOD:064x}")
+            facts_sha, memory_sha = sums.facts_sha256, sums.memory_sha256
             identity = hashlib.sha256(f"{policy.sha256}|{facts_sha}|{as_of.isoformat()}|"
                                       f"{memory_sha}".encode()).hexdigest()
             same = db.execute("select id from runs where identity = ? order by id desc limit 1",
@@ -271,7 +271,7 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
                 "policy_name": policy.name, "policy_version": policy.version,
                 "policy_sha256": policy.sha256, "policy_file": policy.file,
                 "policy_text": policy.text, "source": source, "as_of": as_of.isoformat(),
-                "customers": customers,
+                "customers": len(ids),
                 "rejected": len({(r["file"], r["row"], r["line"]) for r in reject_rows}),
                 "counts": jsontext.dumps({o: counts.get(o, 0) for o in (*OUTCOMES, *MARKERS)}),
                 "population": jsontext.dumps(population_stats), "adieu_version": __version__,

@@ -92,9 +92,11 @@ class RunResult:
         return list(readback.decisions_of(self))
 
     def close(self) -> None:
-        """Remove a spilled source's temporary copy."""
+        """Remove a spilled source's temporary copy and the duplicate index."""
         for file in self.files:
             file.close()
+        if self.ids is not None:
+            self.ids.close()
 
 
 def open_source(source: str, as_of: dt.date, mapping_file: str | None = None,
