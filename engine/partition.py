@@ -35,7 +35,7 @@ from . import __version__, jsontext
 from .decide import decide
 from .errors import InputError
 from .expr import Context
-from .facts import Record, to_json_value
+from .facts import Record
 from .intake import Reject, read_records
 from .ledger import Memory
 from .mapping import IDENTITY, Mapping, load_mapping
@@ -200,7 +200,8 @@ def decide_partition(policy: Policy, records: Iterable[Record], as_of: dt.date,
         ctx = Context(r.facts, as_of, population, derive_fns)
         memory = memories.get(r.facts["customer_id"])
         d = decide(policy, ctx, as_of, memory)
-        row = decision_row(d, {k: to_json_value(v) for k, v in r.facts.items()}, r.file, r.row)
+        # jsontext writes a date as its ISO text, as to_json_value would.
+        row = decision_row(d, r.facts, r.file, r.row)
         used = used_memory(memory, d, as_of)
         row["memory"] = jsontext.dumps(used.to_json()) if used else None
         out.decisions.append(row)
