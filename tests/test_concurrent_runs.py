@@ -17,7 +17,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -107,7 +106,6 @@ def test_two_runs_at_once_keep_the_ladder_and_the_order(
     """Each try: three processes at once on a fresh database, two as of
     2026-11-15 and one as of 2026-11-01 (in turn first, middle, last)."""
     policy, source = inputs
-    began = time.monotonic()
     overlapped = 0
     for i in range(TRIES):
         db = tmp_path / f"try{i}.db"
@@ -131,7 +129,6 @@ def test_two_runs_at_once_keep_the_ladder_and_the_order(
         check_ladder(db)
     # The processes really ran at the same time (otherwise nothing was tested).
     assert overlapped >= TRIES // 2, f"only {overlapped} of {TRIES} tries overlapped"
-    assert time.monotonic() - began < 90
 
 
 def test_a_run_stored_meanwhile_is_decided_with(inputs: tuple[Path, Path],
