@@ -457,21 +457,9 @@ def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[d
 def _referrals(timing: Timing, ctx: Context, decision: Decision,
                conditional_only: bool = False) -> None:
     """Vendors to suggest (up to max_referrals), with the entries' notes."""
-    out = decision.referrals
-    for ref in timing.referrals:
-        if ref.when is None and conditional_only:
-            continue
-        if ref.when is not None:
-            value, _, _ = _evaluate(ref.when.fn, ctx)
-            if value is not True:
-                continue
-        added = False
-        for vendor in ref.vendors:
-            if vendor not in out and len(out) < timing.max_referrals:
-                out.append(vendor)
-                added = True
-        if added and ref.note:
-            decision.notes.append(f"referral: {ref.note}")
+    values = tuple(None if ref.when is None else _evaluate(ref.when.fn, ctx)[0]
+                   for ref in timing.referrals)
+    _plan_referrals(timing, values, decision, conditional_only)
 
 
 def _timing(timing: Timing, ctx: Context, as_of: dt.date, decision: Decision) -> None:

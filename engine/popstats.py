@@ -51,6 +51,7 @@ from .exactvalues import ExactValues
 from .expr import UNKNOWN, Context, PopulationCall
 from .facts import Record
 from .functions import POPULATION_FUNCTIONS
+from .population import condition_value as _condition
 
 _EXACT = decimal.Context(prec=decimals.MAX_DIGITS * 8, traps=[decimal.Inexact,
                                                               decimal.InvalidOperation])
@@ -323,15 +324,6 @@ def _mean(total: int | Decimal, n: int) -> Decimal:
     if type(total) is not int:
         total = decimals.ARITHMETIC.plus(total)  # raises if not exact in MAX_DIGITS
     return decimals.divide(total, n)
-
-
-def _condition(call: PopulationCall, ctx: Context) -> Any:
-    saved = ctx.missing, ctx.problems
-    ctx.missing, ctx.problems = set(), []
-    try:
-        return call.condition(ctx)
-    finally:
-        ctx.missing, ctx.problems = saved
 
 
 def accumulators(policy: Any, as_of: dt.date | None = None,

@@ -103,7 +103,7 @@ class Population:
 
     def _statistic(self, call: PopulationCall) -> dict[str, Any]:
         if call.kind == "share":
-            known = [_condition(call, ctx) for ctx in self.contexts]
+            known = [condition_value(call, ctx) for ctx in self.contexts]
             known = [v for v in known if v is not UNKNOWN]
             value = decimals.divide(sum(1 for v in known if v), len(known)) \
                 if known else None
@@ -122,7 +122,9 @@ class Population:
         return stat
 
 
-def _condition(call: PopulationCall, ctx: Context) -> Any:
+def condition_value(call: PopulationCall, ctx: Context) -> Any:
+    """The value of a share call's condition for one customer, leaving the
+    context's missing facts and problems as they were."""
     saved = ctx.missing, ctx.problems
     ctx.missing, ctx.problems = set(), []
     try:
