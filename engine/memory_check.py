@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import string
 from collections.abc import Iterator
@@ -186,7 +187,7 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
     problems: list[str] = []
     group: list[tuple] = []
     cursor = db.execute(query, {"as_of": as_of.isoformat(), "kind": spec.kind})
-    for joined in (*cursor, None):
+    for joined in itertools.chain(cursor, (None,)):  # streamed, not held
         if group and (joined is None or joined[0] != group[0][0]):
             problem = _judge(db, group[-1:] if spec.latest else group, fields, n,
                              None if spec.shared else used)
