@@ -395,11 +395,7 @@ def _pass2(db: Any, result: RunResult, db_file: str | None, started_at: str,
             if found is not None and not dry and \
                     not rerun.other_strikes_of_the_date(db, found["id"], as_of):
                 raise _Identical(found["id"])
-    for file in result.files:
-        if file.changed():
-            raise InputError(f"{file.given} changed while the run was reading it (its bytes "
-                             "differ between the run's two passes); nothing was stored",
-                             Location(file.given))
+    _check_unchanged(result)
     run_id = 1 if db is None else \
         db.execute("select coalesce(max(id), 0) + 1 from runs").fetchone()[0] \
         if "runs" in db.table_names() else 1
@@ -420,6 +416,10 @@ def _pass2(db: Any, result: RunResult, db_file: str | None, started_at: str,
         tally.add(batch)
         if progress is not None:
             progress(len(batch.rows))
+    # Checked again once pass 2 has read everything: bytes appended while it
+    # read would otherwise be decided without pass 1 (population figures,
+    # duplicates) having seen them.
+    _check_unchanged(result, sum(tally.counts.values()))
     result.tally, result.counts = tally, _ordered(tally.counts)
     if dry:
         result.spool = sink.finish()
@@ -432,6 +432,20 @@ def _pass2(db: Any, result: RunResult, db_file: str | None, started_at: str,
             raise _Identical(same[0])
     sink.add_rejects([asdict(r) for r in result.intake.rejects])
     return sink.finish(run)
+
+
+def _check_unchanged(result: RunResult, decided: int | None = None) -> None:
+    """InputError (nothing stored) if a source's bytes are not those pass 1
+    read, or pass 2 decided another number of customers than pass 1 accepted."""
+    for file in result.files:
+        if file.changed():
+            raise InputError(f"{file.given} changed while the run was reading it (its bytes "
+                             "differ between the run's two passes); nothing was stored",
+                             Location(file.given))
+    if decided is not None and decided != result.accepted:
+        raise InputError(f"the second pass over {source_text(result.sources)} read "
+                         f"{decided:,} customers, the first {result.accepted:,}: the source "
+                         "changed while the run was reading it; nothing was stored")
 
 
 def _has_memory(db: Any) -> bool:

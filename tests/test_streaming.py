@@ -191,6 +191,37 @@ def test_a_source_changed_between_the_passes_stores_nothing(
         assert conn.execute("select count(*) from decisions").fetchone() == (0,)
 
 
+@pytest.mark.parametrize("added", ["ZZ-NEW", "CUST-0001"])
+def test_rows_appended_while_pass_2_reads_store_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, added: str) -> None:
+    """Rows appended after the check before pass 2 (a new customer, or a
+    duplicate of one decided) are not decided without pass 1 having seen
+    them: the run fails and stores nothing (found by a hostile test: the
+    new customer was stored, the duplicate silently dropped)."""
+    source = tmp_path / "c.csv"
+    shutil.copy(EXAMPLE, source)
+    first = EXAMPLE.read_text(encoding="utf-8").splitlines()[1]
+    accepted = run_module.accepted_records
+
+    def read_then_append(result):
+        for i, record in enumerate(accepted(result)):
+            if i == 0:
+                with open(source, "a", encoding="utf-8") as f:
+                    f.write(added + first[first.index(","):] + "\n")
+            yield record
+
+    monkeypatch.setattr(run_module, "accepted_records", read_then_append)
+    db = tmp_path / "x.db"
+    result = CliRunner().invoke(cli, ["evaluate", "default", "--source", f"csv:{source}",
+                                      "--as-of", DAY1, "--db", str(db), "--workers", "1"])
+    assert result.exit_code == 2, result.output
+    assert "changed while the run was reading it" in result.stderr
+    assert result.stderr.rstrip().endswith("nothing was stored")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from runs").fetchone() == (0,)
+        assert conn.execute("select count(*) from decisions").fetchone() == (0,)
+
+
 def test_quiet_prints_nothing_on_stderr_and_the_final_line_is_there_without(
         tmp_path: Path, good_csv: Path, policy_file: Path) -> None:
     runner = CliRunner()
