@@ -4,11 +4,15 @@ after the commit (store.read_decisions), or from a dry run's spool. So
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from sqlite_utils import Database
+
 from . import jsontext
 from .decide import Decision, RuleResult
+from .errors import Location, StoreError
 from .store import JSON_COLUMNS, open_db_readonly, read_decisions
 
 _FIELDS = Decision.__dataclass_fields__
@@ -34,9 +38,13 @@ def rows_of(result: Any, outcome: str | None = None) -> Iterator[dict[str, Any]]
         return
     if result.run_id is None or not result.db_file:
         return
-    db = open_db_readonly(result.db_file)
-    if db is None:
-        return
+    # A read-write connection that only reads: the last one to close removes
+    # the -wal and -shm files, which a read-only one cannot (they were left
+    # behind after --json and --csv).
+    try:
+        db = Database(sqlite3.connect(result.db_file, timeout=30), execute_plugins=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot use database: {exc}", Location(result.db_file)) from None
     try:
         yield from read_decisions(db, result.run_id, outcome=outcome)
     finally:

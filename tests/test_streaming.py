@@ -274,3 +274,15 @@ def test_json_written_in_pieces_is_the_whole_documents_text() -> None:
         write_json(head, iter(listed), tail, out)
         whole = {**head, "decisions": [d.to_dict() for d in listed], **tail}
         assert out.getvalue() == json_text(whole, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("output", ["--json", "--csv"])
+def test_read_back_output_leaves_no_wal_files(tmp_path: Path, output: str) -> None:
+    """--json/--csv read the run back after the commit; the reading
+    connection is the last to close and must take -wal and -shm with it
+    (a read-only one left both behind, found by a hostile test)."""
+    db = tmp_path / "x.db"
+    done = CliRunner().invoke(cli, ["evaluate", "default", "--source", f"csv:{EXAMPLE}",
+                                    "--as-of", DAY1, "--db", str(db), output, "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.db"]
