@@ -195,6 +195,12 @@ class Database(sqlite_utils.Database):
                 raise
 
 
+# How long a command waits for another's write lock. A run holds it while
+# it decides and writes (pass 2: minutes for a million customers), so a
+# second run, or a review, waits for it rather than failing.
+BUSY_SECONDS = 900
+
+
 def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
     """Open (and migrate) the store. WAL mode, a busy timeout; write
     transactions take the write lock when they begin (see Database)."""
@@ -202,9 +208,9 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
         raise StoreError(f"no database at {path} (run `adieu evaluate` first, or pass --db)",
                          Location(path))
     try:
-        conn = sqlite3.connect(path, timeout=30)
+        conn = sqlite3.connect(path, timeout=BUSY_SECONDS)
         db = Database(conn, execute_plugins=False)
-        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
         if not db.execute("select 1 from sqlite_master limit 1").fetchone():
             # A new file: 8 KiB pages keep a stored decision's detail texts
             # (often 1-2 KB) on the page instead of half-empty overflow pages.
