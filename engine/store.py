@@ -9,7 +9,9 @@ import contextlib
 import datetime as dt
 import json
 import os
+import random
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -207,8 +209,24 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
     if not create and not Path(path).exists():
         raise StoreError(f"no database at {path} (run `adieu evaluate` first, or pass --db)",
                          Location(path))
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            return _open(path)
+        except sqlite3.OperationalError as exc:
+            # SQLite answers "locked" at once, without waiting, where waiting
+            # could deadlock (a new file's journal mode or first migration
+            # while other processes open it too): open again shortly.
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise StoreError(f"cannot use database: {exc}", Location(path)) from None
+            time.sleep(0.05 + random.random() / 10)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot use database: {exc}", Location(path)) from None
+
+
+def _open(path: str) -> sqlite_utils.Database:
+    conn = sqlite3.connect(path, timeout=BUSY_SECONDS)
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_SECONDS)
         db = Database(conn, execute_plugins=False)
         db.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
         if not db.execute("select 1 from sqlite_master limit 1").fetchone():
@@ -222,8 +240,9 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
             # would otherwise both apply the same migration.
             with db.atomic():
                 migrations.apply(db)
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot use database: {exc}", Location(path)) from None
+    except BaseException:
+        conn.close()
+        raise
     return db
 
 

@@ -237,7 +237,7 @@ def test_wal_mode_and_busy_timeout(old_db: Path) -> None:
     db = open_db(str(old_db))
     try:
         assert db.journal_mode == "wal"
-        assert db.execute("pragma busy_timeout").fetchone()[0] == 30000
+        assert db.execute("pragma busy_timeout").fetchone()[0] == 900_000
     finally:
         db.close()
     # WAL is a property of the file: a plain connection sees it too.
