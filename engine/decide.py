@@ -339,8 +339,10 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
     return decision
 
 
-def _plan_ladder(plan: decide_plan.Plan, fired: list[RuleResult], strikes: int) -> str:
-    """_ladder with the plan's thresholds."""
+def _plan_ladder(plan: Any, fired: list[RuleResult], strikes: int) -> str:
+    """The outcome for these fired rules and this many active strikes; plan:
+    anything with the ladder's thresholds (warn, final_notice, offboard):
+    a decide_plan.Plan or the policy's strikes section."""
     for r in fired:
         if r.action == "offboard":
             return "offboard"
@@ -373,18 +375,7 @@ def _plan_referrals(timing: Timing, values: tuple, decision: Decision,
 
 def _ladder(policy: Policy, fired: list[RuleResult], strikes: int) -> str:
     """The outcome for these fired rules and this many active strikes."""
-    if any(r.action == "offboard" for r in fired):
-        return "offboard"
-    ladder = policy.strikes
-    if strikes >= ladder.offboard:
-        return "offboard"
-    if strikes >= ladder.final_notice:
-        return "final_notice"
-    if strikes >= ladder.warn:
-        return "warn"
-    if fired:
-        return "watch"
-    return "keep"
+    return _plan_ladder(policy.strikes, fired, strikes)
 
 
 def _in_period(day: dt.date, start: tuple[int, int], end: tuple[int, int]) -> bool:
