@@ -21,10 +21,10 @@ The convention (docs/ops-guide.md is written to it; design: issue 11):
   ``adieu`` is the installed console script) first on ``PATH``, standard
   input empty and no terminal.
 - The blocks of a file run in order in one sandbox, so a later block uses
-  the files (the database) an earlier one made. Shell state (variables,
-  ``export``, ``cd``) carries from one ``$`` line to the next within a
-  block; every block starts again in the sandbox directory with the base
-  environment.
+  the files (the database) an earlier one made. Exported variables
+  (``export``) and the directory (``cd``) carry from one ``$`` line to the
+  next within a block (variables that are not exported do not); every
+  block starts again in the sandbox directory with the base environment.
 - Every command must exit 0 unless a marker says otherwise.
 
 Markers are HTML comments (invisible on the rendered page) on the lines
@@ -52,8 +52,10 @@ one marker per comment:
     whatever today is. The block's setup runs with the same clock; a
     setup command may set another by prefixing ``DOCRUN_CLOCK=...`` (the
     environment variable that a ``sitecustomize`` module in the sandbox
-    reads; it replaces ``adieu.store.now``, the one clock adieu records
-    times with).
+    reads: in every adieu module, ``dt.date.today()`` and
+    ``dt.datetime.now()`` give the clock). Once set, the clock stays for
+    the later blocks of the sandbox, until another clock marker; before
+    the first one, commands see the real clock.
 
 ``run_file(path)`` runs every block of a file and returns the failures, each
 as text naming the file:line of the command, the command, and a unified
@@ -79,15 +81,109 @@ TIMEOUT = 600  # seconds for one command
 FENCE_OPEN = re.compile(r"^( *)```console\s*$")
 MARKER = re.compile(r"^\s*<!--\s*docrun:\s*(.*?)\s*-->\s*$")
 
-SITECUSTOMIZE = '''\
-"""docrun: a fixed wall clock for adieu when DOCRUN_CLOCK is set (tests/docrun.py)."""
+SITECUSTOMIZE = r'''
+"""docrun: a fixed wall clock for adieu when DOCRUN_CLOCK is set (tests/docrun.py).
+
+Every adieu module reads the clock through `import datetime as dt`; in
+each adieu module (as it is imported) `dt` is replaced by a proxy of the
+datetime module whose date.today() and datetime.now() give the clock.
+Dates and date-times made through it are real ones; isinstance works."""
+import datetime as _real_dt
+import importlib.abc
 import os
+import sys
+import types
 
 _clock = os.environ.get("DOCRUN_CLOCK")
-if _clock:
-    import adieu.store
 
-    adieu.store.now = lambda: _clock
+
+def _proxy(at):
+    class _DateMeta(type):
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, _real_dt.date)
+
+        def __subclasscheck__(cls, sub):
+            return issubclass(sub, _real_dt.date)
+
+        def __call__(cls, *args, **kwargs):
+            return _real_dt.date(*args, **kwargs)
+
+        def __getattr__(cls, name):
+            return getattr(_real_dt.date, name)
+
+    class _DatetimeMeta(_DateMeta):
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, _real_dt.datetime)
+
+        def __subclasscheck__(cls, sub):
+            return issubclass(sub, _real_dt.datetime)
+
+        def __call__(cls, *args, **kwargs):
+            return _real_dt.datetime(*args, **kwargs)
+
+        def __getattr__(cls, name):
+            return getattr(_real_dt.datetime, name)
+
+    class date(metaclass=_DateMeta):
+        @staticmethod
+        def today():
+            return at.date()
+
+    class datetime(metaclass=_DatetimeMeta):
+        @staticmethod
+        def now(tz=None):
+            return at.astimezone(tz) if tz is not None else at.replace(tzinfo=None)
+
+        @staticmethod
+        def utcnow():
+            return at.astimezone(_real_dt.timezone.utc).replace(tzinfo=None)
+
+        @staticmethod
+        def today():
+            return at.replace(tzinfo=None)
+
+    module = types.ModuleType("datetime")
+    module.__dict__.update(_real_dt.__dict__)
+    module.date, module.datetime = date, datetime
+    return module
+
+
+def _patch(module):
+    if getattr(module, "dt", None) is _real_dt:
+        module.dt = _PROXY
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if not name.startswith(("adieu", "adieu_plugins")):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        run = loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            _patch(module)
+
+        loader.exec_module = exec_module
+        return spec
+
+
+if _clock:
+    _PROXY = _proxy(_real_dt.datetime.fromisoformat(_clock))
+    for _name, _module in list(sys.modules.items()):
+        if _name.startswith("adieu"):
+            _patch(_module)
+    sys.meta_path.insert(0, _Finder())
 '''
 
 
@@ -262,15 +358,17 @@ def run_file(path: Path) -> tuple[list[str], int]:
     failures: list[str] = []
     count = 0
     sandbox: Sandbox | None = None
+    clock: str | None = None
     rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     try:
         for block in parse(path):
             if sandbox is None or block.fresh:
                 if sandbox is not None:
                     sandbox.close()
-                sandbox = Sandbox()
+                sandbox, clock = Sandbox(), None
+            clock = block.clock or clock
             start = (sandbox.dir / block.cwd).resolve()
-            env = sandbox.env(block.clock)
+            env = sandbox.env(clock)
             for script in block.setup:
                 done = sandbox.bash(script, start, env)
                 if done.returncode != 0:

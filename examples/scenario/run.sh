@@ -83,6 +83,10 @@ for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
         adieu explain CUST-I --db "$DB"
         ;;
     12)
+        # Before Dogwood's review: a review since the run is memory, and a
+        # re-run with it is a new run (docs/ops-guide.md, "Offboarding cases").
+        say "Re-running a month writes nothing"
+        evaluate "$day" >/dev/null
         say "Dogwood reaches offboard: it waits for review"
         adieu pending --db "$DB"
         refused adieu approve CUST-D --run 12 --by "David Kim" --db "$DB"
@@ -93,8 +97,6 @@ for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
     esac
 done
 
-say "Re-running a month writes nothing"
-evaluate 2026-12-01 >/dev/null
 say "An earlier month is refused without --backfill ..."
 refused evaluate 2026-09-01
 say "... and with --backfill the same snapshot is still the same run"
