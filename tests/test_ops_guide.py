@@ -56,7 +56,7 @@ def test_every_adieu_command_of_the_guide_is_in_a_console_block():
     shown = re.findall(r"^\s*\$ (.*adieu .*)$", text, re.MULTILINE)
     assert shown
     assert set(shown) <= run
-    for fence in re.finditer(r"^ *```(\w*)\n(.*?)^ *```", text, re.MULTILINE | re.DOTALL):
+    for fence in re.finditer(r"^ *```([^\n]*)\n(.*?)^ *```", text, re.MULTILINE | re.DOTALL):
         if fence.group(1) != "console":
             assert not re.search(r"^\s*\$ ", fence.group(2), re.MULTILINE), fence.group(0)
 
