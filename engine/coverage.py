@@ -144,7 +144,8 @@ class Coverage:
         return sum(1 for i in items if i.covered), len(items)
 
     def missed(self) -> list[Item]:
-        return [i for i in self.items.values() if not i.covered]
+        """The items no case exercised, in the order of their policy lines."""
+        return sorted((i for i in self.items.values() if not i.covered), key=lambda i: i.line)
 
     def to_json(self) -> dict[str, Any]:
         return {"policy": self.policy.file, "policy_name": self.policy.name,

@@ -81,6 +81,7 @@ class _Reader:
         self.path, self.doc, self.pos = path, doc, pos
         self.dir = Path(path).parent
         self.errors: list[InputError] = []
+        self.sources: dict[tuple[str, dt.date], Any] = {}  # (spec, as_of) -> Intake
 
     def error(self, message: str, where: tuple, key: bool = False) -> None:
         self.errors.append(InputError(message, self.pos.at(where, key)))
@@ -125,8 +126,13 @@ def load_test_file(path: str | Path) -> TestFile:
         if case is not None:
             out.cases.append(case)
     if reader.errors:
-        raise TestFileErrors(reader.errors)
+        raise TestFileErrors(sorted(reader.errors, key=_position))
     return out
+
+
+def _position(e: InputError) -> tuple[int, int]:
+    loc = e.location
+    return (loc.line or 0, loc.column or 0) if loc is not None else (0, 0)
 
 
 def _schema_findings(doc: Any, pos: Positions, file: str) -> list[InputError]:
@@ -156,10 +162,21 @@ def _schema_findings(doc: Any, pos: Positions, file: str) -> list[InputError]:
                 f"{error.instance!r} does not have the expected form"
         else:
             message = schema_message(error)
-        where = "/".join(str(p) for p in path) or "top level"
+        where = _describe(doc, path)
         out.append(InputError(shorten(f"{where}: {message}"), schema_location(error, pos)))
-    out.sort(key=lambda e: (e.location.line or 0, e.location.column or 0))
+    out.sort(key=_position)
     return out
+
+
+def _describe(doc: dict[str, Any], path: tuple) -> str:
+    """cases/3/expect/outcome -> "case 'abuse offboards', expect/outcome"."""
+    if len(path) >= 2 and path[0] == "cases" and isinstance(path[1], int):
+        cases = doc.get("cases")
+        case = cases[path[1]] if isinstance(cases, list) and path[1] < len(cases) else None
+        if isinstance(case, dict) and isinstance(case.get("name"), str):
+            rest = "/".join(str(p) for p in path[2:])
+            return f"case {case['name']!r}" + (f", {rest}" if rest else "")
+    return "/".join(str(p) for p in path) or "top level"
 
 
 def _policy(reader: _Reader) -> Policy:
@@ -205,25 +222,33 @@ _COERCERS: dict[int, tuple[Policy, Coercer]] = {}
 
 
 def _source_records(reader: _Reader, policy: Policy, spec: str, where: tuple,
-                    as_of: dt.date) -> list[Record]:
-    """The records of KIND:LOCATION, the location relative to the test file."""
-    from .intake import read_records
+                    as_of: dt.date, customer: str | None = None) -> list[Record]:
+    """The records of KIND:LOCATION, the location relative to the test file,
+    read once per file. Rows the source rejects are set aside, as
+    `adieu evaluate` sets them aside (they are not in the population); a
+    rejected row of `customer` (facts_from) is an error."""
+    from .intake import Intake, read_records
     from .run import open_source
 
     kind, sep, location = spec.partition(":")
     if sep and location and not Path(location).is_absolute():
         spec = f"{kind}:{reader.dir / location}"
-    try:
-        records, mapping = open_source(spec, as_of, extra_facts=policy.facts)
-        intake = read_records(records, policy.facts, mapping)
-    except AdieuError as exc:
-        reader.error(f"source {spec}: {exc}", where)
-        return []
-    except OSError as exc:
-        reader.error(f"source {spec}: cannot read: {exc.strerror}", where)
-        return []
-    for reject in intake.rejects[:5]:
-        reader.error(f"source {spec}: rejected record: {reject}", where)
+    intake = reader.sources.get((spec, as_of))
+    if intake is None:
+        try:
+            records, mapping = open_source(spec, as_of, extra_facts=policy.facts)
+            intake = read_records(records, policy.facts, mapping)
+        except AdieuError as exc:
+            reader.error(f"source {spec}: {exc}", where)
+            intake = Intake()
+        except OSError as exc:
+            reader.error(f"source {spec}: cannot read: {exc.strerror}", where)
+            intake = Intake()
+        reader.sources[(spec, as_of)] = intake
+    for reject in intake.rejects:
+        if customer is not None and reject.customer_id == customer:
+            reader.error(f"customer {customer!r}: the source rejects its record: {reject}",
+                         where)
     return intake.records
 
 
@@ -267,7 +292,8 @@ def _case(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple,
     if "facts_from" in raw:
         ref = raw["facts_from"]
         found = [r for r in _source_records(reader, policy, ref["source"],
-                                            where + ("facts_from", "source"), as_of)
+                                            where + ("facts_from", "source"), as_of,
+                                            ref["customer"])
                  if r.customer_id == ref["customer"]]
         if not found and len(reader.errors) == before:
             reader.error(f"no customer {ref['customer']!r} in {ref['source']}",
