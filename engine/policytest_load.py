@@ -26,6 +26,7 @@ from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption, Policy, load_policy
 from .yamlpos import (
     Positions,
+    as_text,
     load_with_positions,
     read_text,
     schema_errors,
@@ -209,10 +210,13 @@ def _coerce(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple) 
         coercer = (policy, Coercer(known, fact_minimums(
             resources.load_schema("customer.schema.json"))))
         _COERCERS[id(policy)] = coercer
-    facts, problems = coercer[1].coerce({k: v for k, v in raw.items() if k in known})
+    # Text facts as the author wrote them: `customer_id: 007` is "007", not 7.
+    given = {k: (as_text(v, reader.pos, where + (k,)) if known[k] == "string" else v)
+             for k, v in raw.items() if k in known}
+    facts, problems = coercer[1].coerce(given)
     for p in problems:
-        if p.field == "customer_id" and "missing" in p.reason:
-            continue  # the caller names a missing id
+        if p.field == "customer_id" and "missing" in p.reason and "customer_id" not in raw:
+            continue  # no id given: the caller gives one
         reader.error(f"fact {p.field!r}: {p.reason}",
                      where + (p.field,) if p.field in raw else where)
     return facts
@@ -261,11 +265,18 @@ def _population(reader: _Reader, policy: Policy) -> list[Record]:
         return _source_records(reader, policy, spec, ("population",),
                                as_of or dt.date(2000, 1, 1))
     out = []
+    seen: dict[str, int] = {}
     for i, raw in enumerate(spec):
         where = ("population", i)
         facts = _coerce(reader, policy, raw, where)
+        line = reader.pos.at(where).line or 0
         if "customer_id" not in raw:
             reader.error("population entry has no customer_id", where)
+        elif facts.get("customer_id") in seen:
+            reader.error(f"customer_id {facts['customer_id']!r} is used twice in the population "
+                         f"(first on line {seen[facts['customer_id']]})", where + ("customer_id",))
+        elif "customer_id" in facts:
+            seen[facts["customer_id"]] = line
         out.append(Record(facts, reader.path, line=reader.pos.at(where).line))
     return out
 

@@ -361,6 +361,16 @@ HOSTILE = [
     ("anchor", HEAD + "  - name: &n a\n    expect: {outcome: keep}\n", "t.test.yaml:4:11: "),
     ("missing-source", HEAD + "  - name: a\n    facts_from: {source: \"csv:none.csv\", "
      "customer: C-1}\n    expect: {outcome: keep}\n", "t.test.yaml:5:26: source csv:"),
+    ("empty-customer-id", HEAD + "  - name: a\n    facts: {customer_id: \"\"}\n"
+     "    expect: {outcome: keep}\n", "t.test.yaml:5:26: fact 'customer_id': customer_id is "
+     "missing"),
+    ("population-id-twice", HEAD.replace("cases:", "population: [{customer_id: A}, "
+                                         "{customer_id: A}]\ncases:") +
+     "  - name: a\n    expect: {outcome: keep}\n",
+     "t.test.yaml:3:46: customer_id 'A' is used twice in the population (first on line 3)"),
+    ("population-not-a-source", HEAD.replace("cases:", "population: nokind\ncases:") +
+     "  - name: a\n    expect: {outcome: keep}\n",
+     "t.test.yaml:3:13: source nokind: source 'nokind' must be KIND:LOCATION"),
     ("approved-case-without-reviewer", HEAD + "  - name: a\n    case: {state: approved, "
      "effective_date: \"2027-01-01\"}\n    expect: {outcome: keep}\n",
      "t.test.yaml:5:19: a approved case needs `reviewer:`"),
@@ -502,3 +512,15 @@ def test_pre_commit_hooks_validate_and_test_the_policies(tmp_path: Path):
     failed = _hook_run(by_id["adieu-test"], tmp_path, ["policies/default.yaml"])
     assert failed is not None and failed.returncode == 1
     assert "FAIL policies/default.test.yaml:" in failed.stdout
+
+
+def test_text_facts_keep_the_digits_written(tiny: Path):
+    """`customer_id: 007` is the customer "007" (as a CSV cell would be),
+    not the number 7; a registry exemption names that customer."""
+    write(tiny, HEAD + "  - name: a\n    facts: {customer_id: 007, tier: 1.50, "
+          "late_payments_12m: 4}\n    exemptions: [{id: e, reason: r, approver: a, "
+          "expires: \"2027-01-01\"}]\n    expect: {outcome: exempt}\n")
+    result = invoke(tiny, "t.test.yaml", "--json")
+    assert result.exit_code == 0, result.output
+    [case] = json.loads(result.output)["cases"]
+    assert case["customer_id"] == "007"
