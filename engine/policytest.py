@@ -11,6 +11,7 @@ pardons, registry exemptions, an offboarding case) is the case's own."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +115,7 @@ def find_test_files(paths: Iterable[str]) -> list[str]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found = sorted(str(f) for f in path.rglob("*" + SUFFIX) if f.is_file())
+            found = sorted(_walk(path))
             if not found:
                 raise InputError(f"no *{SUFFIX} files under {p}", Location(p))
             out.extend(found)
@@ -123,6 +124,16 @@ def find_test_files(paths: Iterable[str]) -> list[str]:
         else:
             raise InputError("no such file or directory", Location(p))
     return list(dict.fromkeys(out))
+
+
+def _walk(top: Path) -> Iterator[str]:
+    """*.test.yaml files under top, not looking into hidden directories
+    (.git, .venv, .tox)."""
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.endswith(SUFFIX):
+                yield os.path.join(folder, name)
 
 
 def default_paths() -> list[str]:

@@ -20,7 +20,7 @@ import jsonschema
 
 from . import resources
 from .cases import CaseMemory
-from .errors import AdieuError, InputError, Location, PolicyError, PolicyErrors, did_you_mean
+from .errors import AdieuError, InputError, Location, PolicyError, did_you_mean
 from .facts import Coercer, Record, fact_minimums
 from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption, Policy, load_policy
@@ -83,6 +83,7 @@ class _Reader:
         self.dir = Path(path).parent
         self.errors: list[InputError] = []
         self.sources: dict[tuple[str, dt.date], Any] = {}  # (spec, as_of) -> Intake
+        self.coercer: Coercer | None = None  # for the file's policy, made on first use
 
     def error(self, message: str, where: tuple, key: bool = False) -> None:
         self.errors.append(InputError(message, self.pos.at(where, key)))
@@ -205,24 +206,19 @@ def _coerce(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple) 
             reader.error(f"unknown fact {name!r}{did_you_mean(name, known)} (the policy's facts "
                          "and the canonical facts of schemas/customer.schema.json)",
                          where + (name,), key=True)
-    coercer = _COERCERS.get(id(policy))
-    if coercer is None or coercer[0] is not policy:
-        coercer = (policy, Coercer(known, fact_minimums(
-            resources.load_schema("customer.schema.json"))))
-        _COERCERS[id(policy)] = coercer
+    if reader.coercer is None:
+        reader.coercer = Coercer(known, fact_minimums(
+            resources.load_schema("customer.schema.json")))
     # Text facts as the author wrote them: `customer_id: 007` is "007", not 7.
     given = {k: (as_text(v, reader.pos, where + (k,)) if known[k] == "string" else v)
              for k, v in raw.items() if k in known}
-    facts, problems = coercer[1].coerce(given)
+    facts, problems = reader.coercer.coerce(given)
     for p in problems:
         if p.field == "customer_id" and "missing" in p.reason and "customer_id" not in raw:
             continue  # no id given: the caller gives one
         reader.error(f"fact {p.field!r}: {p.reason}",
                      where + (p.field,) if p.field in raw else where)
     return facts
-
-
-_COERCERS: dict[int, tuple[Policy, Coercer]] = {}
 
 
 def _source_records(reader: _Reader, policy: Policy, spec: str, where: tuple,
@@ -410,4 +406,3 @@ def _check_expect(reader: _Reader, policy: Policy, expect: dict[str, Any], where
             reader.date(expect[key], where + (key,))
 
 
-__all__ = ["TestCase", "TestFile", "TestFileErrors", "load_test_file", "PolicyErrors"]

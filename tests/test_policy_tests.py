@@ -418,6 +418,8 @@ def test_directories_are_searched_for_test_files(tiny: Path):
     (tiny / "sub").mkdir()
     write(tiny / "sub", case.replace("tiny.yaml", "../tiny.yaml"), "b.test.yaml")
     write(tiny, "not: a test\n", "other.yaml")
+    (tiny / ".venv").mkdir()
+    write(tiny / ".venv", "broken: [\n", "x.test.yaml")  # hidden directories are not searched
     result = invoke(tiny, ".")
     assert result.exit_code == 0, result.output
     assert "2 file(s), 2 case(s): 2 passed, 0 failed" in result.output
