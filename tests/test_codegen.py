@@ -51,7 +51,8 @@ def billing_functions() -> dict[str, ExtraFunction]:
 
 
 def shipped_policies() -> list[tuple[str, Policy]]:
-    out = [(p.name, load_policy(p)) for p in sorted((REPO / "policies").glob("*.yaml"))]
+    out = [(p.name, load_policy(p)) for p in sorted((REPO / "policies").glob("*.yaml"))
+           if not p.name.endswith(".test.yaml")]  # policy tests (adieu test), not policies
     out.append(("scenario", load_policy(REPO / "examples" / "scenario" / "scenario.yaml")))
     out.append(("billing", load_policy(REPO / "examples" / "plugins" / "adieu-billing"
                                        / "policy.yaml", billing_functions())))
