@@ -27,6 +27,7 @@ AS_OF = "2026-11-01"
 
 
 def adieu(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The command in cwd (default: the test's empty directory, no ./adieu.db)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADIEU_")}
     return subprocess.run([ADIEU, *args], capture_output=True, text=True, env=env,
                           cwd=cwd, check=False)
@@ -57,6 +58,13 @@ def old_outcomes(policy: Path = DEFAULT) -> dict[str, str]:
                  "--json", "-q", "--db", "/nonexistent/none.db")
     assert done.returncode == 0, done.stderr
     return {d["customer_id"]: d["outcome"] for d in json.loads(done.stdout)["decisions"]}
+
+
+@pytest.fixture(autouse=True)
+def in_empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in an empty directory: no ./adieu.db to find."""
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
 
 
 @pytest.fixture
@@ -92,7 +100,7 @@ def test_text_output_names_the_change_matrix_and_each_customer(limit2: Path) -> 
     out = done.stdout
     assert "  param late_payment_limit: 3 -> 2\n" in out
     assert "  keep -> warn: 24\n" in out
-    assert "memory: none (no --db)" in out
+    assert "memory: none (no database)" in out
     assert ("  CUST-0025: keep -> warn (strikes 0 -> 1)\n"
             "    late-payments: passed -> fired because param late_payment_limit: 3 -> 2\n"
             "      old: late_payment_limit = 3, late_payments_12m = 2\n"
@@ -233,6 +241,11 @@ def test_memory_from_a_database_changes_the_answer_and_nothing_is_written(
     text = adieu("diff", str(DEFAULT), str(limit2), "--source", SOURCE, "--as-of", when,
                  "--db", str(db))
     assert f"memory: {db}\n" in text.stdout
+    # without --db, ./adieu.db is the memory where there is one
+    here = adieu("diff", str(DEFAULT), str(limit2), "--source", SOURCE, "--as-of", when,
+                 "--json", cwd=db.parent)
+    assert json.loads(here.stdout)["moved"] == with_db["moved"]
+    assert json.loads(here.stdout)["memory"] == "adieu.db"
     assert _fingerprint(db) == before
 
 
@@ -329,3 +342,39 @@ def test_a_row_one_policy_rejects_is_on_one_side_only(tmp_path: Path) -> None:
     second = body[1].split(",")[0]
     assert d["only_old"] == [second] and d["only_new"] == []
     assert d["old"]["rejected"] == 0 and d["new"]["rejected"] == 1
+
+
+def _console_blocks(text: str, first: str, last: str) -> list[str]:
+    part = text[text.index(first):text.index(last)]
+    return [b.split("```", 1)[0] for b in part.split("```console\n")[1:]]
+
+
+def test_the_ops_guide_sections_run_as_shown(tmp_path: Path) -> None:
+    """The console blocks of "What a change does: diff" and "Listing runs"
+    in docs/ops-guide.md, run in order in a sandbox holding copies of
+    policies/ and examples/ (the convention of tests/test_ops_guide.py):
+    each `$ ` line a command, the lines after it its output; `...` alone
+    matches any lines, inside a line any text."""
+    import doctest
+    import shutil
+
+    box = tmp_path / "box"
+    box.mkdir()
+    shutil.copytree(REPO / "policies", box / "policies")
+    shutil.copytree(REPO / "examples", box / "examples")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADIEU_")}
+    env.update(COLUMNS="100", PATH=f"{Path(ADIEU).parent}{os.pathsep}{env['PATH']}")
+    guide = (REPO / "docs" / "ops-guide.md").read_text(encoding="utf-8")
+    checker = doctest.OutputChecker()
+    ran = 0
+    for block in _console_blocks(guide, "## What a change does: diff", "## Exit codes"):
+        steps = ("\n" + block).split("\n$ ")[1:]
+        for step in steps:
+            command, _, want = step.partition("\n")
+            done = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                                  cwd=box, env=env, check=False)
+            assert done.returncode == 0, (command, done.stderr)
+            got = done.stdout + done.stderr
+            assert checker.check_output(want, got, doctest.ELLIPSIS), (command, got)
+            ran += 1
+    assert ran == 7

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -73,11 +74,24 @@ def test_text_shows_short_hash_and_counts(db: Path) -> None:
     assert done.returncode == 0, done.stderr
     first = done.stdout.split("\n\n")[0].splitlines()
     sha = hashlib.sha256(STRICT.read_bytes()).hexdigest()
-    assert first[0].startswith("Run 2  as of 2026-11-01  finished ")
+    assert re.fullmatch(r"Run 2  as of 2026-11-01  made 20[0-9-]{8} [0-9:]{8} to "
+                        r"[0-9:]{8} UTC by adieu [0-9a-z.]+", first[0]) or \
+        re.fullmatch(r"Run 2  as of 2026-11-01  made 20[0-9-]{8} [0-9:]{8} to "
+                     r"20[0-9-]{8} [0-9:]{8} UTC by adieu [0-9a-z.]+", first[0]), first[0]
     assert f"(sha256 {sha[:12]})  source {SOURCE}" in first[1]
     assert sha not in done.stdout  # short in text
     assert first[2].startswith("  400 customers, 6 rejected, ")
     assert "  (backfill)" in done.stdout.split("\n\n")[2]
+
+
+def test_when_a_run_was_made() -> None:
+    from adieu.cli.runs import when
+
+    assert when("2026-11-30T22:08:54+00:00", "2026-11-30T22:08:55+00:00") == \
+        "2026-11-30 22:08:54 to 22:08:55 UTC"
+    assert when("2026-11-30T23:59:59+00:00", "2026-12-01T00:00:02+00:00") == \
+        "2026-11-30 23:59:59 to 2026-12-01 00:00:02 UTC"
+    assert when(None, "2026-12-01T00:00:02+00:00") == "None to 2026-12-01T00:00:02+00:00"
 
 
 def test_limit(db: Path) -> None:

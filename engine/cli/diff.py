@@ -49,11 +49,13 @@ def register(cli: click.Group) -> None:
         `adieu diff OLD NEW --source S` decides every customer of S under
         both policies, as of the same date (--as-of, default today), with
         the same memory: the strikes, pardons, exemptions and cases of the
-        database given by --db or $ADIEU_DB (opened read-only; nothing is
-        written), or no memory when neither is given. Each policy computes
-        its own population figures. `adieu diff --run A --run B` compares
-        two stored runs of the database (--db, $ADIEU_DB, else ./adieu.db),
-        A the old and B the new.
+        database (--db, else $ADIEU_DB, else ./adieu.db if there is one;
+        opened read-only, nothing is written; no database: no memory; a
+        database named by --db or $ADIEU_DB must exist). Each policy
+        computes its own population figures; an as-of date before the
+        latest run's is allowed (memory as of that date). `adieu diff --run
+        A --run B` compares two stored runs of the database, A the old and
+        B the new.
 
         Prints the policy change (params, derive, rules, exemptions, holds,
         ladder and timing that differ), the transition matrix (each pair of
@@ -83,7 +85,9 @@ def register(cli: click.Group) -> None:
             if not source:
                 raise click.UsageError("missing option --source (where the customers come "
                                        "from)")
-            memory = db or os.environ.get("ADIEU_DB") or None
+            memory = resolve_db(db)
+            if not db and not os.environ.get("ADIEU_DB") and not os.path.exists(memory):
+                memory = None  # ./adieu.db is the default only where there is one
             try:
                 c = whatif(policies[0], policies[1], source, as_of or dt.date.today(), memory,
                            mapping, options, prefer, allow_missing)
@@ -131,7 +135,7 @@ def write_text(c: Comparison, stored: bool) -> None:
     echo(f"New: {_side(c.new.label)}")
     if not stored:
         echo(f"Over {c.source} as of {c.as_of}; memory: "
-             + (c.memory if c.memory else "none (no --db)"))
+             + (c.memory if c.memory else "none (no database)"))
     echo("")
     lines = c.change.lines()
     if stored and (c.old.policy is None or c.new.policy is None):

@@ -51,6 +51,21 @@ def list_runs(db_file: str, limit: int) -> list[dict[str, Any]]:
     return rows
 
 
+def when(started: str | None, finished: str | None) -> str:
+    """'2026-11-30 22:08:54 to 22:08:55 UTC' from two UTC ISO timestamps
+    (the finish's date too when it is another day); as stored otherwise."""
+    def split(text: str | None) -> tuple[str, str] | None:
+        if not text or not text.endswith("+00:00") or "T" not in text:
+            return None
+        day, _, time = text[:-6].partition("T")
+        return day, time
+
+    a, b = split(started), split(finished)
+    if a is None or b is None:
+        return f"{started} to {finished}"
+    return f"{a[0]} {a[1]} to {b[1] if b[0] == a[0] else ' '.join(b)} UTC"
+
+
 def register(cli: click.Group) -> None:
     @cli.command()
     @db_option
@@ -80,8 +95,8 @@ def register(cli: click.Group) -> None:
                 echo("")
             echo(f"Run {r['id']}  as of {r['as_of']}"
                  + ("  (backfill)" if r["backfill"] else "")
-                 + f"  finished {r['finished_at']}  (started {r['started_at']}, "
-                 f"adieu {r['adieu_version']})")
+                 + f"  made {when(r['started_at'], r['finished_at'])} by adieu "
+                 f"{r['adieu_version']}")
             echo(f"  policy {r['policy_name']!r} v{r['policy_version']} "
                  f"(sha256 {(r['policy_sha256'] or '')[:12]})  source {r['source']}")
             counts = ", ".join(f"{o} {n:,}" for o, n in r["counts"].items())
