@@ -378,3 +378,47 @@ def test_the_ops_guide_sections_run_as_shown(tmp_path: Path) -> None:
             assert checker.check_output(want, got, doctest.ELLIPSIS), (command, got)
             ran += 1
     assert ran == 7
+
+
+def test_policy_change_names_derive_exemption_hold_and_timing(tmp_path: Path) -> None:
+    text = DEFAULT.read_text(encoding="utf-8")
+    for old, new in (('expires: "2027-06-30"', 'expires: "2027-12-31"'),
+                     ("notice_days: 60", "notice_days: 90"),
+                     ("margin: revenue_12m - cost_to_serve",
+                      "margin: revenue_12m - cost_to_serve * 3"),
+                     ("except_rules: [abuse-of-staff]",
+                      "except_rules: [abuse-of-staff, staff-turnover]")):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / "many.yaml"
+    path.write_text(text, encoding="utf-8")
+    d = diff_json(str(DEFAULT), str(path), "--source", SOURCE, "--as-of", AS_OF)
+    change = d["policy_change"]
+    assert change["exemptions"] == {"strategic-accounts": ["expires"]}
+    assert change["timing"] == {"notice_days": [60, 90]}
+    assert change["derive"] == {"margin": ["revenue_12m - cost_to_serve",
+                                           "revenue_12m - cost_to_serve * 3"]}
+    assert change["holds"] == {"our-fault-first": ["except_rules"]}
+    assert change["params"] == {} and change["rules"] == {}
+    # a customer moved by the margin rule names the derive it rests on
+    for m in d["moved"]:
+        for r in m["rules"]:
+            if r["rule"] == "negative-margin":
+                assert "derive margin: 'revenue_12m - cost_to_serve' -> " \
+                       "'revenue_12m - cost_to_serve * 3'" in r["causes"]
+    assert any(r["rule"] == "negative-margin" for m in d["moved"] for r in m["rules"])
+
+
+def test_pairing_streams_in_another_order() -> None:
+    from adieu.whatif import Summary, pair
+
+    def s(cid: str, outcome: str = "keep") -> Summary:
+        return Summary(cid, outcome, 0, {}, {}, [], [])
+
+    a = [s("A"), s("B"), s("C"), s("D")]
+    b = [s("D"), s("C", "warn"), s("E"), s("A")]
+    pairs = list(pair(a, b))
+    got = {(x.customer_id if x else None, y.customer_id if y else None) for x, y in pairs}
+    assert got == {("A", "A"), ("C", "C"), ("D", "D"), ("B", None), (None, "E")}
+    assert len(pairs) == 5
+    assert list(pair([], [s("X")]))[0][1].customer_id == "X"
