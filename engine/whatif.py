@@ -186,8 +186,8 @@ def moved_entry(c: Comparison, a: Summary, b: Summary) -> dict[str, Any]:
     other += [f"exemption {e} no longer applies" for e in a.exemptions
               if e not in b.exemptions]
     other += [f"exemption {e} applies" for e in b.exemptions if e not in a.exemptions]
-    if c.change.settings.get("on_missing") and any(
-            "unknown" in (r["old_status"], r["new_status"]) for r in rules):
+    if c.change.settings.get("on_missing") and "unknown" in \
+            (*a.status.values(), *b.status.values()):
         x, y = c.change.settings["on_missing"]
         other.append(f"on_missing: {x} -> {y}")
     return {"customer_id": a.customer_id, "old_outcome": a.outcome, "new_outcome": b.outcome,

@@ -422,3 +422,17 @@ def test_pairing_streams_in_another_order() -> None:
     assert got == {("A", "A"), ("C", "C"), ("D", "D"), ("B", None), (None, "E")}
     assert len(pairs) == 5
     assert list(pair([], [s("X")]))[0][1].customer_id == "X"
+
+
+def test_on_missing_is_named_for_customers_with_unknown_rules(tmp_path: Path) -> None:
+    new = variant(tmp_path, "keep.yaml", "on_missing: watch", "on_missing: keep")
+    d = diff_json(str(DEFAULT), str(new), "--source", SOURCE, "--as-of", AS_OF)
+    assert d["policy_change"]["settings"] == {"on_missing": ["watch", "keep"]}
+    assert d["moved"]
+    assert {(t["from"], t["to"]) for t in d["transitions"]} == {("watch", "keep")}
+    # from the CSV: each moved customer has an empty cell in a fact a rule needs
+    blank = {r["customer_id"] for r in rows() if any(v == "" for v in r.values())}
+    for m in d["moved"]:
+        assert m["customer_id"] in blank
+        assert m["rules"] == []
+        assert "on_missing: watch -> keep" in m["other"]
