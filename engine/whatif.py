@@ -32,11 +32,13 @@ from .batches import batched, decide_batch
 from .decide import figures
 from .errors import InputError, Location, PolicyErrors, StoreError
 from .expr import Context
+from .facts import from_json_facts
 from .memory_check import read_memory
 from .partition import StatsPopulation
 from .plugins import registry
 from .policy import MARKERS, OUTCOMES, Policy, compile_policy
 from .policy_diff import PolicyChange, causes, compare
+from .population import Population
 from .run import accepted_records, prepare
 from .store import get_run, load_memories, open_db_readonly, read_decisions
 
@@ -313,6 +315,26 @@ def _figures_from(policy: Policy, ctx: Context) -> Callable[[str], dict[str, Any
     return figures_of
 
 
+def _stored_figures(policy: Policy, run: dict[str, Any], facts: Any) \
+        -> Callable[[str], dict[str, Any]]:
+    """figures_of for a stored decision: its stored facts read back with the
+    policy's fact types (facts.from_json_facts) and the run's stored
+    population figures, evaluated only when asked for (a moved customer's
+    rule that did not fire, whose figures the run did not store)."""
+    def figures_of(rule_id: str) -> dict[str, Any]:
+        rule = policy.rule(rule_id)
+        if rule is None:
+            return {}
+        stats = run.get("_population")
+        if stats is None:
+            stats = run["_population"] = Population(
+                policy.population_calls, stored=jsontext.loads(run["population"] or "{}"))
+        ctx = Context(from_json_facts(facts, policy.facts),
+                      dt.date.fromisoformat(run["as_of"]), stats, policy.derive_fns)
+        return figures(policy, rule, ctx)
+    return figures_of
+
+
 def _existing(db_file: str) -> Any:
     """db_file opened read-only; StoreError (exit 2) if there is no such file."""
     db = open_db_readonly(db_file)
@@ -354,11 +376,14 @@ def stored_runs(db_file: str, run_a: int, run_b: int) -> Comparison:
         if runs[0]["source"] == runs[1]["source"]:
             c.source = runs[0]["source"]
 
-        def summaries(run_id: int) -> Iterator[Summary]:
-            for row in read_decisions(db, run_id):
-                yield summary_of(row)
+        def summaries(run: dict[str, Any], policy: Policy | None) -> Iterator[Summary]:
+            for row in read_decisions(db, run["id"]):
+                s = summary_of(row)
+                if policy is not None and row.get("facts"):
+                    s.figures_of = _stored_figures(policy, run, row["facts"])
+                yield s
 
-        for a, b in pair(summaries(run_a), summaries(run_b)):
+        for a, b in pair(summaries(runs[0], olds), summaries(runs[1], news)):
             c.add(a, b)
         return c
     finally:

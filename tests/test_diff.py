@@ -274,9 +274,12 @@ def test_two_stored_runs(two_runs: Path) -> None:
     moved = {m["customer_id"]: m for m in d["moved"]}
     late2 = {r["customer_id"] for r in rows()[:-2] if r["late_payments_12m"] == "2"}
     for cid in late2 & set(moved):
-        assert any(r["rule"] == "late-payments" and r["new_status"] == "fired"
-                   and r["causes"] == ["param late_payment_limit: 3 -> 2"]
-                   for r in moved[cid]["rules"])
+        (r,) = [r for r in moved[cid]["rules"] if r["rule"] == "late-payments"]
+        assert (r["old_status"], r["new_status"]) == ("passed", "fired")
+        assert r["causes"] == ["param late_payment_limit: 3 -> 2"]
+        # not stored for a rule that passed: computed from the stored facts
+        assert r["old_figures"] == {"late_payment_limit": 3, "late_payments_12m": 2}
+        assert r["new_figures"] == {"late_payment_limit": 2, "late_payments_12m": 2}
     assert late2 <= set(moved)
     text = adieu("diff", "--run", "1", "--run", "2", "--db", str(two_runs)).stdout
     assert "Old: run 1 (as of 2026-10-01)" in text
