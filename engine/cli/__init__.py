@@ -60,7 +60,21 @@ def cli() -> None:
     """
 
 
-from . import audit, evaluate, explain, facts, memory, policytest, review, validate  # noqa: E402
+from . import (  # noqa: E402
+    audit,
+    brief,
+    diff,
+    evaluate,
+    explain,
+    facts,
+    memory,
+    policytest,
+    report,
+    review,
+    runs,
+    validate,
+)
 
-for module in (validate, evaluate, explain, facts, memory, review, audit, policytest):
+for module in (validate, evaluate, explain, facts, memory, review, audit, policytest, diff,
+               runs, brief, report):
     module.register(cli)

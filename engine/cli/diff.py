@@ -1,0 +1,176 @@
+"""adieu diff: which customers a policy change moves, and why (engine.whatif)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import sys
+from typing import Any
+
+import click
+
+from ..errors import PolicyErrors
+from ..explain import fmt
+from ..safe_text import TerminalSafe, echo, json_text
+from ..whatif import Comparison, stored_runs, whatif
+from .common import as_of_option, db_option, json_option, resolve_db, source_options
+from .csvout import cell
+from .validate import source_excerpt
+
+CSV_COLUMNS = ("customer_id", "old_outcome", "new_outcome", "old_strikes", "new_strikes",
+               "rules", "causes", "other", "old_figures", "new_figures")
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("policies", nargs=-1, metavar="[OLD NEW]")
+    @click.option("--source", "source", multiple=True, metavar="KIND:LOCATION",
+                  help="Where the customer facts come from (as for evaluate; repeat it to "
+                       "join sources). Required with OLD NEW.")
+    @source_options
+    @as_of_option
+    @db_option
+    @click.option("--run", "runs", type=int, multiple=True, metavar="N",
+                  help="Give it twice (--run A --run B) to compare two stored runs instead "
+                       "of two policies.")
+    @click.option("--allow-missing-facts", "allow_missing", is_flag=True,
+                  help="As for evaluate: a fact the source has no column for makes the "
+                       "rules that need it unknown instead of an error.")
+    @json_option
+    @click.option("--csv", "as_csv", is_flag=True,
+                  help="Output CSV: one row per customer that moved (columns: docs/cli.md).")
+    def diff(policies: tuple[str, ...], source: tuple[str, ...], mapping: tuple[str, ...],
+             prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
+             db: str | None, runs: tuple[int, ...], allow_missing: bool, as_json: bool,
+             as_csv: bool) -> None:
+        """Show which customers a policy change moves, and why.
+
+        `adieu diff OLD NEW --source S` decides every customer of S under
+        both policies, as of the same date (--as-of, default today), with
+        the same memory: the strikes, pardons, exemptions and cases of the
+        database (--db, else $ADIEU_DB, else ./adieu.db if there is one;
+        opened read-only, nothing is written; no database: no memory; a
+        database named by --db or $ADIEU_DB must exist). Each policy
+        computes its own population figures; an as-of date before the
+        latest run's is allowed (memory as of that date). `adieu diff --run
+        A --run B` compares two stored runs of the database, A the old and
+        B the new.
+
+        Prints the policy change (params, derive, rules, exemptions, holds,
+        ladder and timing that differ), the transition matrix (each pair of
+        outcomes with the number of customers that moved between them, and
+        the customers whose outcome stayed), then each customer that moved:
+        the rules whose result changed, the part of the policy change each
+        rests on, and the figures under the old and the new policy.
+        Customers decided on one side only (a row one policy rejects, a
+        customer missing from one run) are listed apart.
+
+        Exit 0 whatever moved (a diff is not a finding); 1 if OLD or NEW is
+        not a valid policy (its errors are listed, as by validate); 2 for a
+        bad source, a missing database or run, or bad usage.
+        """
+        if as_json and as_csv:
+            raise click.UsageError("choose one of --json and --csv")
+        if runs:
+            if len(runs) != 2:
+                raise click.UsageError("give --run twice: --run A --run B (old, then new)")
+            if policies or source or as_of or mapping or prefer or options or allow_missing:
+                raise click.UsageError("--run A --run B compares stored runs: give no "
+                                       "policies, --source, --as-of or source options")
+            c = stored_runs(resolve_db(db), runs[0], runs[1])
+        else:
+            if len(policies) != 2:
+                raise click.UsageError("give two policies, OLD NEW (or --run A --run B)")
+            if not source:
+                raise click.UsageError("missing option --source (where the customers come "
+                                       "from)")
+            memory = resolve_db(db)
+            if not db and not os.environ.get("ADIEU_DB") and not os.path.exists(memory):
+                memory = None  # ./adieu.db is the default only where there is one
+            try:
+                c = whatif(policies[0], policies[1], source, as_of or dt.date.today(), memory,
+                           mapping, options, prefer, allow_missing)
+            except PolicyErrors as exc:
+                for e in exc.errors:
+                    echo(str(e), err=True)
+                    for line in source_excerpt(e):
+                        echo(line, err=True)
+                raise SystemExit(exc.exit_code) from None
+        if as_json:
+            click.echo(json_text(c.to_dict(), indent=2))
+        elif as_csv:
+            write_csv(c, sys.stdout)
+        else:
+            write_text(c, bool(runs))
+
+
+def write_csv(c: Comparison, stream: Any) -> None:
+    """One row per moved customer, CSV_COLUMNS; lists and figures as JSON."""
+    writer = csv.writer(TerminalSafe(stream), lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for m in c.moved:
+        rules = m["rules"]
+        writer.writerow([cell(v) for v in (
+            m["customer_id"], m["old_outcome"], m["new_outcome"], m["old_strikes"],
+            m["new_strikes"], [r["rule"] for r in rules],
+            sorted({x for r in rules for x in r["causes"]}), m["other"],
+            {r["rule"]: r["old_figures"] for r in rules},
+            {r["rule"]: r["new_figures"] for r in rules})])
+
+
+def _side(label: dict[str, Any]) -> str:
+    run = f"run {label['run_id']} (as of {label['as_of']}): " if "run_id" in label else ""
+    return (f"{run}{label['policy_name']!r} v{label['policy_version']} "
+            f"(sha256 {label['policy_sha256'][:12]}), {label['rejected']:,} rows rejected")
+
+
+def _figures(figures: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {fmt(v)}" for k, v in figures.items()) or "-"
+
+
+def write_text(c: Comparison, stored: bool) -> None:
+    """The text report (see the command's help)."""
+    echo(f"Old: {_side(c.old.label)}")
+    echo(f"New: {_side(c.new.label)}")
+    if not stored:
+        echo(f"Over {c.source} as of {c.as_of}; memory: "
+             + (c.memory if c.memory else "none (no database)"))
+    echo("")
+    lines = c.change.lines()
+    if stored and (c.old.policy is None or c.new.policy is None):
+        lines = ["(a run's policy no longer compiles here, e.g. a plugin is gone: "
+                 "policy change not shown)"]
+    echo("Policy change:" if lines else "Policy change: none")
+    for line in lines:
+        echo(f"  {line}")
+    echo("")
+    echo(f"Outcomes ({c.compared:,} customers in both):")
+    matrix = c.matrix()
+    for t in matrix:
+        echo(f"  {t['from']} -> {t['to']}: {t['customers']:,}")
+    if not matrix:
+        echo("  no customer moved")
+    unchanged = c.to_dict()["unchanged"]
+    echo(f"  unchanged: {sum(unchanged.values()):,}"
+         + (" (" + ", ".join(f"{o} {n:,}" for o, n in unchanged.items()) + ")"
+            if unchanged else ""))
+    for what, ids in (("only in the old", c.only_old), ("only in the new", c.only_new)):
+        if ids:
+            shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10:,} more" if len(ids) > 10
+                                          else "")
+            echo(f"  {what} decisions: {len(ids):,} ({shown})")
+    if not c.moved:
+        return
+    echo("")
+    echo(f"Moved customers ({len(c.moved):,}):")
+    for m in c.moved:
+        echo(f"  {m['customer_id']}: {m['old_outcome']} -> {m['new_outcome']} "
+             f"(strikes {m['old_strikes']} -> {m['new_strikes']})")
+        for r in m["rules"]:
+            because = f" because {'; '.join(r['causes'])}" if r["causes"] else ""
+            echo(f"    {r['rule']}: {r['old_status']} -> {r['new_status']}{because}")
+            echo(f"      old: {_figures(r['old_figures'])}")
+            echo(f"      new: {_figures(r['new_figures'])}")
+        for line in m["other"]:
+            echo(f"    {line}")
