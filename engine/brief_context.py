@@ -116,7 +116,10 @@ def _rule(index: int, path: str, r: dict[str, Any]) -> Data:
                for i, (k, v) in enumerate((r.get("figures") or {}).items())]
     return data(f"{path}[{index}]", {
         "id": r["rule"], "title": r.get("title") or None, "action": r["action"],
-        "severity": r["severity"], "explanation": r.get("explanation") or None,
+        "severity": r["severity"],
+        # a rule without `explain` stores its title (or id) as the explanation
+        "explanation": None if r.get("explanation") in (None, "", r.get("title"), r["rule"])
+        else r["explanation"],
         "figures": items(f"{path}[{index}].figures", figures), "exemption": r.get("shielded_by")})
 
 

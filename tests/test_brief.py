@@ -420,3 +420,63 @@ def test_ops_guide_brief_examples_run_as_shown(tmp_path: Path):
             got = out.stdout + out.stderr
             assert checker.check_output(expected, got, doctest.ELLIPSIS), \
                 f"$ {command}\nexpected:\n{expected}\ngot:\n{got}"
+
+
+# --- another policy: no names or owners, a rule without `explain`, contract end -----
+
+def test_tiny_policy_brief_without_names_or_explanations(evaluated: Path):
+    out = brief(evaluated, "C-OFF")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert text.startswith("**DRAFT: ") and text.rstrip().endswith("Do not send.**")
+    assert "- No offboarding case on record" not in text  # the run proposed a case
+    assert "- Case 1: proposed." in text
+    assert "Dear customer team," in text
+    assert "- **Escalations.**\n" in text  # no explain text: the title alone
+    assert "- **Cost above revenue.** Cost 5,000 is 500% of revenue 1,000." in text
+    assert "takes effect on **Tuesday 15 December 2026** (contract end)" in text
+    timeline = text.split("## The transition\n")[1].split("\n## ")[0].strip().splitlines()
+    assert [line.split(":")[0] for line in timeline] == [
+        "- Tuesday 1 December 2026", "- Tuesday 8 December 2026",
+        "- Monday 14 December 2026", "- Tuesday 15 December 2026"]
+    assert text.rstrip().splitlines()[-3] == "Your account team"
+
+
+def test_tiny_policy_referrals_and_refusals(evaluated: Path):
+    out = brief(evaluated, "C-ABUSE")
+    assert out.returncode == 0, out.stderr
+    assert "- BigCo\n- Other Ltd\n" in out.stdout
+    out = brief(evaluated, "C-HELD")
+    assert (out.returncode, out.stderr) == (2, (
+        "Error: customer 'C-HELD' is not offboarded in run 1 (as of 2026-11-02): the "
+        "decision is held (held back for review: no brief until the hold is resolved); a "
+        "brief is written only for an offboard decision (--run N picks another run)\n"))
+    for cid, outcome in (("C-EXEMPT", "exempt"), ("C-KEEP", "keep"), ("C-WATCH", "watch"),
+                         ("C-FINAL", "final_notice")):
+        out = brief(evaluated, cid)
+        assert out.returncode == 2
+        assert f"the decision is {outcome};" in out.stderr
+
+
+@pytest.mark.parametrize("start,effective,steps", [
+    ("2026-07-31", "2026-07-31", [("2026-07-31", "effective")]),   # phase_out_days: 0
+    ("2026-07-30", "2026-07-31", [("2026-07-30", "phase_out_start"),
+                                  ("2026-07-31", "effective")]),
+    ("2026-07-29", "2026-07-31", [("2026-07-29", "phase_out_start"),
+                                  ("2026-07-30", "last_day"), ("2026-07-31", "effective")]),
+    ("2026-07-28", "2026-07-31", [("2026-07-28", "phase_out_start"),
+                                  ("2026-07-29", "handover"), ("2026-07-30", "last_day"),
+                                  ("2026-07-31", "effective")]),
+    ("2026-07-27", "2026-07-31", [("2026-07-27", "phase_out_start"),
+                                  ("2026-07-29", "handover"), ("2026-07-30", "last_day"),
+                                  ("2026-07-31", "effective")]),
+])
+def test_timeline_steps(start: str, effective: str, steps: list[tuple[str, str]]):
+    from adieu.brief_context import _timeline
+
+    assert [(s["date"], s["step"]) for s in _timeline(start, effective)] == steps
+
+
+def test_control_characters_in_a_template_do_not_reach_the_terminal(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, "\x1b[31mred\x1b[0m {{ customer.id }}\n")
+    assert (out.returncode, out.stdout) == (0, "\\x1b[31mred\\x1b[0m CUST-A\n")

@@ -10,7 +10,7 @@ import click
 from ..brief import FORMATS, default_template, mark_draft, read_template, render
 from ..brief_context import brief_context, brief_decision, refuse_unless_offboard
 from ..errors import InputError, Location
-from ..safe_text import normalise_id
+from ..safe_text import normalise_id, visible
 from .common import db_option, opened_store
 
 
@@ -98,8 +98,8 @@ def register(cli: click.Group) -> None:
         result = render(text, file, fmt, context)
         if context["draft"]:
             result = mark_draft(result, fmt, file)
-        if out is None:
-            click.echo(result, nl=not result.endswith("\n"))
+        if out is None:  # a template's own control characters never reach the terminal
+            click.echo(visible(result, keep="\n\r\t"), nl=not result.endswith("\n"))
             return
         try:
             Path(out).write_text(result, encoding="utf-8")
