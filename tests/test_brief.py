@@ -480,3 +480,35 @@ def test_timeline_steps(start: str, effective: str, steps: list[tuple[str, str]]
 def test_control_characters_in_a_template_do_not_reach_the_terminal(db: Path, tmp_path: Path):
     out = _run_template(db, tmp_path, "\x1b[31mred\x1b[0m {{ customer.id }}\n")
     assert (out.returncode, out.stdout) == (0, "\\x1b[31mred\\x1b[0m CUST-A\n")
+
+
+@pytest.mark.parametrize("contact,message", [
+    ("  ", "is blank: give the main contact's name"),
+    ("Jo\x1bBloggs", "the name may not contain a control character (U+001B)"),
+    ("Jo\u202eBloggs", "the name may not contain an invisible or formatting character "
+                       "(U+202E)"),
+])
+def test_contact_must_be_a_name(db: Path, contact: str, message: str):
+    out = brief(db, "CUST-A", "--contact", contact)
+    assert out.returncode == 2
+    assert out.stderr.endswith(f"Invalid value for '--contact': {message}\n")
+
+
+def test_main_contact_fact_declared_by_the_policy_addresses_the_brief(tmp_path: Path):
+    from conftest import CSV_HEADER, CSV_ROWS, POLICY
+
+    policy = tmp_path / "contact.yaml"
+    policy.write_text(POLICY.replace(
+        "on_missing: watch\n", "on_missing: watch\nfacts:\n  main_contact:\n    type: string\n"
+        "allow_missing_facts: [main_contact]\n"), encoding="utf-8")
+    rows = [row + (",Pat Doe" if row.startswith("C-OFF,") else ",")
+            for row in CSV_ROWS[:-1]]
+    source = tmp_path / "c.csv"
+    source.write_text("\n".join([CSV_HEADER + ",main_contact", *rows]) + "\n")
+    path = tmp_path / "c.db"
+    out = adieu("evaluate", str(policy), "--source", f"csv:{source}", "--as-of", "2026-11-02",
+                "--db", str(path), "-q")
+    assert out.returncode == 0, out.stderr
+    assert "\nDear Pat Doe,\n" in brief(path, "C-OFF").stdout
+    assert "\nDear Sam Carter,\n" in brief(path, "C-OFF", "--contact", "Sam Carter").stdout
+    assert "\nDear customer team,\n" in brief(path, "C-ABUSE").stdout  # no contact

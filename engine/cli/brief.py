@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..brief import FORMATS, default_template, mark_draft, read_template, render
 from ..brief_context import brief_context, brief_decision, refuse_unless_offboard
 from ..errors import InputError, Location
-from ..safe_text import normalise_id, visible
+from ..safe_text import blank, name_problem, normalise_id, normalise_text, visible
 from .common import db_option, opened_store
 
 
@@ -21,6 +22,19 @@ def _format(fmt: str | None, template: str | None, out: str | None) -> str:
         if name and ".html" in Path(name).suffixes + [Path(name).suffix]:
             return "html"
     return "md"
+
+
+def _contact(ctx: click.Context | None, param: Any, value: str | None) -> str | None:
+    """--contact as a person's name: trimmed, not blank, nothing hidden in it."""
+    if value is None:
+        return None
+    name = normalise_text(value)
+    if blank(name):
+        raise click.BadParameter("is blank: give the main contact's name")
+    problem = name_problem(name, "the name")
+    if problem:
+        raise click.BadParameter(problem)
+    return name
 
 
 def _write_new(path: str, text: str) -> None:
@@ -47,7 +61,7 @@ def register(cli: click.Group) -> None:
     @click.option("--template", "template", metavar="FILE", default=None,
                   help="A jinja2 template to use instead of the default (start from "
                        "--template-out).")
-    @click.option("--contact", "contact", metavar="NAME", default=None,
+    @click.option("--contact", "contact", metavar="NAME", default=None, callback=_contact,
                   help="The customer's main contact, to address the brief to (default: "
                        "the fact main_contact, contact_name or contact, if any).")
     @click.option("--out", "out", metavar="FILE", default=None,
