@@ -93,6 +93,18 @@ def refuse_unless_offboard(run: dict[str, Any], row: dict[str, Any]) -> None:
         "written only for an offboard decision (--run N picks another run)")
 
 
+def refuse_closed_case(run: dict[str, Any], case: dict[str, Any] | None) -> None:
+    """Raise StoreError (exit 2) when the offboarding this decision proposed
+    was rejected or withdrawn: there is nothing to announce."""
+    if case is None or case["state"] not in ("rejected", "withdrawn"):
+        return
+    how = f"rejected by {case['reviewer']}" if case["state"] == "rejected" and \
+        case.get("reviewer") else case["state"]
+    raise StoreError(
+        f"the offboarding of customer {case['customer_id']!r} that run {run['id']} "
+        f"proposed was {how} (case {case['id']}): there is no brief to write")
+
+
 def _titles(run: dict[str, Any], row: dict[str, Any]) -> dict[str, str]:
     titles = {}
     try:
@@ -182,6 +194,7 @@ def brief_context(db: sqlite_utils.Database, run: dict[str, Any], row: dict[str,
                         (None, "")), None)
     titles = _titles(run, row)
     case = run_case(db, run["id"], cid)
+    refuse_closed_case(run, case)
     approved = case is not None and case["state"] in APPROVED_STATES
     return {
         "customer": data("customer", {

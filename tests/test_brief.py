@@ -512,3 +512,14 @@ def test_main_contact_fact_declared_by_the_policy_addresses_the_brief(tmp_path: 
     assert "\nDear Pat Doe,\n" in brief(path, "C-OFF").stdout
     assert "\nDear Sam Carter,\n" in brief(path, "C-OFF", "--contact", "Sam Carter").stdout
     assert "\nDear customer team,\n" in brief(path, "C-ABUSE").stdout  # no contact
+
+
+def test_a_rejected_offboarding_has_no_brief(evaluated: Path):
+    out = adieu("reject", "C-OFF", "--by", "Mara Lind", "--note", "our escalations",
+                "--no-owner-on-record", "--db", str(evaluated))
+    assert out.returncode == 0, out.stderr
+    out = brief(evaluated, "C-OFF")
+    assert (out.returncode, out.stdout, out.stderr) == (2, "", (
+        "Error: the offboarding of customer 'C-OFF' that run 1 proposed was rejected by "
+        "Mara Lind (case 1): there is no brief to write\n"))
+    assert brief(evaluated, "C-ABUSE").returncode == 0  # another customer's case is open

@@ -79,8 +79,8 @@ def register(cli: click.Group) -> None:
         send it by e-mail alone).
 
         The decision is the customer's in --run (default: the latest run
-        that decided the customer); it must be offboard, else the command
-        refuses (exit 2). While the offboarding case is not approved, the
+        that decided the customer); it must be offboard, and its case not
+        rejected or withdrawn, else the command refuses (exit 2). While the offboarding case is not approved, the
         brief is marked DRAFT (Markdown: first and last line; HTML: title,
         banner and a watermark on every printed page).
 
