@@ -80,9 +80,10 @@ def register(cli: click.Group) -> None:
 
         The decision is the customer's in --run (default: the latest run
         that decided the customer); it must be offboard, and its case not
-        rejected or withdrawn, else the command refuses (exit 2). While the offboarding case is not approved, the
-        brief is marked DRAFT (Markdown: first and last line; HTML: title,
-        banner and a watermark on every printed page).
+        rejected or withdrawn, else the command refuses (exit 2). While the
+        offboarding case is not approved, the brief is marked DRAFT
+        (Markdown: first and last line; HTML: title, banner and a watermark
+        on every printed page).
 
         Templates are jinja2, run in a sandbox: a placeholder the decision
         lacks, a syntax error or reaching for Python internals is an error
