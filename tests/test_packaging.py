@@ -73,3 +73,16 @@ def test_wheel_console_script_validates_and_evaluates(wheel_venv: Path, tmp_path
     assert out.returncode == 0, out.stderr
     outcomes = {d["outcome"] for d in json.loads(out.stdout)["decisions"]}
     assert {"keep", "offboard"} <= outcomes
+
+
+def test_wheel_ships_the_brief_templates(wheel_venv: Path, tmp_path: Path):
+    """adieu brief's default templates are package data: a wheel install
+    writes them with --template-out, the same text as in the checkout."""
+    for fmt in ("md", "html"):
+        target = tmp_path / f"brief.{fmt}.j2"
+        out = subprocess.run([str(wheel_venv / "bin" / "adieu"), "brief", "--template-out",
+                              str(target), "--format", fmt], capture_output=True, text=True,
+                             cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
+        assert out.returncode == 0, out.stderr
+        shipped = ROOT / "engine" / "brief_templates" / f"brief.{fmt}.j2"
+        assert target.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8")

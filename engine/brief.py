@@ -1,0 +1,184 @@
+"""Rendering an offboarding brief from a jinja2 template, safely.
+
+A template runs in jinja2's ImmutableSandboxedEnvironment (no attribute
+starting with an underscore, no Python internals, no changing the lists
+and dicts it is given: https://jinja.palletsprojects.com/en/stable/sandbox/)
+with StrictUndefined: a placeholder the context lacks is an error naming
+it and the template file:line, never a blank. HTML templates autoescape
+every value; Markdown values are escaped so that a name cannot become
+markup. A brief whose offboarding is not approved is marked DRAFT by this
+module, whatever the template says (mark_draft).
+
+Errors: InputError (exit 2) with the template file and line as location."""
+
+from __future__ import annotations
+
+import re
+import traceback
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from .errors import InputError, Location
+from .safe_text import visible
+
+FORMATS = ("md", "html")
+DRAFT_TEXT = "DRAFT: this offboarding is not approved yet. Do not send."
+# Globals a template keeps (jinja2's lipsum, cycler and joiner are dropped).
+_GLOBALS = ("range", "dict", "namespace")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Characters that Markdown (CommonMark) would read as markup in a value;
+# a backslash before them makes them literal.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))|&(?=#?\w+;)")
+
+
+def default_template_name(fmt: str) -> str:
+    """'brief.md.j2' or 'brief.html.j2': package data under adieu/brief_templates/."""
+    return f"brief.{fmt}.j2"
+
+
+def default_template(fmt: str) -> tuple[str, str]:
+    """(text, file name for messages) of the default template of `fmt`."""
+    name = default_template_name(fmt)
+    path = resources.files("adieu") / "brief_templates" / name
+    return path.read_text(encoding="utf-8"), str(path)
+
+
+def read_template(path: str) -> str:
+    """The text of a template file (UTF-8). InputError if it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"template is not UTF-8 text (byte {exc.start})",
+                         Location(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read template: {exc.strerror}", Location(path)) from None
+
+
+def long_date(value: Any) -> str:
+    """'2027-01-29' -> 'Friday 29 January 2027' (English, no locale)."""
+    import datetime as dt
+
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _md_value(value: Any) -> Any:
+    """A value as Markdown text: hidden characters escaped (\\x1b), line
+    breaks and tabs as spaces, Markdown markup characters backslashed."""
+    if isinstance(value, Markup):
+        return value
+    text = visible(str(value), keep="\n\r\t")
+    text = re.sub(r"[\r\n\t]+", " ", text)
+    return _MD_SPECIAL.sub(lambda m: "\\" + (m.group(1) or "&"), text)
+
+
+def _html_value(value: Any) -> Any:
+    """A value for HTML: hidden characters escaped as text (autoescape then
+    escapes <, >, &, quotes)."""
+    if isinstance(value, Markup):
+        return value
+    return visible(str(value), keep="\n\r\t")
+
+
+class _Undefined(jinja2.StrictUndefined):
+    """StrictUndefined whose error names the value by its full path in the
+    brief context ('customer.contact', 'rules[3]')."""
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
+        if self._undefined_hint is None and self._undefined_exception is jinja2.UndefinedError:
+            obj, name = self._undefined_obj, self._undefined_name
+            owner = getattr(obj, "_adieu_path", None) if obj is not jinja2.utils.missing \
+                else ""
+            if owner is None:
+                full = f"{type(obj).__name__} value has no {name!r}"
+            elif isinstance(name, int):
+                full = f"{owner}[{name}]"
+            else:
+                full = f"{owner}.{name}" if owner else str(name)
+            raise jinja2.UndefinedError(f"placeholder {full!r} is not in the brief's data")
+        return super()._fail_with_undefined_error(*args, **kwargs)
+
+    __iter__ = __str__ = __len__ = __bool__ = __eq__ = __ne__ = __hash__ = \
+        __contains__ = _fail_with_undefined_error  # type: ignore[assignment]
+
+
+def environment(fmt: str) -> ImmutableSandboxedEnvironment:
+    """The sandbox a brief template of `fmt` ('md' or 'html') runs in."""
+    env = ImmutableSandboxedEnvironment(
+        undefined=_Undefined, autoescape=fmt == "html", keep_trailing_newline=True,
+        finalize=_html_value if fmt == "html" else _md_value)
+    env.globals = {k: v for k, v in env.globals.items() if k in _GLOBALS}
+    env.filters["long_date"] = long_date
+    return env
+
+
+def _template_line(exc: BaseException, file: str) -> int | None:
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == file:
+            line = frame.lineno
+    return line
+
+
+def render(text: str, file: str, fmt: str, context: dict[str, Any]) -> str:
+    """The brief: template `text` (read from `file`) rendered with `context`
+    (brief_context.brief_context). InputError (exit 2) naming file:line for
+    a syntax error, a placeholder the context lacks, an attempt to reach
+    Python internals, an {% include %} or {% extends %} (a brief template is
+    one file) or any other error the template raises."""
+    env = environment(fmt)
+    env.loader = jinja2.FunctionLoader(
+        lambda name: (text, file, lambda: True) if name == file else None)
+    try:
+        template = env.get_template(file)
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(f"template syntax error: {exc.message}",
+                         Location(file, exc.lineno)) from None
+    try:
+        return template.render(context)
+    except jinja2.TemplateNotFound as exc:
+        raise InputError(f"a brief template is one file: it cannot include or extend "
+                         f"{exc.name!r}", Location(file, _template_line(exc, file))) from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise InputError(f"template refused by the sandbox: {exc}",
+                         Location(file, _template_line(exc, file))) from None
+    except jinja2.UndefinedError as exc:
+        raise InputError(str(exc.message), Location(file, _template_line(exc, file))) \
+            from None
+    except Exception as exc:  # a filter or operation failing on the values
+        raise InputError(f"template error: {type(exc).__name__}: {exc}",
+                         Location(file, _template_line(exc, file))) from None
+
+
+def mark_draft(text: str, fmt: str, file: str) -> str:
+    """`text` marked DRAFT on every page. Markdown: a DRAFT line at the top
+    and the bottom. HTML: "DRAFT" before the <title>, a banner heading at
+    the top of <body>, and a watermark with CSS position: fixed, which
+    browsers repeat on every printed page. InputError if an HTML brief has
+    no <head>, <title> or <body> to mark."""
+    if fmt == "md":
+        line = f"**{DRAFT_TEXT}**"
+        return f"{line}\n\n{text.rstrip()}\n\n{line}\n"
+    style = ("<style>.adieu-draft-watermark{position:fixed;top:40%;left:0;right:0;"
+             "text-align:center;font-size:8rem;font-weight:bold;color:rgba(200,0,0,.15);"
+             "transform:rotate(-30deg);pointer-events:none;z-index:1000}"
+             ".adieu-draft-banner{border:3px solid #c00;color:#c00;padding:.5rem 1rem;"
+             "text-align:center}</style>")
+    marks = (f'<div class="adieu-draft-watermark" aria-hidden="true">DRAFT</div>'
+             f'<h1 class="adieu-draft-banner" role="alert">{DRAFT_TEXT}</h1>')
+    for tag, pattern, insert in (
+            ("<title>", r"<title[^>]*>", lambda m: m.group(0) + "DRAFT: "),
+            ("</head>", r"</head\s*>", lambda m: style + m.group(0)),
+            ("<body>", r"<body[^>]*>", lambda m: m.group(0) + marks)):
+        text, n = re.subn(pattern, insert, text, count=1, flags=re.IGNORECASE)
+        if n == 0:
+            raise InputError(f"an HTML brief template needs {tag} so that a draft can be "
+                             "marked DRAFT on every page", Location(file))
+    return text

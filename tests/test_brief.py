@@ -1,0 +1,525 @@
+"""adieu brief, end to end through the installed console script on a
+database made by real runs: six monthly runs of examples/scenario (Alder's
+offboarding approved in run 6, Elm's proposed and not approved), with
+Elm's name made hostile (HTML, a line break, a bidi override)."""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ADIEU = str(Path(sys.executable).parent / "adieu")
+SCENARIO = REPO / "examples" / "scenario"
+HOSTILE = "Elm <script>alert(1)</script> & *Co*\nLtd \u202eevil"
+
+
+def adieu(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([ADIEU, *args], capture_output=True, text=True, cwd=cwd,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100"})
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("brief")
+    path = tmp / "brief.db"
+    for month in ("01", "02", "03", "04", "05", "06"):
+        day = f"2026-{month}-01"
+        with open(SCENARIO / "snapshots" / f"{day}.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            if row["customer_id"] == "CUST-E":
+                row["name"] = HOSTILE
+        snapshot = tmp / f"{day}.csv"
+        with open(snapshot, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        out = adieu("evaluate", str(SCENARIO / "scenario.yaml"), "--source", f"csv:{snapshot}",
+                    "--as-of", day, "--db", str(path), "-q")
+        assert out.returncode == 0, out.stderr
+    out = adieu("approve", "CUST-A", "--run", "6", "--by", "Mara Lind", "--db", str(path))
+    assert out.returncode == 0, out.stderr
+    return path
+
+
+def _section() -> str:
+    """The text of docs/ops-guide.md's "## The offboarding brief" up to the
+    next `## ` heading outside a fenced block."""
+    lines = (REPO / "docs" / "ops-guide.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index("## The offboarding brief") + 1
+    fenced = False
+    for end in range(start, len(lines)):
+        if lines[end].startswith("```"):
+            fenced = not fenced
+        elif not fenced and lines[end].startswith("## "):
+            break
+    return "\n".join(lines[start:end]) + "\n"
+
+
+def brief(db: Path, *args: str) -> subprocess.CompletedProcess:
+    return adieu("brief", *args, "--db", str(db))
+
+
+# --- the default Markdown brief of an approved offboarding -----------------
+
+def test_approved_brief_carries_everything_domain_asks_for(db: Path):
+    out = brief(db, "CUST-A", "--contact", "Jo Bloggs")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "DRAFT" not in text
+    assert "Dear Jo Bloggs," in text
+    # the figures behind the decision, in the policy's own rendered words
+    assert ("**Repeated late payment.** 3 invoices were paid after their due date in the "
+            "last 12 months (limit: 3).") in text
+    # the strike history with dates
+    assert "- Thursday 1 January 2026: Repeated late payment (counts until 2026-06-30)" \
+        in text
+    assert "- Wednesday 1 April 2026: Cost to serve exceeds revenue (counts until " \
+           "2026-09-28)" in text
+    assert "- Monday 1 June 2026: Repeated late payment (counts until 2026-11-28)" in text
+    # the effective date and why then
+    assert "takes effect on **Friday 31 July 2026** (60-day notice period)" in text
+    # the transition timeline: phase-out start, the steps between, effective date
+    timeline = text.split("## The transition\n")[1].split("\n## ")[0].strip().splitlines()
+    assert timeline == [
+        "- Wednesday 1 July 2026: Transition begins: we plan the move with you and keep "
+        "serving you as today",
+        "- Thursday 16 July 2026: Handover: we send you a full export of your data and "
+        "history",
+        "- Thursday 30 July 2026: Last day of service",
+        "- Friday 31 July 2026: The offboarding takes effect"]
+    assert "- Harbor & Finch Ltd" in text  # the referral
+    assert "sorry for the inconvenience" in text
+    assert "Our door stays open" in text
+    assert "Never send this brief by e-mail or text message alone" in text
+    assert text.rstrip().endswith("Ana Ruiz")  # signed by the account owner
+
+
+def test_without_a_contact_the_brief_addresses_the_team_and_tells_staff(db: Path):
+    out = brief(db, "CUST-A")
+    assert out.returncode == 0, out.stderr
+    assert "Dear Alder Retail Ltd team," in out.stdout
+    assert "No main contact on record: give one with `--contact NAME`" in out.stdout
+
+
+def test_out_writes_the_file(db: Path, tmp_path: Path):
+    target = tmp_path / "alder.md"
+    out = brief(db, "CUST-A", "--out", str(target))
+    assert out.returncode == 0 and out.stdout == ""
+    assert target.read_text(encoding="utf-8") == brief(db, "CUST-A").stdout
+
+
+# --- DRAFT on every page while the case is not approved -------------------
+
+def test_unapproved_markdown_brief_is_draft_at_top_and_bottom(db: Path):
+    out = brief(db, "CUST-E")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.rstrip("\n").splitlines()
+    draft = "**DRAFT: this offboarding is not approved yet. Do not send.**"
+    assert lines[0] == draft and lines[-1] == draft
+
+
+def test_unapproved_html_brief_is_draft_in_title_banner_and_fixed_watermark(db: Path):
+    out = brief(db, "CUST-E", "--format", "html")
+    assert out.returncode == 0, out.stderr
+    html = out.stdout
+    assert re.search(r"<title>DRAFT: Offboarding brief: ", html)
+    assert '<h1 class="adieu-draft-banner" role="alert">DRAFT: ' in html
+    assert '<div class="adieu-draft-watermark" aria-hidden="true">DRAFT</div>' in html
+    assert re.search(r"\.adieu-draft-watermark\{position:fixed;", html)
+    # banner and watermark come first in <body>, before any of the letter
+    body = html.split("<body>", 1)[1]
+    assert body.startswith('<div class="adieu-draft-watermark"')
+
+
+def test_approved_html_brief_is_not_draft(db: Path):
+    out = brief(db, "CUST-A", "--format", "html")
+    assert out.returncode == 0, out.stderr
+    assert "DRAFT" not in out.stdout
+    assert "<title>Offboarding brief: Alder Retail Ltd</title>" in out.stdout
+
+
+# --- hostile data ----------------------------------------------------------
+
+def test_html_brief_shows_a_script_in_a_name_as_text(db: Path):
+    html = brief(db, "CUST-E", "--format", "html").stdout
+    assert "<script>" not in html
+    assert "Elm &lt;script&gt;alert(1)&lt;/script&gt; &amp; *Co*\nLtd \\u202eevil" in html
+    assert "\u202e" not in html
+
+
+def test_markdown_brief_escapes_markup_line_breaks_and_hidden_characters(db: Path):
+    text = brief(db, "CUST-E").stdout
+    # CommonMark reads \\ as one backslash: a reader sees \u202eevil
+    assert ("Dear Elm \\<script\\>alert(1)\\</script\\> & \\*Co\\* Ltd \\\\u202eevil "
+            "team,") in text
+    assert "<script>" not in text and "\u202e" not in text
+    # an underscore at a word's edge would be emphasis; inside a word it stays
+    text = brief(db, "CUST-E", "--contact", "_Jo_ snake_case [x](http://e.test)").stdout
+    assert "Dear \\_Jo\\_ snake_case \\[x\\](http://e.test)," in text
+
+
+# --- refusals --------------------------------------------------------------
+
+def test_a_customer_who_is_not_offboarded_is_refused(db: Path):
+    out = brief(db, "CUST-B")  # on warning as of 2026-06-01
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr == (
+        "Error: customer 'CUST-B' is not offboarded in run 6 (as of 2026-06-01): the "
+        "decision is warn; a brief is written only for an offboard decision (--run N "
+        "picks another run)\n")
+
+
+def test_an_earlier_run_that_did_not_offboard_is_refused(db: Path):
+    out = brief(db, "CUST-A", "--run", "2")
+    assert out.returncode == 2
+    assert "is not offboarded in run 2 (as of 2026-02-01): the decision is warn" in out.stderr
+
+
+def test_unknown_customer_and_run(db: Path):
+    out = brief(db, "CUST-NOPE")
+    assert (out.returncode, out.stderr) == (
+        2, "Error: customer 'CUST-NOPE' has no decision in any run\n")
+    out = brief(db, "CUST-A", "--run", "99")
+    assert (out.returncode, out.stderr) == (2, "Error: no run 99 in the database\n")
+
+
+def test_missing_database_is_an_error(tmp_path: Path):
+    out = adieu("brief", "CUST-A", "--db", str(tmp_path / "none.db"))
+    assert out.returncode == 2 and out.stderr.startswith("Error: ")
+
+
+# --- templates ---------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_template_out_writes_the_default_and_a_copy_renders_the_same(
+        db: Path, tmp_path: Path, fmt: str):
+    target = tmp_path / f"mine.{fmt}.j2"
+    out = adieu("brief", "--template-out", str(target), "--format", fmt)
+    assert out.returncode == 0, out.stderr
+    shipped = REPO / "engine" / "brief_templates" / f"brief.{fmt}.j2"
+    assert target.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8")
+    mine = brief(db, "CUST-A", "--template", str(target), "--format", fmt)
+    assert mine.returncode == 0, mine.stderr
+    assert mine.stdout == brief(db, "CUST-A", "--format", fmt).stdout
+    again = adieu("brief", "--template-out", str(target), "--format", fmt)
+    assert again.returncode == 2
+    assert again.stderr == (f"Error: {target}: already exists: adieu does not overwrite a "
+                            "template (remove it or choose another name)\n")
+
+
+def test_format_follows_the_template_name(db: Path, tmp_path: Path):
+    target = tmp_path / "letter.html.j2"
+    assert adieu("brief", "--template-out", str(target)).returncode == 0
+    assert target.read_text().lstrip().startswith("{#-")
+    assert "<!DOCTYPE html>" in target.read_text()
+    out = brief(db, "CUST-A", "--template", str(target))
+    assert out.returncode == 0 and "<title>" in out.stdout
+
+
+def test_edited_template_is_used(db: Path, tmp_path: Path):
+    t = tmp_path / "short.md.j2"
+    t.write_text("To {{ customer.name }}: effective {{ decision.effective_date }} "
+                 "({{ decision.timing_basis }}); {{ strikes | length }} strikes; "
+                 "{% for r in rules %}{{ r.id }} {{ r.figures[0].name }}="
+                 "{{ r.figures[0].value }}{% endfor %}\n")
+    out = brief(db, "CUST-A", "--template", str(t))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ("To Alder Retail Ltd: effective 2026-07-31 (60-day notice period); "
+                          "3 strikes; late-payments late_payment_limit=3\n")
+
+
+def test_usage_errors(tmp_path: Path):
+    out = adieu("brief")
+    assert out.returncode == 2 and "Missing argument 'CUSTOMER_ID'" in out.stderr
+    out = adieu("brief", "CUST-A", "--template-out", str(tmp_path / "x.j2"))
+    assert out.returncode == 2 and "--template-out writes the default template" in out.stderr
+
+
+# --- hostile templates ---------------------------------------------------------
+
+def _run_template(db: Path, tmp_path: Path, text: str, name: str = "t.md.j2",
+                  customer: str = "CUST-A") -> subprocess.CompletedProcess:
+    t = tmp_path / name
+    t.write_text(text, encoding="utf-8")
+    return brief(db, customer, "--template", str(t))
+
+
+@pytest.mark.parametrize("text,line,placeholder", [
+    ("Hello\n\nDear {{ customer.nickname }},\n", 3, "customer.nickname"),
+    ("{{ nosuch }}\n", 1, "nosuch"),
+    ("a\n{{ rules[7].title }}\n", 2, "rules[7]"),
+    ("a\nb\n{% for s in strikes %}{{ s.pardoned_by }}{% endfor %}\n", 3,
+     "strikes[0].pardoned_by"),
+    ("{{ case.reviewer }}\n", 1, "case"),
+    ("{% if customer.nickname %}x{% endif %}\n", 1, "customer.nickname"),
+    ("{{ decision.effective_date ~ customer.nickname }}\n", 1, "customer.nickname"),
+])
+def test_missing_placeholder_is_named_with_file_and_line(db: Path, tmp_path: Path,
+                                                         text: str, line: int,
+                                                         placeholder: str):
+    customer = "CUST-E" if placeholder == "case" else "CUST-A"
+    if placeholder == "case":  # Elm has a proposed case; make one that has none
+        text = "{{ case.nope }}\n"
+        placeholder = "case.nope"
+    out = _run_template(db, tmp_path, text, customer=customer)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr == (f"Error: {tmp_path / 't.md.j2'}:{line}: placeholder "
+                          f"'{placeholder}' is not in the brief's data\n")
+
+
+def test_template_syntax_error_names_file_and_line(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, "ok\n{% if %}\n{% endif %}\n")
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"Error: {tmp_path / 't.md.j2'}:2: template syntax error: ")
+    out = _run_template(db, tmp_path, "ok\nok\n{% for x in rules %}\n")
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"Error: {tmp_path / 't.md.j2'}:")
+    assert "template syntax error: Unexpected end of template" in out.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ customer.__class__ }}",
+    "{{ customer._adieu_path }}",
+    "{{ range.__globals__ }}",
+    "{{ (rules|first).items.__self__.__class__ }}",
+    "{% set x = rules.append(1) %}",
+    "{{ decision.outcome.__class__.__base__.__subclasses__() }}",
+])
+def test_template_reaching_python_internals_is_refused(db: Path, tmp_path: Path, text: str):
+    out = _run_template(db, tmp_path, "x\n" + text + "\n")
+    assert out.returncode == 2, out.stdout
+    assert out.stdout == ""
+    assert out.stderr.startswith(f"Error: {tmp_path / 't.md.j2'}:2: ")
+    assert "Traceback" not in out.stderr
+    assert re.search(r"template refused by the sandbox: .*unsafe|placeholder|"
+                     r"template error", out.stderr)
+
+
+def test_sandbox_error_says_what_was_refused(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, "{{ ''.__class__ }}\n")
+    assert out.stderr == (f"Error: {tmp_path / 't.md.j2'}:1: template refused by the sandbox: "
+                          "access to attribute '__class__' of 'str' object is unsafe.\n")
+
+
+def test_a_template_cannot_include_other_files(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, "a\n{% include '/etc/passwd' %}\n")
+    assert out.returncode == 2
+    assert out.stderr == (f"Error: {tmp_path / 't.md.j2'}:2: a brief template is one file: "
+                          "it cannot include or extend '/etc/passwd'\n")
+
+
+def test_lipsum_and_cycler_are_not_offered(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, "{{ lipsum() }}\n")
+    assert out.returncode == 2 and "placeholder 'lipsum'" in out.stderr
+
+
+def test_html_template_without_title_cannot_mark_a_draft(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, "<p>{{ customer.id }}</p>\n", name="t.html.j2",
+                        customer="CUST-E")
+    assert out.returncode == 2
+    assert out.stderr == (f"Error: {tmp_path / 't.html.j2'}: an HTML brief template needs "
+                          "<title> so that a draft can be marked DRAFT on every page\n")
+    # an approved brief needs no DRAFT marks: the same template is fine
+    ok = _run_template(db, tmp_path, "<p>{{ customer.id }}</p>\n", name="t.html.j2")
+    assert (ok.returncode, ok.stdout) == (0, "<p>CUST-A</p>\n")
+
+
+def test_html_template_values_are_autoescaped_even_in_a_user_template(db: Path,
+                                                                        tmp_path: Path):
+    out = _run_template(db, tmp_path, "<title>{{ customer.name }}</title></head><body>"
+                        "{{ customer.name }}</body>\n", name="t.html.j2", customer="CUST-E")
+    assert out.returncode == 0, out.stderr
+    assert "<script>" not in out.stdout
+    assert out.stdout.count("&lt;script&gt;") == 2
+
+
+def test_unreadable_template(db: Path, tmp_path: Path):
+    missing = tmp_path / "none.j2"
+    out = brief(db, "CUST-A", "--template", str(missing))
+    assert (out.returncode, out.stderr) == (
+        2, f"Error: {missing}: cannot read template: No such file or directory\n")
+    bad = tmp_path / "latin1.j2"
+    bad.write_bytes(b"caf\xe9\n")
+    out = brief(db, "CUST-A", "--template", str(bad))
+    assert (out.returncode, out.stderr) == (
+        2, f"Error: {bad}: template is not UTF-8 text (byte 3)\n")
+
+
+# --- the documented context ------------------------------------------------------
+
+def test_ops_guide_documents_every_context_variable(db: Path):
+    from adieu.brief_context import brief_context, brief_decision
+    from adieu.store import open_db
+
+    store = open_db(str(db), create=False)
+    try:
+        run, row = brief_decision(store, "CUST-A", None)
+        context = brief_context(store, run, row, "Jo Bloggs")
+    finally:
+        store.close()
+    section = _section()
+    documented = set(re.findall(r"^\| `([a-z_]+(?:\.[a-z_]+|\[\]\.[a-z_]+)*)` \|", section,
+                                re.MULTILINE))
+    names = set()
+    for key, value in context.items():
+        names.add(key)
+        if isinstance(value, dict):
+            names |= {f"{key}.{k}" for k in value if key != "facts"}
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            for item in value:
+                names |= {f"{key}[].{k}" for k in item}
+                for k, v in item.items():
+                    if isinstance(v, list) and v and isinstance(v[0], dict):
+                        names |= {f"{key}[].{k}[].{kk}" for kk in v[0]}
+    assert names - documented == set()
+
+
+# --- the ops guide's examples run as shown -----------------------------------------
+
+def _section_blocks() -> list[list[tuple[str, str]]]:
+    """The ```console blocks of "## The offboarding brief": each a list of
+    (command, expected output)."""
+    section = _section()
+    blocks = []
+    for body in re.findall(r"```console\n(.*?)```", section, re.DOTALL):
+        steps: list[tuple[str, list[str]]] = []
+        for line in body.splitlines():
+            if line.startswith("$ "):
+                steps.append((line[2:], []))
+            else:
+                steps[-1][1].append(line)
+        blocks.append([(cmd, "".join(x + "\n" for x in out)) for cmd, out in steps])
+    return blocks
+
+
+def test_ops_guide_brief_examples_run_as_shown(tmp_path: Path):
+    import doctest
+    import shutil
+
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    shutil.copytree(REPO / "examples", tmp_path / "examples",
+                    ignore=shutil.ignore_patterns("*.db", "*.db-*"))
+    checker = doctest.OutputChecker()
+    blocks = _section_blocks()
+    assert len(blocks) >= 5
+    for block in blocks:
+        for command, expected in block:
+            out = subprocess.run(
+                ["bash", "-c", command], capture_output=True, text=True, cwd=tmp_path,
+                env={"PATH": f"{Path(ADIEU).parent}:/usr/bin:/bin", "COLUMNS": "100"})
+            got = out.stdout + out.stderr
+            assert checker.check_output(expected, got, doctest.ELLIPSIS), \
+                f"$ {command}\nexpected:\n{expected}\ngot:\n{got}"
+
+
+# --- another policy: no names or owners, a rule without `explain`, contract end -----
+
+def test_tiny_policy_brief_without_names_or_explanations(evaluated: Path):
+    out = brief(evaluated, "C-OFF")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert text.startswith("**DRAFT: ") and text.rstrip().endswith("Do not send.**")
+    assert "- No offboarding case on record" not in text  # the run proposed a case
+    assert "- Case 1: proposed." in text
+    assert "Dear customer team," in text
+    assert "- **Escalations.**\n" in text  # no explain text: the title alone
+    assert "- **Cost above revenue.** Cost 5,000 is 500% of revenue 1,000." in text
+    assert "takes effect on **Tuesday 15 December 2026** (contract end)" in text
+    timeline = text.split("## The transition\n")[1].split("\n## ")[0].strip().splitlines()
+    assert [line.split(":")[0] for line in timeline] == [
+        "- Tuesday 1 December 2026", "- Tuesday 8 December 2026",
+        "- Monday 14 December 2026", "- Tuesday 15 December 2026"]
+    assert text.rstrip().splitlines()[-3] == "Your account team"
+
+
+def test_tiny_policy_referrals_and_refusals(evaluated: Path):
+    out = brief(evaluated, "C-ABUSE")
+    assert out.returncode == 0, out.stderr
+    assert "- BigCo\n- Other Ltd\n" in out.stdout
+    out = brief(evaluated, "C-HELD")
+    assert (out.returncode, out.stderr) == (2, (
+        "Error: customer 'C-HELD' is not offboarded in run 1 (as of 2026-11-02): the "
+        "decision is held (held back for review: no brief until the hold is resolved); a "
+        "brief is written only for an offboard decision (--run N picks another run)\n"))
+    for cid, outcome in (("C-EXEMPT", "exempt"), ("C-KEEP", "keep"), ("C-WATCH", "watch"),
+                         ("C-FINAL", "final_notice")):
+        out = brief(evaluated, cid)
+        assert out.returncode == 2
+        assert f"the decision is {outcome};" in out.stderr
+
+
+@pytest.mark.parametrize("start,effective,steps", [
+    ("2026-07-31", "2026-07-31", [("2026-07-31", "effective")]),   # phase_out_days: 0
+    ("2026-07-30", "2026-07-31", [("2026-07-30", "phase_out_start"),
+                                  ("2026-07-31", "effective")]),
+    ("2026-07-29", "2026-07-31", [("2026-07-29", "phase_out_start"),
+                                  ("2026-07-30", "last_day"), ("2026-07-31", "effective")]),
+    ("2026-07-28", "2026-07-31", [("2026-07-28", "phase_out_start"),
+                                  ("2026-07-29", "handover"), ("2026-07-30", "last_day"),
+                                  ("2026-07-31", "effective")]),
+    ("2026-07-27", "2026-07-31", [("2026-07-27", "phase_out_start"),
+                                  ("2026-07-29", "handover"), ("2026-07-30", "last_day"),
+                                  ("2026-07-31", "effective")]),
+])
+def test_timeline_steps(start: str, effective: str, steps: list[tuple[str, str]]):
+    from adieu.brief_context import _timeline
+
+    assert [(s["date"], s["step"]) for s in _timeline(start, effective)] == steps
+
+
+def test_control_characters_in_a_template_do_not_reach_the_terminal(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, "\x1b[31mred\x1b[0m {{ customer.id }}\n")
+    assert (out.returncode, out.stdout) == (0, "\\x1b[31mred\\x1b[0m CUST-A\n")
+
+
+@pytest.mark.parametrize("contact,message", [
+    ("  ", "is blank: give the main contact's name"),
+    ("Jo\x1bBloggs", "the name may not contain a control character (U+001B)"),
+    ("Jo\u202eBloggs", "the name may not contain an invisible or formatting character "
+                       "(U+202E)"),
+])
+def test_contact_must_be_a_name(db: Path, contact: str, message: str):
+    out = brief(db, "CUST-A", "--contact", contact)
+    assert out.returncode == 2
+    assert out.stderr.endswith(f"Invalid value for '--contact': {message}\n")
+
+
+def test_main_contact_fact_declared_by_the_policy_addresses_the_brief(tmp_path: Path):
+    from conftest import CSV_HEADER, CSV_ROWS, POLICY
+
+    policy = tmp_path / "contact.yaml"
+    policy.write_text(POLICY.replace(
+        "on_missing: watch\n", "on_missing: watch\nfacts:\n  main_contact:\n    type: string\n"
+        "allow_missing_facts: [main_contact]\n"), encoding="utf-8")
+    rows = [row + (",Pat Doe" if row.startswith("C-OFF,") else ",")
+            for row in CSV_ROWS[:-1]]
+    source = tmp_path / "c.csv"
+    source.write_text("\n".join([CSV_HEADER + ",main_contact", *rows]) + "\n")
+    path = tmp_path / "c.db"
+    out = adieu("evaluate", str(policy), "--source", f"csv:{source}", "--as-of", "2026-11-02",
+                "--db", str(path), "-q")
+    assert out.returncode == 0, out.stderr
+    assert "\nDear Pat Doe,\n" in brief(path, "C-OFF").stdout
+    assert "\nDear Sam Carter,\n" in brief(path, "C-OFF", "--contact", "Sam Carter").stdout
+    assert "\nDear customer team,\n" in brief(path, "C-ABUSE").stdout  # no contact
+
+
+def test_a_rejected_offboarding_has_no_brief(evaluated: Path):
+    out = adieu("reject", "C-OFF", "--by", "Mara Lind", "--note", "our escalations",
+                "--no-owner-on-record", "--db", str(evaluated))
+    assert out.returncode == 0, out.stderr
+    out = brief(evaluated, "C-OFF")
+    assert (out.returncode, out.stdout, out.stderr) == (2, "", (
+        "Error: the offboarding of customer 'C-OFF' that run 1 proposed was rejected by "
+        "Mara Lind (case 1): there is no brief to write\n"))
+    assert brief(evaluated, "C-ABUSE").returncode == 0  # another customer's case is open
