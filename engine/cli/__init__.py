@@ -60,7 +60,7 @@ def cli() -> None:
     """
 
 
-from . import audit, evaluate, explain, facts, memory, review, validate  # noqa: E402
+from . import audit, evaluate, explain, facts, memory, report, review, validate  # noqa: E402
 
-for module in (validate, evaluate, explain, facts, memory, review, audit):
+for module in (validate, evaluate, explain, facts, memory, review, audit, report):
     module.register(cli)
