@@ -76,7 +76,7 @@ def scatter(points: Sequence[dict[str, Any]], x_label: str, y_label: str, note: 
     title (text shown on hover)}. Offboard candidates are drawn last, in red,
     as larger points with the class "offboard". A dashed line marks y = x
     (cost equals revenue). `note` is printed under the chart (sampling)."""
-    left, right, top, bottom = 80, width - 20, 20, height - 60
+    left, right, top, bottom = 80, width - 50, 20, height - 60
     xs = [Decimal(p["x"]) for p in points] or [Decimal(0)]
     ys = [Decimal(p["y"]) for p in points] or [Decimal(0)]
     sx = _Scale(min(min(xs), Decimal(0)), max(xs), left, right)
@@ -118,6 +118,16 @@ def _axes(sx: _Scale, sy: _Scale, left: int, right: int, top: int, bottom: int) 
     return "".join(out)
 
 
+def _run_label(x: Decimal, bottom: int, label: str, runs: int) -> str:
+    """A run's label under its column: level for a few runs, slanted for many."""
+    if runs <= 6:
+        return (f'<text class="tick" x="{_px(x)}" y="{bottom + 16}" text-anchor="middle">'
+                f'{escape(label)}</text>')
+    y = bottom + 12
+    return (f'<text class="tick" x="{_px(x)}" y="{y}" text-anchor="end" '
+            f'transform="rotate(-40 {_px(x)} {y})">{escape(label)}</text>')
+
+
 def hbars(rows: Sequence[tuple[str, Decimal, str]], title: str, value_text: str = "{}",
           width: int = 720, bar_height: int = 20) -> str:
     """Horizontal bars: rows are (label, value >= 0, text shown after the
@@ -148,7 +158,7 @@ def stacked_runs(runs: Sequence[dict[str, Any]], outcomes: Sequence[str],
     """Outcomes over time: one column per run ({label, counts: {outcome:
     n}}), stacked by outcome in `outcomes` order; one rect "mark bar" per
     non-zero count, and a legend."""
-    left, right, top, bottom = 60, width - 130, 20, height - 40
+    left, right, top, bottom = 60, width - 130, 20, height - 70
     totals = [sum(r["counts"].get(o, 0) for o in outcomes) for r in runs]
     sy = _Scale(Decimal(0), Decimal(max(totals, default=0)), bottom, top)
     n = max(len(runs), 1)
@@ -173,8 +183,7 @@ def stacked_runs(runs: Sequence[dict[str, Any]], outcomes: Sequence[str],
                        f'fill="{OUTCOME_COLOURS.get(outcome, "#555")}"><title>'
                        f'{escape(run["label"])}: {escape(outcome)} {count}</title></rect>')
             base += count
-        out.append(f'<text class="tick" x="{_px(x + slot * Decimal("0.35"))}" '
-                   f'y="{bottom + 16}" text-anchor="middle">{escape(run["label"])}</text>')
+        out.append(_run_label(x + slot * Decimal("0.35"), bottom, run["label"], len(runs)))
     for i, outcome in enumerate(outcomes):
         y = top + i * 18
         out.append(f'<rect x="{right + 15}" y="{y}" width="12" height="12" '
@@ -185,9 +194,9 @@ def stacked_runs(runs: Sequence[dict[str, Any]], outcomes: Sequence[str],
 
 
 def line_runs(runs: Sequence[dict[str, Any]], key: str, title: str, width: int = 720,
-              height: int = 220) -> str:
+              height: int = 250) -> str:
     """A line over runs ({label, key: n}): one circle "mark point" per run."""
-    left, right, top, bottom = 60, width - 130, 30, height - 40
+    left, right, top, bottom = 60, width - 130, 30, height - 70
     values = [Decimal(r.get(key) or 0) for r in runs]
     sy = _Scale(Decimal(0), max(values, default=Decimal(0)), bottom, top)
     n = max(len(runs), 1)
@@ -207,7 +216,6 @@ def line_runs(runs: Sequence[dict[str, Any]], key: str, title: str, width: int =
     for x, v, run in zip(xs, values, runs, strict=True):
         out.append(f'<circle class="mark point" cx="{_px(x)}" cy="{sy(v)}" r="4" '
                    f'fill="#e07b00"><title>{escape(run["label"])}: {v}</title></circle>')
-        out.append(f'<text class="tick" x="{_px(x)}" y="{bottom + 16}" '
-                   f'text-anchor="middle">{escape(run["label"])}</text>')
+        out.append(_run_label(x, bottom, run["label"], len(runs)))
     out.append("</svg>")
     return "".join(out)

@@ -142,8 +142,8 @@ def build(db: sqlite_utils.Database, run_id: int | None, by: list[str]) -> dict[
 
 
 def _scatter_note(data: dict[str, Any]) -> str:
-    note = (f"{data['drawn']['offboard']:,} offboard candidates (red) and "
-            f"{data['drawn']['other']:,} other customers")
+    note = (f"{data['drawn']['offboard']:,} offboard candidate(s) (red) and "
+            f"{data['drawn']['other']:,} other customer(s)")
     if data["others"] > SCATTER_SAMPLE or data["offboards"] > SCATTER_SAMPLE:
         note += (f": a fixed sample of at most {SCATTER_SAMPLE:,} of each of "
                  f"{data['offboards']:,} offboard candidates and {data['others']:,} others")

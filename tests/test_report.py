@@ -109,8 +109,8 @@ def test_the_scatter_draws_every_customer_of_a_small_run(db: Path, page: str):
     scatter = page.split('<svg class="chart scatter"')[1].split("</svg>")[0]
     assert scatter.count('class="mark point offboard"') == offboard > 0
     assert scatter.count('class="mark point') == points
-    assert f"{offboard} offboard candidates (red) and {points - offboard} other customers" \
-        in scatter
+    assert f"{offboard} offboard candidate(s) (red) and {points - offboard} other " \
+        "customer(s)" in scatter
     assert "without both figures not drawn" in scatter
 
 

@@ -93,8 +93,10 @@ for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
     esac
 done
 
-say "Re-running a month writes nothing"
-evaluate 2026-12-01 >/dev/null
+# December itself would be a new run: Dogwood's approval after its run is
+# memory for the date (tests/test_scenario.py, a re-run honours its approval).
+say "Re-running a month writes nothing (November: nothing changed since its run)"
+evaluate 2026-11-01 --backfill >/dev/null
 say "An earlier month is refused without --backfill ..."
 refused evaluate 2026-09-01
 say "... and with --backfill the same snapshot is still the same run"
