@@ -39,6 +39,9 @@ def _write(path: str, text: str) -> None:
         raise InputError("is a directory, expected a file name for the report", Location(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".adieu-report-", dir=target.parent or ".")
+        mask = os.umask(0)  # mkstemp makes 0600: give the page the usual mode
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
         os.replace(tmp, target)
