@@ -124,6 +124,9 @@ class Segmenter:
     kinds: dict[str, str] = field(default_factory=dict)
     tallies: dict[str, dict[str, _Tally]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.names = list(dict.fromkeys(self.names))  # a fact named twice counts once
+
     def add(self, value_of: Callable[[str], Any], outcome: str, strikes: int | None) -> None:
         """value_of(name) -> the customer's value (None if missing)."""
         for name in self.names:

@@ -115,6 +115,12 @@ def test_text_fact_segments_match_the_csv(db: Path, fact: str):
     assert sum(v["offboards"] for v in want.values()) > 0  # the data has offboards
 
 
+def test_a_fact_named_twice_is_one_table(db: Path):
+    doc = segments_json(db, "size", "size")
+    assert doc["by"] == ["size"]
+    assert sum(r["customers"] for r in doc["segments"]) == 400
+
+
 def test_default_segments_are_industry_channel_and_size(db: Path):
     doc = json.loads(adieu("segments", "--db", str(db), "--json").stdout)
     assert doc["by"] == ["industry", "channel", "size"]

@@ -93,7 +93,7 @@ def register(cli: click.Group) -> None:
             raise click.UsageError("give --json or --csv, not both")
         with opened_store(db) as store:
             run = get_run(store, run_id)
-            names = list(by) or default_names(RunFacts(run), ())
+            names = list(dict.fromkeys(by)) or default_names(RunFacts(run), ())
             if not names:
                 raise InputError(f"run {run['id']} has none of the facts "
                                  f"{', '.join(DEFAULT_SEGMENTS)}: name one with --by")
