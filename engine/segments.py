@@ -8,7 +8,8 @@ A segment is the set of a run's customers that share one value of a fact
 - text (industry, channel, size ...): the value itself;
 - true/false: "true" / "false";
 - a date: its year ("2027");
-- a whole number from -9 to 9: the number itself (0, 1, 2 ... late payments);
+- a whole number from -9 to 9 of a fact of type integer (or a derived
+  fact): the number itself (0, 1, 2 ... late payments);
 - any other number: a band of a 1-2-5 ladder of powers of ten, e.g.
   "10,000 <= x < 20,000", "20,000 <= x < 50,000", "50,000 <= x < 100,000";
   negative values in the mirror bands ("-2,000 < x <= -1,000"), 0 on its own.
@@ -87,7 +88,8 @@ def number_band(value: int | Decimal) -> tuple[Decimal, str]:
 
 def label_of(value: Any, kind: str | None = None) -> tuple[Any, str]:
     """(sort key, label) of one fact value as a segment (module docstring).
-    kind: the fact's declared type (date, number, integer ...) if known."""
+    kind: the fact's declared type (date, number, integer ...); None for a
+    derived fact."""
     if value is None:
         return (2, ""), MISSING
     if value is UNKNOWN:
@@ -97,7 +99,7 @@ def label_of(value: Any, kind: str | None = None) -> tuple[Any, str]:
     if isinstance(value, dt.date) or (kind == "date" and isinstance(value, str)):
         year = str(value)[:4]
         return (0, year), year
-    if isinstance(value, int) and -10 < value < 10:
+    if isinstance(value, int) and kind in (None, "integer") and -10 < value < 10:
         return (1, Decimal(value)), str(value)
     if isinstance(value, (int, Decimal)):
         key, label = number_band(value)

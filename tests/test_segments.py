@@ -273,6 +273,13 @@ def test_labels(value, label):
     assert label_of(value)[1] == label
 
 
+def test_a_number_fact_is_always_banded():
+    """revenue_12m of 5 (type number) is in the band of 5.5, not a segment "5"."""
+    assert label_of(5, "number")[1] == label_of(Decimal("5.5"), "number")[1] == \
+        "5 <= x < 10"
+    assert label_of(5, "integer")[1] == "5"
+
+
 def test_a_fact_with_too_many_values_is_refused():
     seg = Segmenter(["name"])
     for i in range(MAX_SEGMENTS):

@@ -28,7 +28,7 @@ by_option = click.option(
     "--by", "by", multiple=True, metavar="FACT",
     help="A fact or derived fact of the run's policy to segment customers by "
          "(repeatable). Text values are segments as they are; numbers are banded "
-         "(1, 2, 5 times a power of ten; whole numbers -9 to 9 as they are); dates by "
+         "(1, 2, 5 times a power of ten; integers -9 to 9 as they are); dates by "
          "year; see docs/ops-guide.md.")
 
 
