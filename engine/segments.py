@@ -191,6 +191,7 @@ class RunFacts:
         self.fact_names = set(self.policy.facts) | self.stored_names
 
     def known(self, name: str) -> bool:
+        """Whether name is a fact of the run (or its policy) or a derived fact."""
         return name in self.fact_names or name in self.derive_fns
 
     def check(self, names: Iterable[str]) -> None:
@@ -202,6 +203,9 @@ class RunFacts:
                     + did_you_mean(name, [*self.fact_names, *self.derive_fns]))
 
     def values(self, row: dict[str, Any]) -> Callable[[str], Any]:
+        """value_of(name) for one decisions row: a stored fact (a date as a
+        date, None if missing) or a derived fact computed on first use
+        (UNKNOWN when a fact it needs is missing)."""
         raw = jsontext.loads(row["facts"]) if row.get("facts") else {}
         context: list[Context] = []
 
@@ -223,6 +227,7 @@ class RunFacts:
 
 
 def kinds_of(run_facts: RunFacts) -> dict[str, str]:
+    """Fact name -> declared type (number, integer, date ...) of the run's policy."""
     return dict(run_facts.policy.facts)
 
 

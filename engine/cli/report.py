@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from ..errors import InputError, Location
-from ..report import build, render_html
 from ..safe_text import TerminalSafe, echo, json_text
 from ..segments import DEFAULT_SEGMENTS, RunFacts, default_names, percent, segment_table
 from ..store import get_run
@@ -66,6 +65,8 @@ def register(cli: click.Group) -> None:
         strikes across runs; the review queue; and the segments (industry,
         channel, size and each --by FACT) with their strikes and offboards
         per customer."""
+        from ..report import build, render_html  # jinja2: only for this command
+
         with opened_store(db) as store:
             data = build(store, run_id, list(by))
             text = render_html(data)
