@@ -1,0 +1,128 @@
+"""adieu report and adieu segments: a run's report for management (one
+self-contained HTML file) and its segment table (engine/report.py,
+engine/segments.py)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import InputError, Location
+from ..safe_text import TerminalSafe, echo, json_text
+from ..segments import DEFAULT_SEGMENTS, RunFacts, default_names, percent, segment_table
+from ..store import get_run
+from .common import db_option, json_option, opened_store, run_option
+from .csvout import cell
+
+SEGMENT_COLUMNS = ("fact", "segment", "customers", "strikes", "strikes_per_customer",
+                   "offboards", "offboards_per_customer")
+
+by_option = click.option(
+    "--by", "by", multiple=True, metavar="FACT",
+    help="A fact or derived fact of the run's policy to segment customers by "
+         "(repeatable). Text values are segments as they are; numbers are banded "
+         "(1, 2, 5 times a power of ten; integers -9 to 9 as they are); dates by "
+         "year; see docs/ops-guide.md.")
+
+
+def _write(path: str, text: str) -> None:
+    """Write text to path atomically (a temporary file renamed over it)."""
+    target = Path(path)
+    if target.is_dir():
+        raise InputError("is a directory, expected a file name for the report", Location(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".adieu-report-", dir=target.parent or ".")
+        mask = os.umask(0)  # mkstemp makes 0600: give the page the usual mode
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise InputError(f"cannot write the report: {exc.strerror}", Location(path)) from None
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("report")
+    @run_option
+    @db_option
+    @click.option("--html", "html_file", required=True, metavar="FILE",
+                  help="Write the report to FILE: one HTML page with its charts inline "
+                       "(no script, no external link: opens with no network).")
+    @by_option
+    def report_cmd(run_id: int | None, db: str | None, html_file: str,
+                   by: tuple[str, ...]) -> None:
+        """A run's report for management, as one self-contained HTML file:
+        outcome counts and their change from the previous run; cost to serve
+        against revenue per customer (offboard candidates marked; a fixed
+        sample of at most 2,000 of each kind on large runs); outcomes and new
+        strikes across runs; the review queue; and the segments (industry,
+        channel, size and each --by FACT) with their strikes and offboards
+        per customer."""
+        from ..report import build, render_html  # jinja2: only for this command
+
+        with opened_store(db) as store:
+            data = build(store, run_id, list(by))
+            text = render_html(data)
+        _write(html_file, text)
+        run = data["run"]
+        echo(f"wrote {html_file}: run {run['id']} as of {run['as_of']}, "
+             f"{run['customers'] or 0:,} customers, {data['queue_total']:,} open case(s)")
+
+    @cli.command("segments")
+    @by_option
+    @run_option
+    @db_option
+    @json_option
+    @click.option("--csv", "as_csv", is_flag=True,
+                  help="Output CSV: one row per segment (columns: fact, segment, customers, "
+                       "strikes, strikes_per_customer, offboards, offboards_per_customer).")
+    def segments_cmd(by: tuple[str, ...], run_id: int | None, db: str | None, as_json: bool,
+                     as_csv: bool) -> None:
+        """Which kinds of customer produce the most strikes and offboards: per
+        segment of each --by FACT (default: industry, channel and size), its
+        customers, strikes (active strikes on the ladder, summed), strikes per
+        customer, offboards and offboards per customer (a share), highest
+        first. The same table as in `adieu report`."""
+        if as_json and as_csv:
+            raise click.UsageError("give --json or --csv, not both")
+        with opened_store(db) as store:
+            run = get_run(store, run_id)
+            names = list(dict.fromkeys(by)) or default_names(RunFacts(run), ())
+            if not names:
+                raise InputError(f"run {run['id']} has none of the facts "
+                                 f"{', '.join(DEFAULT_SEGMENTS)}: name one with --by")
+            rows = segment_table(store, run, names)
+        if as_json:
+            click.echo(json_text({"run_id": run["id"], "as_of": run["as_of"], "by": names,
+                                  "segments": rows}, indent=2))
+        elif as_csv:
+            writer = csv.writer(TerminalSafe(sys.stdout), lineterminator="\n")
+            writer.writerow(SEGMENT_COLUMNS)
+            for row in rows:
+                writer.writerow([cell(row[c]) for c in SEGMENT_COLUMNS])
+        else:
+            _table(run, names, rows)
+
+
+def _table(run: dict[str, Any], names: list[str], rows: list[dict[str, Any]]) -> None:
+    echo(f"run {run['id']} as of {run['as_of']}: {run['customers'] or 0:,} customers")
+    for name in names:
+        mine = [r for r in rows if r["fact"] == name]
+        cells = [[r["segment"], f"{r['customers']:,}", f"{r['strikes']:,}",
+                  str(r["strikes_per_customer"]), f"{r['offboards']:,}",
+                  percent(r["offboards_per_customer"])] for r in mine]
+        head = [name, "customers", "strikes", "per customer", "offboards", "per customer"]
+        widths = [max(len(str(c)) for c in col) for col in zip(head, *cells, strict=False)]
+        echo()
+        echo("  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                       for i, (h, w) in enumerate(zip(head, widths, strict=True))).rstrip())
+        for line in cells:
+            echo("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                           for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())

@@ -1,0 +1,265 @@
+"""Segments: which kinds of customer produce the most strikes and
+offboards, per customer in the segment (`adieu segments`, and the segment
+table of `adieu report`).
+
+A segment is the set of a run's customers that share one value of a fact
+(or of a derived fact of the run's policy). Values become segment labels so:
+
+- text (industry, channel, size ...): the value itself;
+- true/false: "true" / "false";
+- a date: its year ("2027");
+- a whole number from -9 to 9 of a fact of type integer (or a derived
+  fact): the number itself (0, 1, 2 ... late payments);
+- any other number: a band of a 1-2-5 ladder of powers of ten, e.g.
+  "10,000 <= x < 20,000", "20,000 <= x < 50,000", "50,000 <= x < 100,000";
+  negative values in the mirror bands ("-2,000 < x <= -1,000"), 0 on its own.
+  Bands need one pass and no knowledge of the other values, so the same
+  value is in the same band in every run, and compare exactly (Decimal);
+- a missing fact: "(missing)"; a derived fact that cannot be computed
+  (a fact it needs is missing): "(unknown)".
+
+Per segment: customers, strikes (the active strikes on the ladder in the
+run's decisions, decisions.strikes, summed), offboards (decisions whose
+outcome is offboard), and per customer: strikes_per_customer (2 decimals)
+and offboards_per_customer (a share, 4 decimals), rounded half-even from
+the exact ratio. Rows are sorted per fact by offboards_per_customer, then
+strikes_per_customer (highest first), then segment size (largest first),
+then label.
+
+Memory is bounded by the number of segments, not customers: a fact with
+more than MAX_SEGMENTS distinct labels is refused (InputError)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import sqlite_utils
+
+from . import jsontext
+from .errors import InputError, did_you_mean
+from .facts import from_json_facts
+from .plugin_record import compile_run_policy
+from .plugins import registry
+from .policy import Policy
+from .popstats import StatsPopulation
+from .run_writer import read_decisions
+from .values import UNKNOWN, Context
+
+DEFAULT_SEGMENTS = ("industry", "channel", "size")
+MAX_SEGMENTS = 1000
+MISSING = "(missing)"
+UNKNOWN_LABEL = "(unknown)"
+_CENT = Decimal("0.01")
+_SHARE = Decimal("0.0001")
+
+
+def _grouped(value: Decimal) -> str:
+    """A band bound with thousands separators, exact (no float): 20,000 / 0.05."""
+    text = format(value.normalize(), "f")
+    whole, dot, frac = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    whole = whole.lstrip("-")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return sign + ",".join(groups) + (dot + frac if frac else "")
+
+
+def number_band(value: int | Decimal) -> tuple[Decimal, str]:
+    """(sort key, label) of a number's band on the 1-2-5 ladder (module
+    docstring). Exact: bounds are Decimals, never floats."""
+    if value == 0:
+        return Decimal(0), "0"
+    magnitude = abs(Decimal(value))
+    power = Decimal(1).scaleb(magnitude.adjusted())
+    lead = magnitude / power
+    low = power * (1 if lead < 2 else 2 if lead < 5 else 5)
+    high = power * (2 if lead < 2 else 5 if lead < 5 else 10)
+    if value > 0:
+        return low, f"{_grouped(low)} <= x < {_grouped(high)}"
+    return -high, f"{_grouped(-high)} < x <= {_grouped(-low)}"
+
+
+def label_of(value: Any, kind: str | None = None) -> tuple[Any, str]:
+    """(sort key, label) of one fact value as a segment (module docstring).
+    kind: the fact's declared type (date, number, integer ...); None for a
+    derived fact."""
+    if value is None:
+        return (2, ""), MISSING
+    if value is UNKNOWN:
+        return (3, ""), UNKNOWN_LABEL
+    if isinstance(value, bool):
+        return (0, str(value).lower()), str(value).lower()
+    if isinstance(value, dt.date) or (kind == "date" and isinstance(value, str)):
+        year = str(value)[:4]
+        return (0, year), year
+    if isinstance(value, int) and kind in (None, "integer") and -10 < value < 10:
+        return (1, Decimal(value)), str(value)
+    if isinstance(value, (int, Decimal)):
+        key, label = number_band(value)
+        return (1, key), label
+    text = str(value)
+    return (0, text), text
+
+
+@dataclass
+class _Tally:
+    key: Any
+    customers: int = 0
+    strikes: int = 0
+    offboards: int = 0
+
+
+@dataclass
+class Segmenter:
+    """Counts a run's decisions into segments of each fact in `names`;
+    add() one decision at a time, rows() at the end. Memory: one tally per
+    segment (at most MAX_SEGMENTS per fact)."""
+
+    names: list[str]
+    kinds: dict[str, str] = field(default_factory=dict)
+    tallies: dict[str, dict[str, _Tally]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.names = list(dict.fromkeys(self.names))  # a fact named twice counts once
+
+    def add(self, value_of: Callable[[str], Any], outcome: str, strikes: int | None) -> None:
+        """value_of(name) -> the customer's value (None if missing)."""
+        for name in self.names:
+            key, label = label_of(value_of(name), self.kinds.get(name))
+            per_fact = self.tallies.setdefault(name, {})
+            tally = per_fact.get(label)
+            if tally is None:
+                if len(per_fact) >= MAX_SEGMENTS:
+                    raise InputError(
+                        f"{name!r} has more than {MAX_SEGMENTS:,} distinct values: too many "
+                        "to be segments (numbers are banded; choose a fact such as "
+                        "industry, channel or size)")
+                tally = per_fact[label] = _Tally(key)
+            tally.customers += 1
+            tally.strikes += strikes or 0
+            tally.offboards += outcome == "offboard"
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per segment: fact, segment, customers, strikes,
+        strikes_per_customer (Decimal, 2 places), offboards,
+        offboards_per_customer (Decimal share, 4 places); sorted as the
+        module docstring says."""
+        out = []
+        for name in self.names:
+            rows = []
+            for label, t in self.tallies.get(name, {}).items():
+                rows.append({
+                    "fact": name, "segment": label, "customers": t.customers,
+                    "strikes": t.strikes,
+                    "strikes_per_customer": (Decimal(t.strikes) / t.customers).quantize(_CENT),
+                    "offboards": t.offboards,
+                    "offboards_per_customer":
+                        (Decimal(t.offboards) / t.customers).quantize(_SHARE),
+                    "_order": (-Decimal(t.offboards) / t.customers,
+                               -Decimal(t.strikes) / t.customers, -t.customers, label)})
+            rows.sort(key=lambda r: r["_order"])
+            for r in rows:
+                del r["_order"]
+            out.extend(rows)
+        return out
+
+
+class RunFacts:
+    """A stored run's facts and the derived facts of its stored policy, per
+    decision row: `values(row)` gives a value_of(name) function. Derived
+    facts see the run's stored population figures (runs.population), so
+    they have the values the run decided with.
+
+    Raises InputError if the run's policy needs a plugin that is gone."""
+
+    def __init__(self, run: dict[str, Any]):
+        self.run = run
+        self.policy: Policy = compile_run_policy(run, registry())
+        self.as_of = dt.date.fromisoformat(run["as_of"])
+        stats = jsontext.loads(run["population"] or "{}")
+        self.population = StatsPopulation(self.policy.population_calls, stats)
+        self.derive_fns = self.policy.derive_fns
+        self.stored_names = {name for names in jsontext.loads(run.get("fact_keys") or "[]")
+                             for name in names}
+        self.fact_names = set(self.policy.facts) | self.stored_names
+
+    def known(self, name: str) -> bool:
+        """Whether name is a fact of the run (or its policy) or a derived fact."""
+        return name in self.fact_names or name in self.derive_fns
+
+    def check(self, names: Iterable[str]) -> None:
+        """InputError for a name that is neither a fact nor a derived fact."""
+        for name in names:
+            if not self.known(name):
+                raise InputError(
+                    f"--by {name!r}: no such fact or derived fact in run {self.run['id']}"
+                    + did_you_mean(name, [*self.fact_names, *self.derive_fns]))
+
+    def values(self, row: dict[str, Any]) -> Callable[[str], Any]:
+        """value_of(name) for one decisions row: a stored fact (a date as a
+        date, None if missing) or a derived fact computed on first use
+        (UNKNOWN when a fact it needs is missing)."""
+        raw = jsontext.loads(row["facts"]) if row.get("facts") else {}
+        context: list[Context] = []
+
+        def value_of(name: str) -> Any:
+            if name in self.derive_fns:
+                if not context:
+                    facts = from_json_facts(raw, self.policy.facts)
+                    context.append(Context(facts, self.as_of, self.population,
+                                           self.derive_fns))
+                try:
+                    return context[0].value_of(name)
+                except KeyError:  # a population figure the run did not store
+                    return UNKNOWN
+            value = raw.get(name)
+            if self.policy.facts.get(name) == "date" and isinstance(value, str):
+                return dt.date.fromisoformat(value)
+            return value
+        return value_of
+
+
+def kinds_of(run_facts: RunFacts) -> dict[str, str]:
+    """Fact name -> declared type (number, integer, date ...) of the run's policy."""
+    return dict(run_facts.policy.facts)
+
+
+def segment_table(db: sqlite_utils.Database, run: dict[str, Any], by: list[str]) \
+        -> list[dict[str, Any]]:
+    """The segment rows (Segmenter.rows) of a stored run for the facts `by`,
+    streaming its decisions (store.read_decisions). InputError for an
+    unknown fact or one with too many values."""
+    run_facts = RunFacts(run)
+    run_facts.check(by)
+    segmenter = Segmenter(list(by), kinds_of(run_facts))
+    for row in decisions(db, run["id"]):
+        segmenter.add(run_facts.values(row), row["outcome"], row["strikes"])
+    return segmenter.rows()
+
+
+def decisions(db: sqlite_utils.Database, run_id: int) -> Iterator[dict[str, Any]]:
+    """The run's decision rows, streamed (read_decisions)."""
+    return read_decisions(db, run_id)
+
+
+def default_names(run_facts: RunFacts, by: Iterable[str]) -> list[str]:
+    """The report's segment facts: industry, channel and size where the run
+    has them, then each --by name (once)."""
+    have = run_facts.stored_names or run_facts.fact_names
+    names = [n for n in DEFAULT_SEGMENTS if n in have]
+    for name in by:
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def percent(share: Decimal) -> str:
+    """A share as a percentage with one decimal, exact: Decimal("0.0952") -> "9.5%"."""
+    return f"{(Decimal(share) * 100).quantize(Decimal('0.1'))}%"

@@ -1,0 +1,269 @@
+"""`adieu report --html`: one self-contained page about a stored run, made
+by the installed console script from real runs; its figures checked
+against the database (sqlite3) and the CSV read here independently."""
+
+from __future__ import annotations
+
+import csv
+import doctest
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from reportdata import (
+    ADIEU,
+    CUSTOMERS,
+    MARKUP_INDUSTRY,
+    POLICY,
+    SCRIPT_NAME,
+    adieu,
+    hostile_db,
+)
+
+from adieu import report
+from adieu.store import open_db_readonly
+
+RATES = {"hours_account_mgmt_12m": 85, "hours_support_12m": 45,
+         "hours_accounting_12m": 60, "hours_marketing_12m": 70}
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "adieu.db"
+    for day in ("2026-10-01", "2026-11-01"):
+        adieu("evaluate", str(POLICY), "--source", f"csv:{CUSTOMERS}", "--as-of", day,
+              "--db", str(path), "-q")
+    return path
+
+
+@pytest.fixture(scope="module")
+def page(db: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("page") / "report.html"
+    result = adieu("report", "--db", str(db), "--html", str(out))
+    assert result.stdout == f"wrote {out}: run 2 as of 2026-11-01, 400 customers, " \
+        f"{open_cases(db)} open case(s)\n"
+    return out.read_text(encoding="utf-8")
+
+
+def query(db: Path, sql: str, *args) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def open_cases(db: Path) -> int:
+    return query(db, "select count(*) from cases where state = 'proposed'")[0][0]
+
+
+def counts(db: Path, run_id: int) -> dict[str, int]:
+    return dict(query(db, "select outcome, count(*) from decisions where run_id = ? "
+                          "group by outcome", run_id))
+
+
+EXTERNAL = re.compile(r"(?i)https?:|//[a-z0-9]|\bsrc\s*=|<script|<link|@import|url\(")
+
+
+def test_the_page_is_self_contained(page: str):
+    assert page.startswith("<!DOCTYPE html>")
+    assert EXTERNAL.search(page) is None
+    assert page.count("<svg") >= 6  # scatter, runs, strikes, three segment charts
+
+
+def test_outcome_counts_and_change_from_the_previous_run(db: Path, page: str):
+    now, before = counts(db, 2), counts(db, 1)
+    assert now != before
+    table = page.split('<table class="outcomes">')[1].split("</table>")[0]
+    assert "<th class=\"n\">run 1</th>" in table
+    for outcome in ("keep", "watch", "warn", "final_notice", "offboard", "exempt", "held"):
+        a, b = now.get(outcome, 0), before.get(outcome, 0)
+        change = f"{a - b:+,}" if a != b else "0"
+        row = re.search(rf"</span>{outcome}</td><td class=\"n\">([^<]*)</td>\s*"
+                        r"<td class=\"n\">([^<]*)</td><td class=\"n[^\"]*\">([^<]*)</td>",
+                        table)
+        assert row is not None, outcome
+        assert row.groups() == (f"{a:,}", f"{b:,}", change)
+
+
+def expected_points(db: Path) -> tuple[int, int]:
+    """(points, offboard points): customers with revenue and every
+    department's hours (the default policy's cost_to_serve needs them)."""
+    outcome = dict(query(db, "select customer_id, outcome from decisions where run_id = 2"))
+    seen, points, offboard = set(), 0, 0
+    with CUSTOMERS.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            cid = row["customer_id"].strip()
+            if cid not in outcome or cid in seen:
+                continue
+            seen.add(cid)
+            if row["revenue_12m"] and all(row[k] for k in RATES):
+                points += 1
+                offboard += outcome[cid] == "offboard"
+    return points, offboard
+
+
+def test_the_scatter_draws_every_customer_of_a_small_run(db: Path, page: str):
+    points, offboard = expected_points(db)
+    scatter = page.split('<svg class="chart scatter"')[1].split("</svg>")[0]
+    assert scatter.count('class="mark point offboard"') == offboard > 0
+    assert scatter.count('class="mark point') == points
+    assert f"{offboard} offboard candidate(s) (red) and {points - offboard} other " \
+        "customer(s)" in scatter
+    assert "without both figures not drawn" in scatter
+
+
+def test_a_point_is_placed_by_its_figures(db: Path):
+    """CUST-0007's revenue and cost to serve, worked out from the CSV."""
+    with CUSTOMERS.open(newline="", encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["customer_id"] == "CUST-0007")
+    cost = sum(Decimal(row[k]) * v for k, v in RATES.items()) + sum(
+        Decimal(row[k] or 0) for k in ("returns_cost_12m", "refunds_12m", "discounts_12m",
+                                       "acquisition_cost_unrecovered"))
+    store = open_db_readonly(str(db))
+    data = report.build(store, 2, [])
+    point = next(p for p in data["points"] if p["title"].startswith("CUST-0007 "))
+    assert point["x"] == Decimal(row["revenue_12m"]) and point["y"] == cost
+    assert point["offboard"] is (query(db, "select outcome from decisions where run_id = 2 "
+                                           "and customer_id = 'CUST-0007'")[0][0] == "offboard")
+
+
+def test_a_large_run_draws_all_offboards_and_a_fixed_sample(db: Path, monkeypatch):
+    store = open_db_readonly(str(db))
+    whole = report.build(store, 2, [])
+    monkeypatch.setattr(report, "SCATTER_SAMPLE", 40)
+    first = report.build(store, 2, [])
+    again = report.build(store, 2, [])
+    assert [p["title"] for p in first["points"]] == [p["title"] for p in again["points"]]
+    offboards = counts(db, 2)["offboard"]
+    assert offboards <= 40
+    assert first["drawn"]["offboard"] == whole["drawn"]["offboard"] > 0
+    assert 20 <= first["drawn"]["other"] <= 60  # about 40 of ~380 (crc32 of the id)
+    svg = report.charts_of(first)["scatter"]
+    assert "a fixed sample of at most 40 of each" in svg
+
+
+def test_outcomes_and_strikes_across_runs(db: Path, page: str):
+    runs = page.split('<svg class="chart runs"')[1].split("</svg>")[0]
+    nonzero = sum(1 for run in (1, 2) for n in counts(db, run).values() if n)
+    assert runs.count('class="mark bar') == nonzero
+    strikes = page.split('<svg class="chart line"')[1].split("</svg>")[0]
+    assert strikes.count('class="mark point"') == 2
+    for run in (1, 2):
+        n = query(db, "select new_strikes from runs where id = ?", run)[0][0]
+        as_of = query(db, "select as_of from runs where id = ?", run)[0][0]
+        assert f"<title>{as_of}: {n}</title>" in strikes
+
+
+def test_the_review_queue_lists_the_open_cases(db: Path, page: str):
+    pending = json.loads(adieu("pending", "--db", str(db), "--json").stdout)
+    queue = page.split('<table class="queue">')[1].split("</table>")[0]
+    ids = re.findall(r'<td class="id">([^<]*)</td>', queue)
+    assert sorted(ids) == sorted(p["customer_id"] for p in pending)
+    assert f"{len(pending)} offboarding case(s) proposed and awaiting" in page
+
+
+def test_segment_tables_are_those_of_adieu_segments(db: Path, page: str):
+    doc = json.loads(adieu("segments", "--db", str(db), "--json").stdout,
+                     parse_float=Decimal)
+    tables = page.split('<table class="segments">')[1:]
+    assert len(tables) == 3
+    for table, fact in zip(tables, ("industry", "channel", "size"), strict=True):
+        rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"n\">([^<]*)</td>"
+                          r"<td class=\"n\">([^<]*)</td><td class=\"n\">([^<]*)</td>"
+                          r"<td class=\"n\">([^<]*)</td>", table.split("</table>")[0])
+        want = [(r["segment"], f"{r['customers']:,}", f"{r['strikes']:,}",
+                 str(r["strikes_per_customer"]), f"{r['offboards']:,}")
+                for r in doc["segments"] if r["fact"] == fact]
+        assert rows == want
+    chart = page.split('aria-label="Offboards per customer by industry"')[1].split("</svg>")[0]
+    assert chart.count('class="mark bar"') == len({r["segment"] for r in doc["segments"]
+                                                   if r["fact"] == "industry"})
+
+
+def test_by_adds_segments(db: Path, tmp_path: Path):
+    out = tmp_path / "r.html"
+    adieu("report", "--db", str(db), "--html", str(out), "--by", "late_payments_12m",
+          "--run", "1")
+    page = out.read_text(encoding="utf-8")
+    assert "<h3>By late_payments_12m</h3>" in page
+    assert "Run 1 as of 2026-10-01" in page and "No earlier run to compare with." in page
+
+
+def test_values_from_data_are_escaped(tmp_path: Path):
+    db = hostile_db(tmp_path)
+    out = tmp_path / "r.html"
+    adieu("report", "--db", str(db), "--html", str(out))
+    page = out.read_text(encoding="utf-8")
+    assert "<script" not in page and "<b>" not in page and "<i>" not in page
+    escaped = ("&lt;script&gt;document.title=&#34;owned&#34;&lt;/script&gt; &amp; Sons "
+               "&lt;b&gt;Ltd&lt;/b&gt;")
+    assert f'<td class="name">{escaped}</td>' in page  # the review queue
+    assert "&lt;i&gt;media&lt;/i&gt;" in page
+    assert SCRIPT_NAME not in page and MARKUP_INDUSTRY not in page
+
+
+def test_a_policy_without_cost_to_serve_says_so(tmp_path: Path, policy_file: Path,
+                                                customers_csv: Path):
+    db = tmp_path / "tiny.db"
+    adieu("evaluate", str(policy_file), "--source", f"csv:{customers_csv}", "--as-of",
+          "2026-11-01", "--db", str(db), "-q", check=False)
+    out = tmp_path / "r.html"
+    adieu("report", "--db", str(db), "--html", str(out))
+    page = out.read_text(encoding="utf-8")
+    assert '<p class="missing-cost">' in page and "has no <code>cost_to_serve</code>" in page
+    assert '<svg class="chart scatter"' not in page
+
+
+def test_errors(db: Path, tmp_path: Path):
+    out = adieu("report", "--db", str(db), "--html", str(tmp_path / "r.html"), "--run", "7",
+                check=False)
+    assert (out.returncode, out.stderr) == (2, "Error: no run 7 in the database\n")
+    out = adieu("report", "--db", str(db), "--html", str(tmp_path / "r.html"), "--by",
+                "tiers", check=False)
+    assert (out.returncode, out.stderr) == (
+        2, "Error: --by 'tiers': no such fact or derived fact in run 2 (did you mean "
+           "'tier'?)\n")
+    out = adieu("report", "--db", str(db), "--html", str(tmp_path), check=False)
+    assert out.returncode == 2 and out.stderr == \
+        f"Error: {tmp_path}: is a directory, expected a file name for the report\n"
+    out = adieu("report", "--db", str(db), "--html", str(tmp_path / "no" / "r.html"),
+                check=False)
+    assert out.returncode == 2 and "cannot write the report" in out.stderr
+    out = adieu("report", "--db", str(db), check=False)
+    assert out.returncode == 2 and "Missing option '--html'" in out.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_the_ops_guide_section_runs_as_shown(tmp_path: Path):
+    """Every console block of "## The report and segments" in
+    docs/ops-guide.md, run in a sandbox holding copies of policies/ and
+    examples/, prints what the guide shows (a line `...` stands for any
+    lines, `...` in a line for any text)."""
+    root = Path(__file__).resolve().parents[1]
+    guide = (root / "docs" / "ops-guide.md").read_text(encoding="utf-8")
+    section = guide.split("\n## The report and segments\n")[1].split("\n## ")[0]
+    assert "](report.png)" in section and (root / "docs" / "report.png").is_file()
+    for name in ("policies", "examples"):
+        shutil.copytree(root / name, tmp_path / name, ignore=shutil.ignore_patterns("*.db*"))
+    env = {k: v for k, v in os.environ.items() if k != "ADIEU_DB"}
+    env.update(PATH=f"{Path(ADIEU).parent}{os.pathsep}{env['PATH']}", COLUMNS="100")
+    checker = doctest.OutputChecker()
+    commands = 0
+    for block in re.findall(r"```console\n(.*?)```", section, re.S):
+        steps = re.split(r"^\$ ", block, flags=re.M)[1:]
+        for step in steps:
+            command, _, want = step.partition("\n")
+            done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            got = done.stdout + done.stderr
+            assert checker.check_output(want, got, doctest.ELLIPSIS), (command, got)
+            commands += 1
+    assert commands == 4
+    assert (tmp_path / "report.html").is_file()

@@ -1,0 +1,288 @@
+"""`adieu segments`: per segment of a fact, its customers, strikes and
+offboards per customer, on a real run of examples/customers.csv.
+
+The expected figures are computed here independently: the facts from the
+CSV read with the csv module, the outcome and strikes of each customer
+from the database's decisions view with sqlite3, bands from a plain list
+of bounds."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import subprocess
+import sys
+from bisect import bisect_right
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from adieu.errors import InputError
+from adieu.segments import MAX_SEGMENTS, Segmenter, label_of, number_band
+
+ROOT = Path(__file__).resolve().parents[1]
+ADIEU = str(Path(sys.executable).parent / "adieu")
+CUSTOMERS = ROOT / "examples" / "customers.csv"
+POLICY = ROOT / "policies" / "default.yaml"
+
+
+def adieu(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    out = subprocess.run([ADIEU, *args], capture_output=True, text=True)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("segments") / "adieu.db"
+    for day in ("2026-10-01", "2026-11-01"):
+        adieu("evaluate", str(POLICY), "--source", f"csv:{CUSTOMERS}", "--as-of", day,
+              "--db", str(path), "-q")
+    return path
+
+
+def decided(db: Path, run_id: int = 2) -> dict[str, tuple[str, int]]:
+    conn = sqlite3.connect(db)
+    try:
+        return {cid: (outcome, strikes) for cid, outcome, strikes in conn.execute(
+            "select customer_id, outcome, strikes from decisions where run_id = ?", [run_id])}
+    finally:
+        conn.close()
+
+
+def csv_rows(db: Path) -> list[tuple[dict[str, str], str, int]]:
+    """(CSV row, outcome, strikes) of every decided customer (its first row:
+    a later duplicate is a reject)."""
+    decisions = decided(db)
+    seen, out = set(), []
+    with CUSTOMERS.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            cid = row["customer_id"].strip()
+            if cid in decisions and cid not in seen:
+                seen.add(cid)
+                out.append((row, *decisions[cid]))
+    assert len(out) == len(decisions)
+    return out
+
+
+def expected(rows: list[tuple[dict[str, str], str, int]], label) -> dict[str, dict]:
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row, outcome, strikes in rows:
+        t = tally[label(row)]
+        t[0] += 1
+        t[1] += strikes
+        t[2] += outcome == "offboard"
+    return {k: {"customers": c, "strikes": s, "offboards": o,
+                "strikes_per_customer": (Decimal(s) / c).quantize(Decimal("0.01")),
+                "offboards_per_customer": (Decimal(o) / c).quantize(Decimal("0.0001"))}
+            for k, (c, s, o) in tally.items()}
+
+
+def segments_json(db: Path, *by: str, run: str = "2") -> dict:
+    args = [a for name in by for a in ("--by", name)]
+    out = adieu("segments", *args, "--run", run, "--db", str(db), "--json")
+    return json.loads(out.stdout, parse_float=Decimal)
+
+
+def as_map(doc: dict, fact: str) -> dict[str, dict]:
+    return {r["segment"]: {k: r[k] for k in ("customers", "strikes", "offboards",
+                                             "strikes_per_customer",
+                                             "offboards_per_customer")}
+            for r in doc["segments"] if r["fact"] == fact}
+
+
+# 1, 2, 5 times each power of ten from 0.001 to 10^9, as exact bounds.
+BOUNDS = [Decimal(m).scaleb(e) for e in range(-3, 10) for m in (1, 2, 5)]
+
+
+def band(text: str) -> str:
+    value = Decimal(text)
+    assert value > 0  # the example's revenues
+    i = bisect_right(BOUNDS, value) - 1
+    low, high = BOUNDS[i], BOUNDS[i + 1]
+    return f"{low:,f} <= x < {high:,f}".replace(".000", "")
+
+
+@pytest.mark.parametrize("fact", ["industry", "channel", "size"])
+def test_text_fact_segments_match_the_csv(db: Path, fact: str):
+    rows = csv_rows(db)
+    want = expected(rows, lambda r: r[fact] or "(missing)")
+    assert as_map(segments_json(db, fact), fact) == want
+    assert sum(v["offboards"] for v in want.values()) > 0  # the data has offboards
+
+
+def test_a_fact_named_twice_is_one_table(db: Path):
+    doc = segments_json(db, "size", "size")
+    assert doc["by"] == ["size"]
+    assert sum(r["customers"] for r in doc["segments"]) == 400
+
+
+def test_default_segments_are_industry_channel_and_size(db: Path):
+    doc = json.loads(adieu("segments", "--db", str(db), "--json").stdout)
+    assert doc["by"] == ["industry", "channel", "size"]
+    assert doc["run_id"] == 2 and doc["as_of"] == "2026-11-01"
+    assert {r["fact"] for r in doc["segments"]} == {"industry", "channel", "size"}
+
+
+def test_rows_are_sorted_by_offboards_then_strikes_per_customer(db: Path):
+    rows = [r for r in segments_json(db, "industry")["segments"]]
+    keys = [(-r["offboards_per_customer"], -r["strikes_per_customer"]) for r in rows]
+    assert keys == sorted(keys)
+    assert rows[0]["offboards_per_customer"] > rows[-1]["offboards_per_customer"]
+
+
+def test_numbers_are_banded_on_the_1_2_5_ladder(db: Path):
+    rows = csv_rows(db)
+    want = expected(rows, lambda r: band(r["revenue_12m"]) if r["revenue_12m"] else
+                    "(missing)")
+    got = as_map(segments_json(db, "revenue_12m"), "revenue_12m")
+    assert got == want
+    assert "20,000 <= x < 50,000" in got and "(missing)" in got
+
+
+def test_small_whole_numbers_are_their_own_segments(db: Path):
+    rows = csv_rows(db)
+    want = expected(rows, lambda r: r["late_payments_12m"] or "(missing)")
+    assert as_map(segments_json(db, "late_payments_12m"), "late_payments_12m") == want
+    assert {"0", "1", "2", "3", "4"} <= set(want)
+
+
+def test_dates_by_year_and_booleans(db: Path):
+    rows = csv_rows(db)
+    doc = segments_json(db, "contract_end", "bad_reputation")
+    assert as_map(doc, "contract_end") == expected(
+        rows, lambda r: r["contract_end"][:4] if r["contract_end"] else "(missing)")
+    assert as_map(doc, "bad_reputation") == expected(
+        rows, lambda r: r["bad_reputation"].lower() if r["bad_reputation"] else "(missing)")
+
+
+def test_a_derived_fact_of_the_run_policy(db: Path):
+    """cost_ratio = cost_to_serve / revenue_12m, as the default policy derives it."""
+    rates = {"hours_account_mgmt_12m": 85, "hours_support_12m": 45,
+             "hours_accounting_12m": 60, "hours_marketing_12m": 70}
+    direct = ("returns_cost_12m", "refunds_12m", "discounts_12m",
+              "acquisition_cost_unrecovered")
+
+    def label(r: dict[str, str]) -> str:
+        if not r["revenue_12m"] or Decimal(r["revenue_12m"]) == 0 or \
+                any(not r[k] for k in rates):
+            return "(unknown)"
+        cost = sum(Decimal(r[k]) * v for k, v in rates.items()) + \
+            sum(Decimal(r[k] or 0) for k in direct)
+        return band(str(cost / Decimal(r["revenue_12m"])))
+
+    assert as_map(segments_json(db, "cost_ratio"), "cost_ratio") == \
+        expected(csv_rows(db), label)
+
+
+def test_an_earlier_run(db: Path):
+    rows = csv_rows(db)
+    first = decided(db, 1)
+    assert first != decided(db, 2)  # the ladder moved between the runs
+    rows1 = [(r, *first[r["customer_id"].strip()]) for r, _, _ in rows]
+    assert as_map(segments_json(db, "size", run="1"), "size") == \
+        expected(rows1, lambda r: r["size"])
+
+
+def test_csv_output_has_the_json_figures(db: Path):
+    out = adieu("segments", "--by", "size", "--db", str(db), "--csv").stdout
+    got = list(csv.DictReader(out.splitlines()))
+    doc = segments_json(db, "size")
+    assert [list(r) for r in got][0] == ["fact", "segment", "customers", "strikes",
+                                         "strikes_per_customer", "offboards",
+                                         "offboards_per_customer"]
+    assert [{k: str(v) for k, v in r.items()} for r in doc["segments"]] == got
+
+
+def test_text_table(db: Path):
+    doc = segments_json(db, "size")
+    out = adieu("segments", "--by", "size", "--db", str(db)).stdout.splitlines()
+    assert out[0] == "run 2 as of 2026-11-01: 400 customers"
+    assert out[1] == ""
+    assert out[2].split() == ["size", "customers", "strikes", "per", "customer",
+                              "offboards", "per", "customer"]
+    for line, r in zip(out[3:], doc["segments"], strict=True):
+        pct = (r["offboards_per_customer"] * 100).quantize(Decimal("0.1"))
+        assert line.split() == [r["segment"], f"{r['customers']:,}", f"{r['strikes']:,}",
+                                str(r["strikes_per_customer"]), str(r["offboards"]),
+                                f"{pct}%"]
+
+
+def test_unknown_fact_is_a_usage_error_with_a_suggestion(db: Path):
+    out = adieu("segments", "--by", "revenue", "--db", str(db), check=False)
+    assert out.returncode == 2
+    assert out.stderr == ("Error: --by 'revenue': no such fact or derived fact in run 2 "
+                          "(did you mean 'revenue_12m'?)\n")
+
+
+def test_missing_run_and_missing_database(db: Path, tmp_path: Path):
+    out = adieu("segments", "--run", "9", "--db", str(db), check=False)
+    assert (out.returncode, out.stderr) == (2, "Error: no run 9 in the database\n")
+    out = adieu("segments", "--db", str(tmp_path / "none.db"), check=False)
+    assert out.returncode == 2
+    assert out.stderr.startswith("Error: ") and "no database at" in out.stderr
+    out = adieu("segments", "--db", str(db), "--json", "--csv", check=False)
+    assert out.returncode == 2 and "give --json or --csv, not both" in out.stderr
+
+
+def test_hidden_characters_in_values_never_reach_the_terminal(tmp_path: Path):
+    """A source may carry a right-to-left override (U+202E) in a value (the
+    adapters refuse control characters): the text table shows it escaped,
+    JSON keeps the value."""
+    data = tmp_path / "c.csv"
+    data.write_text("customer_id,industry,revenue_12m\nA,evil\u202ered,100\n"
+                    "B,plain,200\n", encoding="utf-8")
+    policy = tmp_path / "p.yaml"
+    policy.write_text('version: "1"\nname: p\nrules:\n  - id: big\n    title: Big\n'
+                      '    when: revenue_12m > 150\n    action: flag\n    severity: low\n'
+                      '    explain: big\n', encoding="utf-8")
+    db = tmp_path / "a.db"
+    adieu("evaluate", str(policy), "--source", f"csv:{data}", "--as-of", "2026-11-01",
+          "--db", str(db), "-q")
+    out = adieu("segments", "--by", "industry", "--db", str(db)).stdout
+    assert "\u202e" not in out
+    assert "\nevil\\u202ered " in out
+    doc = json.loads(adieu("segments", "--by", "industry", "--db", str(db), "--json").stdout)
+    assert {r["segment"] for r in doc["segments"]} == {"evil\u202ered", "plain"}
+
+
+@pytest.mark.parametrize(("value", "label"), [
+    (Decimal("20000"), "20,000 <= x < 50,000"),
+    (Decimal("19999.99"), "10,000 <= x < 20,000"),
+    (Decimal("50000"), "50,000 <= x < 100,000"),
+    (Decimal("0.05"), "0.05 <= x < 0.1"),
+    (Decimal("0.1999"), "0.1 <= x < 0.2"),
+    (12, "10 <= x < 20"),
+    (Decimal("-1500"), "-2,000 < x <= -1,000"),
+    (Decimal("-1000"), "-2,000 < x <= -1,000"),
+    (Decimal("1E+6"), "1,000,000 <= x < 2,000,000"),
+])
+def test_band_bounds_are_exact(value, label):
+    assert number_band(value)[1] == label
+
+
+@pytest.mark.parametrize(("value", "label"), [
+    (0, "0"), (-3, "-3"), (9, "9"), (10, "10 <= x < 20"), (Decimal("0"), "0"),
+    (True, "true"), (None, "(missing)"), ("retail", "retail"),
+])
+def test_labels(value, label):
+    assert label_of(value)[1] == label
+
+
+def test_a_number_fact_is_always_banded():
+    """revenue_12m of 5 (type number) is in the band of 5.5, not a segment "5"."""
+    assert label_of(5, "number")[1] == label_of(Decimal("5.5"), "number")[1] == \
+        "5 <= x < 10"
+    assert label_of(5, "integer")[1] == "5"
+
+
+def test_a_fact_with_too_many_values_is_refused():
+    seg = Segmenter(["name"])
+    for i in range(MAX_SEGMENTS):
+        seg.add(lambda _n, i=i: f"customer {i}", "keep", 0)
+    with pytest.raises(InputError, match="'name' has more than 1,000 distinct values"):
+        seg.add(lambda _n: "one more", "keep", 0)
