@@ -384,44 +384,6 @@ def test_ops_guide_documents_every_context_variable(db: Path):
     assert names - documented == set()
 
 
-# --- the ops guide's examples run as shown -----------------------------------------
-
-def _section_blocks() -> list[list[tuple[str, str]]]:
-    """The ```console blocks of "## The offboarding brief": each a list of
-    (command, expected output)."""
-    section = _section()
-    blocks = []
-    for body in re.findall(r"```console\n(.*?)```", section, re.DOTALL):
-        steps: list[tuple[str, list[str]]] = []
-        for line in body.splitlines():
-            if line.startswith("$ "):
-                steps.append((line[2:], []))
-            else:
-                steps[-1][1].append(line)
-        blocks.append([(cmd, "".join(x + "\n" for x in out)) for cmd, out in steps])
-    return blocks
-
-
-def test_ops_guide_brief_examples_run_as_shown(tmp_path: Path):
-    import doctest
-    import shutil
-
-    shutil.copytree(REPO / "policies", tmp_path / "policies")
-    shutil.copytree(REPO / "examples", tmp_path / "examples",
-                    ignore=shutil.ignore_patterns("*.db", "*.db-*"))
-    checker = doctest.OutputChecker()
-    blocks = _section_blocks()
-    assert len(blocks) >= 5
-    for block in blocks:
-        for command, expected in block:
-            out = subprocess.run(
-                ["bash", "-c", command], capture_output=True, text=True, cwd=tmp_path,
-                env={"PATH": f"{Path(ADIEU).parent}:/usr/bin:/bin", "COLUMNS": "100"})
-            got = out.stdout + out.stderr
-            assert checker.check_output(expected, got, doctest.ELLIPSIS), \
-                f"$ {command}\nexpected:\n{expected}\ngot:\n{got}"
-
-
 # --- another policy: no names or owners, a rule without `explain`, contract end -----
 
 def test_tiny_policy_brief_without_names_or_explanations(evaluated: Path):

@@ -347,42 +347,6 @@ def test_a_row_one_policy_rejects_is_on_one_side_only(tmp_path: Path) -> None:
     assert d["old"]["rejected"] == 0 and d["new"]["rejected"] == 1
 
 
-def _console_blocks(text: str, first: str, last: str) -> list[str]:
-    part = text[text.index(first):text.index(last)]
-    return [b.split("```", 1)[0] for b in part.split("```console\n")[1:]]
-
-
-def test_the_ops_guide_sections_run_as_shown(tmp_path: Path) -> None:
-    """The console blocks of "What a change does: diff" and "Listing runs"
-    in docs/ops-guide.md, run in order in a sandbox holding copies of
-    policies/ and examples/ (the convention of tests/test_ops_guide.py):
-    each `$ ` line a command, the lines after it its output; `...` alone
-    matches any lines, inside a line any text."""
-    import doctest
-    import shutil
-
-    box = tmp_path / "box"
-    box.mkdir()
-    shutil.copytree(REPO / "policies", box / "policies")
-    shutil.copytree(REPO / "examples", box / "examples")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADIEU_")}
-    env.update(COLUMNS="100", PATH=f"{Path(ADIEU).parent}{os.pathsep}{env['PATH']}")
-    guide = (REPO / "docs" / "ops-guide.md").read_text(encoding="utf-8")
-    checker = doctest.OutputChecker()
-    ran = 0
-    for block in _console_blocks(guide, "## What a change does: diff", "## Exit codes"):
-        steps = ("\n" + block).split("\n$ ")[1:]
-        for step in steps:
-            command, _, want = step.partition("\n")
-            done = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
-                                  cwd=box, env=env, check=False)
-            assert done.returncode == 0, (command, done.stderr)
-            got = done.stdout + done.stderr
-            assert checker.check_output(want, got, doctest.ELLIPSIS), (command, got)
-            ran += 1
-    assert ran == 7
-
-
 def test_policy_change_names_derive_exemption_hold_and_timing(tmp_path: Path) -> None:
     text = DEFAULT.read_text(encoding="utf-8")
     for old, new in (('expires: "2027-06-30"', 'expires: "2027-12-31"'),
