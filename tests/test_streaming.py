@@ -138,15 +138,17 @@ def test_decisions_equal_the_in_memory_path_with_memory(tmp_path: Path) -> None:
 
 def test_stdin_is_spilled_and_decided(tmp_path: Path) -> None:
     assert ADIEU
+    spill = tmp_path / "tmp"  # its own temporary directory: other runs share /tmp
+    spill.mkdir()
     done = subprocess.run([ADIEU, "evaluate", "default", "--source", "csv:/dev/stdin",
                            "--as-of", DAY1, "--db", "s.db", "--json"], cwd=tmp_path,
                           stdin=open(EXAMPLE, "rb"), capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env={**os.environ, "TMPDIR": str(spill)})
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["run"]["customers"] == len(out["decisions"]) == 400
     assert {r["file"] for r in out["rejects"]} == {"/dev/stdin"}  # not the spill's name
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("adieu-spill-*/source"))
+    assert not list(spill.iterdir())  # the spill is removed
 
 
 def test_a_fifo_is_spilled_and_decided(tmp_path: Path) -> None:
