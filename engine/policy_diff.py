@@ -2,10 +2,14 @@
 rule depends on (`adieu diff`, docs/ops-guide.md "What a change does").
 
 Compared part by part, never as raw text, so a comment or a reordered key
-is no change: name and version, on_missing, params (by value: 3 and 3.0
-are the same Decimal), derive (by expression text), rules (by id: which of
-title, when, action, severity, explain changed), exemptions and holds (by
-id: which keys), the strike ladder and timing (by key)."""
+is no change: params (by value: 3 and 3.0 are the same Decimal), derive
+(by expression text), rules, exemptions and holds (by id: which of their
+keys changed), the strike ladder and timing (by key), and every other
+top-level key of the policy, whatever it is (name, version, description,
+on_missing, facts, allow_missing_facts, any key the schema gains later:
+the schema's top-level keys and the document's, compared as compiled
+where the compiled policy has them, so a default spelt out is no change;
+a mapping by its entries, e.g. "facts.score")."""
 
 from __future__ import annotations
 
@@ -15,10 +19,14 @@ from typing import Any
 
 from .decimals import plain_text
 from .policy import Exemption, Hold, Policy, Rule
+from .resources import load_schema
 
-RULE_KEYS = ("title", "when", "action", "severity", "explain")
-EXEMPTION_KEYS = ("when", "customers", "rules", "reason", "approver", "expires")
-HOLD_KEYS = ("when", "reason", "except_rules")
+# Parts of a rule, exemption or hold that are not a key of it to compare.
+NOT_KEYS = ("id", "location", "source")
+# Top-level keys with a comparison of their own (the PolicyChange field of that name).
+OWN = ("params", "derive", "rules", "exemptions", "holds", "strikes", "timing")
+# Policy attributes that are not a policy key's compiled value.
+INTERNAL = ("file", "text", "sha256", "compiler", "doc", "positions", "expressions")
 
 
 @dataclass
@@ -28,8 +36,8 @@ class PolicyChange:
     params / derive: name -> [old, new] (None on the side that lacks it;
     params as JSON-ready values, derive as expression text); rules,
     exemptions, holds: id -> "added" | "removed" | [changed keys];
-    strikes / timing / settings: key -> [old, new] (settings: name,
-    version, on_missing)."""
+    strikes / timing / settings: key -> [old, new] (settings: every
+    other top-level key, a mapping's entries as "key.entry")."""
 
     settings: dict[str, list[Any]] = field(default_factory=dict)
     params: dict[str, list[Any]] = field(default_factory=dict)
@@ -97,7 +105,7 @@ def _keyed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     return out
 
 
-def _by_id(old: list[Any], new: list[Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def _by_id(old: list[Any], new: list[Any]) -> dict[str, Any]:
     a, b = {x.id: x for x in old}, {x.id: x for x in new}
     out: dict[str, Any] = {}
     for key in [*a, *(k for k in b if k not in a)]:
@@ -106,6 +114,7 @@ def _by_id(old: list[Any], new: list[Any], keys: tuple[str, ...]) -> dict[str, A
         elif key not in a:
             out[key] = "added"
         else:
+            keys = [f.name for f in fields(a[key]) if f.name not in NOT_KEYS]
             changed = [k for k in keys if _part(a[key], k) != _part(b[key], k)]
             if changed:
                 out[key] = changed
@@ -113,24 +122,53 @@ def _by_id(old: list[Any], new: list[Any], keys: tuple[str, ...]) -> dict[str, A
 
 
 def _part(item: Rule | Exemption | Hold, key: str) -> Any:
-    value = getattr(item, "explain" if key == "explain" else key, None)
-    return _plain(value)
+    return _plain(getattr(item, key, None))
 
 
 def compare(old: Policy, new: Policy) -> PolicyChange:
     """The PolicyChange from old to new (both compiled, engine.policy)."""
-    settings = _keyed({"name": old.name, "version": old.version, "on_missing": old.on_missing},
-                      {"name": new.name, "version": new.version, "on_missing": new.on_missing})
     return PolicyChange(
-        settings=settings,
+        settings=_settings(old, new),
         params=_keyed(old.params, new.params),
         derive=_keyed({k: c.text for k, c in old.derive.items()},
                       {k: c.text for k, c in new.derive.items()}),
-        rules=_by_id(old.rules, new.rules, RULE_KEYS),
-        exemptions=_by_id(old.exemptions, new.exemptions, EXEMPTION_KEYS),
-        holds=_by_id(old.holds, new.holds, HOLD_KEYS),
+        rules=_by_id(old.rules, new.rules),
+        exemptions=_by_id(old.exemptions, new.exemptions),
+        holds=_by_id(old.holds, new.holds),
         strikes=_keyed(_plain(old.strikes), _plain(new.strikes)),
         timing=_keyed(_plain(old.timing), _plain(new.timing)))
+
+
+def _top_value(policy: Policy, key: str) -> Any:
+    """A top-level key's value: the compiled one where the policy has it
+    (defaults applied), else the document's."""
+    if key not in INTERNAL and hasattr(policy, key):
+        return _plain(getattr(policy, key))
+    doc = policy.doc if isinstance(policy.doc, dict) else {}
+    return _plain(doc.get(key))
+
+
+def _settings(old: Policy, new: Policy) -> dict[str, list[Any]]:
+    """Every top-level key but those of OWN that differs: key -> [old,
+    new]; a mapping on either side by its entries, "key.entry" -> [old,
+    new]."""
+    keys = list(load_schema("policy.schema.json")["properties"])
+    for doc in (old.doc, new.doc):
+        keys += [k for k in (doc if isinstance(doc, dict) else {}) if k not in keys]
+    out: dict[str, list[Any]] = {}
+    for key in keys:
+        if key in OWN:
+            continue
+        a, b = _top_value(old, key), _top_value(new, key)
+        if a == b:
+            continue
+        if isinstance(a, dict) or isinstance(b, dict):
+            a = a if isinstance(a, dict) else {}
+            b = b if isinstance(b, dict) else {}
+            out.update({f"{key}.{k}": v for k, v in _keyed(a, b).items()})
+        else:
+            out[key] = [a, b]
+    return out
 
 
 def names_of(policy: Policy, rule_id: str) -> set[str]:

@@ -16,7 +16,7 @@ Two forms give the same Comparison:
 
 Decisions are paired by customer id while both streams are read in step,
 each reduced to a Summary first: memory grows with the customers that
-moved (kept whole) and the customers whose ids the two streams do not
+moved or whose dates changed (kept whole) and the customers whose ids the two streams do not
 share at the same point (only ids and summaries), not with every decision."""
 
 from __future__ import annotations
@@ -37,12 +37,15 @@ from .memory_check import read_memory
 from .partition import StatsPopulation
 from .plugins import registry
 from .policy import MARKERS, OUTCOMES, Policy, compile_policy
-from .policy_diff import PolicyChange, causes, compare
+from .policy_diff import PolicyChange, _show, causes, compare
 from .population import Population
 from .run import accepted_records, prepare
 from .store import get_run, load_memories, open_db_readonly, read_decisions
 
 ORDER = {o: i for i, o in enumerate((*OUTCOMES, *MARKERS))}
+# What a decision says beyond its outcome that a change can move: when an
+# offboarding takes effect, when its phase-out starts, who it is referred to.
+DATES = ("effective_date", "phase_out_start", "referrals")
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Summary:
     holds: list[str]
     exemptions: list[str]
     active: list[str] = field(default_factory=list)  # rules of the active strikes
+    dates: dict[str, Any] = field(default_factory=dict)  # DATES -> value (None: none)
     figures_of: Callable[[str], dict[str, Any]] | None = None  # any rule's figures
 
 
@@ -77,9 +81,13 @@ def summary_of(row: dict[str, Any]) -> Summary:
                 else r["status"]
             if r.get("figures"):
                 figures[r["rule"]] = r["figures"]
+    dates = {k: row.get(k) or None for k in DATES}
+    if dates["referrals"] is not None:
+        dates["referrals"] = get("referrals") or None
     return Summary(row["customer_id"], row["outcome"], row["strikes"], status, figures,
                    [h["id"] for h in get("holds")], [e["id"] for e in get("exemptions")],
-                   [f"{s['rule']} ({s['recorded_on']})" for s in get("active_strikes")])
+                   [f"{s['rule']} ({s['recorded_on']})" for s in get("active_strikes")],
+                   dates)
 
 
 @dataclass
@@ -96,8 +104,10 @@ class Side:
 class Comparison:
     """The result: the policy change, transitions (old, new) -> customers
     (moved only), unchanged outcome -> customers, moved customers (each a
-    dict, see moved_entry) in decision order, and the ids decided on one
-    side only."""
+    dict, see moved_entry) in decision order, the customers whose outcome
+    stayed but whose effective date, phase-out start or referrals changed
+    (changed_dates: customer_id, outcome, old_/new_ strikes and DATES,
+    causes: the timing change), and the ids decided on one side only."""
 
     old: Side
     new: Side
@@ -110,6 +120,7 @@ class Comparison:
     moved: list[dict[str, Any]] = field(default_factory=list)
     only_old: list[str] = field(default_factory=list)
     only_new: list[str] = field(default_factory=list)
+    changed_dates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def compared(self) -> int:
@@ -127,7 +138,8 @@ class Comparison:
             "customers": self.compared, "transitions": self.matrix(),
             "unchanged": {o: n for o, n in sorted(self.unchanged.items(),
                                                   key=lambda x: ORDER.get(x[0], 99))},
-            "moved": self.moved, "only_old": self.only_old, "only_new": self.only_new}
+            "moved": self.moved, "changed_dates": self.changed_dates,
+            "only_old": self.only_old, "only_new": self.only_new}
 
     def add(self, a: Summary | None, b: Summary | None) -> None:
         if a is None:
@@ -136,9 +148,23 @@ class Comparison:
             self.only_old.append(a.customer_id)
         elif a.outcome == b.outcome:
             self.unchanged[a.outcome] += 1
+            if a.dates != b.dates:
+                self.changed_dates.append(
+                    {"customer_id": a.customer_id, "outcome": a.outcome,
+                     "old_strikes": a.strikes, "new_strikes": b.strikes, **_dates(a, b),
+                     "causes": [f"timing.{k}: {_show(x)} -> {_show(y)}"
+                                for k, (x, y) in self.change.timing.items()]})
         else:
             self.transitions[(a.outcome, b.outcome)] += 1
             self.moved.append(moved_entry(self, a, b))
+
+
+def _dates(a: Summary, b: Summary) -> dict[str, Any]:
+    """{"old_effective_date": .., "new_effective_date": .., ...} for each of DATES."""
+    out: dict[str, Any] = {}
+    for key in DATES:
+        out[f"old_{key}"], out[f"new_{key}"] = a.dates.get(key), b.dates.get(key)
+    return out
 
 
 def _rule_ids(policy: Policy | None, s: Summary) -> list[str]:
@@ -166,7 +192,8 @@ def moved_entry(c: Comparison, a: Summary, b: Summary) -> dict[str, Any]:
     """One moved customer: {customer_id, old_outcome, new_outcome,
     old_strikes, new_strikes, rules: [{rule, old_status, new_status,
     causes, old_figures, new_figures}], other: [reasons outside the rules:
-    the ladder, holds, exemptions, strikes counted]}."""
+    the ladder, holds, exemptions, strikes counted], old_/new_ of each of
+    DATES}."""
     old, new = c.old.policy, c.new.policy
     ids = _rule_ids(old, a) + [r for r in _rule_ids(new, b) if r not in _rule_ids(old, a)]
     rules = []
@@ -194,7 +221,7 @@ def moved_entry(c: Comparison, a: Summary, b: Summary) -> dict[str, Any]:
         other.append(f"on_missing: {x} -> {y}")
     return {"customer_id": a.customer_id, "old_outcome": a.outcome, "new_outcome": b.outcome,
             "old_strikes": a.strikes, "new_strikes": b.strikes, "rules": rules,
-            "other": other}
+            "other": other, **_dates(a, b)}
 
 
 def pair(a: Iterable[Summary], b: Iterable[Summary]) \

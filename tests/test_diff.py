@@ -115,7 +115,9 @@ def test_csv_has_one_row_per_moved_customer(limit2: Path) -> None:
     table = list(csv.DictReader(io.StringIO(done.stdout)))
     assert list(table[0]) == ["customer_id", "old_outcome", "new_outcome", "old_strikes",
                               "new_strikes", "rules", "causes", "other", "old_figures",
-                              "new_figures"]
+                              "new_figures", "old_effective_date", "new_effective_date",
+                              "old_phase_out_start", "new_phase_out_start", "old_referrals",
+                              "new_referrals"]
     assert {r["customer_id"] for r in table} == \
         {r["customer_id"] for r in rows() if r["late_payments_12m"] == "2"}
     first = table[0]
@@ -403,3 +405,65 @@ def test_on_missing_is_named_for_customers_with_unknown_rules(tmp_path: Path) ->
         assert m["customer_id"] in blank
         assert m["rules"] == []
         assert "on_missing: watch -> keep" in m["other"]
+
+
+def test_a_timing_change_lists_the_customers_whose_dates_or_referrals_moved(
+        tmp_path: Path) -> None:
+    """Same outcome, other effective date / phase-out start / referrals: a
+    change that matters, listed in text, --json and --csv (not "no customer
+    moved" and nothing else)."""
+    offboard = sorted(c for c, o in old_outcomes().items() if o == "offboard")
+    notice = variant(tmp_path, "notice30.yaml", "notice_days: 60", "notice_days: 30")
+    d = diff_json(str(DEFAULT), str(notice), "--source", SOURCE, "--as-of", AS_OF)
+    assert d["moved"] == [] and d["transitions"] == []
+    changed = d["changed_dates"]
+    assert changed and {x["customer_id"] for x in changed} <= set(offboard)
+    for x in changed:
+        assert x["outcome"] == "offboard"
+        assert x["new_effective_date"] < x["old_effective_date"]
+        assert x["causes"] == ["timing.notice_days: 60 -> 30"]
+    done = adieu("diff", str(DEFAULT), str(notice), "--source", SOURCE, "--as-of", AS_OF)
+    first = changed[0]
+    assert f"  same outcome, changed dates or referrals: {len(changed)}\n" in done.stdout
+    assert (f"  {first['customer_id']}: offboard because timing.notice_days: 60 -> 30\n"
+            f"    effective_date: {first['old_effective_date']} -> "
+            f"{first['new_effective_date']}\n") in done.stdout
+    done = adieu("diff", str(DEFAULT), str(notice), "--source", SOURCE, "--as-of", AS_OF,
+                 "--csv")
+    table = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [r["customer_id"] for r in table] == [x["customer_id"] for x in changed]
+    assert table[0]["old_outcome"] == table[0]["new_outcome"] == "offboard"
+    assert table[0]["new_effective_date"] == first["new_effective_date"]
+    # referrals are part of the kind: fewer referrals per customer
+    fewer = variant(tmp_path, "ref1.yaml", "max_referrals: 2", "max_referrals: 1")
+    d = diff_json(str(DEFAULT), str(fewer), "--source", SOURCE, "--as-of", AS_OF)
+    assert d["changed_dates"], "referrals changed for no customer"
+    for x in d["changed_dates"]:
+        assert x["new_referrals"] == x["old_referrals"][:1] != x["old_referrals"]
+        assert x["old_effective_date"] == x["new_effective_date"]
+
+
+def test_policy_change_names_every_top_level_key_that_differs(tmp_path: Path) -> None:
+    """facts, allow_missing_facts, description ... (compared generically,
+    not a list of known keys); a default spelt out is no change."""
+    text = DEFAULT.read_text(encoding="utf-8")
+    assert text.count("\nparams:\n") == 1 and text.count("description: >-\n") == 1
+    text = text.replace("\nparams:\n", "\nfacts:\n  score:\n    type: integer\n"
+                        "allow_missing_facts: [score]\nparams:\n")
+    text = text.replace("description: >-\n", "description: >-\n  Changed.\n")
+    path = tmp_path / "facts.yaml"
+    path.write_text(text, encoding="utf-8")
+    d = diff_json(str(DEFAULT), str(path), "--source", SOURCE, "--as-of", AS_OF)
+    settings = d["policy_change"]["settings"]
+    assert settings["facts.score"] == [None, "integer"]
+    assert settings["allow_missing_facts"] == [[], ["score"]]
+    assert set(settings) == {"facts.score", "allow_missing_facts", "description"}
+    done = adieu("diff", str(DEFAULT), str(path), "--source", SOURCE, "--as-of", AS_OF)
+    assert "  facts.score: (none) -> 'integer'\n" in done.stdout
+    assert "  allow_missing_facts: [] -> ['score']\n" in done.stdout
+    # on_missing spelt out with the default's value is no change
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(DEFAULT.read_text(encoding="utf-8").replace("on_missing: watch\n", ""),
+                    encoding="utf-8")
+    d = diff_json(str(bare), str(DEFAULT), "--source", SOURCE, "--as-of", AS_OF)
+    assert d["policy_change"]["settings"] == {}

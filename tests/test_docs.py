@@ -356,3 +356,17 @@ def test_readme_policy_example_compiles_and_matches_its_output():
     policy = compile_policy(block.group(1), "README.md")
     assert [r.id for r in policy.rules] == ["cost-exceeds-revenue", "abuse-of-staff"]
     assert f"policy 'small' v1 (sha256 {policy.sha256[:12]})" in text
+
+
+def test_the_exit_code_table_is_one_table_covering_every_command():
+    """One table (a merge once left two with conflicting rows), one row per
+    code, naming the issue-11 commands."""
+    text = CLI_DOC.read_text(encoding="utf-8")
+    section = text.split("## Exit codes\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    assert rows[:2] == ["| code | meaning | examples |", "|---|---|---|"]
+    assert [r.split("|")[1].strip() for r in rows[2:]] == ["0", "1", "2"]
+    tables = re.findall(r"(?:^\|.*\n)+", section, flags=re.M)
+    assert len(tables) == 1, "the exit-code section holds more than one table"
+    for command in ("test", "diff", "runs", "brief", "report", "segments"):
+        assert f"`{command}`" in section or f"`{command} " in section, command

@@ -242,3 +242,12 @@ def test_an_indented_block_and_markers_away_from_a_block():
     assert typo.commands[0].shell == "adieu validate policies/default.yaml"
     assert typo.commands[0].expected[-1] == "1 error(s)"  # indentation taken off
     assert all(not b.setup for b in blocks if b.line < typo.line)
+
+
+def test_the_exit_codes_section_names_test_and_diff():
+    text = GUIDE.read_text(encoding="utf-8")
+    section = text.split("## Exit codes\n", 1)[1].split("\n## ", 1)[0]
+    one = next(line for line in section.splitlines() if line.startswith("| 1 |"))
+    zero = next(line for line in section.splitlines() if line.startswith("| 0 |"))
+    assert "`adieu test`" in one and "--coverage-min" in one
+    assert "`adieu diff`" in zero and "whatever it moves" in zero

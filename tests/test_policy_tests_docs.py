@@ -114,3 +114,23 @@ def test_every_key_of_the_schema_is_documented():
     assert {"policy", "population", "facts_from", "expect", "timing_basis"} <= keys
     for key in keys:
         assert f"`{key}`" in text or f"{key}:" in text, key
+
+
+def test_the_pre_commit_advice_fits_the_hook():
+    """adieu-test runs with pass_filenames: false, so `files:` alone does not
+    tell it where the policies are: the doc's example for policies elsewhere
+    passes the directory in `args:`."""
+    import yaml
+
+    hooks = {h["id"]: h for h in yaml.safe_load(
+        (REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    assert hooks["adieu-test"]["pass_filenames"] is False
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## From pre-commit\n", 1)[1].split("\n## ", 1)[0]
+    examples = [yaml.safe_load(b) for b in re.findall(r"(?:^    .*\n)+", section, flags=re.M)]
+    elsewhere = [h for e in examples for h in e[0]["hooks"]
+                 if h["id"] == "adieu-test" and "files" in h]
+    assert elsewhere, "no example for policies outside policies/"
+    for hook in elsewhere:
+        folder = hook["files"].lstrip("^").split("/")[0]
+        assert folder in hook.get("args", []), hook

@@ -19,7 +19,10 @@ from .csvout import cell
 from .validate import source_excerpt
 
 CSV_COLUMNS = ("customer_id", "old_outcome", "new_outcome", "old_strikes", "new_strikes",
-               "rules", "causes", "other", "old_figures", "new_figures")
+               "rules", "causes", "other", "old_figures", "new_figures",
+               "old_effective_date", "new_effective_date", "old_phase_out_start",
+               "new_phase_out_start", "old_referrals", "new_referrals")
+DATE_COLUMNS = CSV_COLUMNS[-6:]
 
 
 def register(cli: click.Group) -> None:
@@ -39,7 +42,8 @@ def register(cli: click.Group) -> None:
                        "rules that need it unknown instead of an error.")
     @json_option
     @click.option("--csv", "as_csv", is_flag=True,
-                  help="Output CSV: one row per customer that moved (columns: docs/cli.md).")
+                  help="Output CSV: one row per customer that moved, then one per customer "
+                       "whose dates or referrals changed (columns: docs/cli.md).")
     def diff(policies: tuple[str, ...], source: tuple[str, ...], mapping: tuple[str, ...],
              prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
              db: str | None, runs: tuple[int, ...], allow_missing: bool, as_json: bool,
@@ -58,13 +62,16 @@ def register(cli: click.Group) -> None:
         B the new.
 
         Prints the policy change (params, derive, rules, exemptions, holds,
-        ladder and timing that differ), the transition matrix (each pair of
+        ladder, timing and every other top-level key that differs, e.g.
+        facts or allow_missing_facts), the transition matrix (each pair of
         outcomes with the number of customers that moved between them, and
         the customers whose outcome stayed), then each customer that moved:
         the rules whose result changed, the part of the policy change each
-        rests on, and the figures under the old and the new policy.
-        Customers decided on one side only (a row one policy rejects, a
-        customer missing from one run) are listed apart.
+        rests on, and the figures under the old and the new policy; then
+        each customer whose outcome stayed but whose effective date,
+        phase-out start or referrals changed, old and new. Customers
+        decided on one side only (a row one policy rejects, a customer
+        missing from one run) are listed apart.
 
         Exit 0 whatever moved (a diff is not a finding); 1 if OLD or NEW is
         not a valid policy (its errors are listed, as by validate); 2 for a
@@ -106,7 +113,10 @@ def register(cli: click.Group) -> None:
 
 
 def write_csv(c: Comparison, stream: Any) -> None:
-    """One row per moved customer, CSV_COLUMNS; lists and figures as JSON."""
+    """One row per moved customer, then one per customer whose outcome
+    stayed but whose dates or referrals changed (old_outcome = new_outcome,
+    rules and figures empty, causes the timing change); CSV_COLUMNS; lists
+    and figures as JSON."""
     writer = csv.writer(TerminalSafe(stream), lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for m in c.moved:
@@ -116,7 +126,12 @@ def write_csv(c: Comparison, stream: Any) -> None:
             m["new_strikes"], [r["rule"] for r in rules],
             sorted({x for r in rules for x in r["causes"]}), m["other"],
             {r["rule"]: r["old_figures"] for r in rules},
-            {r["rule"]: r["new_figures"] for r in rules})])
+            {r["rule"]: r["new_figures"] for r in rules},
+            *(m[k] for k in DATE_COLUMNS))])
+    for d in c.changed_dates:
+        writer.writerow([cell(v) for v in (
+            d["customer_id"], d["outcome"], d["outcome"], d["old_strikes"], d["new_strikes"],
+            [], d["causes"], [], {}, {}, *(d[k] for k in DATE_COLUMNS))])
 
 
 def _side(label: dict[str, Any]) -> str:
@@ -160,8 +175,34 @@ def write_text(c: Comparison, stored: bool) -> None:
             shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10:,} more" if len(ids) > 10
                                           else "")
             echo(f"  {what} decisions: {len(ids):,} ({shown})")
-    if not c.moved:
-        return
+    if c.changed_dates:
+        echo(f"  same outcome, changed dates or referrals: {len(c.changed_dates):,}")
+    if c.moved:
+        _write_moved(c)
+    if c.changed_dates:
+        echo("")
+        echo(f"Changed dates or referrals, same outcome ({len(c.changed_dates):,}):")
+        for d in c.changed_dates:
+            echo(f"  {d['customer_id']}: {d['outcome']}"
+                 + (f" because {'; '.join(d['causes'])}" if d["causes"] else ""))
+            for line in _date_lines(d):
+                echo(f"    {line}")
+
+
+def _date_value(value: Any) -> str:
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    return str(value) if value else "(none)"
+
+
+def _date_lines(d: dict[str, Any]) -> list[str]:
+    """ "effective_date: 2026-12-31 -> 2026-12-01", one per date that differs."""
+    return [f"{key}: {_date_value(d[f'old_{key}'])} -> {_date_value(d[f'new_{key}'])}"
+            for key in ("effective_date", "phase_out_start", "referrals")
+            if d[f"old_{key}"] != d[f"new_{key}"]]
+
+
+def _write_moved(c: Comparison) -> None:
     echo("")
     echo(f"Moved customers ({len(c.moved):,}):")
     for m in c.moved:
