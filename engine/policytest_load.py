@@ -12,6 +12,8 @@ raises its own PolicyErrors (exit code 1)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,10 @@ def _describe(doc: dict[str, Any], path: tuple) -> str:
 def _policy(reader: _Reader) -> Policy:
     name = reader.doc["policy"]
     candidate = reader.dir / name
+    if candidate.exists() and not candidate.is_file():
+        raise TestFileErrors([InputError(
+            f"policy {candidate} is not a regular file (a directory, FIFO or device)",
+            reader.pos.at(("policy",)))])
     if candidate.is_file():
         target: str | Path = candidate
     elif "/" not in name and "\\" not in name and \
@@ -233,6 +239,10 @@ def _source_records(reader: _Reader, policy: Policy, spec: str, where: tuple,
     kind, sep, location = spec.partition(":")
     if sep and location and not Path(location).is_absolute():
         spec = f"{kind}:{reader.dir / location}"
+    if sep and location and not _file_or_directory(spec.partition(":")[2]):
+        reader.error(f"source {spec}: not a regular file or directory (a FIFO or device "
+                     "is never read)", where)
+        return []
     intake = reader.sources.get((spec, as_of))
     if intake is None:
         try:
@@ -250,6 +260,17 @@ def _source_records(reader: _Reader, policy: Policy, spec: str, where: tuple,
             reader.error(f"customer {customer!r}: the source rejects its record: {reject}",
                          where)
     return intake.records
+
+
+def _file_or_directory(location: str) -> bool:
+    """False for a path that is there but is neither a regular file nor a
+    directory (a FIFO, a device, a socket); True otherwise (a location that
+    is not there is the source's own error)."""
+    try:
+        mode = os.stat(location).st_mode
+    except (OSError, ValueError):
+        return True
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
 def _population(reader: _Reader, policy: Policy) -> list[Record]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,7 @@ import jsonschema
 import yaml
 
 from .decimals import check_magnitude, plain_text
-from .errors import Location, PolicyError
+from .errors import Location, PolicyError, PolicyFileError
 
 Path = tuple  # a path into the document: ("rules", 2, "when")
 
@@ -210,12 +211,20 @@ def check_size(size: int, file: str, what: str = "file") -> None:
 
 def read_text(path: Any, what: str) -> str:
     """The text of a policy or mapping file: at most MAX_FILE_BYTES, UTF-8
-    with or without a byte-order mark. PolicyError naming the file's size,
+    with or without a byte-order mark. PolicyError if it is not a regular
+    file (a FIFO, device or directory: never waited on), naming the file's size,
     or the line, column and byte of the first byte that is not UTF-8.
     OSError passes through."""
     file = str(path)
-    check_size(os.stat(path).st_size, file, what)
-    with open(path, "rb") as handle:
+    # Opened without blocking (a FIFO would wait for a writer), then refused
+    # unless it is a regular file: a FIFO, device or directory never reads.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO, device or socket"
+            raise PolicyFileError(f"{what} is not a regular file ({kind})", Location(file))
+        check_size(info.st_size, file, what)
         raw = handle.read(MAX_FILE_BYTES + 1)
     check_size(len(raw), file, what)
     try:

@@ -403,3 +403,14 @@ def test_on_missing_is_named_for_customers_with_unknown_rules(tmp_path: Path) ->
         assert m["customer_id"] in blank
         assert m["rules"] == []
         assert "on_missing: watch -> keep" in m["other"]
+
+
+def test_a_fifo_policy_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "old.yaml"
+    os.mkfifo(fifo)
+    done = subprocess.run([ADIEU, "diff", str(fifo), str(DEFAULT), "--source", SOURCE,
+                           "--as-of", AS_OF], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2, done
+    assert done.stderr.splitlines()[0] == \
+        f"{fifo}: policy is not a regular file (a FIFO, device or socket)"

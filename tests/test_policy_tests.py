@@ -432,6 +432,38 @@ def test_directories_are_searched_for_test_files(tiny: Path):
     assert missing.output == "Error: nowhere.test.yaml: no such file or directory\n"
 
 
+def test_fifos_are_refused_or_skipped_never_read(tiny: Path):
+    """A FIFO (or device) is never a test file, a policy or a population
+    source: reading one would wait forever."""
+    os.mkfifo(tiny / "x.test.yaml")
+    named = adieu("test", "x.test.yaml", cwd=tiny)  # named: refused
+    assert named.returncode == 2
+    assert named.stderr == ("Error: x.test.yaml: test file is not a regular file "
+                            "(a FIFO, device or socket)\n")
+    found = adieu("test", ".", cwd=tiny)  # found in a directory: skipped
+    assert found.returncode == 2
+    assert found.stderr == "Error: .: no *.test.yaml files under .\n"
+    (tiny / "x.test.yaml").unlink()
+    os.mkfifo(tiny / "fifo.yaml")
+    write(tiny, HEAD.replace("tiny.yaml", "fifo.yaml") +
+          "  - name: a\n    expect: {outcome: keep}\n")
+    policy = adieu("test", "t.test.yaml", cwd=tiny)
+    assert policy.returncode == 2
+    assert policy.stderr.startswith("Error: t.test.yaml:1:9: policy fifo.yaml is not a regular "
+                                    "file"), policy.stderr
+    os.mkfifo(tiny / "people.csv")
+    write(tiny, HEAD.replace("cases:", "population: csv:people.csv\ncases:") +
+          "  - name: a\n    facts_from: {source: \"csv:people.csv\", customer: C-1}\n"
+          "    expect: {outcome: keep}\n")
+    population = adieu("test", "t.test.yaml", cwd=tiny)
+    assert population.returncode == 2
+    lines = population.stderr.splitlines()
+    assert lines[0].startswith("Error: t.test.yaml:3:13: source csv:") and \
+        lines[0].endswith("people.csv: not a regular file or directory (a FIFO or device is "
+                          "never read)"), population.stderr
+    assert lines[1].startswith("t.test.yaml:6:26: source csv:") and "not a regular" in lines[1]
+
+
 # -- the pytest plugin -------------------------------------------------------------------
 
 def test_pytest_collects_test_files_one_item_per_case(tiny: Path):

@@ -422,3 +422,17 @@ def test_usual_template_formats_are_accepted(tmp_path, template) -> None:
     text = ("version: 1\nname: x\nrules:\n  - id: r\n    when: revenue_12m > 1\n"
             f"    action: flag\n    explain: \"v {template}\"\n")
     compile_policy(text, str(tmp_path / "p.yaml"))
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path) -> None:
+    """A policy must be a regular file: a FIFO would block the read forever."""
+    import os
+    import subprocess
+    import sys
+    fifo = tmp_path / "p.yaml"
+    os.mkfifo(fifo)
+    adieu = str(Path(sys.executable).with_name("adieu"))
+    done = subprocess.run([adieu, "validate", str(fifo)], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 2, done
+    assert f"{fifo}: policy is not a regular file (a FIFO, device or socket)" in done.stdout
