@@ -30,6 +30,7 @@ from .yamlpos import (
     Positions,
     as_text,
     load_with_positions,
+    quoted,
     read_text,
     schema_errors,
     schema_location,
@@ -152,7 +153,8 @@ def _schema_findings(doc: Any, pos: Positions, file: str) -> list[InputError]:
             allowed = set(error.schema.get("properties", {}))
             for key in error.instance:
                 if key not in allowed:
-                    out.append(InputError(f"unknown key {key!r}{did_you_mean(str(key), allowed)}",
+                    hint = did_you_mean(str(key), allowed)
+                    out.append(InputError(f"unknown key {quoted(key)}{hint}",
                                           pos.at(path + (key,), key=True)))
             continue
         if error.validator == "required":
@@ -186,13 +188,20 @@ def _describe(doc: dict[str, Any], path: tuple) -> str:
 def _policy(reader: _Reader) -> Policy:
     name = reader.doc["policy"]
     candidate = reader.dir / name
+    bare = "/" not in name and "\\" not in name
+    if not name.endswith((".yaml", ".yml")) and not (
+            bare and resources.policy_path(name + ".yaml").is_file()):
+        # Not any file on the machine (policy: /etc/passwd): a policy file.
+        raise TestFileErrors([InputError(
+            f"policy {quoted(name)} is not a .yaml or .yml file (nor a shipped policy: "
+            "default, strict)", reader.pos.at(("policy",)))])
     if candidate.exists() and not candidate.is_file():
         raise TestFileErrors([InputError(
             f"policy {candidate} is not a regular file (a directory, FIFO or device)",
             reader.pos.at(("policy",)))])
-    if candidate.is_file():
+    if candidate.is_file() and name.endswith((".yaml", ".yml")):
         target: str | Path = candidate
-    elif "/" not in name and "\\" not in name and \
+    elif bare and \
             resources.policy_path(name if name.endswith((".yaml", ".yml"))
                                   else name + ".yaml").is_file():
         target = name  # a shipped policy by name (load_policy finds it)

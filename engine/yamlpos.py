@@ -416,9 +416,24 @@ def _keep_text(errors: list[Any], doc: Any, positions: Positions) -> bool:
     return fixed
 
 
+QUOTE_WIDTH = 40  # characters of a text value or key quoted in a message
+
+
+def quoted(text: Any, width: int = QUOTE_WIDTH) -> str:
+    """A text value or key quoted for a message: escaped (repr: a control
+    character is never shown raw) and cut to `width` characters, so that
+    an error about a file that is not a policy (policy: /etc/passwd) does not
+    echo the file."""
+    text = str(text)
+    if len(text) <= width:
+        return repr(text)
+    return f"{text[:width]!r}... ({len(text):,} characters)"
+
+
 def shown(value: Any) -> str:
     """A YAML value in a message as the author would write it: 2.0 (not
-    Decimal('2.0')), true, null, 'text', a mapping, a list."""
+    Decimal('2.0')), true, null, 'text' (quoted: escaped, at most
+    QUOTE_WIDTH characters), a mapping, a list."""
     if value is None:
         return "null (no value)"
     if isinstance(value, bool):
@@ -429,6 +444,8 @@ def shown(value: Any) -> str:
         return "a mapping" if value else "{}"
     if isinstance(value, list):
         return "a list" if value else "[]"
+    if isinstance(value, str):
+        return quoted(value)
     return repr(value)
 
 

@@ -371,6 +371,15 @@ HOSTILE = [
     ("population-not-a-source", HEAD.replace("cases:", "population: nokind\ncases:") +
      "  - name: a\n    expect: {outcome: keep}\n",
      "t.test.yaml:3:13: source nokind: source 'nokind' must be KIND:LOCATION"),
+    ("policy-not-yaml", 'policy: /etc/passwd\ncases:\n  - name: a\n    expect: {outcome: keep}\n',
+     "t.test.yaml:1:9: policy '/etc/passwd' is not a .yaml or .yml file (nor a shipped "
+     "policy: default, strict)"),
+    ("policy-up-and-out", 'policy: ../../../../proc/self/environ\ncases:\n  - name: a\n'
+     '    expect: {outcome: keep}\n', "t.test.yaml:1:9: policy '../../../../proc/self/environ' "
+     "is not a .yaml or .yml file"),
+    ("long-unknown-key", HEAD + "  - name: a\n    \"" + "k\\a" * 50 + "\": 1\n"
+     "    expect: {outcome: keep}\n",
+     "t.test.yaml:5:5: unknown key '" + "k\\x07" * 20 + "'... (100 characters)"),
     ("approved-case-without-reviewer", HEAD + "  - name: a\n    case: {state: approved, "
      "effective_date: \"2027-01-01\"}\n    expect: {outcome: keep}\n",
      "t.test.yaml:5:19: a approved case needs `reviewer:`"),
@@ -408,6 +417,18 @@ def test_an_invalid_policy_is_a_finding_exit_1(tiny: Path):
     result = invoke(tiny, "t.test.yaml")
     assert result.exit_code == 1
     assert re.match(r"Error: tiny\.yaml:\d+:\d+: .*outgrwn", result.output), result.output
+
+
+def test_a_policy_that_is_not_a_policy_is_not_echoed(tiny: Path):
+    """A .yaml file that holds something else (a copy of /etc/passwd): the
+    error quotes at most 40 characters of it."""
+    secret = "".join(f"user{i}:x:{i}:{i}:secret-{i}:/home/u{i}:/bin/sh\n" for i in range(50))
+    (tiny / "pw.yaml").write_text(secret, encoding="utf-8")
+    write(tiny, HEAD.replace("tiny.yaml", "pw.yaml") + "  - name: a\n    expect: {outcome: keep}\n")
+    result = invoke(tiny, "t.test.yaml")
+    assert result.exit_code == 1, result.output  # an invalid policy: a finding
+    assert result.output == ("Error: pw.yaml:1:1: top level: 'user0:x:0:0:secret-0:/home/u0:/bin/"
+                             "sh us'... (2,099 characters) is not a mapping\n")
 
 
 # -- finding test files ----------------------------------------------------------------
