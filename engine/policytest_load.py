@@ -363,17 +363,33 @@ def _rule_ids(reader: _Reader, policy: Policy, ids: list[str], where: tuple) -> 
         _rule_id(reader, policy, rid, where + (j,))
 
 
+# The dates of a case's memory that record what happened in earlier runs:
+# none of them can be after the as-of date of the run that remembers them.
+PAST_CASE_DATES = {"opened_as_of": "case opened as of", "reviewed_on": "case reviewed on",
+                   "review_as_of": "case reviewed in the run as of"}
+
+
+def _past(reader: _Reader, text: str, what: str, as_of: dt.date, where: tuple) \
+        -> dt.date | None:
+    """A memory date (a strike recorded, a case opened or reviewed): an
+    error at its line when it is after the case's as-of date, as evaluate's
+    memory never holds one (the run that recorded it was as of that day)."""
+    day = reader.date(text, where)
+    if day is not None and day > as_of:
+        reader.error(f"{what} {day.isoformat()}, after the case's as-of date "
+                     f"{as_of.isoformat()}", where)
+        return None
+    return day
+
+
 def _memory(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple,
             as_of: dt.date, cid: str) -> Memory:
     memory = Memory()
     for j, s in enumerate(raw.get("strikes") or []):
         at = where + ("strikes", j)
         _rule_id(reader, policy, s["rule"], at + ("rule",))
-        day = reader.date(s["recorded_on"], at + ("recorded_on",))
-        if day is not None and day > as_of:
-            reader.error(f"strike recorded on {day.isoformat()}, after the case's as-of date "
-                         f"{as_of.isoformat()}", at + ("recorded_on",))
-        elif day is not None:
+        day = _past(reader, s["recorded_on"], "strike recorded on", as_of, at + ("recorded_on",))
+        if day is not None:
             memory.strikes.append(Strike(s["rule"], day))
     for j, p in enumerate(raw.get("pardoned") or []):
         _rule_id(reader, policy, p["rule"], where + ("pardoned", j, "rule"))
@@ -391,10 +407,12 @@ def _memory(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple,
     if "case" in raw:
         c = raw["case"]
         at = where + ("case",)
-        for key in ("opened_as_of", "effective_date", "phase_out_start", "reviewed_on",
-                    "review_as_of"):
+        for key in ("effective_date", "phase_out_start"):  # dates to come: any day
             if key in c:
                 reader.date(c[key], at + (key,))
+        for key, what in PAST_CASE_DATES.items():  # memory: on or before the as-of date
+            if key in c:
+                _past(reader, c[key], what, as_of, at + (key,))
         _rule_ids(reader, policy, c.get("fired") or [], at + ("fired",))
         if c["state"] in ("approved", "rejected") and "reviewer" not in c:
             reader.error(f"a {c['state']} case needs `reviewer:`", at + ("state",))

@@ -350,6 +350,16 @@ HOSTILE = [
     ("strike-after-as-of", HEAD + "  - name: a\n    strikes: [{rule: late, recorded_on: "
      "\"2026-12-01\"}]\n    expect: {outcome: keep}\n",
      "t.test.yaml:5:41: strike recorded on 2026-12-01, after the case's as-of date 2026-11-02"),
+    ("case-reviewed-after-as-of", HEAD + "  - name: a\n    case: {state: approved, reviewer: r, "
+     "effective_date: \"2027-01-01\", reviewed_on: \"2030-01-01\"}\n    expect: {outcome: keep}\n",
+     "t.test.yaml:5:85: case reviewed on 2030-01-01, after the case's as-of date 2026-11-02"),
+    ("case-opened-after-as-of", HEAD + "  - name: a\n    case: {state: proposed, "
+     "effective_date: \"2027-01-01\", opened_as_of: \"2026-12-01\"}\n    expect: {outcome: keep}\n",
+     "t.test.yaml:5:73: case opened as of 2026-12-01, after the case's as-of date 2026-11-02"),
+    ("case-review-run-after-as-of", HEAD + "  - name: a\n    as_of: \"2026-10-01\"\n    case: "
+     "{state: rejected, reviewer: r, review_as_of: \"2026-11-01\"}\n    expect: {outcome: keep}\n",
+     "t.test.yaml:6:56: case reviewed in the run as of 2026-11-01, after the case's as-of date "
+     "2026-10-01"),
     ("unknown-fixture", HEAD + "  - name: a\n    base: healthy\n    expect: {outcome: keep}\n",
      "t.test.yaml:5:11: no fixture 'healthy' under `fixtures:`"),
     ("unknown-hold", HEAD + "  - name: a\n    expect: {holds: [our-fault-frist]}\n",
