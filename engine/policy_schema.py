@@ -11,6 +11,7 @@ from . import resources
 from .errors import PolicyError, did_you_mean
 from .yamlpos import (
     Positions,
+    quoted,
     schema_errors,
     schema_location,
     schema_message,
@@ -34,7 +35,7 @@ def schema_findings(doc: Any, positions: Positions) -> list[PolicyError]:
             for key in error.instance:
                 if key not in allowed:
                     hint = did_you_mean(str(key), allowed)
-                    out.append(PolicyError(f"unknown key {key!r}{hint}",
+                    out.append(PolicyError(f"unknown key {quoted(key)}{hint}",
                                            positions.at(path + (key,), key=True)))
             continue
         where = _describe_path(doc, path)

@@ -119,8 +119,8 @@ def find_test_files(paths: Iterable[str]) -> list[str]:
             if not found:
                 raise InputError(f"no *{SUFFIX} files under {p}", Location(p))
             out.extend(found)
-        elif path.is_file():
-            out.append(str(path))
+        elif path.exists():
+            out.append(str(path))  # not a regular file: the loader refuses it
         else:
             raise InputError("no such file or directory", Location(p))
     return list(dict.fromkeys(out))
@@ -128,12 +128,14 @@ def find_test_files(paths: Iterable[str]) -> list[str]:
 
 def _walk(top: Path) -> Iterator[str]:
     """*.test.yaml files under top, not looking into hidden directories
-    (.git, .venv, .tox)."""
+    (.git, .venv, .tox), and only regular files (a FIFO or device named
+    *.test.yaml is not a test file: reading it could wait forever)."""
     for folder, dirs, files in os.walk(top):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if name.endswith(SUFFIX):
-                yield os.path.join(folder, name)
+            path = os.path.join(folder, name)
+            if name.endswith(SUFFIX) and os.path.isfile(path):
+                yield path
 
 
 def default_paths() -> list[str]:

@@ -12,6 +12,8 @@ raises its own PolicyErrors (exit code 1)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from .yamlpos import (
     Positions,
     as_text,
     load_with_positions,
+    quoted,
     read_text,
     schema_errors,
     schema_location,
@@ -150,7 +153,8 @@ def _schema_findings(doc: Any, pos: Positions, file: str) -> list[InputError]:
             allowed = set(error.schema.get("properties", {}))
             for key in error.instance:
                 if key not in allowed:
-                    out.append(InputError(f"unknown key {key!r}{did_you_mean(str(key), allowed)}",
+                    hint = did_you_mean(str(key), allowed)
+                    out.append(InputError(f"unknown key {quoted(key)}{hint}",
                                           pos.at(path + (key,), key=True)))
             continue
         if error.validator == "required":
@@ -184,9 +188,20 @@ def _describe(doc: dict[str, Any], path: tuple) -> str:
 def _policy(reader: _Reader) -> Policy:
     name = reader.doc["policy"]
     candidate = reader.dir / name
-    if candidate.is_file():
+    bare = "/" not in name and "\\" not in name
+    if not name.endswith((".yaml", ".yml")) and not (
+            bare and resources.policy_path(name + ".yaml").is_file()):
+        # Not any file on the machine (policy: /etc/passwd): a policy file.
+        raise TestFileErrors([InputError(
+            f"policy {quoted(name)} is not a .yaml or .yml file (nor a shipped policy: "
+            "default, strict)", reader.pos.at(("policy",)))])
+    if candidate.exists() and not candidate.is_file():
+        raise TestFileErrors([InputError(
+            f"policy {candidate} is not a regular file (a directory, FIFO or device)",
+            reader.pos.at(("policy",)))])
+    if candidate.is_file() and name.endswith((".yaml", ".yml")):
         target: str | Path = candidate
-    elif "/" not in name and "\\" not in name and \
+    elif bare and \
             resources.policy_path(name if name.endswith((".yaml", ".yml"))
                                   else name + ".yaml").is_file():
         target = name  # a shipped policy by name (load_policy finds it)
@@ -233,6 +248,10 @@ def _source_records(reader: _Reader, policy: Policy, spec: str, where: tuple,
     kind, sep, location = spec.partition(":")
     if sep and location and not Path(location).is_absolute():
         spec = f"{kind}:{reader.dir / location}"
+    if sep and location and not _file_or_directory(spec.partition(":")[2]):
+        reader.error(f"source {spec}: not a regular file or directory (a FIFO or device "
+                     "is never read)", where)
+        return []
     intake = reader.sources.get((spec, as_of))
     if intake is None:
         try:
@@ -250,6 +269,17 @@ def _source_records(reader: _Reader, policy: Policy, spec: str, where: tuple,
             reader.error(f"customer {customer!r}: the source rejects its record: {reject}",
                          where)
     return intake.records
+
+
+def _file_or_directory(location: str) -> bool:
+    """False for a path that is there but is neither a regular file nor a
+    directory (a FIFO, a device, a socket); True otherwise (a location that
+    is not there is the source's own error)."""
+    try:
+        mode = os.stat(location).st_mode
+    except (OSError, ValueError):
+        return True
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
 def _population(reader: _Reader, policy: Policy) -> list[Record]:
@@ -333,17 +363,33 @@ def _rule_ids(reader: _Reader, policy: Policy, ids: list[str], where: tuple) -> 
         _rule_id(reader, policy, rid, where + (j,))
 
 
+# The dates of a case's memory that record what happened in earlier runs:
+# none of them can be after the as-of date of the run that remembers them.
+PAST_CASE_DATES = {"opened_as_of": "case opened as of", "reviewed_on": "case reviewed on",
+                   "review_as_of": "case reviewed in the run as of"}
+
+
+def _past(reader: _Reader, text: str, what: str, as_of: dt.date, where: tuple) \
+        -> dt.date | None:
+    """A memory date (a strike recorded, a case opened or reviewed): an
+    error at its line when it is after the case's as-of date, as evaluate's
+    memory never holds one (the run that recorded it was as of that day)."""
+    day = reader.date(text, where)
+    if day is not None and day > as_of:
+        reader.error(f"{what} {day.isoformat()}, after the case's as-of date "
+                     f"{as_of.isoformat()}", where)
+        return None
+    return day
+
+
 def _memory(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple,
             as_of: dt.date, cid: str) -> Memory:
     memory = Memory()
     for j, s in enumerate(raw.get("strikes") or []):
         at = where + ("strikes", j)
         _rule_id(reader, policy, s["rule"], at + ("rule",))
-        day = reader.date(s["recorded_on"], at + ("recorded_on",))
-        if day is not None and day > as_of:
-            reader.error(f"strike recorded on {day.isoformat()}, after the case's as-of date "
-                         f"{as_of.isoformat()}", at + ("recorded_on",))
-        elif day is not None:
+        day = _past(reader, s["recorded_on"], "strike recorded on", as_of, at + ("recorded_on",))
+        if day is not None:
             memory.strikes.append(Strike(s["rule"], day))
     for j, p in enumerate(raw.get("pardoned") or []):
         _rule_id(reader, policy, p["rule"], where + ("pardoned", j, "rule"))
@@ -361,10 +407,12 @@ def _memory(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple,
     if "case" in raw:
         c = raw["case"]
         at = where + ("case",)
-        for key in ("opened_as_of", "effective_date", "phase_out_start", "reviewed_on",
-                    "review_as_of"):
+        for key in ("effective_date", "phase_out_start"):  # dates to come: any day
             if key in c:
                 reader.date(c[key], at + (key,))
+        for key, what in PAST_CASE_DATES.items():  # memory: on or before the as-of date
+            if key in c:
+                _past(reader, c[key], what, as_of, at + (key,))
         _rule_ids(reader, policy, c.get("fired") or [], at + ("fired",))
         if c["state"] in ("approved", "rejected") and "reviewer" not in c:
             reader.error(f"a {c['state']} case needs `reviewer:`", at + ("state",))

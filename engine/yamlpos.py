@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,7 @@ import jsonschema
 import yaml
 
 from .decimals import check_magnitude, plain_text
-from .errors import Location, PolicyError
+from .errors import Location, PolicyError, PolicyFileError
 
 Path = tuple  # a path into the document: ("rules", 2, "when")
 
@@ -210,12 +211,20 @@ def check_size(size: int, file: str, what: str = "file") -> None:
 
 def read_text(path: Any, what: str) -> str:
     """The text of a policy or mapping file: at most MAX_FILE_BYTES, UTF-8
-    with or without a byte-order mark. PolicyError naming the file's size,
+    with or without a byte-order mark. PolicyError if it is not a regular
+    file (a FIFO, device or directory: never waited on), naming the file's size,
     or the line, column and byte of the first byte that is not UTF-8.
     OSError passes through."""
     file = str(path)
-    check_size(os.stat(path).st_size, file, what)
-    with open(path, "rb") as handle:
+    # Opened without blocking (a FIFO would wait for a writer), then refused
+    # unless it is a regular file: a FIFO, device or directory never reads.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO, device or socket"
+            raise PolicyFileError(f"{what} is not a regular file ({kind})", Location(file))
+        check_size(info.st_size, file, what)
         raw = handle.read(MAX_FILE_BYTES + 1)
     check_size(len(raw), file, what)
     try:
@@ -407,9 +416,24 @@ def _keep_text(errors: list[Any], doc: Any, positions: Positions) -> bool:
     return fixed
 
 
+QUOTE_WIDTH = 40  # characters of a text value or key quoted in a message
+
+
+def quoted(text: Any, width: int = QUOTE_WIDTH) -> str:
+    """A text value or key quoted for a message: escaped (repr: a control
+    character is never shown raw) and cut to `width` characters, so that
+    an error about a file that is not a policy (policy: /etc/passwd) does not
+    echo the file."""
+    text = str(text)
+    if len(text) <= width:
+        return repr(text)
+    return f"{text[:width]!r}... ({len(text):,} characters)"
+
+
 def shown(value: Any) -> str:
     """A YAML value in a message as the author would write it: 2.0 (not
-    Decimal('2.0')), true, null, 'text', a mapping, a list."""
+    Decimal('2.0')), true, null, 'text' (quoted: escaped, at most
+    QUOTE_WIDTH characters), a mapping, a list."""
     if value is None:
         return "null (no value)"
     if isinstance(value, bool):
@@ -420,6 +444,8 @@ def shown(value: Any) -> str:
         return "a mapping" if value else "{}"
     if isinstance(value, list):
         return "a list" if value else "[]"
+    if isinstance(value, str):
+        return quoted(value)
     return repr(value)
 
 

@@ -467,3 +467,13 @@ def test_policy_change_names_every_top_level_key_that_differs(tmp_path: Path) ->
                     encoding="utf-8")
     d = diff_json(str(bare), str(DEFAULT), "--source", SOURCE, "--as-of", AS_OF)
     assert d["policy_change"]["settings"] == {}
+
+def test_a_fifo_policy_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "old.yaml"
+    os.mkfifo(fifo)
+    done = subprocess.run([ADIEU, "diff", str(fifo), str(DEFAULT), "--source", SOURCE,
+                           "--as-of", AS_OF], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2, done
+    assert done.stderr.splitlines()[0] == \
+        f"{fifo}: policy is not a regular file (a FIFO, device or socket)"

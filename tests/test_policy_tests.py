@@ -350,6 +350,16 @@ HOSTILE = [
     ("strike-after-as-of", HEAD + "  - name: a\n    strikes: [{rule: late, recorded_on: "
      "\"2026-12-01\"}]\n    expect: {outcome: keep}\n",
      "t.test.yaml:5:41: strike recorded on 2026-12-01, after the case's as-of date 2026-11-02"),
+    ("case-reviewed-after-as-of", HEAD + "  - name: a\n    case: {state: approved, reviewer: r, "
+     "effective_date: \"2027-01-01\", reviewed_on: \"2030-01-01\"}\n    expect: {outcome: keep}\n",
+     "t.test.yaml:5:85: case reviewed on 2030-01-01, after the case's as-of date 2026-11-02"),
+    ("case-opened-after-as-of", HEAD + "  - name: a\n    case: {state: proposed, "
+     "effective_date: \"2027-01-01\", opened_as_of: \"2026-12-01\"}\n    expect: {outcome: keep}\n",
+     "t.test.yaml:5:73: case opened as of 2026-12-01, after the case's as-of date 2026-11-02"),
+    ("case-review-run-after-as-of", HEAD + "  - name: a\n    as_of: \"2026-10-01\"\n    case: "
+     "{state: rejected, reviewer: r, review_as_of: \"2026-11-01\"}\n    expect: {outcome: keep}\n",
+     "t.test.yaml:6:56: case reviewed in the run as of 2026-11-01, after the case's as-of date "
+     "2026-10-01"),
     ("unknown-fixture", HEAD + "  - name: a\n    base: healthy\n    expect: {outcome: keep}\n",
      "t.test.yaml:5:11: no fixture 'healthy' under `fixtures:`"),
     ("unknown-hold", HEAD + "  - name: a\n    expect: {holds: [our-fault-frist]}\n",
@@ -371,6 +381,15 @@ HOSTILE = [
     ("population-not-a-source", HEAD.replace("cases:", "population: nokind\ncases:") +
      "  - name: a\n    expect: {outcome: keep}\n",
      "t.test.yaml:3:13: source nokind: source 'nokind' must be KIND:LOCATION"),
+    ("policy-not-yaml", 'policy: /etc/passwd\ncases:\n  - name: a\n    expect: {outcome: keep}\n',
+     "t.test.yaml:1:9: policy '/etc/passwd' is not a .yaml or .yml file (nor a shipped "
+     "policy: default, strict)"),
+    ("policy-up-and-out", 'policy: ../../../../proc/self/environ\ncases:\n  - name: a\n'
+     '    expect: {outcome: keep}\n', "t.test.yaml:1:9: policy '../../../../proc/self/environ' "
+     "is not a .yaml or .yml file"),
+    ("long-unknown-key", HEAD + "  - name: a\n    \"" + "k\\a" * 50 + "\": 1\n"
+     "    expect: {outcome: keep}\n",
+     "t.test.yaml:5:5: unknown key '" + "k\\x07" * 20 + "'... (100 characters)"),
     ("approved-case-without-reviewer", HEAD + "  - name: a\n    case: {state: approved, "
      "effective_date: \"2027-01-01\"}\n    expect: {outcome: keep}\n",
      "t.test.yaml:5:19: a approved case needs `reviewer:`"),
@@ -410,6 +429,18 @@ def test_an_invalid_policy_is_a_finding_exit_1(tiny: Path):
     assert re.match(r"Error: tiny\.yaml:\d+:\d+: .*outgrwn", result.output), result.output
 
 
+def test_a_policy_that_is_not_a_policy_is_not_echoed(tiny: Path):
+    """A .yaml file that holds something else (a copy of /etc/passwd): the
+    error quotes at most 40 characters of it."""
+    secret = "".join(f"user{i}:x:{i}:{i}:secret-{i}:/home/u{i}:/bin/sh\n" for i in range(50))
+    (tiny / "pw.yaml").write_text(secret, encoding="utf-8")
+    write(tiny, HEAD.replace("tiny.yaml", "pw.yaml") + "  - name: a\n    expect: {outcome: keep}\n")
+    result = invoke(tiny, "t.test.yaml")
+    assert result.exit_code == 1, result.output  # an invalid policy: a finding
+    assert result.output == ("Error: pw.yaml:1:1: top level: 'user0:x:0:0:secret-0:/home/u0:/bin/"
+                             "sh us'... (2,099 characters) is not a mapping\n")
+
+
 # -- finding test files ----------------------------------------------------------------
 
 def test_directories_are_searched_for_test_files(tiny: Path):
@@ -430,6 +461,38 @@ def test_directories_are_searched_for_test_files(tiny: Path):
     missing = invoke(tiny, "nowhere.test.yaml")
     assert missing.exit_code == 2
     assert missing.output == "Error: nowhere.test.yaml: no such file or directory\n"
+
+
+def test_fifos_are_refused_or_skipped_never_read(tiny: Path):
+    """A FIFO (or device) is never a test file, a policy or a population
+    source: reading one would wait forever."""
+    os.mkfifo(tiny / "x.test.yaml")
+    named = adieu("test", "x.test.yaml", cwd=tiny)  # named: refused
+    assert named.returncode == 2
+    assert named.stderr == ("Error: x.test.yaml: test file is not a regular file "
+                            "(a FIFO, device or socket)\n")
+    found = adieu("test", ".", cwd=tiny)  # found in a directory: skipped
+    assert found.returncode == 2
+    assert found.stderr == "Error: .: no *.test.yaml files under .\n"
+    (tiny / "x.test.yaml").unlink()
+    os.mkfifo(tiny / "fifo.yaml")
+    write(tiny, HEAD.replace("tiny.yaml", "fifo.yaml") +
+          "  - name: a\n    expect: {outcome: keep}\n")
+    policy = adieu("test", "t.test.yaml", cwd=tiny)
+    assert policy.returncode == 2
+    assert policy.stderr.startswith("Error: t.test.yaml:1:9: policy fifo.yaml is not a regular "
+                                    "file"), policy.stderr
+    os.mkfifo(tiny / "people.csv")
+    write(tiny, HEAD.replace("cases:", "population: csv:people.csv\ncases:") +
+          "  - name: a\n    facts_from: {source: \"csv:people.csv\", customer: C-1}\n"
+          "    expect: {outcome: keep}\n")
+    population = adieu("test", "t.test.yaml", cwd=tiny)
+    assert population.returncode == 2
+    lines = population.stderr.splitlines()
+    assert lines[0].startswith("Error: t.test.yaml:3:13: source csv:") and \
+        lines[0].endswith("people.csv: not a regular file or directory (a FIFO or device is "
+                          "never read)"), population.stderr
+    assert lines[1].startswith("t.test.yaml:6:26: source csv:") and "not a regular" in lines[1]
 
 
 # -- the pytest plugin -------------------------------------------------------------------

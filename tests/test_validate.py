@@ -422,3 +422,28 @@ def test_usual_template_formats_are_accepted(tmp_path, template) -> None:
     text = ("version: 1\nname: x\nrules:\n  - id: r\n    when: revenue_12m > 1\n"
             f"    action: flag\n    explain: \"v {template}\"\n")
     compile_policy(text, str(tmp_path / "p.yaml"))
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path) -> None:
+    """A policy must be a regular file: a FIFO would block the read forever."""
+    import os
+    import subprocess
+    import sys
+    fifo = tmp_path / "p.yaml"
+    os.mkfifo(fifo)
+    adieu = str(Path(sys.executable).with_name("adieu"))
+    done = subprocess.run([adieu, "validate", str(fifo)], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 2, done
+    assert f"{fifo}: policy is not a regular file (a FIFO, device or socket)" in done.stdout
+
+
+def test_a_long_or_strange_key_or_value_is_quoted_short_and_escaped(tmp_path) -> None:
+    key = "root:x:0:0:root:/root:/bin/bash\u202e\x07" * 5
+    text = f"version: 1\nname: x\nrules: []\n{json.dumps(key)}: 1\n"
+    e = errors_in(text, tmp_path)[-1]
+    assert e.message == f"unknown key {key[:40]!r}... ({len(key)} characters)"
+    assert "\u202e" not in e.message and "\x07" not in e.message
+    (e,) = errors_in("just text " * 30 + "\n", tmp_path)
+    assert e.message == "top level: 'just text just text just text just text '... " \
+        "(299 characters) is not a mapping"
