@@ -485,3 +485,11 @@ def test_a_rejected_offboarding_has_no_brief(evaluated: Path):
         "Error: the offboarding of customer 'C-OFF' that run 1 proposed was rejected by "
         "Mara Lind (case 1): there is no brief to write\n"))
     assert brief(evaluated, "C-ABUSE").returncode == 0  # another customer's case is open
+
+
+def test_facts_render_as_plain_text_without_python_quotes(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, "{{ facts.owner }}|{{ facts.contract_end }}|"
+                        "{{ facts.reference_account }}|{{ facts.revenue_12m }}|"
+                        "{{ facts.industry }}\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "Ana Ruiz|2027-03-31|false|43,500|retail\n"
