@@ -36,6 +36,10 @@ _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 # Characters that Markdown (CommonMark) would read as markup in a value;
 # a backslash before them makes them literal.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))|&(?=#?\w+;)")
+# What starts a block when a value starts a line: a heading (#), a list
+# item or thematic break (- + *), a setext underline (=), a ~~~ fence or
+# an ordered list item (1. 1)); ` > | are escaped anywhere by _MD_SPECIAL.
+_MD_BLOCK_START = re.compile(r"^(?:#|=|~~~|[+-](?=[ +-]|$)|\d{1,9}(?=[.)](?: |$)))")
 
 
 def default_template_name(fmt: str) -> str:
@@ -75,8 +79,18 @@ def _md_value(value: Any) -> Any:
     if isinstance(value, Markup):
         return value
     text = visible(str(value), keep="\n\r\t")
-    text = re.sub(r"[\r\n\t]+", " ", text)
-    return _MD_SPECIAL.sub(lambda m: "\\" + (m.group(1) or "&"), text)
+    # leading spaces would make an indented code block at a line's start
+    text = re.sub(r"[\r\n\t]+", " ", text).lstrip(" ")
+    text = _MD_SPECIAL.sub(lambda m: "\\" + (m.group(1) or "&"), text)
+    # a value at the start of a line cannot open a block that swallows the
+    # lines after it (a fence, a list, a heading)
+    block = _MD_BLOCK_START.match(text)
+    if block is None:
+        return text
+    if block.group(0)[0].isdigit():
+        end = block.end()
+        return text[:end] + "\\" + text[end:]
+    return "\\" + text
 
 
 def _html_value(value: Any) -> Any:

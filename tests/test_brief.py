@@ -493,3 +493,23 @@ def test_facts_render_as_plain_text_without_python_quotes(db: Path, tmp_path: Pa
                         "{{ facts.industry }}\n")
     assert out.returncode == 0, out.stderr
     assert out.stdout == "Ana Ruiz|2027-03-31|false|43,500|retail\n"
+
+
+@pytest.mark.parametrize("value,shown", [
+    ("# Big Heading", "\\# Big Heading"), ("- list item", "\\- list item"),
+    ("+ item", "\\+ item"), ("* item", "\\* item"), ("1. numbered", "1\\. numbered"),
+    ("3) numbered", "3\\) numbered"), ("> quote", "\\> quote"), ("===", "\\==="),
+    ("---", "\\---"), ("~~~", "\\~~~"), ("```", "\\`\\`\\`"), ("| a |", "\\| a \\|"),
+    ("    indented code", "indented code"),
+    # what is not block markup stays as written
+    ("-5", "-5"), ("1.10", "1.10"), ("2027-03-31", "2027-03-31"),
+])
+def test_markdown_value_starting_a_line_cannot_open_a_block(db: Path, tmp_path: Path,
+                                                           value: str, shown: str):
+    text = "{% for v in [" + repr(value) + "] %}{{ v }}{% endfor %}\nafter\n"
+    out = _run_template(db, tmp_path, text, customer="CUST-E")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[2] == shown
+    # the closing DRAFT line is still the last line, after the value
+    assert lines[-1].startswith("**DRAFT") and lines[3] == "after"
