@@ -13,6 +13,7 @@ Errors: InputError (exit 2) with the template file and line as location."""
 
 from __future__ import annotations
 
+import html.parser
 import re
 import traceback
 from importlib import resources
@@ -171,12 +172,64 @@ def render(text: str, file: str, fmt: str, context: dict[str, Any]) -> str:
                          Location(file, _template_line(exc, file))) from None
 
 
+class _Landmarks(html.parser.HTMLParser):
+    """The offsets of the first real <title> start tag's end, </head> and
+    <body> start tag's end: tags inside comments, <script> or <style>
+    (which a browser does not read as tags) are not landmarks."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=False)
+        # getpos() counts lines by "\n" only
+        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._text = text
+        self.found: dict[str, tuple[int, int]] = {}
+        self.feed(text)
+        self.close()
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self._starts[line - 1] + col
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("title", "body") and tag not in self.found:
+            at = self._offset()
+            self.found[tag] = (at, at + len(self.get_starttag_text() or ""))
+
+    def handle_startendtag(self, tag: str, attrs: Any) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "head" and "/head" not in self.found:
+            at = self._offset()
+            end = self._text.find(">", at)
+            self.found["/head"] = (at, end + 1 if end >= 0 else len(self._text))
+
+
+# Inline !important styles: they beat any stylesheet rule of the template,
+# even an !important one, for the same property.
+_IMPORTANT = ("display:block!important;visibility:visible!important;opacity:1!important;"
+              "clip-path:none!important;filter:none!important;")
+_WATERMARK_STYLE = (_IMPORTANT + "position:fixed!important;top:40%!important;"
+                    "left:0!important;right:0!important;text-align:center!important;"
+                    "font-size:8rem!important;font-weight:bold!important;"
+                    "color:rgba(200,0,0,.15)!important;transform:rotate(-30deg)!important;"
+                    "pointer-events:none!important;z-index:2147483647!important")
+_BANNER_STYLE = (_IMPORTANT + "position:static!important;border:3px solid #c00!important;"
+                 "color:#c00!important;background:#fff!important;padding:.5rem 1rem!important;"
+                 "text-align:center!important;font-size:1.5rem!important;"
+                 "height:auto!important;width:auto!important;overflow:visible!important;"
+                 "transform:none!important")
+
+
 def mark_draft(text: str, fmt: str, file: str) -> str:
     """`text` marked DRAFT on every page. Markdown: a DRAFT line at the top
-    and the bottom. HTML: "DRAFT" before the <title>, a banner heading at
-    the top of <body>, and a watermark with CSS position: fixed, which
-    browsers repeat on every printed page. InputError if an HTML brief has
-    no <head>, <title> or <body> to mark."""
+    and the bottom. HTML: "DRAFT" at the start of the real <title>, a
+    banner heading at the top of the real <body>, and a watermark with CSS
+    position: fixed, which browsers repeat on every printed page; tags in
+    comments, <script> or <style> are not the real ones, and the banner and
+    watermark carry inline !important styles that a template's stylesheet
+    cannot override. InputError if an HTML brief has no <head>, <title> or
+    <body> to mark."""
     if fmt == "md":
         line = f"**{DRAFT_TEXT}**"
         return f"{line}\n\n{text.rstrip()}\n\n{line}\n"
@@ -185,14 +238,19 @@ def mark_draft(text: str, fmt: str, file: str) -> str:
              "transform:rotate(-30deg);pointer-events:none;z-index:1000}"
              ".adieu-draft-banner{border:3px solid #c00;color:#c00;padding:.5rem 1rem;"
              "text-align:center}</style>")
-    marks = (f'<div class="adieu-draft-watermark" aria-hidden="true">DRAFT</div>'
-             f'<h1 class="adieu-draft-banner" role="alert">{DRAFT_TEXT}</h1>')
-    for tag, pattern, insert in (
-            ("<title>", r"<title[^>]*>", lambda m: m.group(0) + "DRAFT: "),
-            ("</head>", r"</head\s*>", lambda m: style + m.group(0)),
-            ("<body>", r"<body[^>]*>", lambda m: m.group(0) + marks)):
-        text, n = re.subn(pattern, insert, text, count=1, flags=re.IGNORECASE)
-        if n == 0:
+    marks = (f'<div class="adieu-draft-watermark" aria-hidden="true" '
+             f'style="{_WATERMARK_STYLE}">DRAFT</div>'
+             f'<h1 class="adieu-draft-banner" role="alert" '
+             f'style="{_BANNER_STYLE}">{DRAFT_TEXT}</h1>')
+    found = _Landmarks(text).found
+    inserts = []
+    for tag, key, where, insert in (("<title>", "title", 1, "DRAFT: "),
+                                    ("</head>", "/head", 0, style),
+                                    ("<body>", "body", 1, marks)):
+        if key not in found:
             raise InputError(f"an HTML brief template needs {tag} so that a draft can be "
                              "marked DRAFT on every page", Location(file))
+        inserts.append((found[key][where], insert))
+    for at, insert in sorted(inserts, reverse=True):
+        text = text[:at] + insert + text[at:]
     return text

@@ -130,8 +130,10 @@ def test_unapproved_html_brief_is_draft_in_title_banner_and_fixed_watermark(db: 
     assert out.returncode == 0, out.stderr
     html = out.stdout
     assert re.search(r"<title>DRAFT: Offboarding brief: ", html)
-    assert '<h1 class="adieu-draft-banner" role="alert">DRAFT: ' in html
-    assert '<div class="adieu-draft-watermark" aria-hidden="true">DRAFT</div>' in html
+    assert re.search(r'<h1 class="adieu-draft-banner" role="alert" style="[^"]*">DRAFT: ',
+                     html)
+    assert re.search(r'<div class="adieu-draft-watermark" aria-hidden="true" '
+                     r'style="[^"]*position:fixed!important[^"]*">DRAFT</div>', html)
     assert re.search(r"\.adieu-draft-watermark\{position:fixed;", html)
     # banner and watermark come first in <body>, before any of the letter
     body = html.split("<body>", 1)[1]
@@ -513,3 +515,33 @@ def test_markdown_value_starting_a_line_cannot_open_a_block(db: Path, tmp_path: 
     assert lines[2] == shown
     # the closing DRAFT line is still the last line, after the value
     assert lines[-1].startswith("**DRAFT") and lines[3] == "after"
+
+
+@pytest.mark.parametrize("template", [
+    # a decoy head and body inside a comment, a script or a style
+    "<!-- <title>x</title></head><body> --><html><head><title>Final brief</title>"
+    "</head><body>Hello</body></html>\n",
+    "<html><head><script>'<title>x</title></head><body>'</script><title>Final brief"
+    "</title></head><body>Hello</body></html>\n",
+    "<html><head><style>/* <title>x</title></head><body> */</style><title>Final brief"
+    "</title></head>\r\n<body>Hello</body></html>\n",
+])
+def test_html_draft_marks_land_on_the_real_title_and_body(db: Path, tmp_path: Path,
+                                                         template: str):
+    out = _run_template(db, tmp_path, template, name="t.html.j2", customer="CUST-E")
+    assert out.returncode == 0, out.stderr
+    assert "<title>DRAFT: Final brief</title>" in out.stdout
+    assert re.search(r'</head>\r?\n?<body><div class="adieu-draft-watermark"', out.stdout)
+    assert "<title>x</title>" in out.stdout  # the decoy untouched
+
+
+def test_html_draft_marks_carry_inline_important_styles(db: Path, tmp_path: Path):
+    # a template's stylesheet cannot hide them: inline !important wins
+    out = _run_template(db, tmp_path, "<html><head><title>B</title></head><body><style>"
+                        ".adieu-draft-watermark,.adieu-draft-banner{display:none!important}"
+                        "</style>Hello</body></html>\n", name="t.html.j2", customer="CUST-E")
+    assert out.returncode == 0, out.stderr
+    for cls in ("adieu-draft-watermark", "adieu-draft-banner"):
+        style = re.search(f'class="{cls}"[^>]*style="([^"]*)"', out.stdout).group(1)
+        assert "display:block!important" in style
+        assert "visibility:visible!important" in style
