@@ -14,13 +14,18 @@ Errors: InputError (exit 2) with the template file and line as location."""
 from __future__ import annotations
 
 import html.parser
+import math
 import re
+import signal
+import threading
 import traceback
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -102,6 +107,73 @@ def _html_value(value: Any) -> Any:
     return visible(str(value), keep="\n\r\t")
 
 
+# Bounds on what a template may compute, so that a template cannot exhaust
+# the machine: a text or list longer than MAX_ITEMS, a number with more
+# than MAX_DIGITS digits, a render longer than RENDER_SECONDS or an output
+# longer than MAX_OUTPUT characters is an error naming the template file.
+MAX_ITEMS = 1_000_000
+MAX_DIGITS = 100
+RENDER_SECONDS = 10.0
+MAX_OUTPUT = 5_000_000
+
+
+class TemplateLimit(Exception):
+    """A template went over one of the bounds above."""
+
+
+def _bounded(value: Any) -> Any:
+    """`value`, or TemplateLimit if it is over a bound."""
+    if isinstance(value, (str, list, tuple, bytes)) and len(value) > MAX_ITEMS:
+        raise TemplateLimit(f"a value of {len(value):,} items is over the limit of "
+                            f"{MAX_ITEMS:,}")
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            abs(value) >= 10 ** MAX_DIGITS:
+        raise TemplateLimit(f"a number over 10**{MAX_DIGITS} is over the limit")
+    return value
+
+
+def _size(value: Any) -> float:
+    """How many items (a sequence) or digits (a number) `value` has."""
+    if isinstance(value, (str, list, tuple, bytes)):
+        return len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return math.log10(abs(value)) + 1 if value else 0
+    return 0
+
+
+class _CodeGenerator(CodeGenerator):
+    """jinja2's code generator with the result of every `~` bounded."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.bounded(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox with `*`, `**` and `+` bounded (before computing when
+    the result would be too big to build, MAX_ITEMS and MAX_DIGITS)."""
+
+    intercepted_binops = frozenset(["*", "**", "+"])
+    code_generator_class = _CodeGenerator
+    bounded = staticmethod(_bounded)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and \
+                        len(seq) * n > MAX_ITEMS:
+                    raise TemplateLimit(f"repeating {len(seq):,} items {n:,} times is over "
+                                        f"the limit of {MAX_ITEMS:,}")
+            if isinstance(left, int) and isinstance(right, int) and \
+                    _size(left) + _size(right) > MAX_DIGITS + 2:
+                raise TemplateLimit(f"a number over 10**{MAX_DIGITS} is over the limit")
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and \
+                abs(left) > 1 and right > 0 and right * math.log10(abs(left)) > MAX_DIGITS:
+            raise TemplateLimit(f"a number over 10**{MAX_DIGITS} is over the limit")
+        return _bounded(super().call_binop(context, operator, left, right))
+
+
 class _Undefined(jinja2.StrictUndefined):
     """StrictUndefined whose error names the value by its full path in the
     brief context ('customer.contact', 'rules[3]')."""
@@ -126,7 +198,7 @@ class _Undefined(jinja2.StrictUndefined):
 
 def environment(fmt: str) -> ImmutableSandboxedEnvironment:
     """The sandbox a brief template of `fmt` ('md' or 'html') runs in."""
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         undefined=_Undefined, autoescape=fmt == "html", keep_trailing_newline=True,
         finalize=_html_value if fmt == "html" else _md_value)
     env.globals = {k: v for k, v in env.globals.items() if k in _GLOBALS}
@@ -140,6 +212,31 @@ def _template_line(exc: BaseException, file: str) -> int | None:
         if frame.filename == file:
             line = frame.lineno
     return line
+
+
+class _time_budget:
+    """Raise TemplateLimit in the main thread after `seconds` (SIGALRM),
+    restoring the previous handler and timer; no budget elsewhere."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = hasattr(signal, "setitimer") and \
+            threading.current_thread() is threading.main_thread()
+
+    def _expired(self, signum: int, frame: Any) -> None:
+        raise TemplateLimit(f"rendering took longer than {self.seconds:g} seconds")
+
+    def __enter__(self) -> None:
+        if self.armed:
+            self.old = signal.signal(signal.SIGALRM, self._expired)
+            self.old_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.old)
+            if self.old_timer[0]:
+                signal.setitimer(signal.ITIMER_REAL, *self.old_timer)
 
 
 def render(text: str, file: str, fmt: str, context: dict[str, Any]) -> str:
@@ -157,7 +254,19 @@ def render(text: str, file: str, fmt: str, context: dict[str, Any]) -> str:
         raise InputError(f"template syntax error: {exc.message}",
                          Location(file, exc.lineno)) from None
     try:
-        return template.render(context)
+        with _time_budget(RENDER_SECONDS):
+            out: list[str] = []
+            size = 0
+            for chunk in template.generate(context):
+                size += len(chunk)
+                if size > MAX_OUTPUT:
+                    raise TemplateLimit(f"the brief is over the limit of {MAX_OUTPUT:,} "
+                                        "characters")
+                out.append(chunk)
+            return "".join(out)
+    except TemplateLimit as exc:
+        raise InputError(f"template stopped: {exc}", Location(file, _template_line(exc, file))) \
+            from None
     except jinja2.TemplateNotFound as exc:
         raise InputError(f"a brief template is one file: it cannot include or extend "
                          f"{exc.name!r}", Location(file, _template_line(exc, file))) from None

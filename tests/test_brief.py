@@ -545,3 +545,35 @@ def test_html_draft_marks_carry_inline_important_styles(db: Path, tmp_path: Path
         style = re.search(f'class="{cls}"[^>]*style="([^"]*)"', out.stdout).group(1)
         assert "display:block!important" in style
         assert "visibility:visible!important" in style
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{{ "x" * 1000000000 }}\n', "1: template stopped: repeating 1 items 1,000,000,000 times"),
+    ('a\n{{ ("x" * 100000) * 100000 }}\n',
+     "2: template stopped: repeating 100,000 items 100,000 times"),
+    ("{{ 2 ** 100000 }}\n", "1: template stopped: a number over 10**100"),
+    ("{{ 10 ** 60 * 10 ** 60 }}\n", "1: template stopped: a number over 10**100"),
+    ('{% set ns = namespace(x="xx") %}{% for i in range(40) %}'
+     "{% set ns.x = ns.x ~ ns.x %}{% endfor %}\n",
+     "1: template stopped: a value of 1,048,576 items"),
+    ('{% set ns = namespace(x=["x"]) %}{% for i in range(40) %}'
+     "{% set ns.x = ns.x + ns.x %}{% endfor %}\n",
+     "1: template stopped: a value of 1,048,576 items"),
+    ("{% for i in range(100000) %}{% for j in range(100) %}" + "x" * 50 +
+     "{% endfor %}{% endfor %}\n",
+     " template stopped: the brief is over the limit of 5,000,000 characters"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n",
+     "1: template stopped: rendering took longer than 10 seconds"),
+])
+def test_a_template_cannot_exhaust_memory_time_or_output(db: Path, tmp_path: Path,
+                                                         text: str, message: str):
+    out = _run_template(db, tmp_path, text)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"Error: {tmp_path / 't.md.j2'}:{message}")
+    assert out.stdout == ""
+
+
+def test_small_computations_stay_allowed(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, '{{ "ab" * 3 }} {{ 3 * 4 }} {{ 2 ** 10 }} '
+                        "{{ ([1] + [2])|length }} {{ 1 ~ 2 }}\n")
+    assert (out.returncode, out.stdout) == (0, "ababab 12 1024 2 12\n")
