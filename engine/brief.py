@@ -13,13 +13,19 @@ Errors: InputError (exit 2) with the template file and line as location."""
 
 from __future__ import annotations
 
+import html.parser
+import math
 import re
+import signal
+import threading
 import traceback
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -36,6 +42,10 @@ _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 # Characters that Markdown (CommonMark) would read as markup in a value;
 # a backslash before them makes them literal.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))|&(?=#?\w+;)")
+# What starts a block when a value starts a line: a heading (#), a list
+# item or thematic break (- + *), a setext underline (=), a ~~~ fence or
+# an ordered list item (1. 1)); ` > | are escaped anywhere by _MD_SPECIAL.
+_MD_BLOCK_START = re.compile(r"^(?:#|=|~~~|[+-](?=[ +-]|$)|\d{1,9}(?=[.)](?: |$)))")
 
 
 def default_template_name(fmt: str) -> str:
@@ -75,8 +85,18 @@ def _md_value(value: Any) -> Any:
     if isinstance(value, Markup):
         return value
     text = visible(str(value), keep="\n\r\t")
-    text = re.sub(r"[\r\n\t]+", " ", text)
-    return _MD_SPECIAL.sub(lambda m: "\\" + (m.group(1) or "&"), text)
+    # leading spaces would make an indented code block at a line's start
+    text = re.sub(r"[\r\n\t]+", " ", text).lstrip(" ")
+    text = _MD_SPECIAL.sub(lambda m: "\\" + (m.group(1) or "&"), text)
+    # a value at the start of a line cannot open a block that swallows the
+    # lines after it (a fence, a list, a heading)
+    block = _MD_BLOCK_START.match(text)
+    if block is None:
+        return text
+    if block.group(0)[0].isdigit():
+        end = block.end()
+        return text[:end] + "\\" + text[end:]
+    return "\\" + text
 
 
 def _html_value(value: Any) -> Any:
@@ -85,6 +105,73 @@ def _html_value(value: Any) -> Any:
     if isinstance(value, Markup):
         return value
     return visible(str(value), keep="\n\r\t")
+
+
+# Bounds on what a template may compute, so that a template cannot exhaust
+# the machine: a text or list longer than MAX_ITEMS, a number with more
+# than MAX_DIGITS digits, a render longer than RENDER_SECONDS or an output
+# longer than MAX_OUTPUT characters is an error naming the template file.
+MAX_ITEMS = 1_000_000
+MAX_DIGITS = 100
+RENDER_SECONDS = 10.0
+MAX_OUTPUT = 5_000_000
+
+
+class TemplateLimit(Exception):
+    """A template went over one of the bounds above."""
+
+
+def _bounded(value: Any) -> Any:
+    """`value`, or TemplateLimit if it is over a bound."""
+    if isinstance(value, (str, list, tuple, bytes)) and len(value) > MAX_ITEMS:
+        raise TemplateLimit(f"a value of {len(value):,} items is over the limit of "
+                            f"{MAX_ITEMS:,}")
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            abs(value) >= 10 ** MAX_DIGITS:
+        raise TemplateLimit(f"a number over 10**{MAX_DIGITS} is over the limit")
+    return value
+
+
+def _size(value: Any) -> float:
+    """How many items (a sequence) or digits (a number) `value` has."""
+    if isinstance(value, (str, list, tuple, bytes)):
+        return len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return math.log10(abs(value)) + 1 if value else 0
+    return 0
+
+
+class _CodeGenerator(CodeGenerator):
+    """jinja2's code generator with the result of every `~` bounded."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.bounded(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox with `*`, `**` and `+` bounded (before computing when
+    the result would be too big to build, MAX_ITEMS and MAX_DIGITS)."""
+
+    intercepted_binops = frozenset(["*", "**", "+"])
+    code_generator_class = _CodeGenerator
+    bounded = staticmethod(_bounded)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and \
+                        len(seq) * n > MAX_ITEMS:
+                    raise TemplateLimit(f"repeating {len(seq):,} items {n:,} times is over "
+                                        f"the limit of {MAX_ITEMS:,}")
+            if isinstance(left, int) and isinstance(right, int) and \
+                    _size(left) + _size(right) > MAX_DIGITS + 2:
+                raise TemplateLimit(f"a number over 10**{MAX_DIGITS} is over the limit")
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and \
+                abs(left) > 1 and right > 0 and right * math.log10(abs(left)) > MAX_DIGITS:
+            raise TemplateLimit(f"a number over 10**{MAX_DIGITS} is over the limit")
+        return _bounded(super().call_binop(context, operator, left, right))
 
 
 class _Undefined(jinja2.StrictUndefined):
@@ -111,7 +198,7 @@ class _Undefined(jinja2.StrictUndefined):
 
 def environment(fmt: str) -> ImmutableSandboxedEnvironment:
     """The sandbox a brief template of `fmt` ('md' or 'html') runs in."""
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         undefined=_Undefined, autoescape=fmt == "html", keep_trailing_newline=True,
         finalize=_html_value if fmt == "html" else _md_value)
     env.globals = {k: v for k, v in env.globals.items() if k in _GLOBALS}
@@ -125,6 +212,31 @@ def _template_line(exc: BaseException, file: str) -> int | None:
         if frame.filename == file:
             line = frame.lineno
     return line
+
+
+class _time_budget:
+    """Raise TemplateLimit in the main thread after `seconds` (SIGALRM),
+    restoring the previous handler and timer; no budget elsewhere."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = hasattr(signal, "setitimer") and \
+            threading.current_thread() is threading.main_thread()
+
+    def _expired(self, signum: int, frame: Any) -> None:
+        raise TemplateLimit(f"rendering took longer than {self.seconds:g} seconds")
+
+    def __enter__(self) -> None:
+        if self.armed:
+            self.old = signal.signal(signal.SIGALRM, self._expired)
+            self.old_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.old)
+            if self.old_timer[0]:
+                signal.setitimer(signal.ITIMER_REAL, *self.old_timer)
 
 
 def render(text: str, file: str, fmt: str, context: dict[str, Any]) -> str:
@@ -142,7 +254,19 @@ def render(text: str, file: str, fmt: str, context: dict[str, Any]) -> str:
         raise InputError(f"template syntax error: {exc.message}",
                          Location(file, exc.lineno)) from None
     try:
-        return template.render(context)
+        with _time_budget(RENDER_SECONDS):
+            out: list[str] = []
+            size = 0
+            for chunk in template.generate(context):
+                size += len(chunk)
+                if size > MAX_OUTPUT:
+                    raise TemplateLimit(f"the brief is over the limit of {MAX_OUTPUT:,} "
+                                        "characters")
+                out.append(chunk)
+            return "".join(out)
+    except TemplateLimit as exc:
+        raise InputError(f"template stopped: {exc}", Location(file, _template_line(exc, file))) \
+            from None
     except jinja2.TemplateNotFound as exc:
         raise InputError(f"a brief template is one file: it cannot include or extend "
                          f"{exc.name!r}", Location(file, _template_line(exc, file))) from None
@@ -157,12 +281,64 @@ def render(text: str, file: str, fmt: str, context: dict[str, Any]) -> str:
                          Location(file, _template_line(exc, file))) from None
 
 
+class _Landmarks(html.parser.HTMLParser):
+    """The offsets of the first real <title> start tag's end, </head> and
+    <body> start tag's end: tags inside comments, <script> or <style>
+    (which a browser does not read as tags) are not landmarks."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=False)
+        # getpos() counts lines by "\n" only
+        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._text = text
+        self.found: dict[str, tuple[int, int]] = {}
+        self.feed(text)
+        self.close()
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self._starts[line - 1] + col
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("title", "body") and tag not in self.found:
+            at = self._offset()
+            self.found[tag] = (at, at + len(self.get_starttag_text() or ""))
+
+    def handle_startendtag(self, tag: str, attrs: Any) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "head" and "/head" not in self.found:
+            at = self._offset()
+            end = self._text.find(">", at)
+            self.found["/head"] = (at, end + 1 if end >= 0 else len(self._text))
+
+
+# Inline !important styles: they beat any stylesheet rule of the template,
+# even an !important one, for the same property.
+_IMPORTANT = ("display:block!important;visibility:visible!important;opacity:1!important;"
+              "clip-path:none!important;filter:none!important;")
+_WATERMARK_STYLE = (_IMPORTANT + "position:fixed!important;top:40%!important;"
+                    "left:0!important;right:0!important;text-align:center!important;"
+                    "font-size:8rem!important;font-weight:bold!important;"
+                    "color:rgba(200,0,0,.15)!important;transform:rotate(-30deg)!important;"
+                    "pointer-events:none!important;z-index:2147483647!important")
+_BANNER_STYLE = (_IMPORTANT + "position:static!important;border:3px solid #c00!important;"
+                 "color:#c00!important;background:#fff!important;padding:.5rem 1rem!important;"
+                 "text-align:center!important;font-size:1.5rem!important;"
+                 "height:auto!important;width:auto!important;overflow:visible!important;"
+                 "transform:none!important")
+
+
 def mark_draft(text: str, fmt: str, file: str) -> str:
     """`text` marked DRAFT on every page. Markdown: a DRAFT line at the top
-    and the bottom. HTML: "DRAFT" before the <title>, a banner heading at
-    the top of <body>, and a watermark with CSS position: fixed, which
-    browsers repeat on every printed page. InputError if an HTML brief has
-    no <head>, <title> or <body> to mark."""
+    and the bottom. HTML: "DRAFT" at the start of the real <title>, a
+    banner heading at the top of the real <body>, and a watermark with CSS
+    position: fixed, which browsers repeat on every printed page; tags in
+    comments, <script> or <style> are not the real ones, and the banner and
+    watermark carry inline !important styles that a template's stylesheet
+    cannot override. InputError if an HTML brief has no <head>, <title> or
+    <body> to mark."""
     if fmt == "md":
         line = f"**{DRAFT_TEXT}**"
         return f"{line}\n\n{text.rstrip()}\n\n{line}\n"
@@ -171,14 +347,19 @@ def mark_draft(text: str, fmt: str, file: str) -> str:
              "transform:rotate(-30deg);pointer-events:none;z-index:1000}"
              ".adieu-draft-banner{border:3px solid #c00;color:#c00;padding:.5rem 1rem;"
              "text-align:center}</style>")
-    marks = (f'<div class="adieu-draft-watermark" aria-hidden="true">DRAFT</div>'
-             f'<h1 class="adieu-draft-banner" role="alert">{DRAFT_TEXT}</h1>')
-    for tag, pattern, insert in (
-            ("<title>", r"<title[^>]*>", lambda m: m.group(0) + "DRAFT: "),
-            ("</head>", r"</head\s*>", lambda m: style + m.group(0)),
-            ("<body>", r"<body[^>]*>", lambda m: m.group(0) + marks)):
-        text, n = re.subn(pattern, insert, text, count=1, flags=re.IGNORECASE)
-        if n == 0:
+    marks = (f'<div class="adieu-draft-watermark" aria-hidden="true" '
+             f'style="{_WATERMARK_STYLE}">DRAFT</div>'
+             f'<h1 class="adieu-draft-banner" role="alert" '
+             f'style="{_BANNER_STYLE}">{DRAFT_TEXT}</h1>')
+    found = _Landmarks(text).found
+    inserts = []
+    for tag, key, where, insert in (("<title>", "title", 1, "DRAFT: "),
+                                    ("</head>", "/head", 0, style),
+                                    ("<body>", "body", 1, marks)):
+        if key not in found:
             raise InputError(f"an HTML brief template needs {tag} so that a draft can be "
                              "marked DRAFT on every page", Location(file))
+        inserts.append((found[key][where], insert))
+    for at, insert in sorted(inserts, reverse=True):
+        text = text[:at] + insert + text[at:]
     return text

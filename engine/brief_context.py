@@ -123,6 +123,19 @@ def _titles(run: dict[str, Any], row: dict[str, Any]) -> dict[str, str]:
     return titles
 
 
+def fact_text(value: Any) -> str:
+    """A stored fact as plain text, as the policy sees it: text bare (no
+    quotes), dates ISO, booleans true/false, numbers in plain words
+    (explain.fmt), a set as its members joined by ", "."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (frozenset, set)):
+        value = sorted(value, key=str)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fact_text(v) for v in value)
+    return fmt(value)
+
+
 def _rule(index: int, path: str, r: dict[str, Any]) -> Data:
     figures = [data(f"{path}[{index}].figures[{i}]", {"name": k, "value": fmt(v)})
                for i, (k, v) in enumerate((r.get("figures") or {}).items())]
@@ -200,7 +213,7 @@ def brief_context(db: sqlite_utils.Database, run: dict[str, Any], row: dict[str,
         "customer": data("customer", {
             "id": cid, "name": facts.get("name"), "owner": facts.get("owner"),
             "contact": contact}),
-        "facts": data("facts", {k: fmt(v) for k, v in sorted(facts.items())}),
+        "facts": data("facts", {k: fact_text(v) for k, v in sorted(facts.items())}),
         "run": data("run", {"id": run["id"], "as_of": run["as_of"],
                             "policy_name": run["policy_name"],
                             "policy_version": run["policy_version"]}),

@@ -130,8 +130,10 @@ def test_unapproved_html_brief_is_draft_in_title_banner_and_fixed_watermark(db: 
     assert out.returncode == 0, out.stderr
     html = out.stdout
     assert re.search(r"<title>DRAFT: Offboarding brief: ", html)
-    assert '<h1 class="adieu-draft-banner" role="alert">DRAFT: ' in html
-    assert '<div class="adieu-draft-watermark" aria-hidden="true">DRAFT</div>' in html
+    assert re.search(r'<h1 class="adieu-draft-banner" role="alert" style="[^"]*">DRAFT: ',
+                     html)
+    assert re.search(r'<div class="adieu-draft-watermark" aria-hidden="true" '
+                     r'style="[^"]*position:fixed!important[^"]*">DRAFT</div>', html)
     assert re.search(r"\.adieu-draft-watermark\{position:fixed;", html)
     # banner and watermark come first in <body>, before any of the letter
     body = html.split("<body>", 1)[1]
@@ -485,3 +487,93 @@ def test_a_rejected_offboarding_has_no_brief(evaluated: Path):
         "Error: the offboarding of customer 'C-OFF' that run 1 proposed was rejected by "
         "Mara Lind (case 1): there is no brief to write\n"))
     assert brief(evaluated, "C-ABUSE").returncode == 0  # another customer's case is open
+
+
+def test_facts_render_as_plain_text_without_python_quotes(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, "{{ facts.owner }}|{{ facts.contract_end }}|"
+                        "{{ facts.reference_account }}|{{ facts.revenue_12m }}|"
+                        "{{ facts.industry }}\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "Ana Ruiz|2027-03-31|false|43,500|retail\n"
+
+
+@pytest.mark.parametrize("value,shown", [
+    ("# Big Heading", "\\# Big Heading"), ("- list item", "\\- list item"),
+    ("+ item", "\\+ item"), ("* item", "\\* item"), ("1. numbered", "1\\. numbered"),
+    ("3) numbered", "3\\) numbered"), ("> quote", "\\> quote"), ("===", "\\==="),
+    ("---", "\\---"), ("~~~", "\\~~~"), ("```", "\\`\\`\\`"), ("| a |", "\\| a \\|"),
+    ("    indented code", "indented code"),
+    # what is not block markup stays as written
+    ("-5", "-5"), ("1.10", "1.10"), ("2027-03-31", "2027-03-31"),
+])
+def test_markdown_value_starting_a_line_cannot_open_a_block(db: Path, tmp_path: Path,
+                                                           value: str, shown: str):
+    text = "{% for v in [" + repr(value) + "] %}{{ v }}{% endfor %}\nafter\n"
+    out = _run_template(db, tmp_path, text, customer="CUST-E")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[2] == shown
+    # the closing DRAFT line is still the last line, after the value
+    assert lines[-1].startswith("**DRAFT") and lines[3] == "after"
+
+
+@pytest.mark.parametrize("template", [
+    # a decoy head and body inside a comment, a script or a style
+    "<!-- <title>x</title></head><body> --><html><head><title>Final brief</title>"
+    "</head><body>Hello</body></html>\n",
+    "<html><head><script>'<title>x</title></head><body>'</script><title>Final brief"
+    "</title></head><body>Hello</body></html>\n",
+    "<html><head><style>/* <title>x</title></head><body> */</style><title>Final brief"
+    "</title></head>\r\n<body>Hello</body></html>\n",
+])
+def test_html_draft_marks_land_on_the_real_title_and_body(db: Path, tmp_path: Path,
+                                                         template: str):
+    out = _run_template(db, tmp_path, template, name="t.html.j2", customer="CUST-E")
+    assert out.returncode == 0, out.stderr
+    assert "<title>DRAFT: Final brief</title>" in out.stdout
+    assert re.search(r'</head>\r?\n?<body><div class="adieu-draft-watermark"', out.stdout)
+    assert "<title>x</title>" in out.stdout  # the decoy untouched
+
+
+def test_html_draft_marks_carry_inline_important_styles(db: Path, tmp_path: Path):
+    # a template's stylesheet cannot hide them: inline !important wins
+    out = _run_template(db, tmp_path, "<html><head><title>B</title></head><body><style>"
+                        ".adieu-draft-watermark,.adieu-draft-banner{display:none!important}"
+                        "</style>Hello</body></html>\n", name="t.html.j2", customer="CUST-E")
+    assert out.returncode == 0, out.stderr
+    for cls in ("adieu-draft-watermark", "adieu-draft-banner"):
+        style = re.search(f'class="{cls}"[^>]*style="([^"]*)"', out.stdout).group(1)
+        assert "display:block!important" in style
+        assert "visibility:visible!important" in style
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{{ "x" * 1000000000 }}\n', "1: template stopped: repeating 1 items 1,000,000,000 times"),
+    ('a\n{{ ("x" * 100000) * 100000 }}\n',
+     "2: template stopped: repeating 100,000 items 100,000 times"),
+    ("{{ 2 ** 100000 }}\n", "1: template stopped: a number over 10**100"),
+    ("{{ 10 ** 60 * 10 ** 60 }}\n", "1: template stopped: a number over 10**100"),
+    ('{% set ns = namespace(x="xx") %}{% for i in range(40) %}'
+     "{% set ns.x = ns.x ~ ns.x %}{% endfor %}\n",
+     "1: template stopped: a value of 1,048,576 items"),
+    ('{% set ns = namespace(x=["x"]) %}{% for i in range(40) %}'
+     "{% set ns.x = ns.x + ns.x %}{% endfor %}\n",
+     "1: template stopped: a value of 1,048,576 items"),
+    ("{% for i in range(100000) %}{% for j in range(100) %}" + "x" * 50 +
+     "{% endfor %}{% endfor %}\n",
+     " template stopped: the brief is over the limit of 5,000,000 characters"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n",
+     "1: template stopped: rendering took longer than 10 seconds"),
+])
+def test_a_template_cannot_exhaust_memory_time_or_output(db: Path, tmp_path: Path,
+                                                         text: str, message: str):
+    out = _run_template(db, tmp_path, text)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"Error: {tmp_path / 't.md.j2'}:{message}")
+    assert out.stdout == ""
+
+
+def test_small_computations_stay_allowed(db: Path, tmp_path: Path):
+    out = _run_template(db, tmp_path, '{{ "ab" * 3 }} {{ 3 * 4 }} {{ 2 ** 10 }} '
+                        "{{ ([1] + [2])|length }} {{ 1 ~ 2 }}\n")
+    assert (out.returncode, out.stdout) == (0, "ababab 12 1024 2 12\n")
