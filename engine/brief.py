@@ -13,6 +13,7 @@ Errors: InputError (exit 2) with the template file and line as location."""
 
 from __future__ import annotations
 
+import functools
 import html.parser
 import math
 import re
@@ -141,6 +142,38 @@ def _size(value: Any) -> float:
     return 0
 
 
+# A width, count or repeat written in a format string ("%999999999s",
+# "{:>999999999}") or given to a filter (center, indent, wordwrap, truncate,
+# replace): checked before the text is built, so it cannot take the memory.
+_WIDE = re.compile(r"[0-9]{7,}")
+
+
+def _check_args(name: str, args: tuple, kwargs: dict) -> None:
+    """TemplateLimit if a filter or format call would build a text over MAX_ITEMS."""
+    values = [*args, *kwargs.values()]
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ITEMS:
+            raise TemplateLimit(f"{name}: {value:,} is over the limit of {MAX_ITEMS:,}")
+    if name in ("format", "format_map") and values and isinstance(values[0], str) and \
+            _WIDE.search(values[0]):
+        raise TemplateLimit(f"{name}: a width or precision of 7 digits or more is over the limit")
+    if name == "replace" and len(values) >= 3 and all(isinstance(v, str) for v in values[:3]):
+        text, old, new = values[:3]
+        grows = (text.count(old) if old else len(text) + 1) * len(new)
+        if len(text) + grows > MAX_ITEMS:
+            raise TemplateLimit(f"replace: the result would be over the limit of {MAX_ITEMS:,}")
+
+
+def _guarded(name: str, fn: Any) -> Any:
+    """Filter `fn` with its arguments checked and its result bounded."""
+    @functools.wraps(fn)  # keeps jinja2's pass_context / pass_environment marks
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _check_args(name, tuple(a for a in args if not isinstance(
+            a, (jinja2.runtime.Context, jinja2.Environment, jinja2.nodes.EvalContext))), kwargs)
+        return _bounded(fn(*args, **kwargs))
+    return guarded
+
+
 class _CodeGenerator(CodeGenerator):
     """jinja2's code generator with the result of every `~` bounded."""
 
@@ -154,11 +187,22 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     """The sandbox with `*`, `**` and `+` bounded (before computing when
     the result would be too big to build, MAX_ITEMS and MAX_DIGITS)."""
 
-    intercepted_binops = frozenset(["*", "**", "+"])
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
     code_generator_class = _CodeGenerator
     bounded = staticmethod(_bounded)
 
+    def wrap_str_format(self, value: Any) -> Any:
+        """str.format and format_map, as jinja2's sandbox wraps them, with
+        the format string's widths checked first."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        _check_args("format", (value.__self__,), {})
+        return lambda *args, **kwargs: _bounded(wrapped(*args, **kwargs))
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "%" and isinstance(left, str) and _WIDE.search(left):
+            raise TemplateLimit("%: a width or precision of 7 digits or more is over the limit")
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and \
@@ -203,6 +247,7 @@ def environment(fmt: str) -> ImmutableSandboxedEnvironment:
         finalize=_html_value if fmt == "html" else _md_value)
     env.globals = {k: v for k, v in env.globals.items() if k in _GLOBALS}
     env.filters["long_date"] = long_date
+    env.filters = {name: _guarded(name, fn) for name, fn in env.filters.items()}
     return env
 
 

@@ -573,7 +573,27 @@ def test_a_template_cannot_exhaust_memory_time_or_output(db: Path, tmp_path: Pat
     assert out.stdout == ""
 
 
+@pytest.mark.parametrize("text,message", [
+    ('{{ "x"|center(999999999) }}\n', "1: template stopped: center: 999,999,999 is over"),
+    ('{{ "x"|indent(999999999) }}\n', "1: template stopped: indent: 999,999,999 is over"),
+    ('{{ "%999999999s"|format("x") }}\n', "1: template stopped: format: a width"),
+    ('{{ "%999999999s" % "x" }}\n', "1: template stopped: %: a width"),
+    ('{{ "{:>999999999}".format("x") }}\n', "1: template stopped: format: a width"),
+    ('{{ ("x" * 1000)|replace("x", "y" * 100000) }}\n',
+     "1: template stopped: replace: the result would be over"),
+])
+def test_a_filter_or_format_cannot_build_a_huge_text(db: Path, tmp_path: Path,
+                                                      text: str, message: str):
+    """Widths and counts are checked before the text is built (a filter's
+    own loop would take the memory before any output limit applies)."""
+    out = _run_template(db, tmp_path, text)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith(f"Error: {tmp_path / 't.md.j2'}:{message}"), out.stderr
+
+
 def test_small_computations_stay_allowed(db: Path, tmp_path: Path):
     out = _run_template(db, tmp_path, '{{ "ab" * 3 }} {{ 3 * 4 }} {{ 2 ** 10 }} '
-                        "{{ ([1] + [2])|length }} {{ 1 ~ 2 }}\n")
-    assert (out.returncode, out.stdout) == (0, "ababab 12 1024 2 12\n")
+                        "{{ ([1] + [2])|length }} {{ 1 ~ 2 }} {{ 'ab'|center(6) }}|"
+                        '{{ "%5s"|format("x") }} {{ "a-b"|replace("-", "+") }} '
+                        '{{ "{:>3}".format("x") }}\n')
+    assert (out.returncode, out.stdout) == (0, "ababab 12 1024 2 12 ab  |x a+b x\n")  # md drops leading spaces
