@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sqlite3
+import stat
 from decimal import Decimal
 from pathlib import Path
 
@@ -246,3 +248,46 @@ def test_the_ops_guide_shows_the_committed_screenshot():
     section = guide.split("\n## The report and segments\n")[1].split("\n## ")[0]
     assert "](report.png)" in section
     assert (root / "docs" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_html_to_a_symlink_writes_its_target_and_keeps_the_link(db: Path, tmp_path: Path):
+    target = tmp_path / "real.html"
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    out = adieu("report", "--db", str(db), "--html", str(link))
+    assert out.stdout.startswith(f"wrote {link}: run 2")
+    assert link.is_symlink() and link.readlink() == target
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    dangling = tmp_path / "dangling.html"
+    dangling.symlink_to(tmp_path / "new.html")
+    adieu("report", "--db", str(db), "--html", str(dangling))
+    assert dangling.is_symlink() and (tmp_path / "new.html").read_text(
+        encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dangling.html", "link.html", "new.html", "real.html"]  # no temporary file left
+
+
+@pytest.mark.parametrize("kind", ["fifo", "fifo-link", "directory", "directory-link"])
+def test_html_refuses_what_is_not_a_regular_file(db: Path, tmp_path: Path, kind: str):
+    """A FIFO or device (/dev/stdout, /dev/full: not tested here, the tests
+    run as root) would be replaced by the renamed page: refused, left as it is."""
+    node = tmp_path / "node"
+    if kind.startswith("fifo"):
+        os.mkfifo(node)
+    else:
+        node.mkdir()
+    path = node
+    if kind.endswith("-link"):
+        path = tmp_path / "link"
+        path.symlink_to(node)
+    out = adieu("report", "--db", str(db), "--html", str(path), check=False)
+    message = ("is a directory, expected a file name for the report"
+               if kind.startswith("directory") else
+               "is not a regular file (a FIFO, device or socket): the report is written "
+               "only to a new or a regular file")
+    assert (out.returncode, out.stdout, out.stderr) == (2, "", f"Error: {path}: {message}\n")
+    assert stat.S_ISFIFO(node.lstat().st_mode) if kind.startswith("fifo") else node.is_dir()
+    assert not kind.endswith("-link") or path.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["node", "link"] if kind.endswith("-link") else ["node"])
