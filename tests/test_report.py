@@ -206,6 +206,40 @@ def test_values_from_data_are_escaped(tmp_path: Path):
     assert SCRIPT_NAME not in page and MARKUP_INDUSTRY not in page
 
 
+
+HIDDEN = "\u202e\u202c\u200b\u2066\u2069\ufeff\u00ad\u2028\x85"
+
+
+def test_hidden_characters_from_data_are_shown_escaped(tmp_path: Path):
+    """Bidi overrides, zero-width and other hidden characters in names,
+    owners and segment labels are written as \\u202e ... (as terminal
+    output and `adieu brief` show them), in the tables and in the SVG."""
+    with CUSTOMERS.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields, data = reader.fieldnames, [r for r in reader][:40]
+    data[0].update(name="Abc\u202eevil\u202c Gmbh", owner="Zero\u200bWidth\u2066x\u2069",
+                   abuse_incidents_12m="1")
+    data[1].update(industry="re\u202etail\u00ad\ufeff")
+    source = tmp_path / "hidden.csv"
+    with source.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(data)
+    db = tmp_path / "hidden.db"
+    adieu("evaluate", str(POLICY), "--source", f"csv:{source}", "--as-of", "2026-11-01",
+          "--db", str(db), "-q")
+    out = tmp_path / "r.html"
+    adieu("report", "--db", str(db), "--html", str(out))
+    page = out.read_text(encoding="utf-8")
+    assert [ch for ch in HIDDEN if ch in page] == []
+    assert '<td class="name">Abc\\u202eevil\\u202c Gmbh</td>' in page  # review queue
+    assert "<td>Zero\\u200bWidth\\u2066x\\u2069</td>" in page
+    industry = "re\\u202etail\\xad\\ufeff"
+    assert f"<td>{industry}</td>" in page  # the segment table
+    assert f">{industry}</text>" in page  # the segment chart
+    assert "Abc\\u202eevil\\u202c Gmbh: revenue" in page  # the scatter's point title
+
+
 def test_a_policy_without_cost_to_serve_says_so(tmp_path: Path, policy_file: Path,
                                                 customers_csv: Path):
     db = tmp_path / "tiny.db"
