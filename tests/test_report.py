@@ -302,6 +302,18 @@ def test_html_to_a_symlink_writes_its_target_and_keeps_the_link(db: Path, tmp_pa
         "dangling.html", "link.html", "new.html", "real.html"]  # no temporary file left
 
 
+def test_html_refuses_a_link_to_standard_output(db: Path, tmp_path: Path):
+    """/dev/stdout is a link to /proc/self/fd/1 (here a pipe): refused, the
+    link kept, nothing written to stdout."""
+    link = tmp_path / "mystdout"
+    link.symlink_to("/proc/self/fd/1")
+    out = adieu("report", "--db", str(db), "--html", str(link), check=False)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == f"Error: {link}: is not a regular file (a FIFO, device or " \
+        "socket): the report is written only to a new or a regular file\n"
+    assert link.is_symlink() and [p.name for p in tmp_path.iterdir()] == ["mystdout"]
+
+
 @pytest.mark.parametrize("kind", ["fifo", "fifo-link", "directory", "directory-link"])
 def test_html_refuses_what_is_not_a_regular_file(db: Path, tmp_path: Path, kind: str):
     """A FIFO or device (/dev/stdout, /dev/full: not tested here, the tests

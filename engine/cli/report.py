@@ -38,11 +38,10 @@ def _target(path: str) -> Path:
     anything else that exists and is not a regular file (a FIFO, a device
     such as /dev/stdout or /dev/full, a socket): the report is written to a
     temporary file renamed over the target, which would replace that node."""
-    target = Path(os.path.realpath(path))
     try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        return target
+        mode = os.stat(path).st_mode  # through links, /proc/self/fd/1's too
+    except FileNotFoundError:  # a new file, or a symlink to one
+        return Path(os.path.realpath(path))
     except OSError as exc:
         raise InputError(f"cannot write the report: {exc.strerror}", Location(path)) from None
     if stat.S_ISDIR(mode):
@@ -50,7 +49,7 @@ def _target(path: str) -> Path:
     if not stat.S_ISREG(mode):
         raise InputError("is not a regular file (a FIFO, device or socket): the report "
                          "is written only to a new or a regular file", Location(path))
-    return target
+    return Path(os.path.realpath(path))
 
 
 def _write(path: str, text: str) -> None:
