@@ -13,20 +13,30 @@ Every mark a chart draws (a point, a bar) has the class "mark" (plus
 what it is: "point", "bar", and "offboard" for an offboard candidate), so
 `svg .mark` counts them. Positions are computed with Decimal (fact values
 are never turned into floats) and rounded to 0.1 px. Text from data is
-escaped (html.escape) where it enters the SVG."""
+escaped (escape below: hidden characters shown, then html.escape) where
+it enters the SVG."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from html import escape
+from html import escape as _html_escape
 from typing import Any
+
+from .safe_text import visible
 
 OUTCOME_COLOURS = {
     "keep": "#4c9a5f", "watch": "#7a8fa6", "warn": "#e0b000", "final_notice": "#e07b00",
     "offboard": "#c62828", "exempt": "#8e6cbf", "held": "#9e9e9e",
 }
 _PX = Decimal("0.1")
+
+
+def escape(text: Any) -> str:
+    """Text from data for SVG: hidden characters (ESC, bidi overrides,
+    zero-width characters ...) shown as \\x1b, \\u202e (safe_text.visible),
+    then HTML-escaped."""
+    return _html_escape(visible(str(text), keep="\n\r\t"))
 
 
 def _px(value: Decimal) -> str:

@@ -5,7 +5,8 @@ runs, the review queue and the segment table (engine/segments.py).
 
 Self-contained: CSS inline, charts as inline SVG (engine/charts.py), no
 script, no external URL, so it reads the same with no network. Every value
-from data goes through jinja2's autoescape (or html.escape in the charts).
+from data has its hidden characters escaped (safe_text.visible: \\u202e) and
+goes through jinja2's autoescape (or html.escape in the charts).
 
 Memory is bounded for any run size: the run's decisions are streamed once
 (store.read_decisions); the scatter keeps every offboard candidate and a
@@ -27,6 +28,7 @@ import sqlite_utils
 from . import __version__, charts, jsontext
 from .policy import MARKERS, OUTCOMES
 from .run_writer import read_decisions
+from .safe_text import visible
 from .segments import RunFacts, Segmenter, default_names, kinds_of, percent
 from .store import get_run
 from .values import UNKNOWN
@@ -170,12 +172,23 @@ def charts_of(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _html_value(value: Any) -> Any:
+    """Every value the template prints: hidden characters (ESC, bidi
+    overrides, zero-width characters ...) escaped as text (\\u202e), as in
+    terminal output and `adieu brief`; autoescape then escapes <, >, &,
+    quotes. Markup (the charts) is already safe."""
+    if isinstance(value, markupsafe.Markup):
+        return value
+    return visible(str(value), keep="\n\r\t")
+
+
 def render_html(data: dict[str, Any]) -> str:
-    """The report page (autoescaped jinja2 template; charts are trusted SVG
-    built by engine.charts, which escapes its own text)."""
+    """The report page (autoescaped jinja2 template, every value through
+    _html_value; charts are trusted SVG built by engine.charts, which
+    escapes its own text the same way)."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("adieu", "report_templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True, finalize=_html_value)
     env.filters["percent"] = percent
     svg = {k: markupsafe.Markup(v) for k, v in charts_of(data).items()}
     return env.get_template("report.html.j2").render(**data, charts=svg,

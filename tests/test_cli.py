@@ -381,3 +381,36 @@ def test_dates_on_the_command_line_are_yyyy_mm_dd_only(runner, policy_file, good
     assert result.exit_code == 2
     assert f"'{text}' is not a date YYYY-MM-DD" in result.output
     assert not (tmp_path / "a.db").exists()
+
+
+RUN_COMMANDS = [
+    ["explain", "C-KEEP", "--run", "{}"],
+    ["pending", "--run", "{}"],
+    ["approve", "C-KEEP", "--by", "Someone Else", "--run", "{}"],
+    ["reject", "C-KEEP", "--by", "Someone Else", "--run", "{}"],
+    ["diff", "--run", "{}", "--run", "1"],
+    ["segments", "--run", "{}"],
+    ["report", "--html", "r.html", "--run", "{}"],
+    ["brief", "C-KEEP", "--run", "{}"],
+    ["replay", "--", "{}"],
+]
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", str(2**63), "0", "-1"])
+@pytest.mark.parametrize("command", RUN_COMMANDS, ids=lambda c: c[0])
+def test_every_run_id_out_of_range_is_a_usage_error(runner: CliRunner, evaluated: Path,
+                                                    command: list[str], value: str,
+                                                    tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run id SQLite cannot hold (beyond 2**63 - 1) was an OverflowError
+    ("unexpected error"); every --run (and replay's RUN_ID) takes 1 to 2**63 - 1."""
+    monkeypatch.chdir(tmp_path)
+    name, *rest = command
+    result = runner.invoke(cli, [name, "--db", str(evaluated), *(a.format(value) for a in rest)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert f"'{value}' is not a run id (1 to 9,223,372,036,854,775,807)" in result.output
+    assert not (tmp_path / "r.html").exists()
+    result = runner.invoke(cli, [name, "--db", str(evaluated),
+                                 *(a.format(2**63 - 1) for a in rest)])
+    assert result.exit_code == 2, (result.output, result.exception)  # not there: no crash
+    assert name in ("approve", "reject") or "9223372036854775807" in result.output

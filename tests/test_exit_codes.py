@@ -162,3 +162,66 @@ def test_a_closed_stdout_keeps_the_commands_own_exit_code(tmp_path: Path, args: 
     got, stderr = _with_closed_stdout(args, tmp_path)
     assert got == code
     assert "Broken pipe" not in stderr and "Traceback" not in stderr
+
+
+FSIZE = 4 << 20
+
+
+def _stdout_at_its_limit(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run the console script with stdout a file that cannot grow (a real
+    descriptor: the file is at RLIMIT_FSIZE, so every write fails with EFBIG,
+    as a full disk's fails with ENOSPC; never a real /dev/full)."""
+    import resource
+    import signal
+
+    def limit() -> None:  # pragma: no cover - runs in the child
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE, FSIZE))
+
+    with open(cwd / "out.txt", "wb") as out:
+        out.truncate(FSIZE)
+        out.seek(FSIZE)
+        done = subprocess.run([str(ADIEU), *args], cwd=cwd, env=_env(), stdout=out,
+                              stderr=subprocess.PIPE, timeout=120, preexec_fn=limit)
+    return done.returncode, done.stderr.decode()
+
+
+FULL = textwrap.dedent("""\
+    import errno, io, sys
+    class Full(io.TextIOBase):  # a stdout on a full disk
+        encoding = "utf-8"
+        def writable(self):
+            return True
+        def write(self, text):
+            if text:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return 0
+    sys.stdout = Full()
+    from adieu.cli import cli
+    cli(sys.argv[1:], prog_name="adieu")
+    """)
+
+
+@pytest.mark.parametrize("args", [["runs"], ["runs", "--json"], ["segments", "--csv"],
+                                  ["segments"], ["pending"]])
+def test_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Path,
+                                                              args: list[str]) -> None:
+    """stdout on a full device was "unexpected error: OSError" (exit 1, or
+    Python's "Exception ignored" at exit): now one line on stderr, exit 2."""
+    (tmp_path / "p.yaml").write_text(POLICY, encoding="utf-8")
+    (tmp_path / "c.csv").write_text("customer_id,late_payments_12m\nC-1,3\nC-2,0\n",
+                                    encoding="utf-8")
+    db = str(tmp_path / "full.db")
+    done = subprocess.run([str(ADIEU), "evaluate", "p.yaml", "--source", "csv:c.csv",
+                           "--as-of", "2026-11-02", "--db", db, "-q"], cwd=tmp_path,
+                          env=_env(), capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    if args[0] == "segments":
+        args = [*args, "--by", "late_payments_12m"]
+    assert _stdout_at_its_limit([*args, "--db", db], tmp_path) == (
+        2, "Error: cannot write the output: File too large\n")
+    assert (tmp_path / "out.txt").stat().st_size == FSIZE
+    full = subprocess.run([sys.executable, "-c", FULL, *args, "--db", db], cwd=tmp_path,
+                          env=_env(), capture_output=True, text=True, timeout=120)
+    assert (full.returncode, full.stdout, full.stderr) == (
+        2, "", "Error: cannot write the output: No space left on device\n")

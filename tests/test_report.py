@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sqlite3
+import stat
 from decimal import Decimal
 from pathlib import Path
 
@@ -204,6 +206,40 @@ def test_values_from_data_are_escaped(tmp_path: Path):
     assert SCRIPT_NAME not in page and MARKUP_INDUSTRY not in page
 
 
+
+HIDDEN = "\u202e\u202c\u200b\u2066\u2069\ufeff\u00ad\u2028\x85"
+
+
+def test_hidden_characters_from_data_are_shown_escaped(tmp_path: Path):
+    """Bidi overrides, zero-width and other hidden characters in names,
+    owners and segment labels are written as \\u202e ... (as terminal
+    output and `adieu brief` show them), in the tables and in the SVG."""
+    with CUSTOMERS.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields, data = reader.fieldnames, [r for r in reader][:40]
+    data[0].update(name="Abc\u202eevil\u202c Gmbh", owner="Zero\u200bWidth\u2066x\u2069",
+                   abuse_incidents_12m="1")
+    data[1].update(industry="re\u202etail\u00ad\ufeff")
+    source = tmp_path / "hidden.csv"
+    with source.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(data)
+    db = tmp_path / "hidden.db"
+    adieu("evaluate", str(POLICY), "--source", f"csv:{source}", "--as-of", "2026-11-01",
+          "--db", str(db), "-q")
+    out = tmp_path / "r.html"
+    adieu("report", "--db", str(db), "--html", str(out))
+    page = out.read_text(encoding="utf-8")
+    assert [ch for ch in HIDDEN if ch in page] == []
+    assert '<td class="name">Abc\\u202eevil\\u202c Gmbh</td>' in page  # review queue
+    assert "<td>Zero\\u200bWidth\\u2066x\\u2069</td>" in page
+    industry = "re\\u202etail\\xad\\ufeff"
+    assert f"<td>{industry}</td>" in page  # the segment table
+    assert f">{industry}</text>" in page  # the segment chart
+    assert "Abc\\u202eevil\\u202c Gmbh: revenue" in page  # the scatter's point title
+
+
 def test_a_policy_without_cost_to_serve_says_so(tmp_path: Path, policy_file: Path,
                                                 customers_csv: Path):
     db = tmp_path / "tiny.db"
@@ -246,3 +282,58 @@ def test_the_ops_guide_shows_the_committed_screenshot():
     section = guide.split("\n## The report and segments\n")[1].split("\n## ")[0]
     assert "](report.png)" in section
     assert (root / "docs" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_html_to_a_symlink_writes_its_target_and_keeps_the_link(db: Path, tmp_path: Path):
+    target = tmp_path / "real.html"
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    out = adieu("report", "--db", str(db), "--html", str(link))
+    assert out.stdout.startswith(f"wrote {link}: run 2")
+    assert link.is_symlink() and link.readlink() == target
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    dangling = tmp_path / "dangling.html"
+    dangling.symlink_to(tmp_path / "new.html")
+    adieu("report", "--db", str(db), "--html", str(dangling))
+    assert dangling.is_symlink() and (tmp_path / "new.html").read_text(
+        encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dangling.html", "link.html", "new.html", "real.html"]  # no temporary file left
+
+
+def test_html_refuses_a_link_to_standard_output(db: Path, tmp_path: Path):
+    """/dev/stdout is a link to /proc/self/fd/1 (here a pipe): refused, the
+    link kept, nothing written to stdout."""
+    link = tmp_path / "mystdout"
+    link.symlink_to("/proc/self/fd/1")
+    out = adieu("report", "--db", str(db), "--html", str(link), check=False)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == f"Error: {link}: is not a regular file (a FIFO, device or " \
+        "socket): the report is written only to a new or a regular file\n"
+    assert link.is_symlink() and [p.name for p in tmp_path.iterdir()] == ["mystdout"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "fifo-link", "directory", "directory-link"])
+def test_html_refuses_what_is_not_a_regular_file(db: Path, tmp_path: Path, kind: str):
+    """A FIFO or device (/dev/stdout, /dev/full: not tested here, the tests
+    run as root) would be replaced by the renamed page: refused, left as it is."""
+    node = tmp_path / "node"
+    if kind.startswith("fifo"):
+        os.mkfifo(node)
+    else:
+        node.mkdir()
+    path = node
+    if kind.endswith("-link"):
+        path = tmp_path / "link"
+        path.symlink_to(node)
+    out = adieu("report", "--db", str(db), "--html", str(path), check=False)
+    message = ("is a directory, expected a file name for the report"
+               if kind.startswith("directory") else
+               "is not a regular file (a FIFO, device or socket): the report is written "
+               "only to a new or a regular file")
+    assert (out.returncode, out.stdout, out.stderr) == (2, "", f"Error: {path}: {message}\n")
+    assert stat.S_ISFIFO(node.lstat().st_mode) if kind.startswith("fifo") else node.is_dir()
+    assert not kind.endswith("-link") or path.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["node", "link"] if kind.endswith("-link") else ["node"])

@@ -101,6 +101,10 @@ def test_limit(db: Path) -> None:
     assert len(every["runs"]) == 3
     bad = adieu("runs", "--db", str(db), "--limit", "-1")
     assert bad.returncode == 2
+    for huge in (str(2**63), "99999999999999999999999"):  # was an OverflowError in SQLite
+        beyond = adieu("runs", "--db", str(db), "--json", "--limit", huge)
+        assert beyond.returncode == 0, beyond.stderr
+        assert len(json.loads(beyond.stdout)["runs"]) == 3
 
 
 def test_listing_writes_nothing(db: Path) -> None:

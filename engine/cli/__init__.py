@@ -10,7 +10,7 @@ import click
 from .. import __version__
 from ..errors import AdieuError
 from ..safe_text import visible
-from .pipes import ReaderMayLeave
+from .pipes import OutputFailed, ReaderMayLeave
 
 
 class _AdieuGroup(click.Group):
@@ -20,9 +20,15 @@ class _AdieuGroup(click.Group):
         previous = sys.stdout
         sys.stdout = out = ReaderMayLeave(previous)  # type: ignore[assignment]
         try:
-            return self._invoke(ctx)
+            try:
+                return self._invoke(ctx)
+            finally:
+                out.flush()  # what is still buffered, while a closed pipe is still caught
+        except OutputFailed as exc:  # stdout on a full device: one line, exit 2
+            error = click.ClickException(f"cannot write the output: {visible(exc)}")
+            error.exit_code = 2
+            raise error from None
         finally:
-            out.flush()  # what is still buffered, while a closed pipe is still caught
             sys.stdout = previous
 
     def _invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -35,7 +41,7 @@ class _AdieuGroup(click.Group):
         except click.ClickException as exc:
             exc.message = visible(exc.message, keep="\n")
             raise
-        except (click.exceptions.Exit, click.Abort, SystemExit):
+        except (click.exceptions.Exit, click.Abort, SystemExit, OutputFailed):
             raise
         except BrokenPipeError:  # pragma: no cover - stdout is ReaderMayLeave
             raise SystemExit(0) from None
@@ -56,7 +62,8 @@ def cli() -> None:
     Exit codes: 0 ok, 1 findings (invalid policy, broken audit chain, replay
     differences), 2 usage or input errors (including a customer, run, rule
     or file that is not there). Output piped into a reader that stops early
-    (`| head`) is not an error: the command finishes with its own code.
+    (`| head`) is not an error: the command finishes with its own code;
+    output that cannot be written (a full disk) is exit 2.
     """
 
 

@@ -9,7 +9,7 @@ import click
 from ..audit import verify
 from ..replay import replay
 from ..safe_text import echo, json_text
-from .common import db_option, json_option, opened_store, workers_option
+from .common import RUN_ID, db_option, json_option, opened_store, workers_option
 
 
 def register(cli: click.Group) -> None:
@@ -52,7 +52,7 @@ def register(cli: click.Group) -> None:
                     click.echo(json.dumps(row))
 
     @cli.command("replay")
-    @click.argument("run_id", type=int)
+    @click.argument("run_id", type=RUN_ID)
     @db_option
     @json_option
     @workers_option

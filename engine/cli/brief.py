@@ -12,7 +12,7 @@ from ..brief import FORMATS, default_template, mark_draft, read_template, render
 from ..brief_context import brief_context, brief_decision, refuse_unless_offboard
 from ..errors import InputError, Location
 from ..safe_text import blank, name_problem, normalise_id, normalise_text, visible
-from .common import db_option, opened_store
+from .common import RUN_ID, db_option, opened_store
 
 
 def _format(fmt: str | None, template: str | None, out: str | None) -> str:
@@ -51,7 +51,7 @@ def _write_new(path: str, text: str) -> None:
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("customer_id", required=False)
-    @click.option("--run", "run_id", type=int, default=None, metavar="N",
+    @click.option("--run", "run_id", type=RUN_ID, default=None, metavar="N",
                   help="Run id (default: the latest run by as-of date that decided "
                        "CUSTOMER_ID).")
     @db_option

@@ -30,7 +30,23 @@ quiet_option = click.option(
     "--quiet", "-q", "quiet", is_flag=True,
     help="No progress and no final line on stderr (rejects and warnings are still "
          "listed).")
-run_option = click.option("--run", "run_id", type=int, default=None, metavar="N",
+class RunId(click.ParamType):
+    """A run id: an integer from 1 to 2**63 - 1 (SQLite's largest integer).
+    Anything else is a usage error (exit 2), not a lookup that overflows."""
+
+    name = "integer"
+    MAX = 2**63 - 1
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        number = click.INT.convert(value, param, ctx)
+        if not 1 <= number <= self.MAX:
+            self.fail(f"{value!r} is not a run id (1 to {self.MAX:,})", param, ctx)
+        return number
+
+
+RUN_ID = RunId()
+run_option = click.option("--run", "run_id", type=RUN_ID, default=None, metavar="N",
                           help="Run id (default: the latest run).")
 
 

@@ -14,7 +14,7 @@ from ..errors import PolicyErrors
 from ..explain import fmt
 from ..safe_text import TerminalSafe, echo, json_text
 from ..whatif import Comparison, stored_runs, whatif
-from .common import as_of_option, db_option, json_option, resolve_db, source_options
+from .common import RUN_ID, as_of_option, db_option, json_option, resolve_db, source_options
 from .csvout import cell
 from .validate import source_excerpt
 
@@ -34,7 +34,7 @@ def register(cli: click.Group) -> None:
     @source_options
     @as_of_option
     @db_option
-    @click.option("--run", "runs", type=int, multiple=True, metavar="N",
+    @click.option("--run", "runs", type=RUN_ID, multiple=True, metavar="N",
                   help="Give it twice (--run A --run B) to compare two stored runs instead "
                        "of two policies.")
     @click.option("--allow-missing-facts", "allow_missing", is_flag=True,

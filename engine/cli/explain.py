@@ -14,14 +14,14 @@ from ..policy import compile_policy
 from ..reviewing import run_case
 from ..safe_text import echo, json_text
 from ..store import get_decision, get_run
-from .common import customer_argument, db_option, json_option, opened_store
+from .common import RUN_ID, customer_argument, db_option, json_option, opened_store
 from .explain_stored import gone_note, show_stored, strike_and_case_lines
 
 
 def register(cli: click.Group) -> None:
     @cli.command()
     @customer_argument
-    @click.option("--run", "run_id", type=int, default=None, metavar="N",
+    @click.option("--run", "run_id", type=RUN_ID, default=None, metavar="N",
                   help="Run id (default: the latest run by as-of date that decided "
                        "CUSTOMER_ID; a --backfill run of the past is not the latest).")
     @db_option

@@ -13,25 +13,40 @@ import os
 from typing import Any
 
 
+class OutputFailed(Exception):
+    """Writing standard output failed (a full disk or device: ENOSPC, a
+    file size limit: EFBIG, an I/O error). Not an OSError, so that a
+    command's own `except OSError` around its files does not take it."""
+
+    def __init__(self, error: OSError):
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
 class ReaderMayLeave:
     """Wraps a text stream (sys.stdout): writes and flushes that meet a
     closed pipe (BrokenPipeError, EPIPE) are dropped, and so is everything
-    after them. `reader_left` says whether that happened."""
+    after them. `reader_left` says whether that happened. Any other OSError
+    (a full device) raises OutputFailed once, and what follows is dropped
+    too (the command's group makes it one line on stderr, exit 2)."""
 
     def __init__(self, stream: Any):
         self._stream = stream
         self.reader_left = False
 
     def write(self, text: Any) -> int:
-        if self.reader_left:
-            if not isinstance(text, str):  # a text stream, as click expects
-                raise TypeError("write() argument must be str")
+        if not isinstance(text, str):  # a text stream, as click's probe (write(b"")) expects
+            raise TypeError("write() argument must be str")
+        if self.reader_left or not text:  # click probes with write("")
             return len(text)
         try:
             return self._stream.write(text)
         except BrokenPipeError:
             self._left()
             return len(text)
+        except OSError as exc:
+            self._left()
+            raise OutputFailed(exc) from None
 
     def flush(self) -> None:
         if self.reader_left:
@@ -40,6 +55,9 @@ class ReaderMayLeave:
             self._stream.flush()
         except BrokenPipeError:
             self._left()
+        except OSError as exc:
+            self._left()
+            raise OutputFailed(exc) from None
 
     def _left(self) -> None:
         self.reader_left = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -31,13 +32,33 @@ by_option = click.option(
          "year; see docs/ops-guide.md.")
 
 
-def _write(path: str, text: str) -> None:
-    """Write text to path atomically (a temporary file renamed over it)."""
-    target = Path(path)
-    if target.is_dir():
-        raise InputError("is a directory, expected a file name for the report", Location(path))
+def _target(path: str) -> Path:
+    """The file the report goes to: `path`, or the file a symlink at `path`
+    leads to (the link is kept). Refuses (InputError) a directory, and
+    anything else that exists and is not a regular file (a FIFO, a device
+    such as /dev/stdout or /dev/full, a socket): the report is written to a
+    temporary file renamed over the target, which would replace that node."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".adieu-report-", dir=target.parent or ".")
+        mode = os.stat(path).st_mode  # through links, /proc/self/fd/1's too
+    except FileNotFoundError:  # a new file, or a symlink to one
+        return Path(os.path.realpath(path))
+    except OSError as exc:
+        raise InputError(f"cannot write the report: {exc.strerror}", Location(path)) from None
+    if stat.S_ISDIR(mode):
+        raise InputError("is a directory, expected a file name for the report", Location(path))
+    if not stat.S_ISREG(mode):
+        raise InputError("is not a regular file (a FIFO, device or socket): the report "
+                         "is written only to a new or a regular file", Location(path))
+    return Path(os.path.realpath(path))
+
+
+def _write(path: str, text: str) -> None:
+    """Write text to path atomically (a temporary file renamed over the
+    regular file _target finds)."""
+    target = _target(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".adieu-report-", dir=target.parent)
         mask = os.umask(0)  # mkstemp makes 0600: give the page the usual mode
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)
@@ -45,6 +66,8 @@ def _write(path: str, text: str) -> None:
             out.write(text)
         os.replace(tmp, target)
     except OSError as exc:
+        if tmp is not None and os.path.lexists(tmp):
+            os.unlink(tmp)
         raise InputError(f"cannot write the report: {exc.strerror}", Location(path)) from None
 
 
@@ -54,7 +77,9 @@ def register(cli: click.Group) -> None:
     @db_option
     @click.option("--html", "html_file", required=True, metavar="FILE",
                   help="Write the report to FILE: one HTML page with its charts inline "
-                       "(no script, no external link: opens with no network).")
+                       "(no script, no external link: opens with no network). FILE is "
+                       "replaced whole; a symlink's target is written; a FIFO or device "
+                       "is refused.")
     @by_option
     def report_cmd(run_id: int | None, db: str | None, html_file: str,
                    by: tuple[str, ...]) -> None:
@@ -67,6 +92,7 @@ def register(cli: click.Group) -> None:
         per customer."""
         from ..report import build, render_html  # jinja2: only for this command
 
+        _target(html_file)  # refuse a directory, FIFO or device before the work
         with opened_store(db) as store:
             data = build(store, run_id, list(by))
             text = render_html(data)

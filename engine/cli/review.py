@@ -12,7 +12,7 @@ from ..explain import fmt
 from ..names import owners_on_record
 from ..reviewing import pending, review, revoke
 from ..safe_text import echo
-from .common import customer_argument, db_option, json_option, opened_store
+from .common import RUN_ID, customer_argument, db_option, json_option, opened_store
 
 
 def _reviewer_options(func: Any) -> Any:
@@ -42,7 +42,7 @@ def register(cli: click.Group) -> None:
     def verdict_command(name: str, verdict: str, doc: str) -> None:
         @cli.command(name, help=doc)
         @customer_argument
-        @click.option("--run", "run_id", type=int, default=None, metavar="N",
+        @click.option("--run", "run_id", type=RUN_ID, default=None, metavar="N",
                       help="A run that proposed the case (optional; checked against the "
                            "case).")
         @_reviewer_options
@@ -93,7 +93,7 @@ def register(cli: click.Group) -> None:
              f"{by}; the case waits for review again")
 
     @cli.command("pending")
-    @click.option("--run", "run_id", type=int, default=None, metavar="N",
+    @click.option("--run", "run_id", type=RUN_ID, default=None, metavar="N",
                   help="Only the cases run N proposed (default: every case that waits).")
     @db_option
     @json_option

@@ -11,7 +11,7 @@ from ..errors import Location, StoreError
 from ..policy import MARKERS, OUTCOMES
 from ..safe_text import echo, json_text
 from ..store import open_db_readonly
-from .common import db_option, json_option, resolve_db
+from .common import RUN_ID, db_option, json_option, resolve_db
 
 # The runs columns listed (docs/database.md); policy_text and population
 # are left out (`adieu explain` and the database show them).
@@ -37,6 +37,8 @@ def list_runs(db_file: str, limit: int) -> list[dict[str, Any]]:
         have = set(db["runs"].columns_dict)
         select = ", ".join(c if c in have else f"null as {c}" for c in COLUMNS)
         sql = f"select {select} from runs order by as_of desc, id desc"
+        if limit > RUN_ID.MAX:  # more than SQLite can count (it would overflow): all
+            limit = 0
         rows = [dict(r) for r in db.query(sql + (" limit ?" if limit else ""),
                                           [limit] if limit else [])]
     finally:
