@@ -20,6 +20,15 @@ from .yamlpos import (
 )
 
 
+def unknown_keys(error: Any, path: tuple, positions: Any, kind: type) -> list[Any]:
+    """One `kind` error (PolicyError, InputError) per key of a JSON Schema
+    additionalProperties error that the schema does not know, at the key's
+    line and column, with a did-you-mean."""
+    allowed = set(error.schema.get("properties", {}))
+    return [kind(f"unknown key {quoted(key)}{did_you_mean(str(key), allowed)}",
+                 positions.at(path + (key,), key=True))
+            for key in error.instance if key not in allowed]
+
 def schema_findings(doc: Any, positions: Positions) -> list[PolicyError]:
     """Every schemas/policy.schema.json error of a loaded policy as a
     PolicyError at its line and column, in words: an unknown key with a
@@ -31,12 +40,7 @@ def schema_findings(doc: Any, positions: Positions) -> list[PolicyError]:
     for error in schema_errors(doc, positions, validator):
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(error.schema.get("properties", {}))
-            for key in error.instance:
-                if key not in allowed:
-                    hint = did_you_mean(str(key), allowed)
-                    out.append(PolicyError(f"unknown key {quoted(key)}{hint}",
-                                           positions.at(path + (key,), key=True)))
+            out.extend(unknown_keys(error, path, positions, PolicyError))
             continue
         where = _describe_path(doc, path)
         out.append(PolicyError(shorten(f"{where}: {_schema_message(error)}"),

@@ -26,6 +26,7 @@ from .errors import AdieuError, InputError, Location, PolicyError, did_you_mean
 from .facts import Coercer, Record, fact_minimums
 from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption, Policy, load_policy
+from .policy_schema import unknown_keys
 from .yamlpos import (
     Positions,
     as_text,
@@ -150,12 +151,7 @@ def _schema_findings(doc: Any, pos: Positions, file: str) -> list[InputError]:
     for error in schema_errors(doc, pos, validator):
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(error.schema.get("properties", {}))
-            for key in error.instance:
-                if key not in allowed:
-                    hint = did_you_mean(str(key), allowed)
-                    out.append(InputError(f"unknown key {quoted(key)}{hint}",
-                                          pos.at(path + (key,), key=True)))
+            out.extend(unknown_keys(error, path, pos, InputError))
             continue
         if error.validator == "required":
             message = error.message.replace("is a required property", "is required")
