@@ -15,11 +15,19 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from . import decimals
 from .errors import Location
+from .exprparse import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    MAX_NODES,
+    check_brackets,
+    check_tree,
+    expression_text,
+    parse_tree,
+)
 from .functions import POPULATION_FUNCTIONS, SCALAR_FUNCTIONS, FunctionCompiler
 from .hints import NULL_WORDS, mask_strings, name_hint, syntax_hint
 from .values import (
@@ -44,10 +52,10 @@ from .values import (
 )
 
 # adieu.expr is the module the rest of adieu (and tests) import these from.
-__all__ = ["ANY", "BOOL", "CMP_SYMBOL", "CONSTANTS", "DATE", "FACT_TYPES", "LIST", "NUM",
-           "POPULATION_FUNCTIONS", "SCALAR_FUNCTIONS", "STR", "UNKNOWN", "Compiled",
-           "Compiler", "Context", "ExprError", "ExtraFunction", "Fn", "Names",
-           "PopulationCall", "location_in", "offset_of"]
+__all__ = ["ANY", "BOOL", "CMP_SYMBOL", "CONSTANTS", "DATE", "FACT_TYPES", "LIST",
+           "MAX_DEPTH", "MAX_LENGTH", "MAX_NODES", "NUM", "POPULATION_FUNCTIONS",
+           "SCALAR_FUNCTIONS", "STR", "UNKNOWN", "Compiled", "Compiler", "Context", "ExprError",
+           "ExtraFunction", "Fn", "Names", "PopulationCall", "location_in", "offset_of"]
 CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
 
 _CMP = {
@@ -67,8 +75,6 @@ _NUMBER_WITH_COMMA = re.compile(r"(?<![\w.])[0-9]+(?:,[0-9]+)+(?![\w.])")
 _THOUSANDS = re.compile(r"(?<![\w.])[0-9]{1,3}(?:,[0-9]{3})+(?![\w.])")
 _LEADING_ZERO = re.compile(r"(?<![\w.])(0[0-9]+)(?![\w.])")  # 010, 00 (not 0 or 0.5)
 
-MAX_LENGTH = 2000
-MAX_NODES = 400
 
 
 class Compiler(FunctionCompiler):
@@ -84,14 +90,7 @@ class Compiler(FunctionCompiler):
     # -- entry points -------------------------------------------------
     def compile(self, text: Any, want: str | None = None) -> Compiled:
         """Compile one expression; raise ExprError with an offset on failure."""
-        if isinstance(text, bool):
-            text = "true" if text else "false"
-        elif isinstance(text, (int, float, Decimal)):
-            text = str(text)
-        if not isinstance(text, str) or not text.strip():
-            raise ExprError("expected an expression")
-        if len(text) > MAX_LENGTH:
-            raise ExprError(f"expression longer than {MAX_LENGTH} characters")
+        text = expression_text(text)  # its length checked before any parsing
         source = text.strip()
         lead = len(text) - len(text.lstrip())
         masked = mask_strings(source)
@@ -106,8 +105,9 @@ class Compiler(FunctionCompiler):
                             "number (no thousands separator), or put a space after the comma "
                             f"for separate values ({number.replace(',', ', ')})",
                             thousands.start() + lead)
+        check_brackets(source.replace("\n", " "), lead)
         try:
-            tree = ast.parse(source.replace("\n", " "), mode="eval")
+            tree = parse_tree(source.replace("\n", " "))
         except SyntaxError as exc:
             slip = syntax_hint(source.replace("\n", " "), self._known)
             if slip is not None:  # the slip, not where the parser gave up
@@ -130,9 +130,7 @@ class Compiler(FunctionCompiler):
                     f"write {number.replace(',', '.', 1)} (decimals use '.')"
                 raise ExprError(f"a comma in a number: {hint}", comma.start() + lead)
             raise ExprError("a comma outside a function call or list", lead)
-        count = sum(1 for _ in ast.walk(tree))
-        if count > MAX_NODES:
-            raise ExprError(f"expression too large ({count} parts, at most {MAX_NODES})")
+        check_tree(tree, source.replace("\n", " "), lead)
         self._lead = lead
         self._source = source
         self._names_used: set[str] = set()
@@ -425,6 +423,11 @@ class Compiler(FunctionCompiler):
         self._expect(node.test, tt, BOOL, "if")
         body, bt = self._node(node.body)
         orelse, ot = self._node(node.orelse)
+        if bt != ot and ANY not in (bt, ot):  # a value's type never depends on the data
+            raise self._err(node.orelse, "both branches of 'a if condition else b' must have "
+                                         f"the same type: {_shorten(ast.unparse(node.body))} "
+                                         f"is a {bt}, {_shorten(ast.unparse(node.orelse))} "
+                                         f"is a {ot}")
 
         def ifexp(ctx: Context) -> Any:
             t = test(ctx)
@@ -437,6 +440,10 @@ class Compiler(FunctionCompiler):
         if got not in (want, ANY):
             raise self._err(node, f"{where} needs a {want}, but {ast.unparse(node)!r} "
                                   f"is a {got}")
+
+
+def _shorten(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _describe(node: ast.AST) -> str:

@@ -29,7 +29,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import PolicyWarning
-from .expr import UNKNOWN, Compiled, Context, offset_of
+from .expr import UNKNOWN, Compiled, Context, ExprError, offset_of
+from .exprparse import parse_expression
 from .policy import Policy
 from .templates import template_names
 from .yamlpos import Positions
@@ -209,8 +210,8 @@ def _percentile_params(doc: dict) -> set[str]:
     out = set()
     for text in texts:
         try:
-            tree = ast.parse(str(text).strip().replace("\n", " "), mode="eval")
-        except SyntaxError:
+            tree = parse_expression(text)  # bounded before parsing
+        except (SyntaxError, ExprError):
             continue
         out |= {c.args[1].id for c in _percentile_calls(tree) if isinstance(c.args[1], ast.Name)}
     return out

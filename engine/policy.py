@@ -17,6 +17,7 @@ from typing import Any
 from . import resources
 from .errors import Location, PolicyError, PolicyErrors, PolicyFileError, did_you_mean
 from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
+from .exprparse import parse_expression
 from .policy_schema import schema_findings
 from .safe_text import id_problem, normalise_id
 from .templates import spec_problem
@@ -287,11 +288,11 @@ class _Builder:
         # Dependencies, from the names each expression mentions.
         deps: dict[str, set[str]] = {}
         for name, text in derive.items():
-            try:
-                tree = ast.parse(str(text).strip().replace("\n", " "), mode="eval")
+            try:  # bounded: a text the compiler would refuse is never parsed
+                tree = parse_expression(text)
                 used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-            except SyntaxError:
-                used = set()
+            except (SyntaxError, ExprError):
+                used = set()  # compile reports it, with its location
             deps[name] = {u for u in used if u in derive and u != name} | \
                 ({name} if name in used else set())
         order, cyclic = _topological(deps)
