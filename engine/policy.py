@@ -18,6 +18,7 @@ from . import resources
 from .errors import Location, PolicyError, PolicyErrors, PolicyFileError, did_you_mean
 from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
 from .exprparse import parse_expression
+from .policy_limits import limit_findings
 from .policy_schema import schema_findings
 from .safe_text import id_problem, normalise_id
 from .templates import spec_problem
@@ -171,6 +172,9 @@ def compile_policy(text: str, file: str = "<policy>",
         doc, positions = load_with_positions(text, file)
     except PolicyError as exc:
         raise PolicyErrors([exc]) from None
+    too_big = limit_findings(doc, positions)  # before the schema and any compiling
+    if too_big:
+        raise PolicyErrors(too_big)
     errors = schema_findings(doc, positions)
     if not isinstance(doc, dict):
         raise PolicyErrors(errors)

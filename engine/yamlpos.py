@@ -106,6 +106,10 @@ def _in_block(file: str, node: yaml.ScalarNode, offset: int, source: str) -> Loc
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 100_000
+# One text value or key: far above any real one (a policy's description),
+# so a file cannot be one huge string copied into every message or
+# decision (a policy's own texts are bounded lower: policy_limits.py).
+MAX_SCALAR_CHARS = 100_000
 
 CORE = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (CORE + t for t in ("str", "int", "float", "bool", "null"))
@@ -169,6 +173,10 @@ class _Composer(yaml.composer.Composer, Core12Resolver):
             raise _Refused(problem=f"YAML tag {_short_tag(tag)} is not supported (only the "
                                    "core types: !!str, !!int, !!float, !!bool, !!null, "
                                    "!!seq, !!map)", problem_mark=event.start_mark)
+        if isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR_CHARS:
+            raise _Refused(problem=f"a YAML value of {len(event.value):,} characters, over "
+                                   f"the limit of {MAX_SCALAR_CHARS:,}",
+                           problem_mark=event.start_mark)
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _Refused(problem=f"more than {MAX_NODES:,} YAML values in one file",
