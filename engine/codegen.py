@@ -44,6 +44,7 @@ from typing import Any
 
 from . import decimals
 from .expr import CONSTANTS, _arith_fn
+from .functions import call_extra as _call_extra
 from .values import UNKNOWN, Context, _round
 
 MAX_DEPTH = 40  # nesting of the generated code, in blocks
@@ -64,23 +65,6 @@ def _merge(problems: tuple[str, ...], more: Any) -> tuple[str, ...]:
         if p not in problems:
             problems = (*problems, p)
     return problems
-
-
-def _call_extra(spec: Any, text: str, values: list[Any]) -> tuple[Any, tuple[str, ...]]:
-    """A plugin function, exactly as expr's FunctionCompiler._extra calls it:
-    (value, problems to add)."""
-    try:
-        result = spec.fn(*values)
-    except Exception as exc:  # a plugin's function failing on one customer
-        return UNKNOWN, (f"{text} failed: {exc}",)
-    if result is None:
-        return UNKNOWN, (f"{text} gave no value",)
-    if isinstance(result, float):
-        try:
-            return decimals.to_number(result), ()
-        except (ValueError, OverflowError) as exc:
-            return UNKNOWN, (f"{text} gave {result!r}: {exc}",)
-    return result, ()
 
 
 def _reference(fn: Any, ctx: Context) -> tuple[Any, set[str], list[str]]:

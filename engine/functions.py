@@ -36,6 +36,36 @@ SCALAR_FUNCTIONS = ("min", "max", "abs", "round", "coalesce", "days_since", "day
 POPULATION_FUNCTIONS = ("percentile", "mean", "share")
 
 
+MAX_TEXT_RESULT = 10_000  # characters of text a plugin function may return
+
+
+def call_extra(spec: ExtraFunction, text: str, values: list[Any]) -> tuple[Any, tuple[str, ...]]:
+    """A plugin function called on known values: (value, problems to add).
+    A failure, no value, a non-finite or too large number (over
+    decimals.MAX_DIGITS digits) or a text over MAX_TEXT_RESULT characters
+    is UNKNOWN with a problem naming the call (`text`), so a plugin's value
+    can never make later arithmetic or rendering unbounded. A float is
+    taken exactly (decimals.to_number)."""
+    try:
+        result = spec.fn(*values)
+    except Exception as exc:  # a plugin's function failing on one customer
+        return UNKNOWN, (f"{text} failed: {exc}",)
+    if result is None:
+        return UNKNOWN, (f"{text} gave no value",)
+    if isinstance(result, bool) or isinstance(result, dt.date):
+        return result, ()
+    if isinstance(result, (int, float, Decimal)):  # exact and bounded from here on
+        try:
+            return decimals.to_number(result), ()
+        except (ValueError, OverflowError) as exc:
+            shown = repr(result) if isinstance(result, float) else type(result).__name__
+            return UNKNOWN, (f"{text} gave {shown}: {exc}",)
+    if isinstance(result, str) and len(result) > MAX_TEXT_RESULT:
+        return UNKNOWN, (f"{text} gave a text of {len(result):,} characters, over the limit "
+                         f"of {MAX_TEXT_RESULT:,}",)
+    return result, ()
+
+
 class FunctionCompiler:
     """Compiles calls; relies on the Compiler's _node, _err and _expect."""
 
@@ -179,20 +209,8 @@ class FunctionCompiler:
             values = [f(ctx) for f in fns]
             if any(v is UNKNOWN for v in values):
                 return UNKNOWN
-            try:
-                result = spec.fn(*values)
-            except Exception as exc:  # a plugin's function failing on one customer
-                ctx.problems.append(f"{text} failed: {exc}")
-                return UNKNOWN
-            if result is None:
-                ctx.problems.append(f"{text} gave no value")
-                return UNKNOWN
-            if isinstance(result, float):  # exact from here on
-                try:
-                    return decimals.to_number(result)
-                except (ValueError, OverflowError) as exc:
-                    ctx.problems.append(f"{text} gave {result!r}: {exc}")
-                    return UNKNOWN
+            result, problems = call_extra(spec, text, values)
+            ctx.problems.extend(problems)
             return result
         return extra, spec.returns
 

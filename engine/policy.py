@@ -353,15 +353,20 @@ class _Builder:
         for _, field_name, spec, conversion in parsed:
             if field_name is None:
                 continue
-            if not field_name.isidentifier() or field_name not in names:
+            if not field_name.isidentifier() or conversion or (spec and "{" in spec):
+                offset = template.find("{" + field_name) + 1
+                self.errors.append(PolicyError(
+                    f"explanation template field {{{field_name}"
+                    f"{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}: "
+                    "only a name and a format like {revenue_12m:,.0f} are allowed (no "
+                    "attribute, index, conversion or nested field)",
+                    self.pos.in_scalar(path, max(offset, 0))))
+            elif field_name not in names:
                 hint = did_you_mean(field_name, names)
                 offset = template.find("{" + field_name) + 1
                 self.errors.append(PolicyError(
                     f"explanation template names {{{field_name}}}, which is not a fact, "
                     f"param or derived fact{hint}", self.pos.in_scalar(path, max(offset, 0))))
-            elif conversion or (spec and "{" in spec):
-                self.error(f"explanation template field {{{field_name}}}: only a name and a "
-                           "format like {revenue_12m:,.0f} are allowed", path)
             elif spec_problem(spec, self._type_of(field_name)):
                 offset = template.find("{" + field_name + ":") + 1
                 self.errors.append(PolicyError(
