@@ -30,7 +30,9 @@ FUNCTIONS = {
 }
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
-_BETWEEN = re.compile(r"([\w.]+)\s+between\s+([\w.\"'-]+)\s+and\s+([\w.\"'-]+)", re.I)
+# (?<![\w.]): a match starts only where a word starts (else each of the
+# 2,000 characters of a long word would be a start: quadratic time).
+_BETWEEN = re.compile(r"(?<![\w.])([\w.]+)\s+between\s+([\w.\"'-]+)\s+and\s+([\w.\"'-]+)", re.I)
 _IS_NULL = re.compile(r"\bis\s+(not\s+)?(?:null|none|nil)\b", re.I)
 # After "15%": the end, a closing bracket, a comparison or a logic word, so
 # the % has no right operand (as a remainder operator it would need one).
