@@ -20,7 +20,8 @@ from a counter (`_t3`, `_f2`, `_d1`). Missing facts and problems start as
 the shared empty frozenset and tuple and are copied only when something is
 added, so a customer with every fact costs no allocation for them. An
 expression nested too deeply for straight-line code (rare: more than
-MAX_DEPTH levels) is evaluated by its reference closure instead.
+MAX_DEPTH levels), or past the budget of MAX_LINES generated lines, is
+evaluated by its reference closure instead.
 
 The generated function: `fn(facts, as_of, population, ctx=None)` with facts
 {name: value} (None or absent = missing), the run's as-of date, and the
@@ -44,10 +45,17 @@ from typing import Any
 
 from . import decimals
 from .expr import CONSTANTS, _arith_fn
+from .exprparse import SourceText
 from .functions import call_extra as _call_extra
 from .values import UNKNOWN, Context, _round
 
 MAX_DEPTH = 40  # nesting of the generated code, in blocks
+# Lines of generated code in all. Python's compile() takes about 50 us and
+# 5 KB per line (a policy at policy_limits.MAX_POLICY_PARTS makes about
+# 26,000 lines); the shipped default makes about 600. Expressions past
+# this budget are evaluated by their closures, so a policy's compile cost
+# stays under a second and some tens of MB.
+MAX_LINES = 10_000
 
 _CMP_OP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
            ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in"}
@@ -65,6 +73,14 @@ def _merge(problems: tuple[str, ...], more: Any) -> tuple[str, ...]:
         if p not in problems:
             problems = (*problems, p)
     return problems
+
+
+def _div0(text: Any) -> str:
+    return f"division by zero in {text}"
+
+
+def _cannot(text: Any, why: str) -> str:
+    return f"cannot compute {text}: {why}"
 
 
 def _reference(fn: Any, ctx: Context) -> tuple[Any, set[str], list[str]]:
@@ -222,7 +238,7 @@ class _Gen:
             self.emit(f"if {' or '.join(f'{v} is U' for v in values)}: {r} = U")
         return True
 
-    def guarded(self, r: str, values: list[str], body: list[str], text: str, p: str,
+    def guarded(self, r: str, values: list[str], body: list[str], text: Any, p: str,
                 zero: bool = False) -> None:
         """r = (body's lines) when no value is unknown, with values.guarded's
         problems (binop's: `zero` adds its own division-by-zero line)."""
@@ -233,14 +249,15 @@ class _Gen:
         self.emit("try:")
         for line in body:
             self.emit(f"    {line}")
+        # the expression's text is made only when a problem names it (SourceText)
+        k = self.const(text)
         if zero:
             self.emit("except ZeroDivisionError:")
-            self.emit(f"    {p} = (*{p}, {self.const(f'division by zero in {text}')}); {r} = U")
-        cannot = self.const(f"cannot compute {text}: ")
+            self.emit(f"    {p} = (*{p}, _div0({k})); {r} = U")
         self.emit("except ArithmeticError as _e:")
-        self.emit(f"    {p} = (*{p}, {cannot} + _describe(_e)); {r} = U")
+        self.emit(f"    {p} = (*{p}, _cannot({k}, _describe(_e))); {r} = U")
         self.emit("except (TypeError, ValueError) as _e:")
-        self.emit(f"    {p} = (*{p}, {cannot} + str(_e)); {r} = U")
+        self.emit(f"    {p} = (*{p}, _cannot({k}, str(_e))); {r} = U")
         if nested:
             self.dedent()
 
@@ -253,7 +270,7 @@ class _Gen:
             self.emit("else:")
             self.indent()
         b = self.expr(node.right, m, p)
-        self.guarded(r, [b], self.arith(symbol, a, b, r), ast.unparse(node), p, zero=True)
+        self.guarded(r, [b], self.arith(symbol, a, b, r), SourceText(node), p, zero=True)
         if nested:
             self.dedent()
         return r
@@ -375,6 +392,8 @@ class _Gen:
         self.emit(f"{m} = _E; {p} = ()")
         try:
             v = self.expr(compiled.tree, m, p)
+            if len(self.lines) > MAX_LINES:
+                raise _TooDeep
         except _TooDeep:
             del self.lines[start:]
             self.depth, self.n = depth, n
@@ -428,7 +447,7 @@ def compile_policy_code(policy: Any) -> CompiledPolicy:
                                         ValueError, ArithmeticError, ZeroDivisionError)}
     namespace: dict[str, Any] = {
         "U": UNKNOWN, "_E": frozenset(), "_merge": _merge, "_call_extra": _call_extra,
-        "_negate": decimals.negate,
+        "_negate": decimals.negate, "_div0": _div0, "_cannot": _cannot,
         "_abs": decimals.absolute, "_round": _round, "_min": min, "_max": max,
         "_describe": decimals.describe, "_LO": -decimals.MAX_MAGNITUDE,
         "_HI": decimals.MAX_MAGNITUDE, "_check": decimals.check_magnitude, "_date": dt.date,

@@ -23,6 +23,7 @@ from .exprparse import (
     MAX_DEPTH,
     MAX_LENGTH,
     MAX_NODES,
+    SourceText,
     check_brackets,
     check_tree,
     expression_text,
@@ -312,7 +313,7 @@ class Compiler(FunctionCompiler):
                 for n in (node.left, node.right)):
             raise self._err(self._operator(node, "+"),
                             "+ adds numbers (or days to a date); it does not join text")
-        text = ast.unparse(node)
+        text = SourceText(node)  # made only for a problem: a chain's texts are quadratic
         result = NUM
         if symbol in ("+", "-") and DATE in (lt, rt):
             # date - date = days; date +/- days = date

@@ -23,6 +23,7 @@ sum over a policy."""
 from __future__ import annotations
 
 import ast
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -116,3 +117,30 @@ def parse_expression(text: Any) -> ast.Expression:
 def _char_offset(source: str, node: ast.AST) -> int:
     col = getattr(node, "col_offset", 0)  # UTF-8 bytes
     return len(source.encode("utf-8")[:col].decode("utf-8", "ignore"))
+
+
+class SourceText:
+    """The text of a sub-expression (ast.unparse of its node), made only
+    when a message needs it (str() or an f-string), then kept. Problems
+    name the expression they come from; making every operator's text when
+    compiling took time quadratic in a chain's length (`a*b*c*...`: each
+    operator's text holds the whole chain before it)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: ast.AST):
+        self.node = node
+
+    def __str__(self) -> str:
+        return _unparse(self.node)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+
+@functools.lru_cache(maxsize=4096)
+def _unparse(node: ast.AST) -> str:
+    return ast.unparse(node)

@@ -21,7 +21,7 @@ from .exprparse import parse_expression
 from .policy_limits import limit_findings
 from .policy_schema import schema_findings
 from .safe_text import id_problem, normalise_id
-from .templates import spec_problem
+from .templates import MAX_TEMPLATE_FIELDS, spec_problem
 from .values import ANY, _type_of
 from .yamlpos import (
     Positions,
@@ -349,6 +349,11 @@ class _Builder:
             parsed = list(string.Formatter().parse(template))
         except ValueError as exc:
             self.error(f"explanation template: {exc}", path)
+            return
+        fields = sum(1 for _, name, _, _ in parsed if name is not None)
+        if fields > MAX_TEMPLATE_FIELDS:  # each is formatted for every customer it fires for
+            self.error(f"explanation template with {fields} fields, over the limit of "
+                       f"{MAX_TEMPLATE_FIELDS}", path)
             return
         for _, field_name, spec, conversion in parsed:
             if field_name is None:

@@ -10,8 +10,8 @@ real policy needs, and small enough that the work per customer (every
 rule, derived fact, exemption, hold and referral condition is evaluated
 for every customer) and the text copied into each decision (rule titles,
 explanations, reasons, notes) stay small: at most MAX_EXPRESSION_CHARS of
-expressions (a few thousand operations, a few ms per customer) and
-MAX_TEXT_CHARS per text.
+expressions with MAX_POLICY_PARTS parts (about 10,000 operations, a few
+ms per customer) and MAX_TEXT_CHARS per text.
 
 The YAML file itself is bounded by engine/yamlpos.py (MAX_FILE_BYTES,
 MAX_DEPTH, MAX_NODES, MAX_SCALAR_CHARS) and each expression by
@@ -19,9 +19,12 @@ engine/exprparse.py (MAX_LENGTH, MAX_NODES, MAX_DEPTH)."""
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from .errors import PolicyError
+from .exprparse import parse_expression
+from .values import ExprError
 from .yamlpos import Positions
 
 # How many items each section may hold: (path of the list or mapping, what
@@ -36,6 +39,7 @@ MAX_COUNTS: tuple[tuple[tuple, str, int], ...] = (
     (("timing", "referrals"), "referrals", 100),
 )
 MAX_EXPRESSION_CHARS = 100_000  # all expressions of a policy together (default: 1,222)
+MAX_POLICY_PARTS = 10_000       # their parts (exprparse.MAX_NODES each; default: 230)
 MAX_TEXT_CHARS = 1_000          # a title, reason, note, explanation template, param text
 MAX_DESCRIPTION_CHARS = 10_000  # the policy's own description (shown by no decision)
 MAX_NAME_CHARS = 100            # a key: the name of a fact, param or derived fact
@@ -63,6 +67,7 @@ def limit_findings(doc: Any, positions: Positions) -> list[PolicyError]:
     if errors:
         return errors
     total = 0
+    expressions: list[str] = []
     for path, value, is_key in _texts(doc, ()):
         if is_key:
             if path[:-1] in _NAMED and len(value) > MAX_NAME_CHARS:
@@ -72,6 +77,7 @@ def limit_findings(doc: Any, positions: Positions) -> list[PolicyError]:
             continue
         if _is_expression(path):
             total += len(value)  # its own length: exprparse.MAX_LENGTH
+            expressions.append(value)
             continue
         limit = MAX_DESCRIPTION_CHARS if path == ("description",) else MAX_TEXT_CHARS
         if len(value) > limit:
@@ -83,6 +89,17 @@ def limit_findings(doc: Any, positions: Positions) -> list[PolicyError]:
                                   f"all, over the limit of {MAX_EXPRESSION_CHARS:,}; every "
                                   "expression is evaluated for every customer",
                                   positions.at(())))
+        return errors
+    parts = 0
+    for text in expressions:
+        try:  # each one bounded before parsing; the compiler reports its errors
+            parts += sum(1 for _ in ast.walk(parse_expression(text)))
+        except (SyntaxError, ExprError):
+            continue
+    if parts > MAX_POLICY_PARTS:
+        errors.append(PolicyError(f"the policy's expressions have {parts:,} parts in all, "
+                                  f"over the limit of {MAX_POLICY_PARTS:,}; every expression "
+                                  "is evaluated for every customer", positions.at(())))
     return errors
 
 

@@ -11,9 +11,10 @@ none) and `=` alignment; text takes s (or none) and <, > or ^; dates take
 strftime codes (%d/%m/%Y), at most MAX_WIDTH characters of them;
 true/false and lists take no spec. So one field renders to at most a few
 hundred characters. The template's own length is bounded by
-policy_limits.MAX_TEXT_CHARS; conversions ({x!r}), attribute and index
-access ({a.b}, {a[0]}) and nested fields ({x:{y}}) are refused by the
-policy loader (policy._Builder._check_template)."""
+policy_limits.MAX_TEXT_CHARS and its fields by MAX_TEMPLATE_FIELDS;
+conversions ({x!r}), attribute and index access ({a.b}, {a[0]}) and
+nested fields ({x:{y}}) are refused by the policy loader
+(policy._Builder._check_template)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .values import ANY, BOOL, DATE, LIST, NUM, STR
 
 MAX_WIDTH = 40
 MAX_PRECISION = 12
+MAX_TEMPLATE_FIELDS = 20  # {fields} in one template (real ones have 1 to 3)
 
 _SPEC = re.compile(r"(?:(?P<fill>.)?(?P<align>[<>=^]))?(?P<sign>[-+ ])?(?P<z>z)?(?P<alt>#)?"
                    r"(?P<zero>0)?(?P<width>[0-9]+)?(?P<grouping>[,_])?"

@@ -269,6 +269,7 @@ def test_magnitude_bound_is_checked_before_any_huge_power() -> None:
     ("{revenue_12m:d}", "a number is formatted with f, e, g or %"),
     ("{contract_end:" + "%Y" * 30 + "}", "a date is formatted with strftime codes"),
     ("{revenue_12m}" * 100, "a text of 1,300 characters, over the limit of 1,000"),
+    ("{revenue_12m}" * 21, "explanation template with 21 fields, over the limit of 20"),
 ])
 def test_explain_formats_are_a_bounded_grammar(tmp_path: Path, template: str,
                                                message: str | None) -> None:
@@ -339,3 +340,39 @@ def test_a_long_title_is_refused_with_its_length(tmp_path: Path) -> None:
     first = refused(tmp_path, text, f"rules/0/title: a text of 5,000 characters, over the "
                                     f"limit of {MAX_TEXT_CHARS:,}")
     assert ":8:12:" in first
+
+
+def test_all_expression_parts_together_are_bounded(tmp_path: Path) -> None:
+    """Under the characters limit, short names still make many parts."""
+    from adieu.policy_limits import MAX_POLICY_PARTS
+    one = "a*a/a" + "*a/a" * 45  # about 370 parts in 185 characters
+    derive = "a: revenue_12m\n" + "\n".join(f"b{i}: {one}" for i in range(30))
+    refused(tmp_path, policy_text(derive=derive),
+            f"parts in all, over the limit of {MAX_POLICY_PARTS:,}; every expression")
+
+
+def test_generated_code_past_its_budget_falls_back_to_closures(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's compile() of the generated code costs time and memory per
+    line: past codegen.MAX_LINES, expressions run as closures, with the
+    same decisions and problems."""
+    import datetime as dt
+
+    from adieu import codegen
+    from adieu.decide import decide, make_contexts
+    from adieu.decide_reference import reference_decide
+    from adieu.facts import Record
+    monkeypatch.setattr(codegen, "MAX_LINES", 40)
+    policy = compile_policy(policy_text(derive=SQUARES, when="s30 > 0 or i5 > 0"))
+    assert codegen.compile_policy_code(policy).fallbacks > 10
+    as_of = dt.date(2026, 11, 1)
+    records = [Record({"customer_id": "C1", "revenue_12m": v}, None, None) for v in (2, 900)]
+    contexts, _ = make_contexts(policy, records, as_of)
+    for ctx in contexts:
+        fast = decide(policy, ctx, as_of)
+        contexts_ref, _ = make_contexts(policy, [Record(ctx.facts, None, None)], as_of)
+        slow = reference_decide(policy, contexts_ref[0], as_of)
+        assert fast.outcome == slow.outcome
+        assert [(u.rule, u.problems) for u in fast.unknown] == \
+            [(u.rule, u.problems) for u in slow.unknown]
+    assert any("value too large" in p for u in fast.unknown for p in u.problems)
