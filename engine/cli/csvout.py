@@ -7,11 +7,24 @@ Datasette users know (sqlite-utils stores a list as JSON text and its
 `--csv` writes that text as it is; SQLite's json_each() takes it apart).
 Cells are quoted by Python's csv module (RFC 4180: a cell with a comma,
 quote or line break is quoted, quotes doubled), so csv.reader reads every
-value back exactly. Empty lists are `[]`, never an empty cell."""
+value back exactly. Empty lists are `[]`, never an empty cell.
+
+Formula cells (CSV injection, OWASP: https://owasp.org/www-community/attacks/CSV_Injection;
+also OWASP ASVS 1.2.10, CWE-1236): a spreadsheet that opens the file runs
+a cell beginning with `=`, `+`, `-` or `@` as a formula (=HYPERLINK(...)
+sends data away, =cmd|... runs a program), and also one beginning with a
+tab or carriage return before such a character. Every cell every `--csv`
+writes, header row included, goes through `neutral`: such a cell gets a
+leading `'` (the mark spreadsheets read as "this is text"), as does one
+beginning with NUL (ASVS). A plain number (`-12.5`, `+3`: `[+-]?[0-9]+(.[0-9]+)?`
+as adieu formats numbers) is left as it is, so numbers stay numbers. A
+list or object cell starts with `[` or `{` and is never touched.
+`--allow-formulas` writes every cell as it is, for programs."""
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, TextIO
@@ -19,6 +32,10 @@ from typing import Any, TextIO
 from .. import decimals, jsontext
 from ..decide import Decision
 from ..safe_text import TerminalSafe
+
+# First characters a spreadsheet acts on (OWASP CSV Injection), and NUL (ASVS 1.2.10).
+FORMULA_STARTS = frozenset("=+-@\t\r\0")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 DECISION_COLUMNS = ("run_id", "customer_id", "outcome", "base_outcome", "severity", "strikes",
                     "fired", "reasons", "shielded", "shielded_by", "missing", "effective_date",
@@ -37,6 +54,32 @@ def cell(value: Any) -> Any:
     return value
 
 
+def neutral(value: Any) -> Any:
+    """`value` (a cell as `cell` gives it) made safe for a spreadsheet: text
+    beginning with one of FORMULA_STARTS gets a leading `'` unless it is a
+    plain number ("-12.5", "+3"); anything else is returned as it is.
+    "=HYPERLINK(\"http://x\")" -> "'=HYPERLINK(\"http://x\")", "-3" -> "-3"."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS \
+            and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+class CsvWriter:
+    """csv.writer for `--csv` output: RFC 4180 quoting, "\n" line ends,
+    hidden characters escaped when `stream` is a terminal (TerminalSafe;
+    a file or pipe gets the values as they are), and every cell through
+    `neutral` unless `allow_formulas`. The one way adieu writes CSV."""
+
+    def __init__(self, stream: TextIO, allow_formulas: bool = False):
+        self.writer = csv.writer(TerminalSafe(stream), lineterminator="\n")
+        self.allow_formulas = allow_formulas
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        """Write one row of cells (each as `cell` would give it)."""
+        self.writer.writerow(row if self.allow_formulas else [neutral(v) for v in row])
+
+
 def decision_row(d: Decision, run_id: int | None) -> list[Any]:
     """A decision as the cells of DECISION_COLUMNS: `fired` and `reasons`
     pair up by position (the rule, its explanation), as do `shielded` and
@@ -48,26 +91,28 @@ def decision_row(d: Decision, run_id: int | None) -> list[Any]:
         d.referrals)]
 
 
-def write_decisions(decisions: Iterable[Decision], run_id: int | None, stream: TextIO) -> None:
-    """The decisions as CSV with a header row of DECISION_COLUMNS. Hidden
-    characters are escaped only on a terminal (a file or pipe gets the values
-    as they are)."""
-    writer = csv.writer(TerminalSafe(stream), lineterminator="\n")
+def write_decisions(decisions: Iterable[Decision], run_id: int | None, stream: TextIO,
+                    allow_formulas: bool = False) -> None:
+    """The decisions as CSV with a header row of DECISION_COLUMNS (CsvWriter:
+    formula cells neutralised unless allow_formulas)."""
+    writer = CsvWriter(stream, allow_formulas)
     writer.writerow(DECISION_COLUMNS)
     for d in decisions:
         writer.writerow(decision_row(d, run_id))
 
 
-def write_facts(rows: list[dict[str, Any]], stream: TextIO) -> None:
+def write_facts(rows: list[dict[str, Any]], stream: TextIO,
+                allow_formulas: bool = False) -> None:
     """Facts rows (customer_id, the facts by name, "_provenance") as CSV:
     one column per fact in order of first appearance, then `_provenance`,
-    a JSON object (fact -> where it came from)."""
+    a JSON object (fact -> where it came from). CsvWriter: formula cells
+    neutralised unless allow_formulas."""
     names = ["customer_id"]
     for row in rows:
         for key in row:
             if key not in names and key != "_provenance":
                 names.append(key)
-    writer = csv.writer(TerminalSafe(stream), lineterminator="\n")
+    writer = CsvWriter(stream, allow_formulas)
     writer.writerow([*names, "_provenance"])
     for row in rows:
         writer.writerow([cell(row.get(n)) for n in names] + [cell(row.get("_provenance") or {})])
