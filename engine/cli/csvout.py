@@ -19,7 +19,17 @@ leading `'` (the mark spreadsheets read as "this is text"), as does one
 beginning with NUL (ASVS). A plain number (`-12.5`, `+3`: `[+-]?[0-9]+(.[0-9]+)?`
 as adieu formats numbers) is left as it is, so numbers stay numbers. A
 list or object cell starts with `[` or `{` and is never touched.
-`--allow-formulas` writes every cell as it is, for programs."""
+`--allow-formulas` writes every cell as it is, for programs.
+
+Control characters: a C0 or C1 control other than tab, line feed and
+carriage return (ESC, BEL, NUL, DEL, CSI U+009B ...) is written as its
+escape (`\\x1b`) in every cell, to a file or a pipe too: intake refuses
+them in ids and text facts, so one can only come from a policy's text or
+a database edited by hand, and `adieu evaluate --csv | head` must not let
+it set a terminal's title or hide text. Tab, line breaks and format
+characters (bidi marks, zero-width joiners: right-to-left names and emoji
+need them) stay exact; on a terminal (TerminalSafe) every hidden
+character is escaped."""
 
 from __future__ import annotations
 
@@ -29,13 +39,19 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, TextIO
 
-from .. import decimals, jsontext
+from .. import decimals
 from ..decide import Decision
-from ..safe_text import TerminalSafe
+from ..safe_text import TerminalSafe, json_text
 
 # First characters a spreadsheet acts on (OWASP CSV Injection), and NUL (ASVS 1.2.10).
 FORMULA_STARTS = frozenset("=+-@\t\r\0")
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+# C0/C1 controls other than tab, LF and CR: escaped in every CSV cell.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _escaped(match: re.Match) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 DECISION_COLUMNS = ("run_id", "customer_id", "outcome", "base_outcome", "severity", "strikes",
                     "fired", "reasons", "shielded", "shielded_by", "missing", "effective_date",
@@ -43,12 +59,13 @@ DECISION_COLUMNS = ("run_id", "customer_id", "outcome", "base_outcome", "severit
 
 
 def cell(value: Any) -> Any:
-    """One value as a CSV cell: None is empty, a list or dict is JSON text,
+    """One value as a CSV cell: None is empty, a list or dict is JSON text
+    (safe_text.json_text: controls and bidi marks as \\u escapes, the same value),
     a number is plain digits (never 1E+3), anything else as it is."""
     if value is None:
         return ""
-    if isinstance(value, (list, tuple, dict)):
-        return jsontext.dumps(list(value) if isinstance(value, tuple) else value)
+    if isinstance(value, (list, tuple, dict)):  # hidden characters as \u escapes
+        return json_text(list(value) if isinstance(value, tuple) else value)
     if isinstance(value, Decimal):
         return decimals.plain_text(value)
     return value
@@ -77,7 +94,14 @@ class CsvWriter:
 
     def writerow(self, row: Iterable[Any]) -> None:
         """Write one row of cells (each as `cell` would give it)."""
-        self.writer.writerow(row if self.allow_formulas else [neutral(v) for v in row])
+        cells = [without_controls(v) for v in row]
+        self.writer.writerow(cells if self.allow_formulas else [neutral(v) for v in cells])
+
+
+def without_controls(value: Any) -> Any:
+    """Text with each C0/C1 control other than tab, LF and CR written as
+    its escape (ESC ]0;t BEL -> the text \\x1b]0;t\\x07); other values as they are."""
+    return _CONTROLS.sub(_escaped, value) if isinstance(value, str) else value
 
 
 def decision_row(d: Decision, run_id: int | None) -> list[Any]:
