@@ -122,6 +122,28 @@ def test_one_writer_neutralises_the_header_too() -> None:
     assert raw.getvalue() == "=cmd,@x\n"
 
 
+@pytest.mark.parametrize("separator", [",", ";", "\t"])
+def test_a_formula_after_a_list_separator_stays_in_its_cell(separator: str) -> None:
+    """A spreadsheet whose list separator is ";" (or a paste split at tabs)
+    would make "x;=HYPERLINK(..)" a formula cell: such a cell is quoted."""
+    out = io.StringIO()
+    CsvWriter(out).writerow([f"x{separator}@SUM(A1:A9)", "ok", 'say "hi"', None, 7])
+    line = out.getvalue()
+    assert line.startswith('"x' + separator) and line.endswith(',ok,"say ""hi""",,7\n')
+    for delimiter in (",", ";", "\t"):  # no reading splits the cell at the separator
+        first = next(csv.reader(io.StringIO(line, newline=""), delimiter=delimiter))[0]
+        assert first.startswith(f"x{separator}@SUM(A1:A9)") if delimiter == separator \
+            else first.startswith("x")
+
+
+def test_csv_cells_read_back_exactly() -> None:
+    values = ["a", "", "multi\nline\r\nx", 'q"uote', "semi;colon", "tab\there", " pad ",
+              "caf\u00e9", "\u202eRTL", "-12.5", "1,000"]
+    out = io.StringIO()
+    CsvWriter(out).writerow(values)
+    assert next(csv.reader(io.StringIO(out.getvalue(), newline=""))) == values
+
+
 def test_evaluate_csv_neutralises_ids_reasons_and_referrals(files) -> None:
     text = _invoke("evaluate", files["policy"], "--source", files["src"], "--as-of", AS_OF,
                    "--db", files["db"], "--csv")

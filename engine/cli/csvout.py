@@ -5,9 +5,10 @@ A list is never joined with a separator: reasons and notes contain ";" and
 ",", quotes and line breaks. A JSON array in a cell is what sqlite-utils and
 Datasette users know (sqlite-utils stores a list as JSON text and its
 `--csv` writes that text as it is; SQLite's json_each() takes it apart).
-Cells are quoted by Python's csv module (RFC 4180: a cell with a comma,
-quote or line break is quoted, quotes doubled), so csv.reader reads every
-value back exactly. Empty lists are `[]`, never an empty cell.
+Cells are quoted as RFC 4180 says (a cell with a comma, quote or line
+break is quoted, quotes doubled; here also one with ";" or a tab, the
+other list separators of spreadsheets), so csv.reader reads every value
+back exactly. Empty lists are `[]`, never an empty cell.
 
 Formula cells (CSV injection, OWASP: https://owasp.org/www-community/attacks/CSV_Injection;
 also OWASP ASVS 1.2.10, CWE-1236): a spreadsheet that opens the file runs
@@ -33,7 +34,6 @@ character is escaped."""
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable
 from decimal import Decimal
@@ -83,19 +83,34 @@ def neutral(value: Any) -> Any:
 
 
 class CsvWriter:
-    """csv.writer for `--csv` output: RFC 4180 quoting, "\n" line ends,
-    hidden characters escaped when `stream` is a terminal (TerminalSafe;
-    a file or pipe gets the values as they are), and every cell through
-    `neutral` unless `allow_formulas`. The one way adieu writes CSV."""
+    """The one way adieu writes `--csv`: RFC 4180 (cells joined by ",",
+    "\n" line ends, a cell quoted, its quotes doubled, when it holds a
+    comma, quote, line break, ";" or tab: a spreadsheet whose list
+    separator is ";" (most of Europe) or tab would otherwise split
+    "x;=HYPERLINK(..)" into a formula cell); C0/C1 controls escaped;
+    every cell through `neutral` unless `allow_formulas`; hidden
+    characters escaped when `stream` is a terminal (TerminalSafe).
+    csv.reader reads every cell back as written."""
 
     def __init__(self, stream: TextIO, allow_formulas: bool = False):
-        self.writer = csv.writer(TerminalSafe(stream), lineterminator="\n")
+        self.stream = TerminalSafe(stream)
         self.allow_formulas = allow_formulas
 
     def writerow(self, row: Iterable[Any]) -> None:
         """Write one row of cells (each as `cell` would give it)."""
         cells = [without_controls(v) for v in row]
-        self.writer.writerow(cells if self.allow_formulas else [neutral(v) for v in cells])
+        if not self.allow_formulas:
+            cells = [neutral(v) for v in cells]
+        self.stream.write(",".join(_field(v) for v in cells) + "\n")
+
+
+# Characters that make a cell quoted: RFC 4180's, and the other list separators.
+_QUOTED = re.compile('[,";\t\r\n]')
+
+
+def _field(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return '"' + text.replace('"', '""') + '"' if _QUOTED.search(text) else text
 
 
 def without_controls(value: Any) -> Any:
