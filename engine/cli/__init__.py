@@ -49,7 +49,7 @@ class _AdieuGroup(click.Group):
             if os.environ.get("ADIEU_RAISE_ERRORS") or "pytest" in sys.modules:
                 raise
             raise click.ClickException(
-                f"unexpected error: {type(exc).__name__}: {exc} "
+                f"unexpected error: {type(exc).__name__}: {visible(exc)} "
                 "(set ADIEU_RAISE_ERRORS=1 to see the traceback)") from None
 
 

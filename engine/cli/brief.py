@@ -11,7 +11,7 @@ import click
 from ..brief import FORMATS, default_template, mark_draft, read_template, render
 from ..brief_context import brief_context, brief_decision, refuse_unless_offboard
 from ..errors import InputError, Location
-from ..safe_text import blank, name_problem, normalise_id, normalise_text, visible
+from ..safe_text import blank, echo, name_problem, normalise_id, normalise_text
 from .common import RUN_ID, db_option, opened_store
 
 
@@ -114,7 +114,8 @@ def register(cli: click.Group) -> None:
         if context["draft"]:
             result = mark_draft(result, fmt, file)
         if out is None:  # a template's own control characters never reach the terminal
-            click.echo(visible(result, keep="\n\r\t"), nl=not result.endswith("\n"))
+            # CRLF as LF; a lone CR, which would let a line hide another, escaped
+            echo(result.replace("\r\n", "\n"), keep="\n\t", nl=not result.endswith("\n"))
             return
         try:
             Path(out).write_text(result, encoding="utf-8")

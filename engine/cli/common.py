@@ -22,6 +22,11 @@ csv_option = click.option(
     "--csv", "as_csv", is_flag=True,
     help="Output CSV: one row per customer; a list (rules, reasons ...) is a JSON array "
          "in its cell (columns: docs/cli.md).")
+allow_formulas_option = click.option(
+    "--allow-formulas", "allow_formulas", is_flag=True,
+    help="With --csv, write cells as they are, for programs rather than spreadsheets "
+         "(default: a text cell starting with = + - @, a tab or CR gets a leading ' so "
+         "a spreadsheet does not run it as a formula; docs/ops-guide.md).")
 workers_option = click.option(
     "--workers", "workers", type=click.IntRange(min=1), default=None, metavar="N",
     help="Decide in N processes (one writer writes in order: the same decisions as "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 import sys
@@ -12,10 +11,18 @@ import click
 
 from ..errors import PolicyErrors
 from ..explain import fmt
-from ..safe_text import TerminalSafe, echo, json_text
+from ..safe_text import echo, json_text
 from ..whatif import Comparison, stored_runs, whatif
-from .common import RUN_ID, as_of_option, db_option, json_option, resolve_db, source_options
-from .csvout import cell
+from .common import (
+    RUN_ID,
+    allow_formulas_option,
+    as_of_option,
+    db_option,
+    json_option,
+    resolve_db,
+    source_options,
+)
+from .csvout import CsvWriter, cell
 from .validate import source_excerpt
 
 CSV_COLUMNS = ("customer_id", "old_outcome", "new_outcome", "old_strikes", "new_strikes",
@@ -44,10 +51,11 @@ def register(cli: click.Group) -> None:
     @click.option("--csv", "as_csv", is_flag=True,
                   help="Output CSV: one row per customer that moved, then one per customer "
                        "whose dates or referrals changed (columns: docs/cli.md).")
+    @allow_formulas_option
     def diff(policies: tuple[str, ...], source: tuple[str, ...], mapping: tuple[str, ...],
              prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
              db: str | None, runs: tuple[int, ...], allow_missing: bool, as_json: bool,
-             as_csv: bool) -> None:
+             as_csv: bool, allow_formulas: bool) -> None:
         """Show which customers a policy change moves, and why.
 
         `adieu diff OLD NEW --source S` decides every customer of S under
@@ -107,17 +115,18 @@ def register(cli: click.Group) -> None:
         if as_json:
             click.echo(json_text(c.to_dict(), indent=2))
         elif as_csv:
-            write_csv(c, sys.stdout)
+            write_csv(c, sys.stdout, allow_formulas)
         else:
             write_text(c, bool(runs))
 
 
-def write_csv(c: Comparison, stream: Any) -> None:
+def write_csv(c: Comparison, stream: Any, allow_formulas: bool = False) -> None:
     """One row per moved customer, then one per customer whose outcome
     stayed but whose dates or referrals changed (old_outcome = new_outcome,
     rules and figures empty, causes the timing change); CSV_COLUMNS; lists
-    and figures as JSON."""
-    writer = csv.writer(TerminalSafe(stream), lineterminator="\n")
+    and figures as JSON; formula cells neutralised unless allow_formulas
+    (csvout.CsvWriter)."""
+    writer = CsvWriter(stream, allow_formulas)
     writer.writerow(CSV_COLUMNS)
     for m in c.moved:
         rules = m["rules"]

@@ -16,6 +16,7 @@ from ..run import dry_run as dry
 from ..safe_text import echo
 from ..store import now
 from .common import (
+    allow_formulas_option,
     as_of_option,
     csv_option,
     db_option,
@@ -41,6 +42,7 @@ def register(cli: click.Group) -> None:
     @db_option
     @json_option
     @csv_option
+    @allow_formulas_option
     @click.option("--strict", is_flag=True,
                   help="Treat any rejected row as an error: exit 2, write nothing.")
     @click.option("--backfill", is_flag=True,
@@ -58,7 +60,7 @@ def register(cli: click.Group) -> None:
                  prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
                  db: str | None, as_json: bool, as_csv: bool, strict: bool, backfill: bool,
                  allow_missing: bool, dry_run: bool, workers: int | None,
-                 quiet: bool) -> None:
+                 quiet: bool, allow_formulas: bool = False) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
 
         With --source repeated, the sources' records are joined by customer
@@ -151,7 +153,7 @@ def register(cli: click.Group) -> None:
             readback.write_json(head, readback.decisions_of(result), tail, sys.stdout)
         elif as_csv:
             write_decisions(readback.decisions_of(result), run_id if not dry_run else None,
-                            sys.stdout)
+                            sys.stdout, allow_formulas)
         else:
             summary(result, resolve_db(db), dry_run)
         if not quiet:

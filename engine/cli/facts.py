@@ -18,7 +18,7 @@ from ..plugins import registry
 from ..policy import canonical_facts
 from ..run import open_source
 from ..safe_text import echo, json_text
-from .common import as_of_option, csv_option, json_option, source_options
+from .common import allow_formulas_option, as_of_option, csv_option, json_option, source_options
 from .csvout import write_facts
 
 
@@ -31,11 +31,12 @@ def register(cli: click.Group) -> None:
     @as_of_option
     @json_option
     @csv_option
+    @allow_formulas_option
     @click.option("--limit", type=click.IntRange(min=0), default=None, metavar="N",
                   help="Show the first N customers only.")
     def facts(source: tuple[str, ...], more: tuple[str, ...], mapping: tuple[str, ...],
               prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
-              as_json: bool, as_csv: bool, limit: int | None) -> None:
+              as_json: bool, as_csv: bool, allow_formulas: bool, limit: int | None) -> None:
         """Show the canonical facts each customer of SOURCE gets, with provenance.
 
         Exactly what a policy would see: mapped, typed, with the file and row
@@ -79,7 +80,7 @@ def register(cli: click.Group) -> None:
         if as_json:
             click.echo(json_text(rows, indent=2))
         elif as_csv:
-            write_facts(rows, sys.stdout)
+            write_facts(rows, sys.stdout, allow_formulas)
         else:
             for row in rows:
                 echo(row["customer_id"])

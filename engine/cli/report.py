@@ -4,7 +4,6 @@ engine/segments.py)."""
 
 from __future__ import annotations
 
-import csv
 import os
 import stat
 import sys
@@ -15,11 +14,11 @@ from typing import Any
 import click
 
 from ..errors import InputError, Location
-from ..safe_text import TerminalSafe, echo, json_text
+from ..safe_text import echo, json_text
 from ..segments import DEFAULT_SEGMENTS, RunFacts, default_names, percent, segment_table
 from ..store import get_run
-from .common import db_option, json_option, opened_store, run_option
-from .csvout import cell
+from .common import allow_formulas_option, db_option, json_option, opened_store, run_option
+from .csvout import CsvWriter, cell
 
 SEGMENT_COLUMNS = ("fact", "segment", "customers", "strikes", "strikes_per_customer",
                    "offboards", "offboards_per_customer")
@@ -109,8 +108,9 @@ def register(cli: click.Group) -> None:
     @click.option("--csv", "as_csv", is_flag=True,
                   help="Output CSV: one row per segment (columns: fact, segment, customers, "
                        "strikes, strikes_per_customer, offboards, offboards_per_customer).")
+    @allow_formulas_option
     def segments_cmd(by: tuple[str, ...], run_id: int | None, db: str | None, as_json: bool,
-                     as_csv: bool) -> None:
+                     as_csv: bool, allow_formulas: bool) -> None:
         """Which kinds of customer produce the most strikes and offboards: per
         segment of each --by FACT (default: industry, channel and size), its
         customers, strikes (active strikes on the ladder, summed), strikes per
@@ -129,7 +129,7 @@ def register(cli: click.Group) -> None:
             click.echo(json_text({"run_id": run["id"], "as_of": run["as_of"], "by": names,
                                   "segments": rows}, indent=2))
         elif as_csv:
-            writer = csv.writer(TerminalSafe(sys.stdout), lineterminator="\n")
+            writer = CsvWriter(sys.stdout, allow_formulas)
             writer.writerow(SEGMENT_COLUMNS)
             for row in rows:
                 writer.writerow([cell(row[c]) for c in SEGMENT_COLUMNS])
