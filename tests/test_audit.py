@@ -109,6 +109,7 @@ EDITS = {
     "exemption": ("payload", "replace(payload, '2027-01-01', '2099-01-01')"),
     "pardon": ("payload", "replace(payload, 'Pat', 'Someone else')"),
     "case": ("payload", "replace(payload, 'proposed', 'approved')"),
+    "rejects": ("payload", "replace(payload, '\"count\":1', '\"count\":0')"),
 }
 
 
