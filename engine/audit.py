@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
+from .audit_records import RECORD_KINDS, check_records
+
 GENESIS = "0" * 64
 ENTRY_FIELDS = ("seq", "at", "kind", "run_id", "customer_id", "payload", "prev_hash")
 
@@ -167,81 +169,10 @@ def _v1_table(db: sqlite_utils.Database) -> str:
     return "decisions_v1" if db["decisions_v1"].exists() else "decisions"
 
 
-RECORD_KINDS = ("strike", "pardon", "exemption", "approval", "rejection")
-
-
 def _check_records(db: sqlite_utils.Database, entries: list[dict[str, Any]]) -> list[str]:
-    """The strikes, exemptions and reviews tables against their audit entries."""
-    problems: list[str] = []
-    by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in RECORD_KINDS}
-    for e in entries:
-        by_kind[e["kind"]].append(e)
-    # Strikes: each row matches one strike entry; a pardon only through a pardon entry;
-    # a supersede only by a later run of the same as-of date that decided the customer.
-    expected: dict[tuple, list[int]] = {}
-    for e in by_kind["strike"]:
-        key = (e["run_id"], e["customer_id"], e["payload"]["rule"], e["payload"]["recorded_on"])
-        expected.setdefault(key, []).append(e["seq"])
-    pardons: dict[Any, dict[str, Any]] = {}
-    for e in by_kind["pardon"]:
-        first = pardons.setdefault(e["payload"].get("strike_id"), e)
-        if first is not e:  # a strike is pardoned once: a second entry is a lost race
-            problems.append(f"strike {e['payload'].get('strike_id')} has two pardon entries "
-                            f"(audit entries {first['seq']} and {e['seq']}): it was "
-                            "pardoned twice")
-    run_dates = dict(db.execute("select id, as_of from runs").fetchall())
-    for s in db.query("select * from strikes order by id"):
-        key = (s["run_id"], s["customer_id"], s["rule"], s["recorded_on"])
-        if not expected.get(key):
-            problems.append(f"strike {s['id']} ({s['customer_id']}, {s['rule']}, "
-                            f"{s['recorded_on']}) has no audit entry (inserted or edited)")
-        else:
-            expected[key].pop()
-        pardon = pardons.pop(s["id"], None)
-        if s["pardoned_at"] and (pardon is None or pardon["payload"].get("by") !=
-                                 s["pardoned_by"] or pardon["at"] != s["pardoned_at"]):
-            problems.append(f"strike {s['id']} is marked pardoned without a matching pardon "
-                            "entry")
-        elif pardon is not None and not s["pardoned_at"]:
-            problems.append(f"strike {s['id']}: its pardon (audit entry {pardon['seq']}) "
-                            "was undone")
-        sup = s["superseded_by_run"]
-        if sup is not None and (run_dates.get(sup) != s["recorded_on"] or sup <= s["run_id"]):
-            problems.append(f"strike {s['id']} is marked superseded by run {sup}, which is "
-                            "not a later run of its date")
-    for key, seqs in expected.items():
-        for seq in seqs:
-            problems.append(f"strike of {key[1]} ({key[2]}, {key[3]}) was deleted (audit "
-                            f"entry {seq} names it)")
-    for strike_id, e in pardons.items():
-        problems.append(f"strike {strike_id} pardoned in audit entry {e['seq']} was deleted")
-    exemptions = {e["payload"].get("id"): e for e in by_kind["exemption"]}
-    for row in db.query("select * from exemptions order by id"):
-        e = exemptions.pop(row["id"], None)
-        if e is None:
-            problems.append(f"exemption registry-{row['id']} has no audit entry")
-        elif any(e["payload"].get(k) != row[k] for k in row if k != "id"):
-            problems.append(f"exemption registry-{row['id']} was edited (differs from audit "
-                            f"entry {e['seq']})")
-    for exemption_id, e in exemptions.items():
-        problems.append(f"exemption registry-{exemption_id} was deleted (audit entry "
-                        f"{e['seq']} names it)")
-    reviews = {(e["run_id"], e["customer_id"]): e
-               for e in by_kind["approval"] + by_kind["rejection"]}
-    for row in db.query("select * from reviews order by id"):
-        e = reviews.pop((row["run_id"], row["customer_id"]), None)
-        p = e["payload"] if e else {}
-        if e is None:
-            problems.append(f"review of {row['customer_id']} in run {row['run_id']} has no "
-                            "audit entry")
-        elif (p.get("verdict"), p.get("reviewer"), p.get("note")) != \
-                (row["verdict"], row["reviewer"], row["note"]):
-            problems.append(f"review of {row['customer_id']} in run {row['run_id']} was "
-                            f"edited (differs from audit entry {e['seq']})")
-    for (run_id, customer_id), e in reviews.items():
-        problems.append(f"review of {customer_id} in run {run_id} was deleted (audit entry "
-                        f"{e['seq']} names it)")
-    return problems[:20]
+    """The strikes, exemptions, reviews and rejects tables against their
+    audit entries (engine/audit_records.py)."""
+    return check_records(db, entries)
 
 
 TRIGGERS = [
@@ -265,5 +196,35 @@ COMPACT_TRIGGERS = [
     f"BEGIN SELECT RAISE(ABORT, '{table} rows are part of the audit trail and cannot "
     f"change'); END"
     for table in ("run_decisions", "blobs")
+    for verb in ("UPDATE", "DELETE")
+]
+
+# m009: a strike may change only as the product changes it: superseded_by_run
+# from NULL to a run once (a later run of its date), pardoned_at, pardoned_by
+# and pardon_reason from NULL to values once and together (adieu strikes
+# pardon); nothing else (id, customer_id, rule, recorded_on, expires_on,
+# run_id) ever. `IS` compares NULLs as values. rejects rows never change.
+STRIKE_UPDATE_ALLOWED = (
+    "new.id IS old.id AND new.customer_id IS old.customer_id AND new.rule IS old.rule "
+    "AND new.recorded_on IS old.recorded_on AND new.expires_on IS old.expires_on "
+    "AND new.run_id IS old.run_id "
+    "AND (new.superseded_by_run IS old.superseded_by_run OR "
+    "(old.superseded_by_run IS NULL AND new.superseded_by_run IS NOT NULL)) "
+    "AND ((new.pardoned_at IS old.pardoned_at AND new.pardoned_by IS old.pardoned_by "
+    "AND new.pardon_reason IS old.pardon_reason) OR "
+    "(old.pardoned_at IS NULL AND old.pardoned_by IS NULL AND old.pardon_reason IS NULL "
+    "AND new.pardoned_at IS NOT NULL AND new.pardoned_by IS NOT NULL "
+    "AND new.pardon_reason IS NOT NULL))"
+)
+TRAIL_TRIGGERS = [
+    "DROP TRIGGER IF EXISTS strikes_no_update",
+    f"CREATE TRIGGER IF NOT EXISTS strikes_only_pardon_supersede BEFORE UPDATE ON strikes "
+    f"WHEN NOT ({STRIKE_UPDATE_ALLOWED}) BEGIN SELECT RAISE(ABORT, 'strikes rows are part "
+    "of the audit trail: only a pardon (pardoned_at, pardoned_by, pardon_reason from NULL) "
+    "or a supersede (superseded_by_run from NULL) may change them'); END",
+] + [
+    f"CREATE TRIGGER IF NOT EXISTS rejects_no_{verb.lower()} BEFORE {verb} ON rejects "
+    f"BEGIN SELECT RAISE(ABORT, 'rejects rows are part of the audit trail and cannot "
+    f"change'); END"
     for verb in ("UPDATE", "DELETE")
 ]

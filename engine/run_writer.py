@@ -12,6 +12,7 @@ import sqlite_utils
 
 from . import cases, compact, jsontext
 from .audit import AuditLog, run_digest
+from .audit_records import rejects_digest, supersede_payloads
 
 BATCH = 2000  # decisions per batch (one audit entry each) when the caller gives a list
 
@@ -36,9 +37,13 @@ class RunWriter:
     reason). `.finish(run_row)` writes the runs row under the reserved id,
     supersedes the earlier strikes of the same date this run judged again,
     moves the cases (cases.record_run) and writes the run's audit entry;
-    returns the run id. Decisions are written before the runs row exists:
-    nothing (no enforced foreign key, no trigger) forbids that, and the
-    whole run commits or rolls back together with the caller's transaction.
+    returns the run id. The run's audit entries: "decisions" per batch,
+    "strike" per strike ({id, rule, recorded_on, expires_on}), "supersede"
+    per 1,000 strikes superseded ({strike_ids}), "rejects" ({count,
+    digest}: audit_records.rejects_digest), "run" and "case".
+    Decisions are written before the runs row exists: nothing (no enforced
+    foreign key, no trigger) forbids that, and the whole run commits or
+    rolls back together with the caller's transaction.
     Nothing is kept in Python between batches but counters."""
 
     def __init__(self, db: sqlite_utils.Database, run_id: int, as_of: str, at: str):
@@ -67,13 +72,19 @@ class RunWriter:
         strikes = [(s["customer_id"], s["rule"], s["recorded_on"], s["expires_on"], run_id)
                    for s in strike_rows]
         if strikes:
+            # Ids given here (we hold the write lock) so each strike entry
+            # names its row: pardon and supersede entries name strikes by id.
+            next_id = int(self.db.execute("select coalesce(max(id), 0) + 1 from strikes")
+                          .fetchone()[0])
             self.db.conn.executemany(
-                "insert into strikes (customer_id, rule, recorded_on, expires_on, run_id) "
-                "values (?, ?, ?, ?, ?)", strikes)
+                "insert into strikes (id, customer_id, rule, recorded_on, expires_on, run_id) "
+                "values (?, ?, ?, ?, ?, ?)",
+                [(i, *s) for i, s in enumerate(strikes, next_id)])
             # One entry each: a run's memory check (engine/memory_check.py)
             # finds a strike's entry by its customer, rule and date.
-            for s in strikes:
-                self.log.add("strike", {"rule": s[1], "recorded_on": s[2]}, run_id, s[0])
+            for i, s in enumerate(strikes, next_id):
+                self.log.add("strike", {"id": i, "rule": s[1], "recorded_on": s[2],
+                                        "expires_on": s[3]}, run_id, s[0])
             self.strikes += len(strikes)
 
     def add_rejects(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -95,13 +106,23 @@ class RunWriter:
         # could not judge (unknown: another source's facts) keeps its
         # strike, which was this run's memory (load_memories, decide).
         # Customers the run does not decide keep theirs.
-        db.execute("update strikes set superseded_by_run = ? where recorded_on = ? and "
-                   "run_id is not ? and superseded_by_run is null and pardoned_at is null "
-                   "and exists (select 1 from decisions d where d.run_id = ? and "
-                   "d.customer_id = strikes.customer_id and not exists "
-                   "(select 1 from json_each(d.unknown) u where "
-                   "json_extract(u.value, '$.rule') = strikes.rule))",
-                   [run_id, self.as_of, run_id, run_id])
+        superseded = [r[0] for r in db.execute(
+            "select id from strikes where recorded_on = ? and "
+            "run_id is not ? and superseded_by_run is null and pardoned_at is null "
+            "and exists (select 1 from decisions d where d.run_id = ? and "
+            "d.customer_id = strikes.customer_id and not exists "
+            "(select 1 from json_each(d.unknown) u where "
+            "json_extract(u.value, '$.rule') = strikes.rule))",
+            [self.as_of, run_id, run_id])]
+        # Each supersede is in the trail (kind "supersede", the strike ids
+        # in batches of 1,000), so a supersede undone is found by verify.
+        for payload in supersede_payloads(superseded):
+            db.execute("update strikes set superseded_by_run = ? where id in "
+                       "(select value from json_each(?))",
+                       [run_id, jsontext.dumps(payload["strike_ids"])])
+            self.log.add("supersede", payload, run_id)
+        count, rejects = rejects_digest(db, run_id)
+        self.log.add("rejects", {"count": count, "digest": rejects}, run_id)
         stored_run = db["runs"].get(run_id)
         self.log.add("run", {"digest": run_digest(stored_run), "identity": run_row.get("identity"),
                              "counts": run_row.get("counts")}, run_id)

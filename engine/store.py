@@ -18,7 +18,8 @@ from typing import Any
 import sqlite_utils
 
 from . import cases, compact, jsontext
-from .audit import COMPACT_TRIGGERS, TRIGGERS, AuditLog, decision_digest, run_digest
+from .audit import COMPACT_TRIGGERS, TRAIL_TRIGGERS, TRIGGERS, AuditLog, decision_digest, run_digest
+from .audit_records import rejects_digest, supersede_payloads
 from .errors import Location, StoreError
 from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption
@@ -166,6 +167,31 @@ def m008_compact_store(db: sqlite_utils.Database) -> None:
     db.execute(compact.VIEW)
     for statement in COMPACT_TRIGGERS:
         db.execute(statement)
+
+
+@migrations()
+def m009_trail_coverage(db: sqlite_utils.Database) -> None:
+    """Every stored field a decision or a listing reads is covered by the
+    trail (engine/audit_records.py). Triggers: a strike changes only by a
+    pardon or a supersede, once each (audit.TRAIL_TRIGGERS); rejects rows
+    never change. Baseline entries for what earlier versions did not
+    record, taken as the database holds it now (payload "adopted": true):
+    one "supersede" entry per run that superseded strikes (ids in batches
+    of 1,000) and one "rejects" entry per run (count and digest)."""
+    for statement in TRAIL_TRIGGERS:
+        db.execute(statement)
+    log = AuditLog(db, now())
+    by_run: dict[int, list[int]] = {}
+    for strike_id, run_id in db.execute("select id, superseded_by_run from strikes where "
+                                        "superseded_by_run is not null order by id"):
+        by_run.setdefault(run_id, []).append(strike_id)
+    for run_id in sorted(by_run):
+        for payload in supersede_payloads(by_run[run_id]):
+            log.add("supersede", {**payload, "adopted": True}, run_id)
+    for (run_id,) in db.execute("select id from runs order by id").fetchall():
+        count, hexdigest = rejects_digest(db, run_id)
+        log.add("rejects", {"count": count, "digest": hexdigest, "adopted": True}, run_id)
+    log.flush()
 
 
 class Database(sqlite_utils.Database):

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from adieu.cli import cli
 
-KINDS = ("run", "decisions", "strike", "exemption", "pardon", "case")
+KINDS = ("run", "decisions", "strike", "exemption", "pardon", "case", "rejects")
 TRIGGER_MESSAGE = "rows are part of the audit trail and cannot change"
 FIELDS = ("seq", "at", "kind", "run_id", "customer_id", "payload", "prev_hash")
 
@@ -72,9 +72,10 @@ def test_an_intact_trail_verifies(runner: CliRunner, trail: Path) -> None:
     # cool-down) 6 more: C-WARN is now exempt from every rule.
     # Cases: two opened by run 1, approved and rejected; run 2 keeps C-OFF's
     # (C-ABUSE is held by its rejection) and opens C-FINAL's (its third strike).
-    # The decisions: one entry per batch (one batch per run here).
+    # The decisions: one entry per batch (one batch per run here); one
+    # rejects entry per run (m009); no supersede (the runs' dates differ).
     assert kinds == {"run": 2, "decisions": 2, "strike": 13, "exemption": 1, "pardon": 1,
-                     "case": 6}
+                     "case": 6, "rejects": 2}
     code, out, err = verify(runner, trail)
     assert (code, err) == (0, "")
     assert out == [f"audit trail intact: {sum(kinds.values())} entries"]
@@ -108,6 +109,7 @@ EDITS = {
     "exemption": ("payload", "replace(payload, '2027-01-01', '2099-01-01')"),
     "pardon": ("payload", "replace(payload, 'Pat', 'Someone else')"),
     "case": ("payload", "replace(payload, 'proposed', 'approved')"),
+    "rejects": ("payload", "replace(payload, '\"count\":1', '\"count\":0')"),
 }
 
 
@@ -284,7 +286,7 @@ def test_verify_needs_an_existing_database(runner: CliRunner, tmp_path: Path) ->
 
 @pytest.mark.parametrize("change, named", [
     ("drop trigger exemptions_no_update; update exemptions set expires = '2099-01-01'",
-     "exemption registry-1 was edited"),
+     "exemption registry-1 was edited: expires differs from audit entry"),
     ("drop trigger exemptions_no_delete; delete from exemptions",
      "exemption registry-1 was deleted"),
     ("update cases set state = 'approved' where state = 'rejected'",
@@ -297,11 +299,13 @@ def test_verify_needs_an_existing_database(runner: CliRunner, tmp_path: Path) ->
      "was deleted (audit entry"),
     ("update strikes set pardoned_at = '2026-11-30', pardoned_by = 'x', pardon_reason = 'y' "
      "where id = 1", "strike 1 is marked pardoned without a matching pardon entry"),
-    ("update strikes set pardoned_at = null, pardoned_by = null, pardon_reason = null "
-     "where pardoned_at is not null", "its pardon (audit entry"),
+    ("drop trigger strikes_only_pardon_supersede; update strikes set pardoned_at = null, "
+     "pardoned_by = null, pardon_reason = null where pardoned_at is not null",
+     "its pardon (audit entry"),
     ("update strikes set superseded_by_run = 2 where id = 1",
-     "strike 1 is marked superseded by run 2, which is not a later run of its date"),
-    ("drop trigger strikes_no_update; update strikes set rule = 'abuse' where id = 1",
+     "strike 1 is marked superseded by run 2 without a supersede entry"),
+    ("drop trigger strikes_only_pardon_supersede; update strikes set rule = 'abuse' "
+     "where id = 1",
      "strike 1 (C-"),
 ])
 def test_editing_strikes_exemptions_or_reviews_is_named(runner: CliRunner, trail: Path,

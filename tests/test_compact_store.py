@@ -232,7 +232,7 @@ TAMPERS = {
                           "update blobs set body = replace(body, 'high', 'low') where id = "
                           "(select rules from run_decisions where run_id = 1 and "
                           "customer_id = 'CUST-0007')"),
-    "edit a strike": ("drop trigger strikes_no_update",
+    "edit a strike": ("drop trigger strikes_only_pardon_supersede",
                       "update strikes set rule = 'longer-terms' where id = 3"),
     "delete a strike": ("drop trigger strikes_no_delete", "delete from strikes where id = 5"),
     "insert a strike": ("insert into strikes (customer_id, rule, recorded_on, expires_on, "
@@ -283,10 +283,11 @@ def old(tmp_path: Path) -> Path:
 def test_an_old_layout_database_verifies_after_m008(tmp_path: Path, old: Path) -> None:
     before = rows_of(old, "select * from decisions order by run_id, customer_id")
     assert sql(old, "select count(*) from audit where kind = 'decision'") == [(158,)]
-    code, out = verify(tmp_path, old)  # migrates it (m008), then verifies
-    assert (code, out) == (0, ["audit trail intact: 226 entries"])
-    assert sql(old, "select name from _sqlite_migrations order by id")[-1] == \
-        ("m008_compact_store",)
+    code, out = verify(tmp_path, old)  # migrates it (m008, m009), then verifies
+    # 226 entries, and m009's baseline rejects entry for each of its 2 runs.
+    assert (code, out) == (0, ["audit trail intact: 228 entries"])
+    assert sql(old, "select name from _sqlite_migrations order by id")[-2:] == \
+        [("m008_compact_store",), ("m009_trail_coverage",)]
     # Its rows stay where they were, with their per-decision entries; the
     # view shows them as before, and so does the reader.
     assert rows_of(old, "select * from decisions order by run_id, customer_id") == before

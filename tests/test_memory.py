@@ -653,8 +653,9 @@ def test_a_failure_inside_write_run_leaves_nothing(evaluated: Path, policy_file:
         db.close()
     after = snapshot(evaluated)
     assert run_id == 2 and len(after["decisions"]) == len(before["decisions"]) + 9
-    # The run, its 9 decisions' batch, 7 strikes, and the 2 open cases the run keeps.
-    assert len(after["audit"]) == len(before["audit"]) + 1 + 1 + 7 + 2
+    # The run, its 9 decisions' batch, 7 strikes, the supersede of run 1's 7
+    # strikes, its rejects (none), and the 2 open cases the run keeps.
+    assert len(after["audit"]) == len(before["audit"]) + 1 + 1 + 7 + 1 + 1 + 2
     assert count(evaluated, "strikes", "superseded_by_run = 2") == 7
 
 

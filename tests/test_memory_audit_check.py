@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import AS_OF
 
-from adieu.audit import AuditLog
+from adieu.audit import TRAIL_TRIGGERS, AuditLog
 from adieu.cli import cli
 from adieu.errors import InputError
 from adieu.memory_check import check_memory
@@ -94,8 +94,8 @@ def test_a_raw_sql_pardon_is_refused(runner: CliRunner, evaluated: Path, policy_
                                      customers_csv: Path) -> None:
     """A strike hidden by pardoned_at set with SQL, without a pardon entry."""
     row = one(evaluated, "select id from strikes where customer_id = 'C-WARN'")[0]
-    sql(evaluated, f"update strikes set pardoned_at = '2026-11-05', pardoned_by = 'me' "
-                   f"where id = {row}")
+    sql(evaluated, "drop trigger strikes_only_pardon_supersede",  # it refuses half a pardon
+        f"update strikes set pardoned_at = '2026-11-05', pardoned_by = 'me' where id = {row}")
     refused(runner, evaluated, policy_file, customers_csv,
             f"pardon of strikes row {row} (C-WARN) has no audit entry")
 
@@ -108,7 +108,8 @@ def test_a_pardon_edited_afterwards_is_refused(runner: CliRunner, evaluated: Pat
     assert done.exit_code == 0, done.output
     row, seq = one(evaluated, "select json_extract(payload, '$.strike_id'), seq from audit "
                               "where kind = 'pardon'")
-    sql(evaluated, f"update strikes set pardoned_by = 'Someone' where id = {row}")
+    sql(evaluated, "drop trigger strikes_only_pardon_supersede",  # it refuses the edit
+        f"update strikes set pardoned_by = 'Someone' where id = {row}")
     refused(runner, evaluated, policy_file, customers_csv,
             f"pardon of strikes row {row} (C-WARN): its pardoned_by differs from audit "
             f"entry {seq}")
@@ -198,10 +199,10 @@ def test_cases_rows_are_checked_with_their_latest_entry(
         ("proposed",)
     sql(evaluated, "update cases set state = 'approved', reviewer = 'Rita' "
                    "where customer_id = 'C-ABUSE'")
-    # Entries: the run's batch of decisions (1), its 7 strikes (2-8), the run (9),
-    # C-OFF's case (10) and C-ABUSE's (11).
+    # Entries: the run's batch of decisions (1), its 7 strikes (2-8), its rejects
+    # (9), the run (10), C-OFF's case (11) and C-ABUSE's (12).
     refused(runner, evaluated, policy_file, customers_csv, "cases row 2 (C-ABUSE): its state, "
-            "reviewer differ from audit entry 11")
+            "reviewer differ from audit entry 12")
     sql(evaluated, "update cases set state = 'proposed', reviewer = null "
                    "where customer_id = 'C-ABUSE'")  # back as the trail says
     sql(evaluated, "insert into cases (customer_id, state, opened_run, opened_as_of) "
@@ -248,7 +249,9 @@ def test_a_raw_sql_supersede_is_refused(runner: CliRunner, evaluated: Path,
     refused(runner, evaluated, policy_file, customers_csv,
             f"supersede of strikes row {row} (C-WARN): not superseded by a later run of its "
             "date that decided the customer")
-    sql(evaluated, f"update strikes set superseded_by_run = null where id = {row}")
+    sql(evaluated, "drop trigger strikes_only_pardon_supersede",  # it refuses the undo
+        f"update strikes set superseded_by_run = null where id = {row}",
+        TRAIL_TRIGGERS[1])
     # A real supersede: the same date again with other facts (run 2) ...
     corrected = customers_csv.with_name("corrected.csv")
     corrected.write_text(customers_csv.read_text().replace("C-KEEP,standard,10000",

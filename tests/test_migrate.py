@@ -85,8 +85,9 @@ TABLES = {"runs": RUNS, "decisions_v1": DECISIONS, "run_decisions": RUN_DECISION
 AS_OF = "2026-11-02"  # the as-of date of conftest's tiny customers, after the old run's
 TRIGGERS = {f"{table}_no_{verb}"
             for table in ("audit", "runs", "decisions", "exemptions", "reviews", "strikes",
-                          "run_decisions", "blobs")
-            for verb in ("update", "delete")} | {"cases_no_delete"}
+                          "run_decisions", "blobs", "rejects")
+            for verb in ("update", "delete")} - {"strikes_no_update"} | \
+    {"cases_no_delete", "strikes_only_pardon_supersede"}
 
 
 def raw(db: Path, statement: str) -> list[tuple]:
@@ -132,13 +133,15 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                             ("adieu", "m005_sources_plugins"),
                                             ("adieu", "m006_audit_index"),
                                             ("adieu", "m007_set_aside_strikes"),
-                                            ("adieu", "m008_compact_store")]
+                                            ("adieu", "m008_compact_store"),
+                                            ("adieu", "m009_trail_coverage")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
                                                         "m003_missing_facts", "m004_cases",
                                                         "m005_sources_plugins",
                                                         "m006_audit_index",
                                                         "m007_set_aside_strikes",
-                                                        "m008_compact_store"]
+                                                        "m008_compact_store",
+                                                        "m009_trail_coverage"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
     for _ in range(2):  # opening again changes nothing
@@ -158,7 +161,7 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     assert raw(new, "select name from _sqlite_migrations order by id") == \
         [("m001_initial",), ("m002_memory",), ("m003_missing_facts",), ("m004_cases",),
          ("m005_sources_plugins",), ("m006_audit_index",), ("m007_set_aside_strikes",),
-         ("m008_compact_store",)]
+         ("m008_compact_store",), ("m009_trail_coverage",)]
     assert schema(new) == schema(old_db)
 
 
@@ -208,13 +211,16 @@ def test_old_rows_are_kept_and_adopted_into_the_audit_trail(old_db: Path) -> Non
 
     entries = raw(old_db, "select seq, kind, run_id, customer_id, payload, prev_hash, hash "
                           "from audit order by seq")
-    assert len(entries) == 33
+    assert len(entries) == 34
     assert entries[0][:4] == (1, "run", 1, None)
     assert [e[3] for e in entries[1:31]] == [d[1] for d in before_decisions]
     assert {e[1] for e in entries[1:31]} == {"decision"}
     # m004: the run's two offboardings (never reviewed) are open cases.
-    assert [(e[1], e[2], e[3], json.loads(e[4])["event"]) for e in entries[31:]] == \
+    assert [(e[1], e[2], e[3], json.loads(e[4])["event"]) for e in entries[31:33]] == \
         [("case", 1, "CUST-0007", "opened"), ("case", 1, "CUST-0023", "opened")]
+    # m009: a baseline of the run's rejects (it superseded no strike).
+    assert (entries[33][1:4], json.loads(entries[33][4])["count"]) == \
+        (("rejects", 1, None), 0)
     assert raw(old_db, "select customer_id, state, opened_run, latest_run from cases") == \
         [("CUST-0007", "proposed", 1, 1), ("CUST-0023", "proposed", 1, 1)]
     for entry in entries:
@@ -230,7 +236,7 @@ def test_old_rows_are_kept_and_adopted_into_the_audit_trail(old_db: Path) -> Non
 def test_the_upgraded_trail_verifies(runner: CliRunner, old_db: Path) -> None:
     result = runner.invoke(cli, ["audit", "verify", "--db", str(old_db)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "audit trail intact: 33 entries"
+    assert result.stdout.strip() == "audit trail intact: 34 entries"
 
 
 def test_wal_mode_and_busy_timeout(old_db: Path) -> None:
@@ -303,6 +309,8 @@ def test_upgraded_database_keeps_working(runner: CliRunner, old_db: Path, policy
             assert stored == again
 
     result = adieu("audit", "verify")
-    # 2 adopted cases; run 2 (its 9 decisions in one batch entry) opens C-OFF's
-    # and C-ABUSE's; CUST-0007's approval.
-    assert result.stdout.strip() == f"audit trail intact: {31 + 2 + 1 + 1 + 7 + 2 + 1} entries"
+    # 2 adopted cases; m009's rejects baseline of run 1; run 2 (its 9 decisions
+    # in one batch entry, 7 strikes, its rejects) opens C-OFF's and C-ABUSE's;
+    # CUST-0007's approval.
+    assert result.stdout.strip() == \
+        f"audit trail intact: {31 + 2 + 1 + 1 + 1 + 7 + 1 + 2 + 1} entries"

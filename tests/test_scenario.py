@@ -500,8 +500,9 @@ def test_the_audit_trail_is_intact_and_complete(year: Year) -> None:
     # The decisions (9 a month, 8 after August: Alder left): one batch entry a run.
     assert year.adieu.query("select sum(customers) from runs") == [(9 * 8 + 8 * 4,)]
     # Cases: Alder's opened, approved, kept, effective; Dogwood's opened, approved.
+    # Each run's rejects (m009); no run shares its as-of date: no supersede.
     assert kinds == {"exemption": 2, "run": 12, "decisions": 12, "strike": 13,
-                     "pardon": 1, "case": 6}
+                     "pardon": 1, "case": 6, "rejects": 12}
 
 
 @pytest.mark.parametrize("run", range(1, 13))
