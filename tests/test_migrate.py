@@ -70,7 +70,7 @@ CASES = {"id": int, "customer_id": str, "state": str, "opened_run": int, "opened
          "no_owner_on_record": int, "revoked_by": str, "revoked_by_key": str,
          "revoked_by_id": str, "revoked_at": str, "revoke_reason": str, "updated_at": str}
 AUDIT = {"seq": int, "at": str, "kind": str, "run_id": int, "customer_id": str,
-         "payload": str, "prev_hash": str, "hash": str}
+         "payload": str, "prev_hash": str, "hash": str, "mac": str}
 RUN_DECISIONS = {
     "run_id": int, "pos": int, "customer_id": str, "outcome": str, "base_outcome": str,
     "severity": str, "strikes": int, "effective_date": str, "phase_out_start": str,
@@ -132,13 +132,15 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                             ("adieu", "m005_sources_plugins"),
                                             ("adieu", "m006_audit_index"),
                                             ("adieu", "m007_set_aside_strikes"),
-                                            ("adieu", "m008_compact_store")]
+                                            ("adieu", "m008_compact_store"),
+                                            ("adieu", "m010_audit_mac")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
                                                         "m003_missing_facts", "m004_cases",
                                                         "m005_sources_plugins",
                                                         "m006_audit_index",
                                                         "m007_set_aside_strikes",
-                                                        "m008_compact_store"]
+                                                        "m008_compact_store",
+                                                        "m010_audit_mac"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
     for _ in range(2):  # opening again changes nothing
@@ -158,7 +160,7 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     assert raw(new, "select name from _sqlite_migrations order by id") == \
         [("m001_initial",), ("m002_memory",), ("m003_missing_facts",), ("m004_cases",),
          ("m005_sources_plugins",), ("m006_audit_index",), ("m007_set_aside_strikes",),
-         ("m008_compact_store",)]
+         ("m008_compact_store",), ("m010_audit_mac",)]
     assert schema(new) == schema(old_db)
 
 
@@ -230,7 +232,7 @@ def test_old_rows_are_kept_and_adopted_into_the_audit_trail(old_db: Path) -> Non
 def test_the_upgraded_trail_verifies(runner: CliRunner, old_db: Path) -> None:
     result = runner.invoke(cli, ["audit", "verify", "--db", str(old_db)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "audit trail intact: 33 entries"
+    assert result.stdout.splitlines()[0] == "audit trail intact: 33 entries"
 
 
 def test_wal_mode_and_busy_timeout(old_db: Path) -> None:
@@ -305,4 +307,5 @@ def test_upgraded_database_keeps_working(runner: CliRunner, old_db: Path, policy
     result = adieu("audit", "verify")
     # 2 adopted cases; run 2 (its 9 decisions in one batch entry) opens C-OFF's
     # and C-ABUSE's; CUST-0007's approval.
-    assert result.stdout.strip() == f"audit trail intact: {31 + 2 + 1 + 1 + 7 + 2 + 1} entries"
+    assert result.stdout.splitlines()[0] == \
+        f"audit trail intact: {31 + 2 + 1 + 1 + 7 + 2 + 1} entries"

@@ -9,6 +9,7 @@ from dataclasses import asdict
 import click
 
 from .. import readback
+from ..audit_anchor import stored_head_line
 from ..errors import InputError, PolicyErrors
 from ..progress import Progress
 from ..run import RunResult, prepare, store
@@ -155,6 +156,8 @@ def register(cli: click.Group) -> None:
         else:
             summary(result, resolve_db(db), dry_run)
         if not quiet:
+            if not dry_run:  # the anchor to keep outside the database (docs/ops-guide.md)
+                echo(stored_head_line(resolve_db(db)), err=True)
             echo(final_line(result, dry_run, bar.elapsed()), err=True)
 
 
