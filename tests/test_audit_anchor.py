@@ -62,6 +62,11 @@ def exempt(runner: CliRunner, db: Path, customer: str = "C-WARN", key: str | Non
                  "--approver", "CCO", "--until", "2027-01-01", key=key)
 
 
+def exempt_result(runner: CliRunner, db: Path, key: str) -> str:
+    return adieu(runner, db, "exempt", "C-WARN", "--all", "--reason", "Reference",
+                 "--approver", "CCO", "--until", "2027-01-01", key=key, code=2).output
+
+
 def evaluate(runner: CliRunner, db: Path, policy: Path, csv: Path, as_of: str,
              key: str | None = None, *extra: str):
     return adieu(runner, db, "evaluate", str(policy), "--source", f"csv:{csv}", "--as-of",
@@ -219,9 +224,20 @@ def test_a_short_key_is_refused_and_nothing_is_written(runner: CliRunner, db_pat
     result = adieu(runner, db_path, "evaluate", str(policy_file), "--source",
                    f"csv:{customers_csv}", "--as-of", "2026-11-02", code=2, key=key)
     assert f"an audit key must be at least {MIN_KEY_BYTES} bytes" in result.output
-    assert sql(db_path, "select count(*) from runs") == [(0,)]
-    assert sql(db_path, "select count(*) from audit") == [(0,)]
+    assert not db_path.exists()  # refused before the database is opened
+    # Refused by the writers and by verify too.
+    evaluate(runner, db_path, policy_file, customers_csv, "2026-11-02")
+    assert "at least 16 bytes" in exempt_result(runner, db_path, key)
+    assert sql(db_path, "select count(*) from exemptions") == [(0,)]
     assert "at least 16 bytes" in verify(runner, db_path, code=2, key=key).output
+
+
+def test_a_short_key_is_refused_before_the_source_is_read(runner: CliRunner, tmp_path: Path,
+                                                          policy_file: Path) -> None:
+    # The source is not there: the key's error comes first, nothing is read.
+    result = adieu(runner, tmp_path / "a.db", "evaluate", str(policy_file), "--source",
+                   f"csv:{tmp_path / 'missing.csv'}", code=2, key="short")
+    assert result.output.startswith("Error: ADIEU_AUDIT_KEY is 5 byte(s) long")
 
 
 def test_the_key_is_bytes_not_characters(runner: CliRunner, db_path: Path, policy_file: Path,
