@@ -69,7 +69,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
     },
     "audit": {
         "seq": int, "at": str, "kind": str, "run_id": int, "customer_id": str, "payload": str,
-        "prev_hash": str, "hash": str,
+        "prev_hash": str, "hash": str, "mac": str,
     },
     "cases": {
         "id": int, "customer_id": str, "state": str, "opened_run": int, "opened_as_of": str,
@@ -116,7 +116,8 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
     assert migrations == [("adieu", "m001_initial"), ("adieu", "m002_memory"),
                           ("adieu", "m003_missing_facts"), ("adieu", "m004_cases"),
                           ("adieu", "m005_sources_plugins"), ("adieu", "m006_audit_index"),
-                          ("adieu", "m007_set_aside_strikes"), ("adieu", "m008_compact_store")]
+                          ("adieu", "m007_set_aside_strikes"), ("adieu", "m008_compact_store"),
+                          ("adieu", "m010_audit_mac")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -141,7 +142,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 8
+    assert count(db_path, "_sqlite_migrations") == 9
 
 
 def test_wal_mode(db_path: Path) -> None:
