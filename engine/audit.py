@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
@@ -35,11 +36,17 @@ def entry_hash(entry: dict[str, Any]) -> str:
 
 
 class AuditLog:
-    """Appends entries within the caller's transaction."""
+    """Appends entries within the caller's transaction. With ADIEU_AUDIT_KEY
+    set (engine/audit_anchor.py) each entry also gets its `mac`; a key that
+    is too short raises InputError before anything is added."""
 
     def __init__(self, db: sqlite_utils.Database, at: str):
+        from .audit_anchor import audit_key, has_mac_column
+
         self.db = db
         self.at = at
+        # Migrations before m010_audit_mac (adopting older rows) have no mac column.
+        self.key = audit_key() if has_mac_column(db) else None
         row = db.execute("select seq, hash from audit order by seq desc limit 1").fetchone()
         self.seq, self.prev = (row[0], row[1]) if row else (0, GENESIS)
         self.pending: list[dict[str, Any]] = []
@@ -51,6 +58,10 @@ class AuditLog:
                  "customer_id": customer_id, "payload": canonical(payload),
                  "prev_hash": self.prev}
         entry["hash"] = entry_hash(entry)
+        if self.key is not None:
+            from .audit_anchor import entry_mac
+
+            entry["mac"] = entry_mac(self.key, entry["hash"])
         self.prev = entry["hash"]
         self.pending.append(entry)
         if len(self.pending) >= 1000:
@@ -86,9 +97,12 @@ def decision_digest(row: dict[str, Any]) -> str:
                    if not (k in LATER_DECISION_COLUMNS and row[k] is None)})
 
 
-def verify(db: sqlite_utils.Database) -> list[str]:
+def verify(db: sqlite_utils.Database,
+           after_chain: Callable[[], None] | None = None) -> list[str]:
     """Every problem found, first the chain's, then the stored rows'.
-    An empty list means the trail is intact."""
+    An empty list means the trail is intact. `after_chain` is called once the
+    entries are read, before the stored rows are (audit_anchor.verify_trail
+    runs this in one read transaction; its tests commit a run there)."""
     problems: list[str] = []
     prev, expected_seq = GENESIS, 1
     digests: dict[tuple[str, int | None, str | None], tuple[int, str]] = {}
@@ -130,6 +144,8 @@ def verify(db: sqlite_utils.Database) -> list[str]:
             digests[key] = (seq, payload.get("digest", ""))
         if problems and len(problems) > 20:
             break
+    if after_chain is not None:
+        after_chain()
     if problems:
         return problems
     for run in db.query("select * from runs"):

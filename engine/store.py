@@ -194,6 +194,14 @@ def m009_trail_coverage(db: sqlite_utils.Database) -> None:
     log.flush()
 
 
+@migrations()
+def m010_audit_mac(db: sqlite_utils.Database) -> None:
+    """audit.mac: HMAC-SHA256 of the entry's hash under ADIEU_AUDIT_KEY (64
+    hex digits), written when the key is set (engine/audit_anchor.py); NULL
+    for entries written without it and for every earlier entry."""
+    db["audit"].add_column("mac", str)
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose atomic() blocks are write transactions
     from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction

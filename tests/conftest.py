@@ -99,7 +99,7 @@ AS_OF = "2026-11-02"
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ADIEU_* settings leak in: every installed plugin (the built-in csv
     one included) loads, and the database comes from --db or the test."""
-    for name in ("ADIEU_LOAD_PLUGINS", "ADIEU_DB", "ADIEU_RAISE_ERRORS"):
+    for name in ("ADIEU_LOAD_PLUGINS", "ADIEU_DB", "ADIEU_RAISE_ERRORS", "ADIEU_AUDIT_KEY"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -148,13 +148,15 @@ def evaluated(runner: CliRunner, policy_file: Path, customers_csv: Path, db_path
     return db_path
 
 
-FINAL_LINE = re.compile(r"done: [0-9,]+ customers decided, [0-9,]+ rows rejected, [0-9,]+ new "
+FINAL_LINE = re.compile(r"(?:audit head: (?:[0-9]+:[0-9a-f]{64}|none \(no entries\))\n)?"
+                        r"done: [0-9,]+ customers decided, [0-9,]+ rows rejected, [0-9,]+ new "
                         r"strikes; [^\n]* in [0-9]+\.[0-9] s\n\Z")
 
 
 def before_final_line(stderr: str) -> str:
     """evaluate's stderr without its final line ('done: N customers decided,
-    ... in S s'), which must be there (tests/test_streaming.py checks its
+    ... in S s') and the audit head line before it (tests/test_audit_anchor.py
+    checks that one), which must be there (tests/test_streaming.py checks its
     wording)."""
     found = FINAL_LINE.search(stderr)
     assert found is not None and (found.start() == 0 or stderr[found.start() - 1] == "\n"), \

@@ -175,9 +175,9 @@ def test_bytes_per_decision_first_run_and_rerun(tmp_path: Path) -> None:
     assert sql(db, "select count(*) from run_decisions a join run_decisions b on "
                    "b.customer_id = a.customer_id and b.run_id = 2 where a.run_id = 1 and "
                    "a.facts != b.facts")[0][0] == 48
-    assert verify(tmp_path, db) == (0, [f"audit trail intact: "
-                                        f"{sql(db, 'select count(*) from audit')[0][0]:,} "
-                                        "entries"])
+    code, out = verify(tmp_path, db)
+    assert (code, out[0]) == (0, f"audit trail intact: "
+                                 f"{sql(db, 'select count(*) from audit')[0][0]:,} entries")
 
 
 # -- tamper evidence ------------------------------------------------------------
@@ -283,11 +283,11 @@ def old(tmp_path: Path) -> Path:
 def test_an_old_layout_database_verifies_after_m008(tmp_path: Path, old: Path) -> None:
     before = rows_of(old, "select * from decisions order by run_id, customer_id")
     assert sql(old, "select count(*) from audit where kind = 'decision'") == [(158,)]
-    code, out = verify(tmp_path, old)  # migrates it (m008, m009), then verifies
+    code, out = verify(tmp_path, old)  # migrates it (m008, m009, m010), then verifies
     # 226 entries, and m009's baseline rejects entry for each of its 2 runs.
-    assert (code, out) == (0, ["audit trail intact: 228 entries"])
+    assert (code, out[0]) == (0, "audit trail intact: 228 entries")
     assert sql(old, "select name from _sqlite_migrations order by id")[-2:] == \
-        [("m008_compact_store",), ("m009_trail_coverage",)]
+        [("m009_trail_coverage",), ("m010_audit_mac",)]
     # Its rows stay where they were, with their per-decision entries; the
     # view shows them as before, and so does the reader.
     assert rows_of(old, "select * from decisions order by run_id, customer_id") == before

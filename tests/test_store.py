@@ -69,7 +69,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
     },
     "audit": {
         "seq": int, "at": str, "kind": str, "run_id": int, "customer_id": str, "payload": str,
-        "prev_hash": str, "hash": str,
+        "prev_hash": str, "hash": str, "mac": str,
     },
     "cases": {
         "id": int, "customer_id": str, "state": str, "opened_run": int, "opened_as_of": str,
@@ -117,7 +117,8 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
                           ("adieu", "m003_missing_facts"), ("adieu", "m004_cases"),
                           ("adieu", "m005_sources_plugins"), ("adieu", "m006_audit_index"),
                           ("adieu", "m007_set_aside_strikes"), ("adieu", "m008_compact_store"),
-                          ("adieu", "m009_trail_coverage")]
+                          ("adieu", "m009_trail_coverage"),
+                          ("adieu", "m010_audit_mac")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))

@@ -235,8 +235,10 @@ def test_quiet_prints_nothing_on_stderr_and_the_final_line_is_there_without(
                                "--as-of", DAY1, "--db", str(tmp_path / "l.db")])
     assert loud.exit_code == 0, loud.output
     assert FINAL_LINE.fullmatch(loud.stderr), loud.stderr
-    assert loud.stderr.startswith("done: 9 customers decided, 0 rows rejected, 7 new "
-                                  "strikes; run 1 stored in ")
+    head, done = loud.stderr.splitlines()  # the audit head, then the final line
+    assert head.startswith("audit head: ")
+    assert done.startswith("done: 9 customers decided, 0 rows rejected, 7 new "
+                           "strikes; run 1 stored in ")
     dry = runner.invoke(cli, ["evaluate", str(policy_file), "--source", f"csv:{good_csv}",
                               "--as-of", DAY1, "--db", str(tmp_path / "l.db"), "--dry-run"])
     assert dry.stderr.splitlines()[-1].startswith("done: 9 customers decided")

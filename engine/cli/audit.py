@@ -6,10 +6,22 @@ import json
 
 import click
 
-from ..audit import verify
+from ..audit_anchor import audit_key, format_head, parse_head, read_head, verify_trail
+from ..errors import InputError
 from ..replay import replay
 from ..safe_text import echo, json_text
 from .common import RUN_ID, db_option, json_option, opened_store, workers_option
+
+
+def _anchor(ctx: click.Context, param: click.Parameter,
+            value: str | None) -> tuple[int, str] | None:
+    """--expect-head SEQ:HASH -> (seq, hash); a malformed one is a usage error (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return parse_head(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def register(cli: click.Group) -> None:
@@ -19,19 +31,54 @@ def register(cli: click.Group) -> None:
 
     @audit.command("verify")
     @db_option
-    def verify_cmd(db: str | None) -> None:
-        """Recompute the chain and the digests of every run and decision.
+    @click.option("--expect-head", "expect", metavar="SEQ:HASH", callback=_anchor,
+                  help="An audit head kept outside the database (from an earlier "
+                       "`audit verify`, `audit head` or `evaluate`): exit 1 unless entry "
+                       "SEQ is still there with that hash. Finds entries deleted from the "
+                       "end, or an emptied trail, which the chain alone cannot show.")
+    @json_option
+    def verify_cmd(db: str | None, expect: tuple[int, str] | None, as_json: bool) -> None:
+        """Recompute the chain and the digests of every run and decision,
+        in one read snapshot (a run committing meanwhile is not seen).
         Exit 1 naming the first entry that was edited, deleted or inserted
-        out of order."""
+        out of order. Prints the head (SEQ:HASH of the last entry): keep it
+        outside the database and check it next time with --expect-head.
+
+        With ADIEU_AUDIT_KEY set (at least 16 bytes; never on the command
+        line), every entry's MAC is checked: an entry re-chained without
+        the key, or whose MAC was stripped, is a problem. --json prints
+        {"intact", "entries", "head", "keyed", "macs_checked", "problems",
+        "notes"}."""
+        key = audit_key()
         with opened_store(db) as store:
-            problems = verify(store)
-            count = store["audit"].count
-        if problems:
-            for p in problems:
+            report = verify_trail(store, key, expect)
+        if as_json:
+            click.echo(json_text(report.as_json(), indent=2))
+        else:
+            for p in report.problems:
                 echo(p)
-            echo(f"audit trail BROKEN: {len(problems)} problem(s)", err=True)
+            for note in report.notes:
+                echo(f"note: {note}", err=True)
+        if report.problems:
+            if not as_json:
+                echo(f"audit trail BROKEN: {len(report.problems)} problem(s)", err=True)
             raise SystemExit(1)
-        echo(f"audit trail intact: {count:,} entries")
+        if not as_json:
+            echo(f"audit trail intact: {report.entries:,} entries")
+            echo(f"audit head: {format_head(report.head) or 'none (no entries)'}")
+
+    @audit.command("head")
+    @db_option
+    def head_cmd(db: str | None) -> None:
+        """Print the audit head, SEQ:HASH (the last entry's number and
+        sha256), for scripts to keep outside the database; nothing is
+        checked (that is `audit verify --expect-head`). Exit 2 when the
+        trail has no entries."""
+        with opened_store(db) as store:
+            head = read_head(store)
+        if head is None:
+            raise InputError("the audit trail has no entries: there is no head to keep yet")
+        click.echo(format_head(head))
 
     @audit.command("export")
     @db_option

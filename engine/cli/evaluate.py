@@ -9,6 +9,7 @@ from dataclasses import asdict
 import click
 
 from .. import readback
+from ..audit_anchor import audit_key, stored_head_line
 from ..errors import InputError, PolicyErrors
 from ..progress import Progress
 from ..run import RunResult, prepare, store
@@ -94,9 +95,16 @@ def register(cli: click.Group) -> None:
         whose as-of date another run has overtaken meanwhile fails (exit 2,
         nothing written). --dry-run decides with the database's memory and
         writes nothing.
+
+        After a stored run, the audit head (SEQ:HASH, docs/ops-guide.md)
+        is printed on stderr before the last line. With ADIEU_AUDIT_KEY set
+        every audit entry carries its MAC; a key under 16 bytes is refused
+        (exit 2) before anything is read.
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
+        if not dry_run:
+            audit_key()  # a bad key is refused now, not after reading the source
         started = now()
         as_of = as_of or dt.date.today()
         bar = Progress(quiet)
@@ -157,6 +165,8 @@ def register(cli: click.Group) -> None:
         else:
             summary(result, resolve_db(db), dry_run)
         if not quiet:
+            if not dry_run:  # the anchor to keep outside the database (docs/ops-guide.md)
+                echo(stored_head_line(resolve_db(db)), err=True)
             echo(final_line(result, dry_run, bar.elapsed()), err=True)
 
 
