@@ -74,10 +74,11 @@ def stored_facts(run_id: Any, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def stored_rows(db: Any, run_id: int) -> Iterator[dict[str, Any]]:
-    """store.read_decisions, with a row that cannot be decoded (a blob that
-    is not JSON, run fact keys that are not) as a StoreError naming the run
-    and the customer after the last one read."""
-    last: str | None = None
+    """store.read_decisions, with a row that cannot be decoded as a
+    StoreError naming the run and the column: the run's fact_keys or
+    source_files when they are not JSON, else the customer whose stored
+    decision (its blobs) cannot be read."""
+    read = 0
     rows = read_decisions(db, run_id)
     while True:
         try:
@@ -87,8 +88,27 @@ def stored_rows(db: Any, run_id: int) -> Iterator[dict[str, Any]]:
         except AdieuError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, sqlite3.Error) as exc:
-            after = f" (after customer {last!r})" if last is not None else ""
-            raise StoreError(f"run {run_id}: a stored decision cannot be read{after}: "
-                             f"{type(exc).__name__}: {exc}; " + _HINT) from None
-        last = row.get("customer_id")
+            raise StoreError(_unreadable(db, run_id, read, exc)) from None
+        read += 1
         yield row
+
+
+def _unreadable(db: Any, run_id: int, position: int, exc: Exception) -> str:
+    """Where a stored decision could not be read: a runs column, or the
+    customer at position (0-based, in the order written)."""
+    run = db.execute("select fact_keys, source_files from runs where id = ?",
+                     [run_id]).fetchone()
+    for column, text in zip(("fact_keys", "source_files"), run or (), strict=False):
+        if text is not None:
+            try:
+                jsontext.loads(text)
+            except ValueError as bad:
+                return f"{_where(run_id, None, column)}: not JSON ({bad}); " + _HINT
+    try:
+        found = db.execute("select customer_id from run_decisions where run_id = ? "
+                           "order by pos limit 1 offset ?", [run_id, position]).fetchone()
+    except sqlite3.Error:
+        found = None
+    where = _where(run_id, found[0], "facts, rules or ledger") if found else f"run {run_id}"
+    return (f"{where}: the stored decision cannot be read ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}); " + _HINT)

@@ -90,7 +90,9 @@ def cli() -> None:
     differences), 2 usage or input errors (including a customer, run, rule
     or file that is not there). Output piped into a reader that stops early
     (`| head`) is not an error: the command finishes with its own code;
-    output that cannot be written (a full disk) is exit 2.
+    output that cannot be written (a full disk) is exit 2, and so is an
+    error adieu did not foresee ("internal error, please report", one line;
+    ADIEU_RAISE_ERRORS=1 shows the traceback).
     """
 
 

@@ -82,10 +82,13 @@ def register(cli: click.Group) -> None:
 
         One source is read twice: once for the population figures and the
         rejects, then again, under the database's write lock, to decide and
-        write in batches (standard input or a pipe is copied to a temporary
-        file first; a file that changed between the two reads is an error,
-        exit 2, nothing written). Memory is fetched per batch, so memory use
-        stays flat however many customers there are.
+        write in batches (standard input, csv:/dev/stdin, is copied to a
+        temporary file first; any other named pipe or device is refused; a
+        file that changed between the two reads is an error, exit 2, nothing
+        written). Memory is fetched per batch, so memory use stays flat
+        however many customers there are. A source with no customer (a
+        header only, every row rejected) is an error, exit 2, nothing
+        written, unless --allow-empty.
 
         Before deciding, every strike, pardon and exemption the run would
         use is checked against its audit entry; a row written outside adieu
