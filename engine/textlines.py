@@ -5,12 +5,15 @@ byte-order mark), a byte-order mark anywhere but at the start (two files
 joined), a UTF-16 byte-order mark, and a line longer than MAX_LINE_BYTES
 (a file of /dev/zero-like content with no line break: refused before it
 fills the memory). Used by the CSV reader of every built-in source
-(adieu_plugins.csv_source.read_csv_stream)."""
+(adieu_plugins.csv_source.read_csv_stream) and engine.csvsplit;
+first_bad_byte places the decoding error of a reader that decodes in
+blocks (the HubSpot JSON pages). Lines are counted by their LF bytes."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+import io
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import IO
 
 from .errors import InputError, Location
@@ -22,7 +25,6 @@ from .errors import InputError, Location
 MAX_LINE_BYTES = 64 << 20
 
 _NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "cp1252", "latin-1": "latin-1"}
-_LONE_CR = re.compile(r".*?(?:\r\n|\r|\n)|.+", re.S)
 _HINT = {"UTF-8": "if the file is in another encoding, say which: -o encoding=cp1252 "
                   "(or latin-1)",
          "cp1252": "the byte is not used by cp1252; is the file in another encoding?"}
@@ -39,57 +41,104 @@ def _codec(encoding: str) -> tuple[str, str, bool]:
     return enc, _NAMES.get(enc, encoding), False
 
 
+_OTHER_ENDS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+CHUNK = 1 << 20  # bytes decoded at a time (then completed to a line end)
+
+
 def checked_lines(binary: IO[bytes], encoding: str, name: str, line: int = 1,
                   offset: int = 0) -> Iterator[str]:
+    """The lines of a binary stream as text: see _chunks (the lines of each
+    chunk handed on without a Python step per line)."""
+    return itertools.chain.from_iterable(_chunks(binary, encoding, name, line, offset))
+
+
+def _chunks(binary: IO[bytes], encoding: str, name: str, line: int = 1,
+            offset: int = 0) -> Iterator[Iterable[str]]:
     """The lines of a binary stream as text, line ends kept (LF, CRLF or a
-    lone CR: each ends a line, as for open(newline="")). line, offset: the
+    lone CR each end a line, as for open(newline="")). line, offset: the
     line number and byte offset of the stream's first byte in its file
-    (a part of a file, engine.csvsplit).
+    (a part of a file, engine.csvsplit). Lines in errors are counted by
+    their LF bytes.
+
+    Decodes about CHUNK bytes at a time, completed to the end of a line,
+    and checks the bytes as a whole (in C); a fault is then placed by
+    counting the line ends before it.
 
     Raises InputError at FILE:LINE naming the byte offset (from the start
     of the file, counting from 0) and the byte for: a byte that is not in
     the encoding, a NUL byte, a byte-order mark after the start (UTF-8), a
-    UTF-16 or UTF-32 byte-order mark at the start; and a line over
-    MAX_LINE_BYTES."""
+    UTF-16 byte-order mark at the start; and a line over MAX_LINE_BYTES."""
     codec, label, bom_ok = _codec(encoding)
-    start = offset == 0
+    first = offset == 0
     while True:
-        raw = binary.readline(MAX_LINE_BYTES + 1)
+        raw = binary.read(CHUNK)
         if not raw:
             return
-        if len(raw) > MAX_LINE_BYTES:
-            raise InputError(f"byte offset {offset}: a line longer than {MAX_LINE_BYTES:,} "
-                             "bytes (64 MiB), the bound on one line: not a text file with "
-                             "line breaks?", Location(name, line=line))
-        if start:
-            start = False
+        if not raw.endswith(b"\n"):
+            rest = binary.readline(MAX_LINE_BYTES + 1)
+            if len(rest) > MAX_LINE_BYTES:
+                at = raw.rfind(b"\n") + 1
+                raise InputError(f"byte offset {offset + at}: a line longer than "
+                                 f"{MAX_LINE_BYTES:,} bytes (64 MiB), the bound on one line: "
+                                 "not a text file with line breaks?",
+                                 Location(name, line=line + raw.count(b"\n")))
+            raw += rest
+        if first:
+            first = False
             if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
                 raise InputError("byte offset 0: a UTF-16 byte-order mark "
                                  f"(0x{raw[0]:02x} 0x{raw[1]:02x}): save the file as UTF-8",
                                  Location(name, line=line))
             if bom_ok and raw.startswith(b"\xef\xbb\xbf"):
                 raw, offset = raw[3:], offset + 3
+
+        def fault(at: int, what: str, raw: bytes = raw, offset: int = offset,
+                  line: int = line) -> InputError:
+            return InputError(f"byte offset {offset + at}: {what}",
+                              Location(name, line=line + raw.count(b"\n", 0, at)))
+
         try:
             text = raw.decode(codec)
         except UnicodeDecodeError as exc:
-            raise InputError(f"byte offset {offset + exc.start}: invalid {label} "
-                             f"(0x{raw[exc.start]:02x}): {_HINT.get(label, 'not ' + label)}",
-                             Location(name, line=line)) from None
-        if "\x00" in text:
-            at = offset + raw.index(b"\x00")
-            raise InputError(f"byte offset {at}: a NUL byte (0x00): "
-                             "not text (binary data, or UTF-16 text: save it as UTF-8)",
-                             Location(name, line=line))
-        if bom_ok and "\ufeff" in text:
-            at = offset + raw.index(b"\xef\xbb\xbf")
-            raise InputError(f"byte offset {at}: a "
-                             "byte-order mark (U+FEFF) inside the file: were two files "
-                             "joined? remove it", Location(name, line=line))
+            raise fault(exc.start, f"invalid {label} (0x{raw[exc.start]:02x}): "
+                        + _HINT.get(label, "not " + label)) from None
+        at = raw.find(b"\x00")
+        if at >= 0:
+            raise fault(at, "a NUL byte (0x00): not text (binary data, or UTF-16 text: "
+                        "save it as UTF-8)")
+        at = raw.find(b"\xef\xbb\xbf") if bom_ok and "\ufeff" in text else -1
+        if at >= 0:
+            raise fault(at, "a byte-order mark (U+FEFF) inside the file: were two files "
+                        "joined? remove it")
         offset += len(raw)
-        if "\r" in text and text.count("\r") != text.endswith("\r\n"):
-            for part in _LONE_CR.findall(text):
-                yield part
-                line += 1
-            continue
-        yield text
-        line += 1
+        line += raw.count(b"\n")
+        # str.splitlines also ends lines at VT, FF, FS, GS, RS, NEL, U+2028
+        # and U+2029, which open(newline="") keeps inside a line.
+        other = any(c in text for c in _OTHER_ENDS)
+        yield io.StringIO(text, newline="") if other else text.splitlines(True)
+
+
+def first_bad_byte(binary: IO[bytes], encoding: str = "utf-8") -> tuple[int, int, int] | None:
+    """(line, byte offset, byte) of the first byte of a stream that is not
+    in the encoding, or None: for a reader that decodes in blocks (the
+    HubSpot JSON pages) to say where its UnicodeDecodeError was. Reads in
+    CHUNK blocks; lines are counted by their LF bytes."""
+    import codecs
+
+    codec = _codec(encoding)[0]
+    decoder = codecs.getincrementaldecoder(codec)()
+    done = lines = 0  # bytes handed to the decoder before this block; LFs in them
+    while True:
+        block = binary.read(CHUNK)
+        pending = decoder.getstate()[0]
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            data = pending + block
+            at = done - len(pending) + exc.start
+            line = lines - pending.count(b"\n") + data.count(b"\n", 0, exc.start) + 1
+            return line, at, data[exc.start]
+        if not block:
+            return None
+        done += len(block)
+        lines += block.count(b"\n")

@@ -57,18 +57,22 @@ def read_csv(location: str, context: SourceContext | None = None) -> Iterator[So
                                    zone=zone)
 
 
-def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
+def read_csv_stream(handle: IO[str] | Iterable[str], name: str, delimiter: str = ",",
                     required: str | list[str] | None = "customer_id",
                     zone: dt.tzinfo | None = None) -> Iterator[SourceRecord]:
-    """Records of an open CSV text stream; `name` is used in errors and
+    """Records of an open CSV text stream (a TextIOWrapper is decoded from its
+    bytes by adieu.textlines.checked_lines; other text streams and line
+    iterables are read as they are); `name` is used in errors and
     provenance. `required`: a column (or one of several) the header must
     have. `zone`: the zone of date-times written without one; such cells
     are passed on in UTC (adieu.with_zone). Shared by every adapter that
     reads CSV files.
 
     Raises InputError for a file that cannot be read: malformed CSV, text
-    not in the encoding, a field over MAX_FIELD_CHARS (named as too large,
-    with the line where its record starts)."""
+    not in the encoding, a NUL byte, a byte-order mark inside the file or a
+    line over textlines.MAX_LINE_BYTES (each at its line and byte offset), a
+    field over MAX_FIELD_CHARS (named as too large, with the line where its
+    record starts)."""
     delimiter = DELIMITERS.get(delimiter, delimiter)
     if len(delimiter) != 1:
         raise InputError(f"delimiter must be one character, got {delimiter!r}", Location(name))

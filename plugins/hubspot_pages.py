@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from adieu import InputError, Location, SourceRecord, open_text
 from adieu.sourcefiles import check_regular
+from adieu.textlines import first_bad_byte
 
 KINDS = ("companies", "tickets", "deals")
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
@@ -177,7 +178,13 @@ def read_pages(path: Path, label: str) -> Iterator[Page]:
                 yield Page(page["results"], label, path.name, where.line or 1,
                            where.column or 1, has_next)
     except UnicodeDecodeError:
-        raise InputError("not valid UTF-8 text", where or Location(label)) from None
+        with open_text(path, "utf-8", name=label) as again:  # where: read once more
+            found = first_bad_byte(again.buffer)
+        if found is None:  # pragma: no cover - the same bytes decode the same way
+            raise InputError("not valid UTF-8 text", where or Location(label)) from None
+        line, at, byte = found
+        raise InputError(f"byte offset {at}: invalid UTF-8 (0x{byte:02x}): a HubSpot dump "
+                         "is UTF-8 JSON", Location(label, line=line)) from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise InputError(f"corrupt gzip data: {exc}", Location(label)) from None
 

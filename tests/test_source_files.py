@@ -208,3 +208,40 @@ def test_a_bom_at_the_start_is_fine(tmp_path: Path) -> None:
     path = small(tmp_path, b"\xef\xbb\xbf" + HEADER + ROWS[0] + b"\n")
     code, out = facts(f"csv:{path}")
     assert code == 0, out
+
+
+def test_a_part_of_a_split_file_names_the_true_line_and_byte(tmp_path: Path) -> None:
+    from adieu.csvsplit import read_part, split_csv
+    from adieu.errors import InputError
+
+    lines = [b"customer_id,name\n", *(b"C%d,n%d\n" % (i, i) for i in range(1, 6))]
+    lines[4] = b"C4,n\xff4\n"  # line 5, in the second part
+    path = small(tmp_path, b"".join(lines))
+    offset = len(b"".join(lines[:4])) + lines[4].index(b"\xff")
+    first, second, _ = split_csv(str(path), rows_per_part=2)
+    assert len(list(read_part(first))) == 2
+    with pytest.raises(InputError) as caught:
+        list(read_part(second))
+    assert str(caught.value).startswith(f"{path}:5: byte offset {offset}: invalid UTF-8 (0xff)")
+
+
+def test_hubspot_pages_name_the_true_line_and_byte(tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    text = (b'{"results": [\n{"id": "1", "properties": {"name": "A"}},\n'
+            b'{"id": "2", "properties": {"name": "B\xff"}}\n], "paging": {}}\n')
+    (dump / "companies.json").write_bytes(text)
+    offset = text.index(b"\xff")
+    code, out = facts(f"hubspot:{dump}")
+    assert code == 2
+    assert f"companies.json:3: byte offset {offset}: invalid UTF-8 (0xff)" in out
+
+
+def test_a_hubspot_gzip_bomb_stops_at_the_bound(tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    page = b'{"results": [], "paging": {}' + b" " * (2 * UNPACKED_FLOOR) + b"}"
+    (dump / "companies.json.gz").write_bytes(gzip.compress(page))
+    code, out = facts(f"hubspot:{dump}")
+    assert code == 2
+    assert "companies.json.gz: unpacks to more than 1,048,576 bytes" in out
