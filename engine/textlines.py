@@ -1,8 +1,10 @@
 """Lines of a text file decoded one at a time from its bytes, so that a
 fault in the text is named by its true line and byte offset: bytes that
-are not in the encoding, a NUL byte (binary data, or UTF-16 text without a
-byte-order mark), a byte-order mark anywhere but at the start (two files
-joined), a UTF-16 byte-order mark, and a line longer than MAX_LINE_BYTES
+are not in the encoding, a NUL byte in the header line (binary data, or
+UTF-16 text without a byte-order mark; a NUL in a later line is that row's
+reject, engine.safe_text), a byte-order mark that starts the header again
+(two files joined; elsewhere U+FEFF is the row's reject too), a UTF-16
+byte-order mark, and a line longer than MAX_LINE_BYTES
 (a file of /dev/zero-like content with no line break: refused before it
 fills the memory). Used by the CSV reader of every built-in source
 (adieu_plugins.csv_source.read_csv_stream) and engine.csvsplit;
@@ -66,10 +68,12 @@ def _chunks(binary: IO[bytes], encoding: str, name: str, line: int = 1,
 
     Raises InputError at FILE:LINE naming the byte offset (from the start
     of the file, counting from 0) and the byte for: a byte that is not in
-    the encoding, a NUL byte, a byte-order mark after the start (UTF-8), a
-    UTF-16 byte-order mark at the start; and a line over MAX_LINE_BYTES."""
+    the encoding, a NUL byte in the first line, a byte-order mark before a
+    repeated header (UTF-8), a UTF-16 byte-order mark at the start; and a line
+    over MAX_LINE_BYTES."""
     codec, label, bom_ok = _codec(encoding)
-    first = offset == 0
+    first = header = offset == 0
+    head_line = b""
     while True:
         raw = binary.read(CHUNK)
         if not raw:
@@ -102,20 +106,40 @@ def _chunks(binary: IO[bytes], encoding: str, name: str, line: int = 1,
         except UnicodeDecodeError as exc:
             raise fault(exc.start, f"invalid {label} (0x{raw[exc.start]:02x}): "
                         + _HINT.get(label, "not " + label)) from None
-        at = raw.find(b"\x00")
+        # A NUL in the header: not text (UTF-16 without a byte-order mark, a
+        # binary file, /dev/zero). One in a later line is that row's own
+        # fault: the row is rejected with its cell as evidence (safe_text).
+        at = raw.find(b"\x00", 0, raw.find(b"\n") + 1 or len(raw)) if header else -1
         if at >= 0:
             raise fault(at, "a NUL byte (0x00): not text (binary data, or UTF-16 text: "
                         "save it as UTF-8)")
-        at = raw.find(b"\xef\xbb\xbf") if bom_ok and "\ufeff" in text else -1
+        if header:  # the header line's bytes, to know it again after a BOM
+            head_line = raw[:raw.find(b"\n") + 1 or len(raw)].rstrip(b"\r\n")
+        at = _joined(raw, head_line) if bom_ok and head_line and "\ufeff" in text else -1
         if at >= 0:
-            raise fault(at, "a byte-order mark (U+FEFF) inside the file: were two files "
-                        "joined? remove it")
+            raise fault(at, "a byte-order mark (U+FEFF) then the header again: two files "
+                        "joined? remove the second header")
+        header = False
         offset += len(raw)
         line += raw.count(b"\n")
         # str.splitlines also ends lines at VT, FF, FS, GS, RS, NEL, U+2028
         # and U+2029, which open(newline="") keeps inside a line.
         other = any(c in text for c in _OTHER_ENDS)
         yield io.StringIO(text, newline="") if other else text.splitlines(True)
+
+
+def _joined(raw: bytes, head_line: bytes) -> int:
+    """Where a UTF-8 byte-order mark starts a line that repeats the header
+    (a second file appended to the first), or -1. A U+FEFF anywhere else
+    is the row's own fault (a reject, engine.safe_text)."""
+    bom = b"\xef\xbb\xbf"
+    at = raw.find(bom)
+    while at >= 0:
+        if (at == 0 or raw[at - 1:at] in (b"\n", b"\r")) and \
+                raw.startswith(head_line, at + len(bom)):
+            return at
+        at = raw.find(bom, at + 1)
+    return -1
 
 
 def first_bad_byte(binary: IO[bytes], encoding: str = "utf-8") -> tuple[int, int, int] | None:

@@ -189,8 +189,9 @@ def test_invalid_utf8_on_line_4_names_line_4_and_its_byte(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(("body", "expected"), [
-    (HEADER + b"CUST-1,a\x00b\n", ":2: byte offset {h}: a NUL byte"),
-    (HEADER + b"\xef\xbb\xbf" + HEADER, ":2: byte offset {h}: a byte-order mark (U+FEFF)"),
+    (b"customer_id,na\x00me\nC1,a\n", ":1: byte offset 14: a NUL byte"),
+    (HEADER + b"\xef\xbb\xbf" + HEADER, ":2: byte offset {h}: a byte-order mark (U+FEFF) "
+     "then the header again: two files joined?"),
     (HEADER.decode().encode("utf-16-le"), ":1: byte offset 1: a NUL byte"),
     (HEADER.decode().encode("utf-16"), ":1: byte offset 0: a UTF-16 byte-order mark"),
 ])
@@ -199,9 +200,17 @@ def test_text_faults_are_named_by_line_and_byte(tmp_path: Path, body: bytes,
     path = small(tmp_path, body)
     code, out = facts(f"csv:{path}")
     assert code == 2
-    h = len(HEADER) + (body[len(HEADER):].index(b"\x00") if b"\x00" in body[len(HEADER):]
-                       and body.startswith(HEADER) else 0)
-    assert str(path) + expected.format(h=h) in out, out
+    assert str(path) + expected.format(h=len(HEADER)) in out, out
+
+
+def test_a_nul_in_a_row_rejects_that_row_only(tmp_path: Path) -> None:
+    """The file is text (its header is): the row is the fault, kept as a
+    reject with its cell (tests/test_control_chars.py)."""
+    path = small(tmp_path, HEADER + ROWS[0] + b"\n" + ROWS[1].replace(b",", b"\x00,", 1)
+                 + b"\n")
+    code, out = evaluate(tmp_path, f"csv:{path}")
+    assert code == 0, out
+    assert f"rejected: {path}:3: row 2, field 'customer_id'" in out
 
 
 def test_a_bom_at_the_start_is_fine(tmp_path: Path) -> None:
@@ -245,3 +254,20 @@ def test_a_hubspot_gzip_bomb_stops_at_the_bound(tmp_path: Path) -> None:
     code, out = facts(f"hubspot:{dump}")
     assert code == 2
     assert "companies.json.gz: unpacks to more than 1,048,576 bytes" in out
+
+
+def test_a_zip_of_too_many_members_or_too_much_declared_data_is_refused() -> None:
+    from adieu.sourcefiles import MAX_UNPACKED, MAX_ZIP_MEMBERS
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("Account.csv", b"Id\n")
+    archive = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    check_zip(archive, "ok.zip")  # an ordinary zip passes
+    archive.infolist()[0].file_size = MAX_UNPACKED + 1
+    with pytest.raises(Exception, match=f"over the bound of {MAX_UNPACKED:,}"):
+        check_zip(archive, "big.zip")
+    archive.infolist()[0].file_size = 3
+    archive.filelist.extend(zipfile.ZipInfo(f"f{i}") for i in range(MAX_ZIP_MEMBERS))
+    with pytest.raises(Exception, match=f"over the bound of {MAX_ZIP_MEMBERS:,}"):
+        check_zip(archive, "many.zip")
