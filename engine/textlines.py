@@ -44,7 +44,8 @@ def _codec(encoding: str) -> tuple[str, str, bool]:
 
 
 _OTHER_ENDS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"
-CHUNK = 1 << 20  # bytes decoded at a time (then completed to a line end)
+CHUNK = 1 << 16  # bytes decoded at a time (then completed to a line end): 64 KiB
+# keeps what a reader holds small (tests/test_salesforce.py: a tenth of a file)
 
 
 def checked_lines(binary: IO[bytes], encoding: str, name: str, line: int = 1,
