@@ -13,12 +13,15 @@ latin-1: byte 0x22 is only ever a quote). Gzipped files cannot be split
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import InputError, Location
+from .sourcefiles import open_regular
 from .sources import SourceRecord
+from .textlines import checked_lines
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def split_csv(path: str, rows_per_part: int = 50_000) -> list[CsvPart]:
     if rows_per_part < 1:
         raise ValueError("rows_per_part must be at least 1")
     parts: list[CsvPart] = []
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         if f.read(2) == b"\x1f\x8b":
             raise InputError("a gzipped CSV file cannot be split into parts; unpack it first",
                              Location(path))
@@ -83,7 +86,7 @@ def split_csv(path: str, rows_per_part: int = 50_000) -> list[CsvPart]:
 def header_bytes(path: str) -> bytes:
     """The header record of a CSV file (it may span lines inside quotes)."""
     out = bytearray()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for raw in f:
             out += raw
             if out.count(b'"') % 2 == 0:
@@ -100,18 +103,16 @@ def read_part(part: CsvPart, options: dict[str, Any] | None = None,
 
     options = options or {}
     encoding = options.get("encoding", "utf-8")
-    with open(part.file, "rb") as f:
+    with open_regular(part.file) as f:
         f.seek(part.start)
         body = f.read(part.end - part.start)
     head = header_bytes(part.file)
-    try:
-        text = head.decode("utf-8-sig" if encoding.replace("_", "-").lower() in (
-            "utf-8", "utf8") else encoding) + body.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not valid {exc.encoding} text in rows {part.first_row}.."
-                         f"{part.first_row + part.rows - 1} (try -o encoding=cp1252)",
-                         Location(part.file)) from None
-    handle = io.StringIO(text, newline="")
+    # Decoded as the whole file is (textlines): a fault names its true line
+    # and byte offset in the file, not the part.
+    handle = itertools.chain(
+        checked_lines(io.BytesIO(head), encoding, part.file),
+        checked_lines(io.BytesIO(body), encoding, part.file, line=part.start_line,
+                      offset=part.start))
     head_lines = head.count(b"\n")
     for rec in read_csv_stream(handle, part.file, options.get("delimiter", ","), required,
                                zone_of(options, part.file)):

@@ -16,10 +16,11 @@ from . import __version__, jsontext
 from .batches import batched, decide_remembered, default_workers
 from .facts import Record, from_json_facts
 from .ledger import memory_from_json
-from .plugin_record import compile_run_policy, version_notes
+from .plugin_record import version_notes
 from .plugins import registry
 from .popstats import population_stats
-from .store import JSON_COLUMNS, get_run, read_decisions
+from .store import JSON_COLUMNS, get_run
+from .stored_checks import check_run, run_policy, stored_facts, stored_json, stored_rows
 
 COMPARED = ("outcome", "base_outcome", "severity", "strikes", "reasons", "fired", "shielded",
             "unknown", "missing", "exemptions", "expired_exemptions", "holds",
@@ -74,23 +75,26 @@ def replay(db: sqlite_utils.Database, run_id: int | None, workers: int | None = 
     processes; None: the cores from batches.PARALLEL_FROM decisions on),
     so memory stays flat in the run's size.
 
-    Raises StoreError if there is no such run."""
-    run = get_run(db, run_id)
+    Raises StoreError if there is no such run, or one naming the run, the
+    customer and the column when a stored value it needs is malformed (a
+    NULL policy_text, facts that are NULL, missing or not JSON, a policy
+    text that no longer compiles: engine.stored_checks)."""
+    run = check_run(get_run(db, run_id))
     same_version = run.get("adieu_version") == __version__
     reg = registry()
-    policy = compile_run_policy(run, reg)  # InputError naming a plugin that is gone
+    policy = run_policy(run, reg)  # InputError naming a plugin that is gone
     as_of = dt.date.fromisoformat(run["as_of"])
 
     def record(row: dict[str, Any]) -> Record:
-        return Record(from_json_facts(jsontext.loads(row["facts"]), policy.facts),
+        return Record(from_json_facts(stored_facts(run["id"], row), policy.facts),
                       row["source_file"], row["source_row"])
 
     def records() -> Iterator[Record]:
-        return (record(r) for r in read_decisions(db, run["id"]))
+        return (record(r) for r in stored_rows(db, run["id"]))
 
     stats = population_stats(policy, as_of, records)
     differences: list[dict[str, Any]] = []
-    stored_stats = jsontext.loads(run["population"] or "{}")
+    stored_stats = stored_json(run["id"], None, "population", run["population"] or "{}")
     for key, stat in stats.items():
         before = stored_stats.get(key, {}).get("value")
         if before != stat["value"]:
@@ -99,12 +103,12 @@ def replay(db: sqlite_utils.Database, run_id: int | None, workers: int | None = 
     stored_batches: list[list[dict[str, Any]]] = []
 
     def batches() -> Iterator[tuple[list[Record], dict[str, Any]]]:
-        for rows in batched(read_decisions(db, run["id"])):
+        for rows in batched(stored_rows(db, run["id"])):
             stored_batches.append(rows)
             yield [record(r) for r in rows], {
                 r["customer_id"]: memory_from_json(
-                    jsontext.loads(r["memory"]) if r.get("memory") else None,
-                    r["customer_id"]) for r in rows}
+                    stored_json(run["id"], r["customer_id"], "memory", r["memory"])
+                    if r.get("memory") else None, r["customer_id"]) for r in rows}
 
     checked = 0
     if workers is None:

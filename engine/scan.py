@@ -3,9 +3,11 @@ keeping only what the run needs before deciding (the population
 statistics' inputs, the rejects, the reader's warnings, the source's
 columns, a count), and never the records themselves.
 
-Pass 2 (engine.batches) reads the source again. A source that cannot be
-read twice (standard input, a FIFO, a character device) is first copied
-to a temporary file (`spill`), which both passes read; a source that is a
+Pass 2 (engine.batches) reads the source again. Standard input
+(/dev/stdin, when it is a pipe or a file; engine.sourcefiles.STDIN_NAMES)
+is first copied to a temporary file (`spill`, at most
+sourcefiles.MAX_SPILL bytes), which both passes read; any other FIFO,
+device or socket is refused before it is opened (sourcefiles); a source that is a
 regular file or directory is read where it is, and its bytes are hashed
 before pass 1 and again under the write lock (`SourceFile.changed`), so a
 source edited between the passes fails the run (exit 2, nothing stored).
@@ -19,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from .intake import Intake, Reject, StreamState, stream_records
 from .mapping import Mapping
 from .policy import Policy
 from .popstats import accumulators, population_stats
+from .sourcefiles import MAX_SPILL, STDIN_NAMES, check_regular
 from .sources import SourceRecord
 
 SPILL_CHUNK = 1 << 20
@@ -72,13 +74,15 @@ def rereadable(location: str) -> bool:
 
 
 def spillable(location: str) -> bool:
-    """A FIFO, a character device (/dev/stdin) or a socket-like stream: it
-    exists but is read once; it is copied to a temporary file."""
-    try:
-        mode = os.stat(location).st_mode
-    except (OSError, ValueError):
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+    """Standard input named as a source (/dev/stdin: a pipe, a terminal or a
+    file): read once, so copied to a temporary file. Any other location that
+    is neither a regular file nor a directory is refused: InputError
+    "LOCATION: not a regular file or directory (a named pipe)", never
+    opened (a FIFO would wait for a writer, /dev/zero never ends)."""
+    if location in STDIN_NAMES:
+        return os.path.exists(location)
+    check_regular(location, directory_ok=True)
+    return False
 
 
 def source_file(location: str) -> SourceFile:
@@ -90,7 +94,17 @@ def source_file(location: str) -> SourceFile:
         path = os.path.join(folder, "source" + "".join(Path(location).suffixes))
         try:
             with open(location, "rb") as src, open(path, "wb") as out:
-                shutil.copyfileobj(src, out, SPILL_CHUNK)
+                copied = 0
+                while chunk := src.read(SPILL_CHUNK):
+                    copied += len(chunk)
+                    if copied > MAX_SPILL:
+                        raise InputError(f"standard input is longer than {MAX_SPILL:,} bytes, "
+                                         "the bound on a source read from a stream (save it "
+                                         "to a file)", Location(location))
+                    out.write(chunk)
+        except InputError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise InputError(f"cannot read the source: {exc.strerror or exc}",

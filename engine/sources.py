@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import InputError, Location
+from .sourcefiles import Unpacked, open_regular
 
 
 @dataclass
@@ -107,19 +109,21 @@ ENCODINGS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "utf-8-sig": "utf-8-sig"
 def open_text(path: str | Path, encoding: str = "utf-8", name: str | None = None) -> IO[str]:
     """Open a text file for streaming: UTF-8 with or without a byte-order
     mark (or cp1252 / latin-1 when asked), gzip-compressed or not, newlines
-    left to the csv module."""
+    left to the csv module. Only a regular file is opened (InputError "not a
+    regular file (a named pipe)" for a FIFO, device or socket, never waited
+    on: engine.sourcefiles); gzip data is bounded in what it unpacks to
+    (sourcefiles.Unpacked: InputError naming the file and the bound)."""
     label = name or str(path)
     enc = ENCODINGS.get(str(encoding).lower())
     if enc is None:
         raise InputError(f"unknown encoding {encoding!r} (use one of: utf-8, cp1252, latin-1)",
                          Location(label))
-    try:
-        raw = open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror}", Location(label)) from None
-    if raw.peek(2)[:2] == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding=enc, newline="")
-    return io.TextIOWrapper(raw, encoding=enc, newline="")
+    raw = open_regular(path, label)
+    if raw.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[attr-defined]
+        size = os.fstat(raw.fileno()).st_size
+        unpacked = Unpacked(gzip.GzipFile(fileobj=raw), size, label, owner=raw)
+        return io.TextIOWrapper(unpacked, encoding=enc, newline="")
+    return io.TextIOWrapper(raw, encoding=enc, newline="")  # type: ignore[arg-type]
 
 
 def text_stream(binary: IO[bytes], encoding: str = "utf-8") -> IO[str]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,6 +25,7 @@ from adieu import with_zone, zone_option
 from adieu.errors import InputError, Location
 from adieu.hookspecs import hookimpl
 from adieu.sources import SourceContext, SourceRecord, open_text
+from adieu.textlines import checked_lines
 
 DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
@@ -55,23 +57,30 @@ def read_csv(location: str, context: SourceContext | None = None) -> Iterator[So
                                    zone=zone)
 
 
-def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
+def read_csv_stream(handle: IO[str] | Iterable[str], name: str, delimiter: str = ",",
                     required: str | list[str] | None = "customer_id",
                     zone: dt.tzinfo | None = None) -> Iterator[SourceRecord]:
-    """Records of an open CSV text stream; `name` is used in errors and
+    """Records of an open CSV text stream (a TextIOWrapper is decoded from its
+    bytes by adieu.textlines.checked_lines; other text streams and line
+    iterables are read as they are); `name` is used in errors and
     provenance. `required`: a column (or one of several) the header must
     have. `zone`: the zone of date-times written without one; such cells
     are passed on in UTC (adieu.with_zone). Shared by every adapter that
     reads CSV files.
 
     Raises InputError for a file that cannot be read: malformed CSV, text
-    not in the encoding, a field over MAX_FIELD_CHARS (named as too large,
-    with the line where its record starts)."""
+    not in the encoding, a NUL byte, a byte-order mark inside the file or a
+    line over textlines.MAX_LINE_BYTES (each at its line and byte offset), a
+    field over MAX_FIELD_CHARS (named as too large, with the line where its
+    record starts)."""
     delimiter = DELIMITERS.get(delimiter, delimiter)
     if len(delimiter) != 1:
         raise InputError(f"delimiter must be one character, got {delimiter!r}", Location(name))
     csv.field_size_limit(MAX_FIELD_CHARS)
-    reader = csv.reader(handle, delimiter=delimiter, strict=True)
+    lines: Iterable[str] = handle
+    if isinstance(handle, io.TextIOWrapper):  # decoded here: faults at their true line
+        lines = checked_lines(handle.buffer, handle.encoding, name)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     row = 0  # data rows count from 1; the header is not a row
     line = 1  # where the record being read starts
     try:
@@ -122,8 +131,8 @@ def read_csv_stream(handle: IO[str], name: str, delimiter: str = ",",
                 Location(name, line=line, row=row + 1 if line > 1 else None)) from None
         raise InputError(f"malformed CSV: {exc}", Location(name, line=reader.line_num)) \
             from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not valid {exc.encoding} text near line {reader.line_num + 1} "
+    except UnicodeDecodeError as exc:  # a stream not decoded by checked_lines
+        raise InputError(f"not valid {exc.encoding} text after line {reader.line_num} "
                          "(try -o encoding=cp1252)", Location(name)) from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise InputError(f"corrupt gzip data near line {reader.line_num + 1}: {exc}",

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from adieu import InputError, Location, SourceRecord, open_text
+from adieu.sourcefiles import check_regular
+from adieu.textlines import first_bad_byte
 
 KINDS = ("companies", "tickets", "deals")
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
@@ -37,6 +39,10 @@ _NUMBERED = re.compile(r"(.*?)([0-9]+)")  # a name's stem ending in a running nu
 MAX_NAMED = 3  # pages or numbers named in one warning
 MAX_ID_DIGITS = 60  # a JSON number id of more digits keeps its written form
 MAX_PAGE_DIGITS = 9  # a running number of more digits is a date or an id, not a page
+# The largest JSON value (one page) read, in characters: a CRM v3 list page
+# holds at most 100 records, a few MB with every property; a value that
+# never ends (a file of /dev/zero-like content) stops here, not in MemoryError.
+MAX_PAGE_CHARS = 64 << 20
 
 
 def _json_int(text: str) -> int | Decimal:
@@ -105,6 +111,10 @@ class _JsonValues:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
                 if not self.eof:  # maybe only cut by the chunk: read on
+                    if len(self.buf) - self.pos > MAX_PAGE_CHARS:
+                        raise InputError(f"a JSON value longer than {MAX_PAGE_CHARS:,} "
+                                         "characters (64 MiB), the bound on one page",
+                                         self.location(self.pos)) from None
                     self._read()
                     continue
                 what = "truncated JSON" if exc.pos >= len(self.buf.rstrip()) - 1 or \
@@ -168,7 +178,13 @@ def read_pages(path: Path, label: str) -> Iterator[Page]:
                 yield Page(page["results"], label, path.name, where.line or 1,
                            where.column or 1, has_next)
     except UnicodeDecodeError:
-        raise InputError("not valid UTF-8 text", where or Location(label)) from None
+        with open_text(path, "utf-8", name=label) as again:  # where: read once more
+            found = first_bad_byte(again.buffer)
+        if found is None:  # pragma: no cover - the same bytes decode the same way
+            raise InputError("not valid UTF-8 text", where or Location(label)) from None
+        line, at, byte = found
+        raise InputError(f"byte offset {at}: invalid UTF-8 (0x{byte:02x}): a HubSpot dump "
+                         "is UTF-8 JSON", Location(label, line=line)) from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise InputError(f"corrupt gzip data: {exc}", Location(label)) from None
 
@@ -199,13 +215,14 @@ def page_files(location: str) -> dict[str, list[tuple[Path, str]]]:
     if path.is_file():
         files["companies"].append((path, location))
         return files
+    check_regular(location, directory_ok=True)
     if not path.is_dir():
         raise InputError("no such folder or file (expected a folder of companies*.json, "
                          "tickets*.json and deals*.json pages, or a .csv export)",
                          Location(location))
     for child in sorted(path.iterdir(), key=file_order):
         lower = child.name.lower()
-        if not child.is_file() or not lower.endswith(SUFFIXES):
+        if child.is_dir() or not lower.endswith(SUFFIXES):  # a FIFO: refused when opened
             continue
         for kind in KINDS:
             if lower.startswith(kind):

@@ -293,7 +293,8 @@ def test_a_source_without_customers_has_no_columns_to_judge(runner: CliRunner,
                                                             nps: tuple[Path, Path],
                                                             tmp_path: Path):
     data = write(tmp_path / "none.csv", "customer_id,revenue_12m\n")
-    result = evaluate(runner, nps[0], data, tmp_path / "a.db", "--json")
+    # --allow-empty: a run with no customer is otherwise refused (issue 12).
+    result = evaluate(runner, nps[0], data, tmp_path / "a.db", "--json", "--allow-empty")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["run"]["customers"] == 0
 

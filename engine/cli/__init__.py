@@ -45,12 +45,39 @@ class _AdieuGroup(click.Group):
             raise
         except BrokenPipeError:  # pragma: no cover - stdout is ReaderMayLeave
             raise SystemExit(0) from None
+        except MemoryError:
+            if os.environ.get("ADIEU_RAISE_ERRORS"):
+                raise
+            raise _exit2(f"out of memory while running `adieu {ctx.invoked_subcommand}`"
+                         " (a source or policy larger than this machine can hold; set "
+                         "ADIEU_RAISE_ERRORS=1 to see where)") from None
         except Exception as exc:
             if os.environ.get("ADIEU_RAISE_ERRORS") or "pytest" in sys.modules:
                 raise
-            raise click.ClickException(
-                f"unexpected error: {type(exc).__name__}: {visible(exc)} "
-                "(set ADIEU_RAISE_ERRORS=1 to see the traceback)") from None
+            raise _exit2(unexpected_text(exc, ctx.invoked_subcommand)) from None
+
+
+def unexpected_text(exc: BaseException, command: str | None = None) -> str:
+    """The one line for an exception adieu did not foresee: exit 2, never an
+    empty message. A stored value SQLite or the JSON decoder cannot read
+    (sqlite3 "malformed JSON", msgspec DecodeError) names the database as
+    damaged; anything else is an internal error to report."""
+    import sqlite3
+
+    detail = " ".join(str(exc).split()) or "(no message)"
+    name = type(exc).__name__
+    if isinstance(exc, sqlite3.DatabaseError) or name == "DecodeError":
+        return (f"the database holds a value adieu cannot read ({name}: {detail}); it was "
+                "edited or damaged (adieu audit verify; ADIEU_RAISE_ERRORS=1 shows where)")
+    return (f"internal error, please report: {name}: {detail} while running "
+            f"`adieu {command or ''}`".rstrip() +
+            " (set ADIEU_RAISE_ERRORS=1 to see the traceback)")
+
+
+def _exit2(message: str) -> click.ClickException:
+    error = click.ClickException(visible(message))
+    error.exit_code = 2
+    return error
 
 
 @click.group(cls=_AdieuGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,7 +90,9 @@ def cli() -> None:
     differences), 2 usage or input errors (including a customer, run, rule
     or file that is not there). Output piped into a reader that stops early
     (`| head`) is not an error: the command finishes with its own code;
-    output that cannot be written (a full disk) is exit 2.
+    output that cannot be written (a full disk) is exit 2, and so is an
+    error adieu did not foresee ("internal error, please report", one line;
+    ADIEU_RAISE_ERRORS=1 shows the traceback).
     """
 
 

@@ -55,13 +55,17 @@ def register(cli: click.Group) -> None:
     @click.option("--dry-run", "dry_run", is_flag=True,
                   help="Decide against the database's memory and print what would be "
                        "stored, writing nothing (the database is opened read-only).")
+    @click.option("--allow-empty", "allow_empty", is_flag=True,
+                  help="Store a run even when the source has no customer (a header-only "
+                       "file, every row rejected, an empty folder). Without it, that is an "
+                       "error (exit 2, nothing written), with --dry-run too.")
     @workers_option
     @quiet_option
     def evaluate(policy: str, source: tuple[str, ...], mapping: tuple[str, ...],
                  prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
                  db: str | None, as_json: bool, as_csv: bool, strict: bool, backfill: bool,
-                 allow_missing: bool, dry_run: bool, workers: int | None,
-                 quiet: bool, allow_formulas: bool = False) -> None:
+                 allow_missing: bool, dry_run: bool, allow_empty: bool,
+                 workers: int | None, quiet: bool, allow_formulas: bool = False) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
 
         With --source repeated, the sources' records are joined by customer
@@ -81,10 +85,13 @@ def register(cli: click.Group) -> None:
 
         One source is read twice: once for the population figures and the
         rejects, then again, under the database's write lock, to decide and
-        write in batches (standard input or a pipe is copied to a temporary
-        file first; a file that changed between the two reads is an error,
-        exit 2, nothing written). Memory is fetched per batch, so memory use
-        stays flat however many customers there are.
+        write in batches (standard input, csv:/dev/stdin, is copied to a
+        temporary file first; any other named pipe or device is refused; a
+        file that changed between the two reads is an error, exit 2, nothing
+        written). Memory is fetched per batch, so memory use stays flat
+        however many customers there are. A source with no customer (a
+        header only, every row rejected) is an error, exit 2, nothing
+        written, unless --allow-empty.
 
         Before deciding, every strike, pardon and exemption the run would
         use is checked against its audit entry; a row written outside adieu
@@ -126,6 +133,8 @@ def register(cli: click.Group) -> None:
             if strict and result.intake.rejects:
                 raise InputError(f"{result.intake.rejected_rows} rejected row(s) with "
                                  "--strict; nothing written")
+            if not result.accepted and not result.already and not allow_empty:
+                raise InputError(_empty_message(result))
             bar.start("Deciding and writing" if not dry_run else "Deciding",
                       result.accepted, "customers")
             try:
@@ -185,6 +194,15 @@ def _report_intake(result: RunResult) -> None:
         echo(f"rejected: {r}", err=True)
     if len(rejects) > 20:
         echo(f"rejected: ... and {len(rejects) - 20} more (table rejects)", err=True)
+
+
+def _empty_message(result: RunResult) -> str:
+    """Why a run with no customer is refused, naming the source."""
+    rejected = result.intake.rejected_rows
+    why = (f"every row was rejected ({rejected:,})" if rejected else
+           "it has no customer record (a header only, or an empty file or folder)")
+    return (f"{' + '.join(result.sources)}: no customer to decide: {why}; nothing written "
+            "(pass --allow-empty to store an empty run)")
 
 
 def final_line(result: RunResult, dry_run: bool, seconds: float) -> str:
