@@ -3,12 +3,32 @@ database path, a CliRunner, and an environment free of ADIEU_* settings."""
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles for the fuzz targets (tests/test_fuzz_*.py):
+# "small" runs in `make test`: few examples, derandomized, so CI is the same on
+# every run; "fuzz" runs in `make fuzz` (HYPOTHESIS_PROFILE=fuzz): >= 10,000
+# examples per target, random, printing the seed and a reproduction blob of any
+# failure (FUZZ_EXAMPLES=N changes the count, for a quick look). A deadline
+# per example catches a hang or a blow-up in time.
+settings.register_profile(
+    "small", max_examples=50, derandomize=True, deadline=5000, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture])
+settings.register_profile(
+    "fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "10000")), deadline=5000,
+    print_blob=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture])
+# Not loaded globally (the older property tests keep their own settings): the
+# fuzz targets take theirs from tests/fuzzing (small and fuzz, by marker).
 
 REPO = Path(__file__).resolve().parent.parent
 
