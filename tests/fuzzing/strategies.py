@@ -279,3 +279,47 @@ def broken_json(draw: Any, good: Any) -> bytes:
         pos = draw(st.integers(0, len(data)))
         data = data[:pos] + draw(st.binary(min_size=1, max_size=6)) + data[pos:]
     return data
+
+
+def typed_expressions(types: dict[str, str]) -> st.SearchStrategy[str]:
+    """Mostly well-typed expressions (so that most compile and are then
+    evaluated): numbers from number/integer names, literals and arithmetic,
+    functions, population figures; conditions from comparisons, and/or/not,
+    is_missing, `in` lists and share(). `types`: name -> JSON type
+    ("number", "integer", "boolean", "date", "string")."""
+    def of(*kinds: str) -> list[str]:
+        return sorted(n for n, t in types.items() if t in kinds) or ["nosuch"]
+
+    nums, bools, dates, strs = of("number", "integer"), of("boolean"), of("date"), of("string")
+    num_atoms = st.one_of(st.sampled_from(nums), st.sampled_from(NUMBERS[:12]),
+                          st.decimals(allow_nan=False, allow_infinity=False).map(
+                              lambda d: format(d, "f")),
+                          st.sampled_from(dates).map(lambda d: f"days_since({d})"),
+                          st.sampled_from(dates).map(lambda d: f"days_until({d})"),
+                          st.sampled_from(nums).map(lambda n: f"percentile({n}, 90)"),
+                          st.sampled_from(nums).map(lambda n: f"mean({n})"))
+    bool_atoms = st.one_of(st.sampled_from(bools + ["true", "false"]),
+                           st.sampled_from(nums + dates + strs).map(lambda n: f"is_missing({n})"),
+                           st.sampled_from(strs).map(lambda s: f'{s} in ["a", "standard"]'),
+                           st.sampled_from(dates).map(lambda d: f'{d} < date("2026-06-01")'),
+                           st.sampled_from(bools).map(lambda b: f"share({b}) > 0.5"))
+
+    def num_ext(n: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            st.tuples(n, st.sampled_from(["+", "-", "*", "/", "%", "//"]), n).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            n.map(lambda x: f"-{x}"), n.map(lambda x: f"abs({x})"),
+            n.map(lambda x: f"round({x}, 2)"), n.map(lambda x: f"round({x})"),
+            st.tuples(st.sampled_from(["min", "max", "coalesce"]), st.lists(n, min_size=1,
+                                                                            max_size=3)).map(
+                lambda t: f"{t[0]}({', '.join(t[1])})"),
+            st.tuples(n, bool_atoms, n).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})"))
+
+    num = st.recursive(num_atoms, num_ext, max_leaves=10)
+    comparison = st.tuples(num, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), num).map(
+        " ".join)
+    return st.recursive(st.one_of(bool_atoms, comparison), lambda b: st.one_of(
+        st.tuples(b, st.sampled_from(["and", "or"]), b).map(lambda t: f"({' '.join(t)})"),
+        b.map(lambda x: f"not {x}"),
+        st.tuples(b, b, b).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})")),
+        max_leaves=6) | num
