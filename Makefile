@@ -39,7 +39,7 @@ test: $(VENV)/.test-installed
 # "fuzz" profile), 20 SIGKILLs of a 50,000-customer evaluate, the concurrency
 # test 20 times. `make test` runs the same targets in a small, derandomized profile.
 fuzz: $(VENV)/.test-installed
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m fuzz
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m fuzz --hypothesis-show-statistics -s
 
 # The bench extra (zen-engine) is installed here only: make test does not need it.
 $(VENV)/.bench-installed: $(BIN)/python pyproject.toml

@@ -27,6 +27,22 @@ settings.register_profile(
     print_blob=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.function_scoped_fixture])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `make fuzz` (HYPOTHESIS_PROFILE=fuzz), cap the address space of
+    the test process and the adieu processes it starts (FUZZ_MEMORY_MB,
+    default 4096): an input that makes adieu take gigabytes then fails as a
+    MemoryError at its example instead of swapping the machine."""
+    if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz":
+        import resource
+
+        cap = int(os.environ.get("FUZZ_MEMORY_MB", "4096")) * 2 ** 20
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY
+                                                else min(cap, hard), hard))
+
+
 # Not loaded globally (the older property tests keep their own settings): the
 # fuzz targets take theirs from tests/fuzzing (small and fuzz, by marker).
 
