@@ -11,8 +11,9 @@ random moment, then the database must be consistent:
   run figures of an uninterrupted run into a fresh database (the reference).
 
 `make test`: one kill of a 5,000-customer run at a fixed fraction of its
-time. `make fuzz`: 20 kills at random moments of a 50,000-customer run (the
-seed is printed; CRASH_SEED=N repeats a series)."""
+time, and one kill of `adieu approve`. `make fuzz`: 20 kills at random
+moments of a 50,000-customer run and 20 of approve (the seed is printed;
+CRASH_SEED=N repeats a series)."""
 
 from __future__ import annotations
 
@@ -127,30 +128,73 @@ def kill_and_check(source: Path, db: Path, after: float, reference: dict) -> int
     return stored
 
 
+def kill_approve_and_check(reference_db: Path, db: Path, after: float) -> bool:
+    """Copy the reference database, start `adieu approve` on its first
+    proposed case, SIGKILL it `after` seconds later; the database must be
+    intact and the case either approved (reviewer and time set) or still
+    proposed (neither), and approving again must end approved. Returns
+    whether the killed approve had committed."""
+    shutil.copy(reference_db, db)
+    conn = sqlite3.connect(db)
+    (case_id, customer), = conn.execute("select id, customer_id from cases where state = "
+                                        "'proposed' order by id limit 1").fetchall()
+    conn.close()
+    args = ["approve", customer, "--by", "Ines Auditor", "--db", str(db)]
+    proc = subprocess.Popen([ADIEU, *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+
+    def state() -> tuple:
+        c = sqlite3.connect(db)
+        try:
+            assert c.execute("pragma integrity_check").fetchall() == [("ok",)]
+            return c.execute("select state, reviewer is not null, reviewed_at is not null "
+                             "from cases where id = ?", (case_id,)).fetchone()
+        finally:
+            c.close()
+
+    first = state()
+    assert first in (("proposed", 0, 0), ("approved", 1, 1)), first
+    assert CliRunner().invoke(cli, ["audit", "verify", "--db", str(db)]).exit_code == 0
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == (2 if first[0] == "approved" else 0), again.output
+    assert state() == ("approved", 1, 1)
+    assert CliRunner().invoke(cli, ["audit", "verify", "--db", str(db)]).exit_code == 0
+    return first[0] == "approved"
+
+
 @pytest.fixture(scope="module")
-def small_input(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, float]:
+def small_input(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     folder = tmp_path_factory.mktemp("crash")
     source = generate(folder, 5_000)
     started = time.monotonic()
     proc = evaluate_process(source, folder / "reference.db")
     assert proc.wait(timeout=300) == 0
     took = time.monotonic() - started
-    return source, contents(folder / "reference.db"), took
+    return source, contents(folder / "reference.db"), took, folder / "reference.db"
 
 
 def test_sigkill_during_evaluate_leaves_a_consistent_database(
-        small_input: tuple[Path, dict, float], tmp_path: Path) -> None:
-    source, reference, took = small_input
+        small_input: tuple, tmp_path: Path) -> None:
+    source, reference, took, _ = small_input
     assert len(reference["decisions"]) > 4_000 and reference["strikes"]
     # 60 % of an uninterrupted run: past start-up, reading and deciding.
     kill_and_check(source, tmp_path / "killed.db", took * 0.6, reference)
 
 
-def test_consistency_check_sees_a_partial_run(small_input: tuple[Path, dict, float],
+def test_sigkill_during_approve_leaves_the_case_whole(small_input: tuple,
+                                                      tmp_path: Path) -> None:
+    # 1.0 s: past the interpreter's start-up on this machine, inside the command.
+    kill_approve_and_check(small_input[3], tmp_path / "approve.db", 1.0)
+
+
+def test_consistency_check_sees_a_partial_run(small_input: tuple,
                                               tmp_path: Path) -> None:
     """The checks above can fail: a run whose decisions are not all there,
     and a database that differs from the reference, are both caught."""
-    source, reference, _ = small_input
+    source, reference, _, _ = small_input
     db = tmp_path / "partial.db"
     evaluate_in_process(source, db)
     conn = sqlite3.connect(db)
@@ -184,3 +228,16 @@ def test_twenty_sigkills_at_random_moments(tmp_path_factory: pytest.TempPathFact
         after += stored == 1
         print(f"kill {i + 1}: at {moment:.2f} s, runs stored before the re-run: {stored}")
     print(f"{before} kills before the commit, {after} after")
+    shutil.copy(folder / "reference.db", folder / "approve-ref.db")
+    conn = sqlite3.connect(folder / "approve-ref.db")
+    (customer,), = conn.execute("select customer_id from cases where state = 'proposed' "
+                                "order by id limit 1").fetchall()
+    conn.close()
+    started = time.monotonic()
+    assert subprocess.run([ADIEU, "approve", customer, "--by", "Ines Auditor", "--db",
+                           str(folder / "approve-ref.db")], capture_output=True).returncode == 0
+    approve_took = time.monotonic() - started
+    committed = sum(kill_approve_and_check(folder / "reference.db", folder / f"approve{i}.db",
+                                           rng.uniform(0, approve_took))
+                    for i in range(20))
+    print(f"approve: {committed} of 20 kills after the commit")
