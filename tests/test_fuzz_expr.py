@@ -3,7 +3,7 @@ engine/functions.py, engine/codegen.py, templates). Random expressions from
 the language's grammar (the default policy's facts, params and derives,
 unknown names, huge and odd numbers, strings, dates, every operator, every
 function, conditionals, nesting, refused forms) go into the default policy
-as a derive, a rule's condition and its explanation template.
+as a derive, a rule's condition and its explanation template, and are linted.
 
 Compiling either succeeds or raises PolicyErrors whose findings name the file
 and line:column; a policy that compiles is evaluated on a few customers
@@ -26,6 +26,7 @@ from adieu.decide import evaluate_all
 from adieu.errors import AdieuError, PolicyErrors
 from adieu.explain import explain_stored
 from adieu.facts import Record, to_json_value
+from adieu.lint import lint
 from adieu.policy import compile_policy, load_policy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,6 +70,8 @@ def check_expression(derive: str, when: str, spec: str) -> None:
         assert one_line(exc), str(exc)
         assert all(e.location.line is not None for e in exc.errors), str(exc)
         return
+    for warning in lint(policy, AS_OF):  # what `adieu validate` adds: lint findings
+        assert warning.location is not None and warning.location.line is not None, str(warning)
     try:
         decisions, population = evaluate_all(policy, list(CUSTOMERS), AS_OF)
         for record in CUSTOMERS:
