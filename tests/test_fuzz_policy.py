@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from fuzzing import located, one_line, targets
-from fuzzing.strategies import mutated_lines, yaml_documents
+from fuzzing.strategies import mutated_lines, policy_shaped, yaml_documents
 
 from adieu.cli import cli
 from adieu.errors import PolicyErrors
@@ -37,6 +37,8 @@ def check_random_yaml(text: str) -> None:
 
 
 test_random_yaml, test_random_yaml_fuzz = targets(yaml_documents)(check_random_yaml)
+test_policy_shaped_yaml, test_policy_shaped_yaml_fuzz = targets(policy_shaped())(
+    check_random_yaml)
 
 
 def check_mutated_default(tmp_path_factory, data: bytes) -> None:

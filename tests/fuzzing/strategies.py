@@ -325,3 +325,50 @@ def typed_expressions(types: dict[str, str]) -> st.SearchStrategy[str]:
         b.map(lambda x: f"not {x}"),
         st.tuples(b, b, b).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})")),
         max_leaves=6) | num
+
+
+def _leaf(values: list[str]) -> st.SearchStrategy[tuple]:
+    """A decorated node: a likely value, or any tree (wrong type, tag ...)."""
+    likely = st.sampled_from(values).map(lambda v: ("", ("scalar", v)))
+    return st.one_of(likely, likely, likely, likely, likely, likely,
+                     scalars.map(lambda v: ("", ("scalar", v))), _decorated(yaml_trees))
+
+
+_RULE_KEYS = {"id": ["r1", "r2", "'a b'", "R"], "title": ["T", "''"],
+              "when": ["revenue_12m > 0", "true", "late_payments_12m >= 3", "x >", "1"],
+              "action": ["flag", "strike", "offboard", "delete"],
+              "severity": ["low", "high", "critical", "7"],
+              "explain": ['"{revenue_12m:,.0f}"', '"{nosuch}"', '"{revenue_12m:>99999}"']}
+
+
+@st.composite
+def policy_shaped(draw: Any) -> str:
+    """YAML text shaped like a policy (version, name, params, derive, rules,
+    exemptions, holds, strikes, timing) whose values are likely ones or any
+    tree, with keys dropped or added at random: reaches the schema checks
+    and the builder, not only the top-level refusal."""
+    rules = []
+    for _ in range(draw(st.integers(0, 3))):
+        keys = ["id", "title", "when", "action"] if draw(st.booleans()) else []
+        keys += draw(st.lists(st.sampled_from(sorted(set(_RULE_KEYS) - set(keys))), unique=True))
+        rules.append(("", ("map", draw(st.booleans()),
+                           [(k, draw(_leaf(_RULE_KEYS[k]))) for k in keys])))
+    top = [("version", draw(_leaf(["1", '"2026.11"', "3"]))),
+           ("name", draw(_leaf(["p", "default"]))),
+           ("rules", ("", ("seq", False, rules)))]
+    optional = {"params": _leaf(["{rate: 50}", "{a: 1e400}", "{b: [1, 2]}"]),
+                "derive": _leaf(["{cost: hours_support_12m * 50}", "{d: d + 1}",
+                                 "{e: revenue_12m / 0}"]),
+                "on_missing": _leaf(["watch", "keep", "offboard"]),
+                "strikes": _leaf(["{window_days: 365, ladder: {warn: 1}}", "{cooldown_days: -1}"]),
+                "exemptions": _leaf(["[{id: e, when: true, rules: [r1], reason: x, "
+                                     "approver: y, expires: 2027-01-01}]"]),
+                "holds": _leaf(["[{id: h, when: true, reason: r}]"]),
+                "timing": _leaf(["{notice_days: 60}", "{notice_days: 99999999999}"]),
+                "facts": _leaf(["{nps: {type: number}}", "{revenue_12m: {type: string}}"])}
+    for key in draw(st.lists(st.sampled_from(sorted(optional)), unique=True)):
+        top.append((key, draw(optional[key])))
+    top = draw(st.permutations(top))
+    if draw(st.integers(0, 3)) == 0:
+        del top[draw(st.integers(0, len(top) - 1))]
+    return render_yaml(("map", False, top)).lstrip("\n") + "\n"
