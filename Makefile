@@ -7,7 +7,7 @@ N ?= 1000000
 # make bench-compare compares with this revision: 0.1.0, the last to compute in floats.
 BENCH_BASE ?= 4869087
 
-.PHONY: demo test install lint clean examples bench bench-compare
+.PHONY: demo test fuzz install lint clean examples bench bench-compare
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ lint: $(VENV)/.test-installed
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The long runs: >= 10,000 hypothesis examples per fuzz target (tests/conftest.py's
+# "fuzz" profile), 20 SIGKILLs of a 50,000-customer evaluate, the concurrency
+# test 20 times. `make test` runs the same targets in a small, derandomized profile.
+fuzz: $(VENV)/.test-installed
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m fuzz --hypothesis-show-statistics -s
 
 # The bench extra (zen-engine) is installed here only: make test does not need it.
 $(VENV)/.bench-installed: $(BIN)/python pyproject.toml

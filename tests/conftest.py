@@ -3,12 +3,49 @@ database path, a CliRunner, and an environment free of ADIEU_* settings."""
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles for the fuzz targets (tests/test_fuzz_*.py):
+# "small" runs in `make test`: few examples, derandomized, so CI is the same on
+# every run; "fuzz" runs in `make fuzz` (HYPOTHESIS_PROFILE=fuzz): >= 10,000
+# examples per target, random, printing the seed and a reproduction blob of any
+# failure (FUZZ_EXAMPLES=N changes the count, for a quick look). A deadline
+# per example (20 s: far above any normal example, even on a loaded 2-core
+# machine, where a 200 KB CSV header cell alone takes ~3 s) catches a hang.
+settings.register_profile(
+    "small", max_examples=50, derandomize=True, deadline=20_000, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture])
+settings.register_profile(
+    "fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "10000")), deadline=20_000,
+    print_blob=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `make fuzz` (HYPOTHESIS_PROFILE=fuzz), cap the address space of
+    the test process and the adieu processes it starts (FUZZ_MEMORY_MB,
+    default 4096): an input that makes adieu take gigabytes then fails as a
+    MemoryError at its example instead of swapping the machine."""
+    if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz":
+        import resource
+
+        cap = int(os.environ.get("FUZZ_MEMORY_MB", "4096")) * 2 ** 20
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY
+                                                else min(cap, hard), hard))
+
+
+# Not loaded globally (the older property tests keep their own settings): the
+# fuzz targets take theirs from tests/fuzzing (small and fuzz, by marker).
 
 REPO = Path(__file__).resolve().parent.parent
 
