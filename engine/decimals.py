@@ -78,7 +78,7 @@ def to_number(value: int | float | Decimal | str) -> Number:
         text = str(value).strip(WHITESPACE)
         if not NUMBER_TEXT.fullmatch(text):
             raise ValueError(f"expected a number like 1234.5, got {value!r}")
-        result = Decimal(text)  # not int(text) first: Python's int() limits its digits
+        result = parse_decimal(text)  # not int(text): Python's int() limits its digits
         if "." not in text and "e" not in text and "E" not in text:
             result = int(check_magnitude(result))
     if isinstance(result, Decimal):
@@ -108,6 +108,25 @@ def fast_number(text: str) -> Number | None:
         number = Decimal(text)
         return number.copy_abs() if not number and number.is_signed() else number
     return None
+
+
+def parse_decimal(text: str) -> Decimal:
+    """Decimal(text) for number text already matched by NUMBER_TEXT (or
+    JSON's number grammar), any number of digits. An exponent beyond what
+    Decimal can hold at all ("1e+99999999999999999999", where Decimal()
+    raises InvalidOperation) raises OverflowError with check_magnitude's
+    words: "value too large" for a positive exponent, "value too small" for
+    a negative one; zero with such an exponent is 0."""
+    try:
+        return Decimal(text)
+    except decimal.InvalidOperation:
+        mantissa, _, exponent = text.lower().partition("e")
+        if not mantissa.strip("+-.0"):
+            return Decimal(0)
+        if exponent.startswith("-"):
+            raise OverflowError(f"value too small (over {MAX_DIGITS * 2} decimal places)") \
+                from None
+        raise OverflowError(f"value too large (over {MAX_DIGITS} digits)") from None
 
 
 def check_magnitude(value: Number) -> Number:
@@ -253,7 +272,10 @@ def read_number(value: Any) -> Number:
         if not NUMBER_TEXT.fullmatch(text):
             raise ValueError(_not_plain(text))
         whole = bool(_WHOLE_TEXT.fullmatch(text))
-        number: Number = Decimal(text)  # no int(): Python's int() limits digits
+        try:
+            number: Number = parse_decimal(text)  # no int(): Python's int() limits digits
+        except OverflowError as exc:
+            raise ValueError(str(exc)) from None
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("not a finite number")

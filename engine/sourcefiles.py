@@ -14,7 +14,11 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +42,16 @@ MAX_SPILL = MAX_UNPACKED
 # Names of standard input accepted as a source (documented: ops-guide,
 # "Standard input"); every other FIFO or device is refused.
 STDIN_NAMES = ("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+
+# What Python's zipfile (and the zlib, bz2 and lzma under it) raise for a
+# damaged archive: BadZipFile for a bad signature, but a garbled central
+# directory also gives NotImplementedError ("zip file version 12.7"),
+# IndexError (an empty member name, ZipInfo.is_dir), ValueError and
+# UnicodeDecodeError (bad sizes, names), struct.error, EOFError, OSError,
+# RuntimeError (an encrypted member) and KeyError.
+ZIP_FAULTS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+    NotImplementedError, IndexError, KeyError, ValueError, RuntimeError, struct.error)
 
 _KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
@@ -158,6 +172,47 @@ class Unpacked(io.BufferedIOBase):
         if self._owner is not None:
             self._owner.close()
         super().close()
+
+
+@contextmanager
+def zip_errors(name: str, what: str = "not a readable zip archive",
+               expected: str = "") -> Iterator[None]:
+    """Around any zipfile call (open, infolist, getinfo, open a member,
+    read): ZIP_FAULTS become InputError "NAME: not a readable zip archive
+    (KIND: REASON)" (or `what`; then "; EXPECTED" when given), exit 2.
+    adieu's own InputError (a bound passed) goes through as it is."""
+    try:
+        yield
+    except InputError:
+        raise
+    except ZIP_FAULTS as exc:
+        reason = str(exc) or type(exc).__name__
+        hint = f"; {expected}" if expected else ""
+        raise InputError(f"{what} ({type(exc).__name__}: {reason[:200]}){hint}",
+                         Location(name)) from None
+
+
+def open_zip(path: str | Path, name: str, expected: str = "") -> zipfile.ZipFile:
+    """A zip archive opened from a regular file (open_regular), its central
+    directory read and checked (check_zip) and every member's name and
+    kind read once (so a garbled entry fails here, not later). InputError
+    naming the file for anything zipfile cannot read (zip_errors, with
+    `expected`: what the file should have been)."""
+    handle = open_regular(path, name)
+    try:
+        with zip_errors(name, expected=expected):
+            archive = zipfile.ZipFile(handle)
+            try:
+                check_zip(archive, name)
+                for info in archive.infolist():
+                    info.is_dir()
+            except BaseException:
+                archive.close()
+                raise
+    except BaseException:
+        handle.close()
+        raise
+    return archive
 
 
 def check_zip(archive: zipfile.ZipFile, name: str) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from adieu import InputError, Location, SourceRecord, open_text
+from adieu.jsontext import MAX_JSON_DEPTH, too_deep
 from adieu.sourcefiles import check_regular
 from adieu.textlines import first_bad_byte
 
@@ -52,6 +53,21 @@ def _json_int(text: str) -> int | Decimal:
     return int(text) if len(text) <= 100 else Decimal(text)
 
 
+class _OutOfRange(Exception):
+    """A JSON number whose exponent no Decimal can hold; carries its text."""
+
+
+def _json_decimal(text: str) -> Decimal:
+    """A JSON number with a fraction or exponent, exactly. One whose
+    exponent is beyond what Decimal holds at all ("1e+99999999999999999999":
+    Decimal() raises InvalidOperation) raises _OutOfRange, which the reader
+    turns into an error at the number's place."""
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise _OutOfRange(text) from None
+
+
 @dataclass
 class Page:
     results: list[Any]
@@ -69,7 +85,7 @@ class _JsonValues:
 
     def __init__(self, handle: IO[str], label: str):
         self.handle, self.label = handle, label
-        self.decoder = json.JSONDecoder(parse_float=Decimal,  # numbers stay exact
+        self.decoder = json.JSONDecoder(parse_float=_json_decimal,  # numbers stay exact
                                         parse_int=_json_int)
         self.buf, self.pos, self.eof = "", 0, False
         self.line, self.col = 1, 1  # position of buf[0] in the file
@@ -107,8 +123,21 @@ class _JsonValues:
 
     def _value(self) -> tuple[Any, Location]:
         while True:
+            # Nesting is bounded before decoding: stdlib json recurses once
+            # per level, and 1,000 levels end in a RecursionError.
+            deep = too_deep(self.buf, self.pos)
+            if deep is not None:
+                raise InputError(f"JSON nested more than {MAX_JSON_DEPTH} arrays and objects "
+                                 "deep (a CRM v3 page nests about 7)", self.location(deep))
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except _OutOfRange as exc:
+                text = str(exc)
+                at = self.buf.find(text, self.pos)
+                shown = text if len(text) <= 40 else f"{text[:20]}...{text[-12:]}"
+                raise InputError(f"the number {shown} is out of range: its exponent is beyond "
+                                 "any value adieu reads", self.location(max(at, self.pos))) \
+                    from None
             except json.JSONDecodeError as exc:
                 if not self.eof:  # maybe only cut by the chunk: read on
                     if len(self.buf) - self.pos > MAX_PAGE_CHARS:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from adieu.errors import InputError, Location
-from adieu.sourcefiles import Unpacked, check_regular, check_zip, open_regular
+from adieu.sourcefiles import ZIP_FAULTS, Unpacked, check_regular, open_zip, zip_errors
 from adieu.sources import ENCODINGS, SourceRecord, open_text, text_stream
 
 from .csv_source import read_csv_stream
@@ -62,8 +62,10 @@ class _GuardedMember(io.BufferedIOBase):
     def _guard(read: Callable[[Any], bytes], size: Any) -> bytes:
         try:
             return read(-1 if size is None else size)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise _Corrupt(str(exc)) from None
+        except InputError:
+            raise
+        except ZIP_FAULTS as exc:
+            raise _Corrupt(str(exc) or type(exc).__name__) from None
 
 
 class Export:
@@ -87,20 +89,10 @@ class Export:
             found = [str(p.relative_to(path)).replace(os.sep, "/")
                      for p in sorted(path.rglob("*")) if not p.is_dir()]
         elif path.is_file():
-            try:
-                self.zip = zipfile.ZipFile(open_regular(path, location))
-            except zipfile.BadZipFile as exc:
-                raise InputError(f"not a readable zip file ({exc}); expected a Salesforce "
-                                 "Data Export .zip or the folder it unzips to",
-                                 Location(location)) from None
-            except OSError as exc:
-                raise InputError(f"cannot open: {exc.strerror}", Location(location)) from None
-            try:
-                check_zip(self.zip, location)
-            except InputError:
-                self.zip.close()
-                raise
-            found = [i.filename for i in self.zip.infolist() if not i.is_dir()]
+            self.zip = open_zip(path, location, "expected a Salesforce Data Export .zip "
+                                "or the folder it unzips to")  # InputError for any damage
+            with zip_errors(location):
+                found = [i.filename for i in self.zip.infolist() if not i.is_dir()]
         else:
             check_regular(location, directory_ok=True)
             raise InputError("no such file or folder (expected a Salesforce Data Export "
@@ -142,13 +134,9 @@ class Export:
             handle = open_text(Path(self.location) / self.files[name.lower()], self.encoding,
                                name=label)
         else:
-            member = self.zip.getinfo(self.files[name.lower()])
-            try:
+            with zip_errors(label, "cannot read zip member"):  # corrupt, encrypted ...
+                member = self.zip.getinfo(self.files[name.lower()])
                 raw = Unpacked(self.zip.open(member), member.compress_size, label)
-            except zipfile.BadZipFile as exc:
-                raise InputError(f"corrupt zip member: {exc}", Location(label)) from None
-            except (RuntimeError, NotImplementedError) as exc:  # encrypted, unknown method
-                raise InputError(f"cannot read zip member: {exc}", Location(label)) from None
             handle = text_stream(_GuardedMember(raw), self.encoding)
         with handle:
             yield handle

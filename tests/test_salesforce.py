@@ -511,14 +511,14 @@ def _bad(runner: CliRunner, location: Path, tmp_path: Path) -> str:
 
 def test_corrupt_zip(corrupt_zip: Path, tmp_path: Path):
     line = _bad(CliRunner(), corrupt_zip, tmp_path)
-    assert str(corrupt_zip) in line and "not a readable zip file" in line
+    assert str(corrupt_zip) in line and "not a readable zip archive" in line
 
 
 def test_truncated_zip(export_zip: Path, tmp_path: Path):
     cut = tmp_path / "cut.zip"
     cut.write_bytes(export_zip.read_bytes()[:600])
     line = _bad(CliRunner(), cut, tmp_path)
-    assert str(cut) in line and "not a readable zip file" in line
+    assert str(cut) in line and "not a readable zip archive" in line
 
 
 def test_damaged_member_names_member_and_row(tmp_path: Path):
