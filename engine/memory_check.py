@@ -79,8 +79,12 @@ _PARDONED = ("select json_extract(payload, '$.strike_id') from audit where kind 
              "and json_valid(payload) and json_extract(payload, '$.strike_id') is not null")
 _SUPERSEDED_IDS = ("select j.value from audit a, json_each(a.payload, '$.strike_ids') j "
                    "where a.kind = 'supersede' and json_valid(a.payload)")
-SUPERSEDED = ("(select a.*, j.value as item from audit a, json_each(a.payload, "
-              "'$.strike_ids') j where a.kind = 'supersede' and json_valid(a.payload))")
+# The cast (the ids are integers) lets SQLite join it through an automatic
+# index on (kind, item), not a scan of every id for every strike
+# (_check_table does not order it by seq for the same reason).
+SUPERSEDED = ("(select a.*, cast(j.value as integer) as item from audit a, json_each("
+              "a.payload, '$.strike_ids') j where a.kind = 'supersede' and "
+              "json_valid(a.payload))")
 
 
 MEMORY_TABLES: tuple[MemoryTable, ...] = (
@@ -226,7 +230,10 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
              f"{_CANONICAL_SQL}, a.hash, {', '.join([*entry_fields, 't._valid'])} "
              f"from (select rowid as _rowid, ({valid}) as _valid, * from {spec.table} "
              f"where {spec.where}) t "
-             f"left join {spec.source} a on a.kind = :kind and {on} order by t._rowid, a.seq")
+             f"left join {spec.source} a on a.kind = :kind and {on} order by t._rowid"
+             # ordering a derived source by seq as well makes SQLite scan it for every
+             # row (no automatic index): its groups are sorted by seq here instead
+             f"{', a.seq' if spec.source == 'audit' else ''}")
     n = len(columns)
     at = {c: 1 + columns.index(c) for c in spec.fields}
     fields = [(c, at[c], n + 4 + i) for i, c in enumerate(spec.fields)]
@@ -239,6 +246,8 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
     cursor = db.execute(query, params)
     for joined in itertools.chain(cursor, (None,)):  # streamed, not held
         if group and (joined is None or joined[0] != group[0][0]):
+            if spec.source != "audit":
+                group.sort(key=lambda r: r[n + 1] or 0)
             problem = _judge(db, group[-1:] if spec.latest else group, fields, n,
                              None if spec.shared else used)
             if not problem and group[0][-1]:
