@@ -8,6 +8,11 @@ as-of date, and a hash of the memory's content. Before any of it is used,
 every memory row the run reads is checked against its audit entry
 (`check_memory`): a row written behind adieu's back (raw SQL, no audit
 entry) or edited afterwards stops the run with exit 2, naming the row.
+A strike the run counts must also match its entry's expires_on and be
+named by no pardon or supersede entry (a pardon or supersede cleared with
+SQL would make it count again); a superseded strike needs the supersede
+entry naming it (audit_records writes them; `adieu audit verify` checks
+the same, for every row).
 
 This is not `adieu audit verify`: it does not walk the hash chain. It
 checks only the rows a run reads, and for each the entries that vouch for
@@ -226,8 +231,11 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
     valid = "case " + " ".join(f"when not ({cond}) then {i + 1}"
                                for i, (cond, _) in enumerate(spec.valid)) + " else 0 end" \
         if spec.valid else "0"
+    # A derived source's entry vouches for many rows: hashed once each in
+    # _judge, not its canonical text built in SQL for every row.
+    canonical_sql = _CANONICAL_SQL if spec.source == "audit" else "null"
     query = (f"select t._rowid, {', '.join('t.' + c for c in columns)}, a.seq, "
-             f"{_CANONICAL_SQL}, a.hash, {', '.join([*entry_fields, 't._valid'])} "
+             f"{canonical_sql}, a.hash, {', '.join([*entry_fields, 't._valid'])} "
              f"from (select rowid as _rowid, ({valid}) as _valid, * from {spec.table} "
              f"where {spec.where}) t "
              f"left join {spec.source} a on a.kind = :kind and {on} order by t._rowid"
@@ -238,6 +246,7 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
     at = {c: 1 + columns.index(c) for c in spec.fields}
     fields = [(c, at[c], n + 4 + i) for i, c in enumerate(spec.fields)]
     used: set[int] = set()
+    hashed: dict[int, bool] = {}  # a derived source's entries: seq -> its hash is right
     problems: list[str] = []
     group: list[tuple] = []
     params = {"as_of": as_of.isoformat(), "kind": spec.kind}
@@ -249,7 +258,7 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
             if spec.source != "audit":
                 group.sort(key=lambda r: r[n + 1] or 0)
             problem = _judge(db, group[-1:] if spec.latest else group, fields, n,
-                             None if spec.shared else used)
+                             None if spec.shared else used, hashed)
             if not problem and group[0][-1]:
                 problem = f": {spec.valid[group[0][-1] - 1][1]}"
             if problem:
@@ -264,10 +273,13 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
 
 
 def _judge(db: sqlite_utils.Database, candidates: list[tuple],
-           fields: list[tuple[str, int, int]], n: int, used: set[int] | None) -> str:
+           fields: list[tuple[str, int, int]], n: int, used: set[int] | None,
+           hashed: dict[int, bool] | None = None) -> str:
     """'' if one of a row's candidate entries vouches for it (and was not used
     for another row, unless used is None: a copied row has no entry of its
-    own), else what is wrong (text following the row's name)."""
+    own), else what is wrong (text following the row's name). An entry
+    without its canonical text (a derived source) is hashed in Python, once
+    per seq (hashed: the results so far)."""
     problem = " has no audit entry"
     for joined in candidates:
         seq, text, stored = joined[n + 1:n + 4]
@@ -276,9 +288,19 @@ def _judge(db: sqlite_utils.Database, candidates: list[tuple],
         if used is not None and seq in used:
             problem = f": its audit entry {seq} vouches for another row"
             continue
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() != stored and \
+        if text is None:
+            if hashed is None:
+                hashed = {}
+            if seq not in hashed:
+                hashed[seq] = canonical_entry_hash(db.execute(
+                    f"select {', '.join(_ENTRY)} from audit where seq = ?", [seq])
+                    .fetchone()) == stored
+            right = hashed[seq]
+        else:
+            right = hashlib.sha256(text.encode("utf-8")).hexdigest() == stored or \
                 canonical_entry_hash(db.execute(f"select {', '.join(_ENTRY)} from audit "
-                                                "where seq = ?", [seq]).fetchone()) != stored:
+                                                "where seq = ?", [seq]).fetchone()) == stored
+        if not right:
             problem = f": audit entry {seq} was edited"
             continue
         wrong = [c for c, row_at, entry_at in fields if joined[row_at] != joined[entry_at]]

@@ -172,3 +172,16 @@ def test_an_old_strikes_expiry_is_derived_from_its_runs_policy(tmp_path: Path) -
             check_memory(store, as_of)
     finally:
         store.close()
+
+
+def test_an_edited_supersede_entry_does_not_vouch(db: Path) -> None:
+    """The supersede entry itself must be intact (its own hash right)."""
+    strike, customer = sql(db, "select id, customer_id from strikes where "
+                               "superseded_by_run = 2 order by id limit 1")[0]
+    names = sql(db, "select name from sqlite_master where type = 'trigger' and "
+                    "tbl_name = 'audit'")
+    sql(db, *(f"drop trigger {name}" for (name,) in names))
+    seq = sql(db, "update audit set at = '2026-11-30T00:00:00+00:00' where kind = 'supersede' "
+                  "returning seq")[0][0]
+    refused(db, f"supersede of strikes row {strike} ({customer}): audit entry {seq} was "
+                "edited")
