@@ -69,7 +69,7 @@ def check_records(db: sqlite_utils.Database, entries: list[dict[str, Any]]) -> l
     return problems[:LIMIT]
 
 
-def _windows(db: sqlite_utils.Database) -> dict[int, int | None]:
+def run_windows(db: sqlite_utils.Database) -> dict[int, int | None]:
     """Each run's strike window in days, read from its stored policy text
     (None when the text cannot be read: its strikes' expires_on is then
     not checked)."""
@@ -138,7 +138,7 @@ def _check_strikes(db: sqlite_utils.Database,
                 problems.append(f"{what} {row} was edited: id differs from audit entry "
                                 f"{e['seq']} ({e['payload']['id']}): renumbered")
             if "expires_on" not in e["payload"] and windows is None:
-                windows = _windows(db)
+                windows = run_windows(db)
             expiry = _strike_expiry(s, e, windows or {})
             if expiry is not None and expiry != s["expires_on"]:
                 problems.append(f"{what} {row} was edited: expires_on {s['expires_on']} "

@@ -8,6 +8,11 @@ as-of date, and a hash of the memory's content. Before any of it is used,
 every memory row the run reads is checked against its audit entry
 (`check_memory`): a row written behind adieu's back (raw SQL, no audit
 entry) or edited afterwards stops the run with exit 2, naming the row.
+A strike the run counts must also match its entry's expires_on and be
+named by no pardon or supersede entry (a pardon or supersede cleared with
+SQL would make it count again); a superseded strike needs the supersede
+entry naming it (audit_records writes them; `adieu audit verify` checks
+the same, for every row).
 
 This is not `adieu audit verify`: it does not walk the hash chain. It
 checks only the rows a run reads, and for each the entries that vouch for
@@ -32,6 +37,7 @@ import sqlite_utils
 
 from . import jsontext
 from .audit import ENTRY_FIELDS, canonical
+from .audit_records import run_windows
 from .cases import CASE_COLUMNS
 from .errors import InputError
 from .ledger import Memory
@@ -52,8 +58,11 @@ class MemoryTable:
     latest: only the newest entry with the row's key counts (for rows
     whose state moves on, each move an entry).
     shared: one entry may vouch for several rows (else a second row with
-    the same entry is a copy). valid: an SQL condition over the row that
-    must hold as well, and what to say when it does not.
+    the same entry is a copy). valid: SQL conditions over the row that
+    must hold as well, each with what to say when it does not (the first
+    that fails is named). source: the entries, as SQL over the audit
+    table (default: the table itself; SUPERSEDED: one row per strike id a
+    supersede entry names, that id as the entry field "item").
     """
 
     table: str
@@ -64,7 +73,23 @@ class MemoryTable:
     fields: dict[str, str]
     latest: bool = False
     shared: bool = False
-    valid: tuple[str, str] | None = None
+    valid: tuple[tuple[str, str], ...] = ()
+    source: str = "audit"
+
+
+# The strike ids the trail says are pardoned / superseded (an entry whose
+# payload is not JSON names none: its own hash no longer matches, which
+# `adieu audit verify` names). Used in NOT IN: SQLite builds each list once.
+_PARDONED = ("select json_extract(payload, '$.strike_id') from audit where kind = 'pardon' "
+             "and json_valid(payload) and json_extract(payload, '$.strike_id') is not null")
+_SUPERSEDED_IDS = ("select j.value from audit a, json_each(a.payload, '$.strike_ids') j "
+                   "where a.kind = 'supersede' and json_valid(a.payload)")
+# The cast (the ids are integers) lets SQLite join it through an automatic
+# index on (kind, item), not a scan of every id for every strike
+# (_check_table does not order it by seq for the same reason).
+SUPERSEDED = ("(select a.*, cast(j.value as integer) as item from audit a, json_each("
+              "a.payload, '$.strike_ids') j where a.kind = 'supersede' and "
+              "json_valid(a.payload))")
 
 
 MEMORY_TABLES: tuple[MemoryTable, ...] = (
@@ -72,7 +97,13 @@ MEMORY_TABLES: tuple[MemoryTable, ...] = (
     MemoryTable("strikes", "recorded_on <= :as_of and superseded_by_run is null and "
                 "pardoned_at is null", "strikes row {id} ({customer_id})", "strike",
                 {"run_id": "run_id", "customer_id": "customer_id", "rule": "payload.rule",
-                 "recorded_on": "payload.recorded_on"}, {}),
+                 "recorded_on": "payload.recorded_on"}, {"expires_on": "expiry"},
+                # ... that the trail does not say was pardoned or superseded (the
+                # columns cleared behind adieu's back: the strike would count again).
+                valid=((f"id not in ({_PARDONED})", "pardoned_at cleared, but a "
+                        "pardon entry names it"),
+                       (f"id not in ({_SUPERSEDED_IDS})", "superseded_by_run cleared, "
+                        "but a supersede entry names it"))),
     # A strike the run does not count because it was pardoned: the pardon's entry.
     MemoryTable("strikes", "recorded_on <= :as_of and pardoned_at is not null",
                 "pardon of strikes row {id} ({customer_id})", "pardon",
@@ -88,9 +119,9 @@ MEMORY_TABLES: tuple[MemoryTable, ...] = (
                 "decisions_v1)", "supersede of strikes row {id} ({customer_id})",
                 "decision", {"superseded_by_run": "run_id", "customer_id": "customer_id"},
                 {}, shared=True,
-                valid=("exists (select 1 from runs r where r.id = superseded_by_run and "
-                       "r.as_of = recorded_on and r.id > run_id)",
-                       "not superseded by a later run of its date")),
+                valid=(("exists (select 1 from runs r where r.id = superseded_by_run and "
+                        "r.as_of = recorded_on and r.id > run_id)",
+                        "not superseded by a later run of its date"),)),
     # ... or (m008 on) that run's entry and its stored decision of the customer
     # (the decisions themselves are vouched for by their batch entries, which
     # `adieu audit verify` checks).
@@ -98,11 +129,18 @@ MEMORY_TABLES: tuple[MemoryTable, ...] = (
                 "pardoned_at is null and superseded_by_run not in (select distinct run_id "
                 "from decisions_v1)", "supersede of strikes row {id} ({customer_id})",
                 "run", {"superseded_by_run": "run_id"}, {}, shared=True,
-                valid=("exists (select 1 from runs r where r.id = superseded_by_run and "
-                       "r.as_of = recorded_on and r.id > run_id) and exists (select 1 from "
-                       "run_decisions d where d.run_id = superseded_by_run and "
-                       "d.customer_id = strikes.customer_id)",
-                       "not superseded by a later run of its date that decided the customer")),
+                valid=(("exists (select 1 from runs r where r.id = superseded_by_run and "
+                        "r.as_of = recorded_on and r.id > run_id) and exists (select 1 from "
+                        "run_decisions d where d.run_id = superseded_by_run and "
+                        "d.customer_id = strikes.customer_id)",
+                        "not superseded by a later run of its date that decided the "
+                        "customer"),)),
+    # Every superseded strike: the supersede entry (m009 on; m009 wrote them
+    # for earlier supersedes) that names its id, of the run it names.
+    MemoryTable("strikes", "recorded_on <= :as_of and superseded_by_run is not null and "
+                "pardoned_at is null", "supersede of strikes row {id} ({customer_id})",
+                "supersede", {"id": "item"}, {"superseded_by_run": "run_id"}, shared=True,
+                source=SUPERSEDED),
     # A registry exemption: every column as recorded by `adieu exempt`.
     MemoryTable("exemptions", "1", "exemptions row {id} ({customer_id})", "exemption",
                 {"customer_id": "customer_id", "id": "payload.id"},
@@ -124,7 +162,17 @@ _HASH = len(ENTRY_FIELDS)
 def _pick(path: str) -> str:
     """An entry field as an SQL expression over the audit table (alias a): a
     column, or json_extract of a payload key (done by SQLite; a JSON null or
-    a missing key is NULL, None in Python)."""
+    a missing key is NULL, None in Python); "item": the strike id of a
+    SUPERSEDED row; "expiry": the expires_on a strike entry vouches for
+    (audit_records: the entry's own since m009, else its recorded_on plus
+    its run's window_days, the parameter :windows; the row's own when
+    neither is known, as `adieu audit verify` leaves it unchecked)."""
+    if path == "item":
+        return "a.item"
+    if path == "expiry":
+        return ("coalesce(json_extract(a.payload, '$.expires_on'), date(json_extract(a.payload, "
+                "'$.recorded_on'), '+' || json_extract(:windows, '$.\"' || a.run_id || '\"') "
+                "|| ' days'), t.expires_on)")
     if path.startswith("payload."):
         name = path[len("payload."):]
         if not all(part.isidentifier() for part in name.split(".")):
@@ -156,9 +204,13 @@ def check_memory(db: sqlite_utils.Database, as_of: dt.date,
     run_id) when the key has customer_id)."""
     problems: list[str] = []
     existing = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+    windows: str | None = None
     for spec in tables:
         if spec.table in existing and "audit" in existing:
-            problems += _check_table(db, spec, as_of, 5 - len(problems))
+            if windows is None and "expiry" in spec.fields.values():
+                windows = jsontext.dumps({str(k): v for k, v in run_windows(db).items()}) \
+                    if "runs" in existing else "{}"
+            problems += _check_table(db, spec, as_of, 5 - len(problems), windows or "{}")
         if len(problems) >= 5:
             break
     if problems:
@@ -168,31 +220,47 @@ def check_memory(db: sqlite_utils.Database, as_of: dt.date,
 
 
 def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
-                 limit: int) -> list[str]:
-    """What is wrong with spec's rows (at most limit problems)."""
+                 limit: int, windows: str = "{}") -> list[str]:
+    """What is wrong with spec's rows (at most limit problems). windows:
+    JSON {run id: window_days or null} (audit_records.run_windows)."""
     label = [f for _, f, _, _ in string.Formatter().parse(spec.label) if f]
     columns = list(dict.fromkeys([*label, *spec.fields]))
     on = " and ".join(f"{_pick(path)} = t.{col}" for col, path in spec.key.items())
     entry_fields = [_pick(path) for path in spec.fields.values()]
-    valid = spec.valid[0] if spec.valid else "1"
+    # _valid: 0 if all of spec.valid hold, else the number of the first that fails
+    valid = "case " + " ".join(f"when not ({cond}) then {i + 1}"
+                               for i, (cond, _) in enumerate(spec.valid)) + " else 0 end" \
+        if spec.valid else "0"
+    # A derived source's entry vouches for many rows: hashed once each in
+    # _judge, not its canonical text built in SQL for every row.
+    canonical_sql = _CANONICAL_SQL if spec.source == "audit" else "null"
     query = (f"select t._rowid, {', '.join('t.' + c for c in columns)}, a.seq, "
-             f"{_CANONICAL_SQL}, a.hash, {', '.join([*entry_fields, 't._valid'])} "
+             f"{canonical_sql}, a.hash, {', '.join([*entry_fields, 't._valid'])} "
              f"from (select rowid as _rowid, ({valid}) as _valid, * from {spec.table} "
              f"where {spec.where}) t "
-             f"left join audit a on a.kind = :kind and {on} order by t._rowid, a.seq")
+             f"left join {spec.source} a on a.kind = :kind and {on} order by t._rowid"
+             # ordering a derived source by seq as well makes SQLite scan it for every
+             # row (no automatic index): its groups are sorted by seq here instead
+             f"{', a.seq' if spec.source == 'audit' else ''}")
     n = len(columns)
     at = {c: 1 + columns.index(c) for c in spec.fields}
     fields = [(c, at[c], n + 4 + i) for i, c in enumerate(spec.fields)]
     used: set[int] = set()
+    hashed: dict[int, bool] = {}  # a derived source's entries: seq -> its hash is right
     problems: list[str] = []
     group: list[tuple] = []
-    cursor = db.execute(query, {"as_of": as_of.isoformat(), "kind": spec.kind})
+    params = {"as_of": as_of.isoformat(), "kind": spec.kind}
+    if ":windows" in query:
+        params["windows"] = windows
+    cursor = db.execute(query, params)
     for joined in itertools.chain(cursor, (None,)):  # streamed, not held
         if group and (joined is None or joined[0] != group[0][0]):
+            if spec.source != "audit":
+                group.sort(key=lambda r: r[n + 1] or 0)
             problem = _judge(db, group[-1:] if spec.latest else group, fields, n,
-                             None if spec.shared else used)
-            if not problem and spec.valid and not group[0][-1]:
-                problem = f": {spec.valid[1]}"
+                             None if spec.shared else used, hashed)
+            if not problem and group[0][-1]:
+                problem = f": {spec.valid[group[0][-1] - 1][1]}"
             if problem:
                 name = spec.label.format(**dict(zip(columns, group[0][1:n + 1], strict=True)))
                 problems.append(f"{name}{problem}")
@@ -205,10 +273,13 @@ def _check_table(db: sqlite_utils.Database, spec: MemoryTable, as_of: dt.date,
 
 
 def _judge(db: sqlite_utils.Database, candidates: list[tuple],
-           fields: list[tuple[str, int, int]], n: int, used: set[int] | None) -> str:
+           fields: list[tuple[str, int, int]], n: int, used: set[int] | None,
+           hashed: dict[int, bool] | None = None) -> str:
     """'' if one of a row's candidate entries vouches for it (and was not used
     for another row, unless used is None: a copied row has no entry of its
-    own), else what is wrong (text following the row's name)."""
+    own), else what is wrong (text following the row's name). An entry
+    without its canonical text (a derived source) is hashed in Python, once
+    per seq (hashed: the results so far)."""
     problem = " has no audit entry"
     for joined in candidates:
         seq, text, stored = joined[n + 1:n + 4]
@@ -217,9 +288,19 @@ def _judge(db: sqlite_utils.Database, candidates: list[tuple],
         if used is not None and seq in used:
             problem = f": its audit entry {seq} vouches for another row"
             continue
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() != stored and \
+        if text is None:
+            if hashed is None:
+                hashed = {}
+            if seq not in hashed:
+                hashed[seq] = canonical_entry_hash(db.execute(
+                    f"select {', '.join(_ENTRY)} from audit where seq = ?", [seq])
+                    .fetchone()) == stored
+            right = hashed[seq]
+        else:
+            right = hashlib.sha256(text.encode("utf-8")).hexdigest() == stored or \
                 canonical_entry_hash(db.execute(f"select {', '.join(_ENTRY)} from audit "
-                                                "where seq = ?", [seq]).fetchone()) != stored:
+                                                "where seq = ?", [seq]).fetchone()) == stored
+        if not right:
             problem = f": audit entry {seq} was edited"
             continue
         wrong = [c for c, row_at, entry_at in fields if joined[row_at] != joined[entry_at]]

@@ -248,7 +248,8 @@ def test_a_raw_sql_supersede_is_refused(runner: CliRunner, evaluated: Path,
     sql(evaluated, f"update strikes set superseded_by_run = 1 where id = {row}")
     refused(runner, evaluated, policy_file, customers_csv,
             f"supersede of strikes row {row} (C-WARN): not superseded by a later run of its "
-            "date that decided the customer")
+            f"date that decided the customer; supersede of strikes row {row} (C-WARN) has no "
+            "audit entry")
     sql(evaluated, "drop trigger strikes_only_pardon_supersede",  # it refuses the undo
         f"update strikes set superseded_by_run = null where id = {row}",
         TRAIL_TRIGGERS[1])
@@ -267,4 +268,5 @@ def test_a_raw_sql_supersede_is_refused(runner: CliRunner, evaluated: Path,
     gone = one(evaluated, "select max(id) from strikes")[0]
     refused(runner, evaluated, policy_file, customers_csv,
             f"supersede of strikes row {gone} (C-GONE): not superseded by a later run of its "
-            "date that decided the customer")
+            f"date that decided the customer; supersede of strikes row {gone} (C-GONE) has no "
+            "audit entry")
