@@ -213,8 +213,8 @@ def test_unexpected_errors_are_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("adieu.cli.facts.registry", boom)
     monkeypatch.delenv("ADIEU_RAISE_ERRORS", raising=False)
     monkeypatch.delitem(sys.modules, "pytest")  # the handler re-raises under pytest
-    result = invoke("plugins", code=1)
-    assert "unexpected error: RuntimeError: bad\\x1b]0;T\\x07" in result.stderr
+    result = invoke("plugins", code=2)
+    assert "internal error, please report: RuntimeError: bad\\x1b]0;T\\x07" in result.stderr
 
 
 def test_plugin_names_versions_and_errors_are_escaped(monkeypatch: pytest.MonkeyPatch) -> None:

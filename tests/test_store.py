@@ -143,7 +143,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 9
+    assert count(db_path, "_sqlite_migrations") == 10
 
 
 def test_wal_mode(db_path: Path) -> None:

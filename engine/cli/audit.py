@@ -78,7 +78,7 @@ def register(cli: click.Group) -> None:
             head = read_head(store)
         if head is None:
             raise InputError("the audit trail has no entries: there is no head to keep yet")
-        click.echo(format_head(head))
+        echo(format_head(head))
 
     @audit.command("export")
     @db_option
