@@ -10,11 +10,11 @@ from typing import Any
 
 import sqlite_utils
 
-from . import timeline
+from . import compact, timeline
 from .audit import AuditLog
 from .errors import AdieuError, InputError, StoreError, did_you_mean
 from .safe_text import name_problem
-from .store import now
+from .store import now, read_decisions
 from .typed_names import decided_customer
 
 
@@ -145,11 +145,16 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         rows_of.setdefault((s["rule"], s["recorded_on"]), []).append(s)
     runs = []
     previous: dict[str, Any] | None = None
-    for row in db.query(
-            "select d.*, r.as_of, r.policy_name, r.policy_version, "
-            "v.verdict, v.reviewer, v.note from decisions d join runs r on r.id = d.run_id "
+    # The runs that decided the customer from the view's plain columns, each
+    # decision read through store.read_decisions (a damaged stored row is a
+    # StoreError naming run, customer and column: engine/stored_values.py).
+    for found in db.query(
+            "select d.run_id, r.as_of, r.policy_name, r.policy_version, "
+            f"v.verdict, v.reviewer, v.note from {compact.DECIDED} d join runs r "
+            "on r.id = d.run_id "
             "left join reviews v on v.run_id = d.run_id and v.customer_id = d.customer_id "
             "where d.customer_id = ? order by r.as_of, d.run_id", [customer_id]):
+        row = {**next(read_decisions(db, found["run_id"], [customer_id])), **found}
         for key in ("fired", "shielded", "unknown", "new_strikes", "repeat_strikes",
                     "active_strikes",
                     "exemptions", "expired_exemptions", "holds", "missing",

@@ -15,7 +15,8 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import AdieuError, StoreError
+from .compact import DECIDED
+from .errors import PolicyErrors, StoreError
 from .explain import fmt
 from .reviewing import run_case
 from .store import get_decision, get_run
@@ -73,7 +74,7 @@ def brief_decision(db: sqlite_utils.Database, customer_id: str, run_id: int | No
     in run_id, or in the latest run that decided the customer. StoreError
     (exit 2) for a customer the database does not know, a run that is not
     there, or a run that did not decide the customer."""
-    if run_id is None and db.execute("select 1 from decisions where customer_id = ? limit 1",
+    if run_id is None and db.execute(f"select 1 from {DECIDED} where customer_id = ? limit 1",
                                      [customer_id]).fetchone() is None:
         raise StoreError(f"customer {customer_id!r} has no decision in any run")
     run = get_run(db, run_id, customer_id)
@@ -107,15 +108,17 @@ def refuse_closed_case(run: dict[str, Any], case: dict[str, Any] | None) -> None
 
 def _titles(run: dict[str, Any], row: dict[str, Any]) -> dict[str, str]:
     titles = {}
-    try:
-        from .plugins import registry
-        from .policy import compile_policy
+    from .plugin_record import plugin_gone, policy_text_error
+    from .plugins import registry
+    from .policy import compile_policy
 
-        policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
-                                registry().functions)
+    reg = registry()
+    try:
+        policy = compile_policy(run["policy_text"], f"run {run['id']} policy", reg.functions)
         titles = {r.id: r.title for r in policy.rules if getattr(r, "title", None)}
-    except AdieuError:  # a plugin function the run used is gone: the stored titles
-        pass
+    except PolicyErrors as exc:  # a plugin function the run used is gone: the stored titles
+        if not plugin_gone(run, reg, exc):  # else the stored text was damaged
+            raise policy_text_error(run, exc) from None
     for kind in ("fired", "shielded", "unknown"):
         for r in row.get(kind) or []:
             if r.get("title"):

@@ -30,6 +30,8 @@ from typing import Any
 
 import msgspec
 
+from .stored_values import missing_blob, stored_json, unreadable_blob
+
 LIST_COLUMNS = ("active_strikes", "exemptions", "expired_exemptions", "fired", "holds",
                 "missing", "new_strikes", "notes", "reasons", "referrals", "repeat_strikes",
                 "set_aside_strikes", "shielded", "unknown")
@@ -172,19 +174,60 @@ class Decoder:
 def read(db: Any, run: dict[str, Any], where: str = "", params: Iterable[Any] = ()) \
         -> Iterator[dict[str, Any]]:
     """The decisions of run (a runs row) from the compact tables, in the
-    order written; `where` adds SQL conditions on run_decisions d."""
-    decoder = Decoder(msgspec.json.decode(run["fact_keys"]) if run.get("fact_keys") else None,
-                      msgspec.json.decode(run["source_files"])
-                      if run.get("source_files") else None)
+    order written; `where` adds SQL conditions on run_decisions d.
+
+    A damaged row (engine/stored_values.py) is a StoreError naming the run,
+    the customer and the column: runs.fact_keys or source_files not JSON, a
+    decision whose facts are NULL, a blob missing or not what adieu wrote."""
+    keys, files = (stored_json(run["id"], None, c, run[c]) if run.get(c) else None
+                   for c in ("fact_keys", "source_files"))
+    try:
+        decoder = Decoder(keys, files)
+    except (TypeError, ValueError, AttributeError, msgspec.MsgspecError) as exc:
+        raise unreadable_blob(run["id"], None, "fact_keys", exc) from None
     cursor = db.execute(
         "select d.run_id, d.customer_id, d.outcome, d.base_outcome, d.severity, d.strikes, "
         "d.effective_date, d.phase_out_start, d.timing_basis, d.file, d.source_row, "
+        "d.facts, d.rules, d.ledger, "
         "f.body, u.body, l.body from run_decisions d left join blobs f on f.id = d.facts "
         "left join blobs u on u.id = d.rules left join blobs l on l.id = d.ledger "
         "where d.run_id = ?" + where + " order by d.pos", [run["id"], *params])
-    names = [c[0] for c in cursor.description][:-3]
+    names = [c[0] for c in cursor.description][:-6]
     for values in cursor:
-        yield decoder.row(dict(zip(names, values, strict=False)), *values[-3:])
+        stored = dict(zip(names, values, strict=False))
+        ids, bodies = values[-6:-3], values[-3:]
+        for column, blob_id, body in zip(BLOB_COLUMNS, ids, bodies, strict=True):
+            if body is None and (blob_id is not None or column == "facts"):
+                raise missing_blob(run["id"], stored["customer_id"], column)
+        try:
+            yield decoder.row(stored, *bodies)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError,
+                UnicodeDecodeError, msgspec.MsgspecError) as exc:
+            raise unreadable_blob(run["id"], stored["customer_id"],
+                                  _bad_blob(bodies), exc) from None
+
+
+BLOB_COLUMNS = ("facts", "rules", "ledger")  # run_decisions columns that refer to blobs
+
+
+def _bad_blob(bodies: Iterable[str | None]) -> str:
+    """Which of a decision's blobs (facts, rules, ledger) is not JSON: the
+    column a damaged decision names (facts when all parse: a facts array
+    that does not fit runs.fact_keys)."""
+    for column, body in zip(BLOB_COLUMNS, bodies, strict=True):
+        if body is not None:
+            try:
+                msgspec.json.decode(body)
+            except msgspec.MsgspecError:
+                return column
+    return "facts"
+
+
+# Which customers each run decided, from the plain columns only (the view
+# `decisions` decodes JSON in SQL, where a damaged row is a bare "malformed
+# JSON"): join this, then read the rows through read().
+DECIDED = ("(select run_id, customer_id from decisions_v1 union all "
+           "select run_id, customer_id from run_decisions)")
 
 
 ALIAS = {"rules": "u", "ledger": "l"}  # the blobs' aliases in the view

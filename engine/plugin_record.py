@@ -20,10 +20,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import jsontext
-from .errors import InputError, PolicyErrors
+from .errors import InputError, PolicyErrors, StoreError
 from .plugins import Registry
 from .policy import Policy, compile_policy
 from .sources import SourceKind
+from .stored_values import HINT
 
 
 def _distribution(reg: Registry, plugin: str) -> tuple[str, str]:
@@ -147,7 +148,22 @@ def compile_run_policy(run: dict[str, Any], reg: Registry) -> Policy:
                 f"run {run['id']} uses {', '.join(n + '()' for n in names)}, which "
                 f"{'is' if len(names) == 1 else 'are'} not installed; the run predates "
                 "plugin records, so which plugin gave it is not known") from None
-        raise
+        raise policy_text_error(run, exc) from None
+
+
+def policy_text_error(run: dict[str, Any], exc: PolicyErrors) -> StoreError:
+    """A stored policy_text that no longer compiles for a reason other than
+    a plugin function gone (the text was edited in the database): a
+    StoreError naming the run, the column and the first problem, exit 2."""
+    first = exc.errors[0] if exc.errors else exc
+    return StoreError(f"run {run['id']}, column policy_text: the stored policy no longer "
+                      f"compiles: {first}; " + HINT)
+
+
+def plugin_gone(run: dict[str, Any], reg: Registry, exc: PolicyErrors) -> bool:
+    """Whether a stored policy fails to compile because a plugin function it
+    uses is not installed now (else its text was damaged: policy_text_error)."""
+    return bool(missing_plugins(run, reg) or unknown_functions(exc))
 
 
 def version_notes(run: dict[str, Any], reg: Registry) -> list[str]:

@@ -20,7 +20,8 @@ from .plugin_record import version_notes
 from .plugins import registry
 from .popstats import population_stats
 from .store import JSON_COLUMNS, get_run
-from .stored_checks import check_run, run_policy, stored_facts, stored_json, stored_rows
+from .stored_checks import run_policy, stored_facts, stored_rows
+from .stored_values import check_run, stored_json
 
 COMPARED = ("outcome", "base_outcome", "severity", "strikes", "reasons", "fired", "shielded",
             "unknown", "missing", "exemptions", "expired_exemptions", "holds",

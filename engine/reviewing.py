@@ -29,13 +29,13 @@ from typing import Any
 
 import sqlite_utils
 
-from . import cases
+from . import cases, compact
 from .audit import AuditLog
 from .errors import InputError
 from .memory_check import MEMORY_TABLES, check_memory
 from .names import owner_id_key, owners_on_record, same_name
 from .safe_text import WHITESPACE, name_keys, name_problem
-from .store import get_run, now
+from .store import get_run, now, read_decisions
 
 
 def _need(value: str | None, what: str) -> str:
@@ -221,13 +221,21 @@ def pending(db: sqlite_utils.Database, run_id: int | None = None) -> list[dict[s
     if run_id is not None:
         get_run(db, run_id)  # StoreError (exit 2) if there is no such run
         where, args = " and c.opened_run <= ? and c.latest_run >= ?", [run_id, run_id]
-    rows = db.query(
-        "select d.*, c.id as case_id, c.opened_run, c.opened_as_of, c.latest_as_of, "
-        "c.effective_date as case_effective_date from cases c join decisions d on "
-        "d.run_id = c.latest_run and d.customer_id = c.customer_id where c.state = "
-        f"'proposed'{where} order by c.customer_id", args)
+    found = list(db.query(
+        "select c.customer_id, c.latest_run, c.id as case_id, c.opened_run, c.opened_as_of, "
+        "c.latest_as_of, c.effective_date as case_effective_date from cases c join "
+        f"{compact.DECIDED} d on d.run_id = c.latest_run and d.customer_id = c.customer_id "
+        f"where c.state = 'proposed'{where} order by c.customer_id", args))
+    # Each decision through store.read_decisions, one read per run: a damaged
+    # stored row is a StoreError naming run, customer and column.
+    decisions: dict[tuple[int, str], dict[str, Any]] = {}
+    for run in sorted({f["latest_run"] for f in found}):
+        ids = [f["customer_id"] for f in found if f["latest_run"] == run]
+        for d in read_decisions(db, run, ids):
+            decisions[(run, d["customer_id"])] = d
     out = []
-    for row in rows:
+    for case in found:
+        row = {**decisions[(case.pop("latest_run"), case["customer_id"])], **case}
         for key in ("reasons", "fired", "facts", "referrals"):
             row[key] = json.loads(row[key]) if row.get(key) else None
         out.append(row)

@@ -24,6 +24,7 @@ from .errors import Location, StoreError
 from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption
 from .run_writer import BATCH, RunWriter, read_decisions, reserve_run_id
+from .stored_values import check_run
 
 migrations = sqlite_utils.Migrations("adieu")
 DEFAULT_DB = "adieu.db"
@@ -401,7 +402,7 @@ def latest_run_id(db: sqlite_utils.Database, customer_id: str | None = None) -> 
     if customer_id is None:
         row = db.execute("select id from runs order by as_of desc, id desc limit 1").fetchone()
     else:
-        row = db.execute("select r.id from runs r join decisions d on d.run_id = r.id and "
+        row = db.execute(f"select r.id from runs r join {compact.DECIDED} d on d.run_id = r.id and "
                          "d.customer_id = ? order by r.as_of desc, r.id desc limit 1",
                          [customer_id]).fetchone()
     return row[0] if row else None
@@ -411,7 +412,8 @@ def get_run(db: sqlite_utils.Database, run_id: int | None,
             customer_id: str | None = None) -> dict[str, Any]:
     """The runs row of run_id, or of the latest run (latest_run_id; with
     customer_id the latest that decided that customer, else the latest).
-    StoreError if there is none."""
+    StoreError if there is none, or if a column holds what adieu never
+    writes (engine/stored_values.check_run: names the run and column)."""
     if run_id is None:
         run_id = latest_run_id(db, customer_id) or latest_run_id(db)
         if run_id is None:
@@ -419,7 +421,7 @@ def get_run(db: sqlite_utils.Database, run_id: int | None,
     rows = list(db["runs"].rows_where("id = ?", [run_id]))
     if not rows:
         raise StoreError(f"no run {run_id} in the database")
-    return rows[0]
+    return check_run(rows[0])
 
 
 def get_decision(db: sqlite_utils.Database, run_id: int, customer_id: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ never an unexpected error."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -16,27 +15,10 @@ from . import jsontext
 from .errors import AdieuError, PolicyErrors, StoreError
 from .plugin_record import compile_run_policy
 from .store import read_decisions
+from .stored_values import HINT, stored_json, where
 
-_HINT = "the database was edited or damaged (adieu audit verify)"
-
-
-def _where(run_id: Any, customer: str | None, column: str) -> str:
-    who = f", customer {customer!r}" if customer is not None else ""
-    return f"run {run_id}{who}, column {column}"
-
-
-def check_run(run: dict[str, Any]) -> dict[str, Any]:
-    """The runs row, if the columns a replay needs hold what adieu writes:
-    StoreError naming the run and column otherwise."""
-    if not isinstance(run.get("policy_text"), str) or not run["policy_text"].strip():
-        raise StoreError(f"{_where(run['id'], None, 'policy_text')}: no policy text stored; "
-                         + _HINT)
-    try:
-        dt.date.fromisoformat(str(run.get("as_of")))
-    except ValueError:
-        raise StoreError(f"{_where(run['id'], None, 'as_of')}: not a date "
-                         f"({str(run.get('as_of'))[:40]!r}); " + _HINT) from None
-    return run
+_HINT = HINT
+_where = where
 
 
 def run_policy(run: dict[str, Any], reg: Any) -> Any:
@@ -49,18 +31,6 @@ def run_policy(run: dict[str, Any], reg: Any) -> Any:
         first = exc.errors[0] if exc.errors else exc
         raise StoreError(f"{_where(run['id'], None, 'policy_text')}: the stored policy no "
                          f"longer compiles: {first}") from None
-
-
-def stored_json(run_id: Any, customer: str | None, column: str, text: Any) -> Any:
-    """A JSON column's value; StoreError naming where when it is not JSON."""
-    if not isinstance(text, (str, bytes)):
-        raise StoreError(f"{_where(run_id, customer, column)}: no value stored "
-                         f"({type(text).__name__}); " + _HINT)
-    try:
-        return jsontext.loads(text)
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"{_where(run_id, customer, column)}: not JSON ({exc}); "
-                         + _HINT) from None
 
 
 def stored_facts(run_id: Any, row: dict[str, Any]) -> dict[str, Any]:

@@ -17,9 +17,10 @@ from typing import Any
 
 import sqlite_utils
 
+from .compact import DECIDED
 from .errors import AdieuError
 from .ledger import Strike, shield_strikes
-from .store import registry_exemption
+from .store import read_decisions, registry_exemption
 
 
 def _status(row: dict[str, Any], day: str) -> str:
@@ -31,12 +32,14 @@ def _status(row: dict[str, Any], day: str) -> str:
 
 def _decided_aside(db: sqlite_utils.Database, customer_id: str, day: str) \
         -> dict[tuple[str, str], str] | None:
-    row = db.execute("select d.set_aside_strikes from decisions d join runs r on "
-                     "r.id = d.run_id where d.customer_id = ? and r.as_of = ? "
-                     "order by d.run_id desc limit 1", [customer_id, day]).fetchone()
-    if row is None:
+    found = db.execute(f"select d.run_id from {DECIDED} d join runs r on "
+                       "r.id = d.run_id where d.customer_id = ? and r.as_of = ? "
+                       "order by d.run_id desc limit 1", [customer_id, day]).fetchone()
+    if found is None:
         return None
-    items = json.loads(row[0]) if row[0] else []
+    # through store.read_decisions: a damaged row names run, customer, column
+    row = next(read_decisions(db, found[0], [customer_id]))
+    items = json.loads(row["set_aside_strikes"]) if row["set_aside_strikes"] else []
     return {(s["rule"], s["recorded_on"]): s["exemption"] for s in items
             if isinstance(s, dict) and {"rule", "recorded_on", "exemption"} <= set(s)}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from .compact import DECIDED
 from .errors import InputError
 
 
@@ -43,10 +44,10 @@ def decided_customer(db: Any, customer_id: str) -> tuple[bool, list[str]]:
     decisions table: nothing decided)."""
     if not db["decisions"].exists():
         return False, []
-    if db.execute("select 1 from decisions where customer_id = ? limit 1",
+    if db.execute(f"select 1 from {DECIDED} where customer_id = ? limit 1",
                   [customer_id]).fetchone():
         return True, []
-    ids = [r[0] for r in db.execute("select distinct customer_id from decisions")]
+    ids = [r[0] for r in db.execute(f"select distinct customer_id from {DECIDED}")]
     folded = _fold(customer_id)
     near = sorted(i for i in ids if _fold(i) == folded)
     if not near and len(ids) <= 20000:

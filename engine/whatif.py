@@ -35,6 +35,7 @@ from .expr import Context
 from .facts import from_json_facts
 from .memory_check import read_memory
 from .partition import StatsPopulation
+from .plugin_record import plugin_gone, policy_text_error
 from .plugins import registry
 from .policy import MARKERS, OUTCOMES, Policy, compile_policy
 from .policy_diff import PolicyChange, _show, causes, compare
@@ -371,10 +372,13 @@ def _existing(db_file: str) -> Any:
 
 
 def _stored_policy(run: dict[str, Any]) -> Policy | None:
+    reg = registry()
     try:
         return compile_policy(run["policy_text"], run["policy_file"] or "<policy>",
-                              registry().functions)
-    except PolicyErrors:
+                              reg.functions)
+    except PolicyErrors as exc:
+        if not plugin_gone(run, reg, exc):  # the stored text was damaged
+            raise policy_text_error(run, exc) from None
         return None  # a plugin function gone: statuses only, no causes
 
 

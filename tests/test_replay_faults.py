@@ -6,6 +6,7 @@ replay` then names the run, customer and column, exit 2, never an
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def replay(db: Path) -> tuple[int, str]:
     (f"delete from blobs where id = {FACTS_BLOB}",
      "Error: run 1, customer 'C-WARN', column facts: no facts stored"),
     (f"update blobs set body = 'not json{{' where id = {FACTS_BLOB}",
-     "Error: run 1, customer 'C-WARN', column facts, rules or ledger: the stored decision "
+     "Error: run 1, customer 'C-WARN', column facts: the stored decision "
      "cannot be read (DecodeError"),
     ("update runs set fact_keys = 'garbage'", "Error: run 1, column fact_keys: not JSON"),
 ])
@@ -95,3 +96,107 @@ def test_an_unreadable_stored_value_names_the_database_as_damaged() -> None:
     assert text.startswith("the database holds a value adieu cannot read "
                            "(OperationalError: malformed JSON)")
     assert "audit verify" in text
+
+
+# Every command that reads a stored run gives the same one line as replay for
+# a damaged row (the shared readers: store.get_run, compact.read through
+# store.read_decisions, runs.list_runs; engine/stored_values.py). The
+# database holds two runs (run 2 the latest); the damage is to run 2.
+LATER = "2026-11-09"
+OFF_BLOB = "(select facts from run_decisions where customer_id = 'C-OFF' and run_id = 2)"
+RUN_DAMAGE = {
+    "policy_text NULL": ("update runs set policy_text = null where id = 2",
+                         r"run 2, column policy_text: no policy text stored"),
+    "policy_text edited": ("update runs set policy_text = 'rules: [' where id = 2",
+                           r"run 2, column policy_text: the stored policy no longer compiles"),
+    "as_of no date": ("update runs set as_of = '2026-11-31' where id = 2",
+                      r"run 2, column as_of: not a date \('2026-11-31'\)"),
+    "population not JSON": ("update runs set population = '{{' where id = 2",
+                            r"run 2, column population: not JSON"),
+    "counts not JSON": ("update runs set counts = 'x' where id = 2",
+                        r"run 2, column counts: not JSON"),
+    "fact_keys not JSON": ("update runs set fact_keys = 'garbage' where id = 2",
+                           r"run 2, column fact_keys: not JSON"),
+}
+ROW_DAMAGE = {
+    "facts NULL": ("update run_decisions set facts = null where customer_id = 'C-OFF' "
+                   "and run_id = 2", r"run 2, customer 'C-OFF', column facts: no facts stored"),
+    "facts blob missing": (f"delete from blobs where id = {OFF_BLOB}",
+                           r"run [12], customer 'C-OFF', column facts: no facts stored"),
+    "facts blob not JSON": (f"update blobs set body = 'not json{{' where id = {OFF_BLOB}",
+                            r"run [12], customer 'C-OFF', column facts: the stored decision "
+                            r"cannot be read \(DecodeError"),
+    "facts blob wrong shape": (f"update blobs set body = '[99, 1]' where id = {OFF_BLOB}",
+                               r"run [12], customer 'C-OFF', column facts: the stored "
+                               r"decision cannot be read"),
+}
+COMMANDS = {
+    "explain": ["explain", "C-OFF"],
+    "brief": ["brief", "C-OFF"],
+    "diff --run": ["diff", "--run", "1", "--run", "2"],
+    "report --html": ["report", "--html", "{tmp}/r.html"],
+    "segments": ["segments", "--by", "tier"],
+    "history": ["history", "C-OFF"],
+    "pending": ["pending"],
+    "runs": ["runs"],
+}
+# Which commands read each damaged run column (the others do not need it).
+READS = {
+    "counts not JSON": {"explain", "brief", "diff --run", "report --html", "segments", "runs"},
+    "fact_keys not JSON": {"explain", "brief", "diff --run", "report --html", "segments",
+                           "history", "pending"},
+}
+RUN_READERS = {"explain", "brief", "diff --run", "report --html", "segments"}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import AS_OF, CSV_HEADER, CSV_ROWS, POLICY
+
+    here = tmp_path_factory.mktemp("two_runs")
+    (here / "p.yaml").write_text(POLICY)
+    (here / "c.csv").write_text("\n".join([CSV_HEADER, *CSV_ROWS]) + "\n")
+    for as_of in (AS_OF, LATER):
+        result = CliRunner().invoke(cli, ["evaluate", str(here / "p.yaml"), "--source",
+                                          f"csv:{here / 'c.csv'}", "--as-of", as_of,
+                                          "--db", str(here / "base.db")])
+        assert result.exit_code == 0, result.output
+    return here / "base.db"
+
+
+def _run_damaged(base: Path, tmp_path: Path, sql: str, command: str) -> tuple[int, str]:
+    db = tmp_path / "adieu.db"
+    db.write_bytes(base.read_bytes())
+    damage(db, sql)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in COMMANDS[command]]
+    result = CliRunner().invoke(cli, [*args, "--db", str(db)])
+    return result.exit_code, result.output
+
+
+def _assert_one_line(code: int, out: str, pattern: str) -> None:
+    assert "internal error" not in out and "unexpected error" not in out, out
+    assert code == 2, out
+    assert len(out.strip().splitlines()) == 1, out
+    assert re.match(r"Error: " + pattern, out), out
+    assert out.rstrip().endswith("the database was edited or damaged (adieu audit verify)")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("kind", RUN_DAMAGE)
+def test_every_reader_names_the_damaged_run_column(
+        two_runs: Path, tmp_path: Path, kind: str, command: str) -> None:
+    sql, pattern = RUN_DAMAGE[kind]
+    code, out = _run_damaged(two_runs, tmp_path, sql, command)
+    if command in READS.get(kind, RUN_READERS):
+        _assert_one_line(code, out, pattern)
+    else:  # the command does not need that column: it still works
+        assert code == 0, out
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c != "runs"])
+@pytest.mark.parametrize("kind", ROW_DAMAGE)
+def test_every_reader_names_the_damaged_customer_and_column(
+        two_runs: Path, tmp_path: Path, kind: str, command: str) -> None:
+    sql, pattern = ROW_DAMAGE[kind]
+    code, out = _run_damaged(two_runs, tmp_path, sql, command)
+    _assert_one_line(code, out, pattern)

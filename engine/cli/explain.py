@@ -8,7 +8,7 @@ from .. import jsontext
 from ..errors import PolicyErrors
 from ..explain import condition_lines, explain_stored, fmt
 from ..ledger import memory_from_json
-from ..plugin_record import missing_plugins, unknown_functions
+from ..plugin_record import plugin_gone, policy_text_error
 from ..plugins import registry
 from ..policy import compile_policy
 from ..reviewing import run_case
@@ -48,8 +48,8 @@ def register(cli: click.Group) -> None:
             policy = compile_policy(run["policy_text"], f"run {run['id']} policy",
                                     reg.functions)
         except PolicyErrors as exc:  # a plugin function the run used is gone
-            if not missing_plugins(run, reg) and not unknown_functions(exc):
-                raise
+            if not plugin_gone(run, reg, exc):
+                raise policy_text_error(run, exc) from None
             show_stored(run, row, verdict, gone_note(run, reg, exc), as_json, case)
             return
         memory = memory_from_json(row.get("memory"), customer_id)

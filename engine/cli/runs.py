@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from .. import jsontext
 from ..errors import Location, StoreError
 from ..policy import MARKERS, OUTCOMES
 from ..safe_text import echo, json_text
 from ..store import open_db_readonly
+from ..stored_values import HINT, stored_json, where
 from .common import RUN_ID, db_option, json_option, resolve_db
 
 # The runs columns listed (docs/database.md); policy_text and population
@@ -26,7 +26,8 @@ def list_runs(db_file: str, limit: int) -> list[dict[str, Any]]:
     then highest id, as store.latest_run_id orders them), each a dict of
     COLUMNS (counts: outcome -> customers, in ladder order; sources: a
     list, or None for runs made before the column existed). StoreError if
-    db_file is missing or not a database."""
+    db_file is missing or not a database, or a run's counts or sources is
+    not what adieu writes (engine/stored_values.py: names run and column)."""
     db = open_db_readonly(db_file)
     if db is None:
         raise StoreError(f"no database at {db_file} (run `adieu evaluate` first, or pass "
@@ -45,9 +46,13 @@ def list_runs(db_file: str, limit: int) -> list[dict[str, Any]]:
         db.close()
     for row in rows:
         for key in JSON_VALUED:
-            if isinstance(row[key], str):
-                row[key] = jsontext.loads(row[key])
+            if row[key] is not None:
+                row[key] = stored_json(row["id"], None, key, row[key])
         counts = row["counts"] or {}
+        if not isinstance(counts, dict) or not all(isinstance(n, int)
+                                                   for n in counts.values()):
+            raise StoreError(f"{where(row['id'], None, 'counts')}: not an object of "
+                             "outcome -> customers; " + HINT)
         row["counts"] = {o: counts.get(o, 0) for o in (*OUTCOMES, *MARKERS)}
         row["backfill"] = bool(row["backfill"])
     return rows
