@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -199,3 +200,17 @@ def before_final_line(stderr: str) -> str:
     assert found is not None and (found.start() == 0 or stderr[found.start() - 1] == "\n"), \
         f"no final line in {stderr!r}"
     return stderr[:found.start()]
+
+
+def sql(db: Path, *statements: str, params: tuple = ()) -> list[tuple]:
+    """Run statements the way the sqlite3 tool would, each committed at once;
+    `params` go to the statements that have `?` placeholders. The rows of the
+    last statement."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        rows: list[tuple] = []
+        for statement in statements:
+            rows = conn.execute(statement, params if "?" in statement else ()).fetchall()
+        return rows
+    finally:
+        conn.close()

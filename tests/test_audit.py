@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import sql
 
 from adieu.cli import cli
 
@@ -28,16 +29,6 @@ def adieu(runner: CliRunner, db: Path, *args: str, code: int = 0):
     return result
 
 
-def sql(db: Path, *statements: str, params: tuple = ()) -> list[tuple]:
-    """Run statements the way the sqlite3 tool would, each committed at once."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        rows: list[tuple] = []
-        for statement in statements:
-            rows = conn.execute(statement, params if "?" in statement else ()).fetchall()
-        return rows
-    finally:
-        conn.close()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import sql
 
 from adieu.cli import cli
 from engine.audit import canonical, entry_hash
@@ -36,16 +37,6 @@ def adieu(runner: CliRunner, db: Path, *args: str, code: int = 0,
     return result
 
 
-def sql(db: Path, *statements: str, params: tuple = ()) -> list[tuple]:
-    """Each statement committed at once, as the sqlite3 tool does."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        rows: list[tuple] = []
-        for statement in statements:
-            rows = conn.execute(statement, params).fetchall()
-        return rows
-    finally:
-        conn.close()
 
 
 def last_entry(db: Path) -> tuple[int, str]:

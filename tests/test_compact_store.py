@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import sql
 
 from adieu.store import open_db, read_decisions
 
@@ -33,15 +34,6 @@ def adieu(cwd: Path, *args: str, code: int | None = 0) -> subprocess.CompletedPr
     return result
 
 
-def sql(db: Path, *statements: str) -> list[tuple]:
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        rows: list[tuple] = []
-        for statement in statements:
-            rows = conn.execute(statement).fetchall()
-        return rows
-    finally:
-        conn.close()
 
 
 def rows_of(db: Path, statement: str) -> list[dict]:

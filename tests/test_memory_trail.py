@@ -12,12 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import AS_OF, CSV_HEADER, CSV_ROWS, POLICY
+from conftest import AS_OF, CSV_HEADER, CSV_ROWS, POLICY, sql
 
 from adieu.cli import cli
 from adieu.errors import InputError
@@ -27,15 +26,6 @@ from adieu.store import open_db
 NEXT = "2026-12-01"
 
 
-def sql(db: Path, *statements: str) -> list[tuple]:
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        rows: list[tuple] = []
-        for statement in statements:
-            rows = conn.execute(statement).fetchall()
-        return rows
-    finally:
-        conn.close()
 
 
 def drop_strike_triggers(db: Path) -> None:

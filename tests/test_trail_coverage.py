@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import AS_OF, CSV_HEADER, CSV_ROWS, POLICY
+from conftest import AS_OF, CSV_HEADER, CSV_ROWS, POLICY, sql
 
 from adieu.audit import AuditLog
 from adieu.cli import cli
@@ -33,16 +33,6 @@ def adieu(db: Path, *args: str, code: int = 0):
     return result
 
 
-def sql(db: Path, *statements: str) -> list[tuple]:
-    """Statements as the sqlite3 tool runs them, each committed at once."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        rows: list[tuple] = []
-        for statement in statements:
-            rows = conn.execute(statement).fetchall()
-        return rows
-    finally:
-        conn.close()
 
 
 def drop_triggers(db: Path, table: str) -> None:
