@@ -46,6 +46,7 @@ def _codec(encoding: str) -> tuple[str, str, bool]:
 _OTHER_ENDS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 CHUNK = 1 << 16  # bytes decoded at a time (then completed to a line end): 64 KiB
 # keeps what a reader holds small (tests/test_salesforce.py: a tenth of a file)
+GROW = 1 << 20  # the largest block read to complete a long line: 1 MiB
 
 
 def checked_lines(binary: IO[bytes], encoding: str, name: str, line: int = 1,
@@ -75,19 +76,14 @@ def _chunks(binary: IO[bytes], encoding: str, name: str, line: int = 1,
     codec, label, bom_ok = _codec(encoding)
     first = header = offset == 0
     head_line = b""
+    pending = b""  # read past the last line end of the chunk before
     while True:
-        raw = binary.read(CHUNK)
+        raw = pending + binary.read(CHUNK) if pending else binary.read(CHUNK)
+        pending = b""
         if not raw:
             return
         if not raw.endswith(b"\n"):
-            rest = binary.readline(MAX_LINE_BYTES + 1)
-            if len(rest) > MAX_LINE_BYTES:
-                at = raw.rfind(b"\n") + 1
-                raise InputError(f"byte offset {offset + at}: a line longer than "
-                                 f"{MAX_LINE_BYTES:,} bytes (64 MiB), the bound on one line: "
-                                 "not a text file with line breaks?",
-                                 Location(name, line=line + raw.count(b"\n")))
-            raw += rest
+            raw, pending = _complete(binary, raw, name, line, offset)
         if first:
             first = False
             if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -127,6 +123,39 @@ def _chunks(binary: IO[bytes], encoding: str, name: str, line: int = 1,
         # and U+2029, which open(newline="") keeps inside a line.
         other = any(c in text for c in _OTHER_ENDS)
         yield io.StringIO(text, newline="") if other else text.splitlines(True)
+
+
+def _complete(binary: IO[bytes], raw: bytes, name: str, line: int,
+              offset: int) -> tuple[bytes, bytes]:
+    """raw completed to a line end: (the bytes up to the last LF of the
+    first block that holds one, what follows it). Blocks start at 4 KiB
+    (what is read ahead stays small) and double up to GROW. Never
+    readline: on a stream without a buffer of its own (a zip member, a
+    gzip file, io.BufferedIOBase) that reads one byte per call, minutes
+    for one long line. Blocks are read whole and joined once, so a long
+    line costs what reading it costs. InputError for a line over
+    MAX_LINE_BYTES, at the line's first byte."""
+    pieces = [raw]
+    tail = 0  # bytes of the unfinished line read after raw
+    size = 1 << 12  # a row's end is mostly near: read little first, then double
+    while True:
+        more = binary.read(size)
+        size = min(2 * size, GROW)
+        if not more:
+            return b"".join(pieces), b""
+        end = more.find(b"\n")
+        if tail + (end + 1 if end >= 0 else len(more)) > MAX_LINE_BYTES:
+            at = raw.rfind(b"\n") + 1
+            raise InputError(f"byte offset {offset + at}: a line longer than "
+                             f"{MAX_LINE_BYTES:,} bytes (64 MiB), the bound on one line: "
+                             "not a text file with line breaks?",
+                             Location(name, line=line + raw.count(b"\n")))
+        if end >= 0:
+            cut = more.rfind(b"\n") + 1
+            pieces.append(more[:cut])
+            return b"".join(pieces), more[cut:]
+        pieces.append(more)
+        tail += len(more)
 
 
 def _joined(raw: bytes, head_line: bytes) -> int:

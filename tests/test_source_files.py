@@ -6,14 +6,17 @@ hang CI."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import os
+import random
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -271,3 +274,51 @@ def test_a_zip_of_too_many_members_or_too_much_declared_data_is_refused() -> Non
     archive.filelist.extend(zipfile.ZipInfo(f"f{i}") for i in range(MAX_ZIP_MEMBERS))
     with pytest.raises(Exception, match=f"over the bound of {MAX_ZIP_MEMBERS:,}"):
         check_zip(archive, "many.zip")
+
+
+# -- a long line in a compressed stream costs what reading it costs ----------
+
+def _cpu(args: list[str]) -> tuple[float, int, str]:
+    start = time.process_time()
+    result = CliRunner().invoke(cli, args)
+    return time.process_time() - start, result.exit_code, result.output
+
+
+def test_a_long_line_in_a_zip_member_or_gzip_is_read_as_fast_as_unpacked(
+        tmp_path: Path) -> None:
+    """A 4 MB line read from a zip member or a gzip file: no readline on the
+    decompressing stream (one byte per call: minutes for 20 MB), but large
+    blocks, so it costs about what the same unpacked file costs. CPU time
+    of the same process, as a ratio: no absolute bound on a loaded machine."""
+    line = base64.b64encode(random.Random(12).randbytes(3_000_000))  # 4 MB, no line end
+    account = b"Id,Name\n001," + line + b"\n"
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "Account.csv").write_bytes(account)
+    with zipfile.ZipFile(tmp_path / "export.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("Account.csv", account)
+    body = HEADER + b"CUST-1," + line + b"\n"
+    small(tmp_path, body, "plain.csv")
+    small(tmp_path, gzip.compress(body, compresslevel=1), "packed.csv.gz")
+
+    folder_cpu, folder_code, folder_out = _cpu(["facts", f"salesforce:{folder}"])
+    zip_cpu, zip_code, zip_out = _cpu(["facts", f"salesforce:{tmp_path / 'export.zip'}"])
+    assert zip_code == folder_code, (zip_out, folder_out)
+    assert zip_cpu < 5 * max(folder_cpu, 0.05), (zip_cpu, folder_cpu)
+
+    plain_cpu, plain_code, plain_out = _cpu(["facts", f"csv:{tmp_path / 'plain.csv'}"])
+    gz_cpu, gz_code, gz_out = _cpu(["facts", f"csv:{tmp_path / 'packed.csv.gz'}"])
+    assert gz_code == plain_code, (gz_out, plain_out)
+    assert gz_cpu < 5 * max(plain_cpu, 0.05), (gz_cpu, plain_cpu)
+
+
+def test_a_line_completed_across_many_blocks_keeps_every_line() -> None:
+    """Lines longer than a block (textlines.GROW) between short ones: every
+    line comes out whole, in order, with what followed the long line kept."""
+    from adieu.textlines import GROW, checked_lines
+
+    lines = [b"a,b\r\n", b"x" * (2 * GROW + 5) + b"\n", b"1,2\n", b"y" * (GROW - 1) + b"\r",
+             b"3,4\n", b"z" * (GROW + 7)]
+    got = list(checked_lines(io.BytesIO(b"".join(lines)), "utf-8", "f.csv"))
+    assert "".join(got).encode() == b"".join(lines)
+    assert [len(g) for g in got] == [5, 2 * GROW + 6, 4, GROW, 4, GROW + 7]

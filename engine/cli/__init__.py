@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -16,9 +17,33 @@ from .pipes import OutputFailed, ReaderMayLeave
 class _AdieuGroup(click.Group):
     """Turns adieu's errors into one clear line and the right exit code."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Standard output and standard error both whose reader may leave
+        (`adieu audit verify 2>&1 | head -1`), for the whole of click's main:
+        the command, and also click's own writes around it (an error's one
+        line on stderr, --help, --version). A write that meets a closed
+        pipe is dropped and the command ends with its own exit code (1 for
+        findings, 2 for errors), never 0 and never click's 1 for EPIPE."""
+        out_before, err_before = sys.stdout, sys.stderr
+        out = out_before if isinstance(out_before, ReaderMayLeave) else \
+            ReaderMayLeave(out_before)
+        err = err_before if isinstance(err_before, ReaderMayLeave) else \
+            ReaderMayLeave(err_before)
+        sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            for stream in (out, err):
+                try:
+                    stream.flush()
+                except OutputFailed:
+                    pass  # stdout: already exit 2 in invoke; stderr: nowhere to say it
+            sys.stdout, sys.stderr = out_before, err_before
+
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         previous = sys.stdout
-        sys.stdout = out = ReaderMayLeave(previous)  # type: ignore[assignment]
+        out = previous if isinstance(previous, ReaderMayLeave) else ReaderMayLeave(previous)
+        sys.stdout = out  # type: ignore[assignment]
         try:
             try:
                 return self._invoke(ctx)
@@ -43,8 +68,6 @@ class _AdieuGroup(click.Group):
             raise
         except (click.exceptions.Exit, click.Abort, SystemExit, OutputFailed):
             raise
-        except BrokenPipeError:  # pragma: no cover - stdout is ReaderMayLeave
-            raise SystemExit(0) from None
         except MemoryError:
             if os.environ.get("ADIEU_RAISE_ERRORS"):
                 raise

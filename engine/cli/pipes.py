@@ -1,8 +1,12 @@
-"""Standard output whose reader may go away (`adieu evaluate ... | head -1`).
+"""Standard output and standard error whose reader may go away
+(`adieu evaluate ... | head -1`, `adieu audit verify 2>&1 | head -1`).
 
 A closed pipe is the reader's choice, not a failure of the command: from
-then on output is dropped, and the command runs to its own end and exit
-code (an evaluation whose run is stored exits 0). No traceback and no
+then on output to that stream is dropped, and the command runs to its own
+end and exit code (an evaluation whose run is stored exits 0, a broken
+trail 1, an input error 2; never 0 because a write failed). Both streams
+are wrapped for the whole of click's main (engine.cli._AdieuGroup.main),
+so click's own error line and --help are covered too. No traceback and no
 "Broken pipe" message. The descriptor is pointed at os.devnull so that
 Python's final flush of what is still buffered finds nothing to complain
 about (Python's docs, "Note on SIGPIPE", signal module)."""
