@@ -24,6 +24,7 @@ from .facts import Record, to_json_value
 from .ledger import Memory, Strike, apply_strikes, shield_strikes
 from .policy import OUTCOMES, Policy, Rule, Timing
 from .population import Population
+from .templates import cut_field
 
 RANK = {name: i for i, name in enumerate(OUTCOMES)}
 NO_MEMORY = Memory()
@@ -114,15 +115,16 @@ def format_value(value: Any, format_spec: str) -> str:
         value = value.copy_abs()  # 0 * -1.5 is 0, never shown as "-0.00"
     if not format_spec and isinstance(value, Decimal):
         # equal amounts read the same (5476.5 and 5476.50); never 1E+3
-        return decimals.plain_text(value.normalize())
+        return cut_field(decimals.plain_text(value.normalize()))
     try:
         text = format(value, format_spec)
     except (ValueError, TypeError):
-        return str(value)
+        return cut_field(str(value))
     # -0.4 at no decimals is 0, not "-0"
     if "-" in text and _NEGATIVE_ZERO.fullmatch(text.strip()):
         return text.replace("-", "", 1)
-    return text
+    # at most templates.MAX_FIELD_CHARS: the bound validate checks is kept
+    return cut_field(text)
 
 
 def render(template: str, ctx: Context, params: dict[str, Any]) -> str:

@@ -18,10 +18,10 @@ from . import resources
 from .errors import Location, PolicyError, PolicyErrors, PolicyFileError, did_you_mean
 from .expr import BOOL, FACT_TYPES, Compiled, Compiler, ExprError, ExtraFunction, Names
 from .exprparse import parse_expression
-from .policy_limits import limit_findings
+from .policy_limits import decision_text_finding, limit_findings
 from .policy_schema import schema_findings
 from .safe_text import id_problem, normalise_id
-from .templates import MAX_TEMPLATE_FIELDS, spec_problem
+from .templates import MAX_TEMPLATE_FIELDS, spec_problem, template_chars
 from .values import ANY, _type_of
 from .yamlpos import (
     Positions,
@@ -321,6 +321,7 @@ class _Builder:
         seen: dict[str, int] = {}
         out = []
         all_names = {*names.facts, *names.params, *names.derive_types}
+        explains: list[tuple[int, str, tuple]] = []  # the most each one renders to
         for i, rule in enumerate(rules):
             if not isinstance(rule, dict) or not isinstance(rule.get("id"), str):
                 continue
@@ -336,25 +337,33 @@ class _Builder:
             compiled = self.expr(compiler, rule["when"], ("rules", i, "when"))
             template = rule.get("explain")
             if isinstance(template, str):
-                self._check_template(template, all_names, ("rules", i, "explain"))
+                chars = self._check_template(template, all_names, ("rules", i, "explain"))
+                if chars is not None:
+                    explains.append((chars, rid, ("rules", i, "explain")))
             if compiled is not None and rule.get("action") in ACTIONS:
                 out.append(Rule(rid, str(rule.get("title", rid)), compiled, rule["action"],
                                 rule.get("severity", "medium"),
                                 template if isinstance(template, str) else None,
                                 self.pos.at(("rules", i))))
+        too_much = decision_text_finding(explains, self.doc, self.pos)
+        if too_much is not None:
+            self.errors.append(too_much)
         return out
 
-    def _check_template(self, template: str, names: set[str], path: tuple) -> None:
+    def _check_template(self, template: str, names: set[str], path: tuple) -> int | None:
+        """Report what is wrong with an explanation template; return the most
+        characters it can render to (None if it does not parse or has too
+        many fields)."""
         try:
             parsed = list(string.Formatter().parse(template))
         except ValueError as exc:
             self.error(f"explanation template: {exc}", path)
-            return
+            return None
         fields = sum(1 for _, name, _, _ in parsed if name is not None)
         if fields > MAX_TEMPLATE_FIELDS:  # each is formatted for every customer it fires for
             self.error(f"explanation template with {fields} fields, over the limit of "
                        f"{MAX_TEMPLATE_FIELDS}", path)
-            return
+            return None
         for _, field_name, spec, conversion in parsed:
             if field_name is None:
                 continue
@@ -378,6 +387,7 @@ class _Builder:
                     f"explanation template field {{{field_name}:{spec}}}: "
                     f"{spec_problem(spec, self._type_of(field_name))}",
                     self.pos.in_scalar(path, max(offset, 0))))
+        return template_chars(parsed, self._type_of)
 
     def _type_of(self, name: str) -> str:
         """The static type of a name a template shows (values.NUM ...)."""

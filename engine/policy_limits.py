@@ -43,6 +43,13 @@ MAX_POLICY_PARTS = 10_000       # their parts (exprparse.MAX_NODES each; default
 MAX_TEXT_CHARS = 1_000          # a title, reason, note, explanation template, param text
 MAX_DESCRIPTION_CHARS = 10_000  # the policy's own description (shown by no decision)
 MAX_NAME_CHARS = 100            # a key: the name of a fact, param or derived fact
+# The most text one decision can show: every rule's explanation at its
+# longest (templates.template_chars: literal text plus the widest each field
+# can render) plus the titles, reasons and notes of rules, exemptions, holds
+# and referrals. The run writer holds a batch of run_writer.BATCH (2,000)
+# decisions, so their text stays under 2,000 x 32 KB = 64 MB whatever the
+# policy; the shipped default can show 6,892 characters.
+MAX_DECISION_TEXT_CHARS = 32_768
 
 # Sections whose keys are names that expressions and templates use.
 _NAMED = {("facts",), ("params",), ("derive",)}
@@ -101,6 +108,37 @@ def limit_findings(doc: Any, positions: Positions) -> list[PolicyError]:
                                   f"over the limit of {MAX_POLICY_PARTS:,}; every expression "
                                   "is evaluated for every customer", positions.at(())))
     return errors
+
+
+def decision_text_finding(explains: list[tuple[int, str, tuple]], doc: Any,
+                          positions: Positions) -> PolicyError | None:
+    """A PolicyError if the text one decision can show is over
+    MAX_DECISION_TEXT_CHARS, or None. explains: (the most characters the
+    rule's explanation renders to, rule id, path of the template) per rule
+    with one; the other texts a decision may show (titles, reasons, notes:
+    every text of the rules, exemptions, holds and timing but their
+    expressions and templates) count at their length. The message names the
+    total, the limit and the largest explanations' rules at their lines."""
+    if not isinstance(doc, dict):
+        return None
+    explained = {path for _, _, path in explains}
+    other = 0
+    for section in ("rules", "exemptions", "holds", "timing"):
+        for path, value, is_key in _texts(doc.get(section), (section,)):
+            if not is_key and not _is_expression(path) and path not in explained:
+                other += len(value)
+    total = other + sum(chars for chars, _, _ in explains)
+    if total <= MAX_DECISION_TEXT_CHARS:
+        return None
+    largest = sorted(explains, key=lambda e: -e[0])[:3]
+    named = ", ".join(f"rule {rid!r} (line {positions.at(path).line}) up to {chars:,}"
+                      for chars, rid, path in largest)
+    return PolicyError(
+        f"one decision can show {total:,} characters of text (explanations at their "
+        f"widest, titles, reasons and notes), over the limit of "
+        f"{MAX_DECISION_TEXT_CHARS:,}; every decision's text is stored and held in "
+        f"memory" + (f"; largest explanations: {named}" if named else ""),
+        positions.at(("rules",), key=True))
 
 
 def _is_expression(path: tuple) -> bool:

@@ -206,6 +206,33 @@ else:  # pragma: no cover - PyYAML built without libyaml
             self._start()
 
 
+def _too_deep_at(text: str, file: str) -> Location | None:
+    """Where a value first lies more than MAX_DEPTH levels deep, as the
+    composer counts them (the document's top value is level 1), or None.
+
+    For the paths where the composer's own check does not get there first:
+    libyaml's scanner refuses deep nesting while looking ahead (its mark is
+    where its own bound of 1,000 levels is passed, not ours), and deep
+    recursion. PyYAML's pure-Python parser is iterative and reads events one
+    at a time, so this stops at the first value too deep however long the
+    rest of the file is."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent,
+                                  yaml.CollectionStartEvent)):
+                if depth + 1 > MAX_DEPTH:
+                    m = event.start_mark
+                    return Location(file, m.line + 1, m.column + 1)
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except (yaml.YAMLError, RecursionError):
+        return None
+    return None
+
+
 def _short_tag(tag: str) -> str:
     return "!!" + tag[len(CORE):] if tag.startswith(CORE) else tag
 
@@ -317,7 +344,8 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         problem = exc.problem or exc.context
         if "maximum nesting depth" in str(problem):  # libyaml's own bound, scanning ahead
-            raise PolicyError(f"YAML nested more than {MAX_DEPTH} levels deep", loc) from None
+            raise PolicyError(f"YAML nested more than {MAX_DEPTH} levels deep",
+                              _too_deep_at(text, file) or loc) from None
         prefix = "" if isinstance(exc, _Refused) else "invalid YAML: "
         raise PolicyError(f"{prefix}{problem}", loc) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
@@ -330,7 +358,7 @@ def load_with_positions(text: str, file: str) -> tuple[Any, Positions]:
         raise PolicyError(f"invalid YAML: {exc}", Location(file)) from None
     except RecursionError:
         raise PolicyError(f"YAML nested more than {MAX_DEPTH} levels deep",
-                          Location(file)) from None
+                          _too_deep_at(text, file) or Location(file)) from None
     if root is None:
         return None, positions
 

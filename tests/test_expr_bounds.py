@@ -376,3 +376,86 @@ def test_generated_code_past_its_budget_falls_back_to_closures(
         assert [(u.rule, u.problems) for u in fast.unknown] == \
             [(u.rule, u.problems) for u in slow.unknown]
     assert any("value too large" in p for u in fast.unknown for p in u.problems)
+
+
+def many_rules(n: int, explain: str | None, title: str = "t") -> str:
+    """A policy of n rules r0.. (rule i's explain on line 9 + 6 * i)."""
+    lines = ['version: "1"', "name: wide", "facts:", "  remark: {type: string}", "rules:"]
+    for i in range(n):
+        lines += [f"  - id: r{i}", f"    title: {json.dumps(title)}",
+                  "    when: revenue_12m > 0", "    action: flag"]
+        lines.append(f"    explain: {json.dumps(explain)}" if explain else "    severity: low")
+        lines.append("    # -")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_text_one_decision_can_show_is_bounded_at_validate(tmp_path: Path) -> None:
+    """The tester's policy: every limit kept (20 fields of width 40 with 12
+    decimals per template), yet each decision rendered ~890 KB of text with
+    1,000 rules. Now the widest explanation of every rule is summed at
+    validate, and 20 such rules are already over the bound."""
+    from adieu.policy_limits import MAX_DECISION_TEXT_CHARS
+    # 20 x 95: a sign, 61 digits (60 rounding up), 20 commas, 12 places
+    widest = "{revenue_12m:>40,.12f}" * 20
+    first = refused(tmp_path, many_rules(20, widest), "characters of text")
+    total = 20 * 1900 + 20 * (len("r0") + len("t") + len("flag")) + 10 * 1
+    assert f"one decision can show {total:,} characters" in first, first
+    assert f"over the limit of {MAX_DECISION_TEXT_CHARS:,}" in first, first
+    assert "largest explanations: rule 'r0' (line 10) up to 1,900, rule 'r1' (line 16)" \
+        in first, first
+    assert first.startswith(f"{tmp_path / 'p.yaml'}:5:"), first  # rules:
+    code, out = validate(tmp_path, many_rules(15, widest))  # 15 x 1,900: within it
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("field, widest", [
+    ("{remark}", 200),  # a text fact: cut to templates.MAX_FIELD_CHARS when rendered
+    ("{revenue_12m}", 191),  # every digit: 61 before the point, 122 after, e-120
+    ("{revenue_12m:.1%}", 67),
+    ("{contract_end:%A %d %B %Y}", 9 + 1 + 2 + 1 + 9 + 1 + 4),
+    ("x" * 100, 100),  # literal text only
+])
+def test_every_kind_of_field_counts_at_its_widest(tmp_path: Path, field: str,
+                                                  widest: int) -> None:
+    from adieu.policy_limits import MAX_DECISION_TEXT_CHARS
+    per_rule = 10 * widest
+    n = MAX_DECISION_TEXT_CHARS // per_rule + 1
+    first = refused(tmp_path, many_rules(n, field * 10), "characters of text")
+    assert f"rule 'r0' (line 10) up to {per_rule:,}" in first, first
+
+
+def test_titles_count_toward_the_text_of_a_decision(tmp_path: Path) -> None:
+    """A rule without an explanation shows its title: 40 rules with titles
+    of 1,000 characters are over the bound too."""
+    refused(tmp_path, many_rules(40, None, title="t" * 1000), "one decision can show")
+
+
+def test_a_field_never_renders_more_than_its_static_bound() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from adieu.decide import format_value
+    from adieu.values import BOOL, DATE, NUM, STR
+    top = "9" * decimals.MAX_DIGITS  # the largest magnitude, every digit kept
+    numbers = [Decimal("-" + top), Decimal(top), Decimal("-1E-120"), Decimal(f"-{top}E-120"),
+               Decimal("-0.5"),
+               Decimal("-" + "9" * 60 + "." + "9" * 60)]
+    for spec in ["", ",", ".12f", ">40,.12f", ",.12%", "%", "e", ".12e", "g", "_.3f",
+                 "+,.0f", "*^40", "=+40,.2f", "f", ",f"]:
+        for value in numbers:
+            assert len(format_value(value, spec)) <= templates.field_chars(spec, NUM), \
+                (spec, value)
+    for spec in ["", "%A %d %B %Y", "%a%b%j%p%y%U%W%z%Z%%"]:
+        assert len(format_value(dt.date(2026, 9, 30), spec)) <= \
+            templates.field_chars(spec, DATE), spec
+    assert len(format_value(False, "")) <= templates.field_chars("", BOOL)
+    for spec in ["", ">40", "<10s"]:
+        assert len(format_value("x" * 10_000, spec)) == templates.MAX_FIELD_CHARS
+        assert templates.field_chars(spec, STR) == templates.MAX_FIELD_CHARS
+    assert format_value("x" * 10_000, "").endswith("...")
+
+
+def test_the_shipped_policies_are_well_within_the_decision_text_bound() -> None:
+    from adieu.policy import load_policy
+    for name in ("default", "strict"):
+        load_policy(name)  # raises PolicyErrors if over

@@ -215,3 +215,49 @@ def test_a_policy_at_the_limits_still_validates(tmp_path: Path) -> None:
         for i in range(1000))
     code, out = policy_says(tmp_path, text)
     assert code == 0, out
+
+
+# The first value more than MAX_DEPTH levels deep in `x: <deep>` (x's mapping
+# is level 1): the 64th "[" (column 3 + 64), the key b in the 63rd "{",
+# the 64th "- " of a block list on the next line.
+DEEP_AT = {
+    "flow list": (lambda n: "x: " + "[" * n + "]" * n + "\n", 0, 67),
+    "flow map": (lambda n: "x: " + "{b: " * n + "1" + "}" * n + "\n", 0, 3 + 4 * 62 + 2),
+    "block list": (lambda n: "x:\n" + "- " * n + "v\n", 1, 1 + 2 * 63),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("shape", sorted(DEEP_AT))
+@pytest.mark.parametrize("levels", [70, 100_000])
+def test_too_deep_is_located_where_the_limit_is_passed_however_deep_the_file(
+        tmp_path: Path, kind: str, shape: str, levels: int) -> None:
+    """100,000 "[" on one line was located at column 1,003 (where libyaml's
+    own bound of 1,000 levels is passed, scanning ahead), 70 at column 67:
+    the place is where the 65th level starts, whatever path refused it."""
+    says, head, code = KINDS[kind]
+    make, extra_lines, column = DEEP_AT[shape]
+    exit_code, out = says(tmp_path, head + make(levels))
+    assert exit_code == code, out
+    name = {"policy": "p.yaml", "mapping": "m.yaml", "policy test": "p.test.yaml"}[kind]
+    line = head.count("\n") + 1 + extra_lines
+    first = located(out, name, None)
+    assert f"{name}:{line}:{column}: YAML nested more than {yamlpos.MAX_DEPTH} levels deep" \
+        in first, first
+
+
+def test_too_deep_after_a_recursion_error_is_located_too(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other fallback path (a RecursionError while composing) names the
+    same place, not just the file."""
+    class Recursing:
+        def __init__(self, stream: str) -> None:
+            pass
+
+        def get_single_node(self) -> None:
+            raise RecursionError
+
+    monkeypatch.setattr(yamlpos, "_Loader", Recursing)
+    with pytest.raises(yamlpos.PolicyError) as info:
+        yamlpos.load_with_positions("a:\n  b: " + "[" * 100 + "]" * 100 + "\n", "d.yaml")
+    assert str(info.value.location) == "d.yaml:2:68", info.value.location
