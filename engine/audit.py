@@ -38,15 +38,21 @@ def entry_hash(entry: dict[str, Any]) -> str:
 class AuditLog:
     """Appends entries within the caller's transaction. With ADIEU_AUDIT_KEY
     set (engine/audit_anchor.py) each entry also gets its `mac`; a key that
-    is too short raises InputError before anything is added."""
+    is too short raises InputError before anything is added. Without the
+    key, a trail that already carries MACs is refused (InputError, exit 2):
+    every writer (evaluate, approve, reject, revoke, pardon, exempt, the
+    migrations) builds its entries here, so none appends MAC-less entries
+    that `audit verify` with the key could not tell from stripped ones."""
 
     def __init__(self, db: sqlite_utils.Database, at: str):
-        from .audit_anchor import audit_key, has_mac_column
+        from .audit_anchor import audit_key, has_mac_column, refuse_unkeyed_write
 
         self.db = db
         self.at = at
         # Migrations before m010_audit_mac (adopting older rows) have no mac column.
         self.key = audit_key() if has_mac_column(db) else None
+        if self.key is None and has_mac_column(db):
+            refuse_unkeyed_write(db)
         row = db.execute("select seq, hash from audit order by seq desc limit 1").fetchone()
         self.seq, self.prev = (row[0], row[1]) if row else (0, GENESIS)
         self.pending: list[dict[str, Any]] = []

@@ -28,7 +28,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import InputError
+from .errors import InputError, Location
 
 KEY_ENV = "ADIEU_AUDIT_KEY"
 # 16 bytes (128 bits) is the least NIST SP 800-107 allows for an HMAC key's
@@ -60,6 +60,41 @@ def entry_mac(key: bytes, entry_hash: str) -> str:
 def has_mac_column(db: sqlite_utils.Database) -> bool:
     """Whether the audit table has its `mac` column (migration m010_audit_mac)."""
     return any(row[1] == "mac" for row in db.execute("pragma table_info(audit)"))
+
+
+KEYED_TRAIL = (f"the audit trail is keyed (entries carry a MAC): set {KEY_ENV} to write "
+               "to it")
+
+
+def refuse_unkeyed_write(db: sqlite_utils.Database) -> None:
+    """InputError (exit 2) when the trail has an entry with a MAC: a writer
+    without the key would append entries without one, which `audit verify`
+    with the key reports as stripped. Called by AuditLog before anything is
+    added (the latest keyed entry is found from the end of the trail)."""
+    if db.execute("select 1 from audit where mac is not null order by seq desc "
+                  "limit 1").fetchone():
+        file = next((row[2] for row in db.execute("pragma database_list")
+                     if row[1] == "main" and row[2]), None)
+        raise InputError(KEYED_TRAIL, Location(file) if file else None)
+
+
+def refuse_unkeyed_writer(path: str) -> None:
+    """The same refusal before a command reads anything (evaluate reads its
+    source first): no key set and the database at path (opened read-only;
+    none yet is fine) has a keyed trail. AuditLog checks again when it
+    writes."""
+    if audit_key() is not None:
+        return
+    from .store import open_db_readonly
+
+    db = open_db_readonly(path)
+    if db is None:
+        return
+    try:
+        if db["audit"].exists() and has_mac_column(db):
+            refuse_unkeyed_write(db)
+    finally:
+        db.close()
 
 
 def parse_head(text: str) -> tuple[int, str]:

@@ -256,6 +256,58 @@ def create_table(db: sqlite_utils.Database) -> None:
                "change'); END")
 
 
+# m011: a cases row changes only as adieu changes it (save); `IS` compares
+# NULLs as values. id, customer_id, opened_run and opened_as_of never change;
+# updated_at changes with any of the moves below and a closed case
+# (rejected, effective, withdrawn) never changes at all.
+_RUN = ("latest_run", "latest_as_of", "fired")
+_DATES = ("effective_date", "phase_out_start", "timing_basis")
+_CLOSE = ("closed_run", "closed_from")
+_REVIEW = ("reviewer", "reviewer_key", "reviewer_id", "reviewer_id_key", "reviewed_at",
+           "review_note", "review_run", "review_as_of", "review_fired", "owner", "owner_id",
+           "no_owner_on_record")
+_REVOKE = ("revoked_by", "revoked_by_key", "revoked_by_id", "revoked_at", "revoke_reason")
+_FIXED = ("id", "customer_id", "opened_run", "opened_as_of")
+
+
+def _same(*groups: tuple[str, ...]) -> str:
+    return " AND ".join(f"new.{c} IS old.{c}" for group in groups for c in group)
+
+
+# Each move: (what it is, the condition it allows). Every column of
+# CASE_COLUMNS is in exactly one group above, or is state or updated_at.
+CASE_MOVES: tuple[tuple[str, str], ...] = (
+    ("a run keeps (or redates) an open case",
+     f"old.state IN ('proposed', 'approved') AND new.state IS old.state AND "
+     f"{_same(_CLOSE, _REVIEW, _REVOKE)}"),
+    ("a run as of the effective date: approved -> effective",
+     f"old.state = 'approved' AND new.state = 'effective' AND new.closed_from = 'approved' "
+     f"AND old.closed_run IS NULL AND new.closed_run IS NOT NULL AND "
+     f"{_same(_DATES, _REVIEW, _REVOKE)}"),
+    ("a run no longer proposes offboarding: proposed | approved -> withdrawn",
+     f"old.state IN ('proposed', 'approved') AND new.state = 'withdrawn' AND "
+     f"new.closed_from IS old.state AND old.closed_run IS NULL AND new.closed_run IS NOT "
+     f"NULL AND {_same(_RUN, _DATES, _REVIEW, _REVOKE)}"),
+    ("adieu approve | reject: proposed -> approved | rejected",
+     f"old.state = 'proposed' AND new.state IN ('approved', 'rejected') AND new.reviewer IS "
+     f"NOT NULL AND new.reviewed_at IS NOT NULL AND new.review_run IS old.latest_run AND "
+     f"new.review_as_of IS old.latest_as_of AND new.review_fired IS old.fired AND "
+     f"{_same(_RUN, _DATES, _CLOSE, _REVOKE)}"),
+    ("adieu revoke: approved -> proposed",
+     f"old.state = 'approved' AND new.state = 'proposed' AND new.revoked_by IS NOT NULL AND "
+     f"new.revoked_at IS NOT NULL AND new.revoke_reason IS NOT NULL AND "
+     f"{_same(_RUN, _DATES, _CLOSE, _REVIEW)}"),
+)
+CASE_UPDATE_ALLOWED = f"{_same(_FIXED)} AND (" + " OR ".join(
+    f"({condition})" for _, condition in CASE_MOVES) + ")"
+CASE_TRIGGERS = [
+    "CREATE TRIGGER IF NOT EXISTS cases_only_adieu_moves BEFORE UPDATE ON cases WHEN NOT ("
+    f"{CASE_UPDATE_ALLOWED}) BEGIN SELECT RAISE(ABORT, 'cases rows are part of the audit "
+    "trail: only the moves adieu makes (a run keeps, redates, closes or withdraws an open "
+    "case; approve, reject, revoke) may change them'); END",
+]
+
+
 @dataclass
 class _Proposal:
     """What a decision row says about the customer's offboarding."""

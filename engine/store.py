@@ -203,6 +203,15 @@ def m010_audit_mac(db: sqlite_utils.Database) -> None:
     db["audit"].add_column("mac", str)
 
 
+@migrations()
+def m011_case_triggers(db: sqlite_utils.Database) -> None:
+    """A cases row changes only by the moves adieu makes (cases.CASE_MOVES:
+    a run keeps, redates, makes effective or withdraws an open case;
+    approve, reject, revoke); before, cases had only a no-delete trigger."""
+    for statement in cases.CASE_TRIGGERS:
+        db.execute(statement)
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose atomic() blocks are write transactions
     from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction

@@ -321,6 +321,80 @@ def test_stripped_macs_are_found_with_the_key(runner: CliRunner, db_path: Path,
     verify(runner, db_path)
 
 
+KEYED_TRAIL = ("the audit trail is keyed (entries carry a MAC): set ADIEU_AUDIT_KEY to "
+               "write to it")
+
+
+def test_no_writer_appends_to_a_keyed_trail_without_the_key(
+        runner: CliRunner, db_path: Path, policy_file: Path, customers_csv: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer run without the key (cron without the env) appended entries
+    without a MAC, exit 0; verify with the key then said "MAC stripped" for
+    good. Every writer is refused (exit 2, one line naming the database)
+    and writes nothing; with the key, each one works."""
+    monkeypatch.delenv("ADIEU_AUDIT_KEY", raising=False)
+    evaluate(runner, db_path, policy_file, customers_csv, "2026-11-02", KEY)
+    adieu(runner, db_path, "approve", "C-OFF", "--run", "1", "--by", "Rita",
+          "--no-owner-on-record", key=KEY)
+    tables = ("audit", "runs", "cases", "strikes", "exemptions", "reviews")
+
+    def state() -> list:
+        return [sql(db_path, f"select * from {t} order by 1") for t in tables]
+
+    before = state()
+    writers = [
+        ("evaluate", str(policy_file), "--source", f"csv:{customers_csv}", "--as-of",
+         "2026-12-02"),
+        ("approve", "C-ABUSE", "--by", "Rita", "--no-owner-on-record"),
+        ("reject", "C-ABUSE", "--by", "Rita", "--note", "talked", "--no-owner-on-record"),
+        ("revoke", "C-OFF", "--by", "Rita", "--reason", "too early",
+         "--no-owner-on-record"),
+        ("strikes", "pardon", "C-FINAL", "late", "--by", "Pat", "--reason", "billing"),
+        ("exempt", "C-WARN", "--all", "--reason", "Reference", "--approver", "CCO",
+         "--until", "2027-01-01"),
+    ]
+    for args in writers:
+        out = adieu(runner, db_path, *args, code=2).output
+        assert out == f"Error: {db_path}: {KEYED_TRAIL}\n", args
+        assert state() == before, args
+    data = json.loads(verify(runner, db_path, "--json", key=KEY).stdout)
+    assert data["intact"] and data["keyed"] == data["entries"]
+    # With the key each writes (approve and reject: one verdict per case).
+    for args in writers:
+        if args[0] == "approve":
+            continue
+        adieu(runner, db_path, *args, key=KEY)
+    assert state() != before
+    data = json.loads(verify(runner, db_path, "--json", key=KEY).stdout)
+    assert data["intact"] and data["keyed"] == data["entries"]
+
+
+def test_the_audit_log_itself_refuses_a_keyed_trail_without_the_key(
+        runner: CliRunner, evaluated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check is in AuditLog, which every writer uses (the migrations'
+    adopted entries too); a trail keyed only from a later entry counts."""
+    from adieu.audit import AuditLog
+    from adieu.errors import InputError
+    from adieu.store import open_db as open_store
+
+    monkeypatch.delenv("ADIEU_AUDIT_KEY", raising=False)
+    store = open_store(str(evaluated))
+    try:
+        AuditLog(store, "2026-11-03T00:00:00+00:00")  # unkeyed trail: fine
+    finally:
+        store.close()
+    exempt(runner, evaluated, key=KEY)
+    exempt(runner, evaluated, "C-FINAL", key=KEY)
+    store = open_store(str(evaluated))
+    try:
+        with pytest.raises(InputError, match=re.escape(KEYED_TRAIL)):
+            AuditLog(store, "2026-11-03T00:00:00+00:00")
+        monkeypatch.setenv("ADIEU_AUDIT_KEY", KEY)
+        assert AuditLog(store, "2026-11-03T00:00:00+00:00").key == KEY.encode()
+    finally:
+        store.close()
+
+
 # -- one read snapshot -------------------------------------------------------
 
 def test_verify_reads_one_snapshot_while_a_run_commits(runner: CliRunner, evaluated: Path,

@@ -330,6 +330,12 @@ def test_an_edited_case_row_is_refused_and_never_laundered(shop: Shop) -> None:
     shop.run("2026-01-01")
     shop.run("2026-02-01")
     conn = sqlite3.connect(shop.db)
+    edit = ("update cases set state='approved', reviewer='Chloe Martin', "
+            "reviewer_key='chloe martin', reviewed_at='2026-02-02T09:00:00+00:00', "
+            "review_run=2 where customer_id='C1'")
+    with pytest.raises(sqlite3.IntegrityError, match="part of the audit trail"):
+        conn.execute(edit)  # the triggers refuse it (m011); dropped, verify finds it
+    conn.execute("drop trigger cases_only_adieu_moves")
     conn.execute("update cases set state='approved', reviewer='Chloe Martin', "
                  "reviewer_key='chloe martin', reviewed_at='2026-02-02T09:00:00+00:00', "
                  "review_run=2 where customer_id='C1'")

@@ -87,7 +87,7 @@ TRIGGERS = {f"{table}_no_{verb}"
             for table in ("audit", "runs", "decisions", "exemptions", "reviews", "strikes",
                           "run_decisions", "blobs", "rejects")
             for verb in ("update", "delete")} - {"strikes_no_update"} | \
-    {"cases_no_delete", "strikes_only_pardon_supersede"}
+    {"cases_no_delete", "cases_only_adieu_moves", "strikes_only_pardon_supersede"}
 
 
 def raw(db: Path, statement: str) -> list[tuple]:
@@ -135,7 +135,8 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                             ("adieu", "m007_set_aside_strikes"),
                                             ("adieu", "m008_compact_store"),
                                             ("adieu", "m009_trail_coverage"),
-                                            ("adieu", "m010_audit_mac")]
+                                            ("adieu", "m010_audit_mac"),
+                                            ("adieu", "m011_case_triggers")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
                                                         "m003_missing_facts", "m004_cases",
                                                         "m005_sources_plugins",
@@ -143,7 +144,7 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                                         "m007_set_aside_strikes",
                                                         "m008_compact_store",
                                                         "m009_trail_coverage",
-                                                        "m010_audit_mac"]
+                                                        "m010_audit_mac", "m011_case_triggers"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
     for _ in range(2):  # opening again changes nothing
@@ -163,7 +164,8 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
     assert raw(new, "select name from _sqlite_migrations order by id") == \
         [("m001_initial",), ("m002_memory",), ("m003_missing_facts",), ("m004_cases",),
          ("m005_sources_plugins",), ("m006_audit_index",), ("m007_set_aside_strikes",),
-         ("m008_compact_store",), ("m009_trail_coverage",), ("m010_audit_mac",)]
+         ("m008_compact_store",), ("m009_trail_coverage",), ("m010_audit_mac",),
+         ("m011_case_triggers",)]
     assert schema(new) == schema(old_db)
 
 

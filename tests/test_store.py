@@ -118,7 +118,7 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
                           ("adieu", "m005_sources_plugins"), ("adieu", "m006_audit_index"),
                           ("adieu", "m007_set_aside_strikes"), ("adieu", "m008_compact_store"),
                           ("adieu", "m009_trail_coverage"),
-                          ("adieu", "m010_audit_mac")]
+                          ("adieu", "m010_audit_mac"), ("adieu", "m011_case_triggers")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -143,7 +143,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 10
+    assert count(db_path, "_sqlite_migrations") == 11
 
 
 def test_wal_mode(db_path: Path) -> None:

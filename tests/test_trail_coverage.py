@@ -299,3 +299,107 @@ def test_every_stored_column_is_covered(built: Path, tmp_path: Path) -> None:
                 uncovered.append(f"{table}.{column}")
             path.unlink()
     assert uncovered == []
+
+
+# -- the kind: with the triggers in place, no UPDATE adieu does not make ---------
+
+# Every table whose rows are part of the trail (decisions_v1 holds the rows
+# of databases older than m008: none in a new one, its triggers are checked).
+TRIGGER_TABLES = ("strikes", "exemptions", "reviews", "cases", "rejects", "runs",
+                  "run_decisions", "blobs", "audit")
+OPEN_CASE_MOVES = {"latest_run", "latest_as_of", "fired", "effective_date", "phase_out_start",
+                   "timing_basis", "updated_at"}
+
+
+def updatable_alone(table: str, row: dict) -> set[str]:
+    """The columns one UPDATE may change by themselves, as adieu does: a
+    strike's superseded_by_run from NULL (a pardon sets three columns at
+    once); an open case's run columns (a run keeps or redates it). Every
+    other change of a single column is refused, whatever the row."""
+    if table == "strikes":
+        return {"superseded_by_run"} if row["superseded_by_run"] is None else set()
+    if table == "cases":
+        return OPEN_CASE_MOVES if row["state"] in ("proposed", "approved") else set()
+    return set()
+
+
+def test_every_column_of_every_table_refuses_an_update(built: Path) -> None:
+    """`update cases set owner = ...` worked with the triggers in place
+    (cases had only a no-delete trigger). Each column of each row of each
+    trail table, changed alone with the triggers in place: refused, except
+    the documented moves (updatable_alone). Nothing is committed."""
+    names = {name for (name,) in sql(built, "select name from sqlite_master where type = "
+                                            "'table' and name not like 'sqlite_%'")}
+    assert names - set(TRIGGER_TABLES) == {"decisions_v1", "_sqlite_migrations"}
+    triggered = {t for (t,) in sql(built, "select tbl_name from sqlite_master where type = "
+                                          "'trigger' and sql like '%BEFORE UPDATE%'")}
+    assert triggered == {*TRIGGER_TABLES, "decisions_v1"}
+    conn = sqlite3.connect(built, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    wrong, moves = [], set()
+    try:
+        for table in TRIGGER_TABLES:
+            info = conn.execute(f"pragma table_info({table})").fetchall()
+            keys = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]] or ["rowid"]
+            where = " and ".join(f"{k} = ?" for k in keys)
+            rowid = "rowid, " if keys == ["rowid"] else ""  # run_decisions: WITHOUT ROWID
+            rows = [dict(r) for r in conn.execute(f"select {rowid}* from {table}")]
+            assert rows, table
+            for row in rows:
+                allowed = updatable_alone(table, row)
+                for column in (r[1] for r in info):
+                    value = row[column]
+                    new = (b"\x00" * 32 if isinstance(value, bytes) else
+                           value + 1000 if isinstance(value, int) else
+                           f"{value}x" if isinstance(value, str) else "x")
+                    conn.execute("BEGIN")
+                    try:
+                        conn.execute(f"update {table} set {column} = ? where {where}",
+                                     [new, *(row[k] for k in keys)])
+                        refused = False
+                    except sqlite3.IntegrityError as exc:
+                        assert REFUSED in str(exc), (table, column, exc)
+                        refused = True
+                    finally:
+                        conn.execute("ROLLBACK")
+                    if refused == (column in allowed):
+                        wrong.append(f"{table}.{column} ({'refused' if refused else 'allowed'})")
+                    elif not refused:
+                        moves.add(f"{table}.{column}")
+    finally:
+        conn.close()
+    assert wrong == []
+    # The built database has open cases and unsuperseded strikes: the moves were tried.
+    assert moves == {"strikes.superseded_by_run", *(f"cases.{c}" for c in OPEN_CASE_MOVES)}
+
+
+@pytest.mark.parametrize("change", [
+    "owner = 'Mallory', effective_date = '2026-11-02'",  # the hostile report
+    "state = 'proposed'",                                # a revocation without its reason
+    "state = 'rejected', reviewer = 'Mallory'",          # approved is never rejected
+    "state = 'effective'",                               # closed without a run
+    "state = 'effective', closed_run = 2, closed_from = 'approved', "
+    "effective_date = '2026-11-02'",                     # redated as it closes
+    "state = 'withdrawn', closed_run = 2, closed_from = 'proposed'",  # not its state
+    "reviewer = 'Mallory', reviewed_at = '2026-11-03'",  # the approval rewritten
+    "revoked_by = 'Mallory'",                            # a revocation that did not happen
+    "customer_id = 'C-OTHER'",
+    "opened_run = 2",
+])
+def test_a_case_moves_only_as_adieu_moves_it(db: Path, change: str) -> None:
+    approved = sql(db, "select id from cases where state = 'approved'")[0][0]
+    with pytest.raises(sqlite3.IntegrityError, match=REFUSED):
+        sql(db, f"update cases set {change} where id = {approved}")
+    # A closed case never changes, not even back to open.
+    closed = sql(db, "select id from cases where state = 'rejected'")[0][0]
+    with pytest.raises(sqlite3.IntegrityError, match=REFUSED):
+        sql(db, f"update cases set state = 'proposed' where id = {closed}")
+    # The moves adieu makes pass: a revoke, then an approval of the case's run.
+    sql(db, "update cases set state = 'proposed', revoked_by = 'R', revoked_at = 'T', "
+            f"revoke_reason = 'why', updated_at = 'T' where id = {approved}")
+    with pytest.raises(sqlite3.IntegrityError, match=REFUSED):  # another run's facts
+        sql(db, "update cases set state = 'approved', reviewer = 'R', reviewed_at = 'T', "
+                f"review_run = 1 where id = {approved}")
+    sql(db, "update cases set state = 'approved', reviewer = 'R', reviewed_at = 'T', "
+            "review_run = latest_run, review_as_of = latest_as_of, review_fired = fired, "
+            f"owner = null where id = {approved}")

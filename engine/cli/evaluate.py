@@ -9,7 +9,7 @@ from dataclasses import asdict
 import click
 
 from .. import readback
-from ..audit_anchor import audit_key, stored_head_line
+from ..audit_anchor import audit_key, refuse_unkeyed_writer, stored_head_line
 from ..errors import InputError, PolicyErrors
 from ..progress import Progress
 from ..run import RunResult, prepare, store
@@ -106,12 +106,14 @@ def register(cli: click.Group) -> None:
         After a stored run, the audit head (SEQ:HASH, docs/ops-guide.md)
         is printed on stderr before the last line. With ADIEU_AUDIT_KEY set
         every audit entry carries its MAC; a key under 16 bytes is refused
-        (exit 2) before anything is read.
+        (exit 2) before anything is read, and so is a run without the key
+        on a trail whose entries already carry MACs.
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
         if not dry_run:
             audit_key()  # a bad key is refused now, not after reading the source
+            refuse_unkeyed_writer(resolve_db(db))  # so is a keyed trail without the key
         started = now()
         as_of = as_of or dt.date.today()
         bar = Progress(quiet)
