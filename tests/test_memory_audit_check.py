@@ -197,8 +197,8 @@ def test_cases_rows_are_checked_with_their_latest_entry(
     hand, is refused before deciding."""
     assert one(evaluated, "select state from cases where customer_id = 'C-ABUSE'") == \
         ("proposed",)
-    sql(evaluated, "update cases set state = 'approved', reviewer = 'Rita' "
-                   "where customer_id = 'C-ABUSE'")
+    sql(evaluated, "drop trigger cases_only_adieu_moves",  # a hand without the trigger
+        "update cases set state = 'approved', reviewer = 'Rita' where customer_id = 'C-ABUSE'")
     # Entries: the run's batch of decisions (1), its 7 strikes (2-8), its rejects
     # (9), the run (10), C-OFF's case (11) and C-ABUSE's (12).
     refused(runner, evaluated, policy_file, customers_csv, "cases row 2 (C-ABUSE): its state, "

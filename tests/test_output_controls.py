@@ -169,6 +169,7 @@ def test_names_typed_for_a_reviewer_are_refused_with_the_character_escaped(store
 def test_a_database_edited_by_hand_is_shown_escaped(stored) -> None:
     with sqlite3.connect(stored["db"]) as conn:
         conn.execute("drop trigger runs_no_update")  # as an older version or a hand would
+        conn.execute("drop trigger cases_only_adieu_moves")
         conn.execute("update runs set policy_name = ?, source = ?",
                      ("pol\x1b]0;T\x07", "csv:\x1b]8;;http://x\x1b\\c.csv"))
         conn.execute("update cases set reviewer = ?, state = 'approved'",
