@@ -26,7 +26,7 @@ settings.register_profile(
                            HealthCheck.function_scoped_fixture])
 settings.register_profile(
     "fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "10000")), deadline=20_000,
-    print_blob=True, database=None,
+    print_blob=True, database=None, derandomize=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.function_scoped_fixture])
 
