@@ -246,12 +246,11 @@ TABLE_READS = {  # the commands that read each damaged column
 }
 
 
-@pytest.mark.parametrize("command", TABLE_COMMANDS)
-@pytest.mark.parametrize("kind", TABLE_DAMAGE)
+@pytest.mark.parametrize(("kind", "command"), [
+    (kind, command) for kind in TABLE_DAMAGE for command in TABLE_COMMANDS
+    if command in TABLE_READS[kind]])
 def test_every_reader_names_the_damaged_table_row_and_column(
         two_runs: Path, tmp_path: Path, kind: str, command: str) -> None:
-    if command not in TABLE_READS[kind]:
-        pytest.skip("the command does not read that column")
     sql, pattern = TABLE_DAMAGE[kind]
     db = tmp_path / "adieu.db"
     db.write_bytes(two_runs.read_bytes())
