@@ -15,6 +15,7 @@ from .audit import AuditLog
 from .errors import AdieuError, InputError, StoreError, did_you_mean
 from .safe_text import name_problem
 from .store import now, read_decisions
+from .stored_values import check_exemption, check_strike
 from .typed_names import decided_customer
 
 
@@ -136,7 +137,7 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
     exemption: engine/timeline.py) and how the rules changed.
 
     Raises StoreError if the customer has no decision in any run."""
-    strikes = [dict(r) for r in db.query(
+    strikes = [check_strike(dict(r)) for r in db.query(
         "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, pardoned_at, "
         "pardoned_by, pardon_reason from strikes where customer_id = ? order by recorded_on, id",
         [customer_id])]
@@ -231,7 +232,7 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
     for entry in runs:
         entry.pop("_counting", None)
         entry.pop("_aside", None)
-    exemptions = [dict(r) for r in db.query(
+    exemptions = [check_exemption(dict(r)) for r in db.query(
         "select id, rules, reason, approver, expires, recorded_at from exemptions where "
         "customer_id = ? order by id", [customer_id])]
     if not runs and not strikes and not exemptions:

@@ -42,6 +42,8 @@ from typing import Any
 
 import sqlite_utils
 
+from .stored_values import check_case, stored_list
+
 OPEN = ("proposed", "approved")
 STATES = ("proposed", "approved", "rejected", "effective", "withdrawn")
 
@@ -79,9 +81,11 @@ def case_from_json(data: dict[str, Any] | None) -> CaseMemory | None:
 
 
 def _memory_of(row: dict[str, Any]) -> CaseMemory:
+    check_case(row)
     return CaseMemory(row["id"], row["state"], row["opened_as_of"], row["effective_date"],
                       row["phase_out_start"], row["timing_basis"],
-                      tuple(json.loads(row["review_fired"] or "[]")), row["reviewer"],
+                      tuple(stored_list("cases", row.get("id"), "review_fired",
+                                        row["review_fired"])), row["reviewer"],
                       (row["reviewed_at"] or "")[:10] or None, row["review_as_of"])
 
 
@@ -321,7 +325,7 @@ class _Proposal:
 
 def _proposal(row: dict[str, Any]) -> _Proposal:
     fired = row.get("fired")
-    fired = json.loads(fired) if isinstance(fired, str) else (fired or [])
+    fired = stored_list("run_decisions", f"customer {row.get('customer_id')!r}", "fired", fired)
     return _Proposal(row["outcome"], row.get("effective_date"), row.get("phase_out_start"),
                      row.get("timing_basis"), sorted(f["rule"] for f in fired))
 
@@ -400,9 +404,13 @@ def adopt_reviews(db: sqlite_utils.Database, at: str) -> None:
     runs = list(db.query("select id, as_of, coalesce(backfill, 0) as backfill from runs "
                          "order by id"))
     for run in runs:
-        rows = [dict(r) for r in db.query(
-            "select customer_id, outcome, effective_date, phase_out_start, timing_basis, fired "
-            "from decisions where run_id = ? order by customer_id", [run["id"]])]
+        # through store.read_decisions: a damaged row names run, customer, column
+        from .store import read_decisions
+
+        keep = ("customer_id", "outcome", "effective_date", "phase_out_start", "timing_basis",
+                "fired")
+        rows = sorted(({k: d.get(k) for k in keep} for d in read_decisions(db, run["id"])),
+                      key=lambda d: d["customer_id"])
         record_run(db, log, run["id"], run["as_of"], rows, bool(run["backfill"]),
                    {"adopted": True}, adopted=True)
         for review in db.query("select * from reviews where run_id = ? order by id",
@@ -412,7 +420,7 @@ def adopt_reviews(db: sqlite_utils.Database, at: str) -> None:
                                [review["customer_id"], run["id"]]).fetchone()
             if found is None:
                 continue
-            case = dict(db["cases"].get(found[0]))
+            case = check_case(dict(db["cases"].get(found[0])))
             save(db, log, {**case, "state": review["verdict"], "reviewer": review["reviewer"],
                            "reviewer_key": name_keys(review["reviewer"])[0],
                            "reviewed_at": review["at"], "review_note": review["note"],

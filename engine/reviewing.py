@@ -36,6 +36,7 @@ from .memory_check import MEMORY_TABLES, check_memory
 from .names import owner_id_key, owners_on_record, same_name
 from .safe_text import WHITESPACE, name_keys, name_problem
 from .store import get_run, now, read_decisions
+from .stored_values import check_case, stored_list
 
 
 def _need(value: str | None, what: str) -> str:
@@ -70,7 +71,7 @@ def open_case(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         also = f" (its latest, case {last[0]}, is {last[1]})" if last else ""
         raise InputError(f"{customer_id} has no open offboarding case{also}; see "
                          f"`adieu pending` and `adieu history {customer_id}`")
-    return dict(db["cases"].get(row[0]))
+    return check_case(dict(db["cases"].get(row[0])))
 
 
 def _check_run(db: sqlite_utils.Database, case: dict[str, Any], run_id: int | None) -> None:
@@ -78,8 +79,9 @@ def _check_run(db: sqlite_utils.Database, case: dict[str, Any], run_id: int | No
     latest that decided offboard for the customer."""
     if run_id is None:
         return
-    row = db.execute("select outcome from decisions where run_id = ? and customer_id = ?",
-                     [run_id, case["customer_id"]]).fetchone()
+    found = list(read_decisions(db, run_id, [case["customer_id"]])) \
+        if db.execute("select 1 from runs where id = ?", [run_id]).fetchone() else []
+    row = (found[0]["outcome"],) if found else None
     if not (case["opened_run"] <= run_id <= case["latest_run"]) or row is None \
             or row[0] != "offboard":
         raise InputError(f"--run {run_id} is not a run of {case['customer_id']}'s case "
@@ -96,11 +98,16 @@ def _owners(db: sqlite_utils.Database, case: dict[str, Any]) \
     --prefer overruled; placeholders ('N/A', '-') name nobody."""
     owners: list[tuple[int, list[str], list[str]]] = []
     seen: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
-    for run_id, facts in db.execute(
-            "select run_id, facts from decisions where customer_id = ? and run_id between ? "
-            "and ? order by run_id desc", [case["customer_id"], case["opened_run"],
-                                           case["latest_run"]]):
-        names, ids = owners_on_record(json.loads(facts) if facts else {})
+    from .stored_checks import stored_facts
+
+    runs = [r for (r,) in db.execute(
+        f"select run_id from {compact.DECIDED} where customer_id = ? and run_id between ? "
+        "and ? order by run_id desc", [case["customer_id"], case["opened_run"],
+                                       case["latest_run"]])]
+    for run_id in runs:
+        # through store.read_decisions: a damaged row names run, customer, column
+        row = next(read_decisions(db, run_id, [case["customer_id"]]))
+        names, ids = owners_on_record(stored_facts(run_id, row))
         if (names or ids) and (tuple(names), tuple(ids)) not in seen:
             seen.add((tuple(names), tuple(ids)))
             owners.append((run_id, names, ids))
@@ -235,6 +242,9 @@ def pending(db: sqlite_utils.Database, run_id: int | None = None) -> list[dict[s
             decisions[(run, d["customer_id"])] = d
     out = []
     for case in found:
+        check_case({"id": case["case_id"], "opened_as_of": case["opened_as_of"],
+                    "latest_as_of": case["latest_as_of"],
+                    "effective_date": case["case_effective_date"]})
         row = {**decisions[(case.pop("latest_run"), case["customer_id"])], **case}
         for key in ("reasons", "fired", "facts", "referrals"):
             row[key] = json.loads(row[key]) if row.get(key) else None
@@ -261,7 +271,8 @@ def customer_cases(db: sqlite_utils.Database, customer_id: str) -> list[dict[str
              "by": by, "reason": why, "effective_date": c["effective_date"]})
     for row in db.query("select * from cases where customer_id = ? order by id",
                         [customer_id]):
-        out.append({**row, "fired": json.loads(row["fired"] or "[]"),
+        check_case(row)
+        out.append({**row, "fired": stored_list("cases", row["id"], "fired", row["fired"]),
                     "events": events.get(row["id"], [])})
     return out
 
@@ -298,4 +309,4 @@ def run_case(db: sqlite_utils.Database, run_id: int, customer_id: str) -> dict[s
         row = db.execute("select id from cases where customer_id = ? and opened_run <= ? "
                          "and state = 'rejected' order by id desc limit 1",
                          [customer_id, run_id]).fetchone()
-    return None if row is None else dict(db["cases"].get(row[0]))
+    return None if row is None else check_case(dict(db["cases"].get(row[0])))

@@ -13,6 +13,7 @@ import sqlite_utils
 from . import cases, compact, jsontext
 from .audit import AuditLog, run_digest
 from .audit_records import rejects_digest, supersede_payloads
+from .stored_values import check_decision
 
 BATCH = 2000  # decisions per batch (one audit entry each) when the caller gives a list
 
@@ -164,9 +165,11 @@ def read_decisions(db: sqlite_utils.Database, run_id: int,
     run = db.execute("select id, fact_keys, source_files from runs where id = ?",
                      [run_id]).fetchone()
     if run is not None and run[1] is None and run[2] is None:  # written before m008
-        yield from db.query(f"select * from decisions_v1 where run_id = ?{where} "
-                            "order by rowid", [run_id, *params])
+        for row in db.query(f"select * from decisions_v1 where run_id = ?{where} "
+                            "order by rowid", [run_id, *params]):
+            yield check_decision(row)
         return
     run_row = {"id": run_id, "fact_keys": run[1], "source_files": run[2]} if run else \
         {"id": run_id}
-    yield from compact.read(db, run_row, where.replace(" and ", " and d."), params)
+    for row in compact.read(db, run_row, where.replace(" and ", " and d."), params):
+        yield check_decision(row)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import random
 import sqlite3
@@ -372,7 +371,11 @@ def load_memories(db: sqlite_utils.Database, as_of: dt.date,
 
 def registry_exemption(row: dict[str, Any]) -> Exemption:
     """An exemptions-table row as a policy Exemption (source "registry")."""
-    rules = json.loads(row["rules"]) if row.get("rules") else None
+    from .stored_values import check_exemption, stored_list
+
+    check_exemption(row)
+    rules = stored_list("exemptions", row.get("id"), "rules", row["rules"]) \
+        if row.get("rules") else None
     return Exemption(f"registry-{row['id']}", None, frozenset([row["customer_id"]]),
                      None if rules is None else frozenset(rules), row["reason"],
                      row["approver"], dt.date.fromisoformat(row["expires"]), "registry")

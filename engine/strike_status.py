@@ -12,7 +12,6 @@ latest run's policy exemptions that name the customer by id (one with a
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import sqlite_utils
@@ -21,6 +20,7 @@ from .compact import DECIDED
 from .errors import AdieuError
 from .ledger import Strike, shield_strikes
 from .store import read_decisions, registry_exemption
+from .stored_values import check_strike, latest_policy_text, stored_list
 
 
 def _status(row: dict[str, Any], day: str) -> str:
@@ -39,7 +39,8 @@ def _decided_aside(db: sqlite_utils.Database, customer_id: str, day: str) \
         return None
     # through store.read_decisions: a damaged row names run, customer, column
     row = next(read_decisions(db, found[0], [customer_id]))
-    items = json.loads(row["set_aside_strikes"]) if row["set_aside_strikes"] else []
+    items = stored_list("run_decisions", f"run {found[0]}, customer {customer_id!r}",
+                        "set_aside_strikes", row["set_aside_strikes"])
     return {(s["rule"], s["recorded_on"]): s["exemption"] for s in items
             if isinstance(s, dict) and {"rule", "recorded_on", "exemption"} <= set(s)}
 
@@ -48,13 +49,13 @@ def _applying(db: sqlite_utils.Database, customer_id: str, day: dt.date) -> list
     applied = [registry_exemption(r) for r in db.query(
         "select * from exemptions where customer_id = ? and expires > ? order by id",
         [customer_id, day.isoformat()])]
-    row = db.execute("select policy_text from runs order by id desc limit 1").fetchone()
-    if row is not None:
+    text = latest_policy_text(db)
+    if text is not None:
         from .plugins import registry
         from .policy import compile_policy
 
         try:
-            policy = compile_policy(row[0], "latest run", registry().functions)
+            policy = compile_policy(text, "latest run", registry().functions)
         except AdieuError:
             return applied
         applied = [*(ex for ex in policy.exemptions
@@ -69,7 +70,7 @@ def strike_rows(db: sqlite_utils.Database, customer_id: str, day: dt.date) \
     recorded order, each with `status` on `day` (pardoned | superseded |
     active | expired | future) and `set_aside_by`: the id of the exemption
     that sets the active strike aside on `day`, else None."""
-    rows = [dict(r) for r in db.query(
+    rows = [check_strike(dict(r)) for r in db.query(
         "select id, rule, recorded_on, expires_on, run_id, superseded_by_run, "
         "pardoned_at, pardoned_by, pardon_reason from strikes where customer_id = ? "
         "order by recorded_on, id", [customer_id])]

@@ -200,3 +200,71 @@ def test_every_reader_names_the_damaged_customer_and_column(
     sql, pattern = ROW_DAMAGE[kind]
     code, out = _run_damaged(two_runs, tmp_path, sql, command)
     _assert_one_line(code, out, pattern)
+
+
+# Issue 12 follow-up: the other stored tables (decisions' dates, strikes,
+# cases) and the commands that read them; a damaged value is one line naming
+# table, row and column, exit 2, never an internal error. Damage to run 2 /
+# every row; C-OFF has strikes and an open case.
+TABLE_DAMAGE = {
+    "decision date impossible": (
+        "update run_decisions set effective_date = '2027-02-30' where customer_id = 'C-OFF'",
+        r"table run_decisions, run [12], customer 'C-OFF', column effective_date: not a date "
+        r"\('2027-02-30'\)"),
+    "strike recorded_on garbage": (
+        "drop trigger if exists strikes_only_pardon_supersede; "
+        "update strikes set recorded_on = 'garbage' where customer_id = 'C-OFF'",
+        r"table strikes, row \d+, column recorded_on: not a date \('garbage'\)"),
+    "strike expires_on NULL": (
+        "drop trigger if exists strikes_only_pardon_supersede; "
+        "update strikes set expires_on = null where customer_id = 'C-OFF'",
+        r"table strikes, row \d+, column expires_on: no value stored \(NULL\)"),
+    "strike pardoned_at garbage": (
+        "drop trigger if exists strikes_only_pardon_supersede; "
+        "update strikes set pardoned_at = 'zz' where customer_id = 'C-OFF'",
+        r"table strikes, row \d+, column pardoned_at: not a date \('zz'\)"),
+    "case fired not JSON": ("update cases set fired = '[' where customer_id = 'C-OFF'",
+                            r"table cases, row \d+, column fired: not JSON"),
+    "case date no date": ("update cases set effective_date = '2027-13-01' "
+                          "where customer_id = 'C-OFF'",
+                          r"table cases, row \d+, column effective_date: not a date"),
+}
+TABLE_COMMANDS = {
+    "brief": ["brief", "C-OFF"],
+    "history": ["history", "C-OFF"],
+    "strikes": ["strikes", "C-OFF", "--as-of", LATER],
+    "approve": ["approve", "C-OFF", "--by", "Zed Quill", "--no-owner-on-record"],
+    "pending": ["pending"],
+}
+TABLE_READS = {  # the commands that read each damaged column
+    "decision date impossible": {"brief", "history", "pending"},
+    "strike recorded_on garbage": {"brief", "history", "strikes"},
+    "strike expires_on NULL": {"brief", "history", "strikes"},
+    "strike pardoned_at garbage": {"brief", "history", "strikes"},
+    "case fired not JSON": {"brief", "history", "approve"},
+    "case date no date": {"brief", "history", "approve", "pending"},
+}
+
+
+@pytest.mark.parametrize(("kind", "command"), [
+    (kind, command) for kind in TABLE_DAMAGE for command in TABLE_COMMANDS
+    if command in TABLE_READS[kind]])
+def test_every_reader_names_the_damaged_table_row_and_column(
+        two_runs: Path, tmp_path: Path, kind: str, command: str) -> None:
+    sql, pattern = TABLE_DAMAGE[kind]
+    db = tmp_path / "adieu.db"
+    db.write_bytes(two_runs.read_bytes())
+    damage(db, sql)
+    result = CliRunner().invoke(cli, [*TABLE_COMMANDS[command], "--db", str(db)])
+    _assert_one_line(result.exit_code, result.output, pattern)
+
+
+def test_strikes_names_a_run_without_policy_text(two_runs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "adieu.db"
+    db.write_bytes(two_runs.read_bytes())
+    damage(db, "update runs set policy_text = null where id = 2")
+    # a day no run decided: the exemptions are judged with the latest run's policy
+    result = CliRunner().invoke(cli, ["strikes", "C-OFF", "--as-of", "2026-11-20",
+                                      "--db", str(db)])
+    _assert_one_line(result.exit_code, result.output,
+                     r"run 2, column policy_text: no policy text stored")

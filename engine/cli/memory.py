@@ -10,6 +10,7 @@ import click
 from ..actions import add_exemption, history, pardon, require_customer
 from ..reviewing import case_line
 from ..safe_text import echo
+from ..stored_values import check_exemption, stored_list
 from ..strike_status import strike_rows
 from ..typed_names import split_names
 from .common import customer_argument, db_option, json_option, opened_store, parse_date
@@ -129,13 +130,15 @@ def register(cli: click.Group) -> None:
         """List the exemptions recorded with `adieu exempt` (active ones by default)."""
         day = (as_of or dt.date.today()).isoformat()
         with opened_store(db) as store:
-            op = "<=" if expired else ">"
-            rows = [dict(r) for r in store.query(
-                f"select * from exemptions where expires {op} ? order by customer_id, id",
-                [day])]
+            # every row checked (a damaged expires or rules is a StoreError
+            # naming the row), then filtered on its expiry
+            rows = [check_exemption(dict(r)) for r in store.query(
+                "select * from exemptions order by customer_id, id")]
+        rows = [r for r in rows if (r["expires"] <= day if expired else r["expires"] > day)]
         for row in rows:
+            row["rules"] = stored_list("exemptions", row["id"], "rules", row["rules"]) \
+                if row["rules"] else "all"
             row["id"] = f"registry-{row['id']}"
-            row["rules"] = json.loads(row["rules"]) if row["rules"] else "all"
         if as_json:
             click.echo(json.dumps(rows, indent=2))
             return
