@@ -11,69 +11,16 @@ dist-info and package from there uninstalls it."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sysconfig
-import venv
 from pathlib import Path
 
 import pytest
+from throwaway_env import Throwaway
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "plugins" / "adieu-billing"
 POLICY = EXAMPLE / "policy.yaml"
 SAMPLE = EXAMPLE / "sample.jsonl"
-
-
-class Throwaway:
-    """A virtual environment whose site-packages links to this one's
-    entries, leaving out any adieu-billing; the plugin is installed into it
-    and removed again by hand (a dist-info and the package)."""
-
-    def __init__(self, where: Path):
-        self.dir = where / "venv"
-        venv.create(self.dir, with_pip=False, symlinks=True)
-        self.python = self.dir / "bin" / "python"
-        site = subprocess.run([str(self.python), "-c",
-                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        self.site = Path(site)
-        here = Path(sysconfig.get_paths()["purelib"])
-        for entry in here.iterdir():
-            if "adieu_billing" in entry.name.lower().replace("-", "_"):
-                continue
-            target = self.site / entry.name
-            if not target.exists():
-                target.symlink_to(entry)
-        self.script = self.dir / "bin" / "adieu"
-        self.script.write_text(f"#!{self.python}\nimport sys\nfrom adieu.cli import cli\n"
-                               "sys.exit(cli())\n", encoding="utf-8")
-        self.script.chmod(0o755)
-
-    def install_billing(self, version: str) -> None:
-        info = self.site / f"adieu_billing-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: adieu-billing\nVersion: {version}\n",
-            encoding="utf-8")
-        (info / "entry_points.txt").write_text("[adieu]\nbilling = adieu_billing\n",
-                                               encoding="utf-8")
-        (self.site / "adieu_billing").symlink_to(EXAMPLE / "adieu_billing")
-
-    def uninstall_billing(self) -> None:
-        for info in self.site.glob("adieu_billing-*.dist-info"):
-            for f in info.iterdir():
-                f.unlink()
-            info.rmdir()
-        (self.site / "adieu_billing").unlink()
-
-    def adieu(self, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("ADIEU_LOAD_PLUGINS", "ADIEU_DB", "ADIEU_RAISE_ERRORS",
-                            "PYTHONPATH")}
-        return subprocess.run([str(self.script), *args], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")

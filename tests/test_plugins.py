@@ -11,8 +11,8 @@ import importlib.metadata
 import importlib.util
 import inspect
 import json
-import os
 import re
+import site
 import subprocess
 import sys
 import types
@@ -22,6 +22,7 @@ from pathlib import Path
 import pluggy
 import pytest
 from click.testing import CliRunner
+from throwaway_env import Throwaway
 
 import adieu
 import adieu.plugins
@@ -35,7 +36,6 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "plugins" / "adieu-billing"
 SAMPLE = "examples/plugins/adieu-billing/sample.jsonl"  # relative: commands run in ROOT
 DOC = ROOT / "docs" / "plugins.md"
-SCRIPT = Path(sys.executable).parent / "adieu"
 
 CSV = "customer_id,revenue_12m,late_payments_12m\nC-1,1000,0\nC-2,2000,5\n"
 
@@ -60,11 +60,12 @@ def customers(tmp_path: Path) -> Path:
 
 # -- (a) the example plugin, installed like a user would --------------------
 
-def _installed_from_example() -> bool:
-    try:
-        dist = importlib.metadata.distribution("adieu-billing")
-    except importlib.metadata.PackageNotFoundError:
+def _installed_from_example(site: Path) -> bool:
+    dists = [d for d in importlib.metadata.distributions(path=[str(site)])
+             if d.metadata["Name"] == "adieu-billing"]
+    if len(dists) != 1:
         return False
+    dist = dists[0]
     direct = json.loads(dist.read_text("direct_url.json") or "{}")
     entry_points = {(ep.group, ep.name, ep.value) for ep in dist.entry_points}
     return (dist.version == "0.1.0" and direct.get("url") == EXAMPLE.as_uri()
@@ -73,30 +74,24 @@ def _installed_from_example() -> bool:
 
 
 @pytest.fixture(scope="module")
-def billing_installed() -> dict[str, str]:
-    """pip install -e examples/plugins/adieu-billing into this environment,
-    once (skipped when it is already installed from here), and the
-    environment to run its commands in."""
-    if not _installed_from_example():
-        have_setuptools = importlib.util.find_spec("setuptools") is not None
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-             *(["--no-build-isolation"] if have_setuptools else []), "-e", str(EXAMPLE)],
-            check=True, capture_output=True, text=True)
-        importlib.invalidate_caches()
-        assert _installed_from_example()
-    # New processes import it through the editable install's .pth file; this
-    # process read its .pth files before the install, so it is told directly.
-    # Either way every test in this process sees the same installed plugin.
-    if importlib.util.find_spec("adieu_billing") is None:
-        sys.path.append(str(EXAMPLE))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("ADIEU_LOAD_PLUGINS", "ADIEU_DB", "ADIEU_RAISE_ERRORS")}
+def billing_env(tmp_path_factory: pytest.TempPathFactory) -> Throwaway:
+    """`pip install -e examples/plugins/adieu-billing` into a throwaway
+    environment that shares this one's packages, as a plugin author would;
+    the user's .venv never has it installed, and it is gone after the run."""
+    env = Throwaway(tmp_path_factory.mktemp("billing"))
+    env.pip_install_billing()
+    assert _installed_from_example(env.site)
     return env
 
 
+@pytest.fixture(scope="module")
+def billing_installed(billing_env: Throwaway) -> dict[str, str]:
+    """The environment to run commands in, with the plugin installed."""
+    return billing_env.env()
+
+
 def adieu_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run(["adieu", *args], capture_output=True, text=True, cwd=ROOT,
                           env=env, timeout=120)
 
 
@@ -167,7 +162,7 @@ def test_the_allowlist_hides_the_installed_plugin_from_the_cli(billing_installed
 
 
 def test_the_example_plugins_own_tests_pass(billing_installed):
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    out = subprocess.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "tests"], capture_output=True, text=True, cwd=EXAMPLE,
                          env=billing_installed, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -175,8 +170,13 @@ def test_the_example_plugins_own_tests_pass(billing_installed):
     assert "failed" not in out.stdout and "skipped" not in out.stdout
 
 
-def test_the_installed_plugin_loads_in_this_process_too(billing_installed, monkeypatch):
+def test_the_installed_plugin_loads_in_this_process_too(billing_env, monkeypatch):
     monkeypatch.delenv("ADIEU_LOAD_PLUGINS", raising=False)
+    # This process reads the throwaway environment's site-packages (and its
+    # editable-install .pth file) as if it were its own, for this test only.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    site.addsitedir(str(billing_env.site))
+    importlib.invalidate_caches()
     reg = adieu.plugins.registry(refresh=True)
     try:
         assert reg.broken == {}
