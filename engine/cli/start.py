@@ -38,6 +38,13 @@ def shipped_policies() -> list[dict[str, Any]]:
     return out
 
 
+def _complete_schema(ctx: click.Context, param: click.Parameter,
+                     incomplete: str) -> list[str]:
+    """Shell completion of `adieu schema NAME`: the shipped schema names."""
+    names = [*resources.schema_names(), *resources.SCHEMA_ALIASES]
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
 def register(cli: click.Group) -> None:
     @cli.command(name="init")
     @click.argument("directory", default=".", metavar="[DIR]")
@@ -81,7 +88,7 @@ def register(cli: click.Group) -> None:
                 echo(f"{'':<{width}}  {'':<4}  tests: {r['test_path']}")
 
     @cli.command(name="schema")
-    @click.argument("name", required=False)
+    @click.argument("name", required=False, shell_complete=_complete_schema)
     @click.option("--list", "as_list", is_flag=True,
                   help="List the schema names and their files instead.")
     @click.option("--path", "as_path", is_flag=True,
