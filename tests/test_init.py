@@ -245,3 +245,37 @@ def test_python_m_adieu_is_adieu():
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Usage: adieu [OPTIONS] COMMAND [ARGS]...")
     assert "  init " in out.stdout and "  schema " in out.stdout
+
+
+# -- README's first screen --------------------------------------------------------
+
+def readme_getting_started() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Getting started\n", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    lines = block.group(1).replace("\\\n", " ").splitlines()
+    return [shlex.split(line, comments=True) for line in lines if line.strip()]
+
+
+def test_readme_first_screen_adieu_commands_run_in_order(tmp_path: Path, monkeypatch):
+    """The new-user path of README's first screen: init, validate, test,
+    evaluate work as written (pip, datasette and serve are other tests')."""
+    monkeypatch.chdir(tmp_path)
+    commands = [words for words in readme_getting_started() if words[0] == "adieu"]
+    assert [w[1] for w in commands][:4] == ["init", "validate", "test", "evaluate"]
+    for words in commands:
+        if words[1] == "serve":
+            continue
+        result = run(*words[1:])
+        assert result.exit_code == 0, f"{shlex.join(words)}: {result.output}"
+    assert (tmp_path / "starter" / "adieu.db").is_file()
+
+
+def test_readme_exit_codes_are_the_help_text():
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    help_text = " ".join(run("--help").output.split())
+    sentence = re.search(r"Exit codes: 0 ok, 1 findings \([^)]*\), 2 usage or input errors "
+                         r"\([^)]*\)", help_text)
+    assert sentence is not None
+    assert sentence.group(0) in readme
