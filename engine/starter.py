@@ -82,7 +82,11 @@ def write_starter(directory: Path, force: bool = False) -> list[Path]:
             if target.exists() or target.is_symlink():
                 raise InputError("already exists; nothing was written (--force "
                                  "overwrites it)", Location(str(target)))
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent that is a file, no permission ...
+        raise InputError(f"cannot make the folder: {exc.strerror}",
+                         Location(str(directory))) from None
     for f, target in zip(files, targets, strict=True):
         if target.is_symlink():  # --force replaces the link, never writes through it
             target.unlink()

@@ -279,3 +279,11 @@ def test_readme_exit_codes_are_the_help_text():
                          r"\([^)]*\)", help_text)
     assert sentence is not None
     assert sentence.group(0) in readme
+
+
+def test_init_under_a_file_is_exit_2_naming_the_folder(tmp_path: Path):
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    target = tmp_path / "afile" / "proj"
+    result = run("init", str(target))
+    assert result.exit_code == 2
+    assert result.output == f"Error: {target}: cannot make the folder: Not a directory\n"

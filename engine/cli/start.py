@@ -47,7 +47,7 @@ def _complete_schema(ctx: click.Context, param: click.Parameter,
 
 def register(cli: click.Group) -> None:
     @cli.command(name="init")
-    @click.argument("directory", default=".", metavar="[DIR]")
+    @click.argument("directory", default=".", metavar="[DIR]", type=click.Path())
     @click.option("--force", is_flag=True, help="Overwrite files that are already there.")
     def init(directory: str, force: bool) -> None:
         """Write starter files into DIR (default: the current folder).
