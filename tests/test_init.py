@@ -142,6 +142,15 @@ def test_policies_lists_shipped_policies_as_json():
         assert r["test_path"] is None or Path(r["test_path"]).is_file()
 
 
+def test_policies_json_matches_its_schema():
+    schema = resources.load_schema("policies.output.schema.json")
+    rows = json.loads(run("policies", "--json").output)
+    jsonschema.Draft202012Validator(schema).validate(rows)
+    renamed = [{("version" if k == "policy_version" else k): v for k, v in r.items()}
+               for r in rows]
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(renamed))
+
+
 def test_policies_text_names_each_policy_and_its_file():
     result = run("policies")
     assert result.exit_code == 0

@@ -75,7 +75,9 @@ def register(cli: click.Group) -> None:
         """List the policies shipped with adieu: the name that `adieu
         validate NAME` and `adieu evaluate NAME` take, the policy's version
         and where the file (and its policy tests) are installed.
-        Copy one to start your own (or run `adieu init`)."""
+        Copy one to start your own (or run `adieu init`). --json: a list
+        of {name, policy_name, policy_version, path, test_path} (`adieu
+        schema policies.output`)."""
         rows = shipped_policies()
         if as_json:
             click.echo(json_text(rows, indent=2))
