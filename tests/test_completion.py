@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from adieu.cli import cli
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def complete(**env: str) -> str:
@@ -47,7 +48,13 @@ def test_completion_offers_options_and_schema_names():
     assert out.splitlines() == ["plain,--as-of"]
     out = complete(_ADIEU_COMPLETE="bash_complete", COMP_WORDS="adieu schema po",
                    COMP_CWORD="2")
-    assert out.splitlines() == ["plain,policy", "plain,policy-test"]
+    names = sorted(p.name[: -len(".schema.json")]
+                   for p in (ROOT / "schemas").glob("po*.schema.json"))
+    assert {"policy", "policy-test"} <= set(names)
+    assert out.splitlines() == [f"plain,{n}" for n in names]
+    out = complete(_ADIEU_COMPLETE="bash_complete", COMP_WORDS="adieu schema te",
+                   COMP_CWORD="2")
+    assert out.splitlines() == ["plain,test"]
 
 
 def test_zsh_and_fish_complete_a_command_name():
