@@ -13,11 +13,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# setuptools notes every editable install of a package-dir layout as
+# "Editable installation." (an InformationOnly notice, not a fault): hidden.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
+
+# A stamp: `make demo` reinstalls only when pyproject.toml changed (the
+# install is editable, so changed source needs no reinstall).
+install: $(VENV)/.installed
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(EDITABLE) $(BIN)/python -m pip install --quiet -e .
+	touch $@
 
 $(VENV)/.test-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,dask,browser]'
+	$(EDITABLE) $(BIN)/python -m pip install --quiet -e '.[test,dask,browser]'
 	touch $@
 
 demo: install

@@ -131,9 +131,10 @@ from . import (  # noqa: E402
     report,
     review,
     runs,
+    start,
     validate,
 )
 
 for module in (validate, evaluate, explain, facts, memory, review, audit, policytest, diff,
-               runs, brief, report):
+               runs, brief, report, start):
     module.register(cli)
