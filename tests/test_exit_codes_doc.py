@@ -67,6 +67,24 @@ def test_cli_doc_table_names_each_finding_command():
             assert f"`{command}" in row1, f"docs/cli.md exit 1 row lacks {command} ({finding})"
 
 
+def test_ops_guide_table_names_each_finding_command():
+    guide = (ROOT / "docs" / "ops-guide.md").read_text(encoding="utf-8")
+    section = guide.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]
+    row1 = next(line for line in section.splitlines() if line.startswith("| 1 | findings |"))
+    for commands in FINDINGS.values():
+        for command in commands:
+            assert f"`adieu {command}" in row1 or f"`{command}" in row1, command
+
+
+def test_the_help_of_each_command_with_findings_says_exit_1():
+    for command in {c for commands in FINDINGS.values() for c in commands} - {"evaluate",
+                                                                              "diff"}:
+        result = CliRunner().invoke(cli, [*command.split(), "--help"], terminal_width=80)
+        assert result.exit_code == 0, result.output
+        assert re.search(r"\bexit 1\b", " ".join(result.output.split()), re.IGNORECASE), \
+            f"adieu {command} --help does not say when it exits 1"
+
+
 def test_every_exit_1_in_the_commands_is_a_listed_finding():
     """A new `raise SystemExit(1)` in a command must be named in the three
     texts (add it to FINDINGS and to the sentence everywhere)."""
