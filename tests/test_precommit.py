@@ -46,8 +46,9 @@ def _git(cwd: Path, *args: str) -> str:
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "PRE_COMMIT", "ADIEU_"))}
+           if not k.startswith(("GIT_", "PRE_COMMIT", "ADIEU_", "VIRTUALENV_"))}
     env["PRE_COMMIT_HOME"] = str(home)
+    env["VIRTUALENV_OVERRIDE_APP_DATA"] = str(home / "virtualenv-app-data")  # not in ~
     env["PRE_COMMIT_COLOR"] = "never"
     # `repo: local` hooks with language: system run the adieu of this environment
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
