@@ -182,8 +182,10 @@ def convert(rule: FieldRule, value: Any) -> Any:
             except ValueError as exc:
                 if "decimal comma" in str(exc):
                     raise
-                raise ValueError(f"expected a number with a decimal comma like 1234,5, got "
-                                 f"{value!r}") from None
+                reason = str(exc).rsplit(", got ", 1)[0]  # quotes the text with a '.'
+                if reason.startswith("expected a number"):
+                    reason = "expected a number with a decimal comma like 1234,5"
+                raise ValueError(f"{reason}, got {value!r}") from None
         else:
             number = CONVERTERS["number"](value)
         if rule.scale is not None:

@@ -42,7 +42,7 @@ def test_a_decimal_comma_reads_exactly(text: str, value):
     ("1 234,5", "decimal comma like 1234,5, got '1 234,5'"),
     ("12k", "got '12k'"),
     ("NaN", "got 'NaN'"),
-    ("1e400", "got '1e400'"),          # too large, as anywhere
+    ("1e400", "value too large (over 60 digits), got '1e400'"),  # as anywhere
     (",", "got ','"),
 ])
 def test_anything_else_is_refused_naming_the_value_as_written(text: str, why: str):
