@@ -63,3 +63,15 @@ def test_an_intact_trail_prints_what_the_help_says(runner: CliRunner, evaluated:
     entries = sql(evaluated, "select count(*), max(seq) from audit")[0]
     assert re.fullmatch(rf"audit trail intact: {entries[0]:,} entries\n"
                         rf"audit head: {entries[1]}:[0-9a-f]{{64}}\n", result.stdout)
+
+
+def test_the_json_keys_the_help_lists_are_the_keys_printed(runner: CliRunner, evaluated: Path):
+    import json
+
+    text = help_text(runner)
+    listed = re.search(r"--json prints \{([^}]*)\}", text)
+    assert listed, text
+    keys = [k.strip().strip('"') for k in listed.group(1).split(",")]
+    result = runner.invoke(cli, ["audit", "verify", "--db", str(evaluated), "--json"])
+    assert result.exit_code == 0, result.output
+    assert list(json.loads(result.stdout)) == keys
