@@ -122,6 +122,7 @@ def cli() -> None:
 from . import (  # noqa: E402
     audit,
     brief,
+    datasette,
     diff,
     evaluate,
     explain,
@@ -135,5 +136,5 @@ from . import (  # noqa: E402
 )
 
 for module in (validate, evaluate, explain, facts, memory, review, audit, policytest, diff,
-               runs, brief, report):
+               runs, brief, report, datasette):
     module.register(cli)
