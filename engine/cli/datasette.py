@@ -25,8 +25,13 @@ def datasette_metadata(db: str | None, show_path: bool) -> None:
     database by its file name without the suffix, so the file printed names
     --db's (`prod.db`: `prod`); the shipped file (--path) names `adieu`.
 
+    \b
         adieu datasette-metadata --db prod.db > metadata.yml
         datasette prod.db -m metadata.yml
+        datasette adieu.db -m "$(adieu datasette-metadata --path)"
+
+    Open the live database without -i (immutable): docs/ops-guide.md,
+    "Browsing the database in Datasette".
 
     Writes nothing; the database need not exist yet."""
     try:
