@@ -309,3 +309,21 @@ def test_datasette_metadata_default_and_path(monkeypatch, tmp_path):
     assert list(yaml.safe_load(adieu("datasette-metadata"))["databases"]) == ["env"]
     assert Path(adieu("datasette-metadata", "--path").strip()) == metadata_path()
     assert metadata_path().is_file()
+
+
+def test_datasette_metadata_refuses_a_shipped_file_not_in_the_generated_form(
+        monkeypatch, tmp_path):
+    from adieu import datasette_meta
+    broken = tmp_path / "metadata.yml"
+    broken.write_text("title: adieu\ndatabases:\n  other:\n    tables: {}\n", encoding="utf-8")
+    monkeypatch.setattr(datasette_meta, "metadata_path", lambda: broken)
+    result = CliRunner().invoke(cli, ["datasette-metadata", "--db", "x.db"])
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {broken}: not the metadata file "
+                             "tools/datasette_metadata.py writes (no `databases: adieu:` "
+                             "key)\n")
+    broken.unlink()
+    result = CliRunner().invoke(cli, ["datasette-metadata", "--db", "x.db"])
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {broken}: cannot read adieu's Datasette metadata: "
+                             "No such file or directory\n")
