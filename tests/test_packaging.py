@@ -197,3 +197,19 @@ def test_wheel_ships_the_brief_templates(wheel_venv: Path, tmp_path: Path):
         assert out.returncode == 0, out.stderr
         shipped = ROOT / "engine" / "brief_templates" / f"brief.{fmt}.j2"
         assert target.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8")
+
+
+def test_wheel_ships_the_datasette_metadata(wheel_venv: Path, tmp_path: Path):
+    """datasette/metadata.yml is a data file: a wheel install prints its
+    path under share/adieu/datasette and its text, as in the checkout."""
+    adieu = str(wheel_venv / "bin" / "adieu")
+    env = {**os.environ, "PYTHONPATH": "", "ADIEU_DB": ""}
+    out = subprocess.run([adieu, "datasette-metadata", "--path"], capture_output=True,
+                         text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()).resolve() == \
+        (wheel_venv / "share" / "adieu" / "datasette" / "metadata.yml").resolve()
+    out = subprocess.run([adieu, "datasette-metadata"], capture_output=True, text=True,
+                         cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == (ROOT / "datasette" / "metadata.yml").read_text(encoding="utf-8")

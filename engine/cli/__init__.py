@@ -123,6 +123,7 @@ def cli() -> None:
 from . import (  # noqa: E402
     audit,
     brief,
+    datasette,
     diff,
     evaluate,
     explain,
@@ -137,5 +138,5 @@ from . import (  # noqa: E402
 )
 
 for module in (validate, evaluate, explain, facts, memory, review, audit, policytest, diff,
-               runs, brief, report, start):
+               runs, brief, report, start, datasette):
     module.register(cli)
