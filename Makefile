@@ -17,7 +17,7 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 
 $(VENV)/.test-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,dask,browser]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dask,browser,serve]'
 	touch $@
 
 demo: install

@@ -131,9 +131,12 @@ from . import (  # noqa: E402
     report,
     review,
     runs,
+    serve,
     validate,
 )
 
 for module in (validate, evaluate, explain, facts, memory, review, audit, policytest, diff,
                runs, brief, report):
+    module.register(cli)
+for module in (serve,):
     module.register(cli)
