@@ -93,6 +93,18 @@ def _owner(facts: dict[str, Any] | None) -> str:
     return " / ".join(names or ids) or "no owner on record"
 
 
+def _latest_case(db: Any, customer_id: str) -> dict[str, Any]:
+    """The customer's latest case with its events (reviewing.customer_cases);
+    NotFound naming what is missing: the customer, or a case."""
+    cases = reviewing.customer_cases(db, customer_id)
+    if cases:
+        return cases[-1]
+    known = db.execute(f"select 1 from {DECIDED} where customer_id = ? limit 1",
+                       [customer_id]).fetchone()
+    raise NotFound(f"no customer {customer_id!r} in the database" if known is None
+                   else f"customer {customer_id!r} has no offboarding case")
+
+
 def open_cases(path: str) -> list[dict[str, Any]]:
     """The rows of the index page: reviewing.pending plus name and owner."""
     db = open_db_readonly(path)
@@ -115,13 +127,7 @@ def case_page(path: str, customer_id: str) -> dict[str, Any]:
     if db is None:
         raise NotFound(f"no database at {path}")
     try:
-        cases = reviewing.customer_cases(db, customer_id)
-        if not cases:
-            known = db.execute(f"select 1 from {DECIDED} where customer_id = ? limit 1",
-                               [customer_id]).fetchone()
-            raise NotFound(f"no customer {customer_id!r} in the database" if known is None
-                           else f"customer {customer_id!r} has no offboarding case")
-        case = cases[-1]
+        case = _latest_case(db, customer_id)
         run, row = brief_decision(db, customer_id, case["latest_run"])
         strikes = [r for r in strike_rows(db, customer_id, dt.date.fromisoformat(run["as_of"]))
                    if r["recorded_on"] <= run["as_of"]]
@@ -143,10 +149,7 @@ def brief_html(path: str, customer_id: str) -> str:
     if db is None:
         raise NotFound(f"no database at {path}")
     try:
-        cases = reviewing.customer_cases(db, customer_id)
-        if not cases:
-            raise NotFound(f"customer {customer_id!r} has no offboarding case")
-        run, row = brief_decision(db, customer_id, cases[-1]["latest_run"])
+        run, row = brief_decision(db, customer_id, _latest_case(db, customer_id)["latest_run"])
         refuse_unless_offboard(run, row)
         context = brief_context(db, run, row)
     finally:
