@@ -183,7 +183,7 @@ def create_app(db_path: str, hosts: list[str] | None = None,
         text = env.get_template(template).render(token=token, **values)
         return HTMLResponse(text, status_code=status, headers={
             "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY",
-            "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+            "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff"})
 
     def message(status: int, title: str, text: str) -> HTMLResponse:
