@@ -40,20 +40,21 @@ import jinja2
 import markupsafe
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from . import reviewing
 from .brief import default_template, mark_draft, render
 from .brief_context import brief_context, brief_decision, fact_text, refuse_unless_offboard
+from .cli import unexpected_text
 from .compact import DECIDED
 from .errors import AdieuError
 from .explain import fmt
 from .names import owners_on_record
-from .safe_text import normalise_id, visible
+from .safe_text import blank, normalise_id, visible
 from .store import open_db, open_db_readonly
 from .strike_status import strike_rows
 
@@ -246,6 +247,9 @@ def create_app(db_path: str, hosts: list[str] | None = None,
             return message(400, "Refused", "verdict must be approved or rejected")
         if not form["customer"]:
             return message(400, "Refused", "the form names no customer")
+        if blank(form["note"]):  # the page asks for a reason; the command line's --note is optional
+            return await case(request, "give the reason for the review (stored as its note)",
+                              400, form, form["customer"])
         try:
             await run_in_threadpool(do_review, db_path, form)
         except AdieuError as exc:  # the command line's own message
@@ -253,11 +257,44 @@ def create_app(db_path: str, hosts: list[str] | None = None,
         return RedirectResponse(f"/case?customer={quote(form['customer'], safe='')}",
                                 status_code=303)
 
+    async def failed(request: Request, exc: Exception) -> Response:
+        """An error adieu did not foresee: one line (as the command line's),
+        never a traceback; a damaged database is named as such."""
+        return message(500, "Internal error", unexpected_text(exc, "serve"))
+
     routes = [Route("/", index), Route("/case", case), Route("/brief", brief),
               Route("/review", review, methods=["POST"])]
-    allowed = hosts or ["127.0.0.1", "localhost"]
-    return Starlette(routes=routes, middleware=[
-        Middleware(TrustedHostMiddleware, allowed_hosts=allowed)])
+    allowed = [h.lower() for h in (hosts or ["127.0.0.1", "localhost"])]
+    app = Starlette(routes=routes, middleware=[Middleware(HostCheck, hosts=allowed)],
+                    exception_handlers={Exception: failed})
+    app.state.hosts = allowed
+    return app
+
+
+def host_name(header: str) -> str:
+    """The host of a Host header, lower case, without the port: 'localhost:8080'
+    -> 'localhost', '[::1]:8080' -> '[::1]'."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[:header.find("]") + 1] if "]" in header else header
+    return header.split(":", 1)[0]
+
+
+class HostCheck:
+    """ASGI middleware: a request whose Host header is not one of `hosts`
+    ("*": any) gets 400, so that a site whose name is made to point at
+    127.0.0.1 (DNS rebinding) cannot read the pages or their form token."""
+
+    def __init__(self, app: Any, hosts: list[str]) -> None:
+        self.app, self.hosts = app, set(hosts)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and "*" not in self.hosts and \
+                host_name(Headers(scope=scope).get("host", "")) not in self.hosts:
+            await PlainTextResponse("Invalid host header", status_code=400)(scope, receive,
+                                                                            send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _cross_site(request: Request) -> str | None:

@@ -192,12 +192,18 @@ def test_a_post_without_the_token_or_from_another_site_is_refused(db: Path, chan
     assert audit_count(db) == entries
 
 
-def test_another_host_name_is_refused(db: Path):
-    """DNS rebinding: a page of another site whose name now points at
-    127.0.0.1 would send its own Host header."""
-    page = TestClient(create_app(str(db), token=TOKEN),
-                      base_url="http://evil.example:8080").get("/")
-    assert page.status_code == 400
+@pytest.mark.parametrize("hosts, host, status", [
+    (None, "evil.example:8080", 400),  # DNS rebinding: another site's name
+    (None, "localhost:8080", 200),
+    (None, "LOCALHOST", 200),
+    (["127.0.0.1", "[::1]", "localhost"], "[::1]:8080", 200),
+    (["127.0.0.1", "[::1]", "localhost"], "[::2]:8080", 400),
+    (["*"], "reviews.example.org", 200),
+])
+def test_only_the_host_names_served_are_answered(db: Path, hosts, host: str, status: int):
+    page = TestClient(create_app(str(db), hosts, token=TOKEN), base_url=BASE).get(
+        "/", headers={"host": host})
+    assert page.status_code == status
 
 
 def test_a_bad_verdict_and_a_hidden_character_in_a_name_are_refused(db: Path):
@@ -223,6 +229,7 @@ def test_serve_without_the_extra_says_how_to_install_it(monkeypatch, db: Path):
     ("127.0.0.1", False, ["127.0.0.1", "localhost"]),
     ("0.0.0.0", True, ["*"]),
     ("192.0.2.7", True, ["127.0.0.1", "192.0.2.7", "localhost"]),
+    ("::1", False, ["127.0.0.1", "[::1]", "localhost"]),
 ])
 def test_serve_binds_to_the_host_and_warns_off_this_machine(monkeypatch, db: Path,
                                                             host: str, warned: bool,
@@ -236,10 +243,32 @@ def test_serve_binds_to_the_host_and_warns_off_this_machine(monkeypatch, db: Pat
     assert result.exit_code == 0, result.output
     assert started["host"] == host and started["port"] == 8765
     assert ("warning: serving on" in result.output) == warned
-    middleware = started["app"].user_middleware[0]
-    assert middleware.kwargs["allowed_hosts"] == hosts
+    assert started["app"].state.hosts == hosts
 
 
 def test_serve_needs_an_existing_database(tmp_path: Path):
     result = CliRunner().invoke(cli, ["serve", "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 2 and "no database at" in result.output
+
+
+def test_a_review_without_a_reason_is_refused(db: Path):
+    page = client(db).post("/review", data={**form(), "note": " \t "})
+    assert page.status_code == 400
+    assert alerts(page.text) == ["give the reason for the review (stored as its note)"]
+    assert state(db, "CUST-0001") == ("proposed", None, None)
+
+
+def test_an_unforeseen_error_is_one_line_not_a_traceback(db: Path, monkeypatch):
+    from adieu import reviewing
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(reviewing, "pending", broken)
+    page = TestClient(create_app(str(db), token=TOKEN), base_url=BASE,
+                      raise_server_exceptions=False).get("/")
+    assert page.status_code == 500
+    assert alerts(page.text) == ["internal error, please report: RuntimeError: boom while "
+                                 "running `adieu serve` (set ADIEU_RAISE_ERRORS=1 to see the "
+                                 "traceback)"]
+    assert "Traceback" not in page.text

@@ -30,7 +30,9 @@ def allowed_hosts(host: str) -> list[str]:
     interface (0.0.0.0, ::), where the server cannot know its names."""
     if host in ("0.0.0.0", "::", "[::]", ""):
         return ["*"]
-    return sorted({"127.0.0.1", "localhost", host})
+    if ":" in host and not host.startswith("["):  # an IPv6 address: [::1] in a Host header
+        host = f"[{host}]"
+    return sorted({"127.0.0.1", "localhost", host.lower()})
 
 
 def register(cli: click.Group) -> None:
