@@ -14,16 +14,19 @@ case is approved in the database."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from browsers import chromium
 from click.testing import CliRunner
-from reportdata import hostile_db
+from reportdata import ADIEU, SCRIPT_NAME, hostile_db
 
 from adieu.cli import cli
 
@@ -128,3 +131,45 @@ def test_a_reviewer_approves_in_the_browser_and_the_owner_is_refused(browser, se
     assert approvals[0]["case"]["reviewer"] == "Rita  REVIEWER"
     assert approvals[0]["case"]["reviewer_key"] == "rita reviewer"
     assert approvals[0]["case"]["owner"] == "David Kim"
+
+
+def test_a_script_in_a_name_shows_as_text(browser, served):
+    url, _ = served
+    page = browser.new_page()
+    page.goto(url + "/case?customer=CUST-0001")
+    assert page.locator("h1 .name").inner_text() == SCRIPT_NAME
+    assert page.title() == "adieu: CUST-0001"  # the script did not run
+    assert page.evaluate("document.scripts.length") == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_command_serves_the_page(served, tmp_path: Path):
+    """`adieu serve` itself, as a user starts it: the page answers on the
+    port given, the address is printed, and no warning on 127.0.0.1."""
+    _, db = served
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADIEU_")}
+    server = subprocess.Popen([ADIEU, "serve", "--db", str(db), "--port", str(port)],
+                              stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                    status, text = answer.status, answer.read().decode()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "adieu serve did not answer"
+                time.sleep(0.1)
+        assert status == 200 and "Open offboarding cases" in text
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=10)
+    assert err.startswith(f"adieu serve: reviewing {db} at http://127.0.0.1:{port}/")
+    assert "warning" not in err
