@@ -60,7 +60,7 @@ from .strike_status import strike_rows
 
 # The largest review form accepted (bytes); a note longer than this is refused (413).
 MAX_FORM_BYTES = 64 * 1024
-VERDICTS = {"approved": "approve", "rejected": "reject"}
+VERDICTS = ("approved", "rejected")  # reviewing.review's verdicts
 PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 # The brief is shown in a sandboxed frame of the case page: no script, no request out.
@@ -197,6 +197,8 @@ def create_app(db_path: str, hosts: list[str] | None = None,
     async def index(request: Request) -> Response:
         try:
             rows = await run_in_threadpool(open_cases, db_path)
+        except NotFound as exc:
+            return message(404, "Not found", str(exc))
         except AdieuError as exc:
             return message(500, "The database cannot be read", str(exc))
         return page("index.html.j2", rows=rows)

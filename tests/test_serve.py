@@ -272,3 +272,11 @@ def test_an_unforeseen_error_is_one_line_not_a_traceback(db: Path, monkeypatch):
                                  "running `adieu serve` (set ADIEU_RAISE_ERRORS=1 to see the "
                                  "traceback)"]
     assert "Traceback" not in page.text
+
+
+def test_a_database_removed_while_serving_is_404_not_a_crash(tmp_path: Path, db: Path):
+    app = create_app(str(db), token=TOKEN)
+    db.rename(tmp_path / "moved.db")
+    page = TestClient(app, base_url=BASE).get("/")
+    assert page.status_code == 404
+    assert alerts(page.text) == [f"no database at {db}"]
