@@ -26,7 +26,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: $(BIN)/python pyproject.toml
-	$(EDITABLE) $(BIN)/python -m pip install --quiet -e '.[test,dask,browser,datasette]'
+	$(EDITABLE) $(BIN)/python -m pip install --quiet -e '.[test,dask,browser,datasette,serve]'
 	touch $@
 
 demo: install

@@ -213,3 +213,26 @@ def test_wheel_ships_the_datasette_metadata(wheel_venv: Path, tmp_path: Path):
                          cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout == (ROOT / "datasette" / "metadata.yml").read_text(encoding="utf-8")
+
+
+def test_wheel_ships_the_serve_templates(wheel_venv: Path, tmp_path: Path):
+    """adieu serve's page templates are package data, the same as in the checkout."""
+    probe = ("import json; from importlib import resources; "
+             "d = resources.files('adieu') / 'serve_templates'; "
+             "print(json.dumps({p.name: p.read_text(encoding='utf-8') for p in d.iterdir() "
+             "if p.name.endswith('.j2')}))")
+    out = subprocess.run([str(wheel_venv / "bin" / "python"), "-c", probe], capture_output=True,
+                         text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""},
+                         check=True)
+    shipped = {p.name: p.read_text(encoding="utf-8")
+               for p in (ROOT / "engine" / "serve_templates").glob("*.j2")}
+    assert json.loads(out.stdout) == shipped and "case.html.j2" in shipped
+
+
+def test_wheel_without_the_serve_extra_says_how_to_get_it(wheel_venv: Path, tmp_path: Path):
+    """The wheel venv has adieu's core dependencies only: no Starlette."""
+    out = subprocess.run([str(wheel_venv / "bin" / "adieu"), "serve", "--db",
+                          str(tmp_path / "none.db")], capture_output=True, text=True,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
+    assert out.returncode == 2
+    assert out.stderr == "Error: adieu serve needs the serve extra: pip install 'adieu[serve]'\n"

@@ -133,10 +133,11 @@ from . import (  # noqa: E402
     report,
     review,
     runs,
+    serve,
     start,
     validate,
 )
 
 for module in (validate, evaluate, explain, facts, memory, review, audit, policytest, diff,
-               runs, brief, report, start, datasette):
+               runs, brief, report, start, datasette, serve):
     module.register(cli)
