@@ -40,9 +40,11 @@ demo: install
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 
+# Every core: each test file runs whole on one worker (--dist loadfile), and
+# test files never write outside their own temporary folders.
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The long runs: >= 10,000 hypothesis examples per fuzz target (tests/conftest.py's
 # "fuzz" profile), 20 SIGKILLs of a 50,000-customer evaluate, the concurrency
