@@ -32,7 +32,7 @@ from adieu.population import Population
 AS_OF = dt.date(2026, 11, 1)
 FACTS = {"a": NUM, "b": NUM, "c": NUM, "revenue_12m": NUM, "s": STR, "tier": STR,
          "d": DATE, "p": BOOL, "q": BOOL}
-PARAMS = {"limit": 10, "label": "gold", "ratio": 0.5, "pct": 90, "on": True}
+PARAMS = {"limit": 10, "label": "gold", "ratio": Decimal("0.5"), "pct": 90, "on": True}
 
 
 def compiler() -> Compiler:

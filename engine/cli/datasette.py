@@ -7,6 +7,7 @@ import click
 
 from ..datasette_meta import database_name, metadata_for, metadata_path
 from ..errors import InputError, Location
+from ..safe_text import echo
 from .common import db_option, resolve_db
 
 
@@ -39,6 +40,6 @@ def datasette_metadata(db: str | None, show_path: bool) -> None:
     except FileNotFoundError as exc:
         raise InputError(str(exc), Location("datasette/metadata.yml")) from None
     if show_path:
-        click.echo(str(path))
+        echo(str(path))
         return
-    click.echo(metadata_for(database_name(resolve_db(db))), nl=False)
+    echo(metadata_for(database_name(resolve_db(db))), nl=False, keep="\n")

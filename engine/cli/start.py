@@ -118,4 +118,4 @@ def register(cli: click.Group) -> None:
         if as_path:
             echo(str(path))
         else:
-            click.echo(path.read_text(encoding="utf-8"), nl=False)
+            echo(path.read_text(encoding="utf-8"), nl=False, keep="\n")
