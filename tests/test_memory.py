@@ -459,7 +459,7 @@ def test_pending_lists_unreviewed_offboards_with_figures(runner: CliRunner, owne
                                                          policy_file: Path,
                                                          tmp_path: Path) -> None:
     waiting = pending(runner, owned)
-    assert [(p["case"], p["run_id"], p["customer_id"], p["owner"]) for p in waiting] == [
+    assert [(p["case_id"], p["run_id"], p["customer_id"], p["owner"]) for p in waiting] == [
         (2, 1, "C-ABUSE", "Sam Smith"), (1, 1, "C-OFF", "Olga Owner")]
     off = waiting[1]
     assert off["severity"] == "high" and off["strikes"] == 3
