@@ -316,3 +316,11 @@ def test_evaluate_json_carries_facts_name_and_owner(scenario: Scenario) -> None:
         stored = dict(conn.execute("select customer_id, facts from decisions where run_id = 7"))
     assert {d["customer_id"]: d["facts"] for d in decisions} == \
         {k: json.loads(v) for k, v in stored.items()}
+
+
+def test_docs_link_every_output_schema() -> None:
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    section = text[text.index("## JSON output"):]
+    for name in _schemas():
+        if name.endswith(".output.schema.json") or name == "decision.schema.json":
+            assert f"(../schemas/{name})" in section, name
