@@ -1,5 +1,5 @@
 """A fact's value written as a policy sees it, for `adieu facts` (text and
---csv) and the values `adieu replay` prints.
+--csv) and the stored and replayed values `adieu replay` prints.
 
 Text output (`policy_text`), the policy language's own spelling
 (docs/policy-reference.md): true / false, numbers with exactly the digits
@@ -25,8 +25,8 @@ from .values import UNKNOWN
 
 def policy_text(value: Any) -> str:
     """value (a fact: bool, int, Decimal, date or its ISO text, str, None,
-    or a list/set of those) in the policy language's spelling: `false`,
-    `5476.50`, `2026-11-01`, `"standard"`, `unknown`."""
+    or a list/set of those; an object as JSON) in the policy language's
+    spelling: `false`, `5476.50`, `2026-11-01`, `"standard"`, `unknown`."""
     if value is None or value is UNKNOWN:
         return "unknown"
     if isinstance(value, bool):
@@ -38,6 +38,8 @@ def policy_text(value: Any) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, str):
+        return json_text(value)
+    if isinstance(value, dict):  # a stored decision's part (a rule result, a strike)
         return json_text(value)
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value

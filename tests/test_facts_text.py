@@ -97,3 +97,39 @@ def test_json_keeps_json_types(source: str) -> None:
 def test_each_kind_of_value(value: object, text: str, cell: object) -> None:
     assert policy_text(value) == text
     assert csv_value(value) == cell
+
+
+def test_replay_prints_differences_as_the_policy_writes_values(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same kind: `adieu replay`'s text named stored and replayed
+    values with Python's repr (True, Decimal('1.50'), 'warn')."""
+    from adieu.cli import audit as audit_cli
+
+    found = {"run_id": 1, "policy_name": "p", "as_of": "2026-11-01", "checked": 1,
+             "made_by": "0.2.0", "replayed_by": "0.2.0", "plugin_notes": [],
+             "differences": [
+                 {"customer_id": "C-1", "field": "outcome", "stored": "warn",
+                  "replayed": "keep"},
+                 {"customer_id": None, "field": "population x", "stored": Decimal("1.50"),
+                  "replayed": None},
+                 {"customer_id": "C-2", "field": "facts.bad_reputation", "stored": True,
+                  "replayed": False}]}
+    monkeypatch.setattr(audit_cli, "replay", lambda store, run_id, workers: found)
+    monkeypatch.setattr(audit_cli, "opened_store", _no_store)
+    result = CliRunner().invoke(cli, ["replay", "1", "--db", "x.db"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[:3] == [
+        'C-1: outcome: stored "warn", replayed "keep"',
+        "population: population x: stored 1.50, replayed unknown",
+        "C-2: facts.bad_reputation: stored true, replayed false"]
+
+
+class _no_store:
+    def __init__(self, db: object) -> None:
+        pass
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -9,6 +9,7 @@ import click
 from ..audit_anchor import audit_key, format_head, parse_head, read_head, verify_trail
 from ..audit_export import export_entry
 from ..errors import InputError
+from ..factshow import policy_text
 from ..replay import replay
 from ..safe_text import echo, json_text
 from .common import RUN_ID, db_option, json_option, opened_store, workers_option
@@ -120,8 +121,8 @@ def register(cli: click.Group) -> None:
         else:
             for d in result["differences"]:
                 who = d["customer_id"] or "population"
-                echo(f"{who}: {d['field']}: stored {d['stored']!r}, replayed "
-                     f"{d['replayed']!r}")
+                echo(f"{who}: {d['field']}: stored {policy_text(d['stored'])}, replayed "
+                     f"{policy_text(d['replayed'])}")
             if result["differences"] and result["made_by"] != result["replayed_by"]:
                 echo(f"note: run {result['run_id']} was made by adieu "
                      f"{result['made_by']} and replayed by {result['replayed_by']}; "
