@@ -114,7 +114,7 @@ def _broken_policy(folder: Path) -> str:
 # {lower}, {broken}, {july} are filled in; exit code)
 COMMANDS = [
     ("evaluate dry run", "evaluate.output.schema.json",
-     ["evaluate", "{policy}", "--source", "{july}", "--as-of", "2026-07-01", "--dry-run",
+     ["evaluate", "{policy}", "--source", "{august}", "--as-of", "2026-08-01", "--dry-run",
       "--db", "{db}", "--json"], 0),
     ("explain", "explain.output.schema.json", ["explain", "CUST-A", "--db", "{db}", "--json"], 0),
     ("explain exempt", "explain.output.schema.json",
@@ -156,6 +156,7 @@ COMMANDS = [
 def run_command(scenario: Scenario, args: list[str], code: int) -> Any:
     values = {"db": scenario.db, "pending_db": scenario.pending_db, "policy": scenario.policy,
               "july": scenario.snapshot("2026-07-01"),
+              "august": scenario.snapshot("2026-08-01"),
               "lower": _policy_with_a_lower_limit(scenario.folder),
               "broken": _broken_policy(scenario.folder)}
     return json.loads(adieu(*(a.format(**values) for a in args), code=code))
@@ -316,6 +317,11 @@ def test_evaluate_json_carries_facts_name_and_owner(scenario: Scenario) -> None:
         stored = dict(conn.execute("select customer_id, facts from decisions where run_id = 7"))
     assert {d["customer_id"]: d["facts"] for d in decisions} == \
         {k: json.loads(v) for k, v in stored.items()}
+    dry = run_command(scenario, COMMANDS[0][2], 0)  # a dry run: decisions from its spool
+    assert dry["run"]["id"] is None and dry["run"]["dry_run"] is True
+    alder = next(d for d in dry["decisions"] if d["customer_id"] == "CUST-A")
+    assert (alder["name"], alder["owner"], alder["facts"]["name"]) == \
+        ("Alder Retail Ltd", "Ana Ruiz", "Alder Retail Ltd")
 
 
 def test_docs_link_every_output_schema() -> None:
