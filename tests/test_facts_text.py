@@ -133,3 +133,22 @@ class _no_store:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_diff_names_policy_values_as_the_policy_writes_them() -> None:
+    """The same kind in `adieu diff`'s causes: no Python repr ('x', None,
+    True, Decimal('0.1')) in what it says changed."""
+    from adieu.policy_diff import PolicyChange
+
+    change = PolicyChange(
+        settings={"name": ["old", "new"], "allow_missing_facts": [[], ["score"]],
+                  "flag": [True, False]},
+        params={"max_ratio": [Decimal("0.25"), Decimal("0.15")],
+                "steps": [[Decimal("0.1"), None], None]},
+        derive={"margin": ["revenue_12m - cost", None]},
+        timing={"referrals": [[{"when": None, "vendors": ["A & B"]}], []]})
+    assert change.lines() == [
+        'name: "old" -> "new"', 'allow_missing_facts: [] -> ["score"]', "flag: true -> false",
+        "param max_ratio: 0.25 -> 0.15", "param steps: [0.1,null] -> (none)",
+        'derive margin: "revenue_12m - cost" -> (none)',
+        'timing.referrals: [{"vendors":["A & B"],"when":null}] -> []']
