@@ -13,11 +13,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# setuptools notes every editable install of a package-dir layout as
+# "Editable installation." (an InformationOnly notice, not a fault): hidden.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
+
+# A stamp: `make demo` reinstalls only when pyproject.toml changed (the
+# install is editable, so changed source needs no reinstall).
+install: $(VENV)/.installed
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(EDITABLE) $(BIN)/python -m pip install --quiet -e .
+	touch $@
 
 $(VENV)/.test-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,dask,browser]'
+	$(EDITABLE) $(BIN)/python -m pip install --quiet -e '.[test,dask,browser,datasette,serve]'
 	touch $@
 
 demo: install
@@ -31,9 +40,11 @@ demo: install
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 
+# Every core: each test file runs whole on one worker (--dist loadfile), and
+# test files never write outside their own temporary folders.
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The long runs: >= 10,000 hypothesis examples per fuzz target (tests/conftest.py's
 # "fuzz" profile), 20 SIGKILLs of a 50,000-customer evaluate, the concurrency

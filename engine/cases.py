@@ -404,13 +404,12 @@ def adopt_reviews(db: sqlite_utils.Database, at: str) -> None:
     runs = list(db.query("select id, as_of, coalesce(backfill, 0) as backfill from runs "
                          "order by id"))
     for run in runs:
-        # through store.read_decisions: a damaged row names run, customer, column
-        from .store import read_decisions
-
-        keep = ("customer_id", "outcome", "effective_date", "phase_out_start", "timing_basis",
-                "fired")
-        rows = sorted(({k: d.get(k) for k in keep} for d in read_decisions(db, run["id"])),
-                      key=lambda d: d["customer_id"])
+        # A migration step (m004): it reads the decisions table of its own
+        # time, before m008 moved decisions to run_decisions and blobs; a
+        # damaged row's fired list is named by _proposal (customer, column).
+        rows = [dict(r) for r in db.query(
+            "select customer_id, outcome, effective_date, phase_out_start, timing_basis, fired "
+            "from decisions where run_id = ? order by customer_id", [run["id"]])]
         record_run(db, log, run["id"], run["as_of"], rows, bool(run["backfill"]),
                    {"adopted": True}, adopted=True)
         for review in db.query("select * from reviews where run_id = ? order by id",

@@ -50,6 +50,7 @@ class FieldRule:
     scale: float | None = None
     unit: str | None = None
     format: str | None = None
+    decimal: str | None = None  # "," reads 1234,5 (a decimal comma); "." or None: 1234.5
     true_values: frozenset[str] | None = None
     false_values: frozenset[str] | None = None
     default: Any = None
@@ -57,7 +58,7 @@ class FieldRule:
     @property
     def converts(self) -> bool:
         return bool(self.type or self.scale is not None or self.format or self.true_values
-                    or self.false_values)
+                    or self.false_values or self.decimal)
 
 
 @dataclass
@@ -174,8 +175,19 @@ def convert(rule: FieldRule, value: Any) -> Any:
         if rule.format == "iso":
             return parse_iso_datetime(text)
         return _strptime_date(text, rule.format)
-    if rule.scale is not None or kind in ("number", "integer"):
-        number = CONVERTERS["number"](value)
+    if rule.scale is not None or kind in ("number", "integer") or rule.decimal:
+        if rule.decimal == ",":
+            try:
+                number = CONVERTERS["number"](decimal_comma(value))
+            except ValueError as exc:
+                if "decimal comma" in str(exc):
+                    raise
+                reason = str(exc).rsplit(", got ", 1)[0]  # quotes the text with a '.'
+                if reason.startswith("expected a number"):
+                    reason = "expected a number with a decimal comma like 1234,5"
+                raise ValueError(f"{reason}, got {value!r}") from None
+        else:
+            number = CONVERTERS["number"](value)
         if rule.scale is not None:
             try:  # exact: 547650 cents * 0.01 is 5476.50
                 number = decimals.multiply(number, decimals.to_number(rule.scale))
@@ -190,6 +202,27 @@ def convert(rule: FieldRule, value: Any) -> Any:
     if kind:
         return CONVERTERS[kind](value)
     return value
+
+
+def decimal_comma(value: Any) -> Any:
+    """A number written with a decimal comma ("1234,5", "-0,25", "12")
+    as text with a decimal point ("1234.5"), for the one number rule of
+    engine.decimals; a value that is not text is returned as it is.
+
+    Raises ValueError naming the value for a '.' in it (in such a file a
+    '.' is a digit separator, "1.234,5": refused, as digit separators are
+    everywhere) or more than one ','. Anything else that is no plain number
+    ("12k", "1 234,5") is refused by the number rule after this."""
+    if not isinstance(value, str):
+        return value
+    text = trim(value)
+    if "." in text:
+        raise ValueError(f"expected a number with a decimal comma like 1234,5, got {value!r}: "
+                         "no '.' (no digit separators)")
+    if text.count(",") > 1:
+        raise ValueError(f"expected a number with a decimal comma like 1234,5, got {value!r}: "
+                         "one ',' at most")
+    return text.replace(",", ".")
 
 
 IDENTITY = Mapping()
@@ -222,6 +255,7 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
         rule = FieldRule(
             source=str(source), fact=spec["fact"], type=spec.get("type"),
             scale=spec.get("scale"), unit=spec.get("unit"), format=spec.get("format"),
+            decimal=spec.get("decimal"),
             true_values=frozenset(v.lower() for v in spec["true_values"])
             if "true_values" in spec else None,
             false_values=frozenset(v.lower() for v in spec["false_values"])
@@ -246,6 +280,10 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
             errors.append(InputError(f"scale for {source!r}: only numbers are scaled, and "
                                      f"{rule.fact!r} is a {default_type}",
                                      pos.at(("fields", source, "scale"))))
+        if rule.decimal is not None and default_type not in ("number", "integer"):
+            errors.append(InputError(f"decimal for {source!r}: only numbers have a decimal "
+                                     f"separator, and {rule.fact!r} is a {default_type}",
+                                     pos.at(("fields", source, "decimal"))))
         if rule.default is not None and default_type:
             try:  # a default in the field's own true/false words means what a cell would
                 rule.default = rule.default if isinstance(rule.default, bool) else \

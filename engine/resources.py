@@ -51,3 +51,40 @@ def load_schema(name: str) -> dict[str, Any]:
 def policy_path(name: str) -> Path:
     """A shipped policy, e.g. policy_path("default.yaml")."""
     return data_root() / "policies" / name
+
+
+# Short names `adieu schema NAME` also takes for a schema whose file name
+# is longer: "test" is the policy test file's schema.
+SCHEMA_ALIASES = {"test": "policy-test"}
+
+
+def schema_names() -> dict[str, Path]:
+    """Every shipped schema, found in the schemas folder (so schemas added
+    later are served too): name -> path, the name being the file name
+    without ".schema.json" ("policy", "policy-test", ...), sorted by name."""
+    folder = data_root() / "schemas"
+    return {p.name[: -len(".schema.json")]: p
+            for p in sorted(folder.glob("*.schema.json"))}
+
+
+def find_schema(name: str) -> Path | None:
+    """The schema file for `name`: a name from schema_names(), an alias
+    (SCHEMA_ALIASES: "test") or a file name ("policy.schema.json"); None
+    if there is no such schema."""
+    names = schema_names()
+    key = SCHEMA_ALIASES.get(name, name)
+    if key.endswith(".schema.json"):
+        key = key[: -len(".schema.json")]
+    return names.get(key)
+
+
+def schema_registry() -> Any:
+    """A referencing.Registry holding every shipped schema under its `$id`,
+    which is its file name (e.g. "decision.schema.json"): a `$ref` from one
+    shipped schema to another by file name resolves to the shipped file,
+    with no network access. Pass it as jsonschema's `registry=`."""
+    from referencing import Registry, Resource
+
+    return Registry().with_resources(
+        (path.name, Resource.from_contents(load_schema(path.name)))
+        for path in schema_names().values())

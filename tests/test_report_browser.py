@@ -2,9 +2,10 @@
 package, /usr/bin/chromium) driven by Playwright for Python (the `browser`
 extra, installed by `make test`; no browser is downloaded).
 
-Setup: when /usr/bin/chromium is missing and the tests run as root, it is
-installed with `apt-get update && apt-get install -y chromium`; only when
-that cannot be done are these tests skipped, with the reason shown.
+Setup: tests/browsers.py (shared with tests/test_serve_browser.py) installs
+/usr/bin/chromium with apt-get when it is missing and the tests run as
+root, one installer at a time; only when that cannot be done are these
+tests skipped, with the reason shown.
 
 Over the report of examples/scenario (a year of runs built by
 examples/scenario/run.sh with the installed adieu): a screenshot, every
@@ -22,51 +23,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from browsers import chromium
 from reportdata import ADIEU, ROOT, SCRIPT_NAME, adieu, hostile_db
 
 from adieu import report
 from adieu.store import open_db_readonly
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOT = ROOT / "docs" / "report.png"
-
-
-def install_chromium() -> str | None:
-    """None when /usr/bin/chromium is there (installed now if need be), else
-    why it cannot be."""
-    if CHROMIUM.exists():
-        return None
-    if os.geteuid() != 0:
-        return "/usr/bin/chromium is missing and the tests do not run as root to install it"
-    if shutil.which("apt-get") is None:
-        return "/usr/bin/chromium is missing and there is no apt-get to install it"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, env=env,
-                                  timeout=1200)
-        except subprocess.TimeoutExpired:
-            return f"`{' '.join(command)}` took more than 20 minutes"
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            return f"`{' '.join(command)}` failed: {last}"
-    return None if CHROMIUM.exists() else "apt-get installed chromium but not /usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = install_chromium()
-    if reason:
-        pytest.skip(f"no Chromium to open the report in: {reason}")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")

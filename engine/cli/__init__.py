@@ -109,10 +109,11 @@ def cli() -> None:
     """adieu: decide, by written policy, which customers to keep, watch, warn,
     put on final notice or offboard, and keep the figures behind every decision.
 
-    Exit codes: 0 ok, 1 findings (invalid policy, broken audit chain, replay
-    differences), 2 usage or input errors (including a customer, run, rule
-    or file that is not there). Output piped into a reader that stops early
-    (`| head`) is not an error: the command finishes with its own code;
+    Exit codes: 0 ok, 1 findings (invalid policy, failing policy test,
+    broken audit trail, replay differences), 2 usage or input errors
+    (including a customer, run, rule or file that is not there). Output
+    piped into a reader that stops early (`| head`) is not an error: the
+    command finishes with its own code;
     output that cannot be written (a full disk) is exit 2, and so is an
     error adieu did not foresee ("internal error, please report", one line;
     ADIEU_RAISE_ERRORS=1 shows the traceback).
@@ -122,6 +123,7 @@ def cli() -> None:
 from . import (  # noqa: E402
     audit,
     brief,
+    datasette,
     diff,
     evaluate,
     explain,
@@ -131,9 +133,11 @@ from . import (  # noqa: E402
     report,
     review,
     runs,
+    serve,
+    start,
     validate,
 )
 
 for module in (validate, evaluate, explain, facts, memory, review, audit, policytest, diff,
-               runs, brief, report):
+               runs, brief, report, start, datasette, serve):
     module.register(cli)

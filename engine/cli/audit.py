@@ -40,17 +40,31 @@ def register(cli: click.Group) -> None:
                        "end, or an emptied trail, which the chain alone cannot show.")
     @json_option
     def verify_cmd(db: str | None, expect: tuple[int, str] | None, as_json: bool) -> None:
-        """Recompute the chain and the digests of every run and decision,
-        in one read snapshot (a run committing meanwhile is not seen).
-        Exit 1 naming the first entry that was edited, deleted or inserted
-        out of order. Prints the head (SEQ:HASH of the last entry): keep it
-        outside the database and check it next time with --expect-head.
+        """Check the audit trail and every stored row it covers, in one
+        read snapshot (a run committing meanwhile is not seen):
 
-        With ADIEU_AUDIT_KEY set (at least 16 bytes; never on the command
-        line), every entry's MAC is checked: an entry re-chained without
-        the key, or whose MAC was stripped, is a problem. --json prints
-        {"intact", "entries", "head", "keyed", "macs_checked", "problems",
-        "notes"}."""
+        \b
+        - the chain: entries numbered 1, 2, 3 ... without a gap, each
+          entry's hash over its content and its link (prev_hash) to the
+          entry before it;
+        - with ADIEU_AUDIT_KEY set (at least 16 bytes; never on the
+          command line): each entry's MAC (an entry re-chained without the
+          key, or whose MAC was stripped, is a problem);
+        - with --expect-head: that entry is still there with that hash;
+        - then, if the chain is whole, the tables against their entries:
+          runs, decisions (and run_decisions, blobs), strikes with their
+          pardons and supersedes, exemptions, reviews, rejects and cases.
+          A row edited, deleted or added outside adieu is a problem.
+
+        Lists the problems found, one line each on standard output (the
+        first 20 or so of each check), then "audit trail BROKEN: N problem(s)" on
+        the error output, exit 1. An intact trail prints "audit trail
+        intact: N entries" and "audit head: SEQ:HASH" (the last entry:
+        keep it outside the database and check it next time with
+        --expect-head), exit 0. MACs present but not checked (no key) are
+        a note on the error output. --json prints {"intact", "entries",
+        "head", "keyed", "macs_checked", "problems", "notes"} instead,
+        with the same exit code."""
         key = audit_key()
         with opened_store(db) as store:
             report = verify_trail(store, key, expect)

@@ -1,0 +1,53 @@
+"""docs/sources.md's CSV section is run: each ```console block of it runs
+in a sandbox (tests/docrun.py) and must print what the page shows; its
+links to other sections of the page lead somewhere."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from docrun import ROOT, run_file
+
+PAGE = ROOT / "docs" / "sources.md"
+
+
+def csv_section() -> tuple[int, str]:
+    """(line where "## CSV" starts, counting from 0; the section's text)."""
+    text = PAGE.read_text(encoding="utf-8")
+    start = text.index("\n## CSV\n") + 1
+    end = text.index("\n## ", start) + 1
+    return text.count("\n", 0, start), text[start:end]
+
+
+def test_every_console_block_of_the_csv_section_runs_as_shown(tmp_path: Path):
+    first, section = csv_section()
+    page = tmp_path / "sources.md"
+    page.write_text("\n" * first + section, encoding="utf-8")  # the page's line numbers
+    failures, count = run_file(page)
+    assert count >= 8
+    assert not failures, "\n\n".join(failures)
+
+
+def test_the_csv_section_covers_what_the_readme_promises():
+    _, section = csv_section()
+    for heading in ("### The file", "### CSV options", "### Encodings", "### Decimal commas",
+                    "### CSV mappings"):
+        assert f"\n{heading}\n" in section, heading
+    for option in ("delimiter", "encoding", "timezone"):
+        assert f"| `{option}` |" in section, option
+    assert "(../schemas/mapping.schema.json)" in section
+    assert (ROOT / "schemas" / "mapping.schema.json").is_file()
+
+
+def test_the_csv_section_links_lead_somewhere():
+    text = PAGE.read_text(encoding="utf-8")
+    _, section = csv_section()
+    pages = {"": text}
+    for target in re.findall(r"\]\(([^)\s]*#[^)\s]+)\)", section):
+        name, anchor = target.split("#", 1)
+        if name not in pages:
+            pages[name] = (PAGE.parent / name).read_text(encoding="utf-8")
+        titles = re.findall(r"^#+ (.+)$", pages[name], flags=re.MULTILINE)
+        slugs = {re.sub(r"[^\w\- ]", "", t.strip().lower()).replace(" ", "-") for t in titles}
+        assert anchor in slugs, f"{target}: no such section"
