@@ -145,6 +145,7 @@ COMMANDS = [
       "--db", "{db}", "--json"], 0),
     ("segments", "segments.output.schema.json", ["segments", "--db", "{db}", "--json"], 0),
     ("plugins", "plugins.output.schema.json", ["plugins", "--json"], 0),
+    ("policies", "policies.output.schema.json", ["policies", "--json"], 0),
     ("validate", "validate.output.schema.json", ["validate", "{policy}", "--json"], 0),
     ("validate findings", "validate.output.schema.json", ["validate", "{broken}", "--json"], 1),
     ("test", "test.output.schema.json",
