@@ -15,7 +15,7 @@ from .audit import AuditLog
 from .errors import AdieuError, InputError, StoreError, did_you_mean
 from .safe_text import name_problem
 from .store import now, read_decisions
-from .stored_values import check_exemption, check_strike
+from .stored_values import check_exemption, check_strike, stored_list
 from .typed_names import decided_customer
 
 
@@ -166,9 +166,9 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         aside = timeline.set_aside(row)
         entry = {
             "run_id": row["run_id"], "as_of": row["as_of"],
-            "policy": f"{row['policy_name']} v{row['policy_version']}",
+            "policy_name": row["policy_name"], "policy_version": row["policy_version"],
             "outcome": row["outcome"], "base_outcome": row["base_outcome"],
-            "active_strikes": row["strikes"], "fired": fired,
+            "strikes": row["strikes"], "fired": fired,
             "shielded": sorted(({"rule": r["rule"], "by": r.get("shielded_by")}
                                 for r in row["shielded"]), key=lambda s: s["rule"]),
             "unknown": [{"rule": r["rule"], "missing": r.get("missing") or [],
@@ -239,6 +239,9 @@ def history(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
         require_customer(db, customer_id)
     from .reviewing import customer_cases
 
+    for ex in exemptions:  # a JSON list, as `adieu exemptions --json` gives it (NULL: all)
+        ex["rules"] = stored_list("exemptions", ex["id"], "rules", ex["rules"]) \
+            if ex["rules"] else None
     return {"customer_id": customer_id, "runs": runs, "strikes": strikes,
             "registry_exemptions": exemptions, "cases": customer_cases(db, customer_id)}
 
@@ -261,8 +264,8 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     out = []
     if before["outcome"] != after["outcome"]:
         out.append(f"outcome {before['outcome']} -> {after['outcome']}")
-    if before["active_strikes"] != after["active_strikes"]:
-        out.append(f"active strikes {before['active_strikes']} -> {after['active_strikes']}")
+    if before["strikes"] != after["strikes"]:
+        out.append(f"active strikes {before['strikes']} -> {after['strikes']}")
     out.extend(timeline.rule_changes(before, after))
     for ex in sorted(set(after["expired_exemptions"]) - set(before["expired_exemptions"])):
         out.append(f"exemption {ex} expired")

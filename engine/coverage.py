@@ -148,7 +148,7 @@ class Coverage:
         return sorted((i for i in self.items.values() if not i.covered), key=lambda i: i.line)
 
     def to_json(self) -> dict[str, Any]:
-        return {"policy": self.policy.file, "policy_name": self.policy.name,
+        return {"policy_file": self.policy.file, "policy_name": self.policy.name,
                 "percent": shown_percent(self.percent()), "covered": self.covered,
                 "total": self.total,
                 "rules_percent": shown_percent(self.percent("rule")),

@@ -20,6 +20,7 @@ from typing import Any
 from .decimals import plain_text
 from .policy import Exemption, Hold, Policy, Rule
 from .resources import load_schema
+from .safe_text import json_text
 
 # Parts of a rule, exemption or hold that are not a key of it to compare.
 NOT_KEYS = ("id", "location", "source")
@@ -72,12 +73,18 @@ class PolicyChange:
 
 
 def _show(value: Any) -> str:
+    """One side of a change in the policy's own spelling: "(none)" where the
+    side lacks it, true / false, exact digits, text in double quotes, a
+    list or mapping as JSON (null, never Python's None, 'x' or
+    Decimal('0.1'))."""
     if value is None:
         return "(none)"
-    if isinstance(value, str):
-        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, Decimal):
         return plain_text(value)
+    if isinstance(value, (str, list, tuple, dict)):
+        return json_text(value)
     return str(value)
 
 

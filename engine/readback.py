@@ -56,11 +56,35 @@ def decisions_of(result: Any, outcome: str | None = None) -> Iterator[Decision]:
         yield row_decision(row)
 
 
-def write_json(head: dict[str, Any], decisions: Iterator[Decision], tail: dict[str, Any],
-               out: TextIO) -> None:
+# Facts that name a decision's customer and its account owner, repeated
+# beside each decision of `adieu evaluate --json` (null when not given).
+NAMING_FACTS = ("name", "owner", "owner_id")
+
+
+def json_decisions_of(result: Any) -> Iterator[dict[str, Any]]:
+    """A run's decisions as `adieu evaluate --json` lists them
+    (schemas/evaluate.output.schema.json): each decision's fields
+    (schemas/decision.schema.json) plus `facts`, the customer's facts as
+    stored (an object; dates as YYYY-MM-DD), and `name`, `owner` and
+    `owner_id` taken from them (null when the source has none)."""
+    for row in rows_of(result):
+        facts = row.get("facts")
+        if isinstance(facts, str):
+            facts = jsontext.loads(facts)
+        facts = facts or {}
+        item = row_decision(row).to_dict()
+        item["facts"] = facts
+        for name in NAMING_FACTS:
+            item[name] = facts.get(name)
+        yield item
+
+
+def write_json(head: dict[str, Any], decisions: Iterator[Decision | dict[str, Any]],
+               tail: dict[str, Any], out: TextIO) -> None:
     """{**head, "decisions": [...], **tail} as JSON with two-space indents,
-    the decisions written one at a time: the same text as json_text of the
-    whole document (keys in jsontext's order: sorted)."""
+    the decisions (Decision, or dicts as json_decisions_of gives them)
+    written one at a time: the same text as json_text of the whole document
+    (keys in jsontext's order: sorted)."""
     from .safe_text import json_text
 
     parts = {**head, "decisions": None, **tail}
@@ -75,7 +99,8 @@ def write_json(head: dict[str, Any], decisions: Iterator[Decision], tail: dict[s
         first = True
         for d in decisions:
             out.write("\n    " if first else ",\n    ")
-            out.write(_indented(json_text(d.to_dict(), indent=2), 4))
+            item = d if isinstance(d, dict) else d.to_dict()
+            out.write(_indented(json_text(item, indent=2), 4))
             first = False
         out.write("]" if first else "\n  ]")
     out.write("\n}\n")

@@ -272,9 +272,19 @@ def customer_cases(db: sqlite_utils.Database, customer_id: str) -> list[dict[str
     for row in db.query("select * from cases where customer_id = ? order by id",
                         [customer_id]):
         check_case(row)
-        out.append({**row, "fired": stored_list("cases", row["id"], "fired", row["fired"]),
-                    "events": events.get(row["id"], [])})
+        out.append({**case_json(row), "events": events.get(row["id"], [])})
     return out
+
+
+def case_json(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A cases row as JSON output shows it: its JSON columns `fired` and
+    `review_fired` decoded to lists (`review_fired` null until reviewed),
+    every other column as stored (docs/database.md, "cases")."""
+    if row is None:
+        return None
+    return {**row, "fired": stored_list("cases", row["id"], "fired", row["fired"]),
+            "review_fired": None if row.get("review_fired") is None else
+            stored_list("cases", row["id"], "review_fired", row["review_fired"])}
 
 
 def case_line(case: dict[str, Any]) -> str:

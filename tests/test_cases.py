@@ -195,7 +195,7 @@ def test_pending_shows_one_row_per_case_with_the_latest_figures(store: Store) ->
     assert run2["timing_basis"] == \
         "60-day notice period; kept from case 1 proposed as of 2026-12-03"
     rows = store.pending()
-    assert [(r["case"], r["customer_id"], r["run_id"], r["opened_run"], r["effective_date"])
+    assert [(r["case_id"], r["customer_id"], r["run_id"], r["opened_run"], r["effective_date"])
             for r in rows] == [(1, "C1", 2, 1, "2027-02-01")]
     assert rows[0]["figures"] == {"abuse": {"abuse_incidents_12m": 1},
                                   "late": {"late_payments_12m": 4}}
@@ -248,7 +248,7 @@ def test_revoke_puts_the_case_back_to_proposed(store: Store) -> None:
     assert store.query("select state, reviewer, revoked_by, revoked_by_key, revoke_reason "
                        "from cases") == [("proposed", REVIEWER, "Ben Okoye", "ben okoye",
                                           "paid in full")]
-    assert [r["case"] for r in store.pending()] == [1]
+    assert [r["case_id"] for r in store.pending()] == [1]
     assert store.events() == [(1, "opened", "proposed"), (1, "approved", "approved"),
                               (1, "revoked", "proposed")]
     history = json.loads(store.show("history", "C1", "--json").stdout)["cases"][0]

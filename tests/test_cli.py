@@ -290,7 +290,7 @@ def test_explain_json(runner: CliRunner, evaluated: Path) -> None:
     result = runner.invoke(cli, ["explain", "C-FINAL", "--db", str(evaluated), "--json"])
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert (data["run_id"], data["as_of"], data["policy"], data["stored_outcome"]) == \
+    assert (data["run_id"], data["as_of"], data["policy_name"], data["stored_outcome"]) == \
         (1, AS_OF, "tiny", "final_notice")
     assert data["decision"]["outcome"] == "final_notice"
     assert data["derived"] == {"cost": 5000, "cost_ratio": 5.0}

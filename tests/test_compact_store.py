@@ -140,7 +140,7 @@ def test_explain_history_and_an_identical_rerun_read_the_compact_rows(tmp_path: 
     assert replayed["checked"] == 79 and replayed["differences"] == []
     exported = json.loads(adieu(tmp_path, "audit", "export", "--json", "--db", db).stdout)
     batch = [e for e in exported if e["kind"] == "decisions"]
-    assert [json.loads(e["payload"])["count"] for e in batch] == [79]
+    assert [e["payload"]["count"] for e in batch] == [79]
 
 
 # -- storage --------------------------------------------------------------------

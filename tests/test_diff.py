@@ -373,8 +373,8 @@ def test_policy_change_names_derive_exemption_hold_and_timing(tmp_path: Path) ->
     for m in d["moved"]:
         for r in m["rules"]:
             if r["rule"] == "negative-margin":
-                assert "derive margin: 'revenue_12m - cost_to_serve' -> " \
-                       "'revenue_12m - cost_to_serve * 3'" in r["causes"]
+                assert 'derive margin: "revenue_12m - cost_to_serve" -> ' \
+                       '"revenue_12m - cost_to_serve * 3"' in r["causes"]
     assert any(r["rule"] == "negative-margin" for m in d["moved"] for r in m["rules"])
 
 
@@ -459,8 +459,8 @@ def test_policy_change_names_every_top_level_key_that_differs(tmp_path: Path) ->
     assert settings["allow_missing_facts"] == [[], ["score"]]
     assert set(settings) == {"facts.score", "allow_missing_facts", "description"}
     done = adieu("diff", str(DEFAULT), str(path), "--source", SOURCE, "--as-of", AS_OF)
-    assert "  facts.score: (none) -> 'integer'\n" in done.stdout
-    assert "  allow_missing_facts: [] -> ['score']\n" in done.stdout
+    assert '  facts.score: (none) -> "integer"\n' in done.stdout
+    assert '  allow_missing_facts: [] -> ["score"]\n' in done.stdout
     # on_missing spelt out with the default's value is no change
     bare = tmp_path / "bare.yaml"
     bare.write_text(DEFAULT.read_text(encoding="utf-8").replace("on_missing: watch\n", ""),

@@ -105,7 +105,7 @@ def test_a_pardoned_strike_names_who_and_why(cli: Cli) -> None:
 def test_an_expired_strike_is_expired(cli: Cli) -> None:
     runs, text = cli.history("C-EXP")
     feb, mar = runs[2], runs[3]
-    assert feb["active_strikes"] == 1 and feb["stopped_strikes"] == []
+    assert feb["strikes"] == 1 and feb["stopped_strikes"] == []
     assert mar["expired_strikes"] == ["late (2026-01-01)"]
     assert mar["stopped_strikes"][0]["text"] == "late (2026-01-01) expired on 2026-03-02"
     assert mar["pardoned_strikes"] == [] and mar["superseded_strikes"] == []

@@ -205,7 +205,7 @@ def test_evaluate_prints_warnings_and_does_not_count_them_as_rejects(
                                  "--strict", "--json", "--allow-missing-facts"])
     assert result.exit_code == 0, result.output  # warnings are no rejects, even --strict
     out = json.loads(result.stdout)
-    assert out["run"]["rejected_rows"] == 0 and out["rejects"] == []
+    assert out["run"]["rejected"] == 0 and out["rejects"] == []
     assert [w["customer_id"] for w in out["warnings"]] == ["101", None, None]
     assert "company 101: tickets_12m and open_tickets unknown" in out["warnings"][0]["message"]
     # the source's three, and the facts the dump has no column for (allowed)

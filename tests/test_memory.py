@@ -263,10 +263,10 @@ def test_exemptions_lists_active_and_expired(runner: CliRunner, tmp_path: Path) 
         rows = json.loads(adieu(runner, db, "exemptions", "--json", *args).stdout)
         return [(r["id"], r["customer_id"], r["rules"]) for r in rows]
 
-    assert listed("--as-of", "2026-06-14") == [("registry-1", "C-A", "all"),
+    assert listed("--as-of", "2026-06-14") == [("registry-1", "C-A", None),
                                                ("registry-2", "C-B", ["late", "cost-high"])]
     assert listed("--as-of", "2026-06-15") == [("registry-2", "C-B", ["late", "cost-high"])]
-    assert listed("--as-of", "2026-06-15", "--expired") == [("registry-1", "C-A", "all")]
+    assert listed("--as-of", "2026-06-15", "--expired") == [("registry-1", "C-A", None)]
     assert listed("--as-of", "2026-06-14", "--expired") == []
     text = adieu(runner, db, "exemptions", "--as-of", "2027-01-01").stdout
     assert text.strip() == "no active exemptions as of 2027-01-01"
@@ -459,7 +459,7 @@ def test_pending_lists_unreviewed_offboards_with_figures(runner: CliRunner, owne
                                                          policy_file: Path,
                                                          tmp_path: Path) -> None:
     waiting = pending(runner, owned)
-    assert [(p["case"], p["run_id"], p["customer_id"], p["owner"]) for p in waiting] == [
+    assert [(p["case_id"], p["run_id"], p["customer_id"], p["owner"]) for p in waiting] == [
         (2, 1, "C-ABUSE", "Sam Smith"), (1, 1, "C-OFF", "Olga Owner")]
     off = waiting[1]
     assert off["severity"] == "high" and off["strikes"] == 3

@@ -277,7 +277,7 @@ def test_upgraded_database_keeps_working(runner: CliRunner, old_db: Path, policy
 
     # The old run still explains, from its stored policy text and facts.
     old = json.loads(adieu("explain", "CUST-0007", "--run", "1", "--json").stdout)
-    assert old["run_id"] == 1 and old["policy"] == "default"
+    assert old["run_id"] == 1 and old["policy_name"] == "default"
     assert old["stored_outcome"] == "offboard"
     assert old["decision"]["outcome"] == "offboard"
     text = adieu("explain", "CUST-0007", "--run", "1").stdout

@@ -459,7 +459,7 @@ def test_an_approved_offboarding_keeps_its_date_until_it_takes_effect(year: Year
 
 def test_history_shows_the_ladder_climb(year: Year) -> None:
     data = json.loads(year.adieu("history", "CUST-A", "--json").stdout)
-    assert [(e["as_of"], e["outcome"], e["active_strikes"]) for e in data["runs"]] == [
+    assert [(e["as_of"], e["outcome"], e["strikes"]) for e in data["runs"]] == [
         (m.isoformat(), A[m][0], len(A[m][1])) for m in MONTHS[:8]]
     assert data["runs"][1]["repeat_strikes"] == [LATE]
     assert data["runs"][3]["changes"][:2] == ["outcome warn -> final_notice",

@@ -260,7 +260,7 @@ def test_explain_and_history_show_the_set_aside_strikes(console: Db) -> None:
 
     history = json.loads(db.run("history", "CUST-0061", "--json").stdout)["runs"]
     last = history[-1]
-    assert (last["outcome"], last["active_strikes"]) == ("exempt", 0)
+    assert (last["outcome"], last["strikes"]) == ("exempt", 0)
     assert len(last["set_aside_strikes"]) == 15
     assert "late-payments (2026-01-05) by registry-1" in last["set_aside_strikes"]
     # Set aside is neither expired nor pardoned.

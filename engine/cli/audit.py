@@ -7,7 +7,9 @@ import json
 import click
 
 from ..audit_anchor import audit_key, format_head, parse_head, read_head, verify_trail
+from ..audit_export import export_entry
 from ..errors import InputError
+from ..factshow import policy_text
 from ..replay import replay
 from ..safe_text import echo, json_text
 from .common import RUN_ID, db_option, json_option, opened_store, workers_option
@@ -98,19 +100,24 @@ def register(cli: click.Group) -> None:
     @db_option
     @json_option
     def export(db: str | None, as_json: bool) -> None:
-        """Write the audit trail (JSON Lines, or a JSON array with --json) for an auditor."""
+        """Write the audit trail for an auditor: JSON Lines, one entry a line
+        (or a JSON array with --json), each with seq, at, kind, run_id,
+        customer_id, payload (a JSON object), prev_hash, hash and mac
+        (schemas/audit-export.output.schema.json; docs/cli.md says how to
+        recompute a hash from it)."""
         with opened_store(db) as store:
             rows = store.query("select * from audit order by seq")
             if as_json:
                 click.echo("[")
                 first = True
                 for row in rows:
-                    click.echo(("" if first else ",\n") + json.dumps(row), nl=False)
+                    click.echo(("" if first else ",\n") + json.dumps(export_entry(row)),
+                               nl=False)
                     first = False
                 click.echo("\n]")
             else:
                 for row in rows:
-                    click.echo(json.dumps(row))
+                    click.echo(json.dumps(export_entry(row)))
 
     @cli.command("replay")
     @click.argument("run_id", type=RUN_ID)
@@ -128,15 +135,15 @@ def register(cli: click.Group) -> None:
         else:
             for d in result["differences"]:
                 who = d["customer_id"] or "population"
-                echo(f"{who}: {d['field']}: stored {d['stored']!r}, replayed "
-                     f"{d['replayed']!r}")
+                echo(f"{who}: {d['field']}: stored {policy_text(d['stored'])}, replayed "
+                     f"{policy_text(d['replayed'])}")
             if result["differences"] and result["made_by"] != result["replayed_by"]:
                 echo(f"note: run {result['run_id']} was made by adieu "
                      f"{result['made_by']} and replayed by {result['replayed_by']}; "
                      "differences may come from the engine's own changes")
             for note in result["plugin_notes"]:
                 echo(f"note: {note}")
-            echo(f"run {result['run_id']} ({result['policy']}, as of {result['as_of']}): "
+            echo(f"run {result['run_id']} ({result['policy_name']}, as of {result['as_of']}): "
                  f"{result['checked']:,} decisions replayed, "
                  f"{len(result['differences'])} difference(s)")
         if result["differences"]:

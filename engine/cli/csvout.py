@@ -41,6 +41,7 @@ from typing import Any, TextIO
 
 from .. import decimals
 from ..decide import Decision
+from ..factshow import csv_value
 from ..safe_text import TerminalSafe, json_text
 
 # First characters a spreadsheet acts on (OWASP CSV Injection), and NUL (ASVS 1.2.10).
@@ -143,7 +144,9 @@ def write_decisions(decisions: Iterable[Decision], run_id: int | None, stream: T
 def write_facts(rows: list[dict[str, Any]], stream: TextIO,
                 allow_formulas: bool = False) -> None:
     """Facts rows (customer_id, the facts by name, "_provenance") as CSV:
-    one column per fact in order of first appearance, then `_provenance`,
+    one column per fact in order of first appearance, each value as the
+    policy sees it (factshow.csv_value: true/false, exact digits, ISO
+    dates; empty when missing), then `_provenance`,
     a JSON object (fact -> where it came from). CsvWriter: formula cells
     neutralised unless allow_formulas."""
     names = ["customer_id"]
@@ -154,4 +157,5 @@ def write_facts(rows: list[dict[str, Any]], stream: TextIO,
     writer = CsvWriter(stream, allow_formulas)
     writer.writerow([*names, "_provenance"])
     for row in rows:
-        writer.writerow([cell(row.get(n)) for n in names] + [cell(row.get("_provenance") or {})])
+        writer.writerow([cell(csv_value(row.get(n))) for n in names]
+                        + [cell(row.get("_provenance") or {})])

@@ -158,18 +158,20 @@ def register(cli: click.Group) -> None:
                  f"{as_of.isoformat()}; nothing new was written", err=True)
         if as_json:
             head = {"run": {"id": run_id if (result.already or not dry_run) else None,
-                            "policy": result.policy.name,
+                            "policy_name": result.policy.name,
                             "policy_version": result.policy.version,
                             "source": result.source, "sources": result.sources,
                             "plugins": result.plugins,
+                            "policy_sha256": result.policy.sha256,
+                            "new_strikes": result.new_strikes,
                             "as_of": as_of.isoformat(), "counts": result.counts,
                             "customers": result.customers,
-                            "rejected_rows": result.intake.rejected_rows,
+                            "rejected": result.intake.rejected_rows,
                             "missing_facts": result.missing_facts,
                             "already_recorded": result.already, "dry_run": dry_run}}
             tail = {"rejects": [asdict(r) for r in result.intake.rejects],
                     "warnings": [asdict(w) for w in result.intake.warnings]}
-            readback.write_json(head, readback.decisions_of(result), tail, sys.stdout)
+            readback.write_json(head, readback.json_decisions_of(result), tail, sys.stdout)
         elif as_csv:
             write_decisions(readback.decisions_of(result), run_id if not dry_run else None,
                             sys.stdout, allow_formulas)

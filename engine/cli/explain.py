@@ -11,7 +11,7 @@ from ..ledger import memory_from_json
 from ..plugin_record import plugin_gone, policy_text_error
 from ..plugins import registry
 from ..policy import compile_policy
-from ..reviewing import run_case
+from ..reviewing import case_json, run_case
 from ..safe_text import echo, json_text
 from ..store import get_decision, get_run
 from .common import RUN_ID, customer_argument, db_option, json_option, opened_store
@@ -58,13 +58,13 @@ def register(cli: click.Group) -> None:
         decision = result["decision"]
         if as_json:
             click.echo(json_text({
-                "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
+                "run_id": run["id"], "as_of": run["as_of"], "policy_name": run["policy_name"],
                 "policy_version": run["policy_version"], "stored_outcome": row["outcome"],
                 "decision": decision.to_dict(), "facts": row["facts"],
                 "provenance": row.get("provenance"),
                 "review": None if verdict is None else {
                     "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]},
-                "case": case,
+                "case": case_json(case),
                 "derived": result["derived"], "rules": result["rules"]}, indent=2))
             return
         echo(f"{customer_id}: {decision.outcome.upper()}  (run {run['id']}, policy "

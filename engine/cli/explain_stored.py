@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
+from ..decide import Decision
 from ..errors import PolicyErrors
 from ..explain import fmt
 from ..plugin_record import described, missing_plugins, unknown_functions
 from ..plugins import Registry
-from ..reviewing import case_line
+from ..reviewing import case_json, case_line
 from ..safe_text import echo, json_text
 
 
@@ -46,6 +47,19 @@ def gone_note(run: dict[str, Any], reg: Registry, error: PolicyErrors) -> str:
     return f"function {', '.join(n + '()' for n in names)} not installed"
 
 
+def stored_decision(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored decisions row (JSON decoded) as the decision object of
+    `adieu explain --json` (schemas/decision.schema.json): every field of
+    engine.decide.Decision, an empty list for a list the row lacks."""
+    out = {}
+    for name, spec in Decision.__dataclass_fields__.items():
+        value = row.get(name)
+        if value is None and spec.default_factory is list:  # type: ignore[comparison-overlap]
+            value = []
+        out[name] = value
+    return out
+
+
 def show_stored(run: dict[str, Any], row: dict[str, Any], verdict: Any, note: str,
                 as_json: bool, case: dict[str, Any] | None = None) -> None:
     """Print the stored decision (row: a decisions row with JSON decoded):
@@ -54,15 +68,11 @@ def show_stored(run: dict[str, Any], row: dict[str, Any], verdict: Any, note: st
     effective date, notes, holds, facts and the fired rules' figures."""
     if as_json:
         click.echo(json_text({
-            "run_id": run["id"], "as_of": run["as_of"], "policy": run["policy_name"],
+            "run_id": run["id"], "as_of": run["as_of"], "policy_name": run["policy_name"],
             "policy_version": run["policy_version"], "stored_outcome": row["outcome"],
             "figures_as_stored": True, "note": f"{note}: figures as stored",
-            "decision": {k: row[k] for k in (
-                "outcome", "base_outcome", "severity", "strikes", "reasons", "fired",
-                "shielded", "unknown", "missing", "exemptions", "holds", "effective_date",
-                "timing_basis", "phase_out_start", "referrals", "notes", "active_strikes",
-                "new_strikes", "repeat_strikes", "set_aside_strikes")},
-            "facts": row["facts"], "case": case,
+            "decision": stored_decision(row),
+            "facts": row["facts"], "case": case_json(case),
             "review": None if verdict is None else {
                 "verdict": verdict[0], "reviewer": verdict[1], "note": verdict[2]}},
             indent=2))

@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from decimal import Decimal
 
 import click
 
-from .. import decimals
 from ..columns import header_location, source_warnings
 from ..facts import to_json_value
+from ..factshow import policy_text
 from ..intake import read_records
 from ..join import SourcePart, join, pair_sources, parse_prefer
 from ..plugins import registry
@@ -75,20 +74,20 @@ def register(cli: click.Group) -> None:
             echo(f"warning: {w}", err=True)
         for r in intake.rejects:
             echo(f"rejected: {r}", err=True)
-        rows = [{**{k: to_json_value(v) for k, v in rec.facts.items()},
-                 "_provenance": rec.provenance} for rec in intake.records[:limit]]
+        typed = [{**rec.facts, "_provenance": rec.provenance}
+                 for rec in intake.records[:limit]]  # dates stay dates for the text
+        rows = [{k: v if k == "_provenance" else to_json_value(v) for k, v in row.items()}
+                for row in typed]
         if as_json:
             click.echo(json_text(rows, indent=2))
         elif as_csv:
-            write_facts(rows, sys.stdout, allow_formulas)
+            write_facts(typed, sys.stdout, allow_formulas)
         else:
-            for row in rows:
+            for row in typed:
                 echo(row["customer_id"])
                 for name in sorted(k for k in row if k not in ("customer_id", "_provenance")):
-                    value = row[name]
-                    shown = decimals.plain_text(value) if isinstance(value, Decimal) \
-                        else repr(value)
-                    echo(f"  {name} = {shown}    [{row['_provenance'].get(name)}]")
+                    echo(f"  {name} = {policy_text(row[name])}    "
+                         f"[{row['_provenance'].get(name)}]")
             warned = f", {len(intake.warnings)} warnings" if intake.warnings else ""
             echo(f"{len(rows)} customers, {intake.rejected_rows} rows rejected{warned}",
                  err=True)

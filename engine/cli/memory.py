@@ -137,7 +137,7 @@ def register(cli: click.Group) -> None:
         rows = [r for r in rows if (r["expires"] <= day if expired else r["expires"] > day)]
         for row in rows:
             row["rules"] = stored_list("exemptions", row["id"], "rules", row["rules"]) \
-                if row["rules"] else "all"
+                if row["rules"] else None  # NULL in the table: every rule
             row["id"] = f"registry-{row['id']}"
         if as_json:
             click.echo(json.dumps(rows, indent=2))
@@ -145,7 +145,7 @@ def register(cli: click.Group) -> None:
         if not rows:
             echo(f"no {'expired' if expired else 'active'} exemptions as of {day}")
         for row in rows:
-            rules = row["rules"] if row["rules"] == "all" else ", ".join(row["rules"])
+            rules = "all" if row["rules"] is None else ", ".join(row["rules"])
             echo(f"{row['id']}  {row['customer_id']}  {rules}  until {row['expires']}  "
                  f"approved by {row['approver']}: {row['reason']}")
 
@@ -171,7 +171,7 @@ def register(cli: click.Group) -> None:
             echo(f"{customer_id} has no decisions in the database")
         for e in data["runs"]:
             echo(f"{e['as_of']}  run {e['run_id']}  {e['outcome']:<12} "
-                 f"strikes {e['active_strikes']}")
+                 f"strikes {e['strikes']}")
             shielded = [f"{s['rule']} by {s['by']}" for s in e["shielded"]]
             for label, items in (("new strikes", e["new_strikes"]),
                                  ("same strike (cool-down)", e["repeat_strikes"]),
@@ -195,7 +195,7 @@ def register(cli: click.Group) -> None:
                 echo(f"    {e['review']['verdict']} by {e['review']['reviewer']}"
                      + (f": {e['review']['note']}" if e["review"]["note"] else ""))
         for ex in data["registry_exemptions"]:
-            rules = ", ".join(json.loads(ex["rules"])) if ex["rules"] else "all rules"
+            rules = ", ".join(ex["rules"]) if ex["rules"] else "all rules"
             echo(f"exemption registry-{ex['id']}: {rules} until {ex['expires']} "
                  f"(approved by {ex['approver']}: {ex['reason']})")
         for case in data["cases"]:

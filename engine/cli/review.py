@@ -105,7 +105,7 @@ def register(cli: click.Group) -> None:
             rows = pending(store, run_id)
         if as_json:
             click.echo(json.dumps([{
-                "case": r["case_id"], "run_id": r["run_id"], "opened_run": r["opened_run"],
+                "case_id": r["case_id"], "run_id": r["run_id"], "opened_run": r["opened_run"],
                 "opened_as_of": r["opened_as_of"], "customer_id": r["customer_id"],
                 "owner": (r["facts"] or {}).get("owner"),
                 "owner_id": (r["facts"] or {}).get("owner_id"), "severity": r["severity"],
