@@ -221,9 +221,10 @@ def test_memory_from_a_database_changes_the_answer_and_nothing_is_written(
     struck = {r[0] for r in conn.execute("select customer_id from strikes where rule = ?",
                                          ["late-payments"])}
     conn.close()
+    decided = old_outcomes()  # once: the customers decided (rejected rows are not)
     assert struck == {r["customer_id"] for r in rows()
                       if r["late_payments_12m"] not in ("", "0", "1")
-                      and r["customer_id"] in old_outcomes()}
+                      and r["customer_id"] in decided}
     before = _fingerprint(db)
     when = "2026-12-01"  # past the 30-day cooldown: firing again is a new strike
     without = diff_json(str(DEFAULT), str(limit2), "--source", SOURCE, "--as-of", when)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -148,3 +149,37 @@ def test_a_script_in_a_name_shows_as_text(browser, tmp_path: Path):
     assert page.title().startswith("adieu report: run 2")  # the script did not run
     assert "<i>media</i>" in page.locator("table.segments").first.inner_text()
     assert opened.errors == []
+
+
+def test_the_in_process_scenario_is_what_run_sh_writes(scenario: Path, tmp_path: Path):
+    """tests/scenario_inprocess.py (used where run.sh's minute is too slow:
+    Datasette, serve, JSON outputs) writes the same runs, decisions, strikes,
+    cases, exemptions and kinds of audit entry as run.sh."""
+    from scenario_inprocess import build
+
+    queries = {
+        "runs": "select id, as_of, policy_name, customers, rejected, counts, backfill "
+                "from runs order by id",
+        "decisions": "select run_id, customer_id, outcome, strikes, effective_date "
+                     "from run_decisions order by run_id, customer_id",
+        "strikes": "select customer_id, rule, recorded_on, expires_on, run_id, "
+                   "superseded_by_run, pardoned_at is not null, pardoned_by "
+                   "from strikes order by id",
+        "cases": "select customer_id, state, opened_run, effective_date, reviewer, closed_run "
+                 "from cases order by id",
+        "exemptions": "select customer_id, rules, approver, expires from exemptions order by id",
+        "audit": "select kind, count(*) from audit group by kind order by kind",
+    }
+
+    def read(db: Path) -> dict[str, list[tuple]]:
+        conn = sqlite3.connect(db)
+        try:
+            return {name: conn.execute(sql).fetchall() for name, sql in queries.items()}
+        finally:
+            conn.close()
+
+    from_run_sh = read(scenario)
+    in_process = read(build(tmp_path / "scenario"))
+    assert from_run_sh["decisions"] and from_run_sh["cases"]
+    for name in queries:
+        assert in_process[name] == from_run_sh[name], name
