@@ -399,7 +399,7 @@ def test_evaluate_default_policy(export_zip: Path, tmp_path: Path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["run"]["customers"] == 4
-    assert out["run"]["rejected_rows"] == 5
+    assert out["run"]["rejected"] == 5
     assert {"revenue_12m", "hours_support_12m", "tier"} <= set(out["run"]["missing_facts"])
     assert "contract_end" not in out["run"]["missing_facts"]  # not used by an expression
     assert {d["customer_id"] for d in out["decisions"]} == {MUELLER, SOCIETE, TOKYO, ACME}
