@@ -44,6 +44,7 @@ import datetime as dt
 import hmac
 import re
 import secrets
+import sqlite3
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -75,6 +76,9 @@ MAX_FORM_BYTES = 64 * 1024
 # character sent (a 3-byte UTF-8 character, percent-encoded) it fits MAX_FORM_BYTES.
 NOTE_MAX_CHARS = 7000
 PAGE_SIZE = 100  # open cases a page of the index
+# How long a review waits for another's write lock (a run writing) before the
+# page says "busy, try again" (503); the command line waits store.BUSY_SECONDS.
+REVIEW_BUSY_SECONDS = 10.0
 FORM_FIELDS = ("customer", "case", "run", "verdict", "by", "by_id", "note", "csrf")
 # The command line's options as the page names them (the form's labels).
 PAGE_WORDS = [
@@ -202,6 +206,7 @@ def do_review(path: str, form: dict[str, Any]) -> dict[str, Any]:
     the case row."""
     db = open_db(path, create=False)
     try:
+        db.execute(f"PRAGMA busy_timeout = {int(REVIEW_BUSY_SECONDS * 1000)}")
         return reviewing.review(db, form["customer"], None, form["verdict"], form["by"],
                                 form["note"] or None, form["by_id"] or None,
                                 form["no_owner_on_record"], seen=(form["case"], form["run"]))
@@ -368,6 +373,11 @@ def create_app(db_path: str, hosts: list[str] | None = None,
             return await again(409, str(exc))
         except AdieuError as exc:  # the command line's own message
             return await again(400, str(exc))
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return await again(503, "the database is busy (a run is writing to it): nothing "
+                               "was recorded; send the review again in a minute")
         return RedirectResponse(target, status_code=303)
 
     async def failed(request: Request, exc: Exception) -> Response:

@@ -296,3 +296,42 @@ def test_one_open_case_waits(db: Path):
     for customer in ("CUST-0001", "CUST-0007", "CUST-0023", "CUST-0015"):
         web.post("/review", data=form(customer, "rejected"))
     assert "1 case waits for an independent review" in web.get("/").text
+
+
+# E: other encodings, a busy database, a keyed trail without its key
+
+def test_a_multipart_or_invalid_utf8_form_is_refused_as_such(db: Path):
+    multipart = client(db).post("/review", files={"note": ("n", b"x")}, data=form())
+    assert multipart.status_code == 415 and "x-www-form-urlencoded" in multipart.text
+    body = "&".join(f"{k}={v}" for k, v in form(by="Ann%FFRev").items() if k != "by") + \
+        "&by=Ann%FFRev"
+    bad = client(db).post("/review", content=body.encode(), headers={
+        "content-type": "application/x-www-form-urlencoded"})
+    assert bad.status_code == 400 and alerts(bad.text) == ["the form is not valid UTF-8"]
+    assert state(db, "CUST-0007") == ("proposed", None)
+
+
+def test_a_busy_database_answers_soon_and_keeps_the_form(db: Path, monkeypatch):
+    monkeypatch.setattr(serve, "REVIEW_BUSY_SECONDS", 0.1)
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("begin exclusive")
+    try:
+        page = client(db).post("/review", data=form(note="weighed it"))
+    finally:
+        lock.execute("rollback")
+        lock.close()
+    assert page.status_code == 503
+    assert alerts(page.text)[0].startswith("the database is busy")
+    assert "weighed it</textarea>" in page.text
+    assert state(db, "CUST-0007") == ("proposed", None)
+
+
+def test_a_keyed_trail_without_its_key_does_not_start(db: Path, monkeypatch):
+    monkeypatch.setenv("ADIEU_AUDIT_KEY", "k" * 32)  # an entry with a MAC
+    keyed = CliRunner().invoke(cli, ["reject", "CUST-0023", "--by", "Rita Reviewer",
+                                     "--db", str(db)])
+    assert keyed.exit_code == 0, keyed.output
+    monkeypatch.delenv("ADIEU_AUDIT_KEY")
+    result, app = app_of(db, monkeypatch)
+    assert result.exit_code == 2 and app is None
+    assert "the audit trail is keyed" in result.output and "reviewing" not in result.output

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..audit_anchor import refuse_unkeyed_writer
 from ..errors import InputError
 from ..safe_text import echo
 from .common import db_option, opened_store, resolve_db
@@ -141,6 +142,7 @@ def register(cli: click.Group) -> None:
         path = resolve_db(db)
         with opened_store(path):  # there, a database, migrated: as every command
             pass
+        refuse_unkeyed_writer(path)  # every review would fail: say so now
         app = create_app(path, allowed_hosts(host, names),
                          origins=[origin for origin, _ in origins] +
                          [f"{scheme}://{_bracketed(name.strip().lower())}"
