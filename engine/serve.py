@@ -99,6 +99,11 @@ class NotFound(Exception):
     """A customer or case the database does not hold (404)."""
 
 
+class NoBrief(Exception):
+    """The case's latest decision has no brief (409): not an offboarding,
+    or the case was rejected or withdrawn."""
+
+
 def _value(value: Any) -> Any:
     """Every printed value: hidden characters as escapes (\\u202e), then
     autoescape escapes <, >, &, quotes."""
@@ -189,9 +194,13 @@ def brief_html(path: str, customer_id: str) -> str:
     if db is None:
         raise NotFound(f"no database at {path}")
     try:
+        # a database that cannot be read fails here: AdieuError (500, as the other pages)
         run, row = brief_decision(db, customer_id, _latest_case(db, customer_id)["latest_run"])
-        refuse_unless_offboard(run, row)
-        context = brief_context(db, run, row)
+        try:
+            refuse_unless_offboard(run, row)
+            context = brief_context(db, run, row)
+        except AdieuError as exc:
+            raise NoBrief(str(exc)) from None
     finally:
         db.close()
     text, file = default_template("html")
@@ -311,8 +320,10 @@ def create_app(db_path: str, hosts: list[str] | None = None,
             text = await run_in_threadpool(brief_html, db_path, customer)
         except NotFound as exc:
             return message(404, "Not found", str(exc))
-        except AdieuError as exc:
+        except NoBrief as exc:
             return message(409, "No brief", str(exc))
+        except AdieuError as exc:
+            return message(500, "The database cannot be read", str(exc))
         return HTMLResponse(text, headers={"Content-Security-Policy": BRIEF_CSP,
                                            "X-Content-Type-Options": "nosniff",
                                            "Cache-Control": "no-store"})

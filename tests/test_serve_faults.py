@@ -335,3 +335,12 @@ def test_a_keyed_trail_without_its_key_does_not_start(db: Path, monkeypatch):
     result, app = app_of(db, monkeypatch)
     assert result.exit_code == 2 and app is None
     assert "the audit trail is keyed" in result.output and "reviewing" not in result.output
+
+
+def test_a_damaged_database_is_500_on_every_page(db: Path, tmp_path: Path):
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(db.read_bytes()[:4096])
+    web = client(damaged)
+    statuses = {path: web.get(path, params={"customer": "CUST-0007"}).status_code
+                for path in ("/", "/case", "/brief")}
+    assert statuses == {"/": 500, "/case": 500, "/brief": 500}
