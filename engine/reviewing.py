@@ -155,6 +155,38 @@ def _independent(db: sqlite_utils.Database, case: dict[str, Any], by: str,
             "no_owner_on_record": int(not owners)}
 
 
+class CaseChanged(InputError):
+    """The case is no longer what the reviewer saw (another case, a later
+    run, already reviewed): the web page answers 409 and asks for a reload."""
+
+
+def _check_seen(db: sqlite_utils.Database, customer_id: str, seen_case: int,
+                seen_run: int | None) -> None:
+    """The customer's latest case must still be case `seen_case`, proposed,
+    with `seen_run` its latest run (what the reviewer's page showed);
+    CaseChanged saying what changed otherwise."""
+    row = db.execute("select id from cases where customer_id = ? order by id desc limit 1",
+                     [customer_id]).fetchone()
+    case = None if row is None else check_case(dict(db["cases"].get(row[0])))
+    if case is not None and case["id"] == seen_case and case["latest_run"] == seen_run \
+            and case["state"] == "proposed":
+        return
+    if case is None:
+        what = f"{customer_id} has no offboarding case"
+    elif case["id"] != seen_case:
+        what = (f"{customer_id}'s case {seen_case} is closed; run {case['opened_run']} as of "
+                f"{case['opened_as_of']} opened case {case['id']}")
+    elif case["latest_run"] != seen_run:
+        what = (f"run {case['latest_run']} as of {case['latest_as_of']} decided it "
+                f"(you saw run {seen_run})")
+    else:
+        what = f"it is {case['state']}"
+        if case["reviewer"] and case["state"] in ("approved", "rejected", "effective"):
+            what += f" (reviewed by {case['reviewer']} at {case['reviewed_at']})"
+    raise CaseChanged(f"the case changed since you opened it: {what}; reload the page and "
+                      "review what it shows now")
+
+
 def _load(db: sqlite_utils.Database, customer_id: str, run_id: int | None) -> dict[str, Any]:
     """The open case, checked against its latest audit entry (a row edited
     outside adieu is refused, so no review writes an entry that vouches for
@@ -168,14 +200,20 @@ def _load(db: sqlite_utils.Database, customer_id: str, run_id: int | None) -> di
 
 def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verdict: str,
            by: str, note: str | None, by_id: str | None = None,
-           no_owner_on_record: bool = False) -> dict[str, Any]:
+           no_owner_on_record: bool = False,
+           seen: tuple[int, int] | None = None) -> dict[str, Any]:
     """Approve or reject (verdict "approved" | "rejected") the customer's open
-    case; returns the case row. A case is approved (or rejected) once: the
+    case; returns the case row. seen: (case id, its latest run) as the
+    reviewer's page showed them (adieu serve): CaseChanged, and nothing
+    written, unless the customer's latest case is still that case,
+    proposed, with that latest run. A case is approved (or rejected) once: the
     case is read, checked and written in one write transaction (BEGIN
     IMMEDIATE), so of two reviews at once exactly one succeeds and the
     other gets InputError ("already approved by X at T")."""
     by = _person(by, "--by")
     with db.atomic():
+        if seen is not None:
+            _check_seen(db, customer_id, *seen)
         case = _load(db, customer_id, run_id)
         if case["state"] != "proposed":
             raise InputError(f"{customer_id}'s case {case['id']} was already {case['state']} "
@@ -220,10 +258,19 @@ def revoke(db: sqlite_utils.Database, customer_id: str, by: str, reason: str,
     return row
 
 
-def pending(db: sqlite_utils.Database, run_id: int | None = None) -> list[dict[str, Any]]:
+def pending_count(db: sqlite_utils.Database) -> int:
+    """How many cases `pending` lists (without run_id)."""
+    return db.execute(f"select count(*) from cases c join {compact.DECIDED} d on d.run_id = "
+                      "c.latest_run and d.customer_id = c.customer_id where c.state = "
+                      "'proposed'").fetchone()[0]
+
+
+def pending(db: sqlite_utils.Database, run_id: int | None = None, limit: int | None = None,
+            offset: int = 0) -> list[dict[str, Any]]:
     """One row per proposed case, with the decision of the latest run that
     proposed it (reasons, figures, facts, referrals; JSON columns decoded)
-    and the case's id and dates. run_id: only cases that run proposed."""
+    and the case's id and dates. run_id: only cases that run proposed.
+    limit, offset: one page of them (by customer id)."""
     where, args = "", []
     if run_id is not None:
         get_run(db, run_id)  # StoreError (exit 2) if there is no such run
@@ -232,7 +279,9 @@ def pending(db: sqlite_utils.Database, run_id: int | None = None) -> list[dict[s
         "select c.customer_id, c.latest_run, c.id as case_id, c.opened_run, c.opened_as_of, "
         "c.latest_as_of, c.effective_date as case_effective_date from cases c join "
         f"{compact.DECIDED} d on d.run_id = c.latest_run and d.customer_id = c.customer_id "
-        f"where c.state = 'proposed'{where} order by c.customer_id", args))
+        f"where c.state = 'proposed'{where} order by c.customer_id"
+        + ("" if limit is None else " limit ? offset ?"),
+        args + ([] if limit is None else [limit, offset])))
     # Each decision through store.read_decisions, one read per run: a damaged
     # stored row is a StoreError naming run, customer and column.
     decisions: dict[tuple[int, str], dict[str, Any]] = {}
@@ -285,6 +334,20 @@ def case_json(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**row, "fired": stored_list("cases", row["id"], "fired", row["fired"]),
             "review_fired": None if row.get("review_fired") is None else
             stored_list("cases", row["id"], "review_fired", row["review_fired"])}
+
+
+def review_warnings(case: dict[str, Any], today: str | None = None) -> list[str]:
+    """The warnings of an approval (printed by `adieu approve`, shown on the
+    case page while it applies): an effective date not after the day of the
+    approval."""
+    if case["state"] != "approved" or not case.get("effective_date") or \
+            not case.get("reviewed_at") or case["effective_date"] > case["reviewed_at"][:10]:
+        return []
+    day = case["reviewed_at"][:10]
+    when = "today" if day == (today or dt.date.today().isoformat()) else \
+        f"the day of the approval ({day})"
+    return [f"case {case['id']}'s date {case['effective_date']} is not after {when}: the next "
+            "run sets a new date, with the policy's notice counted from this approval"]
 
 
 def case_line(case: dict[str, Any]) -> str:

@@ -38,6 +38,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with:DeprecationWa
 TOKEN = "test-token"
 OWNER_SPELLED_OTHERWISE = "MARTIN, chloe"  # the owner of CUST-0001 is Chloe Martin
 BASE = "http://127.0.0.1:8080"
+# The case each customer of the base waits in, and its latest run (the hidden
+# fields of its page's form).
+SEEN = {"CUST-0001": (1, 2), "CUST-0007": (2, 2), "CUST-0023": (3, 2), "CUST-0015": (4, 2),
+        "CUST-0054": (5, 2)}
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +85,9 @@ def audit_count(db: Path) -> int:
 
 def form(customer: str = "CUST-0001", verdict: str = "approved", by: str = "Rita Reviewer",
          **more: str) -> dict[str, str]:
-    return {"customer": customer, "verdict": verdict, "by": by, "note": "figures checked",
-            "csrf": TOKEN, **more}
+    case, run = SEEN.get(customer, (1, 2))
+    return {"customer": customer, "case": str(case), "run": str(run), "verdict": verdict,
+            "by": by, "note": "figures checked", "csrf": TOKEN, **more}
 
 
 def test_the_open_cases_are_listed_and_a_script_name_is_text(db: Path):
@@ -140,7 +145,8 @@ def test_a_self_approval_is_refused_with_the_command_lines_message(db: Path, tmp
     assert state(db, "CUST-0001") == ("proposed", None, None)
     assert audit_count(db) == entries
     # the form is shown again with what the reviewer typed
-    assert f'name="by" required value="{OWNER_SPELLED_OTHERWISE}"' in page.text
+    assert f'name="by" required maxlength="500" value="{OWNER_SPELLED_OTHERWISE}"' \
+        in page.text
 
 
 def test_an_approval_is_written_as_on_the_command_line(db: Path):
@@ -164,8 +170,9 @@ def test_an_approval_is_written_as_on_the_command_line(db: Path):
     after = client(db).get("/case", params={"customer": "CUST-0001"})
     assert "approved by" in after.text and 'name="csrf"' not in after.text  # no form
     again = client(db).post("/review", data=form(by="Sam Second"))
-    assert again.status_code == 400
-    assert alerts(again.text)[0].startswith("CUST-0001's case 1 was already approved by")
+    assert again.status_code == 409  # the case changed since the form was shown
+    assert alerts(again.text)[0].startswith("the case changed since you opened it: it is "
+                                            "approved (reviewed by   rita   REVIEWER  at")
 
 
 def test_a_rejection_closes_the_case_and_its_brief(db: Path):
@@ -198,7 +205,7 @@ def test_a_post_without_the_token_or_from_another_site_is_refused(db: Path, chan
     (None, "LOCALHOST", 200),
     (["127.0.0.1", "[::1]", "localhost"], "[::1]:8080", 200),
     (["127.0.0.1", "[::1]", "localhost"], "[::2]:8080", 400),
-    (["*"], "reviews.example.org", 200),
+    (["127.0.0.1", "localhost", "reviews.example.org"], "Reviews.Example.org:443", 200),
 ])
 def test_only_the_host_names_served_are_answered(db: Path, hosts, host: str, status: int):
     page = TestClient(create_app(str(db), hosts, token=TOKEN), base_url=BASE).get(
@@ -212,8 +219,8 @@ def test_a_bad_verdict_and_a_hidden_character_in_a_name_are_refused(db: Path):
     page = client(db).post("/review", data=form(by="Rita\u202eReviewer"))
     assert page.status_code == 400
     assert "\u202e" not in page.text
-    assert alerts(page.text) == ["--by may not contain an invisible or formatting character "
-                                 "(U+202E)"]
+    assert alerts(page.text) == ['"Your name" may not contain an invisible or formatting '
+                                 "character (U+202E)"]
     assert state(db, "CUST-0001") == ("proposed", None, None)
 
 
@@ -225,23 +232,29 @@ def test_serve_without_the_extra_says_how_to_install_it(monkeypatch, db: Path):
                             "'adieu[serve]'\n"
 
 
-@pytest.mark.parametrize("host, warned, hosts", [
-    ("127.0.0.1", False, ["127.0.0.1", "localhost"]),
-    ("0.0.0.0", True, ["*"]),
-    ("192.0.2.7", True, ["127.0.0.1", "192.0.2.7", "localhost"]),
-    ("::1", False, ["127.0.0.1", "[::1]", "localhost"]),
+@pytest.mark.parametrize("host, more, warned, hosts", [
+    ("127.0.0.1", [], False, ["127.0.0.1", "localhost"]),
+    ("LOCALHOST", [], False, ["127.0.0.1", "localhost"]),
+    ("0.0.0.0", ["--allow-host", "Review.LAN"], True, ["127.0.0.1", "localhost",
+                                                        "review.lan"]),
+    ("127.0.0.1", ["--public-url", "https://review.corp.example/"], False,
+     ["127.0.0.1", "localhost", "review.corp.example"]),
+    ("::1", [], False, ["127.0.0.1", "[::1]", "localhost"]),
 ])
 def test_serve_binds_to_the_host_and_warns_off_this_machine(monkeypatch, db: Path,
-                                                            host: str, warned: bool,
-                                                            hosts: list[str]):
-    import uvicorn
+                                                            host: str, more: list[str],
+                                                            warned: bool, hosts: list[str]):
+    from adieu.cli import serve as serve_cli
 
     started = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+
+    def run_server(app, sock):
+        started.update(app=app, address=sock.getsockname())
+
+    monkeypatch.setattr(serve_cli, "run_server", run_server)
     result = CliRunner().invoke(cli, ["serve", "--db", str(db), "--host", host,
-                                      "--port", "8765"])
+                                      "--port", "0", *more])
     assert result.exit_code == 0, result.output
-    assert started["host"] == host and started["port"] == 8765
     assert ("warning: serving on" in result.output) == warned
     assert started["app"].state.hosts == hosts
 

@@ -10,7 +10,7 @@ import click
 
 from ..explain import fmt
 from ..names import owners_on_record
-from ..reviewing import pending, review, revoke
+from ..reviewing import pending, review, review_warnings, revoke
 from ..safe_text import echo
 from .common import RUN_ID, customer_argument, db_option, json_option, opened_store
 
@@ -52,11 +52,8 @@ def register(cli: click.Group) -> None:
                     no_owner: bool, note: str | None, db: str | None) -> None:
             with opened_store(db) as store:
                 case = review(store, customer_id, run_id, verdict, by, note, by_id, no_owner)
-            if verdict == "approved" and case["effective_date"] and \
-                    case["effective_date"] <= case["reviewed_at"][:10]:
-                echo(f"warning: case {case['id']}'s date {case['effective_date']} is not after "
-                     "today: the next run sets a new date, with the policy's notice counted "
-                     "from this approval", err=True)
+            for warning in review_warnings(case, case["reviewed_at"][:10]):
+                echo(f"warning: {warning}", err=True)
             echo(f"{customer_id} (case {case['id']}, run {case['review_run']}): offboarding "
                  f"{verdict} by {by}, effective {case['effective_date']}"
                  if verdict == "approved" else
