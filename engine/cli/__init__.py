@@ -117,6 +117,9 @@ def cli() -> None:
     output that cannot be written (a full disk) is exit 2, and so is an
     error adieu did not foresee ("internal error, please report", one line;
     ADIEU_RAISE_ERRORS=1 shows the traceback).
+
+    Documents named in the help texts as docs/NAME.md are installed with
+    adieu: `adieu docs NAME` prints one, `adieu docs` lists them.
     """
 
 
