@@ -61,7 +61,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 def docs_path(name: str = "") -> Path:
-    """A document (docs/NAME.md) or, with no name, the docs folder: the
+    """A document (NAME: "sources" for docs/sources.md) or, with no name, the docs folder: the
     checkout's docs/, or the copy installed under <prefix>/share/adieu/docs
     (a wheel ships them there, as it ships the schemas)."""
     folder = data_root() / "docs"

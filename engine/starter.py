@@ -63,8 +63,8 @@ DOC_REFERENCE = re.compile(r"docs/([A-Za-z0-9_-]+)\.md")
 
 
 def _doc_references(text: str) -> str:
-    """A "docs/NAME.md" reference in a shipped file, followed by where a
-    user who installed a wheel (no docs/ folder) reads it: `adieu docs NAME`."""
+    """A "docs/<name>.md" reference in a shipped file, followed by where a
+    user who installed a wheel (no docs/ folder) reads it: `adieu docs <name>`."""
     return DOC_REFERENCE.sub(lambda m: f"{m.group(0)} (`adieu docs {m.group(1)}`)", text)
 
 

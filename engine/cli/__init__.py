@@ -118,8 +118,9 @@ def cli() -> None:
     error adieu did not foresee ("internal error, please report", one line;
     ADIEU_RAISE_ERRORS=1 shows the traceback).
 
-    Documents named in the help texts as docs/NAME.md are installed with
-    adieu: `adieu docs NAME` prints one, `adieu docs` lists them.
+    The documents the help texts name (docs/sources.md and the others) are
+    installed with adieu: `adieu docs sources` prints that one, `adieu docs`
+    lists them.
     """
 
 

@@ -113,9 +113,9 @@ def register(cli: click.Group) -> None:
     def docs(name: str | None, as_path: bool) -> None:
         """Print one of adieu's documents (Markdown), or list them.
 
-        The help texts and the starter files name documents as
-        docs/NAME.md; NAME is that name (sources, ops-guide,
-        policy-reference ...). A wheel installs them under
+        The help texts and the starter files name documents by their
+        path in the repository (docs/sources.md); NAME is the file name
+        without .md (sources, ops-guide, policy-reference ...). A wheel installs them under
         <prefix>/share/adieu/docs; a checkout has them in docs/. With no
         NAME: each document's name and file. Unknown NAME: exit 2, listing
         the names.

@@ -90,6 +90,8 @@ def file_kind(path: str) -> str:
         return "test"
     if name.endswith(MAPPING_SUFFIXES):
         return "mapping"
+    if not os.path.isfile(path):  # a FIFO would block the read; the loader refuses it
+        return "policy"
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
             first = f.readline(4096)
