@@ -309,6 +309,26 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
     return mapping
 
 
+def check_mapping_file(path: str | Path) -> int:
+    """Check a mapping file on its own (`adieu validate`): readable YAML that
+    fits mapping.schema.json. Returns the number of fields; raises
+    MappingErrors (every schema finding at its line) or InputError. Fact
+    names are checked when the mapping is used with a policy (evaluate,
+    facts, test), which knows the policy's own facts."""
+    file = str(path)
+    try:
+        text = read_text(path, "mapping")
+        doc, pos = load_with_positions(text, file)
+    except PolicyError as exc:
+        raise InputError(exc.message, exc.location) from None
+    except OSError as exc:
+        raise InputError(f"cannot read mapping: {exc.strerror}", Location(file)) from None
+    errors = _schema_errors({} if doc is None else doc, pos)
+    if errors:
+        raise MappingErrors(errors)
+    return len((doc or {}).get("fields") or {})
+
+
 def _schema_errors(doc: Any, pos: Positions) -> list[InputError]:
     schema = resources.load_schema("mapping.schema.json")
     validator = jsonschema.Draft202012Validator(schema)

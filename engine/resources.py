@@ -13,19 +13,31 @@ from typing import Any
 _MARKER = Path("schemas") / "policy.schema.json"
 
 
+def _package_dir() -> Path:
+    """The folder this module was imported from (engine/ in a checkout,
+    <site-packages>/adieu in an install)."""
+    return Path(__file__).resolve().parent
+
+
 def _candidates() -> list[Path]:
-    here = Path(__file__).resolve().parent
+    """Where the data files may be, in a fixed order (a list, duplicates
+    removed in order; never a set, whose order changes with the hash seed):
+    the checkout (engine/..), then <prefix>/share/adieu of the installation
+    adieu is imported from (the folders above the package: site-packages/
+    adieu -> lib/pythonX.Y -> lib -> prefix, or Lib/site-packages on
+    Windows), then sys.prefix's, the data scheme path's, the base
+    interpreter's and the user scheme's. So a venv's adieu uses the venv's
+    files even when another adieu is installed in the base interpreter."""
+    here = _package_dir()
     roots = [here.parent]  # checkout or editable install: engine/../
-    for scheme_path in {sysconfig.get_path("data"), sys.prefix, sys.base_prefix}:
-        if scheme_path:
-            roots.append(Path(scheme_path) / "share" / "adieu")
+    roots += [up / "share" / "adieu" for up in here.parents[:4]]
+    prefixes = [sys.prefix, sysconfig.get_path("data"), sys.base_prefix]
     try:
-        user = sysconfig.get_path("data", sysconfig.get_preferred_scheme("user"))
+        prefixes.append(sysconfig.get_path("data", sysconfig.get_preferred_scheme("user")))
     except KeyError:  # pragma: no cover - platforms without a user scheme
-        user = None
-    if user:
-        roots.append(Path(user) / "share" / "adieu")
-    return roots
+        pass
+    roots += [Path(p) / "share" / "adieu" for p in prefixes if p]
+    return list(dict.fromkeys(roots))
 
 
 @lru_cache(maxsize=1)
@@ -46,6 +58,16 @@ def schema_path(name: str) -> Path:
 def load_schema(name: str) -> dict[str, Any]:
     """Load one of the shipped JSON Schemas by file name."""
     return json.loads(schema_path(name).read_text(encoding="utf-8"))
+
+
+def docs_path(name: str = "") -> Path:
+    """A document (NAME: "sources" for docs/sources.md) or, with no name, the docs folder: the
+    checkout's docs/, or the copy installed under <prefix>/share/adieu/docs
+    (a wheel ships them there, as it ships the schemas)."""
+    folder = data_root() / "docs"
+    if name and not name.endswith(".md"):
+        name += ".md"
+    return folder / name if name else folder
 
 
 def policy_path(name: str) -> Path:

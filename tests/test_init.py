@@ -11,6 +11,8 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import jsonschema
 import pytest
@@ -43,7 +45,8 @@ def test_init_then_the_printed_commands_work_as_printed(tmp_path: Path, monkeypa
     assert [c[:2] for c in commands] == [["adieu", "validate"], ["adieu", "test"],
                                          ["adieu", "evaluate"]]
     written = sorted(p.name for p in (tmp_path / folder).iterdir())
-    assert written == ["customers.csv", "mapping.yaml", "policy.test.yaml", "policy.yaml"]
+    assert written == ["customers.csv", "customers.mapping.yaml", "policy.test.yaml",
+                       "policy.yaml"]
     outputs = []
     for words in commands:
         out = run(*words[1:])
@@ -61,12 +64,14 @@ def test_init_modelines_name_installed_schemas_that_accept_the_file(tmp_path: Pa
     assert run("init", str(tmp_path)).exit_code == 0
     expected = {"policy.yaml": "policy.schema.json",
                 "policy.test.yaml": "policy-test.schema.json",
-                "mapping.yaml": "mapping.schema.json"}
+                "customers.mapping.yaml": "mapping.schema.json"}
     for name, schema_name in expected.items():
         text = (tmp_path / name).read_text(encoding="utf-8")
         m = MODELINE.match(text)
         assert m, f"{name} has no yaml-language-server modeline on its first line"
-        schema_file = Path(m.group(1))
+        uri = urlparse(m.group(1))
+        assert uri.scheme == "file", m.group(1)
+        schema_file = Path(url2pathname(uri.path))
         assert schema_file.is_absolute() and schema_file.is_file()
         assert schema_file == resources.schema_path(schema_name).resolve()
         schema = json.loads(schema_file.read_text(encoding="utf-8"))
@@ -83,8 +88,8 @@ def test_init_starter_policy_is_the_shipped_default(tmp_path: Path):
     assert tests["policy"] == "policy.yaml"
 
 
-@pytest.mark.parametrize("existing", ["policy.yaml", "policy.test.yaml", "mapping.yaml",
-                                      "customers.csv"])
+@pytest.mark.parametrize("existing", ["policy.yaml", "policy.test.yaml",
+                                      "customers.mapping.yaml", "customers.csv"])
 def test_init_refuses_to_overwrite_naming_the_file(tmp_path: Path, existing: str):
     (tmp_path / existing).write_text("mine\n", encoding="utf-8")
     result = run("init", str(tmp_path))

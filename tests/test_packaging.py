@@ -15,6 +15,8 @@ import venv
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pytest
 
@@ -108,8 +110,8 @@ def test_wheel_ships_every_data_folder(built: dict[str, Any]):
             assert f"{package}/{folder}/{name}" in names
     data = "adieu-{}.data/data/share/adieu/".format(
         built["wheel"][0].name.split("-")[1])
-    for sub in ("schemas", "policies"):
-        for path in (ROOT / sub).iterdir():
+    for sub in ("schemas", "policies", "docs"):
+        for path in (ROOT / sub).glob("*.md" if sub == "docs" else "*"):
             assert f"{data}{sub}/{path.name}" in names
 
 
@@ -122,7 +124,9 @@ def test_new_user_path_from_the_wheel(wheel_venv: Path, tmp_path: Path):
                          cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
     first = (tmp_path / "starter" / "policy.yaml").read_text(encoding="utf-8").splitlines()[0]
-    schema = Path(first.split("$schema=", 1)[1])
+    uri = urlparse(first.split("$schema=", 1)[1])
+    assert uri.scheme == "file"
+    schema = Path(url2pathname(uri.path))
     assert schema == (wheel_venv / "share" / "adieu" / "schemas" / "policy.schema.json").resolve()
     commands = [line.strip() for line in out.stdout.split("Next:\n", 1)[1].splitlines()
                 if line.strip()]
@@ -132,6 +136,10 @@ def test_new_user_path_from_the_wheel(wheel_venv: Path, tmp_path: Path):
                                 cwd=tmp_path, env=env)
         assert result.returncode == 0, f"{line}: {result.stdout}{result.stderr}"
     assert (tmp_path / "starter" / "adieu.db").is_file()
+    docs = subprocess.run(["adieu", "docs", "sources", "--path"], capture_output=True,
+                          text=True, cwd=tmp_path, env=env)
+    assert docs.returncode == 0, docs.stderr
+    assert Path(docs.stdout.strip()) == wheel_venv / "share" / "adieu" / "docs" / "sources.md"
 
 
 def test_makefile_install_is_a_stamp(tmp_path: Path):

@@ -51,3 +51,18 @@ def test_the_csv_section_links_lead_somewhere():
         titles = re.findall(r"^#+ (.+)$", pages[name], flags=re.MULTILINE)
         slugs = {re.sub(r"[^\w\- ]", "", t.strip().lower()).replace(" ", "-") for t in titles}
         assert anchor in slugs, f"{target}: no such section"
+
+
+def test_the_decimal_comma_sentence_states_the_value_the_example_prints():
+    """The sentence after the decimal-comma example names the exact values
+    `adieu facts` prints in it (it said "125,500" while the output showed
+    125500.0); the example's own output is checked by the docrun test."""
+    _, section = csv_section()
+    part = section.split("### Decimal commas\n", 1)[1]
+    block = re.search(r"```console\n(.*?)```", part, re.S).group(1)
+    printed = re.findall(r"^  revenue_12m = (\S+) ", block, re.M)
+    assert printed == ["125500.0", "88000"]
+    prose = " ".join(part[part.index("```", part.index(block)) + 3:].split())
+    assert prose.startswith(f"The revenue is in thousands (`scale: 1000`): `125,5` is "
+                            f"`{printed[0]}`, exactly")
+    assert f"`{printed[1]}`" in prose.split("Without", 1)[0]

@@ -117,6 +117,10 @@ def cli() -> None:
     output that cannot be written (a full disk) is exit 2, and so is an
     error adieu did not foresee ("internal error, please report", one line;
     ADIEU_RAISE_ERRORS=1 shows the traceback).
+
+    The documents the help texts name (docs/sources.md and the others) are
+    installed with adieu: `adieu docs sources` prints that one, `adieu docs`
+    lists them.
     """
 
 

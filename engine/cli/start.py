@@ -12,7 +12,7 @@ from .. import resources
 from ..errors import InputError, PolicyErrors
 from ..policy import load_policy
 from ..safe_text import echo, json_text
-from ..starter import next_commands, write_starter
+from ..starter import check_folder_name, next_commands, write_starter
 from .common import json_option
 
 
@@ -45,6 +45,17 @@ def _complete_schema(ctx: click.Context, param: click.Parameter,
     return sorted(n for n in names if n.startswith(incomplete))
 
 
+def _doc_names() -> dict[str, Path]:
+    """The installed documents: name (file name without .md) -> path."""
+    return {p.stem: p for p in sorted(resources.docs_path().glob("*.md"))}
+
+
+def _complete_doc(ctx: click.Context, param: click.Parameter,
+                  incomplete: str) -> list[str]:
+    """Shell completion of `adieu docs NAME`."""
+    return [n for n in _doc_names() if n.startswith(incomplete)]
+
+
 def register(cli: click.Group) -> None:
     @cli.command(name="init")
     @click.argument("directory", default=".", metavar="[DIR]", type=click.Path())
@@ -53,14 +64,18 @@ def register(cli: click.Group) -> None:
         """Write starter files into DIR (default: the current folder).
 
         policy.yaml (a copy of the shipped default policy), policy.test.yaml
-        (its policy tests), mapping.yaml (the CSV mapping to edit when your
-        columns have other names) and customers.csv (25 sample customers).
-        Each YAML file starts with a `# yaml-language-server: $schema=...`
-        line naming the installed schema, so editors with the YAML language
-        server check it as you type. Refuses (exit 2, nothing written) when
-        one of the files is already there, unless --force. Prints the next
-        three commands: validate, test, evaluate.
+        (its policy tests), customers.mapping.yaml (the CSV mapping to edit
+        when your columns have other names) and customers.csv (25 sample
+        customers). Each YAML file starts with a `# yaml-language-server:
+        $schema=file://...` line naming the installed schema, so editors
+        with the YAML language server check it as you type. The names fit
+        the pre-commit hooks (.pre-commit-hooks.yaml) whether DIR is
+        policies, another folder or the current one. All or nothing: on an
+        error (a file already there without --force, a full disk) nothing
+        is left behind, exit 2. Prints the next three commands: validate,
+        test, evaluate.
         """
+        check_folder_name(directory)  # "" is no folder, though Path("") is "."
         written = write_starter(Path(directory), force=force)
         for path in written:
             echo(f"wrote {path}")
@@ -82,12 +97,43 @@ def register(cli: click.Group) -> None:
         if as_json:
             click.echo(json_text(rows, indent=2))
             return
+        versions = ["?" if r["policy_version"] is None else f"v{r['policy_version']}"
+                    for r in rows]
         width = max((len(r["name"]) for r in rows), default=4)
-        for r in rows:
-            version = "?" if r["policy_version"] is None else f"v{r['policy_version']}"
-            echo(f"{r['name']:<{width}}  {version:<4}  {r['path']}")
+        vwidth = max((len(v) for v in versions), default=2)
+        for r, version in zip(rows, versions, strict=True):
+            echo(f"{r['name']:<{width}}  {version:<{vwidth}}  {r['path']}")
             if r["test_path"]:
-                echo(f"{'':<{width}}  {'':<4}  tests: {r['test_path']}")
+                echo(f"{'':<{width}}  {'':<{vwidth}}  tests: {r['test_path']}")
+
+    @cli.command(name="docs")
+    @click.argument("name", required=False, shell_complete=_complete_doc)
+    @click.option("--path", "as_path", is_flag=True,
+                  help="Print the document's path instead of its text.")
+    def docs(name: str | None, as_path: bool) -> None:
+        """Print one of adieu's documents (Markdown), or list them.
+
+        The help texts and the starter files name documents by their
+        path in the repository (docs/sources.md); NAME is the file name
+        without .md (sources, ops-guide, policy-reference ...). A wheel installs them under
+        <prefix>/share/adieu/docs; a checkout has them in docs/. With no
+        NAME: each document's name and file. Unknown NAME: exit 2, listing
+        the names.
+        """
+        names = _doc_names()
+        if name is None:
+            width = max((len(n) for n in names), default=4)
+            for known, path in names.items():
+                echo(f"{known:<{width}}  {path}")
+            return
+        key = name.removeprefix("docs/").removesuffix(".md")
+        path = names.get(key)
+        if path is None:
+            raise InputError(f"unknown document {name!r} (known: {', '.join(names)})")
+        if as_path:
+            echo(str(path))
+        else:
+            echo(path.read_text(encoding="utf-8"), nl=False, keep="\n")
 
     @cli.command(name="schema")
     @click.argument("name", required=False, shell_complete=_complete_schema)

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from ..errors import (
     PolicyWarning,
 )
 from ..lint import lint, lint_document
+from ..mapping import MappingErrors, check_mapping_file
 from ..plugins import registry
 from ..policy import load_policy
+from ..policytest_load import TestFileErrors, load_test_file
 from ..safe_text import echo
 from ..store import run_with_same_version
 from .common import json_option, parse_date
@@ -71,6 +74,58 @@ def history_db(option: str | None) -> str | None:
     return env if env and Path(env).is_file() else None
 
 
+MODELINE_SCHEMA = re.compile(r"#\s*yaml-language-server:\s*\$schema=(\S+)")
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+MAPPING_SUFFIXES = (".mapping.yaml", ".mapping.yml")
+
+
+def file_kind(path: str) -> str:
+    """"test" for a policy test file, "mapping" for a mapping file, else
+    "policy". By the file name first (*.test.yaml, *.mapping.yaml: the
+    names `adieu init` writes and the pre-commit hooks tell apart), then
+    by the schema its first line names (`# yaml-language-server:
+    $schema=.../policy-test.schema.json` or mapping.schema.json)."""
+    name = Path(path).name.lower()
+    if name.endswith(TEST_SUFFIXES):
+        return "test"
+    if name.endswith(MAPPING_SUFFIXES):
+        return "mapping"
+    if not os.path.isfile(path):  # a FIFO would block the read; the loader refuses it
+        return "policy"
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            first = f.readline(4096)
+    except OSError:
+        return "policy"  # the policy loader reports why it cannot be read
+    m = MODELINE_SCHEMA.match(first)
+    schema = m.group(1).rsplit("/", 1)[-1] if m else ""
+    return {"policy-test.schema.json": "test",
+            "mapping.schema.json": "mapping"}.get(schema, "policy")
+
+
+def _check_other(path: str, kind: str) -> tuple[list[PolicyError], str | None]:
+    """A policy test file (loaded as `adieu test` loads it, with its policy)
+    or a mapping (against its schema): (findings, summary line if ok)."""
+    try:
+        if kind == "test":
+            test_file = load_test_file(path)
+            return [], (f"{path}: ok (policy test file: {len(test_file.cases)} cases; "
+                        "`adieu test` runs them)")
+        fields = check_mapping_file(path)
+        return [], f"{path}: ok (mapping: {fields} fields)"
+    except (TestFileErrors, MappingErrors) as exc:
+        return [_finding(e, path) for e in exc.errors], None
+    except PolicyErrors as exc:  # the test file's policy
+        return list(exc.errors), None
+    except InputError as exc:
+        return [_finding(exc, path)], None
+
+
+def _finding(e: InputError, path: str) -> PolicyError:
+    """An error in a test or mapping file, as validate reports a policy's."""
+    return PolicyError(e.message, e.location or Location(path))
+
+
 def _position(e: PolicyError) -> tuple[int, int]:
     return (e.location.line or 0, e.location.column or 0) if e.location else (0, 0)
 
@@ -111,6 +166,12 @@ def register(cli: click.Group) -> None:
         findings: list[PolicyError] = []
         summaries = []
         for path in policies:
+            kind = file_kind(path)
+            if kind != "policy" and os.path.isfile(path) and os.access(path, os.R_OK):
+                found, summary = _check_other(path, kind)
+                findings.extend(sorted(found, key=_position))
+                summaries += [summary] if summary else []
+                continue
             try:
                 policy = load_policy(path, functions)
             except PolicyErrors as exc:
