@@ -143,4 +143,5 @@ def read_csv_stream(handle: IO[str] | Iterable[str], name: str, delimiter: str =
 def register_sources(register):
     register("csv", read_csv, "A CSV file (or .csv.gz) with a header row; columns named as "
              "canonical facts, or mapped with --mapping.",
-             mapping=str(Path(__file__).parent / "mappings" / "csv.yaml"))
+             mapping=str(Path(__file__).parent / "mappings" / "csv.yaml"),
+             options=("delimiter", "encoding", "timezone"))
