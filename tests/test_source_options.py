@@ -188,3 +188,18 @@ def test_a_plugin_that_declares_none_keeps_todays_behaviour(plugged) -> None:
 
 def test_options_must_be_a_list_of_names(plugged) -> None:
     assert "badopts" in plugged.broken and "give a list of names" in plugged.broken["badopts"]
+
+
+@pytest.mark.parametrize(("text", "at"), [
+    ('customer_id,name\nA,"open\nB,x\nC,y\n', 2),
+    ('customer_id,name\nA,x\nB,"a ""b"" c\nC,y\n', 3),
+    ('customer_id,"name\nA,x\n', 1),
+])
+def test_a_quote_never_closed_is_named_at_its_line(tmp_path: Path, text: str, at: int) -> None:
+    """docs/sources.md: "A quote never closed stops the command at its line"
+    (it named the end of the file)."""
+    path = tmp_path / "q.csv"
+    path.write_text(text, encoding="utf-8")
+    line = one_error_line(*run("facts", f"csv:{path}"))
+    assert line.startswith(f"Error: {path}:{at}: malformed CSV: a quote opened in the record "
+                           "starting at this line is never closed"), line
