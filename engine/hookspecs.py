@@ -10,15 +10,21 @@ hookimpl = HookimplMarker("adieu")
 def register_sources(register):
     """Register data-source kinds.
 
-    Call ``register(kind, reader, description, mapping=None)`` once per
-    kind. ``kind`` is the name used on the command line (``KIND:LOCATION``);
+    Call ``register(kind, reader, description, mapping=None,
+    options=None)`` once per kind. ``kind`` is the name used on the
+    command line (``KIND:LOCATION``);
     ``reader`` is a callable ``reader(location: str, context:
     adieu.SourceContext) -> Iterator[adieu.SourceRecord]`` that yields one
     record per customer, streaming, each with its source fields and
     provenance (file, row, line); ``context`` carries the run's as-of date
     and the options of the mapping file and ``-o KEY=VALUE``. ``mapping``
     is the path of the kind's default mapping file (source field ->
-    canonical fact), which users copy and edit. A reader raises
+    canonical fact), which users copy and edit. ``options`` is the list of
+    option names the reader reads (``["delimiter", "encoding"]``): adieu
+    then refuses any other, from ``-o`` or a mapping's ``options:``, with
+    exit code 2 and a did-you-mean, before the reader is called. Without
+    ``options`` (None, as plugins written before it) every option is
+    passed on unchecked. A reader raises
     ``adieu.InputError`` with a location for input it cannot read at all; a
     record with a bad value is yielded as it is and the engine rejects it
     with the field named; a figure the input cannot give is left out and

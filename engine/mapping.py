@@ -23,6 +23,7 @@ from .yamlpos import (
     Positions,
     as_text,
     load_with_positions,
+    quoted,
     read_text,
     schema_errors,
     schema_location,
@@ -67,6 +68,7 @@ class Mapping:
 
     file: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    option_lines: dict[str, Location] = field(default_factory=dict)  # where each option is
     fields: dict[str, FieldRule] = field(default_factory=dict)
     keep_unmapped: bool = True
     match: re.Pattern | None = None
@@ -249,7 +251,8 @@ def load_mapping(path: str | Path, known_facts: dict[str, str]) -> Mapping:
         raise MappingErrors(errors)
     options = doc.get("options") or {}
     mapping = Mapping(file=file, options={k: as_text(v, pos, ("options", k))
-                                          for k, v in options.items()})
+                                          for k, v in options.items()},
+                      option_lines={k: pos.at(("options", k), key=True) for k in options})
     for source, spec in (doc.get("fields") or {}).items():
         spec = {"fact": spec} if isinstance(spec, str) else spec
         rule = FieldRule(
@@ -336,6 +339,15 @@ def _schema_errors(doc: Any, pos: Positions) -> list[InputError]:
     for error in schema_errors(doc, pos, validator):
         path = tuple(error.absolute_path)
         where = "/".join(str(p) for p in path) or "top level"
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict) \
+                and error.validator_value is False:
+            known = sorted(error.schema.get("properties", {}))
+            place = "at the top level" if not path else f"in {where}"
+            out += [InputError(f"unknown key {quoted(key)} {place}{did_you_mean(str(key), known)}"
+                               f"; known keys: {', '.join(known)}",
+                               pos.at(path + (key,), key=True))
+                    for key in error.instance if key not in known]
+            continue
         out.append(InputError(shorten(f"{where}: {schema_message(error)}"),
                               schema_location(error, pos)))
     return out

@@ -12,8 +12,10 @@
 - `no_owner(value)`: an owner cell that names nobody (empty, `N/A`, `-`,
   `none`, `unassigned`, `TBD` ...: PLACEHOLDERS), so no owner is on record.
 
-Folding, in order: NFKD (compatibility forms: full-width letters,
-ligatures, mathematical letters); invisible characters dropped; an e-mail
+Folding, in order: fold() (the one normalisation of names and ids: NFKC,
+every dash '-', every space one space, format and invisible characters
+dropped, digits of other scripts ASCII, trimmed; ids are also
+case-folded there, names below), then NFKD; an e-mail
 address taken out (the name beside it is compared; an address alone, or
 one whose local part has two parts or more, compares by its local part:
 'chloe.martin@x.com' is 'chloe martin'); look-alike letters of other
@@ -90,7 +92,6 @@ OWNER, OWNER_ID = "owner", "owner_id"
 # Owners named by a source that --prefer ranked below another naming a
 # different owner: kept beside the preferred one for the reviewer check.
 OTHER_OWNERS, OTHER_OWNER_IDS = "other_owners", "other_owner_ids"
-_SPACES = re.compile(f"[{re.escape(WHITESPACE)}\u200b-\u200d\u2060\ufeff]+")
 
 # Owner cells that name nobody (as folded by _placeholder_key: case folded,
 # everything but letters and digits dropped). A cell of punctuation only
@@ -122,12 +123,52 @@ def no_owner(value: Any) -> bool:
     return set(zeros) == {"0"}
 
 
+# Dashes that are not in category Pd but are read as one: minus signs and
+# hyphen-like symbols (U+2212 MINUS SIGN, U+2043 HYPHEN BULLET, U+2796
+# HEAVY MINUS SIGN, U+02D7 MODIFIER LETTER MINUS SIGN, U+207B/U+208B
+# super- and subscript minus: NFKC makes those two U+2212).
+_DASH_LIKE = frozenset("\u2212\u2043\u2796\u02d7\u207b\u208b\ufe63\uff0d")
+
+
+def _fold_char(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "Pd" or ch in _DASH_LIKE:
+        return "-"
+    if category == "Zs" or ch in WHITESPACE:
+        return " "
+    if category == "Cf" or _INVISIBLE.match(ch):
+        return ""
+    if category == "Nd" and ch > "\x7f":  # '٢' (Arabic-Indic two) is '2'
+        return str(unicodedata.decimal(ch))
+    return ch
+
+
+@lru_cache(maxsize=4096)
+def fold(text: str, case: bool = True) -> str:
+    """The one normalisation of people's names and ids before they are
+    compared or stored as keys (owner_id_key, name_keys, same_name): NFKC
+    (compatibility forms: full-width 'ｕ' is 'u', ligatures, super- and
+    subscripts), case folded (unless case=False: the name folding reads
+    capital look-alikes before folding case), every Unicode dash (category
+    Pd: U+2010 hyphen, en and em dashes, U+FF0D) and minus sign (U+2212) a
+    '-', every space (category Zs: no-break, em, ideographic ...) one
+    space, format and invisible characters (category Cf: zero-width
+    space, joiners, bidi marks, soft hyphen) removed, digits of other
+    scripts the ASCII digit, runs of spaces one, and trimmed. So 'u\u201042',
+    'u\u221242', '\uff55-42', ' U-4\u0662 ' all fold to 'u-42'."""
+    text = unicodedata.normalize("NFKC", str(text))
+    text = "".join(_fold_char(ch) for ch in text)
+    if case:
+        text = unicodedata.normalize("NFKC", text.casefold())
+    return re.sub(" +", " ", text).strip()
+
+
 def owner_id_key(value: Any) -> str:
-    """An owner id as compared: NFKC (full-width digits are digits), every
-    space and zero-width character removed, case folded. A Salesforce id's
-    15-character form and its 18-character form (the same id with a
+    """An owner id as compared: fold() (NFKC, case, dashes, spaces,
+    invisible characters, digits), then every space removed. A Salesforce
+    id's 15-character form and its 18-character form (the same id with a
     3-character case checksum) have the same key: the first 15 characters."""
-    text = _SPACES.sub("", unicodedata.normalize("NFKC", str(value))).casefold()
+    text = fold(str(value)).replace(" ", "")
     if len(text) == 18 and text.isalnum() and text.isascii():
         text = text[:15]
     return text
@@ -194,8 +235,10 @@ def _readings(text: str, skeleton: bool) -> list[list[str]]:
     """The word lists a name is compared by: the whole name; without text in
     brackets; each comma- (or ' - ', '/') separated part of two words or
     more ('Chloe Martin, Sales' -> 'chloe martin'); an e-mail's local part
-    when no name stands beside it, or when it has two parts or more."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFKD", str(text)))
+    when no name stands beside it, or when it has two parts or more. The
+    text is fold()ed first (its case kept: the look-alike letters are
+    read before case is folded)."""
+    text = unicodedata.normalize("NFKD", fold(str(text), case=False))
     rest, locals_ = _drop_email(text)
     out: list[list[str]] = []
     plain = _words(rest, skeleton)
@@ -230,8 +273,9 @@ def name_keys(text: str) -> list[str]:
     or skeleton folding), text in brackets and an e-mail address left out
     (an address alone counts by its local part), and "Last, First" read as
     "First Last": 'Martin,  CHLOÉ', 'Dr Chloe Martin, PhD' and
-    'chloe.martin@example.com' have the key 'chloe martin'."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFKD", str(text)))
+    'chloe.martin@example.com' have the key 'chloe martin'. The text is
+    fold()ed first, as ids are."""
+    text = unicodedata.normalize("NFKD", fold(str(text)))
     rest, locals_ = _drop_email(text)
     rest = _BRACKETED.sub(" ", rest)
     parts = [" ".join(_words(p, False)) for p in rest.split(",")]

@@ -65,14 +65,18 @@ def collect(pm: pluggy.PluginManager, broken: dict[str, str] | None = None,
                 "sources": [], "functions": []}
 
     def add_source(plugin: str, kind: str, reader: Any, description: str = "",
-                   mapping: str | None = None) -> None:
+                   mapping: str | None = None, options: Any = None) -> None:
         if not isinstance(kind, str) or not kind.isidentifier() or not callable(reader):
             raise ValueError(f"bad source registration {kind!r}")
+        if options is not None:
+            if isinstance(options, str) or not all(isinstance(o, str) for o in options):
+                raise ValueError(f"bad options of source {kind!r}: give a list of names")
+            options = tuple(options)
         if kind in reg.sources:
             raise ValueError(f"source kind {kind!r} is already registered by "
                              f"{reg.sources[kind].plugin}")
         reg.sources[kind] = SourceKind(kind, reader, description, plugin,
-                                       str(mapping) if mapping else None)
+                                       str(mapping) if mapping else None, options)
         reg.provided[plugin]["sources"].append(kind)
 
     def add_function(plugin: str, fname: str, fn: Any, returns: str = "any",

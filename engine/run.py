@@ -32,7 +32,7 @@ from .plugins import registry
 from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
 from .scan import SourceFile, population_of, renamed, rereadable, scan, source_file, spillable
 from .sinks import Spool
-from .sources import SourceContext, parse_source
+from .sources import SourceContext, check_options, parse_source
 from .store import RunWriter, get_run, load_memories, now, open_db, open_db_readonly
 
 
@@ -108,6 +108,7 @@ def open_source(source: str, as_of: dt.date, mapping_file: str | None = None,
     known = {**canonical_facts(), **(extra_facts or {})}
     path = mapping_file or kind.mapping
     mapping = load_mapping(path, known) if path else IDENTITY
+    check_options(mapping.options, [kind], mapping.option_lines, "in the mapping's options")
     context = SourceContext(as_of, {**mapping.options, **(options or {})},
                             {name: rule.fact for name, rule in mapping.fields.items()})
     return kind.reader(location, context), mapping
@@ -176,6 +177,7 @@ def prepare(policy_file: str, source: str | Sequence[str], as_of: dt.date,
     mappings = [mapping_file] if isinstance(mapping_file, str) else \
         (list(mapping_file) if mapping_file else None)
     specs = pair_sources(sources, mappings, reg.sources)  # usage errors before any work
+    check_options(options, [s.kind for s in specs])
     order = parse_prefer(prefer, specs)
     policy = load_policy(policy_file, reg.functions)
     recalled = recall(db_file, as_of, backfill, dry_run, load=False)

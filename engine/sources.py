@@ -6,12 +6,12 @@ import datetime as dt
 import gzip
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import InputError, Location
+from .errors import InputError, Location, did_you_mean
 from .sourcefiles import Unpacked, open_regular
 
 
@@ -87,6 +87,32 @@ class SourceKind:
     description: str
     plugin: str
     mapping: str | None = None  # path of the kind's default mapping file
+    # The option names the reader reads (register(..., options=[...])); None:
+    # the kind declares none and any option is passed on unchecked.
+    options: tuple[str, ...] | None = None
+
+
+def check_options(options: dict[str, Any] | None, kinds: Sequence[SourceKind],
+                  lines: dict[str, Location] | None = None,
+                  given: str = "given with -o") -> None:
+    """Refuse an option no source kind of the command reads: InputError
+    "unknown csv option 'delimeter' given with -o (did you mean
+    'delimiter'?); known: delimiter, encoding, timezone", at the option's
+    line of a mapping file (lines: option -> Location). `-o` applies to every
+    source of a command, so it is checked against the options of all its
+    kinds together; a mapping's options against its own source's kind.
+    Unchecked when a kind declares no options (a plugin written before
+    kinds declared them: its options are passed on as they are)."""
+    if not options or not kinds or any(k.options is None for k in kinds):
+        return
+    known = sorted({name for k in kinds for name in k.options or ()})
+    names = "/".join(sorted({k.kind for k in kinds}))
+    for name in options:
+        if name not in known:
+            raise InputError(f"unknown {names} option {name!r} {given}"
+                             f"{did_you_mean(str(name), known)}; known: "
+                             f"{', '.join(known) or 'none'}",
+                             (lines or {}).get(name))
 
 
 def parse_source(text: str, kinds: dict[str, SourceKind]) -> tuple[SourceKind, str]:

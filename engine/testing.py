@@ -23,7 +23,7 @@ from .intake import read_records
 from .mapping import IDENTITY, load_mapping
 from .plugins import Registry, collect
 from .policy import canonical_facts
-from .sources import SourceContext, SourceKind, SourceRecord
+from .sources import SourceContext, SourceKind, SourceRecord, check_options
 
 PLAIN_TYPES = (str, int, float, Decimal, bool, dt.date, type(None))
 
@@ -86,6 +86,8 @@ def check_source(plugin_or_kind: Any, location: str, *, kind: str | None = None,
     error type with a location, not any other exception."""
     source = _kind(plugin_or_kind, kind)
     mapping = load_mapping(source.mapping, canonical_facts()) if source.mapping else IDENTITY
+    check_options(mapping.options, [source], mapping.option_lines, "in the mapping's options")
+    check_options(options, [source], given="given to check_source")
     context = SourceContext(as_of, {**mapping.options, **(options or {})},
                             {name: rule.fact for name, rule in mapping.fields.items()})
     produced = source.reader(location, context)

@@ -129,6 +129,10 @@ def read_csv_stream(handle: IO[str] | Iterable[str], name: str, delimiter: str =
                 "bound on one field; the record starting at this line cannot be read (if no "
                 "field should be that long, look for a quote that is never closed)",
                 Location(name, line=line, row=row + 1 if line > 1 else None)) from None
+        if "unexpected end of data" in str(exc):  # at the end of the file: say where it opens
+            raise InputError("malformed CSV: a quote opened in the record starting at this "
+                             "line is never closed (unexpected end of data at line "
+                             f"{reader.line_num})", Location(name, line=line)) from None
         raise InputError(f"malformed CSV: {exc}", Location(name, line=reader.line_num)) \
             from None
     except UnicodeDecodeError as exc:  # a stream not decoded by checked_lines
@@ -143,4 +147,5 @@ def read_csv_stream(handle: IO[str] | Iterable[str], name: str, delimiter: str =
 def register_sources(register):
     register("csv", read_csv, "A CSV file (or .csv.gz) with a header row; columns named as "
              "canonical facts, or mapped with --mapping.",
-             mapping=str(Path(__file__).parent / "mappings" / "csv.yaml"))
+             mapping=str(Path(__file__).parent / "mappings" / "csv.yaml"),
+             options=("delimiter", "encoding", "timezone"))

@@ -79,6 +79,10 @@ __all__ = ["parse_date", "read_hubspot"]
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 
+# Every option the reader reads (adieu refuses any other: sources.check_options).
+OPTIONS = ("ticket_closed_stages", "deal_won_stages", "deal_closed_stages", "date_properties",
+           "timezone", "encoding", "delimiter", "id_column")
+
 DEFAULTS = {
     "ticket_closed_stages": ["4"],
     "deal_won_stages": ["closedwon"],
@@ -461,4 +465,5 @@ def register_sources(register):
              "HubSpot: a folder of CRM v3 API pages (companies*.json, tickets*.json, "
              "deals*.json) or a companies .csv exported from the HubSpot UI; one customer per "
              "company, with ticket and deal counts and sums.",
-             mapping=str(Path(__file__).parent / "mappings" / "hubspot.yaml"))
+             mapping=str(Path(__file__).parent / "mappings" / "hubspot.yaml"),
+             options=OPTIONS)

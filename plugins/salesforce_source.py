@@ -419,4 +419,5 @@ def register_sources(register):
     register("salesforce", read_salesforce,
              "A Salesforce weekly Data Export (.zip or its folder): one customer per "
              "Account, with cases, opportunities and contracts aggregated per account.",
-             mapping=str(MAPPING))
+             mapping=str(MAPPING),
+             options=("encoding", "timezone"))

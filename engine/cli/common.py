@@ -97,7 +97,7 @@ def source_options(func: Any) -> Any:
                         callback=_options,
                         help="A source option, e.g. -o delimiter=; -o encoding=cp1252 "
                              "(repeatable; overrides the mapping's options; applies to "
-                             "every source).")(func)
+                             "every source; a name no source kind reads is an error).")(func)
     func = click.option("--prefer", "prefer", multiple=True, metavar="KIND[,KIND...]",
                         help="With several sources: where two sources give a fact different "
                              "values, take the value of the source listed first here (a "

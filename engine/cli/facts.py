@@ -17,6 +17,7 @@ from ..plugins import registry
 from ..policy import canonical_facts
 from ..run import open_source
 from ..safe_text import echo, json_text
+from ..sources import check_options
 from .common import allow_formulas_option, as_of_option, csv_option, json_option, source_options
 from .csvout import write_facts
 
@@ -56,6 +57,7 @@ def register(cli: click.Group) -> None:
         as_of = as_of or dt.date.today()
         reg = registry()
         specs = pair_sources(sources, list(mapping), reg.sources)
+        check_options(options, [s.kind for s in specs])
         order = parse_prefer(prefer, specs)
         parts = []
         for spec in specs:
