@@ -231,7 +231,10 @@ def check_zip(archive: zipfile.ZipFile, name: str) -> None:
     end = -1
     previous: Any = None
     for info in sorted(infos, key=lambda i: i.header_offset):
-        if info.header_offset < end:
+        if info.header_offset < 0 or info.compress_size < 0:
+            raise InputError(f"zip member {info.filename!r} has a damaged directory entry "
+                             "(negative offset or size)", Location(name))
+        if previous is not None and info.header_offset < end:
             raise InputError(f"zip members {previous.filename!r} and {info.filename!r} "
                              "overlap (a zip bomb, not an export)", Location(name))
         # The local header is 30 bytes, then the name and extra field (which

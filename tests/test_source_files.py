@@ -322,3 +322,29 @@ def test_a_line_completed_across_many_blocks_keeps_every_line() -> None:
     got = list(checked_lines(io.BytesIO(b"".join(lines)), "utf-8", "f.csv"))
     assert "".join(got).encode() == b"".join(lines)
     assert [len(g) for g in got] == [5, 2 * GROW + 6, 4, GROW, 4, GROW + 7]
+
+
+def test_a_zip_whose_directory_gives_a_negative_offset_is_one_error(tmp_path: Path) -> None:
+    """Found by `make fuzz` (salesforce_zip): a central directory whose
+    offset field points past where it is makes member offsets negative;
+    that is a damaged zip named in one line, not an AttributeError."""
+    import io
+    import struct
+    import zipfile
+
+    from adieu.errors import InputError
+    from adieu.sourcefiles import open_zip
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("Account.csv", "Id,Name\n001,A\n")
+    data = bytearray(buf.getvalue())
+    eocd = data.rfind(b"PK\x05\x06")
+    offset = struct.unpack_from("<I", data, eocd + 16)[0]
+    struct.pack_into("<I", data, eocd + 16, offset + 1000)  # claims 1,000 bytes more
+    path = tmp_path / "export.zip"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError) as caught:
+        open_zip(path, str(path))
+    assert "damaged" in str(caught.value) or "not a zip" in str(caught.value).lower()
+    assert str(path) in str(caught.value) or caught.value.location.file == str(path)
