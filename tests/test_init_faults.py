@@ -194,7 +194,9 @@ def test_validate_checks_a_mapping_or_test_file_known_by_its_schema_line(tmp_pat
     result = run("validate", str(renamed))
     assert result.exit_code == 1
     assert result.output.startswith(f"{renamed}:")
-    assert "'optoins' was unexpected" in result.output and "rules" not in result.output
+    # judged as a mapping (its keys), not as a policy (no complaint about rules)
+    assert "unknown key 'optoins'" in result.output and "did you mean 'options'" in result.output
+    assert "rules" not in result.output
     tests = tmp_path / "policy.test.yaml"
     tests.write_text(tests.read_text(encoding="utf-8").replace("as_of:", "asof:", 1),
                      encoding="utf-8")
@@ -248,21 +250,6 @@ def test_init_over_a_folder_named_like_a_file_writes_nothing_even_with_force(tmp
     assert result.output == (f"Error: {tmp_path / 'customers.mapping.yaml'}: is a folder; "
                              "nothing was written\n")
     assert [p.name for p in tmp_path.iterdir()] == ["customers.mapping.yaml"]
-
-
-def test_init_in_a_read_only_folder_is_one_line_and_leaves_nothing(tmp_path: Path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes into a read-only folder")
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        result = run("init", str(folder))
-    finally:
-        folder.chmod(0o755)
-    assert result.exit_code == 2 and result.output.count("\n") == 1
-    assert "cannot write: Permission denied; nothing was written" in result.output
-    assert list(folder.iterdir()) == []
 
 
 # -- F: the printed commands run for any folder name -----------------------------------
