@@ -100,6 +100,21 @@ class PolicyErrors(AdieuError):
         return max((e.exit_code for e in self.errors), default=1)
 
 
+class FileErrors(InputError):
+    """Every finding in one input file (a mapping, a policy test file),
+    raised together; `errors` are the InputErrors, each at its line. Exit
+    code 2."""
+
+    what = "file"
+
+    def __init__(self, errors: list[InputError]):
+        super().__init__(f"{len(errors)} error(s) in {self.what}")
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
 class StoreError(AdieuError):
     """A database problem (missing run, unreadable file)."""
 

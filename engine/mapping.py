@@ -16,7 +16,7 @@ import jsonschema
 
 from . import decimals, resources
 from .dates import utc_date
-from .errors import InputError, Location, PolicyError, did_you_mean
+from .errors import FileErrors, InputError, Location, PolicyError, did_you_mean
 from .facts import CONVERTERS, FieldProblem
 from .safe_text import blank, trim
 from .yamlpos import (
@@ -32,15 +32,10 @@ from .yamlpos import (
 )
 
 
-class MappingErrors(InputError):
+class MappingErrors(FileErrors):
     """Every finding in one mapping file (exit code 2)."""
 
-    def __init__(self, errors: list[InputError]):
-        super().__init__(f"{len(errors)} error(s) in mapping")
-        self.errors = errors
-
-    def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.errors)
+    what = "mapping"
 
 
 @dataclass

@@ -22,7 +22,7 @@ import jsonschema
 
 from . import resources
 from .cases import CaseMemory
-from .errors import AdieuError, InputError, Location, PolicyError, did_you_mean
+from .errors import AdieuError, FileErrors, InputError, Location, PolicyError, did_you_mean
 from .facts import Coercer, Record, fact_minimums
 from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption, Policy, load_policy
@@ -42,17 +42,11 @@ from .yamlpos import (
 CASE_HOLD = "review-rejected"  # the hold a rejected case puts on an offboarding (engine/cases.py)
 
 
-class TestFileErrors(AdieuError):
+class TestFileErrors(FileErrors):
     """Every problem found in one test file; exit code 2."""
 
     __test__ = False  # not a pytest test class
-
-    def __init__(self, errors: list[InputError]):
-        super().__init__(f"{len(errors)} error(s) in test file")
-        self.errors = errors
-
-    def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.errors)
+    what = "test file"
 
 
 @dataclass

@@ -279,6 +279,18 @@ def create_app(db_path: str, hosts: list[str] | None = None,
     def message(status: int, title: str, text: str) -> HTMLResponse:
         return page("message.html.j2", status, title=title, text=text)
 
+    async def read(what: Any, *args: Any) -> tuple[Any, Response | None]:
+        """WHAT(*args) off the event loop: (its value, None), or (None, the
+        page for its error: 404 not found, 409 no brief, 500 unreadable)."""
+        try:
+            return await run_in_threadpool(what, *args), None
+        except NotFound as exc:
+            return None, message(404, "Not found", str(exc))
+        except NoBrief as exc:
+            return None, message(409, "No brief", str(exc))
+        except AdieuError as exc:
+            return None, message(500, "The database cannot be read", str(exc))
+
     def customer_of(request: Request) -> str | None:
         value = request.query_params.get("customer")
         return None if value is None else normalise_id(value)
@@ -287,12 +299,10 @@ def create_app(db_path: str, hosts: list[str] | None = None,
         number = request.query_params.get("page", "1")
         if not number.isdecimal() or not 1 <= int(number) <= 10 ** 9:
             return message(400, "No such page", "page must be a whole number from 1")
-        try:
-            rows, total = await run_in_threadpool(open_cases, db_path, int(number))
-        except NotFound as exc:
-            return message(404, "Not found", str(exc))
-        except AdieuError as exc:
-            return message(500, "The database cannot be read", str(exc))
+        found, failed = await read(open_cases, db_path, int(number))
+        if failed:
+            return failed
+        rows, total = found
         first = (int(number) - 1) * PAGE_SIZE
         return page("index.html.j2", rows=rows, total=total, page_number=int(number),
                     first=first + 1, last=first + len(rows),
@@ -303,12 +313,9 @@ def create_app(db_path: str, hosts: list[str] | None = None,
         customer = customer or customer_of(request)
         if not customer:
             return message(400, "No customer", "give ?customer=ID (see the list of open cases)")
-        try:
-            values = await run_in_threadpool(case_page, db_path, customer)
-        except NotFound as exc:
-            return message(404, "Not found", str(exc))
-        except AdieuError as exc:
-            return message(500, "The database cannot be read", str(exc))
+        values, failed = await read(case_page, db_path, customer)
+        if failed:
+            return failed
         return page("case.html.j2", status, error=None if error is None else page_text(error),
                     form=form or {}, note_max=NOTE_MAX_CHARS, **values)
 
@@ -316,14 +323,9 @@ def create_app(db_path: str, hosts: list[str] | None = None,
         customer = customer_of(request)
         if not customer:
             return message(400, "No customer", "give ?customer=ID")
-        try:
-            text = await run_in_threadpool(brief_html, db_path, customer)
-        except NotFound as exc:
-            return message(404, "Not found", str(exc))
-        except NoBrief as exc:
-            return message(409, "No brief", str(exc))
-        except AdieuError as exc:
-            return message(500, "The database cannot be read", str(exc))
+        text, failed = await read(brief_html, db_path, customer)
+        if failed:
+            return failed
         return HTMLResponse(text, headers={"Content-Security-Policy": BRIEF_CSP,
                                            "X-Content-Type-Options": "nosniff",
                                            "Cache-Control": "no-store"})

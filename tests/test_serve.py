@@ -17,7 +17,6 @@ import re
 import shutil
 import sqlite3
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -27,21 +26,24 @@ from reportdata import SCRIPT_NAME, hostile_db
 from adieu.cli import cli
 
 pytest.importorskip("starlette")
-with warnings.catch_warnings():  # Starlette >= 1.9 asks for httpx2; httpx still works
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from servepage import (  # noqa: E402
+    BASE,
+    TOKEN,
+    TestClient,
+    alerts,
+    audit_count,
+    client,
+    copy_db,
+    latest_case,
+)
+from servepage import form as review_form  # noqa: E402
 
 from adieu.serve import create_app  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with:DeprecationWarning")
 
-TOKEN = "test-token"
 OWNER_SPELLED_OTHERWISE = "MARTIN, chloe"  # the owner of CUST-0001 is Chloe Martin
-BASE = "http://127.0.0.1:8080"
-# The case each customer of the base waits in, and its latest run (the hidden
-# fields of its page's form).
-SEEN = {"CUST-0001": (1, 2), "CUST-0007": (2, 2), "CUST-0023": (3, 2), "CUST-0015": (4, 2),
-        "CUST-0054": (5, 2)}
+state = latest_case
 
 
 @pytest.fixture(scope="module")
@@ -52,42 +54,12 @@ def base_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def db(base_db: Path, tmp_path: Path) -> Path:
     """A copy of the base for one test (reviews change it)."""
-    for suffix in ("", "-wal"):
-        if Path(f"{base_db}{suffix}").exists():
-            shutil.copy(f"{base_db}{suffix}", tmp_path / f"adieu.db{suffix}")
-    return tmp_path / "adieu.db"
-
-
-def client(db: Path) -> TestClient:
-    return TestClient(create_app(str(db), token=TOKEN), base_url=BASE)
-
-
-def alerts(text: str) -> list[str]:
-    return [html.unescape(m) for m in re.findall(r'role="alert">(.*?)</p>', text, re.S)]
-
-
-def state(db: Path, customer: str) -> tuple:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("select state, reviewer, reviewer_key from cases where "
-                            "customer_id = ? order by id desc limit 1", [customer]).fetchone()
-    finally:
-        conn.close()
-
-
-def audit_count(db: Path) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("select count(*) from audit").fetchone()[0]
-    finally:
-        conn.close()
+    return copy_db(base_db, tmp_path)
 
 
 def form(customer: str = "CUST-0001", verdict: str = "approved", by: str = "Rita Reviewer",
          **more: str) -> dict[str, str]:
-    case, run = SEEN.get(customer, (1, 2))
-    return {"customer": customer, "case": str(case), "run": str(run), "verdict": verdict,
-            "by": by, "note": "figures checked", "csrf": TOKEN, **more}
+    return review_form(customer, verdict, by, **more)
 
 
 def test_the_open_cases_are_listed_and_a_script_name_is_text(db: Path):

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import socket
 import sqlite3
-import warnings
 from pathlib import Path
 
 import pytest
@@ -23,20 +21,23 @@ from reportdata import hostile_db
 from adieu.cli import cli
 
 pytest.importorskip("starlette")
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from servepage import (  # noqa: E402
+    BASE,
+    TOKEN,
+    TestClient,
+    alerts,
+    audit_count,
+    client,
+    copy_db,
+    latest_case,
+)
+from servepage import form as review_form  # noqa: E402
 
 from adieu import reviewing, serve  # noqa: E402
 from adieu.cli import serve as serve_cli  # noqa: E402
-from adieu.serve import MAX_FORM_BYTES, create_app  # noqa: E402
+from adieu.serve import MAX_FORM_BYTES  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with:DeprecationWarning")
-
-TOKEN = "test-token"
-BASE = "http://127.0.0.1:8080"
-SEEN = {"CUST-0001": (1, 2), "CUST-0007": (2, 2), "CUST-0023": (3, 2), "CUST-0015": (4, 2),
-        "CUST-0054": (5, 2)}
 
 
 @pytest.fixture(scope="module")
@@ -46,41 +47,15 @@ def base_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def db(base_db: Path, tmp_path: Path) -> Path:
-    for suffix in ("", "-wal"):
-        if Path(f"{base_db}{suffix}").exists():
-            shutil.copy(f"{base_db}{suffix}", tmp_path / f"adieu.db{suffix}")
-    return tmp_path / "adieu.db"
-
-
-def client(db: Path, **kw) -> TestClient:
-    return TestClient(create_app(str(db), token=TOKEN, **kw), base_url=BASE)
-
-
-def alerts(text: str) -> list[str]:
-    return [html.unescape(m) for m in re.findall(r'role="alert">(.*?)</p>', text, re.S)]
+    return copy_db(base_db, tmp_path)
 
 
 def form(customer: str = "CUST-0007", verdict: str = "approved", **more: str) -> dict:
-    case, run = SEEN[customer]
-    return {"csrf": TOKEN, "customer": customer, "case": str(case), "run": str(run),
-            "verdict": verdict, "by": "Rita Reviewer", "note": "figures checked", **more}
+    return review_form(customer, verdict, **more)
 
 
 def state(db: Path, customer: str) -> tuple:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("select state, reviewer from cases where customer_id = ? "
-                            "order by id desc limit 1", [customer]).fetchone()
-    finally:
-        conn.close()
-
-
-def audit_count(db: Path) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("select count(*) from audit").fetchone()[0]
-    finally:
-        conn.close()
+    return latest_case(db, customer)[:2]
 
 
 # N: a review is bound to the case and run the page showed

@@ -56,6 +56,21 @@ def _complete_doc(ctx: click.Context, param: click.Parameter,
     return [n for n in _doc_names() if n.startswith(incomplete)]
 
 
+def _list_files(names: dict[str, Path]) -> None:
+    """One line a name: the name, padded, and its file."""
+    width = max((len(n) for n in names), default=4)
+    for known, path in names.items():
+        echo(f"{known:<{width}}  {path}")
+
+
+def _print_file(path: Path, as_path: bool) -> None:
+    """Print PATH itself (as_path) or its text as it is."""
+    if as_path:
+        echo(str(path))
+    else:
+        echo(path.read_text(encoding="utf-8"), nl=False, keep="\n")
+
+
 def register(cli: click.Group) -> None:
     @cli.command(name="init")
     @click.argument("directory", default=".", metavar="[DIR]", type=click.Path())
@@ -122,18 +137,13 @@ def register(cli: click.Group) -> None:
         """
         names = _doc_names()
         if name is None:
-            width = max((len(n) for n in names), default=4)
-            for known, path in names.items():
-                echo(f"{known:<{width}}  {path}")
+            _list_files(names)
             return
         key = name.removeprefix("docs/").removesuffix(".md")
         path = names.get(key)
         if path is None:
             raise InputError(f"unknown document {name!r} (known: {', '.join(names)})")
-        if as_path:
-            echo(str(path))
-        else:
-            echo(path.read_text(encoding="utf-8"), nl=False, keep="\n")
+        _print_file(path, as_path)
 
     @cli.command(name="schema")
     @click.argument("name", required=False, shell_complete=_complete_schema)
@@ -151,9 +161,7 @@ def register(cli: click.Group) -> None:
         """
         names = resources.schema_names()
         if as_list:
-            width = max((len(n) for n in names), default=4)
-            for known, path in names.items():
-                echo(f"{known:<{width}}  {path}")
+            _list_files(names)
             return
         known_text = ", ".join([*names, *resources.SCHEMA_ALIASES])
         if name is None:
@@ -161,7 +169,4 @@ def register(cli: click.Group) -> None:
         path = resources.find_schema(name)
         if path is None:
             raise InputError(f"unknown schema {name!r} (known: {known_text})")
-        if as_path:
-            echo(str(path))
-        else:
-            echo(path.read_text(encoding="utf-8"), nl=False, keep="\n")
+        _print_file(path, as_path)
