@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .coverage import Coverage
-from .decide import Decision, decide, make_contexts
+from .decide import Context, Decision, decide, figures, make_contexts
 from .errors import InputError, Location
 from .facts import to_json_value
 from .policytest_load import TestCase, TestFile, load_test_file
@@ -26,6 +26,8 @@ from .policytest_load import TestCase, TestFile, load_test_file
 SUFFIX = ".test.yaml"
 # Fields compared as sets (order does not matter); other lists in order.
 SET_FIELDS = ("fired", "shielded", "unknown", "missing", "holds", "exemptions", "new_strikes")
+# Expected fields that name rules: a failure in one shows the named rules' figures.
+RULE_FIELDS = ("fired", "shielded", "unknown", "new_strikes")
 
 
 @dataclass
@@ -46,14 +48,19 @@ class CaseResult:
     location: Location
     decision: Decision
     mismatches: list[Mismatch] = field(default_factory=list)
+    # Figures of rules a failed expectation names that did not fire (so a
+    # case expecting a rule to fire shows why it passed), by rule id.
+    named_figures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         return not self.mismatches
 
     def figures(self) -> dict[str, dict[str, Any]]:
-        """Figures of each rule that fired (shielded ones too), by rule id."""
-        return {r.rule: r.figures for r in [*self.decision.fired, *self.decision.shielded]}
+        """Figures of each rule that fired (shielded ones too), then of each
+        other rule a failed expectation names, by rule id."""
+        fired = {r.rule: r.figures for r in [*self.decision.fired, *self.decision.shielded]}
+        return {**fired, **{k: v for k, v in self.named_figures.items() if k not in fired}}
 
     def to_json(self) -> dict[str, Any]:
         d = self.decision
@@ -92,20 +99,34 @@ def compare(decision: Decision, expect: dict[str, Any]) -> list[Mismatch]:
 
 def decide_case(test: TestFile, case: TestCase) -> Decision:
     """The decision for a case's customer, among the file's population."""
+    return _decide_case(test, case)[0]
+
+
+def _decide_case(test: TestFile, case: TestCase) -> tuple[Decision, Context]:
     cid = case.record.customer_id
     records = [r for r in test.population if r.facts.get("customer_id") != cid]
     records.append(case.record)
     contexts, population = make_contexts(test.policy, records, case.as_of)
     population.compute_all()
-    return decide(test.policy, contexts[-1], case.as_of, case.memory)
+    return decide(test.policy, contexts[-1], case.as_of, case.memory), contexts[-1]
 
 
 def run_case(test: TestFile, case: TestCase, coverage: Coverage | None = None) -> CaseResult:
-    decision = decide_case(test, case)
+    decision, ctx = _decide_case(test, case)
     if coverage is not None:
         coverage.record(decision, case.record.facts, case.as_of)
-    return CaseResult(test.path, case.name, case.location, decision,
-                      compare(decision, case.expect))
+    mismatches = compare(decision, case.expect)
+    named = {rule for m in mismatches if m.field in RULE_FIELDS
+             for rule in [*_listed(m.expected), *_listed(m.actual)]}
+    by_id = {rule.id: rule for rule in test.policy.rules}
+    named_figures = {rule: figures(test.policy, by_id[rule], ctx)
+                     for rule in sorted(named) if rule in by_id}
+    return CaseResult(test.path, case.name, case.location, decision, mismatches,
+                      named_figures)
+
+
+def _listed(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def find_test_files(paths: Iterable[str]) -> list[str]:

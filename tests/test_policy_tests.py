@@ -118,6 +118,24 @@ def test_a_failure_shows_expected_against_actual_and_the_figures(tiny: Path):
     assert result.stdout.endswith("1 file(s), 2 case(s): 1 passed, 1 failed\n")
 
 
+def test_a_rule_expected_to_fire_that_passed_shows_its_figures(tiny: Path):
+    """The figures that matter most are of the rule the case expected: here
+    the late rule passed (2 late payments against a limit of 3)."""
+    late = HEALTHY.replace("late_payments_12m: 0", "late_payments_12m: 2")
+    write(tiny, HEAD + "  - name: two late payments are a strike\n    facts: " + late +
+          "\n    expect: {fired: [late]}\n")
+    result = adieu("test", "t.test.yaml", "--json", cwd=tiny)
+    assert result.returncode == 1, result.stderr
+    [case] = json.loads(result.stdout)["cases"]
+    assert case["figures"] == {"late": {"late_limit": 3, "late_payments_12m": 2}}
+    text = adieu("test", "t.test.yaml", cwd=tiny).stdout
+    assert text.startswith(
+        "FAIL t.test.yaml:4: two late payments are a strike\n"
+        "  fired: expected [late], got []\n"
+        "  figures:\n"
+        "    late: late_limit=3, late_payments_12m=2\n")
+
+
 def test_list_fields_compare_as_sets_and_name_both_sides(tiny: Path):
     write(tiny, f"""\
         policy: tiny.yaml

@@ -42,7 +42,8 @@ def register(cli: click.Group) -> None:
         Each case decides one customer with the file's policy, as
         `adieu evaluate` would, and checks the fields under `expect:`. A
         failure shows the case (file:line), expected against actual, the
-        figures of the rules that fired and the decision's notes.
+        figures of the rules that fired or that a failed expectation names,
+        and the decision's notes.
         Coverage lists, per policy, the rules, exemptions, holds and timing
         branches no case exercised, with their policy line
         (docs/policy-tests.md). Exit 0 when every case passes, 1 when one
