@@ -51,6 +51,8 @@ class CaseResult:
     # Figures of rules a failed expectation names that did not fire (so a
     # case expecting a rule to fire shows why it passed), by rule id.
     named_figures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The case's own notes (TestCase.notes: which row a facts_from took).
+    case_notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -122,7 +124,7 @@ def run_case(test: TestFile, case: TestCase, coverage: Coverage | None = None) -
     named_figures = {rule: figures(test.policy, by_id[rule], ctx)
                      for rule in sorted(named) if rule in by_id}
     return CaseResult(test.path, case.name, case.location, decision, mismatches,
-                      named_figures)
+                      named_figures, list(case.notes))
 
 
 def _listed(value: Any) -> list[str]:
@@ -217,7 +219,7 @@ def failure_lines(result: CaseResult) -> Iterator[str]:
         for rule, values in figs.items():
             text = ", ".join(f"{k}={_shown(v)}" for k, v in values.items())
             yield f"    {rule}: {text}"
-    notes = result.decision.notes
+    notes = [*result.case_notes, *result.decision.notes]
     if notes:
         yield "  notes:"
         for note in notes:

@@ -237,9 +237,12 @@ def test_population_is_the_base_percentile_sees(tmp_path: Path):
     assert "  outcome: expected warn, got keep\n" in alone.stdout
 
 
-def test_cases_decide_as_evaluate_does(tmp_path: Path, policy_file: Path, customers_csv: Path):
-    """Every customer of a CSV, as a case with facts_from over the CSV's
-    population, gets the decision `adieu evaluate` gives it."""
+def test_cases_decide_as_evaluate_does(tmp_path: Path, policy_file: Path, customers_csv: Path,
+                                      good_csv: Path):
+    """Every customer of a CSV, as a case with facts_from (the CSV's bad row
+    is another customer's: no matter) over the population evaluate decides
+    among (the CSV's accepted rows: good.csv), gets the decision `adieu
+    evaluate` gives it."""
     run = adieu("evaluate", str(policy_file), "--source", f"csv:{customers_csv}",
                 "--as-of", "2026-11-02", "--dry-run", "--json", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
@@ -253,7 +256,7 @@ def test_cases_decide_as_evaluate_does(tmp_path: Path, policy_file: Path, custom
                          "holds": [h["id"] for h in d["holds"]],
                          "strikes": d["strikes"], "effective_date": d["effective_date"],
                          "referrals": d["referrals"]}} for d in decisions]
-    doc = {"policy": "tiny.yaml", "as_of": "2026-11-02", "population": "csv:customers.csv",
+    doc = {"policy": "tiny.yaml", "as_of": "2026-11-02", "population": "csv:good.csv",
            "cases": cases}
     (tmp_path / "all.test.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
     result = adieu("test", "all.test.yaml", cwd=tmp_path)
@@ -465,6 +468,7 @@ def test_directories_are_searched_for_test_files(tiny: Path):
     case = HEAD + "  - name: a\n    facts: " + HEALTHY + "\n    expect: {outcome: keep}\n"
     write(tiny, case, "a.test.yaml")
     (tiny / "sub").mkdir()
+    (tiny / ".git").mkdir()  # a project: sub/b.test.yaml may name ../tiny.yaml
     write(tiny / "sub", case.replace("tiny.yaml", "../tiny.yaml"), "b.test.yaml")
     write(tiny, "not: a test\n", "other.yaml")
     (tiny / ".venv").mkdir()
