@@ -14,6 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -167,15 +168,53 @@ def default_paths() -> list[str]:
 
 
 @dataclass
+class Untested:
+    """A policy found under the searched directories that no test file
+    tests: its coverage is 0%. coverage: its items, none covered (None
+    when the policy is not valid: `adieu validate` says why)."""
+
+    file: str
+    coverage: Coverage | None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.coverage is None:
+            return {"policy_file": self.file, "policy_name": None, "percent": Decimal(0),
+                    "covered": 0, "total": 0, "rules_percent": Decimal(0), "items": [],
+                    "tested": False}
+        return {**self.coverage.to_json(), "policy_file": self.file, "percent": Decimal(0),
+                "rules_percent": Decimal(0), "tested": False}
+
+
+@dataclass
 class Report:
-    """Every case result and the coverage of each policy tested."""
+    """Every case result, the coverage of each policy tested, and the
+    policies found that no test file tests."""
 
     results: list[CaseResult] = field(default_factory=list)
     coverage: dict[str, Coverage] = field(default_factory=dict)  # by policy file
+    untested: list[Untested] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
         return sum(1 for r in self.results if not r.passed)
+
+    def find_untested(self, paths: Iterable[str]) -> None:
+        """Note every policy under the directories among paths (the way
+        filekinds.find_policies tells a policy from other YAML) that no
+        test file run tests, so a policy added without tests is 0%, not
+        left out of the report."""
+        from .errors import AdieuError
+        from .filekinds import find_policies
+        from .policy import load_policy
+
+        for file in find_policies(paths):
+            if str(Path(file).resolve()) in self.coverage:
+                continue
+            try:
+                coverage: Coverage | None = Coverage(load_policy(file))
+            except AdieuError:
+                coverage = None
+            self.untested.append(Untested(file, coverage))
 
 
 def run_files(files: list[str]) -> Report:

@@ -141,3 +141,23 @@ def test_other_yaml_files_are_not_policies(repo, hooks):
     result = run(repo, hooks[2], "notes.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("(no files to check)Skipped") == 2, result.stdout
+
+
+@pytest.mark.parametrize("repo", ["remote", "local"], indirect=True)
+def test_a_policy_added_without_tests_fails_the_tests(repo, hooks):
+    """h11 H (/work/notes/h11/a/precommit/untested_policy.sh): a copy of the
+    default policy with a rule that offboards nearly everyone, added with
+    no test file, passed both hooks. The guide's configuration passes
+    --coverage-min 100, and a policy no test file tests is at 0%."""
+    text = (repo / "policies" / "default.yaml").read_text(encoding="utf-8")
+    text = text.replace("\nrules:\n", "\nrules:\n  - id: brand-new-rule\n    title: Untested rule\n"
+                        "    when: revenue_12m < 1000000\n    action: offboard\n"
+                        "    severity: high\n    explain: everyone is out\n\n", 1)
+    (repo / "policies" / "acme.yaml").write_text(text.replace("name: default", "name: acme"),
+                                                 encoding="utf-8")
+    result = run(repo, hooks[2], "policies/acme.yaml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r"^adieu validate\.+Passed$", result.stdout, re.M), result.stdout
+    assert "- hook id: adieu-test\n- exit code: 1" in result.stdout, result.stdout
+    assert ("coverage of policies/acme.yaml: 0.0% (no test file tests this policy)\n"
+            "  below --coverage-min 100%\n") in result.stdout, result.stdout

@@ -9,7 +9,14 @@ import click
 
 from ..coverage import Coverage, shown_percent
 from ..decimals import plain_text
-from ..policytest import Report, default_paths, failure_lines, find_test_files, run_files
+from ..policytest import (
+    Report,
+    Untested,
+    default_paths,
+    failure_lines,
+    find_test_files,
+    run_files,
+)
 from ..safe_text import echo, json_text
 from .common import json_option
 
@@ -31,14 +38,18 @@ def register(cli: click.Group) -> None:
     @click.argument("paths", nargs=-1, type=click.Path())
     @click.option("--coverage-min", "coverage_min", metavar="PERCENT", callback=_percent,
                   default=None,
-                  help="Exit 1 if a tested policy's coverage (rules, exemptions, holds and "
-                       "timing branches together) is below PERCENT.")
+                  help="Exit 1 if a policy's coverage (rules, exemptions, holds and "
+                       "timing branches together) is below PERCENT; a policy in a searched "
+                       "directory that no test file tests is at 0%.")
     @json_option
     def test(paths: tuple[str, ...], coverage_min: Decimal | None, as_json: bool) -> None:
         """Run the policy test files in PATHS and report failures and coverage.
 
         PATHS are *.test.yaml files or directories searched for them
         (default: ./policies if there is one, else the current directory).
+        A policy found in a searched directory that no test file tests is
+        listed at 0% coverage ("no test file tests this policy"), so
+        --coverage-min fails for it.
         Each case decides one customer with the file's policy, as
         `adieu evaluate` would, and checks the fields under `expect:`. A
         failure shows the case (file:line), expected against actual, the
@@ -50,10 +61,14 @@ def register(cli: click.Group) -> None:
         fails or coverage is below --coverage-min, 2 when a test file is
         not valid (errors as FILE:LINE:COL) or not there.
         """
-        files = find_test_files(paths or default_paths())
+        searched = list(paths) or default_paths()
+        files = find_test_files(searched)
         report = run_files(files)
-        low = [c for c in report.coverage.values()
-               if coverage_min is not None and c.percent() < coverage_min]
+        report.find_untested(searched)
+        low: list[Coverage | Untested] = [
+            c for c in report.coverage.values()
+            if coverage_min is not None and c.percent() < coverage_min]
+        low += [u for u in report.untested if coverage_min is not None and coverage_min > 0]
         if as_json:
             click.echo(json_text(_as_json(report, coverage_min, low), indent=2))
         else:
@@ -62,17 +77,18 @@ def register(cli: click.Group) -> None:
             raise SystemExit(1)
 
 
-def _as_json(report: Report, coverage_min: Decimal | None, low: list[Coverage]) \
-        -> dict[str, Any]:
+def _as_json(report: Report, coverage_min: Decimal | None,
+             low: list[Coverage | Untested]) -> dict[str, Any]:
     return {"passed": len(report.results) - report.failed, "failed": report.failed,
             "coverage_min": coverage_min,
             "ok": not report.failed and not low,
             "cases": [r.to_json() for r in report.results],
-            "coverage": [c.to_json() for c in report.coverage.values()]}
+            "coverage": [{**c.to_json(), "tested": True} for c in report.coverage.values()]
+            + [u.to_json() for u in report.untested]}
 
 
 def _print(report: Report, files: list[str], coverage_min: Decimal | None,
-           low: list[Coverage]) -> None:
+           low: list[Coverage | Untested]) -> None:
     for result in report.results:
         if not result.passed:
             for line in failure_lines(result):
@@ -89,6 +105,12 @@ def _print(report: Report, files: list[str], coverage_min: Decimal | None,
         for item in cov.missed():
             echo(f"  not covered: {item.kind} {item.name} ({item.file}:{item.line})")
         if cov in low:
+            echo(f"  below --coverage-min {plain_text(coverage_min)}%")
+    for untested in report.untested:
+        why = "no test file tests this policy" if untested.coverage is not None else \
+            f"no test file tests this policy, and it is not valid: adieu validate {untested.file}"
+        echo(f"coverage of {untested.file}: 0.0% ({why})")
+        if untested in low:
             echo(f"  below --coverage-min {plain_text(coverage_min)}%")
     passed = len(report.results) - report.failed
     echo(f"{len(files)} file(s), {len(report.results)} case(s): {passed} passed, "

@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ..errors import (
     PolicyFileError,
     PolicyWarning,
 )
+from ..filekinds import file_kind
 from ..lint import lint, lint_document
 from ..mapping import MappingErrors, check_mapping_file
 from ..plugins import registry
@@ -72,35 +72,6 @@ def history_db(option: str | None) -> str | None:
         return option
     env = os.environ.get("ADIEU_DB")
     return env if env and Path(env).is_file() else None
-
-
-MODELINE_SCHEMA = re.compile(r"#\s*yaml-language-server:\s*\$schema=(\S+)")
-TEST_SUFFIXES = (".test.yaml", ".test.yml")
-MAPPING_SUFFIXES = (".mapping.yaml", ".mapping.yml")
-
-
-def file_kind(path: str) -> str:
-    """"test" for a policy test file, "mapping" for a mapping file, else
-    "policy". By the file name first (*.test.yaml, *.mapping.yaml: the
-    names `adieu init` writes and the pre-commit hooks tell apart), then
-    by the schema its first line names (`# yaml-language-server:
-    $schema=.../policy-test.schema.json` or mapping.schema.json)."""
-    name = Path(path).name.lower()
-    if name.endswith(TEST_SUFFIXES):
-        return "test"
-    if name.endswith(MAPPING_SUFFIXES):
-        return "mapping"
-    if not os.path.isfile(path):  # a FIFO would block the read; the loader refuses it
-        return "policy"
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as f:
-            first = f.readline(4096)
-    except OSError:
-        return "policy"  # the policy loader reports why it cannot be read
-    m = MODELINE_SCHEMA.match(first)
-    schema = m.group(1).rsplit("/", 1)[-1] if m else ""
-    return {"policy-test.schema.json": "test",
-            "mapping.schema.json": "mapping"}.get(schema, "policy")
 
 
 def _check_other(path: str, kind: str) -> tuple[list[PolicyError], str | None]:
