@@ -6,7 +6,7 @@ against schemas/policy-test.schema.json, then against its policy: every
 rule, hold, exemption and fact it names must exist, every fact value must
 have the fact's type, case names are unique. The files it names (`policy:`,
 `population:` and `facts_from:` sources) must be inside its project
-(project_root), and a population source must be read whole: a row the
+(policytest_files), and a population source must be read whole: a row the
 source rejects is an error, not a smaller base. Every problem is an
 InputError at the test file's file:line:col; all of a file's problems are
 raised together (TestFileErrors, exit code 2). A policy that is not valid
@@ -15,8 +15,6 @@ raises its own PolicyErrors (exit code 1)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +23,12 @@ import jsonschema
 
 from . import resources
 from .cases import CaseMemory
-from .errors import AdieuError, FileErrors, InputError, Location, PolicyError, did_you_mean
+from .errors import FileErrors, InputError, Location, PolicyError, did_you_mean
 from .facts import Coercer, Record, fact_minimums
-from .intake import Intake
 from .ledger import Memory, PardonedStrike, Strike
 from .policy import Exemption, Policy, load_policy
 from .policy_schema import unknown_keys
+from .policytest_files import facts_from, inside, population_source
 from .yamlpos import (
     Positions,
     as_text,
@@ -44,9 +42,6 @@ from .yamlpos import (
 )
 
 CASE_HOLD = "review-rejected"  # the hold a rejected case puts on an offboarding (engine/cases.py)
-# Files whose folder is a project's top: the folder tree a test file may read.
-PROJECT_MARKERS = (".git", "pyproject.toml")
-REJECTS_SHOWN = 20  # rejected population rows listed one by one; the rest are counted
 
 
 class TestFileErrors(FileErrors):
@@ -92,32 +87,7 @@ class _Reader:
         self.errors: list[InputError] = []
         self.sources: dict[tuple[str, dt.date], Any] = {}  # (spec, as_of) -> Intake
         self.coercer: Coercer | None = None  # for the file's policy, made on first use
-        self._root: tuple[Path, str] | None = None
-
-    def root(self) -> tuple[Path, str]:
-        """(the folder tree this file may read, in words), found on first use."""
-        if self._root is None:
-            self._root = project_root(self.path)
-        return self._root
-
-    def inside(self, location: str, key: str, where: tuple) -> bool:
-        """True when location (relative to the test file) is inside the
-        file's project, symlinks resolved; else an error at `where` naming
-        the key, without reading the file."""
-        root, words = self.root()
-        if Path(location).is_absolute():
-            self.error(f"{key}: {location} is an absolute path; name a file relative to the "
-                       f"test file, inside {words}", where)
-            return False
-        try:
-            target = (self.dir / location).resolve()
-        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
-            target = None
-        if target is None or not target.is_relative_to(root):
-            self.error(f"{key}: {location} is outside {words}; a test file reads only files "
-                       "inside it", where)
-            return False
-        return True
+        self.root: tuple[Path, str] | None = None  # policytest_files.project_root, once
 
     def error(self, message: str, where: tuple, key: bool = False) -> None:
         self.errors.append(InputError(message, self.pos.at(where, key)))
@@ -128,21 +98,6 @@ class _Reader:
         except ValueError:
             self.error(f"{value!r} is not a date (expected YYYY-MM-DD)", where)
             return None
-
-
-def project_root(test_file: str | Path) -> tuple[Path, str]:
-    """The folder tree a test file may read (its policy and sources), and
-    that in words: the nearest folder, from the test file's own up, that
-    holds .git or pyproject.toml (a repository or a Python project, so
-    policies/x.test.yaml may read ../examples/customers.csv); else the test
-    file's folder. Symlinks are resolved."""
-    folder = Path(test_file).resolve().parent
-    for candidate in (folder, *folder.parents):
-        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
-            return candidate, (f"the test file's project {candidate} (the nearest folder "
-                               "holding .git or pyproject.toml)")
-    return folder, (f"the test file's folder {folder} (no folder above it holds .git or "
-                    "pyproject.toml)")
 
 
 def load_test_file(path: str | Path) -> TestFile:
@@ -240,7 +195,7 @@ def _policy(reader: _Reader) -> Policy:
         raise TestFileErrors([InputError(
             f"policy {quoted(name)} is not a .yaml or .yml file (nor a shipped policy: "
             "default, strict)", reader.pos.at(("policy",)))])
-    if not (bare and not candidate.exists()) and not reader.inside(name, "policy", ("policy",)):
+    if not (bare and not candidate.exists()) and not inside(reader, name, "policy", ("policy",)):
         raise TestFileErrors(reader.errors)  # and a file of the test file's project
     if candidate.exists() and not candidate.is_file():
         raise TestFileErrors([InputError(
@@ -283,109 +238,13 @@ def _coerce(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple) 
     return facts
 
 
-def _source(reader: _Reader, policy: Policy, spec: str, where: tuple, key: str,
-            as_of: dt.date) -> Intake | None:
-    """What KIND:LOCATION gives, read once per file and as-of date: the
-    location relative to the test file and inside its project. None (and
-    an error at `where`) when it cannot be read."""
-    from .intake import read_records
-    from .run import open_source
-
-    kind, sep, location = spec.partition(":")
-    if sep and location:
-        if not reader.inside(location, key, where):
-            return None
-        spec = f"{kind}:{reader.dir / location}"
-        if not _file_or_directory(spec.partition(":")[2]):
-            reader.error(f"source {spec}: not a regular file or directory (a FIFO or device "
-                         "is never read)", where)
-            return None
-    if (spec, as_of) not in reader.sources:
-        intake: Intake | None = None
-        try:
-            records, mapping = open_source(spec, as_of, extra_facts=policy.facts)
-            intake = read_records(records, policy.facts, mapping)
-        except AdieuError as exc:
-            reader.error(f"source {spec}: {exc}", where)
-        except OSError as exc:
-            reader.error(f"source {spec}: cannot read: {exc.strerror}", where)
-        reader.sources[(spec, as_of)] = intake
-    return reader.sources[(spec, as_of)]
-
-
-def _population_source(reader: _Reader, policy: Policy, spec: str, as_of: dt.date) \
-        -> list[Record]:
-    """A population read whole: each row the source rejects is an error (a
-    base smaller than the file says is how a wrong expectation passes), the
-    first REJECTS_SHOWN listed as `adieu evaluate` lists them, then a count;
-    a source with no customers is an error too."""
-    where = ("population",)
-    intake = _source(reader, policy, spec, where, "population", as_of)
-    if intake is None:
-        return []
-    rows = intake.rejected_rows
-    if rows:
-        reader.error(f"population {spec}: {rows:,} of {rows + len(intake.records):,} rows "
-                     "rejected; a test's population must be read whole (fix or remove them)",
-                     where)
-        for reject in intake.rejects[:REJECTS_SHOWN]:
-            reader.error(f"population {spec}: rejected: {reject}", where)
-        if len(intake.rejects) > REJECTS_SHOWN:
-            reader.error(f"population {spec}: ... and {len(intake.rejects) - REJECTS_SHOWN:,} "
-                         "more rejects not shown", where)
-    elif not intake.records:
-        reader.error(f"population {spec}: the source has no customers", where)
-    return intake.records
-
-
-def _facts_from(reader: _Reader, policy: Policy, ref: dict[str, Any], where: tuple,
-                as_of: dt.date, notes: list[str]) -> dict[str, Any]:
-    """The facts of one customer of a source, from the record `adieu
-    evaluate` decides: the accepted one (a later row repeating the id is a
-    rejected duplicate, named in `notes`). Its own record rejected, or no
-    such customer, is an error."""
-    customer = ref["customer"]
-    intake = _source(reader, policy, ref["source"], where + ("source",), "facts_from source",
-                     as_of)
-    if intake is None:
-        return {}
-    found = [r for r in intake.records if r.customer_id == customer]
-    rejects = [r for r in intake.rejects if r.customer_id == customer]
-    if found:
-        record = found[0]
-        if rejects:  # ambiguous: say which row the case uses
-            at = f"{record.file}:{record.line}" if record.line else str(record.file)
-            row = f" (row {record.row})" if record.row is not None else ""
-            notes.extend(f"facts_from: customer {customer!r} is taken from {at}{row}, as "
-                         f"`adieu evaluate` takes it; the source rejects {reject}"
-                         for reject in rejects)
-        return dict(record.facts)
-    for reject in rejects:
-        reader.error(f"customer {customer!r}: the source rejects its record: {reject}",
-                     where + ("source",))
-    if not rejects:
-        reader.error(f"no customer {customer!r} in {ref['source']}", where + ("customer",))
-    return {}
-
-
-def _file_or_directory(location: str) -> bool:
-    """False for a path that is there but is neither a regular file nor a
-    directory (a FIFO, a device, a socket); True otherwise (a location that
-    is not there is the source's own error)."""
-    try:
-        mode = os.stat(location).st_mode
-    except (OSError, ValueError):
-        return True
-    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
-
-
 def _population(reader: _Reader, policy: Policy) -> list[Record]:
     spec = reader.doc.get("population")
     if spec is None:
         return []
     as_of = reader.date(reader.doc["as_of"], ("as_of",)) if "as_of" in reader.doc else None
     if isinstance(spec, str):
-        return _population_source(reader, policy, spec, as_of or dt.date(2000, 1, 1))
+        return population_source(reader, policy, spec, as_of or dt.date(2000, 1, 1))
     out = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(spec):
@@ -424,7 +283,7 @@ def _case(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple,
                                  ("fixtures", raw["base"])))
     notes: list[str] = []
     if "facts_from" in raw:
-        facts.update(_facts_from(reader, policy, raw["facts_from"], where + ("facts_from",),
+        facts.update(facts_from(reader, policy, raw["facts_from"], where + ("facts_from",),
                                  as_of, notes))
     own = raw.get("facts") or {}
     facts.update(_coerce(reader, policy, own, where + ("facts",)))
