@@ -101,7 +101,7 @@ def build(db: sqlite_utils.Database, run_id: int | None, by: list[str]) -> dict[
     report_templates/report.html.j2). Raises StoreError for a run that is
     not there, InputError for a --by name the run does not have."""
     run = get_run(db, run_id)
-    run_facts = RunFacts(run)
+    run_facts = RunFacts(run, db)
     run_facts.check(by)
     names = default_names(run_facts, by)
     segmenter = Segmenter(names, kinds_of(run_facts))

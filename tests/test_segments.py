@@ -286,3 +286,74 @@ def test_a_fact_with_too_many_values_is_refused():
         seg.add(lambda _n, i=i: f"customer {i}", "keep", 0)
     with pytest.raises(InputError, match="'name' has more than 1,000 distinct values"):
         seg.add(lambda _n: "one more", "keep", 0)
+
+
+def _small_run(tmp_path: Path, allow_missing: bool = False) -> Path:
+    """A run of three customers over a policy that uses revenue_12m and
+    late_payments_12m; the source has industry and orders_12m (empty for
+    C) and no late_payments_12m column."""
+    data = tmp_path / "c.csv"
+    data.write_text("customer_id,industry,revenue_12m,orders_12m\nA,retail,100,3\n"
+                    "B,retail,200,4\nC,media,300,\n", encoding="utf-8")
+    policy = tmp_path / "p.yaml"
+    policy.write_text('version: "1"\nname: p\nrules:\n  - id: big\n    title: Big\n'
+                      '    when: revenue_12m > 150 or late_payments_12m > 3\n'
+                      '    action: flag\n    severity: low\n    explain: big\n',
+                      encoding="utf-8")
+    db = tmp_path / "a.db"
+    adieu("evaluate", str(policy), "--source", f"csv:{data}", "--as-of", "2026-11-01",
+          "--db", str(db), "-q", "--allow-missing-facts")
+    return db
+
+
+FACTS_OF_SMALL_RUN = ("(its facts: contract_end, customer_id, industry, late_payments_12m, "
+                      "orders_12m, revenue_12m)")
+
+
+@pytest.mark.parametrize("command", [["segments"], ["report", "--html", "r.html"]])
+def test_a_canonical_fact_the_run_never_had_is_an_error(tmp_path: Path, command: list[str]):
+    """bad_reputation is a canonical fact, but no decision of the run stores
+    it and the policy does not use it: an error naming the run's facts (not
+    a table where every customer is "(missing)")."""
+    db = _small_run(tmp_path)
+    command = [c if c != "r.html" else str(tmp_path / c) for c in command]
+    out = adieu(*command, "--by", "bad_reputation", "--db", str(db), check=False)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == ("Error: --by 'bad_reputation': no fact of run 1: no decision of the "
+                          "run stores it and its policy does not use it "
+                          f"{FACTS_OF_SMALL_RUN}\n")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_typo_without_a_near_name_lists_the_run_facts(tmp_path: Path):
+    db = _small_run(tmp_path)
+    out = adieu("segments", "--by", "zzz", "--db", str(db), check=False)
+    assert (out.returncode, out.stderr) == (
+        2, f"Error: --by 'zzz': no such fact or derived fact in run 1 {FACTS_OF_SMALL_RUN}\n")
+
+
+def test_facts_some_customers_lack_or_the_policy_uses_are_missing_segments(tmp_path: Path):
+    """orders_12m: stored for A and B, empty for C -> a "(missing)" segment
+    of one; late_payments_12m: the policy uses it, the source has no column
+    (allowed to be missing) -> every customer "(missing)"."""
+    db = _small_run(tmp_path)
+    doc = json.loads(adieu("segments", "--by", "orders_12m", "--by", "late_payments_12m",
+                           "--db", str(db), "--json").stdout)
+    got = {(r["fact"], r["segment"]): r["customers"] for r in doc["segments"]}
+    assert got == {("orders_12m", "3"): 1, ("orders_12m", "4"): 1,
+                   ("orders_12m", "(missing)"): 1, ("late_payments_12m", "(missing)"): 3}
+
+
+def test_a_run_stored_before_fact_keys_reads_its_facts_from_its_decisions(tmp_path: Path):
+    """The old-layout fixture (runs.fact_keys NULL): owner_id is in none of
+    its decisions' facts, orders_12m in all of them."""
+    db = tmp_path / "old.db"
+    db.write_bytes((ROOT / "tests" / "fixtures" / "main-m007.db").read_bytes())
+    out = adieu("segments", "--by", "owner_id", "--db", str(db), check=False)
+    assert out.returncode == 2
+    assert out.stderr.startswith("Error: --by 'owner_id': no fact of run 2: no decision of "
+                                 "the run stores it and its policy does not use it (its "
+                                 "facts: abuse_incidents_12m, ")
+    doc = json.loads(adieu("segments", "--by", "orders_12m", "--db", str(db), "--json").stdout)
+    assert sum(r["customers"] for r in doc["segments"]) == 79
+    assert "(missing)" not in {r["segment"] for r in doc["segments"]}

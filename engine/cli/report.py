@@ -25,10 +25,11 @@ SEGMENT_COLUMNS = ("fact", "segment", "customers", "strikes", "strikes_per_custo
 
 by_option = click.option(
     "--by", "by", multiple=True, metavar="FACT",
-    help="A fact or derived fact of the run's policy to segment customers by "
-         "(repeatable). Text values are segments as they are; numbers are banded "
-         "(1, 2, 5 times a power of ten; integers -9 to 9 as they are); dates by "
-         "year; see docs/ops-guide.md.")
+    help="A fact of the run (one its decisions store or its policy uses) or a derived "
+         "fact of its policy to segment customers by (repeatable); any other name is an "
+         "error that lists the run's facts. Text values are segments as they are; "
+         "numbers are banded (1, 2, 5 times a power of ten; integers -9 to 9 as they "
+         "are); dates by year; see docs/ops-guide.md.")
 
 
 def _target(path: str) -> Path:
@@ -120,7 +121,7 @@ def register(cli: click.Group) -> None:
             raise click.UsageError("give --json or --csv, not both")
         with opened_store(db) as store:
             run = get_run(store, run_id)
-            names = list(dict.fromkeys(by)) or default_names(RunFacts(run), ())
+            names = list(dict.fromkeys(by)) or default_names(RunFacts(run, store), ())
             if not names:
                 raise InputError(f"run {run['id']} has none of the facts "
                                  f"{', '.join(DEFAULT_SEGMENTS)}: name one with --by")
