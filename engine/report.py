@@ -166,7 +166,7 @@ def charts_of(data: dict[str, Any]) -> dict[str, str]:
     for name in data["segment_names"]:
         rows = [r for r in data["segments"] if r["fact"] == name][:SEGMENT_BARS]
         out[f"segment:{name}"] = charts.hbars(
-            [(r["segment"], r["offboards_per_customer"],
+            [(r["escaped"] or r["segment"], r["offboards_per_customer"],
               f"{percent(r['offboards_per_customer'])} of {r['customers']:,}")
              for r in rows], f"Offboards per customer by {name}")
     return out

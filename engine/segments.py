@@ -18,6 +18,15 @@ A segment is the set of a run's customers that share one value of a fact
 - a missing fact: "(missing)"; a derived fact that cannot be computed
   (a fact it needs is missing): "(unknown)".
 
+A label is the value as stored: two values that only look alike
+("retail" and "retaіl" with a Cyrillic 'і', "re<zero-width space>tail")
+are two segments, so the data problem stays in sight. Each row's
+`escaped` is the label with the letters that pass for Latin ones
+(names.look_alike_escaped) and the characters that do not show
+(safe_text.visible) escaped: "reta\\u0456l", "re\\u200btail"; None when
+the label has none. The text table and the report show it in place of
+the label; JSON and CSV give both.
+
 Per segment: customers, strikes (the active strikes on the ladder in the
 run's decisions, decisions.strikes, summed), offboards (decisions whose
 outcome is offboard), and per customer: strikes_per_customer (2 decimals)
@@ -43,11 +52,13 @@ from . import jsontext
 from .columns import used_facts
 from .errors import InputError, did_you_mean
 from .facts import from_json_facts
+from .names import look_alike_escaped
 from .plugin_record import compile_run_policy
 from .plugins import registry
 from .policy import Policy, canonical_facts
 from .popstats import StatsPopulation
 from .run_writer import read_decisions
+from .safe_text import visible
 from .values import UNKNOWN, Context
 
 DEFAULT_SEGMENTS = ("industry", "channel", "size")
@@ -111,6 +122,15 @@ def label_of(value: Any, kind: str | None = None) -> tuple[Any, str]:
     return (0, text), text
 
 
+def escaped(label: str) -> str | None:
+    """The label as shown, when that is not the label itself: letters of
+    other scripts that pass for Latin ones (names.look_alike_escaped) and
+    characters that do not show (safe_text.visible) as \\u escapes
+    ("reta\\u0456l", "re\\u200btail"); None for a label shown as it is."""
+    shown = visible(look_alike_escaped(label) or label)
+    return shown if shown != label else None
+
+
 @dataclass
 class _Tally:
     key: Any
@@ -152,7 +172,8 @@ class Segmenter:
     def rows(self) -> list[dict[str, Any]]:
         """One dict per segment: fact, segment, customers, strikes,
         strikes_per_customer (Decimal, 2 places), offboards,
-        offboards_per_customer (Decimal share, 4 places); sorted as the
+        offboards_per_customer (Decimal share, 4 places), escaped (the
+        label as shown, if it differs: escaped()); sorted as the
         module docstring says."""
         out = []
         for name in self.names:
@@ -165,6 +186,7 @@ class Segmenter:
                     "offboards": t.offboards,
                     "offboards_per_customer":
                         (Decimal(t.offboards) / t.customers).quantize(_SHARE),
+                    "escaped": escaped(label),
                     "_order": (-Decimal(t.offboards) / t.customers,
                                -Decimal(t.strikes) / t.customers, -t.customers, label)})
             rows.sort(key=lambda r: r["_order"])

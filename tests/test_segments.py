@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from adieu.errors import InputError
-from adieu.segments import MAX_SEGMENTS, Segmenter, label_of, number_band
+from adieu.segments import MAX_SEGMENTS, Segmenter, escaped, label_of, number_band
 
 ROOT = Path(__file__).resolve().parents[1]
 ADIEU = str(Path(sys.executable).parent / "adieu")
@@ -194,8 +194,9 @@ def test_csv_output_has_the_json_figures(db: Path):
     doc = segments_json(db, "size")
     assert [list(r) for r in got][0] == ["fact", "segment", "customers", "strikes",
                                          "strikes_per_customer", "offboards",
-                                         "offboards_per_customer"]
-    assert [{k: str(v) for k, v in r.items()} for r in doc["segments"]] == got
+                                         "offboards_per_customer", "escaped"]
+    assert [{k: "" if v is None else str(v) for k, v in r.items()}
+            for r in doc["segments"]] == got
 
 
 def test_text_table(db: Path):
@@ -357,3 +358,61 @@ def test_a_run_stored_before_fact_keys_reads_its_facts_from_its_decisions(tmp_pa
     doc = json.loads(adieu("segments", "--by", "orders_12m", "--db", str(db), "--json").stdout)
     assert sum(r["customers"] for r in doc["segments"]) == 79
     assert "(missing)" not in {r["segment"] for r in doc["segments"]}
+
+
+@pytest.mark.parametrize(("label", "shown"), [
+    ("retail", None), ("Retail", None), ("Café", None), ("10 m\u00b2", None),
+    ("розница", None),  # a word of another script, with letters that look like nothing Latin
+    ("reta\u0456l", "reta\\u0456l"),  # Cyrillic і among Latin letters
+    ("C\u0430fé", "C\\u0430fé"),  # Cyrillic а beside an accented Latin letter
+    ("\u0440\u0435\u0442\u0430\u0456\u04cf", "\\u0440\\u0435\\u0442\\u0430\\u0456\\u04cf"),
+    ("\uff52\uff45\uff54\uff41\uff49\uff4c", "\\uff52\\uff45\\uff54\\uff41\\uff49\\uff4c"),
+    ("\U0001d42btail", "\\U0001d42btail"),  # mathematical bold r
+    ("re\u200btail", "re\\u200btail"),  # a zero-width space
+    ("ret\u0430\u200bil", "ret\\u0430\\u200bil"),
+])
+def test_escaped_labels(label: str, shown: str | None):
+    assert escaped(label) == shown
+
+
+def test_look_alike_values_are_segments_of_their_own_shown_escaped(tmp_path: Path):
+    """Values that read "retail" but hold a Cyrillic letter, full-width
+    letters or a zero-width space are not merged with "retail" (the data
+    problem stays visible) but shown escaped in the text table, the
+    report and the `escaped` field of JSON and CSV."""
+    values = ["retail", "retail", "reta\u0456l", "\uff52\uff45\uff54\uff41\uff49\uff4c",
+              "re\u200btail", "Café"]
+    data = tmp_path / "c.csv"
+    data.write_text("customer_id,industry,revenue_12m\n" + "".join(
+        f"C{i},{v},{100 * (i + 1)}\n" for i, v in enumerate(values)), encoding="utf-8")
+    policy = tmp_path / "p.yaml"
+    policy.write_text('version: "1"\nname: p\nrules:\n  - id: big\n    title: Big\n'
+                      '    when: revenue_12m > 150\n    action: flag\n    severity: low\n'
+                      '    explain: big\n', encoding="utf-8")
+    db = tmp_path / "a.db"
+    adieu("evaluate", str(policy), "--source", f"csv:{data}", "--as-of", "2026-11-01",
+          "--db", str(db), "-q")
+    want = {"retail": (2, None), "reta\u0456l": (1, "reta\\u0456l"),
+            "\uff52\uff45\uff54\uff41\uff49\uff4c":
+                (1, "\\uff52\\uff45\\uff54\\uff41\\uff49\\uff4c"),
+            "re\u200btail": (1, "re\\u200btail"), "Café": (1, None)}
+    doc = json.loads(adieu("segments", "--by", "industry", "--db", str(db), "--json").stdout)
+    assert {r["segment"]: (r["customers"], r["escaped"]) for r in doc["segments"]} == want
+    rows = list(csv.DictReader(adieu("segments", "--by", "industry", "--db", str(db),
+                                     "--csv").stdout.splitlines()))
+    assert {r["segment"]: (int(r["customers"]), r["escaped"] or None) for r in rows} == want
+    text = adieu("segments", "--by", "industry", "--db", str(db)).stdout.splitlines()
+    shown = {line.split()[0]: int(line.split()[1]) for line in text[3:-1]}
+    assert shown == {"retail": 2, "reta\\u0456l": 1, "re\\u200btail": 1, "Café": 1,
+                     "\\uff52\\uff45\\uff54\\uff41\\uff49\\uff4c": 1}
+    assert text[-1] == ("note: \\u escapes in 3 segment(s) mark letters of other scripts "
+                        "that look like Latin ones, or characters that do not show: a data "
+                        "problem to fix in the source")
+    header = text[2]
+    assert all(len(line) <= len(header) + 1 for line in text[3:-1])  # columns line up
+    page = tmp_path / "r.html"
+    adieu("report", "--db", str(db), "--html", str(page), "--by", "industry")
+    html = page.read_text(encoding="utf-8")
+    assert "<td>reta\\u0456l</td>" in html and "<td>re\\u200btail</td>" in html
+    assert "reta\u0456l" not in html and "\uff52" not in html
+    assert "\\u escapes in 3 segment(s) mark letters" in html
