@@ -35,12 +35,14 @@ stored key) also: i and l, 0 and o, 1 and l, 'rn' and 'm', 'vv' and 'w',
 
 from __future__ import annotations
 
+import getpass
 import re
 import unicodedata
 from functools import cache, lru_cache
 from typing import Any
 
-from .safe_text import _INVISIBLE, WHITESPACE, _escape
+from .errors import InputError
+from .safe_text import _INVISIBLE, WHITESPACE, _escape, name_problem
 
 # Letters that carry no accent to drop but a stroke or a ligature, and how
 # they are written without it: both spellings in use count ("Đorđe" is
@@ -198,6 +200,30 @@ def fold(text: str, case: bool = True) -> str:
     if case:
         text = unicodedata.normalize("NFKC", text.casefold())
     return re.sub(" +", " ", text).strip()
+
+
+def made_by(by: str | None) -> str | None:
+    """Who makes a run, as runs.made_by records it: `by` (`adieu evaluate
+    --by NAME`) if given, else the operating-system user (getpass.getuser:
+    $LOGNAME, $USER ... or the password database), else None. The name is
+    fold()ed with its case kept (NFKC, spaces and dashes made one, trimmed),
+    as a reviewer's name is before it is compared; it is a record for
+    people to read, never compared or checked. InputError for a `by` that
+    is empty or holds a control, formatting or invisible character
+    (safe_text.name_problem, as for a reviewer's --by); such an
+    operating-system user name is not recorded (None)."""
+    if by is not None:
+        problem = name_problem(by, "--by")
+        name = fold(by, case=False)
+        if problem or not name:
+            raise InputError(problem or "--by may not be empty: name who makes the run")
+        return name
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no user name in the environment or passwd
+        return None
+    name = fold(user, case=False)
+    return name if name and not name_problem(user) else None
 
 
 def owner_id_key(value: Any) -> str:
