@@ -83,7 +83,7 @@ class AuditLog:
 # whose digests were taken before the column existed, so a NULL there is left
 # out of the digest (any other value is in it).
 LATER_RUN_COLUMNS = frozenset({"missing_facts", "sources", "plugins", "input_sha256",
-                               "fact_keys", "source_files"})
+                               "fact_keys", "source_files", "made_by"})
 
 
 def run_digest(run: dict[str, Any]) -> str:

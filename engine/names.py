@@ -9,6 +9,9 @@
   among the words of the other. Doubt counts as the same person: a wrong
   "same" only asks for another reviewer, a wrong "different" lets the owner
   approve their own customer.
+- `look_alike_escaped(text)`: a text shown so that letters of other
+  scripts that pass for Latin ones stand out ('reta\\u0456l'), for
+  segment labels (engine/segments.py); None when there is nothing to mark.
 - `no_owner(value)`: an owner cell that names nobody (empty, `N/A`, `-`,
   `none`, `unassigned`, `TBD` ...: PLACEHOLDERS), so no owner is on record.
 
@@ -32,12 +35,14 @@ stored key) also: i and l, 0 and o, 1 and l, 'rn' and 'm', 'vv' and 'w',
 
 from __future__ import annotations
 
+import getpass
 import re
 import unicodedata
 from functools import cache, lru_cache
 from typing import Any
 
-from .safe_text import _INVISIBLE, WHITESPACE
+from .errors import InputError
+from .safe_text import _INVISIBLE, WHITESPACE, _escape, name_problem
 
 # Letters that carry no accent to drop but a stroke or a ligature, and how
 # they are written without it: both spellings in use count ("Đorđe" is
@@ -64,6 +69,40 @@ _PAIRS = (
     "օo սu ոn հh ցg ԁd ᎪA ᏴB ᏟC ᎬE ᎻH ᏦK ᎷM ᏢP ᏚS ᎢT ᏔW ᏃZ ᎠD"
 ).split()
 CONFUSABLES = {pair[0]: pair[1] for pair in _PAIRS}
+
+_LETTER_OR_DIGIT = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nd"})
+
+
+def passes_for(ch: str) -> str | None:
+    """The ASCII letter or digit a character that is not ASCII passes for,
+    or None: a look-alike of CONFUSABLES (Cyrillic 'і' -> 'i') or a
+    compatibility form NFKC makes ASCII (full-width 'ｒ' -> 'r', a
+    mathematical bold letter). 'é' passes for nothing: it looks different."""
+    if ch.isascii() or unicodedata.category(ch) not in _LETTER_OR_DIGIT:
+        return None  # superscripts ('m²') and other signs are not read as letters
+    latin = CONFUSABLES.get(ch) or unicodedata.normalize("NFKC", ch)
+    return latin if latin.isascii() and latin.isalnum() else None
+
+
+def look_alike_escaped(text: str) -> str | None:
+    r"""`text` with every character that passes for an ASCII letter or digit
+    (passes_for) written as its \u escape, when it could be read as text
+    it is not: it mixes such characters with ASCII letters ('reta\u0456l'
+    for 'retaіl' with a Cyrillic 'і'), or all its letters are such
+    characters (full-width 'ｒｅｔａｉｌ'). None when there is nothing to
+    mark (ASCII text, 'Café', a word of another script such as 'розница')."""
+    if text.isascii():
+        return None
+    marks = [passes_for(ch) is not None for ch in text]
+    if not any(marks):
+        return None
+    letters = [(ch, mark) for ch, mark in zip(text, marks, strict=True) if ch.isalnum()]
+    mixed = any(ch.isascii() for ch, _ in letters)
+    if not mixed and not all(mark for _, mark in letters):
+        return None
+    return "".join(_escape(ch) if mark else ch for ch, mark in zip(text, marks, strict=True))
+
+
 # Multi-letter look-alikes and spellings that are one for the comparison.
 _SKELETON = (("i", "l"), ("rn", "m"), ("vv", "w"), ("cl", "d"),
              ("ae", "a"), ("oe", "o"), ("ue", "u"), ("aa", "a"))
@@ -161,6 +200,30 @@ def fold(text: str, case: bool = True) -> str:
     if case:
         text = unicodedata.normalize("NFKC", text.casefold())
     return re.sub(" +", " ", text).strip()
+
+
+def made_by(by: str | None) -> str | None:
+    """Who makes a run, as runs.made_by records it: `by` (`adieu evaluate
+    --by NAME`) if given, else the operating-system user (getpass.getuser:
+    $LOGNAME, $USER ... or the password database), else None. The name is
+    fold()ed with its case kept (NFKC, spaces and dashes made one, trimmed),
+    as a reviewer's name is before it is compared; it is a record for
+    people to read, never compared or checked. InputError for a `by` that
+    is empty or holds a control, formatting or invisible character
+    (safe_text.name_problem, as for a reviewer's --by); such an
+    operating-system user name is not recorded (None)."""
+    if by is not None:
+        problem = name_problem(by, "--by")
+        name = fold(by, case=False)
+        if problem or not name:
+            raise InputError(problem or "--by may not be empty: name who makes the run")
+        return name
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no user name in the environment or passwd
+        return None
+    name = fold(user, case=False)
+    return name if name and not name_problem(user) else None
 
 
 def owner_id_key(value: Any) -> str:

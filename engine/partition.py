@@ -223,7 +223,7 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
                      partitions: Iterable[Partition], population_stats: dict[str, Any],
                      rejects: Iterable[Reject | dict[str, Any]] = (),
                      recalled: Recalled | None = None, backfill: bool = False,
-                     started_at: str | None = None) -> int:
+                     started_at: str | None = None, made_by: str | None = None) -> int:
     """Write the decided partitions as ONE run of db_file (one transaction,
     engine.store.RunWriter) and return its id; partitions are written as
     they come (an iterator may yield them as the workers finish, in any
@@ -233,7 +233,9 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
     nothing is written (decide again). A run identical to a stored one
     (same policy, facts, as-of date and memory) is not written again: the
     stored run's id is returned. InputError for an as-of date before the
-    latest run's unless backfill."""
+    latest run's unless backfill. made_by: who made the run (runs.made_by;
+    engine.names.made_by gives what `adieu evaluate` records), None: not
+    recorded."""
     from .batches import Batch, Tally
 
     started_at = started_at or now()
@@ -281,7 +283,7 @@ def store_partitions(db_file: str, policy: Policy, source: str, as_of: dt.date,
                 "new_strikes": writer.strikes, "missing_facts": jsontext.dumps([]),
                 "sources": jsontext.dumps([source]),
                 "plugins": jsontext.dumps(used_plugins(policy, kinds, registry())),
-                "input_sha256": None,
+                "input_sha256": None, "made_by": made_by,
             })
     except _Same as same:
         return same.run_id

@@ -101,7 +101,7 @@ def build(db: sqlite_utils.Database, run_id: int | None, by: list[str]) -> dict[
     report_templates/report.html.j2). Raises StoreError for a run that is
     not there, InputError for a --by name the run does not have."""
     run = get_run(db, run_id)
-    run_facts = RunFacts(run)
+    run_facts = RunFacts(run, db)
     run_facts.check(by)
     names = default_names(run_facts, by)
     segmenter = Segmenter(names, kinds_of(run_facts))
@@ -166,7 +166,7 @@ def charts_of(data: dict[str, Any]) -> dict[str, str]:
     for name in data["segment_names"]:
         rows = [r for r in data["segments"] if r["fact"] == name][:SEGMENT_BARS]
         out[f"segment:{name}"] = charts.hbars(
-            [(r["segment"], r["offboards_per_customer"],
+            [(r["escaped"] or r["segment"], r["offboards_per_customer"],
               f"{percent(r['offboards_per_customer'])} of {r['customers']:,}")
              for r in rows], f"Offboards per customer by {name}")
     return out

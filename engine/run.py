@@ -72,6 +72,7 @@ class RunResult:
     spool: str | None = None          # a dry run's decisions (engine.readback)
     rekey: Callable[[str], str | None] | None = None  # memory sha256 -> input_sha256
     ids: IdIndex | None = None        # pass 1's duplicate index, read with again in pass 2
+    made_by: str | None = None        # runs.made_by: who made the run (engine.names.made_by)
 
     @property
     def customers(self) -> int:
@@ -476,6 +477,7 @@ def _run_row(result: RunResult, tally: Tally, started_at: str) -> dict[str, Any]
         "new_strikes": tally.new_strikes, "missing_facts": _dumps(result.missing_facts),
         "sources": _dumps(result.sources or [result.source]),
         "plugins": _dumps(result.plugins), "input_sha256": result.input_sha256,
+        "made_by": result.made_by,
     }
 
 

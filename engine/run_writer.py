@@ -125,8 +125,11 @@ class RunWriter:
         count, rejects = rejects_digest(db, run_id)
         self.log.add("rejects", {"count": count, "digest": rejects}, run_id)
         stored_run = db["runs"].get(run_id)
-        self.log.add("run", {"digest": run_digest(stored_run), "identity": run_row.get("identity"),
-                             "counts": run_row.get("counts")}, run_id)
+        entry = {"digest": run_digest(stored_run), "identity": run_row.get("identity"),
+                 "counts": run_row.get("counts")}
+        if run_row.get("made_by") is not None:  # who made it, readable in the trail
+            entry["made_by"] = run_row["made_by"]
+        self.log.add("run", entry, run_id)
         # Cases move for the customers decided offboard and those with an
         # open case, in the order the decisions were written.
         cases.record_run(db, self.log, run_id, self.as_of, self._case_rows(),

@@ -18,6 +18,15 @@ A segment is the set of a run's customers that share one value of a fact
 - a missing fact: "(missing)"; a derived fact that cannot be computed
   (a fact it needs is missing): "(unknown)".
 
+A label is the value as stored: two values that only look alike
+("retail" and "retaіl" with a Cyrillic 'і', "re<zero-width space>tail")
+are two segments, so the data problem stays in sight. Each row's
+`escaped` is the label with the letters that pass for Latin ones
+(names.look_alike_escaped) and the characters that do not show
+(safe_text.visible) escaped: "reta\\u0456l", "re\\u200btail"; None when
+the label has none. The text table and the report show it in place of
+the label; JSON and CSV give both.
+
 Per segment: customers, strikes (the active strikes on the ladder in the
 run's decisions, decisions.strikes, summed), offboards (decisions whose
 outcome is offboard), and per customer: strikes_per_customer (2 decimals)
@@ -40,19 +49,24 @@ from typing import Any
 import sqlite_utils
 
 from . import jsontext
+from .columns import used_facts
 from .errors import InputError, did_you_mean
 from .facts import from_json_facts
+from .names import look_alike_escaped
 from .plugin_record import compile_run_policy
 from .plugins import registry
-from .policy import Policy
+from .policy import Policy, canonical_facts
 from .popstats import StatsPopulation
 from .run_writer import read_decisions
+from .safe_text import visible
 from .values import UNKNOWN, Context
 
 DEFAULT_SEGMENTS = ("industry", "channel", "size")
 MAX_SEGMENTS = 1000
 MISSING = "(missing)"
 UNKNOWN_LABEL = "(unknown)"
+# Facts the decision reads whatever the policy's expressions say (timing).
+TIMING_FACTS = ("contract_end",)
 _CENT = Decimal("0.01")
 _SHARE = Decimal("0.0001")
 
@@ -108,6 +122,15 @@ def label_of(value: Any, kind: str | None = None) -> tuple[Any, str]:
     return (0, text), text
 
 
+def escaped(label: str) -> str | None:
+    """The label as shown, when that is not the label itself: letters of
+    other scripts that pass for Latin ones (names.look_alike_escaped) and
+    characters that do not show (safe_text.visible) as \\u escapes
+    ("reta\\u0456l", "re\\u200btail"); None for a label shown as it is."""
+    shown = visible(look_alike_escaped(label) or label)
+    return shown if shown != label else None
+
+
 @dataclass
 class _Tally:
     key: Any
@@ -149,7 +172,8 @@ class Segmenter:
     def rows(self) -> list[dict[str, Any]]:
         """One dict per segment: fact, segment, customers, strikes,
         strikes_per_customer (Decimal, 2 places), offboards,
-        offboards_per_customer (Decimal share, 4 places); sorted as the
+        offboards_per_customer (Decimal share, 4 places), escaped (the
+        label as shown, if it differs: escaped()); sorted as the
         module docstring says."""
         out = []
         for name in self.names:
@@ -162,6 +186,7 @@ class Segmenter:
                     "offboards": t.offboards,
                     "offboards_per_customer":
                         (Decimal(t.offboards) / t.customers).quantize(_SHARE),
+                    "escaped": escaped(label),
                     "_order": (-Decimal(t.offboards) / t.customers,
                                -Decimal(t.strikes) / t.customers, -t.customers, label)})
             rows.sort(key=lambda r: r["_order"])
@@ -177,30 +202,69 @@ class RunFacts:
     facts see the run's stored population figures (runs.population), so
     they have the values the run decided with.
 
+    The run's facts are those some decision of the run stores
+    (runs.fact_keys; for a run made before that column existed, read from
+    its decisions in `db`) and those its policy uses (columns.used_facts,
+    and contract_end, which timing reads), so a fact a customer lacks is
+    "(missing)" while a canonical fact the run never had is no fact of it.
+
     Raises InputError if the run's policy needs a plugin that is gone."""
 
-    def __init__(self, run: dict[str, Any]):
+    def __init__(self, run: dict[str, Any], db: sqlite_utils.Database | None = None):
         self.run = run
+        self.db = db
         self.policy: Policy = compile_run_policy(run, registry())
         self.as_of = dt.date.fromisoformat(run["as_of"])
         stats = jsontext.loads(run["population"] or "{}")
         self.population = StatsPopulation(self.policy.population_calls, stats)
         self.derive_fns = self.policy.derive_fns
-        self.stored_names = {name for names in jsontext.loads(run.get("fact_keys") or "[]")
-                             for name in names}
-        self.fact_names = set(self.policy.facts) | self.stored_names
+        self.used_names = set(used_facts(self.policy)) | set(TIMING_FACTS)
+        self._stored: set[str] | None = None
+
+    @property
+    def stored_names(self) -> set[str]:
+        """The fact names some decision of the run stores."""
+        if self._stored is None:
+            keys = self.run.get("fact_keys")
+            if keys is not None or self.db is None:
+                self._stored = {name for names in jsontext.loads(keys or "[]")
+                                for name in names}
+            else:  # a run stored before runs.fact_keys: its decisions say
+                self._stored = {key for (key,) in self.db.execute(
+                    "select distinct j.key from decisions d, json_each(d.facts) j "
+                    "where d.run_id = ? and json_valid(d.facts) and "
+                    "json_type(d.facts) = 'object'", [self.run["id"]])}
+        return self._stored
+
+    @property
+    def fact_names(self) -> set[str]:
+        """The run's facts: stored by a decision or used by its policy."""
+        return self.used_names | self.stored_names
 
     def known(self, name: str) -> bool:
         """Whether name is a fact of the run (or its policy) or a derived fact."""
-        return name in self.fact_names or name in self.derive_fns
+        return name in self.derive_fns or name in self.used_names or name in self.stored_names
 
     def check(self, names: Iterable[str]) -> None:
-        """InputError for a name that is neither a fact nor a derived fact."""
+        """InputError for a name that is neither a fact of the run nor a
+        derived fact of its policy: a typo, or a canonical fact that no
+        decision of the run stores and its policy does not use."""
         for name in names:
-            if not self.known(name):
-                raise InputError(
-                    f"--by {name!r}: no such fact or derived fact in run {self.run['id']}"
-                    + did_you_mean(name, [*self.fact_names, *self.derive_fns]))
+            if self.known(name):
+                continue
+            run_id = self.run["id"]
+            if name in canonical_facts():  # a fact adieu knows, but not this run
+                raise InputError(f"--by {name!r}: no fact of run {run_id}: no decision of the "
+                                 f"run stores it and its policy does not use it{self._listing()}")
+            hint = did_you_mean(name, [*self.fact_names, *self.derive_fns])
+            raise InputError(f"--by {name!r}: no such fact or derived fact in run {run_id}"
+                             + (hint or self._listing()))
+
+    def _listing(self) -> str:
+        """' (its facts: a, b; derived facts: c)'."""
+        derived = f"; derived facts: {', '.join(sorted(self.derive_fns))}" \
+            if self.derive_fns else ""
+        return f" (its facts: {', '.join(sorted(self.fact_names)) or 'none'}{derived})"
 
     def values(self, row: dict[str, Any]) -> Callable[[str], Any]:
         """value_of(name) for one decisions row: a stored fact (a date as a
@@ -236,7 +300,7 @@ def segment_table(db: sqlite_utils.Database, run: dict[str, Any], by: list[str])
     """The segment rows (Segmenter.rows) of a stored run for the facts `by`,
     streaming its decisions (store.read_decisions). InputError for an
     unknown fact or one with too many values."""
-    run_facts = RunFacts(run)
+    run_facts = RunFacts(run, db)
     run_facts.check(by)
     segmenter = Segmenter(list(by), kinds_of(run_facts))
     for row in decisions(db, run["id"]):
@@ -252,8 +316,7 @@ def decisions(db: sqlite_utils.Database, run_id: int) -> Iterator[dict[str, Any]
 def default_names(run_facts: RunFacts, by: Iterable[str]) -> list[str]:
     """The report's segment facts: industry, channel and size where the run
     has them, then each --by name (once)."""
-    have = run_facts.stored_names or run_facts.fact_names
-    names = [n for n in DEFAULT_SEGMENTS if n in have]
+    names = [n for n in DEFAULT_SEGMENTS if run_facts.known(n)]
     for name in by:
         if name not in names:
             names.append(name)

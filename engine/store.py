@@ -211,6 +211,13 @@ def m011_case_triggers(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m012_made_by(db: sqlite_utils.Database) -> None:
+    """runs.made_by: who made the run (`adieu evaluate --by NAME`, else the
+    operating-system user); NULL for earlier runs and when neither is known."""
+    db["runs"].add_column("made_by", str)
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose atomic() blocks are write transactions
     from the start (BEGIN IMMEDIATE). With a plain BEGIN the transaction

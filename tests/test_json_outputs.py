@@ -227,7 +227,8 @@ def test_names_match_the_database_columns(scenario: Scenario) -> None:
     assert set(evaluate["run"]) - {"already_recorded", "dry_run"} <= runs
     assert set(evaluate["run"]) - {"already_recorded", "dry_run", "id"} == \
         {"policy_name", "policy_version", "policy_sha256", "source", "sources", "plugins",
-         "as_of", "counts", "customers", "rejected", "new_strikes", "missing_facts"}
+         "as_of", "counts", "customers", "rejected", "new_strikes", "missing_facts",
+         "made_by"}
     for d in evaluate["decisions"]:
         assert set(d) - {"name", "owner", "owner_id"} <= decisions
     for r in evaluate["rejects"]:

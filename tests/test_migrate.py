@@ -38,6 +38,8 @@ RUNS = {
     "input_sha256": str,
     # m008
     "fact_keys": str, "source_files": str,
+    # m012
+    "made_by": str,
 }
 DECISIONS = {
     "run_id": int, "customer_id": str, "outcome": str, "base_outcome": str, "severity": str,
@@ -136,7 +138,8 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                             ("adieu", "m008_compact_store"),
                                             ("adieu", "m009_trail_coverage"),
                                             ("adieu", "m010_audit_mac"),
-                                            ("adieu", "m011_case_triggers")]
+                                            ("adieu", "m011_case_triggers"),
+                                            ("adieu", "m012_made_by")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
                                                         "m003_missing_facts", "m004_cases",
                                                         "m005_sources_plugins",
@@ -144,7 +147,8 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                                         "m007_set_aside_strikes",
                                                         "m008_compact_store",
                                                         "m009_trail_coverage",
-                                                        "m010_audit_mac", "m011_case_triggers"]
+                                                        "m010_audit_mac", "m011_case_triggers",
+                                                        "m012_made_by"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
     for _ in range(2):  # opening again changes nothing
@@ -165,7 +169,7 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
         [("m001_initial",), ("m002_memory",), ("m003_missing_facts",), ("m004_cases",),
          ("m005_sources_plugins",), ("m006_audit_index",), ("m007_set_aside_strikes",),
          ("m008_compact_store",), ("m009_trail_coverage",), ("m010_audit_mac",),
-         ("m011_case_triggers",)]
+         ("m011_case_triggers",), ("m012_made_by",)]
     assert schema(new) == schema(old_db)
 
 

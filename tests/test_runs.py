@@ -21,19 +21,30 @@ STRICT = REPO / "policies" / "strict.yaml"
 SOURCE = f"csv:{REPO / 'examples' / 'customers.csv'}"
 
 
-def adieu(*args: str) -> subprocess.CompletedProcess[str]:
+def adieu(*args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADIEU_")}
+    if user is not None:  # the operating-system user, as getpass.getuser() reads it first
+        env["LOGNAME"] = user
     return subprocess.run([ADIEU, *args], capture_output=True, text=True, env=env,
                           check=False)
+
+
+# Who made each run of the fixture: --by as typed, or the user (LOGNAME).
+MAKERS = {1: ("  Chlo\u00e9   Martin ", None), 2: (None, "svc\u2010monthly"),
+          3: ("Ops team", "svc-monthly")}
+MADE_BY = {1: "Chlo\u00e9 Martin", 2: "svc-monthly", 3: "Ops team"}
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("runs") / "adieu.db"
-    for policy, as_of, extra in ((DEFAULT, "2026-10-01", []), (STRICT, "2026-11-01", []),
-                                 (DEFAULT, "2026-09-01", ["--backfill"])):
+    for run_id, (policy, as_of, extra) in enumerate(
+            ((DEFAULT, "2026-10-01", []), (STRICT, "2026-11-01", []),
+             (DEFAULT, "2026-09-01", ["--backfill"])), 1):
+        by, user = MAKERS[run_id]
         done = adieu("evaluate", str(policy), "--source", SOURCE, "--as-of", as_of,
-                     "--db", str(path), "-q", *extra)
+                     "--db", str(path), "-q", *extra, *(["--by", by] if by else []),
+                     user=user)
         assert done.returncode == 0, done.stderr
     return path
 
@@ -75,9 +86,10 @@ def test_text_shows_short_hash_and_counts(db: Path) -> None:
     first = done.stdout.split("\n\n")[0].splitlines()
     sha = hashlib.sha256(STRICT.read_bytes()).hexdigest()
     assert re.fullmatch(r"Run 2  as of 2026-11-01  made 20[0-9-]{8} [0-9:]{8} to "
-                        r"[0-9:]{8} UTC by adieu [0-9a-z.]+", first[0]) or \
+                        r"[0-9:]{8} UTC by svc-monthly with adieu [0-9a-z.]+", first[0]) or \
         re.fullmatch(r"Run 2  as of 2026-11-01  made 20[0-9-]{8} [0-9:]{8} to "
-                     r"20[0-9-]{8} [0-9:]{8} UTC by adieu [0-9a-z.]+", first[0]), first[0]
+                     r"20[0-9-]{8} [0-9:]{8} UTC by svc-monthly with adieu [0-9a-z.]+",
+                     first[0]), first[0]
     assert f"(sha256 {sha[:12]})  source {SOURCE}" in first[1]
     assert sha not in done.stdout  # short in text
     assert first[2].startswith("  400 customers, 6 rejected, ")
@@ -126,3 +138,78 @@ def test_missing_database_is_exit_2_and_an_empty_one_lists_nothing(tmp_path: Pat
     not_db.write_text("not a database", encoding="utf-8")
     bad = adieu("runs", "--db", str(not_db))
     assert bad.returncode == 2 and "cannot use database" in bad.stderr
+
+
+def test_runs_record_who_made_them(db: Path) -> None:
+    """--by NAME, else the operating-system user; spaces and dashes tidied
+    as reviewer names are; in runs.made_by, `runs --json`, the text and the
+    run's audit entry."""
+    assert {r["id"]: r["made_by"] for r in stored(db)} == MADE_BY
+    listed = json.loads(adieu("runs", "--db", str(db), "--json").stdout)["runs"]
+    assert {r["id"]: r["made_by"] for r in listed} == MADE_BY
+    text = adieu("runs", "--db", str(db)).stdout
+    for run_id, name in MADE_BY.items():
+        assert re.search(rf"^Run {run_id}  .* UTC by {name} with adieu \S+$", text, re.M), text
+    conn = sqlite3.connect(db)
+    try:
+        payloads = {run_id: json.loads(p) for run_id, p in conn.execute(
+            "select run_id, payload from audit where kind = 'run'")}
+    finally:
+        conn.close()
+    assert {run_id: p["made_by"] for run_id, p in payloads.items()} == MADE_BY
+    verified = adieu("audit", "verify", "--db", str(db))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_run_of_an_earlier_version_shows_no_maker(tmp_path: Path) -> None:
+    """The old-layout fixture's runs were made before runs.made_by: NULL,
+    "(not recorded)", and the upgraded trail still verifies."""
+    old = tmp_path / "old.db"
+    old.write_bytes((REPO / "tests" / "fixtures" / "main-m007.db").read_bytes())
+    text = adieu("runs", "--db", str(old)).stdout
+    assert re.search(r"^Run 2  .* UTC by \(not recorded\) with adieu 0\.2\.0\.dev0$", text,
+                     re.M), text
+    verified = adieu("audit", "verify", "--db", str(old))  # migrates it, m012 too
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    listed = json.loads(adieu("runs", "--db", str(old), "--json").stdout)["runs"]
+    assert [r["made_by"] for r in listed] == [None, None]
+
+
+@pytest.mark.parametrize(("by", "message"), [
+    ("a\x1bb", "Error: --by may not contain a control character (U+001B)\n"),
+    ("Chloe\u200bMartin",
+     "Error: --by may not contain an invisible or formatting character (U+200B)\n"),
+    (" \u00a0 ", "Error: --by may not be empty: name who makes the run\n"),
+])
+def test_a_bad_by_is_refused_before_anything_is_read(tmp_path: Path, by: str,
+                                                      message: str) -> None:
+    path = tmp_path / "a.db"
+    done = adieu("evaluate", str(DEFAULT), "--source", SOURCE, "--as-of", "2026-10-01",
+                 "--db", str(path), "-q", "--by", by)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", message)
+    assert not path.exists()
+
+
+def test_a_dry_run_says_who_would_make_it(tmp_path: Path) -> None:
+    done = adieu("evaluate", str(DEFAULT), "--source", SOURCE, "--as-of", "2026-10-01",
+                 "--db", str(tmp_path / "a.db"), "-q", "--dry-run", "--json",
+                 "--by", "Chloe Martin")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["run"]["made_by"] == "Chloe Martin"
+
+
+@pytest.mark.parametrize("failure", [OSError("no user"), KeyError("uid 1234")])
+def test_no_user_name_is_recorded_as_none(monkeypatch: pytest.MonkeyPatch,
+                                          failure: Exception) -> None:
+    from adieu import names
+
+    def getuser() -> str:
+        raise failure
+
+    monkeypatch.setattr(names.getpass, "getuser", getuser)
+    assert names.made_by(None) is None
+    assert names.made_by("Ops\u2014team") == "Ops-team"  # --by needs no user name
+    monkeypatch.setattr(names.getpass, "getuser", lambda: "ops\x1b]0;x\x07")
+    assert names.made_by(None) is None  # a user name that cannot show is not recorded
+    monkeypatch.setattr(names.getpass, "getuser", lambda: "\uff4fps")
+    assert names.made_by(None) == "ops"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from adieu.errors import InputError
-from adieu.segments import MAX_SEGMENTS, Segmenter, label_of, number_band
+from adieu.segments import MAX_SEGMENTS, Segmenter, escaped, label_of, number_band
 
 ROOT = Path(__file__).resolve().parents[1]
 ADIEU = str(Path(sys.executable).parent / "adieu")
@@ -194,8 +194,9 @@ def test_csv_output_has_the_json_figures(db: Path):
     doc = segments_json(db, "size")
     assert [list(r) for r in got][0] == ["fact", "segment", "customers", "strikes",
                                          "strikes_per_customer", "offboards",
-                                         "offboards_per_customer"]
-    assert [{k: str(v) for k, v in r.items()} for r in doc["segments"]] == got
+                                         "offboards_per_customer", "escaped"]
+    assert [{k: "" if v is None else str(v) for k, v in r.items()}
+            for r in doc["segments"]] == got
 
 
 def test_text_table(db: Path):
@@ -286,3 +287,132 @@ def test_a_fact_with_too_many_values_is_refused():
         seg.add(lambda _n, i=i: f"customer {i}", "keep", 0)
     with pytest.raises(InputError, match="'name' has more than 1,000 distinct values"):
         seg.add(lambda _n: "one more", "keep", 0)
+
+
+def _small_run(tmp_path: Path, allow_missing: bool = False) -> Path:
+    """A run of three customers over a policy that uses revenue_12m and
+    late_payments_12m; the source has industry and orders_12m (empty for
+    C) and no late_payments_12m column."""
+    data = tmp_path / "c.csv"
+    data.write_text("customer_id,industry,revenue_12m,orders_12m\nA,retail,100,3\n"
+                    "B,retail,200,4\nC,media,300,\n", encoding="utf-8")
+    policy = tmp_path / "p.yaml"
+    policy.write_text('version: "1"\nname: p\nrules:\n  - id: big\n    title: Big\n'
+                      '    when: revenue_12m > 150 or late_payments_12m > 3\n'
+                      '    action: flag\n    severity: low\n    explain: big\n',
+                      encoding="utf-8")
+    db = tmp_path / "a.db"
+    adieu("evaluate", str(policy), "--source", f"csv:{data}", "--as-of", "2026-11-01",
+          "--db", str(db), "-q", "--allow-missing-facts")
+    return db
+
+
+FACTS_OF_SMALL_RUN = ("(its facts: contract_end, customer_id, industry, late_payments_12m, "
+                      "orders_12m, revenue_12m)")
+
+
+@pytest.mark.parametrize("command", [["segments"], ["report", "--html", "r.html"]])
+def test_a_canonical_fact_the_run_never_had_is_an_error(tmp_path: Path, command: list[str]):
+    """bad_reputation is a canonical fact, but no decision of the run stores
+    it and the policy does not use it: an error naming the run's facts (not
+    a table where every customer is "(missing)")."""
+    db = _small_run(tmp_path)
+    command = [c if c != "r.html" else str(tmp_path / c) for c in command]
+    out = adieu(*command, "--by", "bad_reputation", "--db", str(db), check=False)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == ("Error: --by 'bad_reputation': no fact of run 1: no decision of the "
+                          "run stores it and its policy does not use it "
+                          f"{FACTS_OF_SMALL_RUN}\n")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_typo_without_a_near_name_lists_the_run_facts(tmp_path: Path):
+    db = _small_run(tmp_path)
+    out = adieu("segments", "--by", "zzz", "--db", str(db), check=False)
+    assert (out.returncode, out.stderr) == (
+        2, f"Error: --by 'zzz': no such fact or derived fact in run 1 {FACTS_OF_SMALL_RUN}\n")
+
+
+def test_facts_some_customers_lack_or_the_policy_uses_are_missing_segments(tmp_path: Path):
+    """orders_12m: stored for A and B, empty for C -> a "(missing)" segment
+    of one; late_payments_12m: the policy uses it, the source has no column
+    (allowed to be missing) -> every customer "(missing)"."""
+    db = _small_run(tmp_path)
+    doc = json.loads(adieu("segments", "--by", "orders_12m", "--by", "late_payments_12m",
+                           "--db", str(db), "--json").stdout)
+    got = {(r["fact"], r["segment"]): r["customers"] for r in doc["segments"]}
+    assert got == {("orders_12m", "3"): 1, ("orders_12m", "4"): 1,
+                   ("orders_12m", "(missing)"): 1, ("late_payments_12m", "(missing)"): 3}
+
+
+def test_a_run_stored_before_fact_keys_reads_its_facts_from_its_decisions(tmp_path: Path):
+    """The old-layout fixture (runs.fact_keys NULL): owner_id is in none of
+    its decisions' facts, orders_12m in all of them."""
+    db = tmp_path / "old.db"
+    db.write_bytes((ROOT / "tests" / "fixtures" / "main-m007.db").read_bytes())
+    out = adieu("segments", "--by", "owner_id", "--db", str(db), check=False)
+    assert out.returncode == 2
+    assert out.stderr.startswith("Error: --by 'owner_id': no fact of run 2: no decision of "
+                                 "the run stores it and its policy does not use it (its "
+                                 "facts: abuse_incidents_12m, ")
+    doc = json.loads(adieu("segments", "--by", "orders_12m", "--db", str(db), "--json").stdout)
+    assert sum(r["customers"] for r in doc["segments"]) == 79
+    assert "(missing)" not in {r["segment"] for r in doc["segments"]}
+
+
+@pytest.mark.parametrize(("label", "shown"), [
+    ("retail", None), ("Retail", None), ("Café", None), ("10 m\u00b2", None),
+    ("розница", None),  # a word of another script, with letters that look like nothing Latin
+    ("reta\u0456l", "reta\\u0456l"),  # Cyrillic і among Latin letters
+    ("C\u0430fé", "C\\u0430fé"),  # Cyrillic а beside an accented Latin letter
+    ("\u0440\u0435\u0442\u0430\u0456\u04cf", "\\u0440\\u0435\\u0442\\u0430\\u0456\\u04cf"),
+    ("\uff52\uff45\uff54\uff41\uff49\uff4c", "\\uff52\\uff45\\uff54\\uff41\\uff49\\uff4c"),
+    ("\U0001d42btail", "\\U0001d42btail"),  # mathematical bold r
+    ("re\u200btail", "re\\u200btail"),  # a zero-width space
+    ("ret\u0430\u200bil", "ret\\u0430\\u200bil"),
+])
+def test_escaped_labels(label: str, shown: str | None):
+    assert escaped(label) == shown
+
+
+def test_look_alike_values_are_segments_of_their_own_shown_escaped(tmp_path: Path):
+    """Values that read "retail" but hold a Cyrillic letter, full-width
+    letters or a zero-width space are not merged with "retail" (the data
+    problem stays visible) but shown escaped in the text table, the
+    report and the `escaped` field of JSON and CSV."""
+    values = ["retail", "retail", "reta\u0456l", "\uff52\uff45\uff54\uff41\uff49\uff4c",
+              "re\u200btail", "Café"]
+    data = tmp_path / "c.csv"
+    data.write_text("customer_id,industry,revenue_12m\n" + "".join(
+        f"C{i},{v},{100 * (i + 1)}\n" for i, v in enumerate(values)), encoding="utf-8")
+    policy = tmp_path / "p.yaml"
+    policy.write_text('version: "1"\nname: p\nrules:\n  - id: big\n    title: Big\n'
+                      '    when: revenue_12m > 150\n    action: flag\n    severity: low\n'
+                      '    explain: big\n', encoding="utf-8")
+    db = tmp_path / "a.db"
+    adieu("evaluate", str(policy), "--source", f"csv:{data}", "--as-of", "2026-11-01",
+          "--db", str(db), "-q")
+    want = {"retail": (2, None), "reta\u0456l": (1, "reta\\u0456l"),
+            "\uff52\uff45\uff54\uff41\uff49\uff4c":
+                (1, "\\uff52\\uff45\\uff54\\uff41\\uff49\\uff4c"),
+            "re\u200btail": (1, "re\\u200btail"), "Café": (1, None)}
+    doc = json.loads(adieu("segments", "--by", "industry", "--db", str(db), "--json").stdout)
+    assert {r["segment"]: (r["customers"], r["escaped"]) for r in doc["segments"]} == want
+    rows = list(csv.DictReader(adieu("segments", "--by", "industry", "--db", str(db),
+                                     "--csv").stdout.splitlines()))
+    assert {r["segment"]: (int(r["customers"]), r["escaped"] or None) for r in rows} == want
+    text = adieu("segments", "--by", "industry", "--db", str(db)).stdout.splitlines()
+    shown = {line.split()[0]: int(line.split()[1]) for line in text[3:-1]}
+    assert shown == {"retail": 2, "reta\\u0456l": 1, "re\\u200btail": 1, "Café": 1,
+                     "\\uff52\\uff45\\uff54\\uff41\\uff49\\uff4c": 1}
+    assert text[-1] == ("note: \\u escapes in 3 segment(s) mark letters of other scripts "
+                        "that look like Latin ones, or characters that do not show: a data "
+                        "problem to fix in the source")
+    header = text[2]
+    assert all(len(line) <= len(header) + 1 for line in text[3:-1])  # columns line up
+    page = tmp_path / "r.html"
+    adieu("report", "--db", str(db), "--html", str(page), "--by", "industry")
+    html = page.read_text(encoding="utf-8")
+    assert "<td>reta\\u0456l</td>" in html and "<td>re\\u200btail</td>" in html
+    assert "reta\u0456l" not in html and "\uff52" not in html
+    assert "\\u escapes in 3 segment(s) mark letters" in html

@@ -29,7 +29,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "started_at": str, "finished_at": str, "facts_sha256": str, "identity": str,
         "backfill": int, "new_strikes": int, "missing_facts": str,
         "sources": str, "plugins": str, "input_sha256": str, "fact_keys": str,
-        "source_files": str,
+        "source_files": str, "made_by": str,
     },
     # m008: the decisions of runs written before it; later ones are in
     # run_decisions and blobs, and the view `decisions` shows both.
@@ -118,7 +118,8 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
                           ("adieu", "m005_sources_plugins"), ("adieu", "m006_audit_index"),
                           ("adieu", "m007_set_aside_strikes"), ("adieu", "m008_compact_store"),
                           ("adieu", "m009_trail_coverage"),
-                          ("adieu", "m010_audit_mac"), ("adieu", "m011_case_triggers")]
+                          ("adieu", "m010_audit_mac"), ("adieu", "m011_case_triggers"),
+                          ("adieu", "m012_made_by")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -143,7 +144,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 11
+    assert count(db_path, "_sqlite_migrations") == 12
 
 
 def test_wal_mode(db_path: Path) -> None:

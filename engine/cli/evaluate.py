@@ -11,6 +11,7 @@ import click
 from .. import readback
 from ..audit_anchor import audit_key, refuse_unkeyed_writer, stored_head_line
 from ..errors import InputError, PolicyErrors
+from ..names import made_by
 from ..progress import Progress
 from ..run import RunResult, prepare, store
 from ..run import dry_run as dry
@@ -59,12 +60,16 @@ def register(cli: click.Group) -> None:
                   help="Store a run even when the source has no customer (a header-only "
                        "file, every row rejected, an empty folder). Without it, that is an "
                        "error (exit 2, nothing written), with --dry-run too.")
+    @click.option("--by", "by", default=None, metavar="NAME",
+                  help="Who makes the run, recorded with it (runs.made_by, shown by `adieu "
+                       "runs`). Default: the operating-system user name; a record to read, "
+                       "not checked against anything.")
     @workers_option
     @quiet_option
     def evaluate(policy: str, source: tuple[str, ...], mapping: tuple[str, ...],
                  prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
                  db: str | None, as_json: bool, as_csv: bool, strict: bool, backfill: bool,
-                 allow_missing: bool, dry_run: bool, allow_empty: bool,
+                 allow_missing: bool, dry_run: bool, allow_empty: bool, by: str | None,
                  workers: int | None, quiet: bool, allow_formulas: bool = False) -> None:
         """Decide every customer of SOURCE under POLICY and store the run.
 
@@ -111,6 +116,7 @@ def register(cli: click.Group) -> None:
         """
         if as_json and as_csv:
             raise click.UsageError("choose one of --json and --csv")
+        maker = made_by(by)  # a bad --by is refused before anything is read
         if not dry_run:
             audit_key()  # a bad key is refused now, not after reading the source
             refuse_unkeyed_writer(resolve_db(db))  # so is a keyed trail without the key
@@ -130,6 +136,7 @@ def register(cli: click.Group) -> None:
             raise SystemExit(exc.exit_code) from None  # 2: the file cannot be read
         finally:
             bar.close()
+        result.made_by = maker
         try:
             _report_intake(result)
             if strict and result.intake.rejects:
@@ -168,6 +175,8 @@ def register(cli: click.Group) -> None:
                             "customers": result.customers,
                             "rejected": result.intake.rejected_rows,
                             "missing_facts": result.missing_facts,
+                            "made_by": result.stored.get("made_by") if result.already
+                            and result.stored else result.made_by,
                             "already_recorded": result.already, "dry_run": dry_run}}
             tail = {"rejects": [asdict(r) for r in result.intake.rejects],
                     "warnings": [asdict(w) for w in result.intake.warnings]}

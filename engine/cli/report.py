@@ -21,14 +21,18 @@ from .common import allow_formulas_option, db_option, json_option, opened_store,
 from .csvout import CsvWriter, cell
 
 SEGMENT_COLUMNS = ("fact", "segment", "customers", "strikes", "strikes_per_customer",
-                   "offboards", "offboards_per_customer")
+                   "offboards", "offboards_per_customer", "escaped")
+ESCAPED_NOTE = ("note: \\u escapes in {n} segment(s) mark letters of other scripts that "
+                "look like Latin ones, or characters that do not show: a data problem to fix "
+                "in the source")
 
 by_option = click.option(
     "--by", "by", multiple=True, metavar="FACT",
-    help="A fact or derived fact of the run's policy to segment customers by "
-         "(repeatable). Text values are segments as they are; numbers are banded "
-         "(1, 2, 5 times a power of ten; integers -9 to 9 as they are); dates by "
-         "year; see docs/ops-guide.md.")
+    help="A fact of the run (one its decisions store or its policy uses) or a derived "
+         "fact of its policy to segment customers by (repeatable); any other name is an "
+         "error that lists the run's facts. Text values are segments as they are; "
+         "numbers are banded (1, 2, 5 times a power of ten; integers -9 to 9 as they "
+         "are); dates by year; see docs/ops-guide.md.")
 
 
 def _target(path: str) -> Path:
@@ -107,7 +111,8 @@ def register(cli: click.Group) -> None:
     @json_option
     @click.option("--csv", "as_csv", is_flag=True,
                   help="Output CSV: one row per segment (columns: fact, segment, customers, "
-                       "strikes, strikes_per_customer, offboards, offboards_per_customer).")
+                       "strikes, strikes_per_customer, offboards, offboards_per_customer, "
+                       "escaped).")
     @allow_formulas_option
     def segments_cmd(by: tuple[str, ...], run_id: int | None, db: str | None, as_json: bool,
                      as_csv: bool, allow_formulas: bool) -> None:
@@ -115,12 +120,16 @@ def register(cli: click.Group) -> None:
         segment of each --by FACT (default: industry, channel and size), its
         customers, strikes (active strikes on the ladder, summed), strikes per
         customer, offboards and offboards per customer (a share), highest
-        first. The same table as in `adieu report`."""
+        first. The same table as in `adieu report`. A value with letters of
+        another script that look like Latin ones, or characters that do not
+        show, is a segment of its own, shown with those characters escaped
+        (reta\\u0456l); JSON and CSV give the value and, as `escaped`, the
+        label shown."""
         if as_json and as_csv:
             raise click.UsageError("give --json or --csv, not both")
         with opened_store(db) as store:
             run = get_run(store, run_id)
-            names = list(dict.fromkeys(by)) or default_names(RunFacts(run), ())
+            names = list(dict.fromkeys(by)) or default_names(RunFacts(run, store), ())
             if not names:
                 raise InputError(f"run {run['id']} has none of the facts "
                                  f"{', '.join(DEFAULT_SEGMENTS)}: name one with --by")
@@ -141,7 +150,7 @@ def _table(run: dict[str, Any], names: list[str], rows: list[dict[str, Any]]) ->
     echo(f"run {run['id']} as of {run['as_of']}: {run['customers'] or 0:,} customers")
     for name in names:
         mine = [r for r in rows if r["fact"] == name]
-        cells = [[r["segment"], f"{r['customers']:,}", f"{r['strikes']:,}",
+        cells = [[r["escaped"] or r["segment"], f"{r['customers']:,}", f"{r['strikes']:,}",
                   str(r["strikes_per_customer"]), f"{r['offboards']:,}",
                   percent(r["offboards_per_customer"])] for r in mine]
         head = [name, "customers", "strikes", "per customer", "offboards", "per customer"]
@@ -152,3 +161,6 @@ def _table(run: dict[str, Any], names: list[str], rows: list[dict[str, Any]]) ->
         for line in cells:
             echo("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                            for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
+        marked = sum(1 for r in mine if r["escaped"])
+        if marked:
+            echo(ESCAPED_NOTE.format(n=marked))

@@ -15,7 +15,7 @@ from .common import RUN_ID, db_option, json_option, resolve_db
 
 # The runs columns listed (docs/database.md); policy_text and population
 # are left out (`adieu explain` and the database show them).
-COLUMNS = ("id", "as_of", "started_at", "finished_at", "adieu_version", "policy_name",
+COLUMNS = ("id", "as_of", "started_at", "finished_at", "made_by", "adieu_version", "policy_name",
            "policy_version", "policy_sha256", "policy_file", "source", "sources",
            "customers", "rejected", "counts", "new_strikes", "backfill")
 JSON_VALUED = ("counts", "sources")
@@ -83,12 +83,13 @@ def register(cli: click.Group) -> None:
         """List the stored runs, latest first.
 
         Each run: its id (the N of --run N), as-of date, when it started
-        and finished (UTC) and the adieu version that made it, the policy
-        (name, version, SHA-256: 12 hex digits in the text, all 64 in
-        JSON), the source, the customers decided and rows rejected, the
-        decisions per outcome and the new strikes. The database is opened
-        read-only. Runs record no user name: `adieu pending` and the audit
-        trail show who approved what.
+        and finished (UTC), who made it (`adieu evaluate --by NAME`, else
+        the operating-system user; "(not recorded)" for runs of earlier
+        versions) and with which adieu version, the policy (name, version,
+        SHA-256: 12 hex digits in the text, all 64 in JSON), the source, the
+        customers decided and rows rejected, the decisions per outcome and
+        the new strikes. The database is opened read-only. Who approved an
+        offboarding is in `adieu pending` and the audit trail.
         """
         rows = list_runs(resolve_db(db), limit)
         if as_json:
@@ -102,8 +103,8 @@ def register(cli: click.Group) -> None:
                 echo("")
             echo(f"Run {r['id']}  as of {r['as_of']}"
                  + ("  (backfill)" if r["backfill"] else "")
-                 + f"  made {when(r['started_at'], r['finished_at'])} by adieu "
-                 f"{r['adieu_version']}")
+                 + f"  made {when(r['started_at'], r['finished_at'])} by "
+                 f"{r['made_by'] or '(not recorded)'} with adieu {r['adieu_version']}")
             echo(f"  policy {r['policy_name']!r} v{r['policy_version']} "
                  f"(sha256 {(r['policy_sha256'] or '')[:12]})  source {r['source']}")
             counts = ", ".join(f"{o} {n:,}" for o, n in r["counts"].items())
