@@ -59,7 +59,17 @@ class Decision:
     strikes is the number of strikes the ladder counted, active_strikes those
     strikes; set_aside_strikes are the active strikes an exemption set aside
     on this as-of date: [{rule, recorded_on, expires_on, exemption}] (dates
-    ISO 8601, exemption the shielding exemption's id)."""
+    ISO 8601, exemption the shielding exemption's id).
+
+    timing_steps and referral_entries record how the decision was made, for
+    coverage (engine/coverage.py); they are not stored or shown (to_dict
+    leaves them out, TRACE_FIELDS). timing_steps: the branches of the
+    policy's timing section that made effective_date, in order
+    (`contract-end` or `notice-period`, then `avoid MM-DD to MM-DD` per move
+    past an avoided period, `weekdays-only` per move off a weekend); empty
+    when the date did not come from the timing section (no date, or a date
+    kept from an offboarding case). referral_entries: the numbers (from 1)
+    of the timing.referrals entries that gave a vendor."""
 
     customer_id: str
     outcome: str
@@ -82,14 +92,22 @@ class Decision:
     timing_basis: str | None = None
     referrals: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timing_steps: list[str] = field(default_factory=list, compare=False, repr=False)
+    referral_entries: list[int] = field(default_factory=list, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for name in TRACE_FIELDS:
+            del out[name]
+        return out
 
     @property
     def reasons(self) -> list[str]:
         return [r.explanation or r.title for r in self.fired]
 
+
+# Decision fields that record how it was made (for coverage), not stored.
+TRACE_FIELDS = ("timing_steps", "referral_entries")
 
 _NEGATIVE_ZERO = re.compile(r"-[0,._]*(?:[eE][-+]?[0-9]+)?%?")
 
@@ -324,9 +342,10 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         exemptions, expired, holds, None, None, None, [], notes)
     timing = policy.timing
     if final == "offboard":
-        day, basis = effective_date(timing, facts.get("contract_end"), as_of)
+        day, basis, steps = timing_steps(timing, facts.get("contract_end"), as_of)
         decision.effective_date = day.isoformat()
         decision.timing_basis = basis
+        decision.timing_steps = steps
         start = max(day - dt.timedelta(days=timing.phase_out_days),
                     as_of + dt.timedelta(days=1))
         decision.phase_out_start = start.isoformat()
@@ -361,7 +380,7 @@ def _plan_referrals(timing: Timing, values: tuple, decision: Decision,
                     conditional_only: bool) -> None:
     """_referrals with the generated code's values of the conditions."""
     out = decision.referrals
-    for ref, value in zip(timing.referrals, values, strict=True):
+    for number, (ref, value) in enumerate(zip(timing.referrals, values, strict=True), 1):
         if ref.when is None and conditional_only:
             continue
         if ref.when is not None and value is not True:
@@ -371,8 +390,10 @@ def _plan_referrals(timing: Timing, values: tuple, decision: Decision,
             if vendor not in out and len(out) < timing.max_referrals:
                 out.append(vendor)
                 added = True
-        if added and ref.note:
-            decision.notes.append(f"referral: {ref.note}")
+        if added:
+            decision.referral_entries.append(number)
+            if ref.note:
+                decision.notes.append(f"referral: {ref.note}")
 
 
 def _ladder(policy: Policy, fired: list[RuleResult], strikes: int) -> str:
@@ -399,6 +420,18 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 
 def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[dt.date, str]:
+    """timing_steps without the steps: the date and its basis."""
+    day, basis, _steps = timing_steps(timing, contract_end, as_of)
+    return day, basis
+
+
+def avoid_name(begin: tuple[int, int], end: tuple[int, int]) -> str:
+    """An avoided period as a timing step (and coverage item) names it."""
+    return f"avoid {begin[0]:02d}-{begin[1]:02d} to {end[0]:02d}-{end[1]:02d}"
+
+
+def timing_steps(timing: Timing, contract_end: Any, as_of: dt.date) \
+        -> tuple[dt.date, str, list[str]]:
     """When an offboarding takes effect, and why then (the basis, in words
     for an ops person).
 
@@ -412,16 +445,18 @@ def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[d
     moved to Monday 2027-01-25 (weekdays only)` or `60-day notice period
     ends 2026-12-20, moved past the holidays to 2027-01-06` (a period
     without a reason is named by its days: `an avoided period (12-15 to
-    01-05)`).
+    01-05)`). The steps name the branches taken, in order (Decision.timing_steps).
     """
     if isinstance(contract_end, dt.date) and \
             0 < (contract_end - as_of).days <= timing.contract_end_within_days:
         day, start = contract_end, "contract end"
         named = f"contract end {day.isoformat()}"
+        steps = ["contract-end"]
     else:
         day, start = as_of + dt.timedelta(days=timing.notice_days), \
             f"{timing.notice_days}-day notice period"
         named = f"{start} ends {day.isoformat()}"
+        steps = ["notice-period"]
     moves: list[str] = []
     for _ in range(8):
         moved = False
@@ -432,6 +467,7 @@ def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[d
                 period = f"{begin[0]:02d}-{begin[1]:02d} to {end[0]:02d}-{end[1]:02d}"
                 what = reason or f"an avoided period ({period})"
                 moves.append(f"moved past {what} to {day.isoformat()}")
+                steps.append(avoid_name(begin, end))
                 moved = True
         if timing.weekdays_only and day.weekday() >= 5:
             weekend = f" (a {WEEKDAYS[day.weekday()]})"
@@ -441,10 +477,11 @@ def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[d
                 named += weekend
             day += dt.timedelta(days=7 - day.weekday())
             moves.append(f"moved to Monday {day.isoformat()} (weekdays only)")
+            steps.append("weekdays-only")
             moved = True
         if not moved:
             break
-    return day, ", ".join([named, *moves]) if moves else start
+    return day, ", ".join([named, *moves]) if moves else start, steps
 
 
 def _referrals(timing: Timing, ctx: Context, decision: Decision,
@@ -456,9 +493,10 @@ def _referrals(timing: Timing, ctx: Context, decision: Decision,
 
 
 def _timing(timing: Timing, ctx: Context, as_of: dt.date, decision: Decision) -> None:
-    day, basis = effective_date(timing, ctx.facts.get("contract_end"), as_of)
+    day, basis, steps = timing_steps(timing, ctx.facts.get("contract_end"), as_of)
     decision.effective_date = day.isoformat()
     decision.timing_basis = basis
+    decision.timing_steps = steps
     start = max(day - dt.timedelta(days=timing.phase_out_days), as_of + dt.timedelta(days=1))
     decision.phase_out_start = start.isoformat()
     _referrals(timing, ctx, decision)
