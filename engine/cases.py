@@ -166,7 +166,7 @@ def carry(policy: Any, memory: Any, decision: Any, as_of: dt.date,
     decision.effective_date = case.effective_date
     decision.phase_out_start = case.phase_out_start
     decision.timing_basis = f"{case.timing_basis}; kept from case {case.id} {who}"
-    decision.timing_steps = []  # the case's date: this run's timing did not make it
+    decision.timing_steps = ()  # the case's date: this run's timing did not make it
     if case.state == "approved" and case.effective_date <= as_of.isoformat():
         decision.notes.append(f"case {case.id}: offboarding effective since "
                               f"{case.effective_date} (approved by {case.reviewer})")
@@ -180,11 +180,11 @@ def _late_approval(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date,
     """An approval given too late for the case's date: the customer gets
     the notice the policy promises counted from the approval, so an
     approved date before the date the policy's timing gives when counted
-    from the approval day (`decide.effective_date` as of reviewed_on) is
+    from the approval day (`timing.effective_date` as of reviewed_on) is
     set again, counted from the approval day (from this run's as-of date
     only if that date has passed as well), with a note. True if it was (the decision holds
     the new date)."""
-    from .decide import timing_steps
+    from .timing import timing_steps
 
     if case.reviewed_on is None or case.effective_date is None:
         return False
@@ -239,7 +239,7 @@ def _rejected(policy: Any, memory: Any, decision: Any, case: CaseMemory,
         f"offboard rule fires for a rule that did not fire then (then: {then})")})
     decision.notes.append("held: offboard waits until the hold is resolved")
     decision.effective_date = decision.phase_out_start = decision.timing_basis = None
-    decision.timing_steps = []
+    decision.timing_steps = ()
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from .decide import Decision, avoid_name
+from .decide import Decision
 from .policy import Policy
+from .timing import avoid_name
 
 
 @dataclass
