@@ -42,6 +42,7 @@ from typing import Any
 
 import sqlite_utils
 
+from .policy import CASE_HOLD
 from .stored_values import check_case, stored_list
 
 OPEN = ("proposed", "approved")
@@ -165,6 +166,7 @@ def carry(policy: Any, memory: Any, decision: Any, as_of: dt.date,
     decision.effective_date = case.effective_date
     decision.phase_out_start = case.phase_out_start
     decision.timing_basis = f"{case.timing_basis}; kept from case {case.id} {who}"
+    decision.timing_steps = ()  # the case's date: this run's timing did not make it
     if case.state == "approved" and case.effective_date <= as_of.isoformat():
         decision.notes.append(f"case {case.id}: offboarding effective since "
                               f"{case.effective_date} (approved by {case.reviewer})")
@@ -178,16 +180,16 @@ def _late_approval(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date,
     """An approval given too late for the case's date: the customer gets
     the notice the policy promises counted from the approval, so an
     approved date before the date the policy's timing gives when counted
-    from the approval day (`decide.effective_date` as of reviewed_on) is
+    from the approval day (`timing.effective_date` as of reviewed_on) is
     set again, counted from the approval day (from this run's as-of date
     only if that date has passed as well), with a note. True if it was (the decision holds
     the new date)."""
-    from .decide import effective_date
+    from .timing import timing_steps
 
     if case.reviewed_on is None or case.effective_date is None:
         return False
     approved_on = dt.date.fromisoformat(case.reviewed_on)
-    due, _ = effective_date(policy.timing, contract_end, approved_on)
+    due, _, steps = timing_steps(policy.timing, contract_end, approved_on)
     if case.effective_date >= due.isoformat():
         return False
     # Counted from the approval day, once: the new date is stored on the
@@ -197,6 +199,7 @@ def _late_approval(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date,
     from_approval = due > as_of
     if from_approval:
         decision.effective_date, decision.timing_basis = due.isoformat(), _
+        decision.timing_steps = steps
         decision.phase_out_start = max(due - dt.timedelta(days=policy.timing.phase_out_days),
                                        as_of + dt.timedelta(days=1)).isoformat()
     decision.timing_basis = f"{decision.timing_basis}; counted from " + (
@@ -230,12 +233,13 @@ def _rejected(policy: Any, memory: Any, decision: Any, case: CaseMemory,
         return
     decision.outcome = "held"
     then = ", ".join(case.fired) or "none"
-    decision.holds.append({"id": "review-rejected", "reason": (
+    decision.holds.append({"id": CASE_HOLD, "reason": (
         f"offboarding rejected by {case.reviewer} on {case.reviewed_on} (case {case.id}): "
         f"not proposed again until {until.isoformat()} unless a strike is recorded or an "
         f"offboard rule fires for a rule that did not fire then (then: {then})")})
     decision.notes.append("held: offboard waits until the hold is resolved")
     decision.effective_date = decision.phase_out_start = decision.timing_basis = None
+    decision.timing_steps = ()
 
 
 # -- writing ---------------------------------------------------------------------------------

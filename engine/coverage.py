@@ -1,20 +1,27 @@
 """Coverage of a policy by its test cases: which parts some case exercised.
 
-The items of a policy (each with its kind, name and policy file:line):
+The items of a policy (each with its kind, name and policy file:line),
+each covered only by what a case's decision shows it did, read from the
+decision (never worked out again from the case's facts):
 
 - rule R: R's condition held for some case (it fired, or fired shielded);
-- exemption E: E shielded a fired rule or set aside an active strike;
-- hold H: H held a decision back; `hold H except` (when H has
-  except_rules): one of those rules fired and H stood aside;
-- timing branches, from decide.effective_date and decide.decide for an
-  offboard decision: `contract-end` (the effective date is the contract
-  end), `notice-period` (the end of the notice period), `avoid MM-DD to
-  MM-DD` per avoided period (the date was moved past it),
+- exemption E: policy exemption E shielded a fired rule or set aside an
+  active strike (a registry exemption of the case's memory covers none);
+- hold H: H's condition held and held a decision back (a hold that held
+  only because its facts were missing, `unknown` in the decision's holds,
+  covers nothing, as an unknown rule does not); `hold H except` (when H
+  has except_rules): one of those rules fired and H stood aside;
+- timing branches, from the steps that made an offboard decision's own
+  effective date (Decision.timing_steps; a date kept from an offboarding
+  case made by an earlier run covers none): `contract-end` (the date is
+  the contract end), `notice-period` (the end of the notice period),
+  `avoid MM-DD to MM-DD` per avoided period (the date was moved past it),
   `weekdays-only` (moved off a weekend; only when weekdays_only is on),
-  `phase-out` (the full phase_out_days before the date) and
-  `phase-out-cut-short` (the phase-out starts the day after the as-of
-  date because the date is nearer), when phase_out_days > 0;
-  `referral N` per timing.referrals entry (it gave a vendor to a decision).
+  and, when phase_out_days > 0, from the decision's dates: `phase-out`
+  (the full phase_out_days between phase_out_start and the date) and
+  `phase-out-cut-short` (fewer: the date was nearer);
+  `referral N` per timing.referrals entry: entry N itself gave a vendor
+  (Decision.referral_entries; not a vendor another entry gave first).
 
 Percentages are exact: covered * 100 / total as a Decimal, shown to one
 decimal place."""
@@ -26,8 +33,9 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from .decide import Decision, effective_date
+from .decide import Decision
 from .policy import Policy
+from .timing import avoid_name
 
 
 @dataclass
@@ -71,7 +79,7 @@ class Coverage:
         add("timing", "contract-end", ("timing", "contract_end_within_days"))
         add("timing", "notice-period", ("timing", "notice_days"))
         for i, (begin, end, _reason) in enumerate(timing.avoid):
-            add("timing", _period(begin, end), ("timing", "avoid", i))
+            add("timing", avoid_name(begin, end), ("timing", "avoid", i))
         if timing.weekdays_only:
             add("timing", "weekdays-only", ("timing", "weekdays_only"))
         if timing.phase_out_days > 0:
@@ -85,39 +93,36 @@ class Coverage:
         if item is not None:
             item.covered = True
 
-    def record(self, decision: Decision, facts: dict[str, Any], as_of: dt.date) -> None:
-        """Mark what deciding this customer exercised."""
+    def record(self, decision: Decision) -> None:
+        """Mark what deciding this customer exercised, read from the decision
+        itself (never worked out again from the facts): only what its
+        decision shows did its work counts."""
+        policy_exemptions = {e["id"] for e in decision.exemptions if e.get("source") == "policy"}
         for r in [*decision.fired, *decision.shielded]:
             self._mark("rule", r.rule)
         for r in decision.shielded:
-            if r.shielded_by:
+            if r.shielded_by in policy_exemptions:
                 self._mark("exemption", r.shielded_by)
         for s in decision.set_aside_strikes:
-            self._mark("exemption", s.get("exemption", ""))
+            if s.get("exemption") in policy_exemptions:
+                self._mark("exemption", s["exemption"])
         for h in decision.holds:
-            self._mark("hold", h["id"])
+            if "unknown" not in h:  # held for lack of data: its condition never held
+                self._mark("hold", h["id"])
         for note in decision.notes:
             if note.startswith("hold ") and " does not apply: " in note:
                 self._mark("hold", note[5:note.index(" does not apply: ")] + " except")
-        timing = self.policy.timing
-        for i, ref in enumerate(timing.referrals):
-            if any(v in decision.referrals for v in ref.vendors):
-                self._mark("timing", f"referral {i + 1}")
-        if decision.outcome != "offboard" or decision.effective_date is None:
-            return
-        day, basis = effective_date(timing, facts.get("contract_end"), as_of)
-        self._mark("timing", "contract-end" if basis.startswith("contract end")
-                   else "notice-period")
-        for begin, end, reason in timing.avoid:
-            what = reason or f"an avoided period ({begin[0]:02d}-{begin[1]:02d} to " \
-                f"{end[0]:02d}-{end[1]:02d})"
-            if f"moved past {what} to " in basis:
-                self._mark("timing", _period(begin, end))
-        if "(weekdays only)" in basis:
-            self._mark("timing", "weekdays-only")
-        if timing.phase_out_days > 0:
-            cut = day - dt.timedelta(days=timing.phase_out_days) <= as_of
-            self._mark("timing", "phase-out-cut-short" if cut else "phase-out")
+        for number in decision.referral_entries:
+            self._mark("timing", f"referral {number}")
+        if decision.outcome != "offboard" or not decision.timing_steps:
+            return  # no date, or one kept from an offboarding case
+        for step in decision.timing_steps:
+            self._mark("timing", step)
+        days = self.policy.timing.phase_out_days
+        if days > 0 and decision.effective_date and decision.phase_out_start:
+            span = (dt.date.fromisoformat(decision.effective_date)
+                    - dt.date.fromisoformat(decision.phase_out_start)).days
+            self._mark("timing", "phase-out" if span >= days else "phase-out-cut-short")
 
     def merge(self, other: Coverage) -> None:
         for key, item in other.items.items():
@@ -160,6 +165,3 @@ def shown_percent(value: Decimal) -> Decimal:
     everything: 2 of 3 is 66.6."""
     return value.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
 
-
-def _period(begin: tuple[int, int], end: tuple[int, int]) -> str:
-    return f"avoid {begin[0]:02d}-{begin[1]:02d} to {end[0]:02d}-{end[1]:02d}"

@@ -9,7 +9,6 @@ applies (ledger.shield_strikes)."""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 import string
@@ -25,6 +24,8 @@ from .ledger import Memory, Strike, apply_strikes, shield_strikes
 from .policy import OUTCOMES, Policy, Rule, Timing
 from .population import Population
 from .templates import cut_field
+from .timing import effective_date as effective_date  # re-exported: decide.effective_date
+from .timing import timing_steps
 
 RANK = {name: i for i, name in enumerate(OUTCOMES)}
 NO_MEMORY = Memory()
@@ -59,7 +60,17 @@ class Decision:
     strikes is the number of strikes the ladder counted, active_strikes those
     strikes; set_aside_strikes are the active strikes an exemption set aside
     on this as-of date: [{rule, recorded_on, expires_on, exemption}] (dates
-    ISO 8601, exemption the shielding exemption's id)."""
+    ISO 8601, exemption the shielding exemption's id).
+
+    timing_steps and referral_entries record how the decision was made, for
+    coverage (engine/coverage.py); they are not stored or shown (to_dict
+    leaves them out, TRACE_FIELDS). timing_steps: the branches of the
+    policy's timing section that made effective_date, in order
+    (`contract-end` or `notice-period`, then `avoid MM-DD to MM-DD` per move
+    past an avoided period, `weekdays-only` per move off a weekend); empty
+    when the date did not come from the timing section (no date, or a date
+    kept from an offboarding case). referral_entries: the numbers (from 1)
+    of the timing.referrals entries that gave a vendor."""
 
     customer_id: str
     outcome: str
@@ -82,14 +93,22 @@ class Decision:
     timing_basis: str | None = None
     referrals: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timing_steps: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    referral_entries: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for name in TRACE_FIELDS:
+            del out[name]
+        return out
 
     @property
     def reasons(self) -> list[str]:
         return [r.explanation or r.title for r in self.fired]
 
+
+# Decision fields that record how it was made (for coverage), not stored.
+TRACE_FIELDS = ("timing_steps", "referral_entries")
 
 _NEGATIVE_ZERO = re.compile(r"-[0,._]*(?:[eE][-+]?[0-9]+)?%?")
 
@@ -324,9 +343,10 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         exemptions, expired, holds, None, None, None, [], notes)
     timing = policy.timing
     if final == "offboard":
-        day, basis = effective_date(timing, facts.get("contract_end"), as_of)
+        day, basis, steps = timing_steps(timing, facts.get("contract_end"), as_of)
         decision.effective_date = day.isoformat()
         decision.timing_basis = basis
+        decision.timing_steps = steps
         start = max(day - dt.timedelta(days=timing.phase_out_days),
                     as_of + dt.timedelta(days=1))
         decision.phase_out_start = start.isoformat()
@@ -361,7 +381,8 @@ def _plan_referrals(timing: Timing, values: tuple, decision: Decision,
                     conditional_only: bool) -> None:
     """_referrals with the generated code's values of the conditions."""
     out = decision.referrals
-    for ref, value in zip(timing.referrals, values, strict=True):
+    gave: list[int] = []
+    for number, (ref, value) in enumerate(zip(timing.referrals, values, strict=True), 1):
         if ref.when is None and conditional_only:
             continue
         if ref.when is not None and value is not True:
@@ -371,80 +392,17 @@ def _plan_referrals(timing: Timing, values: tuple, decision: Decision,
             if vendor not in out and len(out) < timing.max_referrals:
                 out.append(vendor)
                 added = True
-        if added and ref.note:
-            decision.notes.append(f"referral: {ref.note}")
+        if added:
+            gave.append(number)
+            if ref.note:
+                decision.notes.append(f"referral: {ref.note}")
+    if gave:
+        decision.referral_entries = (*decision.referral_entries, *gave)
 
 
 def _ladder(policy: Policy, fired: list[RuleResult], strikes: int) -> str:
     """The outcome for these fired rules and this many active strikes."""
     return _plan_ladder(policy.strikes, fired, strikes)
-
-
-def _in_period(day: dt.date, start: tuple[int, int], end: tuple[int, int]) -> bool:
-    md = (day.month, day.day)
-    if start <= end:
-        return start <= md <= end
-    return md >= start or md <= end  # wraps the year end
-
-
-def _month_day(year: int, month_day: tuple[int, int]) -> dt.date:
-    """The date of a month-day in a year; 02-29 is 02-28 outside leap years."""
-    month, day = month_day
-    if (month, day) == (2, 29) and not calendar.isleap(year):
-        day = 28
-    return dt.date(year, month, day)
-
-
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def effective_date(timing: Timing, contract_end: Any, as_of: dt.date) -> tuple[dt.date, str]:
-    """When an offboarding takes effect, and why then (the basis, in words
-    for an ops person).
-
-    The start is the contract end (when it falls within
-    contract_end_within_days after as_of) or the end of the notice period.
-    Then, until the date stays put: an avoided period (timing.avoid) moves
-    it to the day after the period; with weekdays_only a Saturday or Sunday
-    moves it to the Monday. An unmoved date's basis is just `contract end`
-    or `60-day notice period`; otherwise the basis names the starting date
-    and every move in order, e.g. `contract end 2027-01-23 (a Saturday),
-    moved to Monday 2027-01-25 (weekdays only)` or `60-day notice period
-    ends 2026-12-20, moved past the holidays to 2027-01-06` (a period
-    without a reason is named by its days: `an avoided period (12-15 to
-    01-05)`).
-    """
-    if isinstance(contract_end, dt.date) and \
-            0 < (contract_end - as_of).days <= timing.contract_end_within_days:
-        day, start = contract_end, "contract end"
-        named = f"contract end {day.isoformat()}"
-    else:
-        day, start = as_of + dt.timedelta(days=timing.notice_days), \
-            f"{timing.notice_days}-day notice period"
-        named = f"{start} ends {day.isoformat()}"
-    moves: list[str] = []
-    for _ in range(8):
-        moved = False
-        for begin, end, reason in timing.avoid:
-            if _in_period(day, begin, end):
-                year = day.year if (day.month, day.day) <= end else day.year + 1
-                day = _month_day(year, end) + dt.timedelta(days=1)
-                period = f"{begin[0]:02d}-{begin[1]:02d} to {end[0]:02d}-{end[1]:02d}"
-                what = reason or f"an avoided period ({period})"
-                moves.append(f"moved past {what} to {day.isoformat()}")
-                moved = True
-        if timing.weekdays_only and day.weekday() >= 5:
-            weekend = f" (a {WEEKDAYS[day.weekday()]})"
-            if moves:
-                moves[-1] += weekend
-            else:
-                named += weekend
-            day += dt.timedelta(days=7 - day.weekday())
-            moves.append(f"moved to Monday {day.isoformat()} (weekdays only)")
-            moved = True
-        if not moved:
-            break
-    return day, ", ".join([named, *moves]) if moves else start
 
 
 def _referrals(timing: Timing, ctx: Context, decision: Decision,
@@ -456,9 +414,10 @@ def _referrals(timing: Timing, ctx: Context, decision: Decision,
 
 
 def _timing(timing: Timing, ctx: Context, as_of: dt.date, decision: Decision) -> None:
-    day, basis = effective_date(timing, ctx.facts.get("contract_end"), as_of)
+    day, basis, steps = timing_steps(timing, ctx.facts.get("contract_end"), as_of)
     decision.effective_date = day.isoformat()
     decision.timing_basis = basis
+    decision.timing_steps = steps
     start = max(day - dt.timedelta(days=timing.phase_out_days), as_of + dt.timedelta(days=1))
     decision.phase_out_start = start.isoformat()
     _referrals(timing, ctx, decision)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import hashlib
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,11 @@ from .yamlpos import (
 
 OUTCOMES = ("keep", "watch", "warn", "final_notice", "offboard")
 MARKERS = ("exempt", "held")
+# Ids decisions give to what a customer's memory adds, so a policy may not
+# use them: the hold of a rejected offboarding case (engine/cases.py) and
+# the database's exemptions (engine/store.py).
+CASE_HOLD = "review-rejected"
+REGISTRY_ID = re.compile(r"registry-[0-9]+")
 ACTIONS = ("flag", "strike", "offboard")
 
 
@@ -411,6 +417,9 @@ class _Builder:
                 continue  # reported by the schema
             if eid in seen:
                 self.error(f"exemption id {eid!r} is used twice", ("exemptions", i, "id"))
+            if REGISTRY_ID.fullmatch(eid):
+                self.error(f"exemption id {eid!r} is reserved: the database's exemptions "
+                           "show on decisions as registry-N", ("exemptions", i, "id"))
             seen.add(eid)
             shielded = ex.get("rules", "all")
             self._rule_refs(f"exemption {eid!r}", shielded, rule_ids, ("exemptions", i, "rules"))
@@ -454,6 +463,9 @@ class _Builder:
             hid = hold.get("id")
             if isinstance(hid, str) and hid in seen:
                 self.error(f"hold id {hid!r} is used twice", ("holds", i, "id"))
+            if hid == CASE_HOLD:
+                self.error(f"hold id {hid!r} is reserved: a rejected offboarding case holds "
+                           "a decision with it", ("holds", i, "id"))
             seen.add(hid if isinstance(hid, str) else None)
             when = self.expr(compiler, hold["when"], ("holds", i, "when"))
             excepted = hold.get("except_rules") if isinstance(hold.get("except_rules"), list) \

@@ -26,7 +26,8 @@ from .policytest_load import TestCase, TestFile, load_test_file
 
 SUFFIX = ".test.yaml"
 # Fields compared as sets (order does not matter); other lists in order.
-SET_FIELDS = ("fired", "shielded", "unknown", "missing", "holds", "exemptions", "new_strikes")
+SET_FIELDS = ("fired", "shielded", "unknown", "missing", "holds", "holds_unknown", "exemptions",
+              "new_strikes")
 # Expected fields that name rules: a failure in one shows the named rules' figures.
 RULE_FIELDS = ("fired", "shielded", "unknown", "new_strikes")
 
@@ -80,8 +81,10 @@ def actual_value(decision: Decision, name: str) -> Any:
     value: Any
     if name in ("fired", "shielded", "unknown"):
         value = [r.rule for r in getattr(d, name)]
-    elif name == "holds":
-        value = [h["id"] for h in d.holds]
+    elif name == "holds":  # holds whose condition held (or a rejected case's)
+        value = [h["id"] for h in d.holds if "unknown" not in h]
+    elif name == "holds_unknown":  # holds that held only because facts were missing
+        value = [h["id"] for h in d.holds if "unknown" in h]
     elif name == "exemptions":
         value = [e["id"] for e in d.exemptions]
     else:
@@ -117,7 +120,7 @@ def _decide_case(test: TestFile, case: TestCase) -> tuple[Decision, Context]:
 def run_case(test: TestFile, case: TestCase, coverage: Coverage | None = None) -> CaseResult:
     decision, ctx = _decide_case(test, case)
     if coverage is not None:
-        coverage.record(decision, case.record.facts, case.as_of)
+        coverage.record(decision)
     mismatches = compare(decision, case.expect)
     named = {rule for m in mismatches if m.field in RULE_FIELDS
              for rule in [*_listed(m.expected), *_listed(m.actual)]}
@@ -252,6 +255,11 @@ def failure_lines(result: CaseResult) -> Iterator[str]:
     yield f"FAIL {result.location.file}:{result.location.line}: {result.name}"
     for m in result.mismatches:
         yield f"  {m.field}: expected {_shown(m.expected)}, got {_shown(m.actual)}"
+        if m.field == "holds":
+            for h in result.decision.holds:
+                if "unknown" in h:
+                    yield (f"    ({h['id']} held only because of missing facts: "
+                           f"{', '.join(h['unknown'])}; expect it under holds_unknown)")
     figs = result.figures()
     if figs:
         yield "  figures:"

@@ -26,7 +26,7 @@ from .cases import CaseMemory
 from .errors import FileErrors, InputError, Location, PolicyError, did_you_mean
 from .facts import Coercer, Record, fact_minimums
 from .ledger import Memory, PardonedStrike, Strike
-from .policy import Exemption, Policy, load_policy
+from .policy import CASE_HOLD, Exemption, Policy, load_policy
 from .policy_schema import unknown_keys
 from .policytest_files import facts_from, inside, population_source
 from .yamlpos import (
@@ -40,8 +40,6 @@ from .yamlpos import (
     schema_message,
     shorten,
 )
-
-CASE_HOLD = "review-rejected"  # the hold a rejected case puts on an offboarding (engine/cases.py)
 
 
 class TestFileErrors(FileErrors):
@@ -344,8 +342,13 @@ def _memory(reader: _Reader, policy: Policy, raw: dict[str, Any], where: tuple,
     for j, p in enumerate(raw.get("pardoned") or []):
         _rule_id(reader, policy, p["rule"], where + ("pardoned", j, "rule"))
         memory.pardoned.append(PardonedStrike(p["rule"], as_of, p.get("pardoned_by", "test")))
+    policy_exemptions = {e.id for e in policy.exemptions}
     for j, e in enumerate(raw.get("exemptions") or []):
         at = where + ("exemptions", j)
+        if e["id"] in policy_exemptions:  # the decision could not tell the two apart
+            reader.error(f"registry exemption id {e['id']!r} is the id of an exemption of "
+                         f"policy {policy.name} (a registry id is registry-N, as `adieu "
+                         "exempt` gives it)", at + ("id",))
         if e.get("rules") is not None:
             _rule_ids(reader, policy, e["rules"], at + ("rules",))
         expires = reader.date(e["expires"], at + ("expires",))
@@ -382,12 +385,12 @@ def _check_expect(reader: _Reader, policy: Policy, expect: dict[str, Any], where
     for key in ("fired", "shielded", "unknown", "new_strikes"):
         if key in expect:
             _rule_ids(reader, policy, expect[key], where + (key,))
-    if "holds" in expect:
-        known = [h.id for h in policy.holds] + [CASE_HOLD]
-        for j, hid in enumerate(expect["holds"]):
+    for key in ("holds", "holds_unknown"):  # a case's hold is never unknown
+        known = [h.id for h in policy.holds] + ([CASE_HOLD] if key == "holds" else [])
+        for j, hid in enumerate(expect.get(key) or []):
             if hid not in known:
                 reader.error(f"unknown hold {hid!r}{did_you_mean(hid, known)} (holds of policy "
-                             f"{policy.name}: {', '.join(known)})", where + ("holds", j))
+                             f"{policy.name}: {', '.join(known) or 'none'})", where + (key, j))
     if "exemptions" in expect:
         known = [e.id for e in policy.exemptions] + [e["id"] for e in raw.get("exemptions") or []]
         for j, eid in enumerate(expect["exemptions"]):

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..decide import Decision
+from ..decide import TRACE_FIELDS, Decision
 from ..errors import PolicyErrors
 from ..explain import fmt
 from ..plugin_record import described, missing_plugins, unknown_functions
@@ -50,9 +50,12 @@ def gone_note(run: dict[str, Any], reg: Registry, error: PolicyErrors) -> str:
 def stored_decision(row: dict[str, Any]) -> dict[str, Any]:
     """A stored decisions row (JSON decoded) as the decision object of
     `adieu explain --json` (schemas/decision.schema.json): every field of
-    engine.decide.Decision, an empty list for a list the row lacks."""
+    engine.decide.Decision but its TRACE_FIELDS, an empty list for a list
+    the row lacks."""
     out = {}
     for name, spec in Decision.__dataclass_fields__.items():
+        if name in TRACE_FIELDS:
+            continue
         value = row.get(name)
         if value is None and spec.default_factory is list:  # type: ignore[comparison-overlap]
             value = []
