@@ -213,6 +213,13 @@ def causes(change: PolicyChange, old: Policy | None, new: Policy | None,
                                           else ", ".join(what) + " changed"))
     names = (names_of(old, rule_id) if old else set()) | \
         (names_of(new, rule_id) if new else set())
+    return out + name_causes(change, names)
+
+
+def name_causes(change: PolicyChange, names: set[str]) -> list[str]:
+    """The changed params and derived figures among names, as
+    change.lines() words them."""
+    out = []
     for k, (a, b) in change.params.items():
         if k in names:
             out.append(f"param {k}: {_show(a)} -> {_show(b)}")

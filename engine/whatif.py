@@ -15,9 +15,12 @@ Two forms give the same Comparison:
   runs.policy_text.
 
 Decisions are paired by customer id while both streams are read in step,
-each reduced to a Summary first: memory grows with the customers that
-moved or whose dates changed (kept whole) and the customers whose ids the two streams do not
-share at the same point (only ids and summaries), not with every decision."""
+each reduced to a Summary first: memory grows with the customers whose
+decision changed (kept whole) and the customers whose ids the two streams
+do not share at the same point (only ids and summaries), not with every
+decision. Why a rule, a date or the referrals changed is found by
+deciding again (engine.diff_causes): the new side's facts under the old
+policy tell the data's part from the policy's."""
 
 from __future__ import annotations
 
@@ -29,19 +32,20 @@ from typing import Any
 
 from . import jsontext
 from .batches import batched, decide_batch
-from .decide import figures
+from .diff_causes import LazyStats, View, date_causes, referral_causes, rule_causes
 from .errors import InputError, Location, PolicyErrors, StoreError
-from .expr import Context
 from .facts import from_json_facts
 from .memory_check import read_memory
 from .partition import StatsPopulation
 from .plugin_record import plugin_gone, policy_text_error
 from .plugins import registry
 from .policy import MARKERS, OUTCOMES, Policy, compile_policy
-from .policy_diff import PolicyChange, _show, causes, compare
+from .policy_diff import PolicyChange, _show, compare
+from .popstats import population_stats
 from .population import Population
 from .run import accepted_records, prepare
 from .store import get_run, load_memories, open_db_readonly, read_decisions
+from .stored_checks import stored_facts, stored_rows
 
 ORDER = {o: i for i, o in enumerate((*OUTCOMES, *MARKERS))}
 # What a decision says beyond its outcome that a change can move: when an
@@ -53,8 +57,11 @@ DATES = ("effective_date", "phase_out_start", "referrals")
 class Summary:
     """What a comparison needs of one decision: outcome, strikes counted,
     each listed rule's status (fired | "shielded by ID" | unknown), the
-    figures of the rules that fired or were shielded, and the ids of the
-    holds and exemptions that applied."""
+    figures of the rules that fired or were shielded, the ids of the
+    holds and exemptions that applied, the base outcome (what the rules
+    alone said; None: the outcome) and the View the side decided it with
+    (diff_causes; None when its policy no longer compiles or no facts
+    are stored)."""
 
     customer_id: str
     outcome: str
@@ -65,7 +72,13 @@ class Summary:
     exemptions: list[str]
     active: list[str] = field(default_factory=list)  # rules of the active strikes
     dates: dict[str, Any] = field(default_factory=dict)  # DATES -> value (None: none)
-    figures_of: Callable[[str], dict[str, Any]] | None = None  # any rule's figures
+    base_outcome: str | None = None
+    view: View | None = None
+    basis: str | None = None  # the timing basis: why the effective date is that day
+
+    @property
+    def base(self) -> str:
+        return self.base_outcome or self.outcome
 
 
 def summary_of(row: dict[str, Any]) -> Summary:
@@ -88,7 +101,7 @@ def summary_of(row: dict[str, Any]) -> Summary:
     return Summary(row["customer_id"], row["outcome"], row["strikes"], status, figures,
                    [h["id"] for h in get("holds")], [e["id"] for e in get("exemptions")],
                    [f"{s['rule']} ({s['recorded_on']})" for s in get("active_strikes")],
-                   dates)
+                   dates, row.get("base_outcome"), None, row.get("timing_basis"))
 
 
 @dataclass
@@ -104,11 +117,17 @@ class Side:
 @dataclass
 class Comparison:
     """The result: the policy change, transitions (old, new) -> customers
-    (moved only), unchanged outcome -> customers, moved customers (each a
-    dict, see moved_entry) in decision order, the customers whose outcome
-    stayed but whose effective date, phase-out start or referrals changed
-    (changed_dates: customer_id, outcome, old_/new_ strikes and DATES,
-    causes: the timing change), and the ids decided on one side only."""
+    (moved only), unchanged outcome -> customers, and every customer whose
+    decision changed, each in one list, in decision order: moved (the
+    outcome changed; see moved_entry), changed_base (the outcome stayed,
+    held or exempt, but the base outcome, what the rules alone said,
+    changed; same shape), changed_dates (the outcome and base outcome
+    stayed but the effective date, phase-out start or referrals changed:
+    customer_id, outcome, old_/new_ strikes and DATES, causes),
+    changed_reasons (all of those stayed but a rule's result, the strikes
+    counted, a hold or an exemption changed; moved_entry's shape), and
+    the ids decided on one side only. cross(a, b): the View deciding b's
+    facts under a's policy (diff_causes), None if there is none."""
 
     old: Side
     new: Side
@@ -121,7 +140,10 @@ class Comparison:
     moved: list[dict[str, Any]] = field(default_factory=list)
     only_old: list[str] = field(default_factory=list)
     only_new: list[str] = field(default_factory=list)
+    changed_base: list[dict[str, Any]] = field(default_factory=list)
     changed_dates: list[dict[str, Any]] = field(default_factory=list)
+    changed_reasons: list[dict[str, Any]] = field(default_factory=list)
+    cross: Callable[[Summary, Summary], View | None] | None = None
 
     @property
     def compared(self) -> int:
@@ -139,25 +161,72 @@ class Comparison:
             "customers": self.compared, "transitions": self.matrix(),
             "unchanged": {o: n for o, n in sorted(self.unchanged.items(),
                                                   key=lambda x: ORDER.get(x[0], 99))},
-            "moved": self.moved, "changed_dates": self.changed_dates,
+            "moved": self.moved, "changed_base": self.changed_base,
+            "changed_dates": self.changed_dates, "changed_reasons": self.changed_reasons,
             "only_old": self.only_old, "only_new": self.only_new}
+
+    def views(self, a: Summary, b: Summary) -> tuple[View | None, View | None, View | None]:
+        """(A, X, B): the old side, the cross view, the new side."""
+        x = self.cross(a, b) if self.cross is not None and a.view is not None \
+            and b.view is not None else None
+        return a.view, x, b.view
 
     def add(self, a: Summary | None, b: Summary | None) -> None:
         if a is None:
             self.only_new.append(b.customer_id)  # type: ignore[union-attr]
         elif b is None:
             self.only_old.append(a.customer_id)
-        elif a.outcome == b.outcome:
-            self.unchanged[a.outcome] += 1
-            if a.dates != b.dates:
-                self.changed_dates.append(
-                    {"customer_id": a.customer_id, "outcome": a.outcome,
-                     "old_strikes": a.strikes, "new_strikes": b.strikes, **_dates(a, b),
-                     "causes": [f"timing.{k}: {_show(x)} -> {_show(y)}"
-                                for k, (x, y) in self.change.timing.items()]})
-        else:
+        elif a.outcome != b.outcome:
             self.transitions[(a.outcome, b.outcome)] += 1
             self.moved.append(moved_entry(self, a, b))
+        else:
+            self.unchanged[a.outcome] += 1
+            if a.base != b.base:
+                entry = moved_entry(self, a, b)
+                if a.dates != b.dates:
+                    entry["other"] += [f"dates or referrals because {cause}"
+                                       for cause in date_entry(self, a, b)["causes"]]
+                self.changed_base.append(entry)
+            elif a.dates != b.dates:
+                self.changed_dates.append(date_entry(self, a, b))
+            elif a.strikes != b.strikes or a.status != b.status or a.holds != b.holds \
+                    or a.exemptions != b.exemptions:
+                self.changed_reasons.append(moved_entry(self, a, b))
+
+
+def date_entry(c: Comparison, a: Summary, b: Summary) -> dict[str, Any]:
+    """A customer whose dates or referrals changed: causes are the timing
+    changes and data that moved the dates and the referral conditions'
+    changes (diff_causes.date_causes, referral_causes); where those cannot
+    be recomputed as stored (a date kept from an approved case, a policy
+    that no longer compiles), every timing change and the two timing
+    bases (which say where a date came from)."""
+    views = c.views(a, b)
+    found: list[str] = []
+    every = False
+    if (a.dates["effective_date"], a.dates["phase_out_start"]) != \
+            (b.dates["effective_date"], b.dates["phase_out_start"]):
+        if a.outcome == b.outcome == "offboard":
+            dates = date_causes(c.change, tuple(  # type: ignore[arg-type]
+                (s.dates["effective_date"], s.dates["phase_out_start"]) for s in (a, b)),
+                views)
+        else:
+            dates = None
+        every = dates is None
+        found += dates or []
+    if a.dates["referrals"] != b.dates["referrals"] and not every:
+        refs = referral_causes(c.change, (a.dates["referrals"], b.dates["referrals"]),
+                               (a.outcome == "offboard", b.outcome == "offboard"), views)
+        every = refs is None
+        found += [r for r in refs or [] if r not in found]
+    if every:
+        found = [f"timing.{k}: {_show(x)} -> {_show(y)}"
+                 for k, (x, y) in c.change.timing.items()]
+        if a.basis != b.basis:
+            found.append(f"timing basis: {_show(a.basis)} -> {_show(b.basis)}")
+    return {"customer_id": a.customer_id, "outcome": a.outcome,
+            "old_strikes": a.strikes, "new_strikes": b.strikes, **_dates(a, b),
+            "causes": found}
 
 
 def _dates(a: Summary, b: Summary) -> dict[str, Any]:
@@ -184,25 +253,28 @@ def _status(policy: Policy | None, s: Summary, rule: str) -> str:
 def _figures(s: Summary, rule: str, status: str) -> dict[str, Any]:
     if rule in s.figures:
         return s.figures[rule]
-    if status == "absent" or s.figures_of is None:
+    if status == "absent" or s.view is None:
         return {}
-    return s.figures_of(rule)
+    return s.view.figures(rule)
 
 
 def moved_entry(c: Comparison, a: Summary, b: Summary) -> dict[str, Any]:
-    """One moved customer: {customer_id, old_outcome, new_outcome,
-    old_strikes, new_strikes, rules: [{rule, old_status, new_status,
-    causes, old_figures, new_figures}], other: [reasons outside the rules:
-    the ladder, holds, exemptions, strikes counted], old_/new_ of each of
-    DATES}."""
+    """One customer whose decision changed: {customer_id, old_outcome,
+    new_outcome, old_base_outcome, new_base_outcome, old_strikes,
+    new_strikes, rules: [{rule, old_status, new_status, causes,
+    old_figures, new_figures}] (causes: diff_causes.rule_causes), other:
+    [reasons outside the rules: the ladder, holds, exemptions, strikes
+    counted], old_/new_ of each of DATES}."""
     old, new = c.old.policy, c.new.policy
     ids = _rule_ids(old, a) + [r for r in _rule_ids(new, b) if r not in _rule_ids(old, a)]
     rules = []
+    views = None
     for rule in ids:
         sa, sb = _status(old, a, rule), _status(new, b, rule)
         if sa != sb:
+            views = views or c.views(a, b)
             rules.append({"rule": rule, "old_status": sa, "new_status": sb,
-                          "causes": causes(c.change, old, new, rule),
+                          "causes": rule_causes(c.change, old, new, rule, sa, sb, views),
                           "old_figures": _figures(a, rule, sa),
                           "new_figures": _figures(b, rule, sb)})
     other = []
@@ -221,6 +293,7 @@ def moved_entry(c: Comparison, a: Summary, b: Summary) -> dict[str, Any]:
         x, y = c.change.settings["on_missing"]
         other.append(f"on_missing: {x} -> {y}")
     return {"customer_id": a.customer_id, "old_outcome": a.outcome, "new_outcome": b.outcome,
+            "old_base_outcome": a.base, "new_base_outcome": b.base,
             "old_strikes": a.strikes, "new_strikes": b.strikes, "rules": rules,
             "other": other, **_dates(a, b)}
 
@@ -309,19 +382,18 @@ def whatif(old_file: str, new_file: str, sources: Sequence[str], as_of: dt.date,
         def summaries(result: Any) -> Iterator[Summary]:
             policy = result.policy
             population = StatsPopulation(policy.population_calls, result.population)
-            derive = policy.derive_fns
             for records in batched(accepted_records(result)):
                 ids = [r.facts["customer_id"] for r in records]
                 batch = decide_batch(policy, records, as_of, result.population, fetch(ids))
                 for row, record in zip(batch.rows, records, strict=True):
                     s = summary_of(row)
-                    s.figures_of = _figures_from(policy, Context(record.facts, as_of,
-                                                                 population, derive))
+                    s.view = View(policy, record.facts, as_of, population)
                     yield s
 
         c = Comparison(Side(old.policy, _label(old)), Side(new.policy, _label(new)),
                        compare(old.policy, new.policy),
                        as_of.isoformat(), " + ".join(sources), db_file)
+        c.cross = lambda a, b: a.view  # the same facts: the new side's data is the old's
         for a, b in pair(summaries(old), summaries(new)):
             c.add(a, b)
         return c
@@ -334,33 +406,28 @@ def whatif(old_file: str, new_file: str, sources: Sequence[str], as_of: dt.date,
         new.close()
 
 
-def _figures_from(policy: Policy, ctx: Context) -> Callable[[str], dict[str, Any]]:
-    """figures_of for a decision being made: what the rule's condition
-    rests on (decide.figures), whether it fired or not."""
-    def figures_of(rule_id: str) -> dict[str, Any]:
-        rule = policy.rule(rule_id)
-        return figures(policy, rule, ctx) if rule is not None else {}
-    return figures_of
+def _cross(db: Any, run_b: dict[str, Any], old: Policy | None, new: Policy | None) \
+        -> Callable[[Summary, Summary], View | None] | None:
+    """The cross view for stored runs: run B's stored facts (read with the
+    old policy's fact types) as of B's date under the old policy, with the
+    old policy's population figures over B's customers: B's stored figures
+    when both runs have the same policy text, else computed from B's
+    stored facts the first time a figure is asked for."""
+    if old is None or new is None:
+        return None
+    as_of = dt.date.fromisoformat(run_b["as_of"])
+    if old.sha256 == new.sha256:
+        stats: Any = Population(old.population_calls,
+                                stored=jsontext.loads(run_b["population"] or "{}"))
+    else:
+        stats = LazyStats(lambda: population_stats(old, as_of, lambda: (
+            from_json_facts(stored_facts(run_b["id"], r), old.facts)
+            for r in stored_rows(db, run_b["id"]))))
 
-
-def _stored_figures(policy: Policy, run: dict[str, Any], facts: Any) \
-        -> Callable[[str], dict[str, Any]]:
-    """figures_of for a stored decision: its stored facts read back with the
-    policy's fact types (facts.from_json_facts) and the run's stored
-    population figures, evaluated only when asked for (a moved customer's
-    rule that did not fire, whose figures the run did not store)."""
-    def figures_of(rule_id: str) -> dict[str, Any]:
-        rule = policy.rule(rule_id)
-        if rule is None:
-            return {}
-        stats = run.get("_population")
-        if stats is None:
-            stats = run["_population"] = Population(
-                policy.population_calls, stored=jsontext.loads(run["population"] or "{}"))
-        ctx = Context(from_json_facts(facts, policy.facts),
-                      dt.date.fromisoformat(run["as_of"]), stats, policy.derive_fns)
-        return figures(policy, rule, ctx)
-    return figures_of
+    def cross(a: Summary, b: Summary) -> View | None:
+        return View(old, b.view.raw_facts, as_of, stats, decoded=False) \
+            if b.view is not None else None
+    return cross
 
 
 def _existing(db_file: str) -> Any:
@@ -408,11 +475,16 @@ def stored_runs(db_file: str, run_a: int, run_b: int) -> Comparison:
             c.source = runs[0]["source"]
 
         def summaries(run: dict[str, Any], policy: Policy | None) -> Iterator[Summary]:
+            as_of = dt.date.fromisoformat(run["as_of"])
+            stats = None if policy is None else Population(
+                policy.population_calls, stored=jsontext.loads(run["population"] or "{}"))
             for row in read_decisions(db, run["id"]):
                 s = summary_of(row)
                 if policy is not None and row.get("facts"):
-                    s.figures_of = _stored_figures(policy, run, row["facts"])
+                    s.view = View(policy, row["facts"], as_of, stats, decoded=False)
                 yield s
+
+        c.cross = _cross(db, runs[1], olds, news)
 
         for a, b in pair(summaries(runs[0], olds), summaries(runs[1], news)):
             c.add(a, b)

@@ -117,7 +117,7 @@ def test_csv_has_one_row_per_moved_customer(limit2: Path) -> None:
                               "new_strikes", "rules", "causes", "other", "old_figures",
                               "new_figures", "old_effective_date", "new_effective_date",
                               "old_phase_out_start", "new_phase_out_start", "old_referrals",
-                              "new_referrals"]
+                              "new_referrals", "old_base_outcome", "new_base_outcome"]
     assert {r["customer_id"] for r in table} == \
         {r["customer_id"] for r in rows() if r["late_payments_12m"] == "2"}
     first = table[0]

@@ -28,8 +28,9 @@ from .validate import source_excerpt
 CSV_COLUMNS = ("customer_id", "old_outcome", "new_outcome", "old_strikes", "new_strikes",
                "rules", "causes", "other", "old_figures", "new_figures",
                "old_effective_date", "new_effective_date", "old_phase_out_start",
-               "new_phase_out_start", "old_referrals", "new_referrals")
-DATE_COLUMNS = CSV_COLUMNS[-6:]
+               "new_phase_out_start", "old_referrals", "new_referrals",
+               "old_base_outcome", "new_base_outcome")
+DATE_COLUMNS = CSV_COLUMNS[-8:-2]
 
 
 def register(cli: click.Group) -> None:
@@ -49,8 +50,9 @@ def register(cli: click.Group) -> None:
                        "rules that need it unknown instead of an error.")
     @json_option
     @click.option("--csv", "as_csv", is_flag=True,
-                  help="Output CSV: one row per customer that moved, then one per customer "
-                       "whose dates or referrals changed (columns: docs/cli.md).")
+                  help="Output CSV: one row per customer whose decision changed: moved, "
+                       "changed under a hold or exemption, changed dates or referrals, "
+                       "changed rules or strikes (columns: docs/cli.md).")
     @allow_formulas_option
     def diff(policies: tuple[str, ...], source: tuple[str, ...], mapping: tuple[str, ...],
              prefer: tuple[str, ...], options: dict[str, str], as_of: dt.date | None,
@@ -74,12 +76,18 @@ def register(cli: click.Group) -> None:
         facts or allow_missing_facts), the transition matrix (each pair of
         outcomes with the number of customers that moved between them, and
         the customers whose outcome stayed), then each customer that moved:
-        the rules whose result changed, the part of the policy change each
-        rests on, and the figures under the old and the new policy; then
-        each customer whose outcome stayed but whose effective date,
-        phase-out start or referrals changed, old and new. Customers
-        decided on one side only (a row one policy rejects, a customer
-        missing from one run) are listed apart.
+        the rules whose result changed, what made each change (the part of
+        the policy change, or with --run the facts, derived values and
+        population figures that differ, found by deciding the new side's
+        facts under the old policy), and the figures under the old and the
+        new policy. Then, in sections of their own, each customer whose
+        outcome stayed but whose decision changed: held or exempt with
+        another base outcome (what the rules alone said), another
+        effective date, phase-out start or referrals (with the timing
+        change, referral condition or data that moved them), or other
+        rules, strikes, holds or exemptions. Customers decided on one side
+        only (a row one policy rejects, a customer missing from one run)
+        are listed apart.
 
         Exit 0 whatever moved (a diff is not a finding); 1 if OLD or NEW is
         not a valid policy (its errors are listed, as by validate); 2 for a
@@ -121,26 +129,34 @@ def register(cli: click.Group) -> None:
 
 
 def write_csv(c: Comparison, stream: Any, allow_formulas: bool = False) -> None:
-    """One row per moved customer, then one per customer whose outcome
-    stayed but whose dates or referrals changed (old_outcome = new_outcome,
-    rules and figures empty, causes the timing change); CSV_COLUMNS; lists
-    and figures as JSON; formula cells neutralised unless allow_formulas
-    (csvout.CsvWriter)."""
+    """One row per moved customer, then one per customer changed under a
+    hold or exemption (old_outcome = new_outcome, the base outcomes
+    differ), one per customer whose dates or referrals changed (rules and
+    figures empty, causes what moved them), one per customer whose rules
+    or strikes changed; CSV_COLUMNS; lists and figures as JSON; formula
+    cells neutralised unless allow_formulas (csvout.CsvWriter)."""
     writer = CsvWriter(stream, allow_formulas)
     writer.writerow(CSV_COLUMNS)
-    for m in c.moved:
-        rules = m["rules"]
-        writer.writerow([cell(v) for v in (
-            m["customer_id"], m["old_outcome"], m["new_outcome"], m["old_strikes"],
-            m["new_strikes"], [r["rule"] for r in rules],
-            sorted({x for r in rules for x in r["causes"]}), m["other"],
-            {r["rule"]: r["old_figures"] for r in rules},
-            {r["rule"]: r["new_figures"] for r in rules},
-            *(m[k] for k in DATE_COLUMNS))])
+    for m in (*c.moved, *c.changed_base):
+        _entry_row(writer, m)
     for d in c.changed_dates:
         writer.writerow([cell(v) for v in (
             d["customer_id"], d["outcome"], d["outcome"], d["old_strikes"], d["new_strikes"],
-            [], d["causes"], [], {}, {}, *(d[k] for k in DATE_COLUMNS))])
+            [], d["causes"], [], {}, {}, *(d[k] for k in DATE_COLUMNS),
+            d["outcome"], d["outcome"])])
+    for m in c.changed_reasons:
+        _entry_row(writer, m)
+
+
+def _entry_row(writer: CsvWriter, m: dict[str, Any]) -> None:
+    rules = m["rules"]
+    causes = [x for r in rules for x in r["causes"]]
+    writer.writerow([cell(v) for v in (
+        m["customer_id"], m["old_outcome"], m["new_outcome"], m["old_strikes"],
+        m["new_strikes"], [r["rule"] for r in rules], list(dict.fromkeys(causes)), m["other"],
+        {r["rule"]: r["old_figures"] for r in rules},
+        {r["rule"]: r["new_figures"] for r in rules},
+        *(m[k] for k in DATE_COLUMNS), m["old_base_outcome"], m["new_base_outcome"])])
 
 
 def _side(label: dict[str, Any]) -> str:
@@ -184,10 +200,15 @@ def write_text(c: Comparison, stored: bool) -> None:
             shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10:,} more" if len(ids) > 10
                                           else "")
             echo(f"  {what} decisions: {len(ids):,} ({shown})")
-    if c.changed_dates:
-        echo(f"  same outcome, changed dates or referrals: {len(c.changed_dates):,}")
+    for what, entries in (("changed base outcome (under a hold or exemption)", c.changed_base),
+                          ("changed dates or referrals", c.changed_dates),
+                          ("changed rules, strikes, holds or exemptions", c.changed_reasons)):
+        if entries:
+            echo(f"  same outcome, {what}: {len(entries):,}")
     if c.moved:
-        _write_moved(c)
+        _write_moved("Moved customers", c.moved)
+    if c.changed_base:
+        _write_moved("Changed under a hold or exemption, same outcome", c.changed_base)
     if c.changed_dates:
         echo("")
         echo(f"Changed dates or referrals, same outcome ({len(c.changed_dates):,}):")
@@ -196,6 +217,9 @@ def write_text(c: Comparison, stored: bool) -> None:
                  + (f" because {'; '.join(d['causes'])}" if d["causes"] else ""))
             for line in _date_lines(d):
                 echo(f"    {line}")
+    if c.changed_reasons:
+        _write_moved("Changed rules, strikes, holds or exemptions, same outcome",
+                     c.changed_reasons)
 
 
 def _date_value(value: Any) -> str:
@@ -211,11 +235,17 @@ def _date_lines(d: dict[str, Any]) -> list[str]:
             if d[f"old_{key}"] != d[f"new_{key}"]]
 
 
-def _write_moved(c: Comparison) -> None:
+def _outcome(m: dict[str, Any], side: str) -> str:
+    """ "held (offboard)" where the base outcome differs from the outcome."""
+    outcome, base = m[f"{side}_outcome"], m[f"{side}_base_outcome"]
+    return outcome if base == outcome else f"{outcome} ({base})"
+
+
+def _write_moved(title: str, entries: list[dict[str, Any]]) -> None:
     echo("")
-    echo(f"Moved customers ({len(c.moved):,}):")
-    for m in c.moved:
-        echo(f"  {m['customer_id']}: {m['old_outcome']} -> {m['new_outcome']} "
+    echo(f"{title} ({len(entries):,}):")
+    for m in entries:
+        echo(f"  {m['customer_id']}: {_outcome(m, 'old')} -> {_outcome(m, 'new')} "
              f"(strikes {m['old_strikes']} -> {m['new_strikes']})")
         for r in m["rules"]:
             because = f" because {'; '.join(r['causes'])}" if r["causes"] else ""
