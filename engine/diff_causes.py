@@ -318,11 +318,12 @@ def _referrals(view: View, offboard: bool) -> list[str]:
     timing = view.policy.timing
     values = tuple(None if r.when is None else view.cond(r.when) for r in timing.referrals)
 
-    class Out:
+    class Out:  # what _plan_referrals writes on a Decision
         referrals: list[str]
         notes: list[str]
+        referral_entries: tuple[int, ...]
     out = Out()
-    out.referrals, out.notes = [], []
+    out.referrals, out.notes, out.referral_entries = [], [], ()
     _plan_referrals(timing, values, out, not offboard)
     return out.referrals
 
