@@ -14,12 +14,14 @@ Errors: InputError (exit 2) with the template file and line as location."""
 from __future__ import annotations
 
 import functools
+import html
 import html.parser
 import math
 import re
 import signal
 import threading
 import traceback
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -289,7 +291,10 @@ def render(text: str, file: str, fmt: str, context: dict[str, Any]) -> str:
     (brief_context.brief_context). InputError (exit 2) naming file:line for
     a syntax error, a placeholder the context lacks, an attempt to reach
     Python internals, an {% include %} or {% extends %} (a brief template is
-    one file) or any other error the template raises."""
+    one file) or any other error the template raises. A placeholder that
+    is not in the documented context (brief_context.CONTEXT) is an error
+    before rendering, whatever branch of the template uses it
+    (brief_names)."""
     env = environment(fmt)
     env.loader = jinja2.FunctionLoader(
         lambda name: (text, file, lambda: True) if name == file else None)
@@ -298,6 +303,12 @@ def render(text: str, file: str, fmt: str, context: dict[str, Any]) -> str:
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(f"template syntax error: {exc.message}",
                          Location(file, exc.lineno)) from None
+    from .brief_context import CONTEXT
+    from .brief_names import unknown_names
+
+    for name, line in unknown_names(env.parse(text), env, CONTEXT)[:1]:
+        raise InputError(f"placeholder {name!r} is not in the brief's data",
+                         Location(file, line))
     try:
         with _time_budget(RENDER_SECONDS):
             out: list[str] = []
@@ -375,17 +386,27 @@ _BANNER_STYLE = (_IMPORTANT + "position:static!important;border:3px solid #c00!i
                  "transform:none!important")
 
 
-def mark_draft(text: str, fmt: str, file: str) -> str:
-    """`text` marked DRAFT on every page. Markdown: a DRAFT line at the top
-    and the bottom. HTML: "DRAFT" at the start of the real <title>, a
-    banner heading at the top of the real <body>, and a watermark with CSS
+def draft_text(reasons: Sequence[str] = ()) -> str:
+    """The DRAFT line: DRAFT_TEXT, or the reasons the brief is a draft
+    ('DRAFT: R1; R2. Do not send.')."""
+    if not reasons:
+        return DRAFT_TEXT
+    return f"DRAFT: {'; '.join(reasons)}. Do not send."
+
+
+def mark_draft(text: str, fmt: str, file: str, reasons: Sequence[str] = ()) -> str:
+    """`text` marked DRAFT on every page, saying why (`reasons`, as in
+    draft_text). Markdown: a DRAFT line at the top and the bottom. HTML:
+    "DRAFT" at the start of the real <title>, a banner heading at the top
+    of the real <body>, and a watermark with CSS
     position: fixed, which browsers repeat on every printed page; tags in
     comments, <script> or <style> are not the real ones, and the banner and
     watermark carry inline !important styles that a template's stylesheet
     cannot override. InputError if an HTML brief has no <head>, <title> or
     <body> to mark."""
+    draft = draft_text(reasons)
     if fmt == "md":
-        line = f"**{DRAFT_TEXT}**"
+        line = f"**{_md_value(draft)}**"
         return f"{line}\n\n{text.rstrip()}\n\n{line}\n"
     style = ("<style>.adieu-draft-watermark{position:fixed;top:40%;left:0;right:0;"
              "text-align:center;font-size:8rem;font-weight:bold;color:rgba(200,0,0,.15);"
@@ -395,7 +416,7 @@ def mark_draft(text: str, fmt: str, file: str) -> str:
     marks = (f'<div class="adieu-draft-watermark" aria-hidden="true" '
              f'style="{_WATERMARK_STYLE}">DRAFT</div>'
              f'<h1 class="adieu-draft-banner" role="alert" '
-             f'style="{_BANNER_STYLE}">{DRAFT_TEXT}</h1>')
+             f'style="{_BANNER_STYLE}">{html.escape(draft, quote=False)}</h1>')
     found = _Landmarks(text).found
     inserts = []
     for tag, key, where, insert in (("<title>", "title", 1, "DRAFT: "),

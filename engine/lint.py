@@ -14,7 +14,11 @@ Checks (codes), each documented in docs/policy-reference.md, "Lint warnings":
 - constant-condition: a rule, exemption or hold condition that names no
   fact, so it is the same for every customer;
 - version-unchanged: the policy text differs from the one an earlier run
-  stored under the same name and version.
+  stored under the same name and version;
+- no-referrals: a policy that plans offboardings (it has `timing:` and can
+  offboard: an offboard rule, or strike rules and a ladder) names no
+  vendor to refer the customer to (no `timing.referrals`, and
+  `max_referrals` is not 0), so every offboarding brief goes without one.
 
 A finding is silenced by a comment `# adieu ignore:CODE` (several codes
 separated by commas) at the end of its line or alone on the line above.
@@ -36,7 +40,7 @@ from .templates import template_names
 from .yamlpos import Positions
 
 CODES = ("unused-param", "percentile-fraction", "param-text-number", "expired-exemption",
-         "constant-condition", "version-unchanged")
+         "constant-condition", "version-unchanged", "no-referrals")
 # Calls whose value depends on nothing but their arguments.
 _PURE = ("min", "max", "abs", "round", "coalesce", "is_missing", "date")
 _IGNORE = re.compile(r"#\s*adieu\s+ignore:\s*([\w-]+(?:\s*,\s*[\w-]+)*)")
@@ -55,7 +59,7 @@ def lint(policy: Policy, today: dt.date | None = None,
     assert pos is not None, "lint needs a policy from compile_policy"
     found = [*_unused_params(policy, pos), *_percentile_fractions(policy, pos),
              *_constant_conditions(policy, pos, today),
-             *_expired_exemptions(policy.doc, pos, today),
+             *_expired_exemptions(policy.doc, pos, today), *_no_referrals(policy, pos),
              *lint_document(policy.doc, pos, policy.text, filtered=False)]
     if earlier_run is not None:
         found.append(PolicyWarning(
@@ -147,6 +151,20 @@ def _expired_exemptions(doc: dict, pos: Positions, today: dt.date) -> list[Polic
                 f"applies as of {today.isoformat()}; renew it with a new expires date and "
                 "approver, or remove it", pos.at(("exemptions", i, "expires"))))
     return out
+
+
+def _no_referrals(policy: Policy, pos: Positions) -> list[PolicyWarning]:
+    doc = policy.doc if isinstance(policy.doc, dict) else {}
+    timing = policy.timing
+    if not isinstance(doc.get("timing"), dict) or timing.referrals or timing.max_referrals == 0:
+        return []
+    actions = {r.action for r in policy.rules}
+    if "offboard" not in actions and "strike" not in actions:
+        return []
+    return [PolicyWarning(
+        "no-referrals", "timing names no referrals, so no offboarding brief refers the "
+        "customer to another vendor; add timing.referrals (or set max_referrals: 0 to "
+        "refer nobody)", pos.at(("timing",), key=True))]
 
 
 def _constant_conditions(policy: Policy, pos: Positions, today: dt.date) \

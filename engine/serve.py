@@ -205,7 +205,8 @@ def brief_html(path: str, customer_id: str) -> str:
         db.close()
     text, file = default_template("html")
     result = render(text, file, "html", context)
-    return mark_draft(result, "html", file) if context["draft"] else result
+    return mark_draft(result, "html", file, context["draft_reasons"]) if context["draft"] \
+        else result
 
 
 def do_review(path: str, form: dict[str, Any]) -> dict[str, Any]:

@@ -6,9 +6,11 @@ Elm's name made hostile (HTML, a line break, a bidi override)."""
 from __future__ import annotations
 
 import csv
+import functools
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,25 @@ SCENARIO = REPO / "examples" / "scenario"
 HOSTILE = "Elm <script>alert(1)</script> & *Co*\nLtd \u202eevil"
 
 
-def adieu(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+# adieu's clock for these tests (tests/docrun.py's sitecustomize): the
+# reviewer approves Alder on the day of the June run, and the briefs are
+# written that day, whatever the machine's date.
+CLOCK = "2026-06-01T15:00:00+00:00"
+
+
+@functools.cache
+def _clock_dir() -> str:
+    from docrun import SITECUSTOMIZE
+
+    folder = tempfile.mkdtemp(prefix="brief-clock-")
+    Path(folder, "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    return folder
+
+
+def adieu(*args: str, cwd: Path | None = None, clock: str = CLOCK) -> subprocess.CompletedProcess:
     return subprocess.run([ADIEU, *args], capture_output=True, text=True, cwd=cwd,
-                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100"})
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100",
+                               "PYTHONPATH": _clock_dir(), "DOCRUN_CLOCK": clock})
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +102,9 @@ def test_approved_brief_carries_everything_domain_asks_for(db: Path):
            "2026-09-28)" in text
     assert "- Monday 1 June 2026: Repeated late payment (counts until 2026-11-28)" in text
     # the effective date and why then
-    assert "takes effect on **Friday 31 July 2026** (60-day notice period)" in text
+    assert ("takes effect on **Friday 31 July 2026** (at the end of a 60-day notice "
+            "period). Until then we serve you exactly as today.") in text
+    assert "- Why this date: 60-day notice period." in text  # the staff's words stay there
     # the transition timeline: phase-out start, the steps between, effective date
     timeline = text.split("## The transition\n")[1].split("\n## ")[0].strip().splitlines()
     assert timeline == [
@@ -92,7 +112,8 @@ def test_approved_brief_carries_everything_domain_asks_for(db: Path):
         "serving you as today",
         "- Thursday 16 July 2026: Handover: we send you a full export of your data and "
         "history",
-        "- Thursday 30 July 2026: Last day of service",
+        "- Thursday 30 July 2026: Last working day before the change: we complete the move "
+        "with you",
         "- Friday 31 July 2026: The offboarding takes effect"]
     assert "- Harbor & Finch Ltd" in text  # the referral
     assert "sorry for the inconvenience" in text
@@ -259,7 +280,7 @@ def _run_template(db: Path, tmp_path: Path, text: str, name: str = "t.md.j2",
     ("{{ nosuch }}\n", 1, "nosuch"),
     ("a\n{{ rules[7].title }}\n", 2, "rules[7]"),
     ("a\nb\n{% for s in strikes %}{{ s.pardoned_by }}{% endfor %}\n", 3,
-     "strikes[0].pardoned_by"),
+     "strikes[].pardoned_by"),
     ("{{ case.reviewer }}\n", 1, "case"),
     ("{% if customer.nickname %}x{% endif %}\n", 1, "customer.nickname"),
     ("{{ decision.effective_date ~ customer.nickname }}\n", 1, "customer.nickname"),
@@ -359,31 +380,42 @@ def test_unreadable_template(db: Path, tmp_path: Path):
 
 # --- the documented context ------------------------------------------------------
 
+def _names(value: object, prefix: str) -> set[str]:
+    """The context names `value` holds under `prefix` (facts' keys are data)."""
+    out = {prefix}
+    if isinstance(value, dict) and prefix != "facts":
+        for k, v in value.items():
+            out |= _names(v, f"{prefix}.{k}")
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                out |= _names(item, f"{prefix}[]") - {f"{prefix}[]"}
+    return out
+
+
 def test_ops_guide_documents_every_context_variable(db: Path):
-    from adieu.brief_context import brief_context, brief_decision
+    from adieu.brief_context import CONTEXT, brief_context, brief_decision
     from adieu.store import open_db
 
+    section = _section()
+    documented = re.findall(r"^\| `([a-z_]+(?:\.[a-z_]+|\[\]\.[a-z_]+)*)` \|", section,
+                            re.MULTILINE)
+    # the table and the names templates are checked against are the same
+    # ("shielded: each as in rules, plus ...")
+    documented += [n.replace("rules[]", "shielded[]", 1) for n in documented
+                   if n.startswith("rules[].")]
+    assert sorted(documented) == sorted(CONTEXT)
     store = open_db(str(db), create=False)
     try:
-        run, row = brief_decision(store, "CUST-A", None)
-        context = brief_context(store, run, row, "Jo Bloggs")
+        names = set()
+        for cid in ("CUST-A", "CUST-E"):
+            run, row = brief_decision(store, cid, None)
+            context = brief_context(store, run, row, "Jo Bloggs")
+            for key, value in context.items():
+                names |= _names(value, key)
     finally:
         store.close()
-    section = _section()
-    documented = set(re.findall(r"^\| `([a-z_]+(?:\.[a-z_]+|\[\]\.[a-z_]+)*)` \|", section,
-                                re.MULTILINE))
-    names = set()
-    for key, value in context.items():
-        names.add(key)
-        if isinstance(value, dict):
-            names |= {f"{key}.{k}" for k in value if key != "facts"}
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            for item in value:
-                names |= {f"{key}[].{k}" for k in item}
-                for k, v in item.items():
-                    if isinstance(v, list) and v and isinstance(v[0], dict):
-                        names |= {f"{key}[].{k}[].{kk}" for kk in v[0]}
-    assert names - documented == set()
+    assert names - set(CONTEXT) == set()
 
 
 # --- another policy: no names or owners, a rule without `explain`, contract end -----
@@ -394,11 +426,12 @@ def test_tiny_policy_brief_without_names_or_explanations(evaluated: Path):
     text = out.stdout
     assert text.startswith("**DRAFT: ") and text.rstrip().endswith("Do not send.**")
     assert "- No offboarding case on record" not in text  # the run proposed a case
-    assert "- Case 1: proposed." in text
+    assert "- Case 1: proposed, waiting for review." in text
     assert "Dear customer team," in text
     assert "- **Escalations.**\n" in text  # no explain text: the title alone
     assert "- **Cost above revenue.** Cost 5,000 is 500% of revenue 1,000." in text
-    assert "takes effect on **Tuesday 15 December 2026** (contract end)" in text
+    assert "takes effect on **Tuesday 15 December 2026** (at the end of your contract term)" \
+        in text
     timeline = text.split("## The transition\n")[1].split("\n## ")[0].strip().splitlines()
     assert [line.split(":")[0] for line in timeline] == [
         "- Tuesday 1 December 2026", "- Tuesday 8 December 2026",

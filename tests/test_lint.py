@@ -467,3 +467,31 @@ def test_evaluate_does_not_fail_on_warnings(tmp_path: Path, runner: CliRunner,
                                  "--as-of", "2026-11-02", "--db", str(tmp_path / "a.db")])
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output
+
+
+# -- no-referrals --------------------------------------------------------------
+
+NO_REFERRAL = ("warning: timing names no referrals, so no offboarding brief refers the "
+               "customer to another vendor; add timing.referrals (or set max_referrals: 0 "
+               "to refer nobody) [no-referrals]")
+
+
+def test_a_policy_that_plans_offboardings_without_referrals_is_warned() -> None:
+    text = BASE + "timing:\n  notice_days: 30\n"
+    assert warnings_in(text) == [f"{at(text, 'timing:')}: {NO_REFERRAL}"]
+    offboard_rule = text.replace("action: strike", "action: offboard")
+    assert warnings_in(offboard_rule) == [f"{at(text, 'timing:')}: {NO_REFERRAL}"]
+
+
+@pytest.mark.parametrize("timing", [
+    "",                                                   # no timing: all defaults
+    "timing:\n  max_referrals: 0\n",                       # refers nobody, on purpose
+    "timing:\n  referrals:\n    - vendors: [BigCo]\n",    # refers
+])
+def test_no_referrals_is_not_reported_when_the_policy_says_so(timing: str) -> None:
+    assert warnings_in(BASE + timing) == []
+
+
+def test_no_referrals_needs_a_rule_that_can_offboard() -> None:
+    assert warnings_in(BASE.replace("action: strike", "action: flag")
+                       + "timing:\n  notice_days: 30\n") == []

@@ -9,7 +9,12 @@ from typing import Any
 import click
 
 from ..brief import FORMATS, default_template, mark_draft, read_template, render
-from ..brief_context import brief_context, brief_decision, refuse_unless_offboard
+from ..brief_context import (
+    NOT_APPROVED,
+    brief_context,
+    brief_decision,
+    refuse_unless_offboard,
+)
 from ..errors import InputError, Location
 from ..safe_text import blank, echo, name_problem, normalise_id, normalise_text
 from .common import RUN_ID, db_option, opened_store
@@ -80,15 +85,22 @@ def register(cli: click.Group) -> None:
 
         The decision is the customer's in --run (default: the latest run
         that decided the customer); it must be offboard, and its case not
-        rejected or withdrawn, else the command refuses (exit 2). While the
-        offboarding case is not approved, the brief is marked DRAFT
-        (Markdown: first and last line; HTML: title, banner and a watermark
-        on every printed page).
+        rejected or withdrawn, else the command refuses (exit 2). The brief
+        announces the case's date, the date the company honours (a later
+        run may have set it again). While the offboarding case is not
+        approved, the brief is marked DRAFT (Markdown: first and last line;
+        HTML: title, banner and a watermark on every printed page). So is an
+        approved brief whose dates no longer hold today (the approval came
+        too late for the date, the date or the transition's start has
+        passed, the case is already effective), with the reason and a
+        warning (exit 0).
 
-        Templates are jinja2, run in a sandbox: a placeholder the decision
-        lacks, a syntax error or reaching for Python internals is an error
-        naming the template file and line (exit 2). HTML escapes every
-        value. The values a template sees: docs/ops-guide.md.
+        Templates are jinja2, run in a sandbox: a placeholder that is not
+        in the brief's values (checked in every branch when the template is
+        loaded) or that the decision lacks, a syntax error or reaching for
+        Python internals is an error naming the template file and line
+        (exit 2). HTML escapes every value. The values a template sees:
+        docs/ops-guide.md.
         """
         if template_out is not None:
             if customer_id is not None or template or out or run_id is not None:
@@ -112,7 +124,10 @@ def register(cli: click.Group) -> None:
             context = brief_context(store, run, row, contact)
         result = render(text, file, fmt, context)
         if context["draft"]:
-            result = mark_draft(result, fmt, file)
+            result = mark_draft(result, fmt, file, context["draft_reasons"])
+        for reason in context["draft_reasons"]:
+            if reason != NOT_APPROVED:
+                echo(f"warning: the brief is marked DRAFT: {reason}", err=True)
         if out is None:  # a template's own control characters never reach the terminal
             # CRLF as LF; a lone CR, which would let a line hide another, escaped
             echo(result.replace("\r\n", "\n"), keep="\n\t", nl=not result.endswith("\n"))
