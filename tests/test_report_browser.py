@@ -16,7 +16,7 @@ cases against the review queue's rows); every chart is painted; every text
 of a chart lies inside its SVG and no two texts overlap; the page is no
 wider than the window; no console error, no request leaving the file. The
 same layout checks over a base with names and segment values hundreds of
-characters long, and over a customer named with a <script> (shown as text,
+characters long, over 24 runs (slanted date labels), and over a customer named with a <script> (shown as text,
 nothing runs). ADIEU_UPDATE_SCREENSHOT=1 also writes the scenario's
 screenshot to docs/report.png (the one the ops guide shows)."""
 
@@ -255,6 +255,28 @@ def test_long_names_and_labels_stay_in_their_column(browser, tmp_path: Path):
     assert len(widths) > 10 and max(widths) <= 16 * 16 + 1
     assert page.locator("svg.bars text title").count() >= 3  # cut labels keep their text
     assert opened.errors == []
+
+
+def test_24_runs_slanted_labels_do_not_overlap(browser, tmp_path: Path):
+    """The most runs the history charts show (report.HISTORY_RUNS): their
+    slanted date labels stay inside the charts and apart."""
+    from click.testing import CliRunner
+    from reportdata import POLICY, hostile_csv
+
+    from adieu.cli import cli
+    from adieu.report import HISTORY_RUNS
+
+    source, db = hostile_csv(tmp_path / "c.csv", rows=30), tmp_path / "runs.db"
+    for i in range(HISTORY_RUNS + 1):
+        day = f"{2025 + i // 12}-{i % 12 + 1:02d}-01"
+        done = CliRunner().invoke(cli, ["evaluate", str(POLICY), "--source", f"csv:{source}",
+                                        "--as-of", day, "--db", str(db), "-q"])
+        assert done.exit_code == 0, done.output
+    page_file = tmp_path / "report.html"
+    adieu("report", "--db", str(db), "--html", str(page_file))
+    page = Opened(browser, page_file).page
+    assert page.locator("svg.runs text[transform]").count() == HISTORY_RUNS
+    assert assert_laid_out(page) > 2 * HISTORY_RUNS
 
 
 def test_a_script_in_a_name_shows_as_text(browser, tmp_path: Path):
