@@ -16,9 +16,10 @@ cases against the review queue's rows); every chart is painted; every text
 of a chart lies inside its SVG and no two texts overlap; the page is no
 wider than the window; no console error, no request leaving the file. The
 same layout checks over a base with names and segment values hundreds of
-characters long, over 24 runs (slanted date labels), and over a customer named with a <script> (shown as text,
-nothing runs). ADIEU_UPDATE_SCREENSHOT=1 also writes the scenario's
-screenshot to docs/report.png (the one the ops guide shows)."""
+characters long, over 24 runs (slanted date labels), and over a customer
+named with a <script> (shown as text, nothing runs).
+ADIEU_UPDATE_SCREENSHOT=1 also writes the scenario's screenshot to
+docs/report.png (the one the ops guide shows)."""
 
 from __future__ import annotations
 
