@@ -14,7 +14,10 @@ what it is: "point", "bar", and "offboard" for an offboard candidate), so
 `svg .mark` counts them. Positions are computed with Decimal (fact values
 are never turned into floats) and rounded to 0.1 px. Text from data is
 escaped (escape below: hidden characters shown, then html.escape) where
-it enters the SVG."""
+it enters the SVG, and a label from data is cut to a fixed width with an
+ellipsis, its full text in a <title> (fit below), so no data makes a text
+leave its chart. Titles, notes and captions are not drawn here: the page
+writes them in HTML under each chart, where they wrap."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from html import escape as _html_escape
 from typing import Any
+from unicodedata import combining, east_asian_width
 
 from .safe_text import visible
 
@@ -30,6 +34,10 @@ OUTCOME_COLOURS = {
     "offboard": "#c62828", "exempt": "#8e6cbf", "held": "#9e9e9e",
 }
 _PX = Decimal("0.1")
+FONT_PX = 11  # the page's CSS: svg { font-size: 11px }
+# Widths in em, on the wide side of common sans-serif fonts (DejaVu Sans,
+# Verdana, Helvetica), so an estimated width is never less than the drawn one.
+_NARROW, _WIDE = set(" .,:;'!|ijlIft()[]`\"/-"), set("mwMW@%")
 
 
 def escape(text: Any) -> str:
@@ -37,6 +45,43 @@ def escape(text: Any) -> str:
     zero-width characters ...) shown as \\x1b, \\u202e (safe_text.visible),
     then HTML-escaped."""
     return _html_escape(visible(str(text), keep="\n\r\t"))
+
+
+def text_width(text: str) -> float:
+    """A generous estimate of `text`'s drawn width in px at FONT_PX."""
+    em = 0.0
+    for ch in text:
+        if ch.isascii():
+            em += 0.42 if ch in _NARROW else 1.05 if ch in _WIDE else \
+                0.82 if ch.isupper() or ch in "&#~" else 0.68
+        elif combining(ch):
+            continue
+        else:
+            em += 1.25 if east_asian_width(ch) in ("W", "F") else 1.0
+    return em * FONT_PX
+
+
+def fit(text: Any, width: float) -> tuple[str, bool]:
+    """(text with its hidden characters shown, cut with an ellipsis so it
+    is drawn no wider than `width` px; whether it was cut)."""
+    shown = visible(str(text), keep="")
+    if text_width(shown) <= width:
+        return shown, False
+    room, used, end = width - text_width("\u2026"), 0.0, 0
+    for end, ch in enumerate(shown):  # noqa: B007 (end is used after the loop)
+        used += text_width(ch)
+        if used > room:
+            break
+    return shown[:end].rstrip() + "\u2026", True
+
+
+def label(text: Any, width: float, **attrs: Any) -> str:
+    """An SVG <text> of a label from data, cut to `width` px (the full text
+    in its <title>, shown on hover)."""
+    shown, cut = fit(text, width)
+    attributes = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    full = f"<title>{escape(text)}</title>" if cut else ""
+    return f"<text{attributes}>{full}{_html_escape(shown)}</text>"
 
 
 def _px(value: Decimal) -> str:
@@ -80,12 +125,13 @@ class _Scale:
         return _px(self.px0 + (Decimal(value) - self.low) * (self.px1 - self.px0) / span)
 
 
-def scatter(points: Sequence[dict[str, Any]], x_label: str, y_label: str, note: str,
-            width: int = 720, height: int = 440) -> str:
+def scatter(points: Sequence[dict[str, Any]], x_label: str, y_label: str,
+            width: int = 720, height: int = 420) -> str:
     """A scatter plot: points are {x, y (int or Decimal), offboard (bool),
     title (text shown on hover)}. Offboard candidates are drawn last, in red,
     as larger points with the class "offboard". A dashed line marks y = x
-    (cost equals revenue). `note` is printed under the chart (sampling)."""
+    (cost equals revenue). What was drawn (sampling) is said under the
+    chart, in HTML."""
     left, right, top, bottom = 80, width - 50, 20, height - 60
     xs = [Decimal(p["x"]) for p in points] or [Decimal(0)]
     ys = [Decimal(p["y"]) for p in points] or [Decimal(0)]
@@ -105,11 +151,10 @@ def scatter(points: Sequence[dict[str, Any]], x_label: str, y_label: str, note: 
         out.append(f'<circle class="{cls}" cx="{sx(p["x"])}" cy="{sy(p["y"])}" r="{r}" '
                    f'fill="{colour}" fill-opacity="0.7"><title>{escape(p["title"])}'
                    '</title></circle>')
-    out.append(f'<text x="{(left + right) // 2}" y="{height - 25}" text-anchor="middle">'
+    out.append(f'<text x="{(left + right) // 2}" y="{height - 20}" text-anchor="middle">'
                f'{escape(x_label)}</text>')
     out.append(f'<text x="15" y="{(top + bottom) // 2}" text-anchor="middle" '
                f'transform="rotate(-90 15 {(top + bottom) // 2})">{escape(y_label)}</text>')
-    out.append(f'<text class="note" x="{left}" y="{height - 6}">{escape(note)}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -138,27 +183,31 @@ def _run_label(x: Decimal, bottom: int, label: str, runs: int) -> str:
             f'transform="rotate(-40 {_px(x)} {y})">{escape(label)}</text>')
 
 
-def hbars(rows: Sequence[tuple[str, Decimal, str]], title: str, value_text: str = "{}",
-          width: int = 720, bar_height: int = 20) -> str:
+def hbars(rows: Sequence[tuple[str, Decimal, str]], title: str, width: int = 720,
+          bar_height: int = 20) -> str:
     """Horizontal bars: rows are (label, value >= 0, text shown after the
-    bar). One rect of class "mark bar" per row."""
-    label_w, right = 260, width - 90
-    height = 30 + bar_height * max(len(rows), 1) + 10
+    bar). One rect of class "mark bar" per row. A label is cut to the
+    label column (fit); the bars end where the longest text after them
+    still fits. `title` is the chart's aria-label (the page writes it)."""
+    label_w = 260
+    longest = max((text_width(visible(t)) for _, _, t in rows), default=0.0)
+    right = max(label_w + 100, width - 8 - int(longest) - 6)
+    height = 10 + bar_height * max(len(rows), 1) + 10
     top = Decimal(max((v for _, v, _ in rows), default=0))
     scale = (Decimal(right - label_w) / top) if top > 0 else Decimal(0)
     out = [f'<svg class="chart bars" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-           f'<text x="0" y="16" font-weight="bold">{escape(title)}</text>']
-    for i, (label, value, text) in enumerate(rows):
-        y = 30 + i * bar_height
-        out.append(f'<text x="{label_w - 6}" y="{y + bar_height // 2}" text-anchor="end" '
-                   f'dominant-baseline="middle">{escape(label)}</text>')
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
+    for i, (name, value, text) in enumerate(rows):
+        y = 10 + i * bar_height
+        out.append(label(name, label_w - 12, x=label_w - 6, y=y + bar_height // 2,
+                         text_anchor="end", dominant_baseline="middle"))
         out.append(f'<rect class="mark bar" x="{label_w}" y="{y + 2}" '
                    f'width="{_px(Decimal(value) * scale)}" height="{bar_height - 4}" '
-                   f'fill="{OUTCOME_COLOURS["offboard"]}"><title>{escape(label)}: '
+                   f'fill="{OUTCOME_COLOURS["offboard"]}"><title>{escape(name)}: '
                    f'{escape(text)}</title></rect>')
-        out.append(f'<text x="{_px(label_w + Decimal(value) * scale + 4)}" '
-                   f'y="{y + bar_height // 2}" dominant-baseline="middle">{escape(text)}</text>')
+        out.append(label(text, float(width - 4 - (label_w + Decimal(value) * scale + 4)),
+                         x=_px(label_w + Decimal(value) * scale + 4),
+                         y=y + bar_height // 2, dominant_baseline="middle"))
     out.append("</svg>")
     return "".join(out)
 
@@ -204,9 +253,10 @@ def stacked_runs(runs: Sequence[dict[str, Any]], outcomes: Sequence[str],
 
 
 def line_runs(runs: Sequence[dict[str, Any]], key: str, title: str, width: int = 720,
-              height: int = 250) -> str:
-    """A line over runs ({label, key: n}): one circle "mark point" per run."""
-    left, right, top, bottom = 60, width - 130, 30, height - 70
+              height: int = 235) -> str:
+    """A line over runs ({label, key: n}): one circle "mark point" per run.
+    `title` is the chart's aria-label (the page writes it under the chart)."""
+    left, right, top, bottom = 60, width - 130, 15, height - 70
     values = [Decimal(r.get(key) or 0) for r in runs]
     sy = _Scale(Decimal(0), max(values, default=Decimal(0)), bottom, top)
     n = max(len(runs), 1)
@@ -214,7 +264,6 @@ def line_runs(runs: Sequence[dict[str, Any]], key: str, title: str, width: int =
     xs = [Decimal(left) + slot * i + slot / 2 for i in range(len(runs))]
     out = [f'<svg class="chart line" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-           f'<text x="0" y="16" font-weight="bold">{escape(title)}</text>',
            f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#333"/>']
     for t in sy.ticks:
         out.append(f'<text class="tick" x="{left - 6}" y="{sy(t)}" text-anchor="end" '

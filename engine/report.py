@@ -9,14 +9,18 @@ from data has its hidden characters escaped (safe_text.visible: \\u202e) and
 goes through jinja2's autoescape (or html.escape in the charts).
 
 Memory is bounded for any run size: the run's decisions are streamed once
-(store.read_decisions); the scatter keeps every offboard candidate and a
-deterministic sample of the others (at most SCATTER_SAMPLE of each: a
-customer is drawn when crc32 of its id falls under the sampling rate, so
-the same customers are drawn every time); the review queue lists at most
-QUEUE_LIMIT cases (oldest effective date first) and counts the rest."""
+(store.read_decisions); the scatter draws every offboard candidate with
+both figures (up to OFFBOARD_LIMIT) and exactly min(SCATTER_SAMPLE, n) of
+the n other customers with both figures: those with the lowest (crc32 of
+the customer id, customer id), so the same customers are drawn every time
+(Lowest keeps only that many while the run streams by); the customers
+without both figures are counted over the whole run. The review queue
+lists at most QUEUE_LIMIT cases (oldest effective date first) and counts
+the rest."""
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from decimal import Decimal
 from typing import Any
@@ -34,6 +38,7 @@ from .store import get_run
 from .values import UNKNOWN
 
 SCATTER_SAMPLE = 2000
+OFFBOARD_LIMIT = 20_000
 QUEUE_LIMIT = 200
 HISTORY_RUNS = 24
 SEGMENT_BARS = 12
@@ -90,10 +95,44 @@ def _number(value: Any) -> bool:
         isinstance(value, (int, Decimal))
 
 
-def _keep(customer_id: str, rate: tuple[int, int]) -> bool:
-    """Deterministic sample: crc32(id) / 2**32 < wanted / total."""
-    wanted, total = rate
-    return wanted >= total or zlib.crc32(customer_id.encode("utf-8")) * total < wanted << 32
+class _Far:
+    """A heap entry ordered backwards, so heapq's smallest is the largest key."""
+
+    __slots__ = ("key", "point")
+
+    def __init__(self, key: tuple[int, str], point: dict[str, Any]):
+        self.key, self.point = key, point
+
+    def __lt__(self, other: _Far) -> bool:
+        return self.key > other.key
+
+
+class Lowest:
+    """The `limit` points of lowest key (crc32 of the customer id, then the
+    id) among those offered, and how many were offered; memory: `limit`."""
+
+    def __init__(self, limit: int):
+        self.limit, self.offered = limit, 0
+        self._heap: list[_Far] = []
+
+    def wants(self, customer_id: str) -> tuple[int, str] | None:
+        """Count one more customer offered; its key when it is kept (then
+        give its point to add), None when it is not."""
+        self.offered += 1
+        key = (zlib.crc32(customer_id.encode("utf-8")), customer_id)
+        if len(self._heap) < self.limit or key < self._heap[0].key:
+            return key
+        return None
+
+    def add(self, key: tuple[int, str], point: dict[str, Any]) -> None:
+        if len(self._heap) < self.limit:
+            heapq.heappush(self._heap, _Far(key, point))
+        else:
+            heapq.heapreplace(self._heap, _Far(key, point))
+
+    def points(self) -> list[dict[str, Any]]:
+        """The kept points, lowest key first."""
+        return [e.point for e in sorted(self._heap, key=lambda e: e.key)]
 
 
 def build(db: sqlite_utils.Database, run_id: int | None, by: list[str]) -> dict[str, Any]:
@@ -106,29 +145,30 @@ def build(db: sqlite_utils.Database, run_id: int | None, by: list[str]) -> dict[
     names = default_names(run_facts, by)
     segmenter = Segmenter(names, kinds_of(run_facts))
     counts = _counts(run)
-    offboards = counts["offboard"]
-    others = (run["customers"] or 0) - offboards
     has_cost = Y_DERIVE in run_facts.derive_fns
-    points: list[dict[str, Any]] = []
-    drawn = {"offboard": 0, "other": 0}
-    without = 0
+    drawn = {"offboard": Lowest(OFFBOARD_LIMIT), "other": Lowest(SCATTER_SAMPLE)}
+    total = {"offboard": 0, "other": 0}
     for row in read_decisions(db, run["id"]):
         value_of = run_facts.values(row)
         segmenter.add(value_of, row["outcome"], row["strikes"])
         if not has_cost:
             continue
-        offboard = row["outcome"] == "offboard"
-        if not _keep(row["customer_id"], (SCATTER_SAMPLE, offboards if offboard else others)):
-            continue
+        kind = "offboard" if row["outcome"] == "offboard" else "other"
+        total[kind] += 1
         x, y = value_of(X_FACT), value_of(Y_DERIVE)
         if not (_number(x) and _number(y)):
-            without += 1
             continue
-        drawn["offboard" if offboard else "other"] += 1
-        name = value_of("name")
-        points.append({"x": x, "y": y, "offboard": offboard,
-                       "title": f"{row['customer_id']} {name or ''}: revenue {x}, "
-                                f"cost to serve {y} ({row['outcome']})"})
+        key = drawn[kind].wants(row["customer_id"])
+        if key is not None:
+            name = value_of("name")
+            drawn[kind].add(key, {
+                "x": x, "y": y, "offboard": kind == "offboard",
+                "title": f"{row['customer_id']} {name or ''}: revenue {x}, "
+                         f"cost to serve {y} ({row['outcome']})"})
+    points = drawn["other"].points() + drawn["offboard"].points()
+    scatter = {kind: {"customers": total[kind], "with_figures": drawn[kind].offered,
+                      "drawn": min(drawn[kind].offered, drawn[kind].limit),
+                      "limit": drawn[kind].limit} for kind in total}
     previous = previous_run(db, run)
     before = _counts(previous) if previous else None
     queue, queue_total = review_queue(db, run)
@@ -137,32 +177,48 @@ def build(db: sqlite_utils.Database, run_id: int | None, by: list[str]) -> dict[
     return {
         "run": run, "previous": previous, "counts": counts, "before": before,
         "outcomes": [*OUTCOMES, *MARKERS], "has_cost": has_cost, "points": points,
-        "drawn": drawn, "offboards": offboards, "others": others, "without": without,
+        "scatter": scatter,
         "queue": queue, "queue_total": queue_total, "segments": segment_rows,
         "segment_names": names, "history": runs, "version": __version__,
     }
 
 
-def _scatter_note(data: dict[str, Any]) -> str:
-    note = (f"{data['drawn']['offboard']:,} offboard candidate(s) (red) and "
-            f"{data['drawn']['other']:,} other customer(s)")
-    if data["others"] > SCATTER_SAMPLE or data["offboards"] > SCATTER_SAMPLE:
-        note += (f": a fixed sample of at most {SCATTER_SAMPLE:,} of each of "
-                 f"{data['offboards']:,} offboard candidates and {data['others']:,} others")
-    if data["without"]:
-        note += f"; {data['without']:,} without both figures not drawn"
-    return note + ". Dashed: cost equals revenue."
+def scatter_note(scatter: dict[str, dict[str, int]]) -> str:
+    """The sentences under the scatter: exact counts of what is drawn, of
+    what the run has, and of what cannot be drawn (counted over the whole run)."""
+    off, other = scatter["offboard"], scatter["other"]
+    if off["drawn"] == off["with_figures"]:
+        red = f"Red: all {off['with_figures']:,} offboard candidate(s) with both figures"
+    else:
+        red = (f"Red: {off['drawn']:,} of the {off['with_figures']:,} offboard candidates "
+               f"with both figures (no more than {off['limit']:,} are drawn: those with "
+               "the lowest checksum of their customer id)")
+    if other["drawn"] == other["with_figures"]:
+        blue = f"Blue: all {other['with_figures']:,} other customer(s) with both figures"
+    else:
+        blue = (f"Blue: {other['drawn']:,} of the {other['with_figures']:,} other customers "
+                "with both figures, a fixed sample: those with the lowest checksum of "
+                "their customer id, so the same customers every time")
+    sentences = [red, blue]
+    without = {k: v["customers"] - v["with_figures"] for k, v in scatter.items()}
+    if without["offboard"] or without["other"]:
+        sentences.append(
+            f"Not drawn: {without['offboard'] + without['other']:,} customer(s) without both "
+            f"revenue and cost to serve ({without['offboard']:,} of them offboard "
+            "candidates)")
+    return ". ".join([*sentences, "Dashed line: cost equals revenue."])
 
 
 def charts_of(data: dict[str, Any]) -> dict[str, str]:
-    """The report's SVG charts by name (scatter only with a cost_to_serve derive)."""
+    """The report's SVG charts by name (scatter only with a cost_to_serve
+    derive); their captions are HTML in the template, under each chart."""
     out = {
         "runs": charts.stacked_runs(data["history"], data["outcomes"]),
         "strikes": charts.line_runs(data["history"], "new_strikes", "New strikes per run"),
     }
     if data["has_cost"]:
         out["scatter"] = charts.scatter(data["points"], "revenue over 12 months",
-                                        "cost to serve", _scatter_note(data))
+                                        "cost to serve")
     for name in data["segment_names"]:
         rows = [r for r in data["segments"] if r["fact"] == name][:SEGMENT_BARS]
         out[f"segment:{name}"] = charts.hbars(
@@ -191,6 +247,8 @@ def render_html(data: dict[str, Any]) -> str:
                              trim_blocks=True, lstrip_blocks=True, finalize=_html_value)
     env.filters["percent"] = percent
     svg = {k: markupsafe.Markup(v) for k, v in charts_of(data).items()}
-    return env.get_template("report.html.j2").render(**data, charts=svg,
-                                                     colours=charts.OUTCOME_COLOURS)
+    note = scatter_note(data["scatter"]) if data["has_cost"] else ""
+    return env.get_template("report.html.j2").render(
+        **data, charts=svg, colours=charts.OUTCOME_COLOURS, scatter_note=note,
+        segment_bars=SEGMENT_BARS)
 

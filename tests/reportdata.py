@@ -45,9 +45,34 @@ def hostile_csv(path: Path, rows: int = 60) -> Path:
     return path
 
 
-def hostile_db(tmp: Path) -> Path:
-    """Two runs (2026-10-01, 2026-11-01) of the default policy over hostile_csv."""
-    source = hostile_csv(tmp / "hostile.csv")
+LONG_NAME = "X" * 5000
+LONG_LABELS = {  # industry values: words, one unbroken word, wide characters
+    2: "Industry of very long names " * 30, 3: "Y" * 800, 4: "\u9577\u3044\u696d\u754c" * 60}
+
+
+def long_csv(path: Path) -> Path:
+    """hostile_csv, and: the 2nd customer (in the review queue, abuse) is
+    named LONG_NAME with an owner of 300 characters; customers 3 to 5 (abuse too)
+    have the industries LONG_LABELS."""
+    hostile_csv(path)
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields, data = reader.fieldnames, list(reader)
+    data[1].update(name=LONG_NAME, owner="O" * 300, abuse_incidents_12m="1")
+    for i, industry in LONG_LABELS.items():  # offboarded: in the top bars
+        data[i].update(industry=industry, abuse_incidents_12m="1")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(data)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+def hostile_db(tmp: Path, long: bool = False) -> Path:
+    """Two runs (2026-10-01, 2026-11-01) of the default policy over
+    hostile_csv (long: over long_csv)."""
+    source = (long_csv if long else hostile_csv)(tmp / "hostile.csv")
     db = tmp / "hostile.db"
     for day in ("2026-10-01", "2026-11-01"):
         adieu("evaluate", str(POLICY), "--source", f"csv:{source}", "--as-of", day,

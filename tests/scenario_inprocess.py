@@ -24,9 +24,11 @@ def _adieu(folder: Path, *args: str) -> None:
     assert result.exit_code == 0, f"adieu {' '.join(args)}: {result.output}"
 
 
-def build(folder: Path) -> Path:
+def build(folder: Path, before_dogwood_review: bool = False) -> Path:
     """Copy examples/scenario into `folder` (a new directory) and write its
-    year of runs to folder/scenario.db, as run.sh does; the database's path."""
+    year of runs to folder/scenario.db, as run.sh does; the database's path.
+    before_dogwood_review: stop after the December run, while Dogwood's
+    (CUST-D's) offboarding waits for review."""
     shutil.copytree(SCENARIO, folder, ignore=shutil.ignore_patterns("*.db", "*.db-*"))
     db = str(folder / "scenario.db")
     policy = str(folder / "scenario.yaml")
@@ -54,6 +56,8 @@ def build(folder: Path) -> Path:
                    "three strikes in five months; 60 days' notice to 2026-07-31", "--db", db)
         elif month == 12:
             evaluate(day)  # writes nothing
+            if before_dogwood_review:
+                return folder / "scenario.db"
             _adieu(folder, "approve", "CUST-D", "--run", "12", "--by", REVIEWER, "--note",
                    "late again after a final notice", "--db", db)
     evaluate("2026-09-01", "--backfill")  # the same run again: writes nothing

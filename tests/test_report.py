@@ -5,17 +5,21 @@ against the database (sqlite3) and the CSV read here independently."""
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
 import sqlite3
 import stat
+import zlib
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from reportdata import (
     CUSTOMERS,
+    LONG_LABELS,
+    LONG_NAME,
     MARKUP_INDUSTRY,
     POLICY,
     SCRIPT_NAME,
@@ -23,7 +27,7 @@ from reportdata import (
     hostile_db,
 )
 
-from adieu import report
+from adieu import charts, report
 from adieu.store import open_db_readonly
 
 RATES = {"hours_account_mgmt_12m": 85, "hours_support_12m": 45,
@@ -89,31 +93,55 @@ def test_outcome_counts_and_change_from_the_previous_run(db: Path, page: str):
         assert row.groups() == (f"{a:,}", f"{b:,}", change)
 
 
-def expected_points(db: Path) -> tuple[int, int]:
-    """(points, offboard points): customers with revenue and every
-    department's hours (the default policy's cost_to_serve needs them)."""
+def with_figures(db: Path) -> dict[str, str]:
+    """{customer id: outcome} of run 2's customers with revenue and every
+    department's hours (the default policy's cost_to_serve needs them),
+    read from the CSV and the decisions table."""
     outcome = dict(query(db, "select customer_id, outcome from decisions where run_id = 2"))
-    seen, points, offboard = set(), 0, 0
+    out: dict[str, str] = {}
     with CUSTOMERS.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             cid = row["customer_id"].strip()
-            if cid not in outcome or cid in seen:
-                continue
-            seen.add(cid)
-            if row["revenue_12m"] and all(row[k] for k in RATES):
-                points += 1
-                offboard += outcome[cid] == "offboard"
-    return points, offboard
+            if cid in outcome and cid not in out and row["revenue_12m"] and \
+                    all(row[k] for k in RATES):
+                out[cid] = outcome[cid]
+    return out
+
+
+def expected_points(db: Path) -> tuple[int, int]:
+    """(points, offboard points) of run 2: every customer with both figures."""
+    drawable = with_figures(db)
+    return len(drawable), sum(o == "offboard" for o in drawable.values())
+
+
+def caption(page: str) -> str:
+    return page.split('<figcaption class="note">')[1].split("</figcaption>")[0]
 
 
 def test_the_scatter_draws_every_customer_of_a_small_run(db: Path, page: str):
     points, offboard = expected_points(db)
+    customers, offboards = query(db, "select count(*), sum(outcome = 'offboard') from "
+                                     "decisions where run_id = 2")[0]
     scatter = page.split('<svg class="chart scatter"')[1].split("</svg>")[0]
     assert scatter.count('class="mark point offboard"') == offboard > 0
     assert scatter.count('class="mark point') == points
-    assert f"{offboard} offboard candidate(s) (red) and {points - offboard} other " \
-        "customer(s)" in scatter
-    assert "without both figures not drawn" in scatter
+    assert customers - points > 0
+    assert caption(page) == (
+        f"Red: all {offboard} offboard candidate(s) with both figures. Blue: all "
+        f"{points - offboard} other customer(s) with both figures. Not drawn: "
+        f"{customers - points} customer(s) without both revenue and cost to serve "
+        f"({offboards - offboard} of them offboard candidates). Dashed line: cost equals "
+        "revenue.")
+    assert "<text" not in scatter.split("cost to serve</text>")[-1]  # no note in the SVG
+
+
+def lowest(ids) -> list[str]:
+    """Customer ids by (crc32 of the id, id): the order the sample takes them in."""
+    return sorted(ids, key=lambda cid: (zlib.crc32(cid.encode("utf-8")), cid))
+
+
+def drawn_ids(data: dict, offboard: bool) -> list[str]:
+    return [p["title"].split(" ")[0] for p in data["points"] if p["offboard"] is offboard]
 
 
 def test_a_point_is_placed_by_its_figures(db: Path):
@@ -131,19 +159,34 @@ def test_a_point_is_placed_by_its_figures(db: Path):
                                            "and customer_id = 'CUST-0007'")[0][0] == "offboard")
 
 
-def test_a_large_run_draws_all_offboards_and_a_fixed_sample(db: Path, monkeypatch):
+def test_a_large_run_draws_all_offboards_and_an_exact_sample(db: Path, monkeypatch):
+    """More offboard candidates and others than the sample size: every
+    offboard candidate is drawn, exactly SCATTER_SAMPLE others (the lowest
+    checksums), and the note counts the whole run."""
+    drawable = with_figures(db)
+    offboard = [c for c, o in drawable.items() if o == "offboard"]
+    others = [c for c, o in drawable.items() if o != "offboard"]
+    customers = query(db, "select count(*) from decisions where run_id = 2")[0][0]
+    assert len(offboard) > 10
     store = open_db_readonly(str(db))
-    whole = report.build(store, 2, [])
-    monkeypatch.setattr(report, "SCATTER_SAMPLE", 40)
-    first = report.build(store, 2, [])
-    again = report.build(store, 2, [])
-    assert [p["title"] for p in first["points"]] == [p["title"] for p in again["points"]]
-    offboards = counts(db, 2)["offboard"]
-    assert offboards <= 40
-    assert first["drawn"]["offboard"] == whole["drawn"]["offboard"] > 0
-    assert 20 <= first["drawn"]["other"] <= 60  # about 40 of ~380 (crc32 of the id)
-    svg = report.charts_of(first)["scatter"]
-    assert "a fixed sample of at most 40 of each" in svg
+    monkeypatch.setattr(report, "SCATTER_SAMPLE", 10)
+    data = report.build(store, 2, [])
+    assert sorted(drawn_ids(data, True)) == sorted(offboard)
+    assert drawn_ids(data, False) == lowest(others)[:10]
+    assert report.build(store, 2, [])["points"] == data["points"]
+    note = report.scatter_note(data["scatter"])
+    assert note.startswith(
+        f"Red: all {len(offboard)} offboard candidate(s) with both figures. Blue: 10 of the "
+        f"{len(others)} other customers with both figures, a fixed sample: ")
+    assert f"Not drawn: {customers - len(drawable)} customer(s) without both" in note
+
+    monkeypatch.setattr(report, "OFFBOARD_LIMIT", 5)
+    data = report.build(store, 2, [])
+    assert drawn_ids(data, True) == lowest(offboard)[:5]
+    assert report.scatter_note(data["scatter"]).startswith(
+        f"Red: 5 of the {len(offboard)} offboard candidates with both figures (no more "
+        "than 5 are drawn: those with the lowest checksum of their customer id). Blue: 10 "
+        f"of the {len(others)} other customers")
 
 
 def test_outcomes_and_strikes_across_runs(db: Path, page: str):
@@ -172,7 +215,8 @@ def test_segment_tables_are_those_of_adieu_segments(db: Path, page: str):
     tables = page.split('<table class="segments">')[1:]
     assert len(tables) == 3
     for table, fact in zip(tables, ("industry", "channel", "size"), strict=True):
-        rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"n\">([^<]*)</td>"
+        rows = re.findall(r"<tr><td class=\"segment\"><span class=\"cut\" title=\"[^\"]*\">"
+                          r"([^<]*)</span></td><td class=\"n\">([^<]*)</td>"
                           r"<td class=\"n\">([^<]*)</td><td class=\"n\">([^<]*)</td>"
                           r"<td class=\"n\">([^<]*)</td>", table.split("</table>")[0])
         want = [(r["segment"], f"{r['customers']:,}", f"{r['strikes']:,}",
@@ -201,10 +245,41 @@ def test_values_from_data_are_escaped(tmp_path: Path):
     assert "<script" not in page and "<b>" not in page and "<i>" not in page
     escaped = ("&lt;script&gt;document.title=&#34;owned&#34;&lt;/script&gt; &amp; Sons "
                "&lt;b&gt;Ltd&lt;/b&gt;")
-    assert f'<td class="name">{escaped}</td>' in page  # the review queue
+    assert f'<td class="name"><span class="cut" title="{escaped}">{escaped}</span></td>' \
+        in page  # the review queue
     assert "&lt;i&gt;media&lt;/i&gt;" in page
     assert SCRIPT_NAME not in page and MARKUP_INDUSTRY not in page
 
+
+
+def test_long_labels_are_cut_with_their_full_text_on_hover(tmp_path: Path):
+    """A segment value or name of hundreds of characters is cut with an
+    ellipsis to its chart's label column (the full text in a <title>), and
+    to a fixed width in the tables (the full text in a title attribute)."""
+    page_file = tmp_path / "r.html"
+    adieu("report", "--db", str(hostile_db(tmp_path, long=True)), "--html", str(page_file))
+    page = page_file.read_text(encoding="utf-8")
+    chart = page.split('aria-label="Offboards per customer by industry"')[1].split("</svg>")[0]
+    labels = re.findall(r'<text x="254" [^>]*>(?:<title>([^<]*)</title>)?([^<]*)</text>', chart)
+    cut = {full: shown for full, shown in labels if full}
+    assert sorted(cut) == sorted(html.escape(v.strip()) for v in LONG_LABELS.values())
+    for full, shown in cut.items():
+        assert shown.endswith("\u2026") and full.startswith(html.unescape(shown[:-1]).rstrip()[:5])
+        assert charts.text_width(html.unescape(shown)) <= 248
+    assert [shown for full, shown in labels if not full and len(shown) > 30] == []
+    assert f'<span class="cut" title="{LONG_NAME}">{LONG_NAME}</span>' in page  # queue
+    drawn = re.findall(r"<text[^>]*>(?:<title>[^<]*</title>)?([^<]*)</text>", page)
+    assert len(drawn) > 50 and max(charts.text_width(html.unescape(t)) for t in drawn) <= 248
+
+
+@pytest.mark.parametrize("text", ["X" * 5000, "W" * 60, "\u9577" * 100, "a\u0301" * 20,
+                                  "retail", "\u202e" * 80])
+def test_fit_keeps_a_label_inside_its_width(text: str):
+    shown, cut = charts.fit(text, 248)
+    assert charts.text_width(shown) <= 248
+    assert cut is (shown != text)
+    assert not cut or shown.endswith("\u2026")
+    assert (shown == text) is (text in ("retail", "a\u0301" * 20))
 
 
 HIDDEN = "\u202e\u202c\u200b\u2066\u2069\ufeff\u00ad\u2028\x85"
@@ -232,10 +307,12 @@ def test_hidden_characters_from_data_are_shown_escaped(tmp_path: Path):
     adieu("report", "--db", str(db), "--html", str(out))
     page = out.read_text(encoding="utf-8")
     assert [ch for ch in HIDDEN if ch in page] == []
-    assert '<td class="name">Abc\\u202eevil\\u202c Gmbh</td>' in page  # review queue
-    assert "<td>Zero\\u200bWidth\\u2066x\\u2069</td>" in page
+    name = "Abc\\u202eevil\\u202c Gmbh"
+    assert f'<td class="name"><span class="cut" title="{name}">{name}</span></td>' in page
+    owner = "Zero\\u200bWidth\\u2066x\\u2069"
+    assert f'<td class="owner"><span class="cut" title="{owner}">{owner}</span></td>' in page
     industry = "re\\u202etail\\xad\\ufeff"
-    assert f"<td>{industry}</td>" in page  # the segment table
+    assert f'<span class="cut" title="{industry}">{industry}</span></td>' in page  # table
     assert f">{industry}</text>" in page  # the segment chart
     assert "Abc\\u202eevil\\u202c Gmbh: revenue" in page  # the scatter's point title
 

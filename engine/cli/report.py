@@ -88,8 +88,9 @@ def register(cli: click.Group) -> None:
                    by: tuple[str, ...]) -> None:
         """A run's report for management, as one self-contained HTML file:
         outcome counts and their change from the previous run; cost to serve
-        against revenue per customer (offboard candidates marked; a fixed
-        sample of at most 2,000 of each kind on large runs); outcomes and new
+        against revenue per customer (every offboard candidate in red, up to
+        20,000; of the others, all or a fixed sample of exactly 2,000, with
+        the exact counts under the chart); outcomes and new
         strikes across runs; the review queue; and the segments (industry,
         channel, size and each --by FACT) with their strikes and offboards
         per customer."""
