@@ -248,14 +248,17 @@ BUSY_SECONDS = 900
 
 def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
     """Open (and migrate) the store. WAL mode, a busy timeout; write
-    transactions take the write lock when they begin (see Database)."""
+    transactions take the write lock when they begin (see Database).
+    create: a missing or empty file becomes a new store; without it, a
+    missing file is an error, and so is an empty one (check_adieu). A file
+    that is not an adieu database is refused either way, untouched."""
     if not create and not Path(path).exists():
         raise StoreError(f"no database at {path} (run `adieu evaluate` first, or pass --db)",
                          Location(path))
     deadline = time.monotonic() + BUSY_SECONDS
     while True:
         try:
-            return _open(path)
+            return _open(path, create)
         except sqlite3.OperationalError as exc:
             # SQLite answers "locked" at once, without waiting, where waiting
             # could deadlock (a new file's journal mode or first migration
@@ -267,11 +270,30 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
             raise StoreError(f"cannot use database: {exc}", Location(path)) from None
 
 
-def _open(path: str) -> sqlite_utils.Database:
+def check_adieu(conn: sqlite3.Connection, path: str, empty_ok: bool) -> bool:
+    """Whether the open file is an adieu database (it has a runs table).
+    An empty database (no table at all: a new or 0-byte file) is allowed
+    when empty_ok (a command that creates the store), and False is
+    returned. Any other file (another program's database, a typo'd path
+    that exists) is refused before anything writes to it: StoreError
+    "FILE is not an adieu database (no runs table)", exit code 2."""
+    names = {name for (name,) in conn.execute(
+        "select name from sqlite_master where type in ('table', 'view')")}
+    if "runs" in names:
+        return True
+    if empty_ok and not names:
+        return False
+    raise StoreError(f"{path} is not an adieu database (no runs table)")
+
+
+def _open(path: str, create: bool = True) -> sqlite_utils.Database:
     conn = sqlite3.connect(path, timeout=BUSY_SECONDS)
     try:
         db = Database(conn, execute_plugins=False)
         db.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+        # Before anything writes (page size, WAL, migrations): a file that is
+        # not adieu's is left exactly as it is.
+        check_adieu(conn, path, create)
         if not db.execute("select 1 from sqlite_master limit 1").fetchone():
             # A new file: 8 KiB pages keep a stored decision's detail texts
             # (often 1-2 KB) on the page instead of half-empty overflow pages.
@@ -292,15 +314,22 @@ def _open(path: str) -> sqlite_utils.Database:
 def open_db_readonly(path: str) -> sqlite_utils.Database | None:
     """The store opened read-only and not migrated (a dry run must leave the
     file as it is); None if there is no file. Raises StoreError if it is
-    not a database."""
+    not a database, or not an adieu one (check_adieu; an empty database
+    is opened: it holds nothing yet)."""
     if not Path(path).exists():
         return None
     uri = Path(path).resolve().as_uri() + "?mode=ro"
+    conn = None
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=30)
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("select count(*) from sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
+        check_adieu(conn, path, True)
+    except (sqlite3.DatabaseError, StoreError) as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, StoreError):
+            raise
         raise StoreError(f"cannot use database: {exc}", Location(path)) from None
     return Database(conn, execute_plugins=False)
 
