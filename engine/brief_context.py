@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
+from .cases import review_day
 from .compact import DECIDED
 from .errors import PolicyErrors, StoreError
 from .explain import fmt
@@ -189,7 +190,7 @@ def _strikes(db: sqlite_utils.Database, customer_id: str, as_of: str,
 def _case(case: dict[str, Any] | None) -> Data | None:
     if case is None:
         return None
-    reviewed = (case.get("reviewed_at") or "")[:10] or None
+    reviewed = review_day(case)
     return data("case", {
         "id": case["id"], "state": case["state"], "reviewer": case.get("reviewer"),
         "reviewed_on": reviewed, "review_note": case.get("review_note"),

@@ -207,6 +207,18 @@ def m011_case_triggers(db: sqlite_utils.Database) -> None:
     """A cases row changes only by the moves adieu makes (cases.CASE_MOVES:
     a run keeps, redates, makes effective or withdraws an open case;
     approve, reject, revoke); before, cases had only a no-delete trigger."""
+    for statement in cases.CASE_TRIGGERS_V1:
+        db.execute(statement)
+
+
+@migrations()
+def m012_case_reviewed_on(db: sqlite_utils.Database) -> None:
+    """cases.reviewed_on: the day a review was made (`adieu approve --on`, else
+    the day it was recorded); NULL for earlier reviews, which count from
+    reviewed_at's day. The cases update trigger is made again with it among
+    the columns a review sets."""
+    db["cases"].add_column("reviewed_on", str)
+    db.execute("DROP TRIGGER IF EXISTS cases_only_adieu_moves")
     for statement in cases.CASE_TRIGGERS:
         db.execute(statement)
 

@@ -80,6 +80,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "review_as_of": str, "review_fired": str, "owner": str, "owner_id": str,
         "no_owner_on_record": int, "revoked_by": str, "revoked_by_key": str,
         "revoked_by_id": str, "revoked_at": str, "revoke_reason": str, "updated_at": str,
+        "reviewed_on": str,
     },
 }
 
@@ -118,7 +119,8 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
                           ("adieu", "m005_sources_plugins"), ("adieu", "m006_audit_index"),
                           ("adieu", "m007_set_aside_strikes"), ("adieu", "m008_compact_store"),
                           ("adieu", "m009_trail_coverage"),
-                          ("adieu", "m010_audit_mac"), ("adieu", "m011_case_triggers")]
+                          ("adieu", "m010_audit_mac"), ("adieu", "m011_case_triggers"),
+                          ("adieu", "m012_case_reviewed_on")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -143,7 +145,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 11
+    assert count(db_path, "_sqlite_migrations") == 12
 
 
 def test_wal_mode(db_path: Path) -> None:
