@@ -261,9 +261,11 @@ BUSY_SECONDS = 900
 def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
     """Open (and migrate) the store. WAL mode, a busy timeout; write
     transactions take the write lock when they begin (see Database).
-    create: a missing or empty file becomes a new store; without it, a
-    missing file is an error, and so is an empty one (check_adieu). A file
-    that is not an adieu database is refused either way, untouched."""
+    create: a missing file becomes a new store; without it, a missing file
+    is an error. An empty file (no table: `touch`, or a trail emptied by
+    replacing the file, which `audit verify --expect-head` must be able to
+    report) becomes an empty store either way. A file with tables that is
+    not an adieu database is refused, untouched (check_adieu)."""
     if not create and not Path(path).exists():
         raise StoreError(f"no database at {path} (run `adieu evaluate` first, or pass --db)",
                          Location(path))
@@ -285,8 +287,7 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
 def check_adieu(conn: sqlite3.Connection, path: str, empty_ok: bool) -> bool:
     """Whether the open file is an adieu database (it has a runs table).
     An empty database (no table at all: a new or 0-byte file) is allowed
-    when empty_ok (a command that creates the store), and False is
-    returned. Any other file (another program's database, a typo'd path
+    when empty_ok, and False is returned. Any other file (another program's database, a typo'd path
     that exists) is refused before anything writes to it: StoreError
     "FILE is not an adieu database (no runs table)", exit code 2."""
     names = {name for (name,) in conn.execute(
@@ -305,7 +306,7 @@ def _open(path: str, create: bool = True) -> sqlite_utils.Database:
         db.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
         # Before anything writes (page size, WAL, migrations): a file that is
         # not adieu's is left exactly as it is.
-        check_adieu(conn, path, create)
+        check_adieu(conn, path, True)
         if not db.execute("select 1 from sqlite_master limit 1").fetchone():
             # A new file: 8 KiB pages keep a stored decision's detail texts
             # (often 1-2 KB) on the page instead of half-empty overflow pages.
