@@ -22,6 +22,7 @@ from .brief_timing import (
     timing_steps,
     why_then,
 )
+from .cases import review_day
 from .compact import DECIDED
 from .errors import PolicyErrors, StoreError
 from .explain import fmt
@@ -259,7 +260,7 @@ def _strikes(db: sqlite_utils.Database, customer_id: str, as_of: str,
 def _case(case: dict[str, Any] | None) -> Data | None:
     if case is None:
         return None
-    reviewed = (case.get("reviewed_at") or "")[:10] or None
+    reviewed = review_day(case)
     revoked = (case.get("revoked_at") or "")[:10] or None
     return data("case", {
         "id": case["id"], "state": case["state"], "reviewer": case.get("reviewer"),
@@ -293,13 +294,12 @@ def _due_from_approval(case: dict[str, Any] | None, policy: Any,
                        facts: dict[str, Any]) -> dt.date | None:
     """The earliest date the policy's timing gives counted from the day of
     the case's approval (what cases._late_approval compares with)."""
-    if case is None or case["state"] != "approved" or policy is None or \
-            not case.get("reviewed_at"):
+    day = review_day(case) if case is not None else None
+    if case is None or case["state"] != "approved" or policy is None or not day:
         return None
     from .decide import effective_date
 
-    return effective_date(policy.timing, _contract_end(facts),
-                          dt.date.fromisoformat(case["reviewed_at"][:10]))[0]
+    return effective_date(policy.timing, _contract_end(facts), dt.date.fromisoformat(day))[0]
 
 
 def brief_context(db: sqlite_utils.Database, run: dict[str, Any], row: dict[str, Any],

@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 from .brief import long_date
+from .cases import review_day
 
 _DATE = r"(\d{4}-\d{2}-\d{2})"
 _START = re.compile(r"(contract end|(\d+)-day notice period)(?: (?:ends )?" + _DATE
@@ -175,7 +176,7 @@ def not_final(effective: str | None, phase_out: str | None, case: dict[str, Any]
     if state == "effective":
         return [f"the offboarding took effect on {long_date(day)}: a brief announces an "
                 "offboarding before it takes effect"]
-    reviewed = (case.get("reviewed_at") or "")[:10] if case else ""
+    reviewed = (review_day(case) or "") if case else ""
     if state == "approved" and (
             (due_from_approval is not None and day < due_from_approval)
             or (reviewed and effective <= reviewed)):

@@ -87,7 +87,7 @@ def _memory_of(row: dict[str, Any]) -> CaseMemory:
                       row["phase_out_start"], row["timing_basis"],
                       tuple(stored_list("cases", row.get("id"), "review_fired",
                                         row["review_fired"])), row["reviewer"],
-                      (row["reviewed_at"] or "")[:10] or None, row["review_as_of"])
+                      review_day(row), row["review_as_of"])
 
 
 def remember(db: sqlite_utils.Database, memories: dict[str, Any], as_of: dt.date,
@@ -244,7 +244,8 @@ def _rejected(policy: Any, memory: Any, decision: Any, case: CaseMemory,
 
 # -- writing ---------------------------------------------------------------------------------
 
-CASE_COLUMNS: dict[str, type] = {
+# The columns m004 created; m012 added reviewed_on (CASE_COLUMNS).
+CASE_COLUMNS_V1: dict[str, type] = {
     "id": int, "customer_id": str, "state": str, "opened_run": int, "opened_as_of": str,
     "latest_run": int, "latest_as_of": str, "effective_date": str, "phase_out_start": str,
     "timing_basis": str, "fired": str, "closed_run": int, "closed_from": str, "reviewer": str,
@@ -254,10 +255,20 @@ CASE_COLUMNS: dict[str, type] = {
     "no_owner_on_record": int, "revoked_by": str, "revoked_by_key": str, "revoked_by_id": str,
     "revoked_at": str, "revoke_reason": str, "updated_at": str,
 }
+# reviewed_on: the day the review was made, as the reviewer stated it
+# (`adieu approve --on`), else the day of reviewed_at (UTC); notice runs from
+# it. reviewed_at is always the real time the review was recorded. NULL in
+# rows reviewed before m012 (review_day reads reviewed_at's day then).
+CASE_COLUMNS: dict[str, type] = {**CASE_COLUMNS_V1, "reviewed_on": str}
+
+
+def review_day(row: dict[str, Any]) -> str | None:
+    """The day a case was reviewed on (reviewed_on, else reviewed_at's day)."""
+    return row.get("reviewed_on") or (row.get("reviewed_at") or "")[:10] or None
 
 
 def create_table(db: sqlite_utils.Database) -> None:
-    db["cases"].create(CASE_COLUMNS, pk="id")
+    db["cases"].create(CASE_COLUMNS_V1, pk="id")
     db["cases"].create_index(["customer_id", "state"])
     db.execute("CREATE TRIGGER IF NOT EXISTS cases_no_delete BEFORE DELETE ON cases BEGIN "
                "SELECT RAISE(ABORT, 'cases rows are part of the audit trail and cannot "
@@ -271,9 +282,10 @@ def create_table(db: sqlite_utils.Database) -> None:
 _RUN = ("latest_run", "latest_as_of", "fired")
 _DATES = ("effective_date", "phase_out_start", "timing_basis")
 _CLOSE = ("closed_run", "closed_from")
-_REVIEW = ("reviewer", "reviewer_key", "reviewer_id", "reviewer_id_key", "reviewed_at",
-           "review_note", "review_run", "review_as_of", "review_fired", "owner", "owner_id",
-           "no_owner_on_record")
+_REVIEW_V1 = ("reviewer", "reviewer_key", "reviewer_id", "reviewer_id_key", "reviewed_at",
+              "review_note", "review_run", "review_as_of", "review_fired", "owner", "owner_id",
+              "no_owner_on_record")
+_REVIEW = (*_REVIEW_V1, "reviewed_on")
 _REVOKE = ("revoked_by", "revoked_by_key", "revoked_by_id", "revoked_at", "revoke_reason")
 _FIXED = ("id", "customer_id", "opened_run", "opened_as_of")
 
@@ -284,36 +296,49 @@ def _same(*groups: tuple[str, ...]) -> str:
 
 # Each move: (what it is, the condition it allows). Every column of
 # CASE_COLUMNS is in exactly one group above, or is state or updated_at.
-CASE_MOVES: tuple[tuple[str, str], ...] = (
-    ("a run keeps (or redates) an open case",
-     f"old.state IN ('proposed', 'approved') AND new.state IS old.state AND "
-     f"{_same(_CLOSE, _REVIEW, _REVOKE)}"),
-    ("a run as of the effective date: approved -> effective",
-     f"old.state = 'approved' AND new.state = 'effective' AND new.closed_from = 'approved' "
-     f"AND old.closed_run IS NULL AND new.closed_run IS NOT NULL AND "
-     f"{_same(_DATES, _REVIEW, _REVOKE)}"),
-    ("a run no longer proposes offboarding: proposed | approved -> withdrawn",
-     f"old.state IN ('proposed', 'approved') AND new.state = 'withdrawn' AND "
-     f"new.closed_from IS old.state AND old.closed_run IS NULL AND new.closed_run IS NOT "
-     f"NULL AND {_same(_RUN, _DATES, _REVIEW, _REVOKE)}"),
-    ("adieu approve | reject: proposed -> approved | rejected",
-     f"old.state = 'proposed' AND new.state IN ('approved', 'rejected') AND new.reviewer IS "
-     f"NOT NULL AND new.reviewed_at IS NOT NULL AND new.review_run IS old.latest_run AND "
-     f"new.review_as_of IS old.latest_as_of AND new.review_fired IS old.fired AND "
-     f"{_same(_RUN, _DATES, _CLOSE, _REVOKE)}"),
-    ("adieu revoke: approved -> proposed",
-     f"old.state = 'approved' AND new.state = 'proposed' AND new.revoked_by IS NOT NULL AND "
-     f"new.revoked_at IS NOT NULL AND new.revoke_reason IS NOT NULL AND "
-     f"{_same(_RUN, _DATES, _CLOSE, _REVIEW)}"),
-)
+def _moves(review: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return (
+        ("a run keeps (or redates) an open case",
+         f"old.state IN ('proposed', 'approved') AND new.state IS old.state AND "
+         f"{_same(_CLOSE, review, _REVOKE)}"),
+        ("a run as of the effective date: approved -> effective",
+         f"old.state = 'approved' AND new.state = 'effective' AND new.closed_from = 'approved' "
+         f"AND old.closed_run IS NULL AND new.closed_run IS NOT NULL AND "
+         f"{_same(_DATES, review, _REVOKE)}"),
+        ("a run no longer proposes offboarding: proposed | approved -> withdrawn",
+         f"old.state IN ('proposed', 'approved') AND new.state = 'withdrawn' AND "
+         f"new.closed_from IS old.state AND old.closed_run IS NULL AND new.closed_run IS NOT "
+         f"NULL AND {_same(_RUN, _DATES, review, _REVOKE)}"),
+        ("adieu approve | reject: proposed -> approved | rejected",
+         f"old.state = 'proposed' AND new.state IN ('approved', 'rejected') AND new.reviewer IS "
+         f"NOT NULL AND new.reviewed_at IS NOT NULL AND new.review_run IS old.latest_run AND "
+         f"new.review_as_of IS old.latest_as_of AND new.review_fired IS old.fired AND "
+         f"{_same(_RUN, _DATES, _CLOSE, _REVOKE)}"),
+        ("adieu revoke: approved -> proposed",
+         f"old.state = 'approved' AND new.state = 'proposed' AND new.revoked_by IS NOT NULL AND "
+         f"new.revoked_at IS NOT NULL AND new.revoke_reason IS NOT NULL AND "
+         f"{_same(_RUN, _DATES, _CLOSE, review)}"),
+    )
+
+
+def case_triggers(review: tuple[str, ...] = _REVIEW) -> list[str]:
+    """The cases update trigger over these review columns (m011: _REVIEW_V1;
+    m012 makes it again with reviewed_on)."""
+    allowed = f"{_same(_FIXED)} AND (" + " OR ".join(
+        f"({condition})" for _, condition in _moves(review)) + ")"
+    return [
+        "CREATE TRIGGER IF NOT EXISTS cases_only_adieu_moves BEFORE UPDATE ON cases WHEN NOT ("
+        f"{allowed}) BEGIN SELECT RAISE(ABORT, 'cases rows are part of the audit "
+        "trail: only the moves adieu makes (a run keeps, redates, closes or withdraws an open "
+        "case; approve, reject, revoke) may change them'); END",
+    ]
+
+
+CASE_MOVES = _moves(_REVIEW)
 CASE_UPDATE_ALLOWED = f"{_same(_FIXED)} AND (" + " OR ".join(
     f"({condition})" for _, condition in CASE_MOVES) + ")"
-CASE_TRIGGERS = [
-    "CREATE TRIGGER IF NOT EXISTS cases_only_adieu_moves BEFORE UPDATE ON cases WHEN NOT ("
-    f"{CASE_UPDATE_ALLOWED}) BEGIN SELECT RAISE(ABORT, 'cases rows are part of the audit "
-    "trail: only the moves adieu makes (a run keeps, redates, closes or withdraws an open "
-    "case; approve, reject, revoke) may change them'); END",
-]
+CASE_TRIGGERS = case_triggers(_REVIEW)
+CASE_TRIGGERS_V1 = case_triggers(_REVIEW_V1)
 
 
 @dataclass
@@ -338,7 +363,8 @@ def save(db: sqlite_utils.Database, log: Any, row: dict[str, Any], event: str,
          run_id: int | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Insert or update a cases row and add its audit entry (kind "case",
     payload: the event, the whole row after the change, and `extra`)."""
-    row = {**{c: None for c in CASE_COLUMNS}, **row, "updated_at": log.at}
+    have = db["cases"].columns_dict  # m004 writes before m012 adds reviewed_on
+    row = {**{c: None for c in CASE_COLUMNS if c in have}, **row, "updated_at": log.at}
     if row["id"] is None:
         row["id"] = int(db["cases"].insert({k: v for k, v in row.items() if k != "id"})
                         .last_pk)

@@ -198,10 +198,28 @@ def _load(db: sqlite_utils.Database, customer_id: str, run_id: int | None) -> di
     return case
 
 
+def _review_on(case: dict[str, Any], on: dt.date | None, at: str) -> str:
+    """The day of the review: `on` (adieu approve --on), which may be neither
+    after today (the day of `at`, UTC) nor before the as-of date of the run
+    the review is of (the case's latest run); else today."""
+    today = at[:10]
+    if on is None:
+        return today
+    day = on.isoformat()
+    if day > today:
+        raise InputError(f"--on {day} is after today ({today}); state the day the review "
+                         "was made")
+    if day < case["latest_as_of"]:
+        raise InputError(f"--on {day} is before {case['latest_as_of']}, the as-of date of "
+                         f"run {case['latest_run']}, the run of {case['customer_id']}'s case "
+                         f"{case['id']} being reviewed; a review cannot precede its run")
+    return day
+
+
 def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verdict: str,
            by: str, note: str | None, by_id: str | None = None,
            no_owner_on_record: bool = False,
-           seen: tuple[int, int] | None = None) -> dict[str, Any]:
+           seen: tuple[int, int] | None = None, on: dt.date | None = None) -> dict[str, Any]:
     """Approve or reject (verdict "approved" | "rejected") the customer's open
     case; returns the case row. seen: (case id, its latest run) as the
     reviewer's page showed them (adieu serve): CaseChanged, and nothing
@@ -209,7 +227,10 @@ def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verd
     proposed, with that latest run. A case is approved (or rejected) once: the
     case is read, checked and written in one write transaction (BEGIN
     IMMEDIATE), so of two reviews at once exactly one succeeds and the
-    other gets InputError ("already approved by X at T")."""
+    other gets InputError ("already approved by X at T"). on: the day the
+    review was made, when earlier than today (`adieu approve --on`): the
+    policy's notice counts from it; reviewed_at (and the audit entry's time)
+    is the real time it is recorded."""
     by = _person(by, "--by")
     with db.atomic():
         if seen is not None:
@@ -227,8 +248,9 @@ def review(db: sqlite_utils.Database, customer_id: str, run_id: int | None, verd
         row.update(state=verdict, reviewer=by, reviewer_key=name_keys(by)[0],
                    reviewer_id=by_id,
                    reviewer_id_key=None if _blank(by_id) else owner_id_key(by_id),
-                   reviewed_at=at, review_note=note, review_run=case["latest_run"],
-                   review_as_of=case["latest_as_of"], review_fired=case["fired"], **check)
+                   reviewed_at=at, reviewed_on=_review_on(case, on, at), review_note=note,
+                   review_run=case["latest_run"], review_as_of=case["latest_as_of"],
+                   review_fired=case["fired"], **check)
         log = AuditLog(db, at)
         row = cases.save(db, log, row, verdict, case["latest_run"])
         log.flush()
@@ -315,9 +337,10 @@ def customer_cases(db: sqlite_utils.Database, customer_id: str) -> list[dict[str
         by = c.get(who[p["event"]]) if p["event"] in who else None
         why = c.get("revoke_reason") if p["event"] == "revoked" else \
             c.get("review_note") if p["event"] in ("approved", "rejected") else None
+        on = c.get("reviewed_on") if p["event"] in ("approved", "rejected") else None
         events.setdefault(c["id"], []).append(
             {"event": p["event"], "at": at, "run_id": run_id, "state": c["state"],
-             "by": by, "reason": why, "effective_date": c["effective_date"]})
+             "by": by, "on": on, "reason": why, "effective_date": c["effective_date"]})
     for row in db.query("select * from cases where customer_id = ? order by id",
                         [customer_id]):
         check_case(row)
@@ -340,10 +363,10 @@ def review_warnings(case: dict[str, Any], today: str | None = None) -> list[str]
     """The warnings of an approval (printed by `adieu approve`, shown on the
     case page while it applies): an effective date not after the day of the
     approval."""
+    day = cases.review_day(case)
     if case["state"] != "approved" or not case.get("effective_date") or \
-            not case.get("reviewed_at") or case["effective_date"] > case["reviewed_at"][:10]:
+            not day or case["effective_date"] > day:
         return []
-    day = case["reviewed_at"][:10]
     when = "today" if day == (today or dt.date.today().isoformat()) else \
         f"the day of the approval ({day})"
     return [f"case {case['id']}'s date {case['effective_date']} is not after {when}: the next "
@@ -358,7 +381,10 @@ def case_line(case: dict[str, Any]) -> str:
             f"{case['latest_run']} as of {case['latest_as_of']})")
     if case["reviewer"]:
         verdict = "rejected" if case["state"] == "rejected" else "approved"
-        text += f", {verdict} by {case['reviewer']} at {case['reviewed_at']}"
+        day = cases.review_day(case)
+        text += f", {verdict} by {case['reviewer']} " + (
+            f"at {case['reviewed_at']}" if day == case["reviewed_at"][:10] else
+            f"on {day} (recorded at {case['reviewed_at']})")
     if case["revoked_at"]:
         revoked = (f"approval revoked by {case['revoked_by']} at {case['revoked_at']} "
                    f"({case['revoke_reason']})")

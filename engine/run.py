@@ -19,7 +19,7 @@ from . import __version__, jsontext, readback, rerun
 from .batches import Tally, batched, decide_all, default_workers
 from .columns import ColumnCheck, check_columns, header_location
 from .decide import Decision
-from .errors import InputError, Location
+from .errors import AdieuError, InputError, Location
 from .facts import Record
 from .idindex import IdIndex
 from .intake import Intake, read_records, stream_records
@@ -30,7 +30,16 @@ from .memory_check import Recalled, check_memory, read_memory, stored_memory_sha
 from .plugin_record import used_plugins
 from .plugins import registry
 from .policy import MARKERS, OUTCOMES, Policy, canonical_facts, load_policy
-from .scan import SourceFile, population_of, renamed, rereadable, scan, source_file, spillable
+from .scan import (
+    SourceFile,
+    given_name,
+    population_of,
+    renamed,
+    rereadable,
+    scan,
+    source_file,
+    spillable,
+)
 from .sinks import Spool
 from .sources import SourceContext, check_options, parse_source
 from .store import RunWriter, get_run, load_memories, now, open_db, open_db_readonly
@@ -206,6 +215,9 @@ def prepare(policy_file: str, source: str | Sequence[str], as_of: dt.date,
         result.files = [source_file(spec.location)]
         try:
             mapping = _scan(result, progress)
+        except AdieuError as exc:
+            result.files[0].close()
+            raise given_name(exc, result.files[0]) from None
         except BaseException:
             result.files[0].close()
             raise
@@ -262,10 +274,13 @@ def accepted_records(result: RunResult) -> Iterator[Record]:
         yield from result.records
         return
     records, mapping = _opened(result)
-    for item in stream_records(renamed(records, result.files[0]), result.policy.facts,
-                               mapping, ids=result.ids):
-        if isinstance(item, Record):
-            yield item
+    try:
+        for item in stream_records(renamed(records, result.files[0]), result.policy.facts,
+                                   mapping, ids=result.ids):
+            if isinstance(item, Record):
+                yield item
+    except AdieuError as exc:
+        raise given_name(exc, result.files[0]) from None
 
 
 def source_text(sources: Sequence[str]) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import rerun
-from .errors import InputError, Location
+from .errors import AdieuError, InputError, Location
 from .facts import Record
 from .idindex import IdIndex
 from .intake import Intake, Reject, StreamState, stream_records
@@ -114,11 +114,30 @@ def source_file(location: str) -> SourceFile:
 
 
 def renamed(source: Iterable[SourceRecord], file: SourceFile) -> Iterator[SourceRecord]:
-    """A spill's records name the source as given, not the temporary copy."""
-    for src in source:
-        if file.spilled and src.file == file.path:
-            src.file = file.given
-        yield src
+    """A spill's records, and any error reading it (an empty input, an
+    encoding error, a line too long ...), name the source as given
+    (/dev/stdin), never the temporary copy, which is gone by the time the
+    user reads the message."""
+    try:
+        for src in source:
+            if file.spilled and src.file == file.path:
+                src.file = file.given
+            yield src
+    except AdieuError as exc:
+        raise given_name(exc, file) from None
+
+
+def given_name(exc: AdieuError, file: SourceFile) -> AdieuError:
+    """exc with a spilled source's temporary path replaced by the location
+    as given, in its location and in its message."""
+    if not file.spilled:
+        return exc
+    if exc.location is not None and exc.location.file is not None:
+        exc.location.file = exc.location.file.replace(file.path, file.given)
+    exc.message = exc.message.replace(file.path, file.given)
+    exc.args = tuple(a.replace(file.path, file.given) if isinstance(a, str) else a
+                     for a in exc.args)
+    return exc
 
 
 def scan(source: Callable[[], Iterable[SourceRecord]], policy: Policy, as_of: dt.date,

@@ -207,7 +207,7 @@ def m011_case_triggers(db: sqlite_utils.Database) -> None:
     """A cases row changes only by the moves adieu makes (cases.CASE_MOVES:
     a run keeps, redates, makes effective or withdraws an open case;
     approve, reject, revoke); before, cases had only a no-delete trigger."""
-    for statement in cases.CASE_TRIGGERS:
+    for statement in cases.CASE_TRIGGERS_V1:
         db.execute(statement)
 
 
@@ -216,6 +216,18 @@ def m012_made_by(db: sqlite_utils.Database) -> None:
     """runs.made_by: who made the run (`adieu evaluate --by NAME`, else the
     operating-system user); NULL for earlier runs and when neither is known."""
     db["runs"].add_column("made_by", str)
+
+
+@migrations()
+def m013_case_reviewed_on(db: sqlite_utils.Database) -> None:
+    """cases.reviewed_on: the day a review was made (`adieu approve --on`, else
+    the day it was recorded); NULL for earlier reviews, which count from
+    reviewed_at's day. The cases update trigger is made again with it among
+    the columns a review sets."""
+    db["cases"].add_column("reviewed_on", str)
+    db.execute("DROP TRIGGER IF EXISTS cases_only_adieu_moves")
+    for statement in cases.CASE_TRIGGERS:
+        db.execute(statement)
 
 
 class Database(sqlite_utils.Database):
@@ -255,14 +267,19 @@ BUSY_SECONDS = 900
 
 def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
     """Open (and migrate) the store. WAL mode, a busy timeout; write
-    transactions take the write lock when they begin (see Database)."""
+    transactions take the write lock when they begin (see Database).
+    create: a missing file becomes a new store; without it, a missing file
+    is an error. An empty file (no table: `touch`, or a trail emptied by
+    replacing the file, which `audit verify --expect-head` must be able to
+    report) becomes an empty store either way. A file with tables that is
+    not an adieu database is refused, untouched (check_adieu)."""
     if not create and not Path(path).exists():
         raise StoreError(f"no database at {path} (run `adieu evaluate` first, or pass --db)",
                          Location(path))
     deadline = time.monotonic() + BUSY_SECONDS
     while True:
         try:
-            return _open(path)
+            return _open(path, create)
         except sqlite3.OperationalError as exc:
             # SQLite answers "locked" at once, without waiting, where waiting
             # could deadlock (a new file's journal mode or first migration
@@ -274,11 +291,29 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
             raise StoreError(f"cannot use database: {exc}", Location(path)) from None
 
 
-def _open(path: str) -> sqlite_utils.Database:
+def check_adieu(conn: sqlite3.Connection, path: str, empty_ok: bool) -> bool:
+    """Whether the open file is an adieu database (it has a runs table).
+    An empty database (no table at all: a new or 0-byte file) is allowed
+    when empty_ok, and False is returned. Any other file (another program's database, a typo'd path
+    that exists) is refused before anything writes to it: StoreError
+    "FILE is not an adieu database (no runs table)", exit code 2."""
+    names = {name for (name,) in conn.execute(
+        "select name from sqlite_master where type in ('table', 'view')")}
+    if "runs" in names:
+        return True
+    if empty_ok and not names:
+        return False
+    raise StoreError(f"{path} is not an adieu database (no runs table)")
+
+
+def _open(path: str, create: bool = True) -> sqlite_utils.Database:
     conn = sqlite3.connect(path, timeout=BUSY_SECONDS)
     try:
         db = Database(conn, execute_plugins=False)
         db.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+        # Before anything writes (page size, WAL, migrations): a file that is
+        # not adieu's is left exactly as it is.
+        check_adieu(conn, path, True)
         if not db.execute("select 1 from sqlite_master limit 1").fetchone():
             # A new file: 8 KiB pages keep a stored decision's detail texts
             # (often 1-2 KB) on the page instead of half-empty overflow pages.
@@ -299,15 +334,22 @@ def _open(path: str) -> sqlite_utils.Database:
 def open_db_readonly(path: str) -> sqlite_utils.Database | None:
     """The store opened read-only and not migrated (a dry run must leave the
     file as it is); None if there is no file. Raises StoreError if it is
-    not a database."""
+    not a database, or not an adieu one (check_adieu; an empty database
+    is opened: it holds nothing yet)."""
     if not Path(path).exists():
         return None
     uri = Path(path).resolve().as_uri() + "?mode=ro"
+    conn = None
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=30)
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("select count(*) from sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
+        check_adieu(conn, path, True)
+    except (sqlite3.DatabaseError, StoreError) as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, StoreError):
+            raise
         raise StoreError(f"cannot use database: {exc}", Location(path)) from None
     return Database(conn, execute_plugins=False)
 

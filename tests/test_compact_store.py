@@ -278,8 +278,9 @@ def test_an_old_layout_database_verifies_after_m008(tmp_path: Path, old: Path) -
     code, out = verify(tmp_path, old)  # migrates it (m008 to m012), then verifies
     # 226 entries, and m009's baseline rejects entry for each of its 2 runs.
     assert (code, out[0]) == (0, "audit trail intact: 228 entries")
-    assert sql(old, "select name from _sqlite_migrations order by id")[-3:] == \
-        [("m010_audit_mac",), ("m011_case_triggers",), ("m012_made_by",)]
+    assert sql(old, "select name from _sqlite_migrations order by id")[-4:] == \
+        [("m010_audit_mac",), ("m011_case_triggers",), ("m012_made_by",),
+         ("m013_case_reviewed_on",)]
     # Its rows stay where they were, with their per-decision entries; the
     # view shows them as before, and so does the reader.
     assert rows_of(old, "select * from decisions order by run_id, customer_id") == before

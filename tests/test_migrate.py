@@ -70,7 +70,8 @@ CASES = {"id": int, "customer_id": str, "state": str, "opened_run": int, "opened
          "reviewer_id_key": str, "reviewed_at": str, "review_note": str, "review_run": int,
          "review_as_of": str, "review_fired": str, "owner": str, "owner_id": str,
          "no_owner_on_record": int, "revoked_by": str, "revoked_by_key": str,
-         "revoked_by_id": str, "revoked_at": str, "revoke_reason": str, "updated_at": str}
+         "revoked_by_id": str, "revoked_at": str, "revoke_reason": str, "updated_at": str,
+         "reviewed_on": str}
 AUDIT = {"seq": int, "at": str, "kind": str, "run_id": int, "customer_id": str,
          "payload": str, "prev_hash": str, "hash": str, "mac": str}
 RUN_DECISIONS = {
@@ -139,7 +140,8 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                             ("adieu", "m009_trail_coverage"),
                                             ("adieu", "m010_audit_mac"),
                                             ("adieu", "m011_case_triggers"),
-                                            ("adieu", "m012_made_by")]
+                                            ("adieu", "m012_made_by"),
+                                            ("adieu", "m013_case_reviewed_on")]
     assert [m.name for m in migrations._migrations] == ["m001_initial", "m002_memory",
                                                         "m003_missing_facts", "m004_cases",
                                                         "m005_sources_plugins",
@@ -148,7 +150,7 @@ def test_migrations_are_recorded_in_order_and_applied_once(old_db: Path) -> None
                                                         "m008_compact_store",
                                                         "m009_trail_coverage",
                                                         "m010_audit_mac", "m011_case_triggers",
-                                                        "m012_made_by"]
+                                                        "m012_made_by", "m013_case_reviewed_on"]
     layout, audit = schema(old_db), raw(old_db, "select * from audit order by seq")
 
     for _ in range(2):  # opening again changes nothing
@@ -169,7 +171,7 @@ def test_a_new_database_gets_the_same_layout(old_db: Path, tmp_path: Path) -> No
         [("m001_initial",), ("m002_memory",), ("m003_missing_facts",), ("m004_cases",),
          ("m005_sources_plugins",), ("m006_audit_index",), ("m007_set_aside_strikes",),
          ("m008_compact_store",), ("m009_trail_coverage",), ("m010_audit_mac",),
-         ("m011_case_triggers",), ("m012_made_by",)]
+         ("m011_case_triggers",), ("m012_made_by",), ("m013_case_reviewed_on",)]
     assert schema(new) == schema(old_db)
 
 

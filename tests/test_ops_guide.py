@@ -237,10 +237,10 @@ def test_a_block_that_breaks_the_convention_is_refused(tmp_path: Path, text: str
 def test_an_indented_block_and_markers_away_from_a_block():
     path = ROOT / "docs" / "ops-guide.md"
     blocks = parse(path)
-    typo = next(b for b in blocks if b.setup and "late_payment_limt" in b.setup[0])
-    assert typo.exits == [1]
-    assert typo.commands[0].shell == "adieu validate policies/default.yaml"
-    assert typo.commands[0].expected[-1] == "1 error(s)"  # indentation taken off
+    typo = next(b for b in blocks if "late_payment_limt" in b.commands[0].shell)
+    assert typo.exits == [0, 1]
+    assert typo.commands[1].shell == "adieu validate policies/typo.yaml"
+    assert typo.commands[1].expected[-1] == "1 error(s)"  # indentation taken off
     assert all(not b.setup for b in blocks if b.line < typo.line)
 
 

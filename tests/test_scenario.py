@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -26,7 +27,6 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from adieu import reviewing
 from adieu.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,18 +220,17 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Year:
                 cid, owner, run = ("CUST-A", "ana ruiz", 6) if month == JUN \
                     else ("CUST-D", "David Kim", 12)
                 tag = month.strftime("%b").lower()
-                # The reviewer approves on the run's as-of date (09:00 UTC), as in
-                # the simulated year: an approval on a later day would leave the
-                # customer less than the policy's notice and the date would be
-                # set again (tests/test_case_faults.py, late approvals).
-                mp.setattr(reviewing, "now",
-                           lambda m=month: f"{m.isoformat()}T09:00:00+00:00")
+                # The reviewer approved on the run's as-of date, recorded now
+                # (--on; no faked clock): an approval on a later day would leave
+                # the customer less than the policy's notice and the date would
+                # be set again (tests/test_case_faults.py, late approvals).
                 # Checked by test_offboard_waits_for_an_independent_approval.
                 y.steps[f"pending-{tag}"] = adieu("pending", "--json")
                 y.steps[f"owner-{tag}"] = adieu("approve", cid, "--run", str(run), "--by",
-                                                owner, code=None)
+                                                owner, "--on", month.isoformat(), code=None)
                 y.steps[f"approve-{tag}"] = adieu("approve", cid, "--run", str(run), "--by",
-                                                  REVIEWER, "--note", "reviewed", code=None)
+                                                  REVIEWER, "--note", "reviewed", "--on",
+                                                  month.isoformat(), code=None)
                 y.steps[f"pending-after-{tag}"] = adieu("pending", "--run", str(run),
                                                         code=None)
         yield y
@@ -641,3 +640,58 @@ def test_run_sh_is_valid_bash_and_follows_the_same_steps() -> None:
                  'adieu approve CUST-D --run 12 --by "$REVIEWER"', "adieu history CUST-A",
                  "adieu audit verify", 'adieu replay "$run"', "--backfill"):
         assert step in text, step
+
+
+ADIEU_SCRIPT = shutil.which("adieu", path=str(Path(sys.executable).parent))
+
+
+def run_script(folder: Path) -> subprocess.CompletedProcess:
+    """run.sh in a copy of examples/scenario, with the installed console
+    script and the machine's own clock (no DOCRUN_CLOCK, no sitecustomize)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ADIEU_", "DOCRUN_", "PYTHON"))}
+    env["ADIEU"] = ADIEU_SCRIPT or "adieu"
+    return subprocess.run(["bash", str(folder / "run.sh")], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def scenario_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("run-sh") / "scenario"
+    shutil.copytree(SCENARIO, folder, ignore=shutil.ignore_patterns("*.db", "*.db-*"))
+    return folder
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="run.sh is a bash script")
+def test_run_sh_tells_the_guides_story_on_the_real_clock(scenario_copy: Path) -> None:
+    """Issue 11 (B1): on today's date, Alder's approved case keeps 2026-07-31
+    in July and is effective in August (the approval is recorded with the
+    day it was made, --on), and the script exits 0 having checked so."""
+    assert dt.date.today() >= DEC  # the year is told after the fact
+    done = run_script(scenario_copy)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    out = done.stdout
+    july = out.split("== Alder is still proposed")[1].split("\n== ")[0]
+    assert "  case 1: approved, effective 2026-07-31 (opened by run 6 as of 2026-06-01, " \
+           "latest run 7 as of 2026-07-01), approved by Mara Lind on 2026-06-01" in july
+    august = out.split("== The August run is after 2026-07-31")[1].split("\n== ")[0]
+    assert "case 1: effective, effective 2026-07-31 (opened by run 6 as of 2026-06-01, " \
+           "latest run 8 as of 2026-08-01)" in august
+    assert "counted from the approval" not in out
+    assert out.rstrip().endswith(f"== Done: the year is in {scenario_copy}/scenario.db")
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="run.sh is a bash script")
+def test_run_sh_fails_when_the_story_differs(tmp_path: Path) -> None:
+    """Approved without --on (today, months after the run), Alder's date is
+    set again in July: the script stops there with exit code 1."""
+    folder = tmp_path / "scenario"
+    shutil.copytree(SCENARIO, folder, ignore=shutil.ignore_patterns("*.db", "*.db-*"))
+    script = folder / "run.sh"
+    text = script.read_text(encoding="utf-8")
+    assert text.count("--on 2026-06-01 ") == 1
+    script.write_text(text.replace("--on 2026-06-01 ", ""), encoding="utf-8")
+    done = run_script(folder)
+    assert done.returncode == 1
+    assert done.stderr.endswith('expected "case 1: approved, effective 2026-07-31" in the '
+                                "output of: adieu explain CUST-A --db scenario.db\n")

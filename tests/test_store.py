@@ -80,6 +80,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, type]] = {
         "review_as_of": str, "review_fired": str, "owner": str, "owner_id": str,
         "no_owner_on_record": int, "revoked_by": str, "revoked_by_key": str,
         "revoked_by_id": str, "revoked_at": str, "revoke_reason": str, "updated_at": str,
+        "reviewed_on": str,
     },
 }
 
@@ -119,7 +120,8 @@ def test_a_new_database_is_migrated(db_path: Path) -> None:
                           ("adieu", "m007_set_aside_strikes"), ("adieu", "m008_compact_store"),
                           ("adieu", "m009_trail_coverage"),
                           ("adieu", "m010_audit_mac"), ("adieu", "m011_case_triggers"),
-                          ("adieu", "m012_made_by")]
+                          ("adieu", "m012_made_by"),
+                                            ("adieu", "m013_case_reviewed_on")]
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))

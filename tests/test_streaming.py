@@ -150,6 +150,51 @@ def test_stdin_is_spilled_and_decided(tmp_path: Path) -> None:
     assert not list(spill.iterdir())  # the spill is removed
 
 
+# Issue 11 (B12): every error reading piped input names the source as given,
+# never the temporary copy it was spilled to (gone when the user reads it).
+STDIN_ERRORS = [
+    ("csv", b"", "Error: /dev/stdin:1: the file is empty; expected a header row\n"),
+    ("csv", b"customer_id,revenue_12m\nC1,\xff\n",
+     "Error: /dev/stdin:2: byte offset 27: invalid UTF-8 (0xff): if the file is in another "
+     "encoding, say which: -o encoding=cp1252 (or latin-1)\n"),
+    ("csv", b'customer_id,revenue_12m\nC1,"12\n',
+     "Error: /dev/stdin:2: malformed CSV: a quote opened in the record starting at this "
+     "line is never closed (unexpected end of data at line 2)\n"),
+    ("hubspot", b"garbage", "Error: /dev/stdin:1:1: malformed JSON: Expecting value\n"),
+    ("salesforce", b"garbage",
+     "Error: /dev/stdin: not a readable zip archive (BadZipFile: File is not a zip file); "
+     "expected a Salesforce Data Export .zip or the folder it unzips to\n"),
+]
+
+
+@pytest.mark.parametrize(("kind", "data", "message"), STDIN_ERRORS)
+def test_an_error_in_piped_input_names_dev_stdin(tmp_path: Path, kind: str, data: bytes,
+                                                 message: str) -> None:
+    assert ADIEU
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    done = subprocess.run([ADIEU, "evaluate", "default", "--source", f"{kind}:/dev/stdin",
+                           "--as-of", DAY1, "--db", "s.db"], cwd=tmp_path, input=data,
+                          capture_output=True, timeout=120,
+                          env={**os.environ, "TMPDIR": str(spill)})
+    assert (done.returncode, done.stderr.decode()) == (2, message)
+    assert not list(spill.iterdir())  # the spill is removed
+
+
+def test_a_too_long_line_in_piped_input_names_dev_stdin(tmp_path: Path) -> None:
+    from adieu.textlines import MAX_LINE_BYTES
+
+    head = b"customer_id,revenue_12m\n"
+    done = subprocess.run([ADIEU, "evaluate", "default", "--source", "csv:/dev/stdin",
+                           "--as-of", DAY1, "--db", "s.db"], cwd=tmp_path,
+                          input=head + b"C1," + b"9" * (2 * MAX_LINE_BYTES) + b"\n",
+                          capture_output=True, timeout=120)
+    assert (done.returncode, done.stderr.decode()) == (
+        2, f"Error: /dev/stdin:2: byte offset {len(head)}: a line longer than "
+           f"{MAX_LINE_BYTES:,} bytes (64 MiB), the bound on one line: not a text file with "
+           "line breaks?\n")
+
+
 def test_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
     """Issue 12: a named pipe other than standard input is refused before it
     is opened (it used to be copied, and waited on for ever with no writer);

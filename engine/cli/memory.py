@@ -204,6 +204,7 @@ def register(cli: click.Group) -> None:
                 echo(f"    {ev['at']}  {ev['event']}" + (f" (run {ev['run_id']})"
                                                       if ev["run_id"] else "")
                      + (f" by {ev['by']}" if ev["by"] else "")
+                     + (f" on {ev['on']}" if ev["on"] and ev["on"] != ev["at"][:10] else "")
                      + (f": {ev['reason']}" if ev["reason"] else ""))
         pardoned = [s for s in data["strikes"] if s["pardoned_at"]]
         for s in pardoned:

@@ -3,6 +3,7 @@ offboarding cases (engine/cases.py, engine/reviewing.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ from ..explain import fmt
 from ..names import owners_on_record
 from ..reviewing import pending, review, review_warnings, revoke
 from ..safe_text import echo
-from .common import RUN_ID, customer_argument, db_option, json_option, opened_store
+from .common import RUN_ID, customer_argument, db_option, json_option, opened_store, parse_date
 
 
 def _reviewer_options(func: Any) -> Any:
@@ -47,18 +48,27 @@ def register(cli: click.Group) -> None:
                            "case).")
         @_reviewer_options
         @click.option("--note", default=None, help="A note for the record.")
+        @click.option("--on", "on", metavar="YYYY-MM-DD", callback=parse_date, default=None,
+                      help="The day the review was made, when it is recorded later "
+                           "(default: today). Not after today, not before the as-of date "
+                           "of the run reviewed. The policy's notice counts from it; the "
+                           "audit entry keeps it and the real time of recording.")
         @db_option
         def command(customer_id: str, run_id: int | None, by: str, by_id: str | None,
-                    no_owner: bool, note: str | None, db: str | None) -> None:
+                    no_owner: bool, note: str | None, on: dt.date | None,
+                    db: str | None) -> None:
             with opened_store(db) as store:
-                case = review(store, customer_id, run_id, verdict, by, note, by_id, no_owner)
+                case = review(store, customer_id, run_id, verdict, by, note, by_id, no_owner,
+                              on=on)
             for warning in review_warnings(case, case["reviewed_at"][:10]):
                 echo(f"warning: {warning}", err=True)
+            day = "" if case["reviewed_on"] == case["reviewed_at"][:10] else \
+                f" on {case['reviewed_on']}"
             echo(f"{customer_id} (case {case['id']}, run {case['review_run']}): offboarding "
-                 f"{verdict} by {by}, effective {case['effective_date']}"
+                 f"{verdict} by {by}{day}, effective {case['effective_date']}"
                  if verdict == "approved" else
                  f"{customer_id} (case {case['id']}, run {case['review_run']}): offboarding "
-                 f"{verdict} by {by}")
+                 f"{verdict} by {by}{day}")
 
     verdict_command("approve", "approved",
                     "Approve CUSTOMER_ID's open offboarding case. The reviewer may not be "

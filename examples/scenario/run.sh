@@ -8,7 +8,10 @@
 #   examples/scenario/run.sh            # writes examples/scenario/scenario.db
 #   ADIEU=/path/to/adieu examples/scenario/run.sh
 #
-# Exits non-zero as soon as anything does not go as the walkthrough says.
+# Exits non-zero as soon as anything does not go as the walkthrough says
+# (the outcomes, Alder's case and its date at the key months, the trail).
+# The reviews are recorded with the day they were made (`approve --on`), so
+# the year is the same whatever day the script runs.
 
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,6 +27,16 @@ evaluate() {  # evaluate MONTH (YYYY-MM-DD) [more options]
     local day=$1
     shift
     adieu evaluate "$POLICY" --source "csv:snapshots/$day.csv" --as-of "$day" --db "$DB" "$@"
+}
+shows() {  # shows TEXT COMMAND...: run it, print its output; stop unless TEXT is in it
+    local text=$1 out
+    shift
+    out=$("$@")
+    printf '%s\n' "$out"
+    if ! grep -qF -- "$text" <<<"$out"; then
+        echo "expected \"$text\" in the output of: $*" >&2
+        exit 1
+    fi
 }
 refused() {  # the command must fail with exit code 2
     local rc=0
@@ -59,28 +72,32 @@ for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
         ;;
     06)
         say "Ivy is exempt: its two strikes are set aside while the exemption applies"
-        adieu explain CUST-I --db "$DB"
+        shows "strikes set aside while an exemption applies: 2" adieu explain CUST-I --db "$DB"
         say "Alder reaches offboard: it waits for review"
-        adieu pending --db "$DB"
+        shows "CUST-A  case 1  run 6  [medium]  3 strikes  effective 2026-07-31" \
+            adieu pending --db "$DB"
         say "The account owner may not approve (any spelling)"
         refused adieu approve CUST-A --run 6 --by "ana ruiz" --db "$DB"
-        adieu approve CUST-A --run 6 --by "$REVIEWER" \
-            --note "three strikes in five months; 60 days' notice to 2026-07-31" --db "$DB"
+        say "The head of finance approved it on the day of the run"
+        shows "offboarding approved by $REVIEWER" adieu approve CUST-A --run 6 --by "$REVIEWER" \
+            --note "three strikes in five months; 60 days' notice to 2026-07-31" \
+            --on 2026-06-01 --db "$DB"
         ;;
     07)
         say "Cedar's exemption expired on 2026-06-15"
-        adieu explain CUST-C --db "$DB"
+        shows "note: exemption cedar-launch-reference expired on 2026-06-15" \
+            adieu explain CUST-C --db "$DB"
         say "Alder is still proposed for offboarding: its approved case keeps 2026-07-31"
-        adieu explain CUST-A --db "$DB"
-        adieu pending --db "$DB"
+        shows "case 1: approved, effective 2026-07-31" adieu explain CUST-A --db "$DB"
+        shows "nothing waits for review" adieu pending --db "$DB"
         ;;
     08)
         say "The August run is after 2026-07-31: Alder's offboarding is effective"
-        adieu history CUST-A --db "$DB"
+        shows "case 1: effective, effective 2026-07-31" adieu history CUST-A --db "$DB"
         ;;
     09)
         say "Ivy's exemption ended on 2026-08-15: its April strike, still in its window, counts again"
-        adieu explain CUST-I --db "$DB"
+        shows "CUST-I: WARN" adieu explain CUST-I --db "$DB"
         ;;
     12)
         # Before Dogwood's review: a review since the run is memory, and a
@@ -88,11 +105,11 @@ for month in 01 02 03 04 05 06 07 08 09 10 11 12; do
         say "Re-running a month writes nothing"
         evaluate "$day" >/dev/null
         say "Dogwood reaches offboard: it waits for review"
-        adieu pending --db "$DB"
+        shows "CUST-D  case 2  run 12" adieu pending --db "$DB"
         refused adieu approve CUST-D --run 12 --by "David Kim" --db "$DB"
         adieu approve CUST-D --run 12 --by "$REVIEWER" --note "late again after a final notice" \
-            --db "$DB"
-        adieu pending --db "$DB"
+            --on 2026-12-01 --db "$DB"
+        shows "nothing waits for review" adieu pending --db "$DB"
         ;;
     esac
 done
@@ -113,15 +130,15 @@ adieu history CUST-B --db "$DB"
 adieu history CUST-C --db "$DB"
 adieu history CUST-D --db "$DB"
 adieu history CUST-I --db "$DB"
-adieu strikes CUST-D --as-of 2026-12-01 --db "$DB"
+shows "CUST-D: 3 active strike(s) as of 2026-12-01" adieu strikes CUST-D --as-of 2026-12-01 --db "$DB"
 adieu exemptions --as-of 2026-12-01 --db "$DB"
 
 say "The audit trail"
-adieu audit verify --db "$DB"
+shows "audit trail intact: 58 entries" adieu audit verify --db "$DB"
 
 say "Every run replays without a difference"
 for run in $(seq 1 12); do
-    adieu replay "$run" --db "$DB"
+    shows "0 difference(s)" adieu replay "$run" --db "$DB"
 done
 
 if command -v sqlite3 >/dev/null; then

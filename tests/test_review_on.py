@@ -1,0 +1,114 @@
+"""`adieu approve --on DATE` / `adieu reject --on DATE`: a review made
+earlier than it is recorded (issue 11, B1). The policy's notice counts from
+the stated day, which may be neither after today nor before the as-of date
+of the run reviewed; the case row and its audit entry keep the stated day
+(reviewed_on) and the real time of recording (reviewed_at, the entry's at).
+
+Over examples/scenario's first eight months, on today's real clock: Alder
+(CUST-A) reaches offboard in June with 60 days' notice to 2026-07-31."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from adieu.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "examples" / "scenario"
+
+
+def adieu(db: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, "--db", str(db)])
+    return result.exit_code, result.output
+
+
+def months(db: Path, *numbers: int) -> None:
+    for m in numbers:
+        day = f"2026-{m:02d}-01"
+        code, out = adieu(db, "evaluate", str(SCENARIO / "scenario.yaml"), "--source",
+                          f"csv:{SCENARIO / 'snapshots' / f'{day}.csv'}", "--as-of", day, "-q")
+        assert code == 0, out
+
+
+@pytest.fixture
+def june(tmp_path: Path) -> Path:
+    db = tmp_path / "year.db"
+    code, out = adieu(db, "exempt", "CUST-E", "--rules", "cost-exceeds-revenue", "--reason",
+                      "Reference account", "--approver", "CCO", "--until", "2099-01-01",
+                      "--new-customer")
+    assert code == 0, out
+    months(db, 1, 2, 3, 4, 5, 6)
+    return db
+
+
+def audit_rows(db: Path) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("select seq, at, kind, payload from audit order by seq").fetchall()
+    finally:
+        conn.close()
+
+
+def test_an_approval_on_the_day_of_the_run_keeps_the_date_and_becomes_effective(june: Path):
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    assert today > "2026-06-01"  # the story is told after the fact
+    code, out = adieu(june, "approve", "CUST-A", "--run", "6", "--by", "Mara Lind",
+                      "--on", "2026-06-01")
+    assert (code, out) == (0, "CUST-A (case 1, run 6): offboarding approved by Mara Lind on "
+                              "2026-06-01, effective 2026-07-31\n")
+    seq, at, kind, payload = audit_rows(june)[-1]
+    case = json.loads(payload)["case"]
+    assert (kind, case["reviewed_on"], case["reviewed_at"][:10], at[:10]) == \
+        ("case", "2026-06-01", today, today)
+    assert case["reviewed_at"] == at
+    months(june, 7)
+    code, out = adieu(june, "explain", "CUST-A", "--run", "7")
+    assert "  case 1: approved, effective 2026-07-31 (opened by run 6 as of 2026-06-01, " \
+           "latest run 7 as of 2026-07-01), approved by Mara Lind on 2026-06-01 (recorded " \
+           f"at {at})\n" in out
+    assert "counted from the approval" not in out
+    months(june, 8)
+    code, out = adieu(june, "history", "CUST-A")
+    assert "case 1: effective, effective 2026-07-31 (opened by run 6" in out
+    assert f"    {at}  approved (run 6) by Mara Lind on 2026-06-01\n" in out
+    assert adieu(june, "audit", "verify")[0] == 0
+
+
+def test_without_on_the_review_is_of_today_and_the_date_is_set_again(june: Path):
+    code, out = adieu(june, "approve", "CUST-A", "--run", "6", "--by", "Mara Lind")
+    assert code == 0 and "offboarding approved by Mara Lind, effective 2026-07-31" in out
+    months(june, 7)
+    code, out = adieu(june, "explain", "CUST-A", "--run", "7")
+    assert "case 1: approved, effective 2026-07-31" not in out
+    assert "counted from the approval on " in out
+
+
+@pytest.mark.parametrize(("on", "message"), [
+    ("2999-01-01", "Error: --on 2999-01-01 is after today ({today}); state the day the review "
+                   "was made\n"),
+    ("2026-05-31", "Error: --on 2026-05-31 is before 2026-06-01, the as-of date of run 6, the "
+                   "run of CUST-A's case 1 being reviewed; a review cannot precede its run\n"),
+])
+@pytest.mark.parametrize("verb", ["approve", "reject"])
+def test_a_day_after_today_or_before_the_run_is_refused(june: Path, verb: str, on: str,
+                                                        message: str):
+    before = audit_rows(june)
+    code, out = adieu(june, verb, "CUST-A", "--by", "Mara Lind", "--on", on)
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    assert (code, out) == (2, message.format(today=today))
+    assert audit_rows(june) == before
+
+
+def test_a_rejection_on_a_stated_day(june: Path):
+    code, out = adieu(june, "reject", "CUST-A", "--by", "Mara Lind", "--on", "2026-06-02")
+    assert (code, out) == (0, "CUST-A (case 1, run 6): offboarding rejected by Mara Lind on "
+                              "2026-06-02\n")
+    code, out = adieu(june, "history", "CUST-A", "--json")
+    case = json.loads(out)["cases"][0]
+    assert (case["reviewed_on"], case["events"][-1]["on"]) == ("2026-06-02", "2026-06-02")
