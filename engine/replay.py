@@ -125,6 +125,6 @@ def replay(db: sqlite_utils.Database, run_id: int | None, workers: int | None = 
                     differences.append({"customer_id": row["customer_id"], "field": field,
                                         "stored": row[field], "replayed": new[field]})
     return {"run_id": run["id"], "as_of": run["as_of"], "policy_name": run["policy_name"],
-            "made_by": run["adieu_version"], "replayed_by": __version__,
+            "adieu_version": run["adieu_version"], "replayed_with": __version__,
             "checked": checked, "differences": differences,
             "plugin_notes": version_notes(run, reg)}

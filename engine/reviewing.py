@@ -382,9 +382,10 @@ def case_line(case: dict[str, Any]) -> str:
     if case["reviewer"]:
         verdict = "rejected" if case["state"] == "rejected" else "approved"
         day = cases.review_day(case)
+        recorded = case["reviewed_at"]
         text += f", {verdict} by {case['reviewer']} " + (
-            f"at {case['reviewed_at']}" if day == case["reviewed_at"][:10] else
-            f"on {day} (recorded at {case['reviewed_at']})")
+            f"at {recorded}" if recorded and day == recorded[:10] else
+            f"on {day or 'an unrecorded day'} (recorded at {recorded or 'an unrecorded time'})")
     if case["revoked_at"]:
         revoked = (f"approval revoked by {case['revoked_by']} at {case['revoked_at']} "
                    f"({case['revoke_reason']})")

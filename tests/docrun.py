@@ -55,7 +55,8 @@ one marker per comment:
     reads: in every adieu module, ``dt.date.today()`` and
     ``dt.datetime.now()`` give the clock). Once set, the clock stays for
     the later blocks of the sandbox, until another clock marker; before
-    the first one, commands see the real clock.
+    the first one, commands see the real clock. ``clock off`` gives the
+    real clock back (for a section whose output does not depend on it).
 
 ``run_file(path)`` runs every block of a file and returns the failures, each
 as text naming the file:line of the command, the command, and a unified
@@ -366,7 +367,7 @@ def run_file(path: Path) -> tuple[list[str], int]:
                 if sandbox is not None:
                     sandbox.close()
                 sandbox, clock = Sandbox(), None
-            clock = block.clock or clock
+            clock = None if block.clock == "off" else (block.clock or clock)
             start = (sandbox.dir / block.cwd).resolve()
             env = sandbox.env(clock)
             for script in block.setup:

@@ -53,12 +53,13 @@ def build(folder: Path, before_dogwood_review: bool = False) -> Path:
                    "--until", "2026-08-15", "--db", db)
         elif month == 6:
             _adieu(folder, "approve", "CUST-A", "--run", "6", "--by", REVIEWER, "--note",
-                   "three strikes in five months; 60 days' notice to 2026-07-31", "--db", db)
+                   "three strikes in five months; 60 days' notice to 2026-07-31",
+                   "--on", "2026-06-01", "--db", db)
         elif month == 12:
             evaluate(day)  # writes nothing
             if before_dogwood_review:
                 return folder / "scenario.db"
             _adieu(folder, "approve", "CUST-D", "--run", "12", "--by", REVIEWER, "--note",
-                   "late again after a final notice", "--db", db)
+                   "late again after a final notice", "--on", "2026-12-01", "--db", db)
     evaluate("2026-09-01", "--backfill")  # the same run again: writes nothing
     return folder / "scenario.db"

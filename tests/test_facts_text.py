@@ -106,7 +106,7 @@ def test_replay_prints_differences_as_the_policy_writes_values(
     from adieu.cli import audit as audit_cli
 
     found = {"run_id": 1, "policy_name": "p", "as_of": "2026-11-01", "checked": 1,
-             "made_by": "0.2.0", "replayed_by": "0.2.0", "plugin_notes": [],
+             "adieu_version": "0.2.0", "replayed_with": "0.2.0", "plugin_notes": [],
              "differences": [
                  {"customer_id": "C-1", "field": "outcome", "stored": "warn",
                   "replayed": "keep"},

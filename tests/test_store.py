@@ -146,7 +146,7 @@ def test_keys(db_path: Path) -> None:
 def test_migrating_twice_changes_nothing(db_path: Path) -> None:
     open_db(str(db_path)).close()
     open_db(str(db_path)).close()
-    assert count(db_path, "_sqlite_migrations") == 12
+    assert count(db_path, "_sqlite_migrations") == 13
 
 
 def test_wal_mode(db_path: Path) -> None:

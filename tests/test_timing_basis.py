@@ -144,7 +144,7 @@ def test_replay_of_an_older_version_ignores_the_new_wording(saturday_run) -> Non
     _store_old_wording(saturday_run, "0.1.0")
     store = open_db(str(saturday_run))
     result = replay(store, None)
-    assert (result["made_by"], result["differences"]) == ("0.1.0", [])
+    assert (result["adieu_version"], result["differences"]) == ("0.1.0", [])
     # The effective date itself is still compared exactly.
     store.execute("update run_decisions set effective_date = '2027-01-23' "
                   "where customer_id = 'C-1'")

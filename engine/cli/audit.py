@@ -137,9 +137,9 @@ def register(cli: click.Group) -> None:
                 who = d["customer_id"] or "population"
                 echo(f"{who}: {d['field']}: stored {policy_text(d['stored'])}, replayed "
                      f"{policy_text(d['replayed'])}")
-            if result["differences"] and result["made_by"] != result["replayed_by"]:
+            if result["differences"] and result["adieu_version"] != result["replayed_with"]:
                 echo(f"note: run {result['run_id']} was made by adieu "
-                     f"{result['made_by']} and replayed by {result['replayed_by']}; "
+                     f"{result['adieu_version']} and replayed by {result['replayed_with']}; "
                      "differences may come from the engine's own changes")
             for note in result["plugin_notes"]:
                 echo(f"note: {note}")
