@@ -131,10 +131,12 @@ def test_open_cases_lists_proposed_and_approved_cases_with_name_and_owner(server
     got = [(r["case_id"], r["customer_id"], r["state"], r["effective_date"], r["name"],
             r["owner"]) for r in query(server, "open_cases")]
     assert got == expected
-    # the scenario's two approved offboardings: Alder (June) and Dogwood (December)
+    # the scenario's approved offboardings: Alder's (approved in June) took
+    # effect in August, so only Dogwood's (December) is open
     assert [(g[1], g[2], g[4], g[5]) for g in got] == [
-        ("CUST-A", "approved", "Alder Retail Ltd", "Ana Ruiz"),
         ("CUST-D", "approved", "Dogwood Foods Inc.", "David Kim")]
+    assert [c["state"] for c in rows(db, "select state from cases where customer_id = 'CUST-A'")] \
+        == ["effective"]
 
 
 def expected_strikes_by(db: Path, fact: str) -> list[tuple]:
