@@ -5,20 +5,23 @@ mentions.
 Each side is a View: a policy, one customer's facts, an as-of date and
 the population figures the side decided with. The cross view X decides
 the new side's facts (its as-of date, and the old policy's population
-figures over the new side's customers) under the old policy. A rule
-whose result differs between the old side A and the new side B:
+figures over the new side's customers) under the old policy; the cross
+view Y the old side's facts under the new policy. A rule whose result
+differs between the old side A and the new side B:
 
-- was changed by the data when X's result differs from A's (same
-  policy, other facts): named are the facts, derived values and
+- was changed by the data when X's result differs from A's (the new
+  facts alone move it) or Y's differs from B's (the new policy on the old
+  facts does not get there): named are the facts, derived values and
   population figures the rule's condition rests on whose values differ
-  between A and X ("fact late_payments_12m: 1 -> 6");
-- was changed by the policy when X's result differs from B's (same
-  facts, other policy): named are the rule's own change and each changed
-  param and derived figure its condition rests on (policy_diff.causes),
-  and the population figures that differ between X and B when giving the
-  new policy X's figures back gives X's result (they made the
-  difference);
-- both, when X's result is neither.
+  ("fact late_payments_12m: 1 -> 6");
+- was changed by the policy when X's result differs from B's or Y's
+  from A's: named are the rule's own change, the changed params and
+  derived figures its condition rests on that made the difference, each
+  put back on its own (engine.diff_variants), and the population figures
+  that differ between X and B when giving the new policy X's figures back
+  gives X's result;
+- when neither alone moved it (X and Y both give A's result), both are
+  named, ending with diff_variants.TOGETHER.
 
 With OLD NEW --source both policies decide the same facts: X is A, and
 every difference is the policy's. A status change that only an exemption
