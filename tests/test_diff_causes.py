@@ -340,3 +340,22 @@ def test_runs_strikes_recorded_in_between_are_named_with_a_changed_rule(
             if m["customer_id"] == "CUST-0002"]
     assert (m["old_strikes"], m["new_strikes"]) == (0, 1) and m["rules"]
     assert not [o for o in m["other"] if o.startswith("strikes counted")]
+
+
+def test_a_referral_change_names_only_the_param_that_moved_it(tmp_path: Path) -> None:
+    # big_revenue lowered (more referrals) and the referral's order minimum
+    # raised from 0 to 1 (fewer, but every customer so referred has orders):
+    # only big_revenue is named
+    text = DEFAULT.read_text(encoding="utf-8")
+    text = text.replace("    - when: outgrown\n",
+                        "    - when: revenue_12m > big_revenue and orders_12m >= ref_orders\n")
+    text = text.replace("  late_payment_limit: 3\n", "  late_payment_limit: 3\n"
+                        "  big_revenue: 10000000\n  ref_orders: 0\n")
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(text, encoding="utf-8")
+    new.write_text(text.replace("big_revenue: 10000000", "big_revenue: 20000")
+                   .replace("ref_orders: 0", "ref_orders: 1"), encoding="utf-8")
+    d = diff_json(str(old), str(new), "--source", SOURCE, "--as-of", AS_OF)
+    assert len(d["changed_dates"]) > 100
+    assert all(x["causes"] == ["param big_revenue: 10000000 -> 20000"]
+               for x in d["changed_dates"])
