@@ -5,20 +5,23 @@ mentions.
 Each side is a View: a policy, one customer's facts, an as-of date and
 the population figures the side decided with. The cross view X decides
 the new side's facts (its as-of date, and the old policy's population
-figures over the new side's customers) under the old policy. A rule
-whose result differs between the old side A and the new side B:
+figures over the new side's customers) under the old policy; the cross
+view Y the old side's facts under the new policy. A rule whose result
+differs between the old side A and the new side B:
 
-- was changed by the data when X's result differs from A's (same
-  policy, other facts): named are the facts, derived values and
+- was changed by the data when X's result differs from A's (the new
+  facts alone move it) or Y's differs from B's (the new policy on the old
+  facts does not get there): named are the facts, derived values and
   population figures the rule's condition rests on whose values differ
-  between A and X ("fact late_payments_12m: 1 -> 6");
-- was changed by the policy when X's result differs from B's (same
-  facts, other policy): named are the rule's own change and each changed
-  param and derived figure its condition rests on (policy_diff.causes),
-  and the population figures that differ between X and B when giving the
-  new policy X's figures back gives X's result (they made the
-  difference);
-- both, when X's result is neither.
+  ("fact late_payments_12m: 1 -> 6");
+- was changed by the policy when X's result differs from B's or Y's
+  from A's: named are the rule's own change, the changed params and
+  derived figures its condition rests on that made the difference, each
+  put back on its own (engine.diff_variants), and the population figures
+  that differ between X and B when giving the new policy X's figures back
+  gives X's result;
+- when neither alone moved it (X and Y both give A's result), both are
+  named, ending with diff_variants.TOGETHER.
 
 With OLD NEW --source both policies decide the same facts: X is A, and
 every difference is the policy's. A status change that only an exemption
@@ -37,15 +40,19 @@ from typing import Any
 
 from .decide import _plan_referrals, effective_date, figures
 from .decimals import plain_text
+from .diff_variants import TOGETHER, policy_names
 from .expr import UNKNOWN, Context
 from .facts import from_json_facts
 from .policy import Policy
-from .policy_diff import PolicyChange, _show, causes, name_causes
+from .policy_diff import PolicyChange, _show, causes, names_of
 
 # Timing keys that move an offboarding's effective date or phase-out start.
 DATE_KEYS = ("contract_end_within_days", "notice_days", "phase_out_days", "weekdays_only",
              "avoid")
 REFERRAL_KEYS = ("referrals", "max_referrals")
+# (A, X, Y, B): the old side, the new facts under the old policy, the old
+# facts under the new policy, the new side (None where there is none).
+Views = tuple[Any, Any, Any, Any]
 
 
 class View:
@@ -234,27 +241,49 @@ def _population_causes(x: View, b: View, compiled: list[Any],
 
 
 def rule_causes(change: PolicyChange, old: Policy | None, new: Policy | None, rule_id: str,
-                old_status: str, new_status: str,
-                views: tuple[View | None, View | None, View | None]) -> list[str]:
+                old_status: str, new_status: str, views: Views) -> list[str]:
     """What made rule_id's result differ (the module docstring). views:
-    (A, X, B); without all three (a policy that no longer compiles, no
+    (A, X, Y, B); without A, X and B (a policy that no longer compiles, no
     stored facts), the policy change the rule rests on, as before."""
     ra, rb = raw(old_status), raw(new_status)
     if ra == rb:
         return _shield_causes(change, old_status, new_status)
-    a, x, b = views
+    a, x, y, b = views
     if a is None or x is None or b is None:
         return causes(change, old, new, rule_id)
-    rx = x.result(rule_id)
+
+    def result(v: View) -> str:
+        return v.result(rule_id)
+    rx = result(x)
+    ry = result(y) if y is not None else None
     out: list[str] = []
-    if rx != ra:
-        rule = a.policy.rule(rule_id)
-        out += data_causes(a, x, [rule.when] if rule is not None else [])
-    if rx != rb:
-        out += causes(change, old, new, rule_id)
-        rule = b.policy.rule(rule_id)
-        if rule is not None:
-            out += _population_causes(x, b, [rule.when], lambda v: v.result(rule_id))
+    # the data made the difference: alone (X moved from A) or needed (Y, the
+    # old facts under the new policy, did not reach B)
+    if rx != ra or (ry is not None and ry != rb):
+        on, to = (a, x) if rx != ra else (y, b)
+        rule = on.policy.rule(rule_id)  # type: ignore[union-attr]
+        out += data_causes(on, to, [rule.when] if rule is not None else [])  # type: ignore[arg-type]
+    together = False
+    # the policy made the difference: needed (X did not reach B) or alone (Y moved from A)
+    if rx != rb or (ry is not None and ry != ra):
+        target, other = (b, x) if rx != rb else (y, a)
+        what = change.rules.get(rule_id)
+        if what is not None:
+            out.append(f"rule {rule_id}: " + (what if isinstance(what, str)
+                                              else ", ".join(what) + " changed"))
+        names = (names_of(old, rule_id) if old else set()) | \
+            (names_of(new, rule_id) if new else set())
+        lines, together = policy_names(change, names, target, other, result,
+                                       fallback=what is None)
+        out += lines
+        if rx != rb:
+            rule = b.policy.rule(rule_id)
+            if rule is not None:
+                out += _population_causes(x, b, [rule.when], result)
+    # neither the data alone nor the policy alone would have moved it
+    if out and (together or (ry is not None and rx != rb and ry != rb and rx == ra
+                             and ry == ra and len(out) > 1)):
+        out.append(TOGETHER)
     return out
 
 
@@ -277,13 +306,13 @@ def _dates(timing: Any, contract_end: Any, as_of: dt.date) -> tuple[str, str]:
 
 
 def date_causes(change: PolicyChange, stored: tuple[tuple[Any, Any], tuple[Any, Any]],
-                views: tuple[View | None, View | None, View | None]) -> list[str] | None:
+                views: Views) -> list[str] | None:
     """What moved an offboarding's effective date or phase-out start: the
     timing keys that, put back one at a time, move it (policy), the
     contract end or as-of date (data). None when the dates cannot be
     recomputed as stored (a date kept from an approved case, no views):
     the caller then names every timing change."""
-    a, x, b = views
+    a, x, _, b = views
     if a is None or x is None or b is None:
         return None
     ta, tb = a.policy.timing, b.policy.timing
@@ -329,13 +358,13 @@ def _referrals(view: View, offboard: bool) -> list[str]:
 
 
 def referral_causes(change: PolicyChange, stored: tuple[Any, Any], offboard: tuple[bool, bool],
-                    views: tuple[View | None, View | None, View | None]) -> list[str] | None:
+                    views: Views) -> list[str] | None:
     """What changed the referrals: the names the referral entries'
     conditions rest on (data: facts, derived values, population figures
     that differ; policy: the referral list, max_referrals, and each
     changed param or derived figure the conditions use). None when they
     cannot be recomputed as stored (a case, no views)."""
-    a, x, b = views
+    a, x, _, b = views
     if a is None or x is None or b is None:
         return None
     ra, rb = _referrals(a, offboard[0]), _referrals(b, offboard[1])
@@ -353,6 +382,12 @@ def referral_causes(change: PolicyChange, stored: tuple[Any, Any], offboard: tup
                 x_, y_ = change.timing[k]
                 out.append(f"timing.{k}: {_show(x_)} -> {_show(y_)}")
         names = set(_deep(a.policy, when_a)[0]) | set(_deep(b.policy, when_b)[0])
-        out += name_causes(change, names)
+        lines, together = policy_names(change, names, b, x,
+                                       lambda v: _referrals(v, offboard[1]),
+                                       fallback=not any(k in change.timing
+                                                        for k in REFERRAL_KEYS))
+        out += lines
         out += _population_causes(x, b, when_b, lambda v: _referrals(v, offboard[1]))
+        if together:
+            out.append(TOGETHER)
     return out

@@ -32,7 +32,7 @@ from typing import Any
 
 from . import jsontext
 from .batches import batched, decide_batch
-from .diff_causes import LazyStats, View, date_causes, referral_causes, rule_causes
+from .diff_causes import LazyStats, View, Views, date_causes, referral_causes, rule_causes
 from .errors import InputError, Location, PolicyErrors, StoreError
 from .facts import from_json_facts
 from .memory_check import read_memory
@@ -75,6 +75,11 @@ class Summary:
     base_outcome: str | None = None
     view: View | None = None
     basis: str | None = None  # the timing basis: why the effective date is that day
+    as_of: str | None = None  # the side's as-of date (ISO)
+
+    def prior(self) -> list[str]:
+        """The active strikes recorded before this decision's as-of date."""
+        return [s for s in self.active if not s.endswith(f"({self.as_of})")]
 
     @property
     def base(self) -> str:
@@ -127,7 +132,8 @@ class Comparison:
     changed_reasons (all of those stayed but a rule's result, the strikes
     counted, a hold or an exemption changed; moved_entry's shape), and
     the ids decided on one side only. cross(a, b): the View deciding b's
-    facts under a's policy (diff_causes), None if there is none."""
+    facts under a's policy, cross_new(a, b): a's facts under b's policy
+    (diff_causes), None if there is none."""
 
     old: Side
     new: Side
@@ -144,6 +150,7 @@ class Comparison:
     changed_dates: list[dict[str, Any]] = field(default_factory=list)
     changed_reasons: list[dict[str, Any]] = field(default_factory=list)
     cross: Callable[[Summary, Summary], View | None] | None = None
+    cross_new: Callable[[Summary, Summary], View | None] | None = None
 
     @property
     def compared(self) -> int:
@@ -165,11 +172,13 @@ class Comparison:
             "changed_dates": self.changed_dates, "changed_reasons": self.changed_reasons,
             "only_old": self.only_old, "only_new": self.only_new}
 
-    def views(self, a: Summary, b: Summary) -> tuple[View | None, View | None, View | None]:
-        """(A, X, B): the old side, the cross view, the new side."""
-        x = self.cross(a, b) if self.cross is not None and a.view is not None \
-            and b.view is not None else None
-        return a.view, x, b.view
+    def views(self, a: Summary, b: Summary) -> Views:
+        """(A, X, Y, B): the old side, the new facts under the old policy,
+        the old facts under the new policy, the new side."""
+        both = a.view is not None and b.view is not None
+        x = self.cross(a, b) if self.cross is not None and both else None
+        y = self.cross_new(a, b) if self.cross_new is not None and both else None
+        return a.view, x, y, b.view
 
     def add(self, a: Summary | None, b: Summary | None) -> None:
         if a is None:
@@ -278,7 +287,9 @@ def moved_entry(c: Comparison, a: Summary, b: Summary) -> dict[str, Any]:
                           "old_figures": _figures(a, rule, sa),
                           "new_figures": _figures(b, rule, sb)})
     other = []
-    if not rules and a.strikes != b.strikes:
+    # strikes counted that the rules above do not explain: no rule changed,
+    # or the strikes recorded before the decision (in between) differ
+    if a.strikes != b.strikes and (not rules or a.prior() != b.prior()):
         other.append(f"strikes counted: {a.strikes} -> {b.strikes} (active: "
                      + (", ".join(b.active) or "none") + ")")
     for key, (x, y) in c.change.strikes.items():
@@ -387,13 +398,15 @@ def whatif(old_file: str, new_file: str, sources: Sequence[str], as_of: dt.date,
                 batch = decide_batch(policy, records, as_of, result.population, fetch(ids))
                 for row, record in zip(batch.rows, records, strict=True):
                     s = summary_of(row)
-                    s.view = View(policy, record.facts, as_of, population)
+                    s.view, s.as_of = View(policy, record.facts, as_of, population), \
+                        as_of.isoformat()
                     yield s
 
         c = Comparison(Side(old.policy, _label(old)), Side(new.policy, _label(new)),
                        compare(old.policy, new.policy),
                        as_of.isoformat(), " + ".join(sources), db_file)
         c.cross = lambda a, b: a.view  # the same facts: the new side's data is the old's
+        c.cross_new = lambda a, b: b.view
         for a, b in pair(summaries(old), summaries(new)):
             c.add(a, b)
         return c
@@ -406,27 +419,28 @@ def whatif(old_file: str, new_file: str, sources: Sequence[str], as_of: dt.date,
         new.close()
 
 
-def _cross(db: Any, run_b: dict[str, Any], old: Policy | None, new: Policy | None) \
-        -> Callable[[Summary, Summary], View | None] | None:
-    """The cross view for stored runs: run B's stored facts (read with the
-    old policy's fact types) as of B's date under the old policy, with the
-    old policy's population figures over B's customers: B's stored figures
-    when both runs have the same policy text, else computed from B's
-    stored facts the first time a figure is asked for."""
-    if old is None or new is None:
-        return None
-    as_of = dt.date.fromisoformat(run_b["as_of"])
-    if old.sha256 == new.sha256:
-        stats: Any = Population(old.population_calls,
-                                stored=jsontext.loads(run_b["population"] or "{}"))
+def _cross(db: Any, run: dict[str, Any], policy: Policy, same_text: bool,
+           side: Callable[[Summary, Summary], Summary]) \
+        -> Callable[[Summary, Summary], View | None]:
+    """A cross view for stored runs: the stored facts of `run` (the side
+    side(a, b) picks; read with policy's fact types) as of its date under
+    the other run's policy, with that policy's population figures over the
+    run's customers: the run's stored figures when both runs have the same
+    policy text, else computed from its stored facts the first time a
+    figure is asked for."""
+    as_of = dt.date.fromisoformat(run["as_of"])
+    if same_text:
+        stats: Any = Population(policy.population_calls,
+                                stored=jsontext.loads(run["population"] or "{}"))
     else:
-        stats = LazyStats(lambda: population_stats(old, as_of, lambda: (
-            from_json_facts(stored_facts(run_b["id"], r), old.facts)
-            for r in stored_rows(db, run_b["id"]))))
+        stats = LazyStats(lambda: population_stats(policy, as_of, lambda: (
+            from_json_facts(stored_facts(run["id"], r), policy.facts)
+            for r in stored_rows(db, run["id"]))))
 
     def cross(a: Summary, b: Summary) -> View | None:
-        return View(old, b.view.raw_facts, as_of, stats, decoded=False) \
-            if b.view is not None else None
+        s = side(a, b)
+        return View(policy, s.view.raw_facts, as_of, stats, decoded=False) \
+            if s.view is not None else None
     return cross
 
 
@@ -480,11 +494,15 @@ def stored_runs(db_file: str, run_a: int, run_b: int) -> Comparison:
                 policy.population_calls, stored=jsontext.loads(run["population"] or "{}"))
             for row in read_decisions(db, run["id"]):
                 s = summary_of(row)
+                s.as_of = run["as_of"]
                 if policy is not None and row.get("facts"):
                     s.view = View(policy, row["facts"], as_of, stats, decoded=False)
                 yield s
 
-        c.cross = _cross(db, runs[1], olds, news)
+        if olds is not None and news is not None:
+            c.cross = _cross(db, runs[1], olds, olds.sha256 == news.sha256, lambda a, b: b)
+            c.cross_new = _cross(db, runs[0], news, olds.sha256 == news.sha256,
+                                 lambda a, b: a)
 
         for a, b in pair(summaries(runs[0], olds), summaries(runs[1], news)):
             c.add(a, b)

@@ -200,3 +200,162 @@ def test_a_changed_date_names_only_the_timing_keys_that_moved_it(tmp_path: Path)
         assert x["causes"] == want, (x, end)
         kinds.add(want[0])
     assert len(kinds) == 2
+
+
+TOGETHER = "together: none of these alone made the difference"
+
+
+def _return_rate_policy(tmp_path: Path, name: str, rate: str, orders: str) -> Path:
+    path = variant(tmp_path, name, "max_return_rate: 0.15", f"max_return_rate: {rate}")
+    text = path.read_text(encoding="utf-8")
+    assert text.count("min_orders_for_return_rate: 10\n") == 1
+    path.write_text(text.replace("min_orders_for_return_rate: 10\n",
+                                 f"min_orders_for_return_rate: {orders}\n"), encoding="utf-8")
+    return path
+
+
+def _return_rate_moves(d: dict) -> list[tuple[dict, dict]]:
+    return [(m, r) for s in ("moved", "changed_base", "changed_reasons") for m in d[s]
+            for r in m["rules"] if r["rule"] == "high-return-rate"]
+
+
+def test_two_params_name_only_the_one_that_made_the_difference(tmp_path: Path) -> None:
+    # max_return_rate raised (can only stop the rule firing) and the order
+    # minimum lowered (can only make it fire): each move names the one param
+    # whose old value alone gives the old result, never the other
+    new = _return_rate_policy(tmp_path, "two.yaml", "0.16", "5")
+    d = diff_json(str(DEFAULT), str(new), "--source", SOURCE, "--as-of", AS_OF)
+    seen = set()
+    for _, r in _return_rate_moves(d):
+        orders = r["new_figures"]["orders_12m"]
+        if (r["old_status"], r["new_status"]) == ("passed", "fired"):
+            assert 5 <= orders < 10, r
+            assert r["causes"] == ["param min_orders_for_return_rate: 10 -> 5"], r
+        else:
+            assert (r["old_status"], r["new_status"]) == ("fired", "passed"), r
+            assert orders >= 10, r
+            assert r["causes"] == ["param max_return_rate: 0.15 -> 0.16"], r
+        seen.add(r["new_status"])
+    assert seen == {"fired", "passed"}
+    out = adieu("diff", str(DEFAULT), str(new), "--source", SOURCE, "--as-of", AS_OF).stdout
+    assert "high-return-rate: passed -> fired because param min_orders_for_return_rate: " \
+        "10 -> 5\n" in out
+
+
+def test_two_params_each_needed_are_both_named(tmp_path: Path) -> None:
+    # both lowered: a customer with 5-9 orders and a rate in (0.10, 0.15]
+    # fires only because of both (each one put back alone stops it); one
+    # with 10+ orders only because of the rate; one over 15% with 5-9
+    # orders only because of the minimum
+    new = _return_rate_policy(tmp_path, "both.yaml", "0.10", "5")
+    d = diff_json(str(DEFAULT), str(new), "--source", SOURCE, "--as-of", AS_OF)
+    rate_line = "param max_return_rate: 0.15 -> 0.10"
+    orders_line = "param min_orders_for_return_rate: 10 -> 5"
+    kinds = set()
+    for _, r in _return_rate_moves(d):
+        assert (r["old_status"], r["new_status"]) == ("passed", "fired"), r
+        orders, rate = r["new_figures"]["orders_12m"], r["new_figures"]["return_rate"]
+        if orders >= 10:
+            want = [rate_line]
+        elif rate > 0.15:
+            want = [orders_line]
+        else:
+            want = [rate_line, orders_line]
+        assert r["causes"] == want, r
+        kinds.add(len(want))
+    assert kinds == {1, 2}
+
+
+def test_runs_a_move_that_needed_the_data_and_the_param_names_both(tmp_path: Path) -> None:
+    # run 1: CUST-0002 8 orders, 1 return (under the minimum of 10); run 2:
+    # max_return_rate 0.15 -> 0.10 and 16 orders, 2 returns (12.5% both
+    # times): neither change alone makes the rule fire
+    db = tmp_path / "runs.db"
+    table = rows()
+    for r in table:
+        if r["customer_id"] == "CUST-0002":
+            r["orders_12m"], r["returns_12m"] = "8", "1"
+    evaluate(DEFAULT, write_rows(tmp_path / "nov.csv", table), AS_OF, db)
+    new = variant(tmp_path, "rate10.yaml", "max_return_rate: 0.15", "max_return_rate: 0.10")
+    new.write_text(new.read_text(encoding="utf-8").replace('version: "2026.11"',
+                                                           'version: "2026.12"'),
+                   encoding="utf-8")
+    for r in table:
+        if r["customer_id"] == "CUST-0002":
+            r["orders_12m"], r["returns_12m"] = "16", "2"
+    evaluate(new, write_rows(tmp_path / "dec.csv", table), "2026-12-01", db)
+    d = diff_json("--run", "1", "--run", "2", "--db", str(db))
+    moved = rule(d, "moved", "CUST-0002", "high-return-rate")
+    assert (moved["old_status"], moved["new_status"]) == ("passed", "fired")
+    assert moved["causes"] == ["fact orders_12m: 8 -> 16", "fact returns_12m: 1 -> 2",
+                               "param max_return_rate: 0.15 -> 0.10", TOGETHER]
+    # a customer whose data did not change moved by the param alone
+    same = [r for m, r in _return_rate_moves(d) if m["customer_id"] != "CUST-0002"]
+    assert same and all(r["causes"] == ["param max_return_rate: 0.15 -> 0.10"]
+                        for r in same)
+
+
+def test_runs_either_change_alone_would_have_moved_it_names_both(tmp_path: Path) -> None:
+    # late payments 2 -> 6 and late_payment_limit 3 -> 2: each alone makes
+    # the rule fire, so both are named (not "together")
+    db = tmp_path / "runs.db"
+    table = rows()
+    for r in table:
+        if r["customer_id"] == "CUST-0002":
+            r["late_payments_12m"] = "2"
+    evaluate(DEFAULT, write_rows(tmp_path / "nov.csv", table), AS_OF, db)
+    new = variant(tmp_path, "lp2.yaml", "late_payment_limit: 3", "late_payment_limit: 2")
+    for r in table:
+        if r["customer_id"] == "CUST-0002":
+            r["late_payments_12m"] = "6"
+    evaluate(new, write_rows(tmp_path / "dec.csv", table), "2026-12-01", db)
+    d = diff_json("--run", "1", "--run", "2", "--db", str(db))
+    moved = rule(d, "moved", "CUST-0002", "late-payments")
+    assert moved["causes"] == ["fact late_payments_12m: 2 -> 6",
+                               "param late_payment_limit: 3 -> 2"]
+
+
+def test_runs_strikes_recorded_in_between_are_named_with_a_changed_rule(
+        tmp_path: Path) -> None:
+    # run 1 (Nov): CUST-0002 has 1 late payment; run 2 (Dec): 6, a strike;
+    # run 3 (Jan): still 6. Between runs 1 and 3 the rule changed (passed ->
+    # fired) and the strike of run 2 is counted: the line names it
+    db = tmp_path / "runs.db"
+    table = rows()
+    for as_of, late in ((AS_OF, "1"), ("2026-12-01", "6"), ("2027-01-01", "6")):
+        for r in table:
+            if r["customer_id"] == "CUST-0002":
+                r["late_payments_12m"] = late
+        evaluate(DEFAULT, write_rows(tmp_path / f"{as_of}.csv", table), as_of, db)
+    d = diff_json("--run", "1", "--run", "3", "--db", str(db))
+    (m,) = [m for s in ("moved", "changed_base", "changed_reasons") for m in d[s]
+            if m["customer_id"] == "CUST-0002"]
+    assert [r["rule"] for r in m["rules"]] == ["late-payments"]
+    lines = [o for o in m["other"] if o.startswith("strikes counted: ")]
+    assert lines == ["strikes counted: 0 -> 2 (active: late-payments (2026-12-01), "
+                     "late-payments (2027-01-01))"]
+    # run 1 -> 2: the one strike counted is the changed rule's own: no line
+    d = diff_json("--run", "1", "--run", "2", "--db", str(db))
+    (m,) = [m for s in ("moved", "changed_base", "changed_reasons") for m in d[s]
+            if m["customer_id"] == "CUST-0002"]
+    assert (m["old_strikes"], m["new_strikes"]) == (0, 1) and m["rules"]
+    assert not [o for o in m["other"] if o.startswith("strikes counted")]
+
+
+def test_a_referral_change_names_only_the_param_that_moved_it(tmp_path: Path) -> None:
+    # big_revenue lowered (more referrals) and the referral's order minimum
+    # raised from 0 to 1 (fewer, but every customer so referred has orders):
+    # only big_revenue is named
+    text = DEFAULT.read_text(encoding="utf-8")
+    text = text.replace("    - when: outgrown\n",
+                        "    - when: revenue_12m > big_revenue and orders_12m >= ref_orders\n")
+    text = text.replace("  late_payment_limit: 3\n", "  late_payment_limit: 3\n"
+                        "  big_revenue: 10000000\n  ref_orders: 0\n")
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(text, encoding="utf-8")
+    new.write_text(text.replace("big_revenue: 10000000", "big_revenue: 20000")
+                   .replace("ref_orders: 0", "ref_orders: 1"), encoding="utf-8")
+    d = diff_json(str(old), str(new), "--source", SOURCE, "--as-of", AS_OF)
+    assert len(d["changed_dates"]) > 100
+    assert all(x["causes"] == ["param big_revenue: 10000000 -> 20000"]
+               for x in d["changed_dates"])
