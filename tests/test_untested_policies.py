@@ -82,6 +82,36 @@ def test_naming_test_files_does_not_search_around_them(tmp_path: Path):
     assert "acme" not in result.stdout
 
 
+def test_naming_a_policy_runs_the_test_files_of_its_project_that_name_it(tmp_path: Path):
+    """h11 RA1: the pre-commit hook passes the changed files. A policy file
+    named stands for the test files of its project (the folder holding
+    .git) that name it, wherever they are; none: it is at 0%. A mapping
+    named is skipped."""
+    folder = project(tmp_path)
+    (folder / ".git").mkdir()
+    assert adieu("init", "billing", cwd=folder).returncode == 0
+    tests = (folder / "billing" / "policy.test.yaml")
+    moved = folder / "checks" / "billing.test.yaml"
+    moved.parent.mkdir()
+    moved.write_text(tests.read_text(encoding="utf-8")
+                     .replace("policy: policy.yaml", "policy: ../billing/policy.yaml"),
+                     encoding="utf-8")
+    tests.unlink()
+    result = adieu("test", "policy.yaml", "customers.mapping.yaml", "--coverage-min", "100",
+                   cwd=folder / "billing")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("coverage of ../checks/../billing/policy.yaml: 100.0% ")
+    assert result.stdout.splitlines()[-1].startswith("1 file(s), ")
+    moved.unlink()  # no test file names it any more
+    result = adieu("test", "billing/policy.yaml", "policies/acme.yaml", "--coverage-min", "100",
+                   cwd=folder)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == (
+        "coverage of billing/policy.yaml: 0.0% (no test file tests this policy)\n"
+        "  below --coverage-min 100%\n" + UNTESTED + "\n  below --coverage-min 100%\n"
+        "0 file(s), 0 case(s): 0 passed, 0 failed\n")
+
+
 def test_json_lists_it_untested_at_zero_within_the_schema(tmp_path: Path):
     folder = project(tmp_path)
     (folder / "policies" / "broken.yaml").write_text(

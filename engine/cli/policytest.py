@@ -47,7 +47,10 @@ def register(cli: click.Group) -> None:
 
         PATHS are *.test.yaml files or directories searched for them
         (default: ./policies if there is one, else the current directory).
-        A policy found in a searched directory that no test file tests is
+        A policy file in PATHS stands for the test files that name it,
+        searched for in its project (the nearest folder holding .git or
+        pyproject.toml); a mapping file in PATHS is skipped. A policy found
+        in a searched directory, or named, that no test file tests is
         listed at 0% coverage ("no test file tests this policy"), so
         --coverage-min fails for it.
         Each case decides one customer with the file's policy, as
@@ -62,9 +65,9 @@ def register(cli: click.Group) -> None:
         not valid (errors as FILE:LINE:COL) or not there.
         """
         searched = list(paths) or default_paths()
-        files = find_test_files(searched)
+        files, policies = find_test_files(searched)
         report = run_files(files)
-        report.find_untested(searched)
+        report.find_untested(searched, policies)
         low: list[Coverage | Untested] = [
             c for c in report.coverage.values()
             if coverage_min is not None and c.percent() < coverage_min]
