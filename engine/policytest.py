@@ -202,14 +202,15 @@ def _policy_named(test_file: str) -> Path | None:
 
 def _walk(top: Path) -> Iterator[str]:
     """*.test.yaml files under top, not looking into hidden directories
-    (.git, .venv, .tox), and only regular files (a FIFO or device named
-    *.test.yaml is not a test file: reading it could wait forever)."""
-    for folder, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            path = os.path.join(folder, name)
-            if name.endswith(SUFFIX) and os.path.isfile(path):
-                yield path
+    (.git, .venv, .tox), following symlinked directories inside the
+    project as filekinds.walk does, and only regular files (a FIFO or
+    device named *.test.yaml is not a test file: reading it could wait
+    forever)."""
+    from .filekinds import walk
+
+    for path in walk(top):
+        if path.endswith(SUFFIX) and os.path.isfile(path):
+            yield path
 
 
 def default_paths() -> list[str]:
@@ -243,6 +244,9 @@ class Report:
     results: list[CaseResult] = field(default_factory=list)
     coverage: dict[str, Coverage] = field(default_factory=dict)  # by policy file
     untested: list[Untested] = field(default_factory=list)
+    # Symlinked folders under the searched directories not searched (they
+    # lead outside the project).
+    not_followed: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -257,7 +261,7 @@ class Report:
         from .filekinds import find_policies
         from .policy import load_policy
 
-        for file in dict.fromkeys([*find_policies(paths), *named]):
+        for file in dict.fromkeys([*find_policies(paths, self.not_followed), *named]):
             if str(Path(file).resolve()) in self.coverage:
                 continue
             try:

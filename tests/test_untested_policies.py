@@ -169,6 +169,59 @@ def test_other_yaml_is_not_a_policy(tmp_path: Path):
             "not valid: adieu validate policies/draft.yaml)") in draft.stdout
 
 
+def test_a_policy_in_any_yaml_style_is_a_policy_and_another_tools_rules_are_not(
+        tmp_path: Path):
+    """h11 RA9: a policy written as JSON (keys indented) was not found, and
+    another tool's YAML with name, version and rules was flagged. A policy
+    is told by its parsed top-level keys and its rules' shape (id, when)."""
+    folder = project(tmp_path)
+    (folder / "policies" / "acme.yaml").unlink()
+    import yaml
+    doc = yaml.safe_load(acme_policy())
+    (folder / "policies" / "acme-json.yaml").write_text(json.dumps(doc, indent=2, default=str),
+                                                       encoding="utf-8")
+    (folder / "policies" / "flow.yaml").write_text(
+        "{name: flow, version: 1, rules: [{id: x, when: revenue_12m > 1, action: warn, "
+        "severity: low, explain: x}]}\n", encoding="utf-8")
+    (folder / "policies" / "ruleset.yaml").write_text(
+        "name: house-style\nversion: 2\nrules:\n  line-length: {max: 120}\n", encoding="utf-8")
+    (folder / "policies" / "role.yaml").write_text(
+        "name: r\nversion: 1\nrules:\n  - apiGroups: ['']\n    verbs: [get]\n",
+        encoding="utf-8")
+    result = adieu("test", "--coverage-min", "100", cwd=folder)
+    assert result.returncode == 1, result.stdout + result.stderr
+    untested = [line for line in result.stdout.splitlines() if "no test file tests" in line]
+    assert untested == [
+        "coverage of policies/acme-json.yaml: 0.0% (no test file tests this policy)",
+        "coverage of policies/flow.yaml: 0.0% (no test file tests this policy, and it is not "
+        "valid: adieu validate policies/flow.yaml)"], result.stdout
+
+
+def test_a_symlinked_folder_is_followed_inside_the_project_and_named_outside_it(
+        tmp_path: Path):
+    """h11 RA9: a team's folder linked into policies/ was skipped whole (its
+    policies and its tests), without a word."""
+    (tmp_path / "repo").mkdir()
+    folder = project(tmp_path / "repo")
+    (folder / ".git").mkdir()
+    (folder / "policies" / "acme.yaml").unlink()
+    (folder / "shared" / "team").mkdir(parents=True)
+    (folder / "shared" / "team" / "team.yaml").write_text(acme_policy(), encoding="utf-8")
+    (folder / "policies" / "team").symlink_to(folder / "shared" / "team")
+    (folder / "policies" / "team" / "loop").symlink_to(folder / "policies")  # no endless walk
+    away = tmp_path / "away"
+    away.mkdir()
+    (away / "other.yaml").write_text(acme_policy(), encoding="utf-8")
+    (folder / "policies" / "away").symlink_to(away)
+    result = adieu("test", "--coverage-min", "100", cwd=folder)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "coverage of policies/team/team.yaml: 0.0% (no test file tests this policy)" in lines
+    assert "other.yaml" not in result.stdout
+    assert "not searched: policies/away (a symlink to a folder outside the project)" in lines
+    assert lines[-1] == "1 file(s), 28 case(s): 28 passed, 0 failed"
+
+
 def test_the_layout_adieu_init_writes(tmp_path: Path):
     """`adieu init mypolicy` from a folder with no policies/: the test
     searches the current folder, finds policy.yaml tested by

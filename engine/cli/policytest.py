@@ -115,6 +115,8 @@ def _print(report: Report, files: list[str], coverage_min: Decimal | None,
         echo(f"coverage of {untested.file}: 0.0% ({why})")
         if untested in low:
             echo(f"  below --coverage-min {plain_text(coverage_min)}%")
+    for folder in report.not_followed:
+        echo(f"not searched: {folder} (a symlink to a folder outside the project)")
     passed = len(report.results) - report.failed
     echo(f"{len(files)} file(s), {len(report.results)} case(s): {passed} passed, "
          f"{report.failed} failed")
