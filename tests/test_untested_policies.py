@@ -220,6 +220,9 @@ def test_a_symlinked_folder_is_followed_inside_the_project_and_named_outside_it(
     assert "other.yaml" not in result.stdout
     assert "not searched: policies/away (a symlink to a folder outside the project)" in lines
     assert lines[-1] == "1 file(s), 28 case(s): 28 passed, 0 failed"
+    data = json.loads(adieu("test", "--json", cwd=folder).stdout)
+    validator("test.output.schema.json").validate(data)
+    assert data["not_searched"] == ["policies/away"]
 
 
 def test_the_layout_adieu_init_writes(tmp_path: Path):

@@ -87,7 +87,8 @@ def _as_json(report: Report, coverage_min: Decimal | None,
             "ok": not report.failed and not low,
             "cases": [r.to_json() for r in report.results],
             "coverage": [{**c.to_json(), "tested": True} for c in report.coverage.values()]
-            + [u.to_json() for u in report.untested]}
+            + [u.to_json() for u in report.untested],
+            "not_searched": report.not_followed}
 
 
 def _print(report: Report, files: list[str], coverage_min: Decimal | None,
