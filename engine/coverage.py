@@ -10,7 +10,9 @@ decision (never worked out again from the case's facts):
 - hold H: H's condition held and held a decision back (a hold that held
   only because its facts were missing, `unknown` in the decision's holds,
   covers nothing, as an unknown rule does not); `hold H except` (when H
-  has except_rules): one of those rules fired and H stood aside;
+  has except_rules): H's own condition held (true, not unknown: else H
+  would not have held anyway and the except branch made no difference)
+  and one of those rules fired, so H stood aside (Decision.holds_set_aside);
 - timing branches, from the steps that made an offboard decision's own
   effective date (Decision.timing_steps; a date kept from an offboarding
   case made by an earlier run covers none): `contract-end` (the date is
@@ -109,9 +111,8 @@ class Coverage:
         for h in decision.holds:
             if "unknown" not in h:  # held for lack of data: its condition never held
                 self._mark("hold", h["id"])
-        for note in decision.notes:
-            if note.startswith("hold ") and " does not apply: " in note:
-                self._mark("hold", note[5:note.index(" does not apply: ")] + " except")
+        for hold in decision.holds_set_aside:  # its condition held, an except rule fired
+            self._mark("hold", f"{hold} except")
         for number in decision.referral_entries:
             self._mark("timing", f"referral {number}")
         if decision.outcome != "offboard" or not decision.timing_steps:

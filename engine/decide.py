@@ -95,6 +95,9 @@ class Decision:
     notes: list[str] = field(default_factory=list)
     timing_steps: tuple[str, ...] = field(default=(), compare=False, repr=False)
     referral_entries: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    # Holds whose condition held (True, not unknown) but stood aside because
+    # one of their except_rules fired (coverage's `hold H except`).
+    holds_set_aside: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -108,7 +111,7 @@ class Decision:
 
 
 # Decision fields that record how it was made (for coverage), not stored.
-TRACE_FIELDS = ("timing_steps", "referral_entries")
+TRACE_FIELDS = ("timing_steps", "referral_entries", "holds_set_aside")
 
 _NEGATIVE_ZERO = re.compile(r"-[0,._]*(?:[eE][-+]?[0-9]+)?%?")
 
@@ -322,12 +325,15 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         final = "exempt"
         notes.append(f"exempt: without exemptions the outcome would be {would_have}")
     holds: list[dict[str, Any]] = []
+    set_aside: list[str] = []
     if RANK[outcome] >= RANK["warn"]:
         fired_ids = {r.rule for r in fired}
         for hold, (value, missing) in zip(policy.holds, hold_values, strict=True):
             if hold.except_rules & fired_ids:
                 notes.append(f"hold {hold.id} does not apply: "
                              + ", ".join(sorted(hold.except_rules & fired_ids)) + " fired")
+                if value is True:  # it would have held: the except branch made the difference
+                    set_aside.append(hold.id)
                 continue
             if value is True:
                 holds.append({"id": hold.id, "reason": hold.reason})
@@ -341,6 +347,7 @@ def decide(policy: Policy, ctx: Context, as_of: dt.date, memory: Memory | None =
         fired, shielded, unknown,
         sorted({m for r in unknown for m in r.missing}) if unknown else [],
         exemptions, expired, holds, None, None, None, [], notes)
+    decision.holds_set_aside = tuple(set_aside)
     timing = policy.timing
     if final == "offboard":
         day, basis, steps = timing_steps(timing, facts.get("contract_end"), as_of)

@@ -135,10 +135,23 @@ def _listed(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def find_test_files(paths: Iterable[str]) -> list[str]:
-    """The test files named or found (*.test.yaml under a directory, sorted).
-    A path that is not there, or a directory with none, is an InputError."""
+def find_test_files(paths: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The test files named or found (*.test.yaml under a directory, sorted),
+    and the policy files named. A named file that is a policy (what
+    filekinds.file_kind and `adieu validate` call a policy: not named
+    *.test.yaml nor *.mapping.yaml, no test or mapping schema modeline)
+    stands for the test files that name it in
+    `policy:`, searched for under its project (policytest_files.project_root:
+    the nearest folder holding .git or pyproject.toml, else its folder), so
+    `adieu test billing/policy.yaml` (what the pre-commit hook passes for a
+    changed policy) runs its tests, or lists it at 0% when none names it. A
+    named mapping file (*.mapping.yaml: adieu validate checks it) has no
+    tests. A path that is not there, or a directory with no test file, is an
+    InputError."""
+    from .filekinds import file_kind
+
     out: list[str] = []
+    policies: list[str] = []
     for p in paths:
         path = Path(p)
         if path.is_dir():
@@ -146,23 +159,58 @@ def find_test_files(paths: Iterable[str]) -> list[str]:
             if not found:
                 raise InputError(f"no *{SUFFIX} files under {p}", Location(p))
             out.extend(found)
-        elif path.exists():
-            out.append(str(path))  # not a regular file: the loader refuses it
-        else:
+        elif not path.exists():
             raise InputError("no such file or directory", Location(p))
-    return list(dict.fromkeys(out))
+        elif path.is_file() and file_kind(p) == "policy":
+            policies.append(p)
+            out.extend(tests_of(p))
+        elif path.is_file() and file_kind(p) == "mapping":
+            continue
+        else:
+            out.append(str(path))  # not a regular file: the loader refuses it
+    return list(dict.fromkeys(out)), list(dict.fromkeys(policies))
+
+
+def tests_of(policy_file: str) -> list[str]:
+    """The test files under the policy's project (policytest_files.project_root)
+    whose `policy:` names this file (relative to the test file, symlinks
+    resolved), sorted. A test file that cannot be read names none."""
+    from .policytest_files import project_root
+
+    target = Path(policy_file).resolve()
+    root, _words = project_root(policy_file)
+    return [os.path.relpath(test) for test in sorted(_walk(root))
+            if _policy_named(test) == target]
+
+
+def _policy_named(test_file: str) -> Path | None:
+    """The policy file a test file's `policy:` names (resolved), or None
+    (a shipped policy by name, a test file that cannot be read)."""
+    from .errors import AdieuError
+    from .yamlpos import load_with_positions, read_text
+
+    try:
+        doc, _pos = load_with_positions(read_text(test_file, "test file"), test_file)
+        name = doc.get("policy") if isinstance(doc, dict) else None
+        if not isinstance(name, str) or not name.endswith((".yaml", ".yml")):
+            return None
+        target = (Path(test_file).parent / name).resolve()
+    except (AdieuError, OSError, RuntimeError, ValueError):
+        return None
+    return target if target.is_file() else None
 
 
 def _walk(top: Path) -> Iterator[str]:
     """*.test.yaml files under top, not looking into hidden directories
-    (.git, .venv, .tox), and only regular files (a FIFO or device named
-    *.test.yaml is not a test file: reading it could wait forever)."""
-    for folder, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            path = os.path.join(folder, name)
-            if name.endswith(SUFFIX) and os.path.isfile(path):
-                yield path
+    (.git, .venv, .tox), following symlinked directories inside the
+    project as filekinds.walk does, and only regular files (a FIFO or
+    device named *.test.yaml is not a test file: reading it could wait
+    forever)."""
+    from .filekinds import walk
+
+    for path in walk(top):
+        if path.endswith(SUFFIX) and os.path.isfile(path):
+            yield path
 
 
 def default_paths() -> list[str]:
@@ -196,21 +244,24 @@ class Report:
     results: list[CaseResult] = field(default_factory=list)
     coverage: dict[str, Coverage] = field(default_factory=dict)  # by policy file
     untested: list[Untested] = field(default_factory=list)
+    # Symlinked folders under the searched directories not searched (they
+    # lead outside the project).
+    not_followed: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
         return sum(1 for r in self.results if not r.passed)
 
-    def find_untested(self, paths: Iterable[str]) -> None:
+    def find_untested(self, paths: Iterable[str], named: Iterable[str] = ()) -> None:
         """Note every policy under the directories among paths (the way
-        filekinds.find_policies tells a policy from other YAML) that no
-        test file run tests, so a policy added without tests is 0%, not
-        left out of the report."""
+        filekinds.find_policies tells a policy from other YAML), and every
+        policy file named, that no test file run tests, so a policy added
+        without tests is 0%, not left out of the report."""
         from .errors import AdieuError
         from .filekinds import find_policies
         from .policy import load_policy
 
-        for file in find_policies(paths):
+        for file in dict.fromkeys([*find_policies(paths, self.not_followed), *named]):
             if str(Path(file).resolve()) in self.coverage:
                 continue
             try:

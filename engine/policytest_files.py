@@ -45,8 +45,12 @@ def project_root(test_file: str | Path) -> tuple[Path, str]:
 
 def inside(reader: _Reader, location: str, key: str, where: tuple) -> bool:
     """True when location (relative to the test file) is inside the
-    file's project, symlinks resolved; else an error at `where` naming
-    the key, without reading the file."""
+    file's project, symlinks resolved, and neither it nor the file it
+    leads to is hidden (a part of the path, as written or below the
+    project once resolved, starting with "." as .env, .git/config); for a
+    folder (a salesforce: export), the same for every entry under it, so
+    a symlink inside it cannot lead elsewhere. Else an error at `where`
+    naming the key, without reading any file."""
     if reader.root is None:
         reader.root = project_root(reader.path)
     root, words = reader.root
@@ -62,7 +66,47 @@ def inside(reader: _Reader, location: str, key: str, where: tuple) -> bool:
         reader.error(f"{key}: {location} is outside {words}; a test file reads only files "
                      "inside it", where)
         return False
+    hidden = _hidden_part(Path(location).parts) or _hidden_part(target.relative_to(root).parts)
+    if hidden:
+        reader.error(f"{key}: {location} names a hidden file or folder ({hidden}); a test "
+                     "file never reads hidden files or folders (.git, .env)", where)
+        return False
+    if target.is_dir():
+        bad = _bad_entry(target, root)
+        if bad is not None:
+            entry, why = bad
+            reader.error(f"{key}: {location} holds {entry}, which {why}; a test file reads "
+                         f"only files inside {words}, none hidden", where)
+            return False
     return True
+
+
+def _hidden_part(parts: tuple[str, ...]) -> str | None:
+    """The first part naming a hidden file or folder (".env"), if any."""
+    return next((p for p in parts if p.startswith(".") and p not in (".", "..")), None)
+
+
+def _bad_entry(folder: Path, root: Path) -> tuple[str, str] | None:
+    """The first entry under folder (its path relative to folder, and why)
+    that is hidden or leads, symlinks resolved, outside root or into a
+    hidden file or folder; None when every entry is fine. Symlinked
+    folders are checked, not descended into."""
+    for here, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted([*dirs, *files]):
+            path = Path(here, name)
+            shown = str(path.relative_to(folder))
+            if name.startswith("."):
+                return shown, "is hidden"
+            try:
+                real = path.resolve()
+            except (OSError, RuntimeError, ValueError):
+                return shown, "cannot be resolved (a symlink loop)"
+            if not real.is_relative_to(root):
+                return shown, "leads outside the project"
+            if _hidden_part(real.relative_to(root).parts):
+                return shown, "leads into a hidden file or folder"
+    return None
 
 
 def source(reader: _Reader, policy: Policy, spec: str, where: tuple, key: str,

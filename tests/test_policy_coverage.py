@@ -190,6 +190,33 @@ def test_a_hold_held_only_for_lack_of_data_is_neither_covered_nor_in_holds(tmp_p
     assert covered(tmp_path, "hold") == {"our-fault": True}
 
 
+# -- RA3: `hold H except` only when H would have held --------------------------------------
+
+EXCEPTING = POLICY.replace("    reason: Fix our part first\n",
+                           "    reason: Fix our part first\n    except_rules: [abuse]\n")
+
+
+@pytest.mark.parametrize("incidents, covers", [
+    (", open_our_fault_incidents: 1", True),    # the hold's condition held: except stood it aside
+    (", open_our_fault_incidents: 0", False),   # false: the hold would not have held anyway
+    ("", False),                                # unknown: it would have held for lack of data only
+])
+def test_hold_except_is_covered_only_when_the_holds_own_condition_held(
+        tmp_path: Path, incidents: str, covers: bool):
+    assert EXCEPTING != POLICY
+    (tmp_path / "tiny.yaml").write_text(EXCEPTING, encoding="utf-8")
+    facts = ABUSE.replace(", open_our_fault_incidents: 0", incidents)
+    write(tmp_path, f"""\
+        policy: tiny.yaml
+        as_of: "2026-11-02"
+        cases:
+          - name: abuse of staff is not held back
+            facts: {facts}
+            expect: {{outcome: offboard, fired: [abuse], holds: []}}
+        """)
+    assert covered(tmp_path, "hold") == {"our-fault": False, "our-fault except": covers}
+
+
 def test_holds_unknown_must_name_a_hold_of_the_policy(tmp_path: Path):
     (tmp_path / "tiny.yaml").write_text(POLICY, encoding="utf-8")
     text = write(tmp_path, f"""\

@@ -176,6 +176,70 @@ def test_a_symlink_inside_that_leads_outside_is_refused(tmp_path: Path):
         "file reads only files inside it\n")
 
 
+@pytest.mark.parametrize("spec", ["salesforce:../sf", "csv:../sf"])
+def test_a_folder_source_holding_a_symlink_that_leads_outside_is_refused_unread(
+        tmp_path: Path, spec: str):
+    """h11 RA11: a salesforce: export folder inside the project whose
+    Account.csv is a symlink to a file outside was read and its values
+    echoed. Every entry of a folder source is checked first, at the key."""
+    top = tmp_path / "project"
+    (top / "policies").mkdir(parents=True)
+    (top / ".git").mkdir()
+    (top / "policies" / "tiny.yaml").write_text(POLICY, encoding="utf-8")
+    (tmp_path / "secret.csv").write_text(
+        "Id,IsDeleted,Name,AnnualRevenue\nSECRET-ROW,false,n,not-a-number-TOPSECRET\n",
+        encoding="utf-8")
+    (top / "sf").mkdir()
+    (top / "sf" / "Account.csv").symlink_to(tmp_path / "secret.csv")
+    for key in ("population", "facts_from"):
+        body = (f"population: {spec}\ncases:\n" + KEEP if key == "population" else
+                "cases:\n  - name: a\n    facts_from: {source: \"" + spec +
+                "\", customer: SECRET-ROW}\n    expect: {outcome: keep}\n")
+        write(top / "policies" / "t.test.yaml", HEAD + body)
+        result = invoke(top, "policies/t.test.yaml")
+        assert result.exit_code == 2, result.output
+        label = "population" if key == "population" else "facts_from source"
+        assert f": {label}: ../sf holds Account.csv, which leads outside the project; " \
+            in result.output, result.output
+        assert "TOPSECRET" not in result.output and "SECRET-ROW" not in result.output.replace(
+            "customer: SECRET-ROW", "")
+    # the same export copied into the project is read
+    (top / "sf" / "Account.csv").unlink()
+    (top / "sf" / "Account.csv").write_text((tmp_path / "secret.csv").read_text())
+    write(top / "policies" / "t.test.yaml", HEAD + f"population: {spec}\ncases:\n" + KEEP)
+    assert "leads outside" not in invoke(top, "policies/t.test.yaml").output
+
+
+@pytest.mark.parametrize("location, hidden", [
+    ("../.env", ".env"), ("../.git/config", ".git"), ("link.csv", ".env"),
+    (".cache/../../examples.csv", ".cache")])
+def test_hidden_files_and_folders_are_refused_unread(tmp_path: Path, location: str,
+                                                     hidden: str):
+    """h11 RA5: inside the project a test file read .env and .git/config and
+    echoed their first line. Any hidden part, as written or once resolved
+    (a symlink to .env), is refused at the key's line, unread."""
+    top = tmp_path / "project"
+    (top / "policies" / ".cache").mkdir(parents=True)
+    (top / ".git").mkdir()
+    (top / ".git" / "config").write_text("[core]\n\textraheader = TOPSECRET\n")
+    (top / ".env").write_text("AWS_SECRET_ACCESS_KEY=TOPSECRET\n", encoding="utf-8")
+    (top / "policies" / "link.csv").symlink_to(top / ".env")
+    (top / "policies" / "tiny.yaml").write_text(POLICY, encoding="utf-8")
+    write(top / "policies" / "t.test.yaml", HEAD + f"population: csv:{location}\ncases:\n" + KEEP)
+    result = invoke(top, "policies/t.test.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"Error: policies/t.test.yaml:3:13: population: {location} names a hidden file or "
+        f"folder ({hidden}); a test file never reads hidden files or folders (.git, .env)\n")
+    # a policy too
+    (top / "policies" / ".p.yaml").write_text(POLICY, encoding="utf-8")
+    write(top / "policies" / "t.test.yaml", 'policy: .p.yaml\nas_of: "2026-11-02"\ncases:\n'
+          + KEEP)
+    result = invoke(top, "policies/t.test.yaml")
+    assert result.exit_code == 2 and "policy: .p.yaml names a hidden file or folder (.p.yaml)" \
+        in result.output, result.output
+
+
 def test_a_policy_outside_the_project_is_refused(tmp_path: Path):
     (tmp_path / "elsewhere.yaml").write_text(POLICY, encoding="utf-8")
     folder = tmp_path / "tests"

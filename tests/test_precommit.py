@@ -161,3 +161,30 @@ def test_a_policy_added_without_tests_fails_the_tests(repo, hooks):
     assert "- hook id: adieu-test\n- exit code: 1" in result.stdout, result.stdout
     assert ("coverage of policies/acme.yaml: 0.0% (no test file tests this policy)\n"
             "  below --coverage-min 100%\n") in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("repo", ["remote", "local"], indirect=True)
+def test_an_untested_policy_yaml_in_another_folder_fails_the_tests(repo, hooks):
+    """h11 RA1 (/work/notes/h11/ra/hook_other_folder.sh): `adieu init billing`
+    with billing's test file removed and its limit changed passed the hook,
+    which then searched ./policies only. adieu-test is given the changed
+    files: billing/policy.yaml, named by no test file, is at 0%."""
+    (repo / "billing").mkdir()
+    text = (repo / "policies" / "default.yaml").read_text(encoding="utf-8")
+    assert "late_payment_limit: 3" in text
+    (repo / "billing" / "policy.yaml").write_text(
+        text.replace("late_payment_limit: 3", "late_payment_limit: 1"), encoding="utf-8")
+    result = run(repo, hooks[2], "billing/policy.yaml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r"^adieu validate\.+Passed$", result.stdout, re.M), result.stdout
+    assert "- hook id: adieu-test\n- exit code: 1" in result.stdout, result.stdout
+    assert ("coverage of billing/policy.yaml: 0.0% (no test file tests this policy)\n"
+            "  below --coverage-min 100%\n") in result.stdout, result.stdout
+    # its own test file, next to it, makes it pass (the policy's change is expected there)
+    test = (repo / "policies" / "default.test.yaml").read_text(encoding="utf-8")
+    (repo / "billing" / "policy.test.yaml").write_text(
+        test.replace("policy: default.yaml", "policy: policy.yaml"), encoding="utf-8")
+    (repo / "billing" / "policy.yaml").write_text(text, encoding="utf-8")
+    result = run(repo, hooks[2], "billing/policy.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^adieu test\.+Passed$", result.stdout, re.M), result.stdout

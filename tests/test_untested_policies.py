@@ -82,6 +82,36 @@ def test_naming_test_files_does_not_search_around_them(tmp_path: Path):
     assert "acme" not in result.stdout
 
 
+def test_naming_a_policy_runs_the_test_files_of_its_project_that_name_it(tmp_path: Path):
+    """h11 RA1: the pre-commit hook passes the changed files. A policy file
+    named stands for the test files of its project (the folder holding
+    .git) that name it, wherever they are; none: it is at 0%. A mapping
+    named is skipped."""
+    folder = project(tmp_path)
+    (folder / ".git").mkdir()
+    assert adieu("init", "billing", cwd=folder).returncode == 0
+    tests = (folder / "billing" / "policy.test.yaml")
+    moved = folder / "checks" / "billing.test.yaml"
+    moved.parent.mkdir()
+    moved.write_text(tests.read_text(encoding="utf-8")
+                     .replace("policy: policy.yaml", "policy: ../billing/policy.yaml"),
+                     encoding="utf-8")
+    tests.unlink()
+    result = adieu("test", "policy.yaml", "customers.mapping.yaml", "--coverage-min", "100",
+                   cwd=folder / "billing")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("coverage of ../checks/../billing/policy.yaml: 100.0% ")
+    assert result.stdout.splitlines()[-1].startswith("1 file(s), ")
+    moved.unlink()  # no test file names it any more
+    result = adieu("test", "billing/policy.yaml", "policies/acme.yaml", "--coverage-min", "100",
+                   cwd=folder)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == (
+        "coverage of billing/policy.yaml: 0.0% (no test file tests this policy)\n"
+        "  below --coverage-min 100%\n" + UNTESTED + "\n  below --coverage-min 100%\n"
+        "0 file(s), 0 case(s): 0 passed, 0 failed\n")
+
+
 def test_json_lists_it_untested_at_zero_within_the_schema(tmp_path: Path):
     folder = project(tmp_path)
     (folder / "policies" / "broken.yaml").write_text(
@@ -137,6 +167,62 @@ def test_other_yaml_is_not_a_policy(tmp_path: Path):
     assert draft.returncode == 1
     assert ("coverage of policies/draft.yaml: 0.0% (no test file tests this policy, and it is "
             "not valid: adieu validate policies/draft.yaml)") in draft.stdout
+
+
+def test_a_policy_in_any_yaml_style_is_a_policy_and_another_tools_rules_are_not(
+        tmp_path: Path):
+    """h11 RA9: a policy written as JSON (keys indented) was not found, and
+    another tool's YAML with name, version and rules was flagged. A policy
+    is told by its parsed top-level keys and its rules' shape (id, when)."""
+    folder = project(tmp_path)
+    (folder / "policies" / "acme.yaml").unlink()
+    import yaml
+    doc = yaml.safe_load(acme_policy())
+    (folder / "policies" / "acme-json.yaml").write_text(json.dumps(doc, indent=2, default=str),
+                                                       encoding="utf-8")
+    (folder / "policies" / "flow.yaml").write_text(
+        "{name: flow, version: 1, rules: [{id: x, when: revenue_12m > 1, action: warn, "
+        "severity: low, explain: x}]}\n", encoding="utf-8")
+    (folder / "policies" / "ruleset.yaml").write_text(
+        "name: house-style\nversion: 2\nrules:\n  line-length: {max: 120}\n", encoding="utf-8")
+    (folder / "policies" / "role.yaml").write_text(
+        "name: r\nversion: 1\nrules:\n  - apiGroups: ['']\n    verbs: [get]\n",
+        encoding="utf-8")
+    result = adieu("test", "--coverage-min", "100", cwd=folder)
+    assert result.returncode == 1, result.stdout + result.stderr
+    untested = [line for line in result.stdout.splitlines() if "no test file tests" in line]
+    assert untested == [
+        "coverage of policies/acme-json.yaml: 0.0% (no test file tests this policy)",
+        "coverage of policies/flow.yaml: 0.0% (no test file tests this policy, and it is not "
+        "valid: adieu validate policies/flow.yaml)"], result.stdout
+
+
+def test_a_symlinked_folder_is_followed_inside_the_project_and_named_outside_it(
+        tmp_path: Path):
+    """h11 RA9: a team's folder linked into policies/ was skipped whole (its
+    policies and its tests), without a word."""
+    (tmp_path / "repo").mkdir()
+    folder = project(tmp_path / "repo")
+    (folder / ".git").mkdir()
+    (folder / "policies" / "acme.yaml").unlink()
+    (folder / "shared" / "team").mkdir(parents=True)
+    (folder / "shared" / "team" / "team.yaml").write_text(acme_policy(), encoding="utf-8")
+    (folder / "policies" / "team").symlink_to(folder / "shared" / "team")
+    (folder / "policies" / "team" / "loop").symlink_to(folder / "policies")  # no endless walk
+    away = tmp_path / "away"
+    away.mkdir()
+    (away / "other.yaml").write_text(acme_policy(), encoding="utf-8")
+    (folder / "policies" / "away").symlink_to(away)
+    result = adieu("test", "--coverage-min", "100", cwd=folder)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "coverage of policies/team/team.yaml: 0.0% (no test file tests this policy)" in lines
+    assert "other.yaml" not in result.stdout
+    assert "not searched: policies/away (a symlink to a folder outside the project)" in lines
+    assert lines[-1] == "1 file(s), 28 case(s): 28 passed, 0 failed"
+    data = json.loads(adieu("test", "--json", cwd=folder).stdout)
+    validator("test.output.schema.json").validate(data)
+    assert data["not_searched"] == ["policies/away"]
 
 
 def test_the_layout_adieu_init_writes(tmp_path: Path):

@@ -47,7 +47,10 @@ def register(cli: click.Group) -> None:
 
         PATHS are *.test.yaml files or directories searched for them
         (default: ./policies if there is one, else the current directory).
-        A policy found in a searched directory that no test file tests is
+        A policy file in PATHS stands for the test files that name it,
+        searched for in its project (the nearest folder holding .git or
+        pyproject.toml); a mapping file in PATHS is skipped. A policy found
+        in a searched directory, or named, that no test file tests is
         listed at 0% coverage ("no test file tests this policy"), so
         --coverage-min fails for it.
         Each case decides one customer with the file's policy, as
@@ -62,9 +65,9 @@ def register(cli: click.Group) -> None:
         not valid (errors as FILE:LINE:COL) or not there.
         """
         searched = list(paths) or default_paths()
-        files = find_test_files(searched)
+        files, policies = find_test_files(searched)
         report = run_files(files)
-        report.find_untested(searched)
+        report.find_untested(searched, policies)
         low: list[Coverage | Untested] = [
             c for c in report.coverage.values()
             if coverage_min is not None and c.percent() < coverage_min]
@@ -84,7 +87,8 @@ def _as_json(report: Report, coverage_min: Decimal | None,
             "ok": not report.failed and not low,
             "cases": [r.to_json() for r in report.results],
             "coverage": [{**c.to_json(), "tested": True} for c in report.coverage.values()]
-            + [u.to_json() for u in report.untested]}
+            + [u.to_json() for u in report.untested],
+            "not_searched": report.not_followed}
 
 
 def _print(report: Report, files: list[str], coverage_min: Decimal | None,
@@ -112,6 +116,8 @@ def _print(report: Report, files: list[str], coverage_min: Decimal | None,
         echo(f"coverage of {untested.file}: 0.0% ({why})")
         if untested in low:
             echo(f"  below --coverage-min {plain_text(coverage_min)}%")
+    for folder in report.not_followed:
+        echo(f"not searched: {folder} (a symlink to a folder outside the project)")
     passed = len(report.results) - report.failed
     echo(f"{len(files)} file(s), {len(report.results)} case(s): {passed} passed, "
          f"{report.failed} failed")
