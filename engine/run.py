@@ -146,6 +146,8 @@ def recall(db_file: str | None, as_of: dt.date, backfill: bool,
     try:
         if dry_run:  # an adieu 0.1 database holds no memory: read as it is
             require_layout(db, db_file, memory_free_ok=True)
+        else:  # before the source is read: a run could not be stored
+            db.require_writable()
         recalled = read_memory(db, as_of, load)
     finally:
         db.close()

@@ -243,12 +243,16 @@ class Database(sqlite_utils.Database):
     # file, folder or filesystem (store._readonly_db): a write says so.
     read_only_file: str | None = None
 
-    @contextlib.contextmanager
-    def atomic(self):  # type: ignore[override]
+    def require_writable(self) -> None:
+        """StoreError, one line, for a file opened read-only where it lies."""
         if self.read_only_file is not None:
             raise StoreError("cannot write to the database: it is read-only (a read-only file, "
                              "folder or filesystem); the reading commands work on it, this one "
                              "needs a writable copy", Location(self.read_only_file))
+
+    @contextlib.contextmanager
+    def atomic(self):  # type: ignore[override]
+        self.require_writable()
         if self.conn.in_transaction:  # nested: sqlite-utils' savepoints
             with super().atomic():
                 yield self
@@ -455,9 +459,8 @@ def run_with_same_version(path: str, name: str, version: str, sha256: str) \
     None. Opens the database read-only and never migrates it.
 
     Raises StoreError if the file is not an adieu database."""
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=30)
+        conn = dbfile.connect_readonly(path)
         try:
             conn.row_factory = sqlite3.Row
             row = conn.execute(

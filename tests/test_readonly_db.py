@@ -75,9 +75,19 @@ def test_reading_commands_read_a_database_in_a_read_only_place(
     assert sorted(p.name for p in read_only.parent.iterdir()) == ["a.db"]
 
 
-def test_a_writing_command_says_why_it_cannot(read_only: Path) -> None:
-    result = CliRunner().invoke(cli, ["approve", "CUST-0088", "--by", "Mara Lind", "--db",
-                                      str(read_only)])
+WRITES = [
+    ["approve", "CUST-0088", "--by", "Mara Lind"],
+    ["evaluate", POLICY, "--source", CSV, "--as-of", "2026-12-01", "-q"],
+    ["exempt", "C1", "--all", "--reason", "r", "--approver", "a", "--until", "2027-06-01",
+     "--new-customer"],
+]
+
+
+@pytest.mark.parametrize("args", WRITES, ids=lambda a: a[0])
+def test_a_writing_command_says_why_it_cannot(read_only: Path, args: list[str]) -> None:
+    before = hashlib.sha256(read_only.read_bytes()).digest()
+    result = CliRunner().invoke(cli, [*args, "--db", str(read_only)])
+    assert hashlib.sha256(read_only.read_bytes()).digest() == before
     assert (result.exit_code, result.output) == (
         2, f"Error: {read_only}: cannot write to the database: it is read-only (a read-only "
            "file, folder or filesystem); the reading commands work on it, this one needs a "
