@@ -202,6 +202,32 @@ def fold(text: str, case: bool = True) -> str:
     return re.sub(" +", " ", text).strip()
 
 
+MAX_MADE_BY = 200  # characters of runs.made_by, as folded
+
+
+def made_by_problem(name: str, what: str = "--by") -> str | None:
+    """Why a folded name cannot be recorded as who made a run, or None:
+    longer than MAX_MADE_BY characters; no letter or digit (a lone
+    combining mark shows as nothing, '-' names nobody); letters of another
+    script that pass for Latin ones mixed with Latin letters ('Mаra' with a
+    Cyrillic 'а' prints exactly as 'Mara': look_alike_escaped). A name
+    wholly in another script ('Мара', 'Σοφία') is kept."""
+    if len(name) > MAX_MADE_BY:
+        return f"{what} is {len(name):,} characters long; at most {MAX_MADE_BY}"
+    if not any(ch.isalnum() for ch in name):
+        return f"{what} {_escape_all(name)!s} has no letter or digit: name who makes the run"
+    shown = look_alike_escaped(name)
+    if shown is not None and any(ch.isascii() and ch.isalpha() for ch in name):
+        return (f"{what} {shown} mixes letters of another script that look like Latin ones "
+                "with Latin letters; type the name in one script")
+    return None
+
+
+def _escape_all(text: str) -> str:
+    """Every character that is not ASCII as its \\u escape ('\\u0301')."""
+    return "".join(ch if ch.isascii() and ch.isprintable() else _escape(ch) for ch in text)
+
+
 def made_by(by: str | None) -> str | None:
     """Who makes a run, as runs.made_by records it: `by` (`adieu evaluate
     --by NAME`) if given, else the operating-system user (getpass.getuser:
@@ -210,20 +236,25 @@ def made_by(by: str | None) -> str | None:
     as a reviewer's name is before it is compared; it is a record for
     people to read, never compared or checked. InputError for a `by` that
     is empty or holds a control, formatting or invisible character
-    (safe_text.name_problem, as for a reviewer's --by); such an
-    operating-system user name is not recorded (None)."""
+    (safe_text.name_problem, as for a reviewer's --by), or that
+    made_by_problem refuses (too long, no letter or digit, look-alike
+    letters mixed with Latin ones); such an operating-system user name is
+    not recorded (None)."""
     if by is not None:
         problem = name_problem(by, "--by")
         name = fold(by, case=False)
         if problem or not name:
             raise InputError(problem or "--by may not be empty: name who makes the run")
+        problem = made_by_problem(name)
+        if problem:
+            raise InputError(problem)
         return name
     try:
         user = getpass.getuser()
     except (OSError, KeyError, ImportError):  # no user name in the environment or passwd
         return None
     name = fold(user, case=False)
-    return name if name and not name_problem(user) else None
+    return name if name and not name_problem(user) and not made_by_problem(name) else None
 
 
 def owner_id_key(value: Any) -> str:

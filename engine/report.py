@@ -33,7 +33,7 @@ from . import __version__, charts, jsontext
 from .policy import MARKERS, OUTCOMES
 from .run_writer import read_decisions
 from .safe_text import visible
-from .segments import RunFacts, Segmenter, default_names, kinds_of, percent
+from .segments import RunFacts, Segmenter, default_names, hidden_escaped, kinds_of, percent
 from .store import get_run
 from .values import UNKNOWN
 
@@ -180,6 +180,10 @@ def build(db: sqlite_utils.Database, run_id: int | None, by: list[str]) -> dict[
         "scatter": scatter,
         "queue": queue, "queue_total": queue_total, "segments": segment_rows,
         "segment_names": names, "history": runs, "version": __version__,
+        # per fact, the segments whose label has marked characters (the note)
+        "segments_marked": {name: sum(1 for r in segment_rows if r["fact"] == name and
+                                      not r["missing"] and hidden_escaped(r["segment"]))
+                            for name in names},
     }
 
 

@@ -42,7 +42,15 @@ from .scan import (
 )
 from .sinks import Spool
 from .sources import SourceContext, check_options, parse_source
-from .store import RunWriter, get_run, load_memories, now, open_db, open_db_readonly
+from .store import (
+    RunWriter,
+    get_run,
+    load_memories,
+    now,
+    open_db,
+    open_db_readonly,
+    require_layout,
+)
 
 
 @dataclass
@@ -136,6 +144,10 @@ def recall(db_file: str | None, as_of: dt.date, backfill: bool,
         return Recalled({})
     db = open_db_readonly(db_file) if dry_run else open_db(db_file)
     try:
+        if dry_run:  # an adieu 0.1 database holds no memory: read as it is
+            require_layout(db, db_file, memory_free_ok=True)
+        else:  # before the source is read: a run could not be stored
+            db.require_writable()
         recalled = read_memory(db, as_of, load)
     finally:
         db.close()

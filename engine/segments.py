@@ -16,16 +16,23 @@ A segment is the set of a run's customers that share one value of a fact
   Bands need one pass and no knowledge of the other values, so the same
   value is in the same band in every run, and compare exactly (Decimal);
 - a missing fact: "(missing)"; a derived fact that cannot be computed
-  (a fact it needs is missing): "(unknown)".
+  (a fact it needs is missing): "(unknown)". These two are markers, not
+  values: a text value spelt "(missing)" is a segment of its own (the
+  row's `segment` is the value, `missing` false) and the marker's row has
+  `segment` None and `missing` true.
 
 A label is the value as stored: two values that only look alike
 ("retail" and "retaіl" with a Cyrillic 'і', "re<zero-width space>tail")
 are two segments, so the data problem stays in sight. Each row's
 `escaped` is the label with the letters that pass for Latin ones
 (names.look_alike_escaped) and the characters that do not show
-(safe_text.visible) escaped: "reta\\u0456l", "re\\u200btail"; None when
-the label has none. The text table and the report show it in place of
-the label; JSON and CSV give both.
+(safe_text.visible) escaped: "reta\\u0456l", "re\\u200btail"; a
+backslash in a value is doubled ("a\\\\u0456b" for the six characters
+a\\u0456b as typed), so a typed escape never shows as the escape of a
+look-alike; a value spelt like a marker is shown "\\(missing)"; a marker's
+`escaped` is its label ("(missing)"); None when the value is shown as it
+is. The text table and the report show it in place of the label; JSON and
+CSV give both.
 
 Per segment: customers, strikes (the active strikes on the ladder in the
 run's decisions, decisions.strikes, summed), offboards (decisions whose
@@ -122,13 +129,28 @@ def label_of(value: Any, kind: str | None = None) -> tuple[Any, str]:
     return (0, text), text
 
 
+MARKERS = (MISSING, UNKNOWN_LABEL)
+
+
 def escaped(label: str) -> str | None:
-    """The label as shown, when that is not the label itself: letters of
+    """A value's label as shown, when that is not the label itself: letters of
     other scripts that pass for Latin ones (names.look_alike_escaped) and
     characters that do not show (safe_text.visible) as \\u escapes
-    ("reta\\u0456l", "re\\u200btail"); None for a label shown as it is."""
-    shown = visible(look_alike_escaped(label) or label)
+    ("reta\\u0456l", "re\\u200btail"), a backslash doubled (a typed
+    "a\\u0456b" is "a\\\\u0456b", never the look-alike's escape) and a
+    value spelt like a marker preceded by one ("\\(missing)"); None for a
+    label shown as it is."""
+    plain = label.replace("\\", "\\\\")
+    shown = visible(look_alike_escaped(plain) or plain)
+    if shown in MARKERS:
+        shown = "\\" + shown
     return shown if shown != label else None
+
+
+def hidden_escaped(label: str) -> bool:
+    """Whether the label has letters passing for Latin ones or characters
+    that do not show (the note under the text table counts these)."""
+    return visible(look_alike_escaped(label) or label) != label
 
 
 @dataclass
@@ -155,16 +177,18 @@ class Segmenter:
     def add(self, value_of: Callable[[str], Any], outcome: str, strikes: int | None) -> None:
         """value_of(name) -> the customer's value (None if missing)."""
         for name in self.names:
-            key, label = label_of(value_of(name), self.kinds.get(name))
+            value = value_of(name)
+            key, label = label_of(value, self.kinds.get(name))
+            slot = (label, value is None or value is UNKNOWN)  # a marker is no value
             per_fact = self.tallies.setdefault(name, {})
-            tally = per_fact.get(label)
+            tally = per_fact.get(slot)
             if tally is None:
                 if len(per_fact) >= MAX_SEGMENTS:
                     raise InputError(
                         f"{name!r} has more than {MAX_SEGMENTS:,} distinct values: too many "
                         "to be segments (numbers are banded; choose a fact such as "
                         "industry, channel or size)")
-                tally = per_fact[label] = _Tally(key)
+                tally = per_fact[slot] = _Tally(key)
             tally.customers += 1
             tally.strikes += strikes or 0
             tally.offboards += outcome == "offboard"
@@ -173,22 +197,26 @@ class Segmenter:
         """One dict per segment: fact, segment, customers, strikes,
         strikes_per_customer (Decimal, 2 places), offboards,
         offboards_per_customer (Decimal share, 4 places), escaped (the
-        label as shown, if it differs: escaped()); sorted as the
+        label as shown, if it differs: escaped(); a marker's label),
+        missing (True for the marker of a missing fact or a derived fact
+        that could not be computed, whose segment is None); sorted as the
         module docstring says."""
         out = []
         for name in self.names:
             rows = []
-            for label, t in self.tallies.get(name, {}).items():
+            for (label, marker), t in self.tallies.get(name, {}).items():
                 rows.append({
-                    "fact": name, "segment": label, "customers": t.customers,
+                    "fact": name, "segment": None if marker else label,
+                    "missing": marker, "customers": t.customers,
                     "strikes": t.strikes,
                     "strikes_per_customer": (Decimal(t.strikes) / t.customers).quantize(_CENT),
                     "offboards": t.offboards,
                     "offboards_per_customer":
                         (Decimal(t.offboards) / t.customers).quantize(_SHARE),
-                    "escaped": escaped(label),
+                    "escaped": label if marker else escaped(label),
                     "_order": (-Decimal(t.offboards) / t.customers,
-                               -Decimal(t.strikes) / t.customers, -t.customers, label)})
+                               -Decimal(t.strikes) / t.customers, -t.customers, label,
+                               marker)})
             rows.sort(key=lambda r: r["_order"])
             for r in rows:
                 del r["_order"]

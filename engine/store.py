@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import cases, compact, jsontext
+from . import cases, compact, dbfile, jsontext
 from .audit import COMPACT_TRIGGERS, TRAIL_TRIGGERS, TRIGGERS, AuditLog, decision_digest, run_digest
 from .audit_records import rejects_digest, supersede_payloads
 from .errors import Location, StoreError
@@ -239,8 +239,20 @@ class Database(sqlite_utils.Database):
     being written) failed at once with "database is locked" instead of
     waiting out the busy timeout."""
 
+    # Set when the file was opened read-only because it lies in a read-only
+    # file, folder or filesystem (store._readonly_db): a write says so.
+    read_only_file: str | None = None
+
+    def require_writable(self) -> None:
+        """StoreError, one line, for a file opened read-only where it lies."""
+        if self.read_only_file is not None:
+            raise StoreError("cannot write to the database: it is read-only (a read-only file, "
+                             "folder or filesystem); the reading commands work on it, this one "
+                             "needs a writable copy", Location(self.read_only_file))
+
     @contextlib.contextmanager
     def atomic(self):  # type: ignore[override]
+        self.require_writable()
         if self.conn.in_transaction:  # nested: sqlite-utils' savepoints
             with super().atomic():
                 yield self
@@ -272,7 +284,7 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
     is an error. An empty file (no table: `touch`, or a trail emptied by
     replacing the file, which `audit verify --expect-head` must be able to
     report) becomes an empty store either way. A file with tables that is
-    not an adieu database is refused, untouched (check_adieu)."""
+    not an adieu database is refused, untouched (dbfile.recognise)."""
     if not create and not Path(path).exists():
         raise StoreError(f"no database at {path} (run `adieu evaluate` first, or pass --db)",
                          Location(path))
@@ -291,29 +303,28 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
             raise StoreError(f"cannot use database: {exc}", Location(path)) from None
 
 
-def check_adieu(conn: sqlite3.Connection, path: str, empty_ok: bool) -> bool:
-    """Whether the open file is an adieu database (it has a runs table).
-    An empty database (no table at all: a new or 0-byte file) is allowed
-    when empty_ok, and False is returned. Any other file (another program's database, a typo'd path
-    that exists) is refused before anything writes to it: StoreError
-    "FILE is not an adieu database (no runs table)", exit code 2."""
-    names = {name for (name,) in conn.execute(
-        "select name from sqlite_master where type in ('table', 'view')")}
-    if "runs" in names:
-        return True
-    if empty_ok and not names:
-        return False
-    raise StoreError(f"{path} is not an adieu database (no runs table)")
-
-
 def _open(path: str, create: bool = True) -> sqlite_utils.Database:
+    # Before anything writes (page size, WAL, migrations), read-only: a file
+    # that is not adieu's is left exactly as it is.
+    if Path(path).exists():
+        pending = dbfile.inspect(path, [m.name for m in migrations._migrations], BUSY_SECONDS)
+        if not dbfile.writable(path):
+            # A read-only file, folder or filesystem (a backup): the reading
+            # commands read it as it is; what would write says why it cannot.
+            if pending:
+                raise StoreError(
+                    "cannot use database: it is read-only (a read-only file, folder or "
+                    "filesystem) and of an older adieu layout that this command would "
+                    f"upgrade first ({', '.join(pending[:1])} and later); copy it to a "
+                    "writable folder", Location(path))
+            db = _readonly_db(path, BUSY_SECONDS)
+            db.read_only_file = path
+            return db
     conn = sqlite3.connect(path, timeout=BUSY_SECONDS)
     try:
         db = Database(conn, execute_plugins=False)
         db.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
-        # Before anything writes (page size, WAL, migrations): a file that is
-        # not adieu's is left exactly as it is.
-        check_adieu(conn, path, True)
+        dbfile.recognise(conn, path, True)  # a file made by another program meanwhile
         if not db.execute("select 1 from sqlite_master limit 1").fetchone():
             # A new file: 8 KiB pages keep a stored decision's detail texts
             # (often 1-2 KB) on the page instead of half-empty overflow pages.
@@ -331,27 +342,37 @@ def _open(path: str, create: bool = True) -> sqlite_utils.Database:
     return db
 
 
+def _readonly_db(path: str, timeout: float) -> Database:
+    conn = dbfile.connect_readonly(path, timeout=timeout)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return Database(conn, execute_plugins=False)
+
+
 def open_db_readonly(path: str) -> sqlite_utils.Database | None:
     """The store opened read-only and not migrated (a dry run must leave the
     file as it is); None if there is no file. Raises StoreError if it is
-    not a database, or not an adieu one (check_adieu; an empty database
-    is opened: it holds nothing yet)."""
+    not a database, or not an adieu one (dbfile.recognise; an empty database
+    is opened: it holds nothing yet). A file in a read-only folder or
+    filesystem is read as it is (dbfile.connect_readonly)."""
     if not Path(path).exists():
         return None
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
-    conn = None
+    db = None
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=30)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("select count(*) from sqlite_master").fetchone()
-        check_adieu(conn, path, True)
+        db = _readonly_db(path, 30)
+        dbfile.recognise(db.conn, path, True)
     except (sqlite3.DatabaseError, StoreError) as exc:
-        if conn is not None:
-            conn.close()
+        if db is not None:
+            db.close()
         if isinstance(exc, StoreError):
             raise
         raise StoreError(f"cannot use database: {exc}", Location(path)) from None
-    return Database(conn, execute_plugins=False)
+    return db
+
+
+def require_layout(db: sqlite_utils.Database, path: str, memory_free_ok: bool = False) -> None:
+    """A command that reads without migrating refuses an older layout it
+    cannot read, saying how to upgrade it (dbfile.require_layout)."""
+    dbfile.require_layout(db.conn, path, migrations._migrations[-1].name, memory_free_ok)
 
 
 def _json(value: Any) -> str:
@@ -438,9 +459,8 @@ def run_with_same_version(path: str, name: str, version: str, sha256: str) \
     None. Opens the database read-only and never migrates it.
 
     Raises StoreError if the file is not an adieu database."""
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=30)
+        conn = dbfile.connect_readonly(path)
         try:
             conn.row_factory = sqlite3.Row
             row = conn.execute(

@@ -44,7 +44,7 @@ from .policy_diff import PolicyChange, _show, compare
 from .popstats import population_stats
 from .population import Population
 from .run import accepted_records, prepare
-from .store import get_run, load_memories, open_db_readonly, read_decisions
+from .store import get_run, load_memories, open_db_readonly, read_decisions, require_layout
 from .stored_checks import stored_facts, stored_rows
 
 ORDER = {o: i for i, o in enumerate((*OUTCOMES, *MARKERS))}
@@ -379,7 +379,7 @@ def whatif(old_file: str, new_file: str, sources: Sequence[str], as_of: dt.date,
             r.close()
         raise PolicyErrors(errors)
     old, new = prepared
-    db = _existing(db_file) if db_file else None
+    db = _existing(db_file, memory_free_ok=True) if db_file else None
     try:
         memory = False
         if db is not None:
@@ -444,11 +444,18 @@ def _cross(db: Any, run: dict[str, Any], policy: Policy, same_text: bool,
     return cross
 
 
-def _existing(db_file: str) -> Any:
-    """db_file opened read-only; StoreError (exit 2) if there is no such file."""
+def _existing(db_file: str, memory_free_ok: bool = False) -> Any:
+    """db_file opened read-only; StoreError (exit 2) if there is no such file,
+    or if it is of an older layout (store.require_layout; memory_free_ok:
+    an adieu 0.1 database is read as holding no memory)."""
     db = open_db_readonly(db_file)
     if db is None:
         raise StoreError(f"no database at {db_file}", Location(db_file))
+    try:
+        require_layout(db, db_file, memory_free_ok)
+    except StoreError:
+        db.close()
+        raise
     return db
 
 

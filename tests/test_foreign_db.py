@@ -78,3 +78,50 @@ def test_an_empty_file_is_an_empty_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(empty)])
     assert (result.exit_code, result.output) == (
         0, "audit trail intact: 0 entries\naudit head: none (no entries)\n")
+
+
+def _made(path: Path, *statements: str) -> tuple[bytes, int]:
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    os.utime(path, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    return hashlib.sha256(path.read_bytes()).digest(), path.stat().st_mtime_ns
+
+
+ADIEU_RUNS = ("create table runs (id integer primary key, policy_name, policy_version, "
+              "policy_sha256, policy_file, policy_text, source, as_of, customers, rejected, "
+              "counts, population, adieu_version, started_at, finished_at)")
+RUNS_LIKE = {
+    # another tool's run tracker (a CI or ML tracker): a common table name
+    "tracker": ((
+        "create table runs(id integer primary key, name text, started text)",
+        "insert into runs values (1, 'nightly build', '2026-11-30')",
+        "create table artifacts(run_id int, path text)"),
+        "its runs table has no policy_name, policy_version, policy_sha256, ... column"),
+    # adieu's runs columns, but no adieu migration recorded (a hand-made copy)
+    "copied-columns": ((ADIEU_RUNS,), "no adieu migration is recorded in it"),
+    "other-migrations": ((
+        ADIEU_RUNS, "create table _sqlite_migrations (id integer primary key, "
+        "migration_set, name, applied_at)",
+        "insert into _sqlite_migrations values (1, 'llm', 'm001_initial', '2026')"),
+        "no adieu migration is recorded in it"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RUNS_LIKE))
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_a_foreign_database_with_a_runs_table_is_refused_and_untouched(
+        tmp_path: Path, args: list[str], kind: str) -> None:
+    """Issue 11, RB5: adieu's database is recognised by its own marks, not by
+    a table named runs; the check is made read-only, before the journal
+    mode is set (the file used to become WAL, and `adieu runs` crashed)."""
+    db = tmp_path / "other.db"
+    statements, why = RUNS_LIKE[kind]
+    before = _made(db, *statements)
+    result = CliRunner().invoke(cli, [a.format(tmp=tmp_path) for a in args] + ["--db", str(db)])
+    assert (result.exit_code, result.output) == (
+        2, f"Error: {db} is not an adieu database ({why})\n")
+    assert (hashlib.sha256(db.read_bytes()).digest(), db.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]

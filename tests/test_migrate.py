@@ -324,3 +324,39 @@ def test_upgraded_database_keeps_working(runner: CliRunner, old_db: Path, policy
     # CUST-0007's approval.
     assert result.stdout.splitlines()[0] == \
         f"audit trail intact: {31 + 2 + 1 + 1 + 1 + 7 + 1 + 2 + 1} entries"
+
+
+M007 = Path(__file__).resolve().parent / "fixtures" / "main-m007.db"
+ROOT = Path(__file__).resolve().parents[1]
+READ_ONLY_COMMANDS = [
+    ["diff", "--run", "1", "--run", "2"],
+    ["evaluate", str(ROOT / "policies" / "default.yaml"), "--source",
+     f"csv:{ROOT / 'examples' / 'customers.csv'}", "--as-of", "2026-12-15", "--dry-run", "-q"],
+    ["diff", str(ROOT / "policies" / "default.yaml"), str(ROOT / "policies" / "strict.yaml"),
+     "--source", f"csv:{ROOT / 'examples' / 'customers.csv'}", "--as-of", "2026-12-15"],
+]
+
+
+@pytest.mark.parametrize("args", READ_ONLY_COMMANDS, ids=lambda a: " ".join(a[:3]))
+def test_a_command_that_does_not_upgrade_says_so_on_an_older_layout(
+        runner: CliRunner, tmp_path: Path, args: list[str]) -> None:
+    """Issue 11, RB6: diff and evaluate --dry-run read without migrating;
+    on an intact database of an older layout they said it "was edited or
+    damaged". They say it is older and how to upgrade it, and leave it as
+    it is; after that upgrade the same command works."""
+    db = tmp_path / "old.db"
+    shutil.copyfile(M007, db)
+    before = hashlib.sha256(db.read_bytes()).digest()
+    result = runner.invoke(cli, [*args, "--db", str(db)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {db} is an adieu database of an older layout (its last migration is "
+        f"m007_set_aside_strikes, this adieu's is {migrations._migrations[-1].name}), which "
+        "`adieu diff` and `adieu evaluate --dry-run` read only once it is upgraded: upgrade it "
+        f"first with `adieu audit verify --db {db}` (which migrates the file and checks its "
+        "trail), or run this on an upgraded copy\n")
+    assert "damaged" not in result.output
+    assert hashlib.sha256(db.read_bytes()).digest() == before
+    assert runner.invoke(cli, ["audit", "verify", "--db", str(db)]).exit_code == 0
+    again = runner.invoke(cli, [*args, "--db", str(db)])
+    assert again.exit_code in (0, 1), again.output

@@ -180,6 +180,16 @@ def test_a_run_of_an_earlier_version_shows_no_maker(tmp_path: Path) -> None:
     ("Chloe\u200bMartin",
      "Error: --by may not contain an invisible or formatting character (U+200B)\n"),
     (" \u00a0 ", "Error: --by may not be empty: name who makes the run\n"),
+    # issue 11, RA8: a name that shows as nothing, a look-alike, no length limit
+    ("\u0301", "Error: --by \\u0301 has no letter or digit: name who makes the run\n"),
+    ("- .", "Error: --by - . has no letter or digit: name who makes the run\n"),
+    ("M\u0430ra", "Error: --by M\\u0430ra mixes letters of another script that look like "
+                  "Latin ones with Latin letters; type the name in one script\n"),
+    ("Chlo\u0435 Martin", "Error: --by Chlo\\u0435 Martin mixes letters of another script "
+                          "that look like Latin ones with Latin letters; type the name in one "
+                          "script\n"),
+    ("x" * 5000, "Error: --by is 5,000 characters long; at most 200\n"),
+    ("x" * 201, "Error: --by is 201 characters long; at most 200\n"),
 ])
 def test_a_bad_by_is_refused_before_anything_is_read(tmp_path: Path, by: str,
                                                       message: str) -> None:
@@ -213,3 +223,19 @@ def test_no_user_name_is_recorded_as_none(monkeypatch: pytest.MonkeyPatch,
     assert names.made_by(None) is None  # a user name that cannot show is not recorded
     monkeypatch.setattr(names.getpass, "getuser", lambda: "\uff4fps")
     assert names.made_by(None) == "ops"
+
+
+@pytest.mark.parametrize(("by", "kept"), [
+    ("Mara Lind", "Mara Lind"), ("Chloé Martin", "Chloé Martin"), ("O'Brien", "O'Brien"),
+    ("\u041c\u0430\u0440\u0430", "\u041c\u0430\u0440\u0430"),  # wholly Cyrillic: kept
+    ("\u03a3\u03bf\u03c6\u03af\u03b1", "\u03a3\u03bf\u03c6\u03af\u03b1"),
+    ("x" * 200, "x" * 200), ("  Mara   Lind ", "Mara Lind"),
+    ("\uff2d\uff41\uff52\uff41", "Mara"),  # full-width letters fold to ASCII first
+    ("ops-bot 2", "ops-bot 2"),
+])
+def test_names_made_by_keeps(by: str, kept: str) -> None:
+    """The RA8 limits leave real names alone: accents, other scripts,
+    exactly 200 characters."""
+    from adieu.names import made_by
+
+    assert made_by(by) == kept

@@ -89,7 +89,8 @@ def segments_json(db: Path, *by: str, run: str = "2") -> dict:
 
 
 def as_map(doc: dict, fact: str) -> dict[str, dict]:
-    return {r["segment"]: {k: r[k] for k in ("customers", "strikes", "offboards",
+    return {r["escaped"] if r["missing"] else r["segment"]:
+            {k: r[k] for k in ("customers", "strikes", "offboards",
                                              "strikes_per_customer",
                                              "offboards_per_customer")}
             for r in doc["segments"] if r["fact"] == fact}
@@ -192,11 +193,11 @@ def test_csv_output_has_the_json_figures(db: Path):
     out = adieu("segments", "--by", "size", "--db", str(db), "--csv").stdout
     got = list(csv.DictReader(out.splitlines()))
     doc = segments_json(db, "size")
-    assert [list(r) for r in got][0] == ["fact", "segment", "customers", "strikes",
+    assert [list(r) for r in got][0] == ["fact", "segment", "missing", "customers", "strikes",
                                          "strikes_per_customer", "offboards",
                                          "offboards_per_customer", "escaped"]
-    assert [{k: "" if v is None else str(v) for k, v in r.items()}
-            for r in doc["segments"]] == got
+    assert [{k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+             for k, v in r.items()} for r in doc["segments"]] == got
 
 
 def test_text_table(db: Path):
@@ -340,9 +341,11 @@ def test_facts_some_customers_lack_or_the_policy_uses_are_missing_segments(tmp_p
     db = _small_run(tmp_path)
     doc = json.loads(adieu("segments", "--by", "orders_12m", "--by", "late_payments_12m",
                            "--db", str(db), "--json").stdout)
-    got = {(r["fact"], r["segment"]): r["customers"] for r in doc["segments"]}
-    assert got == {("orders_12m", "3"): 1, ("orders_12m", "4"): 1,
-                   ("orders_12m", "(missing)"): 1, ("late_payments_12m", "(missing)"): 3}
+    got = {(r["fact"], r["segment"], r["missing"], r["escaped"]): r["customers"]
+           for r in doc["segments"]}
+    assert got == {("orders_12m", "3", False, None): 1, ("orders_12m", "4", False, None): 1,
+                   ("orders_12m", None, True, "(missing)"): 1,
+                   ("late_payments_12m", None, True, "(missing)"): 3}
 
 
 def test_a_run_stored_before_fact_keys_reads_its_facts_from_its_decisions(tmp_path: Path):
@@ -357,7 +360,7 @@ def test_a_run_stored_before_fact_keys_reads_its_facts_from_its_decisions(tmp_pa
                                  "facts: abuse_incidents_12m, ")
     doc = json.loads(adieu("segments", "--by", "orders_12m", "--db", str(db), "--json").stdout)
     assert sum(r["customers"] for r in doc["segments"]) == 79
-    assert "(missing)" not in {r["segment"] for r in doc["segments"]}
+    assert not any(r["missing"] for r in doc["segments"])
 
 
 @pytest.mark.parametrize(("label", "shown"), [
@@ -370,6 +373,12 @@ def test_a_run_stored_before_fact_keys_reads_its_facts_from_its_decisions(tmp_pa
     ("\U0001d42btail", "\\U0001d42btail"),  # mathematical bold r
     ("re\u200btail", "re\\u200btail"),  # a zero-width space
     ("ret\u0430\u200bil", "ret\\u0430\\u200bil"),
+    # a backslash typed in the value is doubled, so it never reads as an escape
+    ("a\\u0456b", "a\\\\u0456b"), ("a\u0456b", "a\\u0456b"), ("x\\y", "x\\\\y"),
+    ("a\\u0456b\u200b", "a\\\\u0456b\\u200b"),
+    # a value spelt like a marker is preceded by a backslash
+    ("(missing)", "\\(missing)"), ("(unknown)", "\\(unknown)"),
+    ("\\(missing)", "\\\\(missing)"), ("(missing) x", None),
 ])
 def test_escaped_labels(label: str, shown: str | None):
     assert escaped(label) == shown
@@ -417,3 +426,38 @@ def test_look_alike_values_are_segments_of_their_own_shown_escaped(tmp_path: Pat
         assert f'<span class="cut" title="{label}">{label}</span>' in html
     assert "reta\u0456l" not in html and "\uff52" not in html
     assert "\\u escapes in 3 segment(s) mark letters" in html
+
+
+def test_a_value_spelt_like_a_marker_is_not_merged_with_missing(tmp_path: Path):
+    """Issue 11, RA6: two customers whose industry is the text "(missing)"
+    and one without an industry were one segment of 3 in the table, JSON
+    and CSV. A typed backslash sequence (a\\u0456b) printed exactly as the
+    escaped look-alike (a\u0456b, Cyrillic i)."""
+    values = ["(missing)", "(missing)", "", "a\\u0456b", "a\u0456b", "retail"]
+    data = tmp_path / "c.csv"
+    data.write_text("customer_id,industry,revenue_12m\n" + "".join(
+        f"C{i},{v},{100 * (i + 1)}\n" for i, v in enumerate(values)), encoding="utf-8")
+    policy = tmp_path / "p.yaml"
+    policy.write_text('version: "1"\nname: p\nallow_missing_facts: [industry]\nrules:\n'
+                      '  - id: big\n    title: Big\n    when: revenue_12m > 150\n'
+                      '    action: flag\n    severity: low\n    explain: big\n',
+                      encoding="utf-8")
+    db = tmp_path / "a.db"
+    adieu("evaluate", str(policy), "--source", f"csv:{data}", "--as-of", "2026-11-01",
+          "--db", str(db), "-q")
+    want = {("(missing)", False, "\\(missing)"): 2, (None, True, "(missing)"): 1,
+            ("a\\u0456b", False, "a\\\\u0456b"): 1, ("a\u0456b", False, "a\\u0456b"): 1,
+            ("retail", False, None): 1}
+    doc = json.loads(adieu("segments", "--by", "industry", "--db", str(db), "--json").stdout)
+    assert {(r["segment"], r["missing"], r["escaped"]): r["customers"]
+            for r in doc["segments"]} == want
+    rows = list(csv.DictReader(adieu("segments", "--by", "industry", "--db", str(db),
+                                     "--csv").stdout.splitlines()))
+    assert {(r["segment"] or None, r["missing"] == "true", r["escaped"] or None):
+            int(r["customers"]) for r in rows} == want
+    assert {r["missing"] for r in rows} == {"true", "false"}
+    text = adieu("segments", "--by", "industry", "--db", str(db)).stdout.splitlines()
+    shown = sorted((line.split()[0], int(line.split()[1])) for line in text[3:-1])
+    assert shown == sorted([("\\(missing)", 2), ("(missing)", 1), ("a\\\\u0456b", 1),
+                            ("a\\u0456b", 1), ("retail", 1)])
+    assert text[-1].startswith("note: \\u escapes in 1 segment(s) mark")

@@ -63,7 +63,9 @@ def register(cli: click.Group) -> None:
     @click.option("--by", "by", default=None, metavar="NAME",
                   help="Who makes the run, recorded with it (runs.made_by, shown by `adieu "
                        "runs`). Default: the operating-system user name; a record to read, "
-                       "not checked against anything.")
+                       "not checked against anything. At most 200 characters, with a letter "
+                       "or digit; a name that mixes look-alike letters of another script "
+                       "with Latin ones (a Cyrillic 'а' in 'Mara') is refused.")
     @workers_option
     @quiet_option
     def evaluate(policy: str, source: tuple[str, ...], mapping: tuple[str, ...],

@@ -15,13 +15,20 @@ import click
 
 from ..errors import InputError, Location
 from ..safe_text import echo, json_text
-from ..segments import DEFAULT_SEGMENTS, RunFacts, default_names, percent, segment_table
+from ..segments import (
+    DEFAULT_SEGMENTS,
+    RunFacts,
+    default_names,
+    hidden_escaped,
+    percent,
+    segment_table,
+)
 from ..store import get_run
 from .common import allow_formulas_option, db_option, json_option, opened_store, run_option
 from .csvout import CsvWriter, cell
 
-SEGMENT_COLUMNS = ("fact", "segment", "customers", "strikes", "strikes_per_customer",
-                   "offboards", "offboards_per_customer", "escaped")
+SEGMENT_COLUMNS = ("fact", "segment", "missing", "customers", "strikes",
+                   "strikes_per_customer", "offboards", "offboards_per_customer", "escaped")
 ESCAPED_NOTE = ("note: \\u escapes in {n} segment(s) mark letters of other scripts that "
                 "look like Latin ones, or characters that do not show: a data problem to fix "
                 "in the source")
@@ -111,9 +118,9 @@ def register(cli: click.Group) -> None:
     @db_option
     @json_option
     @click.option("--csv", "as_csv", is_flag=True,
-                  help="Output CSV: one row per segment (columns: fact, segment, customers, "
-                       "strikes, strikes_per_customer, offboards, offboards_per_customer, "
-                       "escaped).")
+                  help="Output CSV: one row per segment (columns: fact, segment, missing, "
+                       "customers, strikes, strikes_per_customer, offboards, "
+                       "offboards_per_customer, escaped).")
     @allow_formulas_option
     def segments_cmd(by: tuple[str, ...], run_id: int | None, db: str | None, as_json: bool,
                      as_csv: bool, allow_formulas: bool) -> None:
@@ -124,8 +131,11 @@ def register(cli: click.Group) -> None:
         first. The same table as in `adieu report`. A value with letters of
         another script that look like Latin ones, or characters that do not
         show, is a segment of its own, shown with those characters escaped
-        (reta\\u0456l); JSON and CSV give the value and, as `escaped`, the
-        label shown."""
+        (reta\\u0456l), and a backslash in a value doubled. Customers without
+        the fact are the (missing) segment ((unknown): a derived fact that
+        could not be computed), never merged with a value spelt so, which is
+        shown \\(missing). JSON and CSV give the value (null for those
+        customers, with `missing` true) and, as `escaped`, the label shown."""
         if as_json and as_csv:
             raise click.UsageError("give --json or --csv, not both")
         with opened_store(db) as store:
@@ -142,7 +152,8 @@ def register(cli: click.Group) -> None:
             writer = CsvWriter(sys.stdout, allow_formulas)
             writer.writerow(SEGMENT_COLUMNS)
             for row in rows:
-                writer.writerow([cell(row[c]) for c in SEGMENT_COLUMNS])
+                writer.writerow([("true" if row[c] else "false") if c == "missing"
+                                 else cell(row[c]) for c in SEGMENT_COLUMNS])
         else:
             _table(run, names, rows)
 
@@ -162,6 +173,6 @@ def _table(run: dict[str, Any], names: list[str], rows: list[dict[str, Any]]) ->
         for line in cells:
             echo("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                            for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
-        marked = sum(1 for r in mine if r["escaped"])
+        marked = sum(1 for r in mine if not r["missing"] and hidden_escaped(r["segment"]))
         if marked:
             echo(ESCAPED_NOTE.format(n=marked))
