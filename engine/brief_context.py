@@ -291,15 +291,17 @@ def _dates(row: dict[str, Any], case: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _due_from_approval(case: dict[str, Any] | None, policy: Any,
-                       facts: dict[str, Any]) -> dt.date | None:
+                       facts: dict[str, Any], today: dt.date | None = None) -> dt.date | None:
     """The earliest date the policy's timing gives counted from the day of
-    the case's approval (what cases._late_approval compares with)."""
+    the case's approval (what cases._late_approval compares with), or
+    from `today` when given (the day the letter is written)."""
     day = review_day(case) if case is not None else None
     if case is None or case["state"] != "approved" or policy is None or not day:
         return None
     from .decide import effective_date
 
-    return effective_date(policy.timing, _contract_end(facts), dt.date.fromisoformat(day))[0]
+    return effective_date(policy.timing, _contract_end(facts),
+                          today or dt.date.fromisoformat(day))[0]
 
 
 def brief_context(db: sqlite_utils.Database, run: dict[str, Any], row: dict[str, Any],
@@ -327,7 +329,8 @@ def brief_context(db: sqlite_utils.Database, run: dict[str, Any], row: dict[str,
     offboard_rules = [r["rule"] for r in fired if r.get("action") == "offboard"]
     # an approved brief is the final letter only while its dates still hold
     draft_reasons = not_final(dates["effective_date"], dates["phase_out_start"], case, today,
-                              _due_from_approval(case, policy, facts)) if approved \
+                              _due_from_approval(case, policy, facts),
+                              _due_from_approval(case, policy, facts, today)) if approved \
         else [NOT_APPROVED]
     return {
         "customer": data("customer", {

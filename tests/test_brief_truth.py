@@ -123,12 +123,23 @@ def test_a_passed_date_or_transition_start_is_named(late: Path, tmp_path: Path):
     run(db, "2026-11-02")
     assert adieu("approve", "CUST-0088", "--run", "1", "--by", "Mara Lind", "--db", str(db),
                  clock="2026-11-02T10:00:00+00:00").returncode == 0
-    # approved on the run's day: final until the transition starts
-    ok = brief(db, "CUST-0088", clock="2026-11-20T09:00:00+00:00")
+    # approved on the run's day: final while the policy's notice counted from
+    # the day the letter is written still ends by the date (RB3) ...
+    ok = brief(db, "CUST-0088", clock="2026-11-04T09:00:00+00:00")
     assert (ok.returncode, ok.stderr) == (0, "")
     assert "DRAFT" not in ok.stdout
+    assert "(at the end of a 60-day notice period, moved past the holiday season)" in ok.stdout
     start = lines_of(ok.stdout, "The transition")[0].split(":")[0][2:]
     effective = re.search(r"takes effect on \*\*(.+?)\*\*", ok.stdout).group(1)
+    assert effective == "Wednesday 6 January 2027"
+    # ... and a DRAFT once a letter written today gives less than that
+    short = brief(db, "CUST-0088", clock="2026-11-20T09:00:00+00:00")
+    assert short.returncode == 0
+    assert short.stdout.startswith(
+        "**DRAFT: written today (Friday 20 November 2026), the letter gives the customer 47 "
+        "days before Wednesday 6 January 2027, less notice than the policy promises counted "
+        "from today (at the earliest Tuesday 19 January 2027): agree a later date with the "
+        "reviewer (revoke and approve again) before handing it over. Do not send.**")
     begun = brief(db, "CUST-0088", clock="2026-12-18T09:00:00+00:00")
     assert begun.returncode == 0
     assert begun.stdout.startswith(f"**DRAFT: the transition would have begun on {start}, "
