@@ -204,6 +204,15 @@ def test_timeline_moves_steps_off_weekends_and_avoided_periods():
     # no working day left between the steps: the step is left out
     got = [(s["date"], s["step"]) for s in _timeline("2026-12-14", "2027-01-06", t)]
     assert got == [("2026-12-14", "phase_out_start"), ("2027-01-06", "effective")]
+    # RB9: a phase-out wholly inside the avoided period (from Sunday 27 December)
+    # starts on the last working day before it, keeping the promised notice
+    got = [(s["date"], s["step"]) for s in _timeline("2026-12-27", "2027-01-06", t,
+                                                     dt.date(2026, 11, 1))]
+    assert got == [("2026-12-14", "phase_out_start"), ("2027-01-06", "effective")]
+    # ... but not on or before the run's as-of date: then there is no such step
+    got = [(s["date"], s["step"]) for s in _timeline("2026-12-27", "2027-01-06", t,
+                                                     dt.date(2026, 12, 14))]
+    assert got == [("2027-01-06", "effective")]
 
 
 @pytest.mark.parametrize("basis,effective,steps,words", [
@@ -288,6 +297,24 @@ def test_a_brief_without_referral_says_so_to_staff_and_lint_warns(cycle: Path, t
     # the default policy refers CUST-0088: no such note, no warning
     assert "No referral" not in brief(cycle, "CUST-0088", clock=NOW).stdout
     assert "[no-referrals]" not in adieu("validate", DEFAULT).stdout
+
+
+def test_max_referrals_0_refers_nobody_without_advice_to_add_one(tmp_path: Path):
+    """RB11: max_referrals: 0 (the lint's way to refer nobody) is the policy's
+    choice: the staff note says so and gives no advice to suggest providers."""
+    text = Path(DEFAULT).read_text(encoding="utf-8")
+    assert "  max_referrals: 2" in text and "  referrals:" in text
+    policy = tmp_path / "none.yaml"
+    policy.write_text(text.replace("  max_referrals: 2", "  max_referrals: 0"), encoding="utf-8")
+    assert adieu("validate", "--strict", str(policy)).returncode == 0
+    db = tmp_path / "none.db"
+    run(db, "2026-11-01", policy=str(policy))
+    md = brief(db, "CUST-0088", clock=NOW).stdout
+    assert "- No referral: the policy refers nobody (`timing.max_referrals: 0`).\n" in md
+    html = brief(db, "CUST-0088", "--format", "html", clock=NOW).stdout
+    assert "<li>No referral: the policy refers nobody (<code>timing.max_referrals: 0</code>)" \
+        in html
+    assert "suggest one or two providers" not in md + html
 
 
 # --- B15: a revoked approval ----------------------------------------------------------
