@@ -354,6 +354,22 @@ def test_staff_notes_tell_a_revoked_approval(tmp_path: Path):
     ("{% if case is defined and false %}{{ case.reviewr }}{% endif %}\n", 1,
      "case.reviewr"),
     ("{% if false %}{{ decision['timing_step'] }}{% endif %}\n", 1, "decision.timing_step"),
+    # RB8: whatever route reaches the value
+    ('{% set c = customer %}\n{% if false %}{{ c.nickname }}{% endif %}\n', 2,
+     "customer.nickname"),
+    ('{% with c = customer %}{% if false %}\n{{ c.nickname }}{% endif %}{% endwith %}\n', 2,
+     "customer.nickname"),
+    ('{% macro m(x) %}\n{{ x.nickname }}{% endmacro %}{% if false %}{{ m(customer) }}'
+     '{% endif %}\n', 2, "customer.nickname"),
+    ('{% macro m(a, x=none) %}{{ x.reviewd_on }}{% endmacro %}\n{{ m(1, x=case) }}\n', 1,
+     "case.reviewd_on"),
+    ("{% if false %}{{ (rules|first).titel }}{% endif %}\n", 1, "rules[].titel"),
+    ("{% if false %}{{ (strikes|last).recorded }}{% endif %}\n", 1, "strikes[].recorded"),
+    ("{% for r in rules[1:] %}{{ r.titel }}{% endfor %}\n", 1, "rules[].titel"),
+    ("{% set ns = namespace(r=rules) %}{% for r in ns.r %}\n{{ r.titel }}{% endfor %}\n", 2,
+     "rules[].titel"),
+    ("{% for case in [1] %}{{ case }}{% endfor %}\n{% if false %}{{ case.reviewd_on }}"
+     "{% endif %}\n", 2, "case.reviewd_on"),
 ])
 def test_an_unknown_placeholder_is_an_error_in_any_branch(cycle: Path, tmp_path: Path,
                                                             text: str, line: int, name: str):
@@ -373,7 +389,13 @@ def test_documented_values_stay_usable_in_any_form(cycle: Path, tmp_path: Path):
         "{% for k, v in facts.items() %}{% endfor %}{{ facts.revenue_12m }}\n"
         "{{ customer.name.upper() }} {{ referrals|length }} {{ rules[0].figures[0].name }}\n"
         "{% macro who(c) %}{{ c.id }}{% endmacro %}{{ who(customer) }}\n"
-        "{% if case is defined %}{{ case.state }}{% endif %} {{ today }} {{ in_effect }}\n",
+        "{% if case is defined %}{{ case.state }}{% endif %} {{ today }} {{ in_effect }}\n"
+        "{% set c = customer %}{{ c.id }}{% with r = rules|first %}{{ r.id }}{% endwith %}\n"
+        "{% for r in rules[:1] %}{{ r.figures[0].value }}{% endfor %}{{ (rules|last).id }}\n"
+        "{% set ns = namespace(s=strikes) %}{% for s in ns.s %}{{ s.rule }}{% endfor %}\n"
+        "{% for customer in [1] %}{{ customer.real }}{% endfor %}{{ customer.id }}\n"
+        "{% macro two(x, y) %}{{ x.id }}{{ y.id }}{% endmacro %}{{ two(customer, "
+        "rules[0]) }}{{ two(run, rules[0]) }}\n",
         encoding="utf-8")
     out = brief(cycle, "CUST-0007", "--template", str(t), clock=NOW)
     assert out.returncode == 0, out.stderr
