@@ -143,18 +143,6 @@ def test_a_date_passed_when_the_approval_is_recorded_is_warned_of(effective, on,
                          "again without --on"] if passed else [])
 
 
-def test_the_case_page_shows_the_passed_date_warning(june: Path):
-    pytest.importorskip("starlette")  # the serve extra, as tests/test_serve.py
-    from adieu.serve import case_page
-
-    code, out = adieu(june, "approve", "CUST-A", "--run", "6", "--by", "Mara Lind",
-                      "--on", "2026-06-01")
-    assert code == 0, out
-    warnings = case_page(str(june), "CUST-A")["warnings"]
-    assert len(warnings) == 1 and warnings[0].startswith(
-        "case 1's date 2026-07-31 has passed (the approval of 2026-06-01 was recorded on ")
-
-
 def test_a_reapproval_on_an_earlier_day_counts_the_date_from_its_own_day(june: Path):
     """RB4: approved today (too late for 2026-07-31), redated by July's run
     counted from today; revoked; approved again --on 2026-07-01: August's run
