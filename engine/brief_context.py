@@ -21,6 +21,7 @@ from .brief_timing import (
     on_to_working_day,
     timing_steps,
     why_then,
+    working_day,
 )
 from .cases import review_day
 from .compact import DECIDED
@@ -86,7 +87,7 @@ CONTEXT: dict[str, str] = {
     "strikes[].set_aside_by": "value",
     "timeline": "list", "timeline[].date": "value", "timeline[].step": "value",
     "timeline[].what": "value",
-    "referrals": "texts",
+    "referrals": "texts", "referral_limit": "value",
     "case": "mapping", "case.id": "value", "case.state": "value", "case.reviewer": "value",
     "case.reviewed_on": "value", "case.review_note": "value", "case.revoked_by": "value",
     "case.revoked_on": "value", "case.revoke_reason": "value",
@@ -212,14 +213,19 @@ def _rule(index: int, path: str, r: dict[str, Any]) -> Data:
         "figures": items(f"{path}[{index}].figures", figures), "exemption": r.get("shielded_by")})
 
 
-def _timeline(start: str | None, effective: str | None, timing: Any = None) -> Items:
+def _timeline(start: str | None, effective: str | None, timing: Any = None,
+              after: dt.date | None = None) -> Items:
     """The customer-facing steps between the decision and the effective
     date: phase-out start (when before the effective date), a handover half
     way through the phase-out (when a day lies strictly between) and the
     last working day (the day before the effective date, when after the
     phase-out start), then the effective date. The steps keep to the
     policy's calendar (`timing`: weekdays_only, avoid): the phase-out start
-    moves on to the first working day (before the effective date), the
+    moves on to the first working day (before the effective date), else,
+    when none lies before it (a phase-out wholly inside an avoided period),
+    back to the last working day before it (after `after`, the run's as-of
+    date: an earlier start keeps the notice the letter promises), else it
+    is left out with the handover and the last working day; the
     handover and the last working day back to the working day before them,
     the handover before the last working day; a step with no such day after
     the phase-out start is left out."""
@@ -227,8 +233,12 @@ def _timeline(start: str | None, effective: str | None, timing: Any = None) -> I
         return items("timeline", [])
     end = dt.date.fromisoformat(effective)
     steps: list[tuple[dt.date, str]] = []
-    if start is not None and dt.date.fromisoformat(start) < end:
-        begin = on_to_working_day(dt.date.fromisoformat(start), end, timing)
+    first = dt.date.fromisoformat(start) if start is not None else None
+    begin = None if first is None or first >= end else \
+        on_to_working_day(first, end, timing)
+    if begin is not None and not working_day(begin, timing):
+        begin = back_to_working_day(begin, after or dt.date.min, timing)
+    if begin is not None:
         steps.append((begin, "phase_out_start"))
         middle = begin + (end - begin) // 2
         last = back_to_working_day(end - dt.timedelta(days=1), begin, timing)
@@ -291,15 +301,17 @@ def _dates(row: dict[str, Any], case: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _due_from_approval(case: dict[str, Any] | None, policy: Any,
-                       facts: dict[str, Any]) -> dt.date | None:
+                       facts: dict[str, Any], today: dt.date | None = None) -> dt.date | None:
     """The earliest date the policy's timing gives counted from the day of
-    the case's approval (what cases._late_approval compares with)."""
+    the case's approval (what cases._late_approval compares with), or
+    from `today` when given (the day the letter is written)."""
     day = review_day(case) if case is not None else None
     if case is None or case["state"] != "approved" or policy is None or not day:
         return None
     from .decide import effective_date
 
-    return effective_date(policy.timing, _contract_end(facts), dt.date.fromisoformat(day))[0]
+    return effective_date(policy.timing, _contract_end(facts),
+                          today or dt.date.fromisoformat(day))[0]
 
 
 def brief_context(db: sqlite_utils.Database, run: dict[str, Any], row: dict[str, Any],
@@ -327,7 +339,8 @@ def brief_context(db: sqlite_utils.Database, run: dict[str, Any], row: dict[str,
     offboard_rules = [r["rule"] for r in fired if r.get("action") == "offboard"]
     # an approved brief is the final letter only while its dates still hold
     draft_reasons = not_final(dates["effective_date"], dates["phase_out_start"], case, today,
-                              _due_from_approval(case, policy, facts)) if approved \
+                              _due_from_approval(case, policy, facts),
+                              _due_from_approval(case, policy, facts, today)) if approved \
         else [NOT_APPROVED]
     return {
         "customer": data("customer", {
@@ -355,8 +368,10 @@ def brief_context(db: sqlite_utils.Database, run: dict[str, Any], row: dict[str,
                                        for i, r in enumerate(row.get("shielded") or [])]),
         "strikes": _strikes(db, cid, run["as_of"], titles),
         "timeline": _timeline(dates["phase_out_start"], dates["effective_date"],
-                              policy.timing if policy is not None else None),
+                              policy.timing if policy is not None else None,
+                              dt.date.fromisoformat(run["as_of"])),
         "referrals": items("referrals", list(row.get("referrals") or [])),
+        **({"referral_limit": policy.timing.max_referrals} if policy is not None else {}),
         **({"case": _case(case)} if case is not None else {}),
         "today": today.isoformat(),
         "in_effect": (case is not None and case["state"] == "effective") or (

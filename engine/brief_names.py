@@ -32,10 +32,21 @@ _SAME_LIST = ("selectattr", "rejectattr", "sort", "reverse", "list", "unique", "
               "reject")
 
 
+# Filters that give back one item of the list they are given.
+_ONE_ITEM = ("first", "last", "random")
+
+
 class _Walk:
-    def __init__(self, names: Mapping[str, str], assigned: set[str]) -> None:
+    """Walks the template in order with a scope: template name -> the
+    documented name it holds (None: a value this check does not follow).
+    {% set %}, {% with %}, loop variables, namespace() attributes and
+    macro arguments (per call) enter the scope where the template sets
+    them; a name not in scope is a root of the context."""
+
+    def __init__(self, names: Mapping[str, str], macros: dict[str, nodes.Macro]) -> None:
         self.names = names
-        self.assigned = assigned
+        self.macros = macros
+        self.expanding: set[str] = set()
         self.problems: dict[str, int] = {}
 
     def kind(self, name: str | None) -> str | None:
@@ -58,18 +69,22 @@ class _Walk:
         if isinstance(node, nodes.Name):
             if node.name in scope:
                 return scope[node.name]
-            if node.name in self.names and node.name not in self.assigned:
-                return node.name
-            return None
-        if isinstance(node, nodes.Filter) and node.name in _SAME_LIST and node.node is not None:
+            return node.name if node.name in self.names else None
+        if isinstance(node, nodes.Filter) and node.node is not None:
             base = self.path(node.node, scope)
-            return base if self.kind(base) in ("list", "texts") else None
+            if self.kind(base) not in ("list", "texts"):
+                return None
+            if node.name in _SAME_LIST:
+                return base
+            return f"{base}[]" if node.name in _ONE_ITEM else None
         if isinstance(node, nodes.Getattr):
+            if isinstance(node.node, nodes.Name) and f"{node.node.name}.{node.attr}" in scope:
+                return scope[f"{node.node.name}.{node.attr}"]  # a namespace() attribute
             return self.child(self.path(node.node, scope), node.attr, node.lineno)
         if isinstance(node, nodes.Getitem):
             base = self.path(node.node, scope)
             if self.kind(base) in ("list", "texts"):
-                return f"{base}[]"
+                return base if isinstance(node.arg, nodes.Slice) else f"{base}[]"
             if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
                 return self.child(base, node.arg.value, node.lineno)
         return None
@@ -88,25 +103,89 @@ class _Walk:
             self.problem(name, line)
         return None
 
+    def bind(self, target: nodes.Node, value: nodes.Node, into: dict[str, str | None],
+             scope: dict[str, str | None]) -> None:
+        """Set `target` (a {% set %} or {% with %} target) in `into` to what
+        `value`, read in `scope`, holds."""
+        if isinstance(target, nodes.NSRef):
+            into[f"{target.name}.{target.attr}"] = self.path(value, scope)
+            return
+        if not isinstance(target, nodes.Name):
+            for name in target.find_all(nodes.Name):
+                into[name.name] = None
+            return
+        for key in [k for k in into if k.startswith(f"{target.name}.")]:
+            del into[key]
+        into[target.name] = self.path(value, scope)
+        if isinstance(value, nodes.Call) and isinstance(value.node, nodes.Name) \
+                and value.node.name == "namespace" and "namespace" not in scope:
+            into[target.name] = None
+            for kw in value.kwargs:
+                into[f"{target.name}.{kw.key}"] = self.path(kw.value, scope)
+
+    def expand(self, macro: nodes.Macro, call: nodes.Call,
+               scope: dict[str, str | None]) -> None:
+        """Check the macro's body with the documented values a call gives
+        its arguments (positional and by name)."""
+        args: dict[str, str | None] = {a.name: None for a in macro.args}
+        for arg, value in zip(macro.args, call.args, strict=False):
+            args[arg.name] = self.path(value, scope)
+        for kw in call.kwargs:
+            if kw.key in args:
+                args[kw.key] = self.path(kw.value, scope)
+        if macro.name in self.expanding or not any(args.values()):
+            return
+        self.expanding.add(macro.name)
+        inner: dict[str, str | None] = {"caller": None, "varargs": None, "kwargs": None,
+                                        **args}
+        for child in macro.body:
+            self.walk(child, inner)
+        self.expanding.discard(macro.name)
+
     def walk(self, node: nodes.Node, scope: dict[str, str | None]) -> None:
-        if isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, (nodes.Getattr, nodes.Getitem, nodes.Filter)):
             self.path(node, scope)
+        if isinstance(node, nodes.Assign):
+            self.walk(node.node, scope)
+            self.bind(node.target, node.node, scope, scope)
+            return
+        if isinstance(node, nodes.AssignBlock):
+            for child in (*node.body, *([node.filter] if node.filter else [])):
+                self.walk(child, scope)
+            self.bind(node.target, nodes.Const(None), scope, scope)
+            return
+        if isinstance(node, nodes.With):
+            inner = dict(scope)
+            for target, value in zip(node.targets, node.values, strict=False):
+                self.walk(value, scope)
+                self.bind(target, value, inner, scope)
+            for child in node.body:
+                self.walk(child, inner)
+            return
         if isinstance(node, nodes.For):
             self.walk(node.iter, scope)
             inner = dict(scope)
             base = self.path(node.iter, scope)
-            for target in node.target.find_all(nodes.Name):
-                inner[target.name] = None
+            for target in (node.target, *node.target.find_all(nodes.Name)):
+                if isinstance(target, nodes.Name):
+                    inner[target.name] = None
             if isinstance(node.target, nodes.Name) and self.kind(base) in ("list", "texts"):
                 inner[node.target.name] = f"{base}[]"
-            for child in (*node.body, *node.else_, *([node.test] if node.test else [])):
+            inner["loop"] = None
+            for child in (*node.body, *([node.test] if node.test else [])):
                 self.walk(child, inner)
+            for child in node.else_:
+                self.walk(child, dict(scope))
             return
         if isinstance(node, (nodes.Macro, nodes.CallBlock)):
-            inner = {**scope, **{a.name: None for a in node.args}}
+            inner = {**scope, "caller": None, "varargs": None, "kwargs": None,
+                     **{a.name: None for a in node.args}}
             for child in node.iter_child_nodes():
                 self.walk(child, inner)
             return
+        if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) \
+                and node.node.name in self.macros and node.node.name not in scope:
+            self.expand(self.macros[node.node.name], node, scope)
         for child in node.iter_child_nodes():
             self.walk(child, scope)
 
@@ -130,7 +209,7 @@ def unknown_names(ast: nodes.Template, env: Any, names: Mapping[str, str],
     """(name, template line) of each placeholder of `ast` that is not in
     `names` (brief_context.CONTEXT), first use of each, in line order."""
     assigned = _assigned(ast)
-    walk = _Walk(names, assigned)
+    walk = _Walk(names, {m.name: m for m in ast.find_all(nodes.Macro)})
     roots = {n for n in names if "." not in n and "[" not in n}
     loose = meta.find_undeclared_variables(ast) - roots - set(env.globals) - assigned
     for node in ast.find_all(nodes.Name):

@@ -163,12 +163,17 @@ NEXT_RUN = ("run the next month's evaluate first: it sets a new date, counted fr
 
 
 def not_final(effective: str | None, phase_out: str | None, case: dict[str, Any] | None,
-              today: dt.date, due_from_approval: dt.date | None) -> list[str]:
+              today: dt.date, due_from_approval: dt.date | None,
+              due_from_today: dt.date | None = None) -> list[str]:
     """Why the letter of an approved (or effective) case cannot be handed
     over as it stands (empty: it can). effective, phase_out: the dates the
     brief announces; case: the customer's case row; due_from_approval: the earliest
     date the policy's timing gives counted from the day of the approval,
-    when the case is approved (None: not known)."""
+    when the case is approved (None: not known); due_from_today: the same
+    counted from today, the day the letter is written: a letter handed
+    over today promises the notice the policy gives from today, so a date
+    before it is a DRAFT (the approval was recorded or the brief written
+    late)."""
     if effective is None:
         return []
     state = case["state"] if case else None
@@ -193,4 +198,10 @@ def not_final(effective: str | None, phase_out: str | None, case: dict[str, Any]
         return [f"the transition would have begun on {long_date(phase_out)}, before today "
                 f"({long_date(today)}): the customer gets less notice than the letter says; "
                 "agree the dates with the reviewer before handing it over"]
+    if due_from_today is not None and day < due_from_today:
+        return [f"written today ({long_date(today)}), the letter gives the customer "
+                f"{(day - today).days} days before {long_date(day)}, less notice than the "
+                f"policy promises counted from today (at the earliest "
+                f"{long_date(due_from_today)}): agree a later date with the reviewer "
+                "(revoke and approve again) before handing it over"]
     return []

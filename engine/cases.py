@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,6 +191,11 @@ def _late_approval(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date,
         return False
     approved_on = dt.date.fromisoformat(case.reviewed_on)
     due, _, steps = timing_steps(policy.timing, contract_end, approved_on)
+    earlier = counted_from_approval(case.timing_basis)
+    if earlier is not None and earlier != case.reviewed_on:
+        # the date was counted from another approval, since revoked: count
+        # it again from the approval that stands (RB4)
+        return _recount(policy, decision, case, as_of, due, _, steps, earlier)
     if case.effective_date >= due.isoformat():
         return False
     # Counted from the approval day, once: the new date is stored on the
@@ -210,6 +216,40 @@ def _late_approval(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date,
         f"for its date {case.effective_date} (the policy's timing counted from the approval "
         f"gives {due.isoformat()} at the earliest); the date is set again: "
         f"{decision.effective_date}")
+    return True
+
+
+_COUNTED = re.compile(r"; counted from the approval on (\d{4}-\d{2}-\d{2})")
+
+
+def counted_from_approval(basis: str | None) -> str | None:
+    """The day of the approval a case's date was counted from (the last
+    "; counted from the approval on DAY" of its timing basis), else None."""
+    found = _COUNTED.findall(basis or "")
+    return found[-1] if found else None
+
+
+def _recount(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date, due: dt.date,
+             basis: str, steps: tuple[str, ...], earlier: str) -> bool:
+    """An approved case whose date was counted from an earlier approval,
+    since revoked (its timing basis names another approval day): the date
+    is counted again from the approval that stands (from this run's as-of
+    date if that date has passed as well), with a note naming both."""
+    from_approval = due > as_of
+    if from_approval and due.isoformat() == case.effective_date:
+        return False  # the same date either way
+    if from_approval:
+        decision.effective_date, decision.timing_basis = due.isoformat(), basis
+        decision.timing_steps = steps
+        decision.phase_out_start = max(due - dt.timedelta(days=policy.timing.phase_out_days),
+                                       as_of + dt.timedelta(days=1)).isoformat()
+    decision.timing_basis = f"{decision.timing_basis}; counted from " + (
+        f"the approval on {case.reviewed_on}" if from_approval
+        else f"this run (as of {as_of.isoformat()}), after the approval")
+    decision.notes.append(
+        f"case {case.id}: its date {case.effective_date} was counted from an approval on "
+        f"{earlier}, since revoked; counted from the approval by {case.reviewer} on "
+        f"{case.reviewed_on} the date is set again: {decision.effective_date}")
     return True
 
 

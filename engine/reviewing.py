@@ -362,14 +362,26 @@ def case_json(row: dict[str, Any] | None) -> dict[str, Any] | None:
 def review_warnings(case: dict[str, Any], today: str | None = None) -> list[str]:
     """The warnings of an approval (printed by `adieu approve`, shown on the
     case page while it applies): an effective date not after the day of the
-    approval."""
+    approval (the next run sets a new one), or a date after the day of
+    the approval that had passed when the approval was recorded (`approve
+    --on` a past day: the next run makes the offboarding effective since
+    that date, though no letter has gone out)."""
     day = cases.review_day(case)
-    if case["state"] != "approved" or not case.get("effective_date") or \
-            not day or case["effective_date"] > day:
+    effective = case.get("effective_date")
+    if case["state"] != "approved" or not effective or not day:
         return []
+    if effective > day:
+        recorded = (case.get("reviewed_at") or "")[:10]
+        if not recorded or effective > recorded:
+            return []
+        return [f"case {case['id']}'s date {effective} has passed (the approval of "
+                f"{day} was recorded on {recorded}): the next run records the offboarding "
+                f"as effective since {effective} although no letter has gone out; if the "
+                "customer has not been told, revoke the approval and approve again "
+                "without --on"]
     when = "today" if day == (today or dt.date.today().isoformat()) else \
         f"the day of the approval ({day})"
-    return [f"case {case['id']}'s date {case['effective_date']} is not after {when}: the next "
+    return [f"case {case['id']}'s date {effective} is not after {when}: the next "
             "run sets a new date, with the policy's notice counted from this approval"]
 
 

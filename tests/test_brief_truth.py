@@ -123,12 +123,23 @@ def test_a_passed_date_or_transition_start_is_named(late: Path, tmp_path: Path):
     run(db, "2026-11-02")
     assert adieu("approve", "CUST-0088", "--run", "1", "--by", "Mara Lind", "--db", str(db),
                  clock="2026-11-02T10:00:00+00:00").returncode == 0
-    # approved on the run's day: final until the transition starts
-    ok = brief(db, "CUST-0088", clock="2026-11-20T09:00:00+00:00")
+    # approved on the run's day: final while the policy's notice counted from
+    # the day the letter is written still ends by the date (RB3) ...
+    ok = brief(db, "CUST-0088", clock="2026-11-04T09:00:00+00:00")
     assert (ok.returncode, ok.stderr) == (0, "")
     assert "DRAFT" not in ok.stdout
+    assert "(at the end of a 60-day notice period, moved past the holiday season)" in ok.stdout
     start = lines_of(ok.stdout, "The transition")[0].split(":")[0][2:]
     effective = re.search(r"takes effect on \*\*(.+?)\*\*", ok.stdout).group(1)
+    assert effective == "Wednesday 6 January 2027"
+    # ... and a DRAFT once a letter written today gives less than that
+    short = brief(db, "CUST-0088", clock="2026-11-20T09:00:00+00:00")
+    assert short.returncode == 0
+    assert short.stdout.startswith(
+        "**DRAFT: written today (Friday 20 November 2026), the letter gives the customer 47 "
+        "days before Wednesday 6 January 2027, less notice than the policy promises counted "
+        "from today (at the earliest Tuesday 19 January 2027): agree a later date with the "
+        "reviewer (revoke and approve again) before handing it over. Do not send.**")
     begun = brief(db, "CUST-0088", clock="2026-12-18T09:00:00+00:00")
     assert begun.returncode == 0
     assert begun.stdout.startswith(f"**DRAFT: the transition would have begun on {start}, "
@@ -193,6 +204,15 @@ def test_timeline_moves_steps_off_weekends_and_avoided_periods():
     # no working day left between the steps: the step is left out
     got = [(s["date"], s["step"]) for s in _timeline("2026-12-14", "2027-01-06", t)]
     assert got == [("2026-12-14", "phase_out_start"), ("2027-01-06", "effective")]
+    # RB9: a phase-out wholly inside the avoided period (from Sunday 27 December)
+    # starts on the last working day before it, keeping the promised notice
+    got = [(s["date"], s["step"]) for s in _timeline("2026-12-27", "2027-01-06", t,
+                                                     dt.date(2026, 11, 1))]
+    assert got == [("2026-12-14", "phase_out_start"), ("2027-01-06", "effective")]
+    # ... but not on or before the run's as-of date: then there is no such step
+    got = [(s["date"], s["step"]) for s in _timeline("2026-12-27", "2027-01-06", t,
+                                                     dt.date(2026, 12, 14))]
+    assert got == [("2027-01-06", "effective")]
 
 
 @pytest.mark.parametrize("basis,effective,steps,words", [
@@ -279,6 +299,24 @@ def test_a_brief_without_referral_says_so_to_staff_and_lint_warns(cycle: Path, t
     assert "[no-referrals]" not in adieu("validate", DEFAULT).stdout
 
 
+def test_max_referrals_0_refers_nobody_without_advice_to_add_one(tmp_path: Path):
+    """RB11: max_referrals: 0 (the lint's way to refer nobody) is the policy's
+    choice: the staff note says so and gives no advice to suggest providers."""
+    text = Path(DEFAULT).read_text(encoding="utf-8")
+    assert "  max_referrals: 2" in text and "  referrals:" in text
+    policy = tmp_path / "none.yaml"
+    policy.write_text(text.replace("  max_referrals: 2", "  max_referrals: 0"), encoding="utf-8")
+    assert adieu("validate", "--strict", str(policy)).returncode == 0
+    db = tmp_path / "none.db"
+    run(db, "2026-11-01", policy=str(policy))
+    md = brief(db, "CUST-0088", clock=NOW).stdout
+    assert "- No referral: the policy refers nobody (`timing.max_referrals: 0`).\n" in md
+    html = brief(db, "CUST-0088", "--format", "html", clock=NOW).stdout
+    assert "<li>No referral: the policy refers nobody (<code>timing.max_referrals: 0</code>)" \
+        in html
+    assert "suggest one or two providers" not in md + html
+
+
 # --- B15: a revoked approval ----------------------------------------------------------
 
 def test_staff_notes_tell_a_revoked_approval(tmp_path: Path):
@@ -316,6 +354,22 @@ def test_staff_notes_tell_a_revoked_approval(tmp_path: Path):
     ("{% if case is defined and false %}{{ case.reviewr }}{% endif %}\n", 1,
      "case.reviewr"),
     ("{% if false %}{{ decision['timing_step'] }}{% endif %}\n", 1, "decision.timing_step"),
+    # RB8: whatever route reaches the value
+    ('{% set c = customer %}\n{% if false %}{{ c.nickname }}{% endif %}\n', 2,
+     "customer.nickname"),
+    ('{% with c = customer %}{% if false %}\n{{ c.nickname }}{% endif %}{% endwith %}\n', 2,
+     "customer.nickname"),
+    ('{% macro m(x) %}\n{{ x.nickname }}{% endmacro %}{% if false %}{{ m(customer) }}'
+     '{% endif %}\n', 2, "customer.nickname"),
+    ('{% macro m(a, x=none) %}{{ x.reviewd_on }}{% endmacro %}\n{{ m(1, x=case) }}\n', 1,
+     "case.reviewd_on"),
+    ("{% if false %}{{ (rules|first).titel }}{% endif %}\n", 1, "rules[].titel"),
+    ("{% if false %}{{ (strikes|last).recorded }}{% endif %}\n", 1, "strikes[].recorded"),
+    ("{% for r in rules[1:] %}{{ r.titel }}{% endfor %}\n", 1, "rules[].titel"),
+    ("{% set ns = namespace(r=rules) %}{% for r in ns.r %}\n{{ r.titel }}{% endfor %}\n", 2,
+     "rules[].titel"),
+    ("{% for case in [1] %}{{ case }}{% endfor %}\n{% if false %}{{ case.reviewd_on }}"
+     "{% endif %}\n", 2, "case.reviewd_on"),
 ])
 def test_an_unknown_placeholder_is_an_error_in_any_branch(cycle: Path, tmp_path: Path,
                                                             text: str, line: int, name: str):
@@ -335,7 +389,13 @@ def test_documented_values_stay_usable_in_any_form(cycle: Path, tmp_path: Path):
         "{% for k, v in facts.items() %}{% endfor %}{{ facts.revenue_12m }}\n"
         "{{ customer.name.upper() }} {{ referrals|length }} {{ rules[0].figures[0].name }}\n"
         "{% macro who(c) %}{{ c.id }}{% endmacro %}{{ who(customer) }}\n"
-        "{% if case is defined %}{{ case.state }}{% endif %} {{ today }} {{ in_effect }}\n",
+        "{% if case is defined %}{{ case.state }}{% endif %} {{ today }} {{ in_effect }}\n"
+        "{% set c = customer %}{{ c.id }}{% with r = rules|first %}{{ r.id }}{% endwith %}\n"
+        "{% for r in rules[:1] %}{{ r.figures[0].value }}{% endfor %}{{ (rules|last).id }}\n"
+        "{% set ns = namespace(s=strikes) %}{% for s in ns.s %}{{ s.rule }}{% endfor %}\n"
+        "{% for customer in [1] %}{{ customer.real }}{% endfor %}{{ customer.id }}\n"
+        "{% macro two(x, y) %}{{ x.id }}{{ y.id }}{% endmacro %}{{ two(customer, "
+        "rules[0]) }}{{ two(run, rules[0]) }}\n",
         encoding="utf-8")
     out = brief(cycle, "CUST-0007", "--template", str(t), clock=NOW)
     assert out.returncode == 0, out.stderr

@@ -60,7 +60,13 @@ def test_an_approval_on_the_day_of_the_run_keeps_the_date_and_becomes_effective(
     assert today > "2026-06-01"  # the story is told after the fact
     code, out = adieu(june, "approve", "CUST-A", "--run", "6", "--by", "Mara Lind",
                       "--on", "2026-06-01")
-    assert (code, out) == (0, "CUST-A (case 1, run 6): offboarding approved by Mara Lind on "
+    # the date passed before the approval was recorded: said, not refused (RB2)
+    assert (code, out) == (0, f"warning: case 1's date 2026-07-31 has passed (the approval of "
+                              f"2026-06-01 was recorded on {today}): the next run records the "
+                              "offboarding as effective since 2026-07-31 although no letter "
+                              "has gone out; if the customer has not been told, revoke the "
+                              "approval and approve again without --on\n"
+                              "CUST-A (case 1, run 6): offboarding approved by Mara Lind on "
                               "2026-06-01, effective 2026-07-31\n")
     seq, at, kind, payload = audit_rows(june)[-1]
     case = json.loads(payload)["case"]
@@ -112,3 +118,49 @@ def test_a_rejection_on_a_stated_day(june: Path):
     code, out = adieu(june, "history", "CUST-A", "--json")
     case = json.loads(out)["cases"][0]
     assert (case["reviewed_on"], case["events"][-1]["on"]) == ("2026-06-02", "2026-06-02")
+
+
+def _approved(effective: str, on: str, recorded: str) -> dict:
+    return {"id": 7, "state": "approved", "effective_date": effective, "reviewed_on": on,
+            "reviewed_at": f"{recorded}T10:00:00+00:00"}
+
+
+@pytest.mark.parametrize(("effective", "on", "recorded", "passed"), [
+    ("2026-07-31", "2026-06-01", "2026-12-01", True),    # passed before it was recorded
+    ("2026-07-31", "2026-06-01", "2026-07-31", True),    # recorded on the date itself
+    ("2026-07-31", "2026-06-01", "2026-07-30", False),   # a day's notice left: no warning
+    ("2026-07-31", "2026-07-01", "2026-07-01", False),   # approved on the day: no warning
+])
+def test_a_date_passed_when_the_approval_is_recorded_is_warned_of(effective, on, recorded,
+                                                                  passed):
+    from adieu.reviewing import review_warnings
+
+    warnings = review_warnings(_approved(effective, on, recorded), recorded)
+    assert warnings == ([f"case 7's date {effective} has passed (the approval of {on} was "
+                         f"recorded on {recorded}): the next run records the offboarding as "
+                         f"effective since {effective} although no letter has gone out; if "
+                         "the customer has not been told, revoke the approval and approve "
+                         "again without --on"] if passed else [])
+
+
+def test_a_reapproval_on_an_earlier_day_counts_the_date_from_its_own_day(june: Path):
+    """RB4: approved today (too late for 2026-07-31), redated by July's run
+    counted from today; revoked; approved again --on 2026-07-01: August's run
+    counts the date from 1 July, and no explanation names the revoked day."""
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    assert adieu(june, "approve", "CUST-A", "--run", "6", "--by", "Mara Lind")[0] == 0
+    months(june, 7)
+    code, out = adieu(june, "explain", "CUST-A", "--run", "7")
+    assert f"counted from the approval on {today}" in out
+    assert adieu(june, "revoke", "CUST-A", "--by", "Ben Okoye", "--reason", "wrong day")[0] == 0
+    code, out = adieu(june, "approve", "CUST-A", "--by", "Mara Lind", "--on", "2026-07-01")
+    assert code == 0, out
+    months(june, 8)
+    code, out = adieu(june, "explain", "CUST-A", "--run", "8")
+    assert "  case 1: approved, effective 2026-08-31 (" in out, out
+    assert "counted from the approval on 2026-07-01" in out
+    effective = next(line for line in out.splitlines() if line.startswith("  effective "))
+    assert "counted from the approval on 2026-07-01" in effective and today not in effective
+    assert "was counted from an approval on " f"{today}, since revoked; counted from the " \
+           "approval by Mara Lind on 2026-07-01 the date is set again: 2026-08-31" in out
+    assert adieu(june, "audit", "verify")[0] == 0

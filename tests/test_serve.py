@@ -265,3 +265,21 @@ def test_a_database_removed_while_serving_is_404_not_a_crash(tmp_path: Path, db:
     page = TestClient(app, base_url=BASE).get("/")
     assert page.status_code == 404
     assert alerts(page.text) == [f"no database at {db}"]
+
+
+def test_the_case_page_shows_a_date_passed_when_the_approval_was_recorded(tmp_path: Path):
+    """RB2: approved --on the run's day, recorded after the date: the case
+    page carries the warning `adieu approve` gives."""
+    from test_review_on import adieu as review_cli
+    from test_review_on import months
+
+    from adieu.serve import case_page
+
+    db = tmp_path / "year.db"
+    months(db, 1, 2, 3, 4, 5, 6)
+    code, out = review_cli(db, "approve", "CUST-A", "--run", "6", "--by", "Mara Lind",
+                           "--on", "2026-06-01")
+    assert code == 0, out
+    warnings = case_page(str(db), "CUST-A")["warnings"]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "case 2's date 2026-07-31 has passed (the approval of 2026-06-01 was recorded on ")

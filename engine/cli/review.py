@@ -52,7 +52,8 @@ def register(cli: click.Group) -> None:
                       help="The day the review was made, when it is recorded later "
                            "(default: today). Not after today, not before the as-of date "
                            "of the run reviewed. The policy's notice counts from it; the "
-                           "audit entry keeps it and the real time of recording.")
+                           "audit entry keeps it and the real time of recording. A date "
+                           "that had passed by the time of recording is warned of.")
         @db_option
         def command(customer_id: str, run_id: int | None, by: str, by_id: str | None,
                     no_owner: bool, note: str | None, on: dt.date | None,
