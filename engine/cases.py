@@ -202,15 +202,7 @@ def _late_approval(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date,
     # case and kept by later runs (it does not slide with each run). Only
     # when that date has passed too (no run since the approval until after
     # it) is it counted from this run.
-    from_approval = due > as_of
-    if from_approval:
-        decision.effective_date, decision.timing_basis = due.isoformat(), _
-        decision.timing_steps = steps
-        decision.phase_out_start = max(due - dt.timedelta(days=policy.timing.phase_out_days),
-                                       as_of + dt.timedelta(days=1)).isoformat()
-    decision.timing_basis = f"{decision.timing_basis}; counted from " + (
-        f"the approval on {approved_on.isoformat()}" if from_approval
-        else f"this run (as of {as_of.isoformat()}), after the approval")
+    _set_again(policy, decision, as_of, due, _, steps, approved_on.isoformat())
     decision.notes.append(
         f"case {case.id}: approved by {case.reviewer} on {approved_on.isoformat()}, too late "
         f"for its date {case.effective_date} (the policy's timing counted from the approval "
@@ -229,23 +221,32 @@ def counted_from_approval(basis: str | None) -> str | None:
     return found[-1] if found else None
 
 
-def _recount(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date, due: dt.date,
-             basis: str, steps: tuple[str, ...], earlier: str) -> bool:
-    """An approved case whose date was counted from an earlier approval,
-    since revoked (its timing basis names another approval day): the date
-    is counted again from the approval that stands (from this run's as-of
-    date if that date has passed as well), with a note naming both."""
+def _set_again(policy: Any, decision: Any, as_of: dt.date, due: dt.date, basis: str,
+               steps: tuple[str, ...], approved_on: str) -> None:
+    """Set the decision's date again: DUE (the policy's timing counted from
+    the approval on APPROVED_ON, with its BASIS and STEPS) when it is after
+    this run's as-of date, else the date this run's own timing gave; the
+    basis says which."""
     from_approval = due > as_of
-    if from_approval and due.isoformat() == case.effective_date:
-        return False  # the same date either way
     if from_approval:
         decision.effective_date, decision.timing_basis = due.isoformat(), basis
         decision.timing_steps = steps
         decision.phase_out_start = max(due - dt.timedelta(days=policy.timing.phase_out_days),
                                        as_of + dt.timedelta(days=1)).isoformat()
     decision.timing_basis = f"{decision.timing_basis}; counted from " + (
-        f"the approval on {case.reviewed_on}" if from_approval
+        f"the approval on {approved_on}" if from_approval
         else f"this run (as of {as_of.isoformat()}), after the approval")
+
+
+def _recount(policy: Any, decision: Any, case: CaseMemory, as_of: dt.date, due: dt.date,
+             basis: str, steps: tuple[str, ...], earlier: str) -> bool:
+    """An approved case whose date was counted from an earlier approval,
+    since revoked (its timing basis names another approval day): the date
+    is counted again from the approval that stands (from this run's as-of
+    date if that date has passed as well), with a note naming both."""
+    if due > as_of and due.isoformat() == case.effective_date:
+        return False  # the same date either way
+    _set_again(policy, decision, as_of, due, basis, steps, str(case.reviewed_on))
     decision.notes.append(
         f"case {case.id}: its date {case.effective_date} was counted from an approval on "
         f"{earlier}, since revoked; counted from the approval by {case.reviewer} on "

@@ -44,7 +44,7 @@ from .diff_variants import TOGETHER, policy_names
 from .expr import UNKNOWN, Context
 from .facts import from_json_facts
 from .policy import Policy
-from .policy_diff import PolicyChange, _show, causes, names_of
+from .policy_diff import PolicyChange, _show, causes, rule_change_lines, rule_names
 
 # Timing keys that move an offboarding's effective date or phase-out start.
 DATE_KEYS = ("contract_end_within_days", "notice_days", "phase_out_days", "weekdays_only",
@@ -268,13 +268,9 @@ def rule_causes(change: PolicyChange, old: Policy | None, new: Policy | None, ru
     if rx != rb or (ry is not None and ry != ra):
         target, other = (b, x) if rx != rb else (y, a)
         what = change.rules.get(rule_id)
-        if what is not None:
-            out.append(f"rule {rule_id}: " + (what if isinstance(what, str)
-                                              else ", ".join(what) + " changed"))
-        names = (names_of(old, rule_id) if old else set()) | \
-            (names_of(new, rule_id) if new else set())
-        lines, together = policy_names(change, names, target, other, result,
-                                       fallback=what is None)
+        out += rule_change_lines(change, rule_id)
+        lines, together = policy_names(change, rule_names(old, new, rule_id), target, other,
+                                       result, fallback=what is None)
         out += lines
         if rx != rb:
             rule = b.policy.rule(rule_id)

@@ -206,14 +206,24 @@ def causes(change: PolicyChange, old: Policy | None, new: Policy | None,
     policy, names_of). Empty when none of the change touches the rule (the
     difference then comes from elsewhere: the population figures, memory,
     the ladder)."""
-    out = []
+    return rule_change_lines(change, rule_id) + \
+        name_causes(change, rule_names(old, new, rule_id))
+
+
+def rule_change_lines(change: PolicyChange, rule_id: str) -> list[str]:
+    """["rule ID: added" / "rule ID: when, severity changed"], or [] when
+    the rule's own text did not change."""
     what = change.rules.get(rule_id)
-    if what is not None:
-        out.append(f"rule {rule_id}: " + (what if isinstance(what, str)
-                                          else ", ".join(what) + " changed"))
-    names = (names_of(old, rule_id) if old else set()) | \
+    if what is None:
+        return []
+    return [f"rule {rule_id}: " + (what if isinstance(what, str)
+                                   else ", ".join(what) + " changed")]
+
+
+def rule_names(old: Policy | None, new: Policy | None, rule_id: str) -> set[str]:
+    """The params and derived facts rule_id's condition rests on, in either policy."""
+    return (names_of(old, rule_id) if old else set()) | \
         (names_of(new, rule_id) if new else set())
-    return out + name_causes(change, names)
 
 
 def name_causes(change: PolicyChange, names: set[str]) -> list[str]:
