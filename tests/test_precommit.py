@@ -122,8 +122,8 @@ def test_broken_policy_fails_naming_file_and_line(repo, hooks):
 
 
 def test_a_policy_changed_without_its_tests_fails_the_tests(repo, hooks):
-    """adieu-test runs on a change of the policy alone (pass_filenames:
-    false: it tests policies/ whole), and names the failing case's line."""
+    """adieu-test runs on a change of the policy alone (it tests the whole
+    repository), and names the failing case's line."""
     policy = repo / "policies" / "default.yaml"
     text = policy.read_text(encoding="utf-8")
     assert "late_payment_limit: 3" in text
@@ -137,10 +137,40 @@ def test_a_policy_changed_without_its_tests_fails_the_tests(repo, hooks):
 
 
 def test_other_yaml_files_are_not_policies(repo, hooks):
-    """notes.yaml is no policy (and not even valid YAML): both hooks skip it."""
+    """notes.yaml is no policy (and not even valid YAML): adieu-validate
+    skips it, and adieu-test (which runs on every commit) does not count it."""
     result = run(repo, hooks[2], "notes.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("(no files to check)Skipped") == 2, result.stdout
+    assert result.stdout.count("(no files to check)Skipped") == 1, result.stdout
+    assert re.search(r"^adieu test\.+Passed$", result.stdout, re.M), result.stdout
+
+
+@pytest.mark.parametrize("repo", ["remote", "local"], indirect=True)
+@pytest.mark.parametrize("change", ["delete", "repoint"])
+def test_a_policy_left_without_tests_by_a_test_file_change_fails(repo, hooks, change):
+    """h11 RC1 (/work/notes/h11/rc/hook_deleted_test.sh): deleting the
+    policy's only test file (no changed file left for a hook given file
+    names) or pointing it at another policy passed the hook. adieu-test
+    tests the whole repository on every commit: the policy is at 0%."""
+    test = repo / "policies" / "default.test.yaml"
+    shutil.copy(repo / "policies" / "default.yaml", repo / "policies" / "other.yaml")
+    other_test = repo / "policies" / "other.test.yaml"
+    other_test.write_text(test.read_text(encoding="utf-8").replace(
+        "policy: default.yaml", "policy: other.yaml"), encoding="utf-8")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "two tested policies")
+    if change == "delete":
+        test.unlink()
+    else:
+        test.write_text(test.read_text(encoding="utf-8").replace(
+            "policy: default.yaml", "policy: other.yaml"), encoding="utf-8")
+    _git(repo, "add", "-A")
+    result = subprocess.run([sys.executable, "-m", "pre_commit", "run"], cwd=repo,
+                            env=hooks[2], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "- hook id: adieu-test\n- exit code: 1" in result.stdout, result.stdout
+    assert ("coverage of policies/default.yaml: 0.0% (no test file tests this policy)\n"
+            "  below --coverage-min 100%\n") in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("repo", ["remote", "local"], indirect=True)
@@ -167,8 +197,8 @@ def test_a_policy_added_without_tests_fails_the_tests(repo, hooks):
 def test_an_untested_policy_yaml_in_another_folder_fails_the_tests(repo, hooks):
     """h11 RA1 (/work/notes/h11/ra/hook_other_folder.sh): `adieu init billing`
     with billing's test file removed and its limit changed passed the hook,
-    which then searched ./policies only. adieu-test is given the changed
-    files: billing/policy.yaml, named by no test file, is at 0%."""
+    which then searched ./policies only. adieu-test tests the whole
+    repository: billing/policy.yaml, named by no test file, is at 0%."""
     (repo / "billing").mkdir()
     text = (repo / "policies" / "default.yaml").read_text(encoding="utf-8")
     assert "late_payment_limit: 3" in text
