@@ -31,7 +31,7 @@ import sqlite_utils
 
 from . import cases, compact
 from .audit import AuditLog
-from .errors import InputError
+from .errors import AdieuError, InputError
 from .memory_check import MEMORY_TABLES, check_memory
 from .names import owner_id_key, owners_on_record, same_name
 from .safe_text import WHITESPACE, name_keys, name_problem
@@ -359,17 +359,41 @@ def case_json(row: dict[str, Any] | None) -> dict[str, Any] | None:
             stored_list("cases", row["id"], "review_fired", row["review_fired"])}
 
 
-def review_warnings(case: dict[str, Any], today: str | None = None) -> list[str]:
+def approval_due(db: Any, case: dict[str, Any]) -> dt.date | None:
+    """The earliest date the policy of the case's latest run gives counted
+    from the day of its approval (what the next run compares the case's date
+    with: engine/cases.py), or None when it cannot be told (not approved, no
+    decision, the run's policy cannot be compiled)."""
+    from .brief_context import _due_from_approval, _policy, brief_decision
+
+    if case.get("state") != "approved" or not case.get("latest_run"):
+        return None
+    try:
+        run, row = brief_decision(db, case["customer_id"], case["latest_run"])
+        policy = _policy(run, row)[1]
+    except AdieuError:
+        return None
+    return _due_from_approval(case, policy, row.get("facts") or {})
+
+
+def review_warnings(case: dict[str, Any], today: str | None = None,
+                    due: dt.date | None = None) -> list[str]:
     """The warnings of an approval (printed by `adieu approve`, shown on the
     case page while it applies): an effective date not after the day of the
-    approval (the next run sets a new one), or a date after the day of
-    the approval that had passed when the approval was recorded (`approve
+    approval, or before `due` (the policy's date counted from the approval
+    day, approval_due): the next run sets a new one; or a date after the day
+    of the approval that had passed when the approval was recorded (`approve
     --on` a past day: the next run makes the offboarding effective since
     that date, though no letter has gone out)."""
     day = cases.review_day(case)
     effective = case.get("effective_date")
     if case["state"] != "approved" or not effective or not day:
         return []
+    if effective > day and due is not None and effective < due.isoformat():
+        return [f"case {case['id']}'s date {effective} gives less notice than the policy "
+                f"promises counted from the approval of {day} (at the earliest "
+                f"{due.isoformat()}): the next run sets a new date, counted from this "
+                "approval"]
     if effective > day:
         recorded = (case.get("reviewed_at") or "")[:10]
         if not recorded or effective > recorded:

@@ -172,6 +172,7 @@ def case_page(path: str, customer_id: str) -> dict[str, Any]:
         raise NotFound(f"no database at {path}")
     try:
         case = _latest_case(db, customer_id)
+        due = reviewing.approval_due(db, case)
         run, row = brief_decision(db, customer_id, case["latest_run"])
         strikes = [r for r in strike_rows(db, customer_id, dt.date.fromisoformat(run["as_of"]))
                    if r["recorded_on"] <= run["as_of"]]
@@ -182,7 +183,7 @@ def case_page(path: str, customer_id: str) -> dict[str, Any]:
             "events": case["events"], "run": run, "decision": row, "facts": facts,
             "name": facts.get("name"), "owner": _owner(facts), "fired": row.get("fired") or [],
             "strikes": strikes, "open": case["state"] == "proposed",
-            "warnings": reviewing.review_warnings(case)}
+            "warnings": reviewing.review_warnings(case, due=due)}
 
 
 def brief_html(path: str, customer_id: str) -> str:

@@ -164,3 +164,22 @@ def test_a_reapproval_on_an_earlier_day_counts_the_date_from_its_own_day(june: P
     assert "was counted from an approval on " f"{today}, since revoked; counted from the " \
            "approval by Mara Lind on 2026-07-01 the date is set again: 2026-08-31" in out
     assert adieu(june, "audit", "verify")[0] == 0
+
+
+def test_an_approval_too_late_for_its_date_warns_of_the_new_date_not_of_effect(june: Path):
+    """h11 RC3 (/work/notes/h11/rc/approve_on_false_warning.sh): Alder's June
+    case (2026-07-31) approved --on 2026-06-15: 60 days from the approval do
+    not reach 2026-07-31, so the next run sets a new date. The warning said
+    the next run makes the offboarding effective since 2026-07-31; it now
+    names the new date's cause, as the brief's DRAFT line does, and July's
+    run sets it."""
+    code, out = adieu(june, "approve", "CUST-A", "--by", "Mara Lind", "--on", "2026-06-15")
+    assert code == 0, out
+    assert out.splitlines()[0] == (
+        "warning: case 1's date 2026-07-31 gives less notice than the policy promises counted "
+        "from the approval of 2026-06-15 (at the earliest 2026-08-14): the next run sets a "
+        "new date, counted from this approval")
+    assert "although no letter has gone out" not in out
+    months(june, 7)
+    code, out = adieu(june, "explain", "CUST-A")
+    assert "case 1: approved, effective 2026-08-14" in out, out

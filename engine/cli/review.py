@@ -11,7 +11,7 @@ import click
 
 from ..explain import fmt
 from ..names import owners_on_record
-from ..reviewing import pending, review, review_warnings, revoke
+from ..reviewing import approval_due, pending, review, review_warnings, revoke
 from ..safe_text import echo
 from .common import RUN_ID, customer_argument, db_option, json_option, opened_store, parse_date
 
@@ -61,7 +61,8 @@ def register(cli: click.Group) -> None:
             with opened_store(db) as store:
                 case = review(store, customer_id, run_id, verdict, by, note, by_id, no_owner,
                               on=on)
-            for warning in review_warnings(case, case["reviewed_at"][:10]):
+                due = approval_due(store, case)
+            for warning in review_warnings(case, case["reviewed_at"][:10], due):
                 echo(f"warning: {warning}", err=True)
             day = "" if case["reviewed_on"] == case["reviewed_at"][:10] else \
                 f" on {case['reviewed_on']}"
