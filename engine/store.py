@@ -277,6 +277,15 @@ class Database(sqlite_utils.Database):
 BUSY_SECONDS = 900
 
 
+def refuse_a_folder(path: str) -> None:
+    """A folder (or other non-file) given as the database: StoreError naming
+    it (SQLite would say "disk I/O error")."""
+    if Path(path).exists() and not Path(path).is_file():
+        what = "a folder" if Path(path).is_dir() else "not a regular file"
+        raise StoreError(f"cannot use database: it is {what}, not a database file "
+                         "(--db names the file, e.g. adieu.db)", Location(path))
+
+
 def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
     """Open (and migrate) the store. WAL mode, a busy timeout; write
     transactions take the write lock when they begin (see Database).
@@ -288,6 +297,7 @@ def open_db(path: str, create: bool = True) -> sqlite_utils.Database:
     if not create and not Path(path).exists():
         raise StoreError(f"no database at {path} (run `adieu evaluate` first, or pass --db)",
                          Location(path))
+    refuse_a_folder(path)
     deadline = time.monotonic() + BUSY_SECONDS
     while True:
         try:
@@ -356,6 +366,7 @@ def open_db_readonly(path: str) -> sqlite_utils.Database | None:
     filesystem is read as it is (dbfile.connect_readonly)."""
     if not Path(path).exists():
         return None
+    refuse_a_folder(path)
     db = None
     try:
         db = _readonly_db(path, 30)

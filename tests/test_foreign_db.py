@@ -60,6 +60,19 @@ def test_a_foreign_database_is_refused_and_untouched(tmp_path: Path, args: list[
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
 
 
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_a_folder_given_as_the_database_is_named_as_one(tmp_path: Path, args: list[str]) -> None:
+    """h11 RC7: a folder as --db said "cannot use database: disk I/O error"."""
+    folder = tmp_path / "dbs"
+    folder.mkdir()
+    result = CliRunner().invoke(cli, [a.format(tmp=tmp_path) for a in args] +
+                                ["--db", str(folder)])
+    assert (result.exit_code, result.output) == (
+        2, f"Error: {folder}: cannot use database: it is a folder, not a database file "
+           "(--db names the file, e.g. adieu.db)\n")
+    assert list(folder.iterdir()) == []
+
+
 def test_the_store_functions_refuse_it(tmp_path: Path) -> None:
     """Serve's page reads go through open_db_readonly, commands through open_db."""
     db = tmp_path / "other.db"
