@@ -148,7 +148,7 @@ def find_test_files(paths: Iterable[str]) -> tuple[list[str], list[str]]:
     named mapping file (*.mapping.yaml: adieu validate checks it) has no
     tests. A path that is not there, or a directory with no test file, is an
     InputError."""
-    from .filekinds import file_kind
+    from .filekinds import file_kind, is_policy
 
     out: list[str] = []
     policies: list[str] = []
@@ -162,6 +162,10 @@ def find_test_files(paths: Iterable[str]) -> tuple[list[str], list[str]]:
         elif not path.exists():
             raise InputError("no such file or directory", Location(p))
         elif path.is_file() and file_kind(p) == "policy":
+            if not is_policy(p):
+                raise InputError("neither a policy test file (*.test.yaml) nor a policy "
+                                 "(a policy has name, version and rules, or names the "
+                                 "policy schema on its first line)", Location(p))
             policies.append(p)
             out.extend(tests_of(p))
         elif path.is_file() and file_kind(p) == "mapping":

@@ -566,10 +566,11 @@ def test_pytest_reports_a_hostile_file_as_a_collection_error(tiny: Path):
 
 def _hook_run(hook: dict, repo: Path, changed: list[str]) -> subprocess.CompletedProcess | None:
     """Run a hook as pre-commit does: the changed files that match `files`
-    and not `exclude` (re.search), appended unless pass_filenames is false."""
+    and not `exclude` (re.search), appended unless pass_filenames is false;
+    none: not run, unless always_run."""
     files = [f for f in changed if re.search(hook.get("files", ""), f)
              and not re.search(hook.get("exclude", "^$"), f)]
-    if not files:
+    if not files and not hook.get("always_run"):
         return None
     words = shlex.split(hook["entry"])
     args = [] if hook.get("pass_filenames") is False else files
@@ -592,7 +593,9 @@ def test_pre_commit_hooks_validate_and_test_the_policies(tmp_path: Path):
     assert "default.test.yaml" not in validate.stdout
     tested = _hook_run(by_id["adieu-test"], tmp_path, changed)
     assert tested is not None and tested.returncode == 0, tested.stdout + tested.stderr
-    assert _hook_run(by_id["adieu-test"], tmp_path, ["README.md"]) is None
+    # adieu-test runs on every commit (always_run), over the whole repository
+    other = _hook_run(by_id["adieu-test"], tmp_path, ["README.md"])
+    assert other is not None and other.returncode == 0, other.stdout + other.stderr
     # a threshold changed without its tests: the hook fails the commit
     policy = tmp_path / "policies" / "default.yaml"
     policy.write_text(policy.read_text().replace("late_payment_limit: 3", "late_payment_limit: 4"))

@@ -246,3 +246,17 @@ def test_the_repositorys_policies_are_all_tested():
     result = adieu("test", "policies", "--coverage-min", "100", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no test file tests" not in result.stdout
+
+
+def test_a_named_file_that_is_neither_a_policy_nor_a_test_is_an_error(tmp_path: Path):
+    """h11 RC5: `adieu test compose.yml` (or a CSV) listed the file as an
+    untested policy at 0%; a folder search does not count it. Named, it is
+    now a usage error naming the file."""
+    (tmp_path / "compose.yml").write_text("services:\n  web:\n    image: x\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    for name in ("compose.yml", "c.csv"):
+        done = adieu("test", name, "--coverage-min", "100", cwd=tmp_path)
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        assert done.stderr == (f"Error: {name}: neither a policy test file (*.test.yaml) nor a "
+                               "policy (a policy has name, version and rules, or names the "
+                               "policy schema on its first line)\n")
