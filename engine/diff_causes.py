@@ -195,12 +195,19 @@ def _label(view: View, key: str, other: View | None = None) -> str:
     return key
 
 
-def data_causes(a: View, x: View, compiled: list[Any]) -> list[str]:
+def data_causes(a: View, x: View, compiled: list[Any],
+                result: Callable[[View], Any] | None = None) -> list[str]:
     """Facts, derived values and population figures the expressions rest
     on (under A's policy) whose values differ between A and X, facts
-    first; the as-of date when nothing else differs."""
+    first; the as-of date when nothing else differs. With `result` (the
+    rule's result of a view), a population figure is named only when it
+    made a difference of its own: X given A's figure alone, or A given X's
+    figure alone, changes the result (a percentile that rose and so raised
+    the bar cannot be why a rule fires); if none does, none when facts
+    differ, else all that differ."""
     names, keys = _deep(a.policy, compiled)
     facts, derived = [], []
+    changed_derived = []
     for name in names:
         if name in a.policy.params:
             continue
@@ -208,7 +215,17 @@ def data_causes(a: View, x: View, compiled: list[Any]) -> list[str]:
         if va != vx:
             line = f"{name}: {show(va, vx)} -> {show(vx, va)}"
             (derived if name in a.policy.derive else facts).append(line)
+            if name in a.policy.derive:
+                changed_derived.append(name)
     out = [f"fact {line}" for line in facts]
+    if result is not None:
+        all_keys = set(keys)
+        keys = _deciding_keys(a, x, keys, result, bool(facts))
+        # a derived figure made of population figures alone (p90 under a
+        # name of its own) stands or falls with them
+        dropped = all_keys - set(keys)
+        derived = [line for name, line in zip(changed_derived, derived, strict=True)
+                   if not _alias_of(a, x, name, dropped)]
     for key in keys:
         va, vx = a.figure(key), x.figure(key)
         if va != vx:
@@ -217,6 +234,29 @@ def data_causes(a: View, x: View, compiled: list[Any]) -> list[str]:
     if not out and a.as_of != x.as_of:
         out.append(f"as-of date: {a.as_of.isoformat()} -> {x.as_of.isoformat()}")
     return out
+
+
+def _alias_of(a: View, x: View, name: str, keys: set[str]) -> bool:
+    """Derived NAME is one of the population figures KEYS under a name of
+    its own (`staff_hours_per_1k_p90: percentile(...)`): equal to it on both
+    sides."""
+    return any(a.value(name) == a.figure(k) and x.value(name) == x.figure(k) for k in keys)
+
+
+def _deciding_keys(a: View, x: View, keys: Any, result: Callable[[View], Any],
+                   facts_differ: bool) -> list[str]:
+    """The population figures of KEYS that differ between A and X and alone
+    change the rule's result; when none does alone: none if facts differ
+    (they made it), else all that differ (together)."""
+    differ = [k for k in keys if a.figure(k) != x.figure(k)]
+    ra, rx = result(a), result(x)
+
+    def swapped(view: View, key: str, value: Any) -> View:
+        return View(view.policy, view.facts, view.as_of, _Mixed(view.population, {key: value}))
+    deciding = [k for k in differ
+                if result(swapped(x, k, a.figure(k))) != rx
+                or result(swapped(a, k, x.figure(k))) != ra]
+    return deciding if deciding or facts_differ else differ
 
 
 def _population_causes(x: View, b: View, compiled: list[Any],
@@ -262,7 +302,8 @@ def rule_causes(change: PolicyChange, old: Policy | None, new: Policy | None, ru
     if rx != ra or (ry is not None and ry != rb):
         on, to = (a, x) if rx != ra else (y, b)
         rule = on.policy.rule(rule_id)  # type: ignore[union-attr]
-        out += data_causes(on, to, [rule.when] if rule is not None else [])  # type: ignore[arg-type]
+        out += data_causes(on, to, [rule.when] if rule is not None else [],  # type: ignore[arg-type]
+                           result)
     together = False
     # the policy made the difference: needed (X did not reach B) or alone (Y moved from A)
     if rx != rb or (ry is not None and ry != ra):

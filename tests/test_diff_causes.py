@@ -95,6 +95,33 @@ def test_runs_a_move_made_by_the_population_names_the_percentile(tmp_path: Path)
     assert not [c for c in causes if c.startswith(("fact ", "param "))], causes
 
 
+def test_runs_a_percentile_that_moved_against_the_move_is_not_named(tmp_path: Path) -> None:
+    """h11 RC2 (/work/notes/h11/rc/diff_p90_against.sh): CUST-0059's own
+    support hours tripled (6.71 to 13.4 staff hours per 1k), so it became
+    an outlier, while others' hours rose too and lifted the p90, which did
+    not make the difference. The cause is its facts; the p90 (and the derived figure that is
+    the p90 under a name of its own) was named as well."""
+    db = tmp_path / "runs.db"
+    evaluate(DEFAULT, SOURCE, AS_OF, db)
+    table = rows()
+    for r in table:
+        try:
+            hours = float(r["hours_support_12m"])
+        except ValueError:
+            continue
+        r["hours_support_12m"] = str(hours * (3 if r["customer_id"] == "CUST-0059" else 1.05))
+    evaluate(DEFAULT, write_rows(tmp_path / "more.csv", table), "2026-12-01", db)
+    d = diff_json("--run", "1", "--run", "2", "--db", str(db))
+    found = [r for m in d["moved"] + d["changed_base"] + d["changed_reasons"]
+             if m["customer_id"] == "CUST-0059" for r in m["rules"]
+             if r["rule"] == "staff-time-outlier"]
+    assert len(found) == 1 and (found[0]["old_status"], found[0]["new_status"]) == \
+        ("passed", "fired"), found
+    causes = found[0]["causes"]
+    assert causes[0].startswith("fact hours_support_12m: "), causes
+    assert not [c for c in causes if "p90" in c], causes
+
+
 def test_policies_name_a_population_figure_only_when_it_made_the_difference(
         tmp_path: Path) -> None:
     p75 = variant(tmp_path, "p75.yaml", "staff_time_percentile: 90", "staff_time_percentile: 75")
